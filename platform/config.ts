@@ -1,0 +1,102 @@
+import { z } from 'zod';
+
+const hostPort = /^[A-Za-z0-9.-]+:\d{1,5}$/;
+
+const port = (fallback: number) => z.coerce.number().int().min(1).max(65535).default(fallback);
+
+const brokerList = z
+  .string()
+  .default('127.0.0.1:9092')
+  .transform((s) => s.split(',').map((b) => b.trim()).filter(Boolean))
+  .refine((list) => list.length > 0 && list.every((b) => hostPort.test(b)), {
+    message: 'expected a comma-separated list of host:port, e.g. 127.0.0.1:9092',
+  });
+
+const url = (fallback: string, protocols: readonly string[]) =>
+  z
+    .string()
+    .default(fallback)
+    .refine(
+      (s) => {
+        try {
+          return protocols.includes(new URL(s).protocol);
+        } catch {
+          return false;
+        }
+      },
+      { message: `expected a URL with scheme ${protocols.join(' or ')}` },
+    );
+
+const optionalUrl = z
+  .string()
+  .optional()
+  .transform((s) => (s === '' ? undefined : s))
+  .refine(
+    (s) => {
+      if (s === undefined) return true;
+      try {
+        return ['http:', 'https:'].includes(new URL(s).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { message: 'expected an http(s) URL' },
+  );
+
+/**
+ * Every environment variable the platform reads, with the default that points at the
+ * local engines (`npm run engines -- up`). The README's configuration table mirrors this.
+ */
+export const configSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATABASE_URL: url('postgres://booking:booking@127.0.0.1:5432/booking', ['postgres:', 'postgresql:']),
+  PG_POOL_MAX: z.coerce.number().int().min(1).max(500).default(20),
+  REDIS_URL: url('redis://127.0.0.1:6379', ['redis:', 'rediss:']),
+  KAFKA_BROKERS: brokerList,
+  KAFKA_CLIENT_ID: z.string().min(1).default('booking-platform'),
+  KAFKA_CONNECT_URL: url('http://127.0.0.1:8083', ['http:', 'https:']),
+  SEARCH_ENGINE: z.enum(['opensearch', 'elasticsearch']).default('opensearch'),
+  SEARCH_URL: url('http://127.0.0.1:9200', ['http:', 'https:']),
+  /** Contract tests run against every engine whose URL is set. */
+  OPENSEARCH_URL: optionalUrl,
+  ELASTICSEARCH_URL: optionalUrl,
+  COMMAND_API_PORT: port(3001),
+  QUERY_API_PORT: port(3002),
+  /** Overrides the listening port of whichever single service this process runs. */
+  PORT: z.coerce.number().int().min(1).max(65535).optional(),
+  JWT_SECRET: z.string().min(32, 'must be at least 32 characters').default('local-dev-only-secret-change-me-0123456789'),
+  IDEMPOTENCY_TTL_HOURS: z.coerce.number().int().min(24).max(24 * 30).default(24),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+export type ConfigResult = { ok: true; config: Config } | { ok: false; errors: string[] };
+
+/** Pure: parses an environment into a config or one message per bad key. */
+export function parseConfig(env: Record<string, string | undefined>): ConfigResult {
+  // Empty strings mean "unset" so that `FOO= npm start` falls back to the default.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const result = configSchema.safeParse(cleaned);
+  if (result.success) return { ok: true, config: result.data };
+  const byKey = new Map<string, string>();
+  for (const issue of result.error.issues) {
+    const key = String(issue.path[0] ?? '(root)');
+    if (!byKey.has(key)) byKey.set(key, `${key}=${JSON.stringify(env[key] ?? '')}: ${issue.message}`);
+  }
+  return { ok: false, errors: [...byKey.values()] };
+}
+
+let cached: Config | undefined;
+
+/** For composition roots: a bad environment prints one line per key and exits 1, without a stack trace. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  if (cached && env === process.env) return cached;
+  const result = parseConfig(env);
+  if (!result.ok) {
+    process.stderr.write(`Invalid configuration:\n${result.errors.map((e) => `  - ${e}`).join('\n')}\n`);
+    process.exit(1);
+  }
+  if (env === process.env) cached = result.config;
+  return result.config;
+}

@@ -1,0 +1,18 @@
+import type { z } from 'zod';
+import { AppError, type ErrorCode, type InvalidParam } from './errors.ts';
+
+/** Turns a zod failure into a problem listing every invalid field by its path. */
+export function zodToAppError(error: z.ZodError, code: ErrorCode = 'validation_failed'): AppError {
+  const invalidParams: InvalidParam[] = error.issues.map((issue) => ({
+    name: issue.path.length ? issue.path.join('.') : '(body)',
+    reason: issue.message,
+  }));
+  const names = [...new Set(invalidParams.map((p) => p.name))].join(', ');
+  return new AppError(code, `Invalid field(s): ${names}`, { invalidParams });
+}
+
+export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, code?: ErrorCode): z.infer<S> {
+  const result = schema.safeParse(value);
+  if (!result.success) throw zodToAppError(result.error, code);
+  return result.data;
+}

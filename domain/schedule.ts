@@ -1,0 +1,476 @@
+/**
+ * The schedule decider: one doctor's session (date + period) with its capacity and every
+ * appointment booked on it. One schedule is one event stream, so the stream's optimistic
+ * concurrency check is what makes overbooking impossible (see docs/adr/0001).
+ *
+ * Pure: no I/O, no clock, no id generation. Callers pass `now` and every id in.
+ */
+import { isCalendarDate, type Period, periods, sessionStart } from './session-time.ts';
+
+export const MIN_CAPACITY = 1;
+export const MAX_CAPACITY = 1000;
+
+export const actorRoles = ['patient', 'hospital', 'admin'] as const;
+export type ActorRole = (typeof actorRoles)[number];
+
+/** Who issued a command; `id` is the authenticated subject. */
+export interface Actor {
+  id: string;
+  role: ActorRole;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Commands
+// ---------------------------------------------------------------------------------------------
+
+export interface OpenSchedule {
+  type: 'OpenSchedule';
+  scheduleId: string;
+  doctorId: string;
+  institutionId: string;
+  departmentId: string;
+  /** YYYY-MM-DD in the hospital's time zone. */
+  date: string;
+  period: Period;
+  capacity: number;
+  /** Consultation fee in minor currency units (fen), a non-negative integer. */
+  fee: number;
+  actor: Actor;
+  now: Date;
+}
+
+export interface BookAppointment {
+  type: 'BookAppointment';
+  scheduleId: string;
+  appointmentId: string;
+  patientId: string;
+  now: Date;
+}
+
+export interface CancelAppointment {
+  type: 'CancelAppointment';
+  appointmentId: string;
+  reason?: string | undefined;
+  actor: Actor;
+  now: Date;
+}
+
+export interface ChangeCapacity {
+  type: 'ChangeCapacity';
+  capacity: number;
+  actor: Actor;
+  now: Date;
+}
+
+export interface CloseSchedule {
+  type: 'CloseSchedule';
+  reason: string;
+  actor: Actor;
+  now: Date;
+}
+
+export type ScheduleCommand =
+  OpenSchedule | BookAppointment | CancelAppointment | ChangeCapacity | CloseSchedule;
+
+// ---------------------------------------------------------------------------------------------
+// Events (past tense; `{ type, data }` so they go to any event store unchanged)
+// ---------------------------------------------------------------------------------------------
+
+export interface ScheduleOpened {
+  type: 'ScheduleOpened';
+  data: {
+    scheduleId: string;
+    doctorId: string;
+    institutionId: string;
+    departmentId: string;
+    date: string;
+    period: Period;
+    sessionStartsAt: string;
+    capacity: number;
+    fee: number;
+    openedBy: Actor;
+    openedAt: string;
+  };
+}
+
+export interface AppointmentBooked {
+  type: 'AppointmentBooked';
+  data: { scheduleId: string; appointmentId: string; patientId: string; bookedAt: string };
+}
+
+export interface AppointmentCancelled {
+  type: 'AppointmentCancelled';
+  data: {
+    scheduleId: string;
+    appointmentId: string;
+    patientId: string;
+    reason: string | null;
+    cancelledBy: Actor;
+    cancelledAt: string;
+  };
+}
+
+export interface CapacityChanged {
+  type: 'CapacityChanged';
+  data: {
+    scheduleId: string;
+    previousCapacity: number;
+    capacity: number;
+    changedBy: Actor;
+    changedAt: string;
+  };
+}
+
+export interface ScheduleClosed {
+  type: 'ScheduleClosed';
+  data: {
+    scheduleId: string;
+    reason: string;
+    cancelledAppointmentIds: string[];
+    closedBy: Actor;
+    closedAt: string;
+  };
+}
+
+export type ScheduleEvent =
+  ScheduleOpened | AppointmentBooked | AppointmentCancelled | CapacityChanged | ScheduleClosed;
+
+export type ScheduleEventType = ScheduleEvent['type'];
+
+export const scheduleEventTypes: readonly ScheduleEventType[] = [
+  'ScheduleOpened',
+  'AppointmentBooked',
+  'AppointmentCancelled',
+  'CapacityChanged',
+  'ScheduleClosed',
+];
+
+// ---------------------------------------------------------------------------------------------
+// State
+// ---------------------------------------------------------------------------------------------
+
+export interface Appointment {
+  appointmentId: string;
+  patientId: string;
+  status: 'active' | 'cancelled';
+}
+
+export interface ScheduleFacts {
+  scheduleId: string;
+  doctorId: string;
+  institutionId: string;
+  departmentId: string;
+  date: string;
+  period: Period;
+  sessionStartsAt: string;
+  fee: number;
+  capacity: number;
+  appointments: ReadonlyMap<string, Appointment>;
+  /** patientId → appointmentId of that patient's active appointment. Its size is the active count. */
+  activeByPatient: ReadonlyMap<string, string>;
+}
+
+export type ScheduleState =
+  | { status: 'initial' }
+  | ({ status: 'open' } & ScheduleFacts)
+  | ({ status: 'closed'; closedReason: string } & ScheduleFacts);
+
+export const initialState = (): ScheduleState => ({ status: 'initial' });
+
+export const activeCount = (state: ScheduleState): number =>
+  state.status === 'initial' ? 0 : state.activeByPatient.size;
+
+// ---------------------------------------------------------------------------------------------
+// Errors and the decision type
+// ---------------------------------------------------------------------------------------------
+
+export type ScheduleError =
+  | { code: 'invalid_command'; field: string; reason: string }
+  | { code: 'schedule_not_found' }
+  | { code: 'schedule_already_exists' }
+  | { code: 'schedule_closed' }
+  | { code: 'session_started'; sessionStartsAt: string }
+  | { code: 'schedule_full'; capacity: number }
+  | { code: 'already_booked'; appointmentId: string }
+  | { code: 'appointment_id_taken'; appointmentId: string }
+  | { code: 'appointment_not_found'; appointmentId: string }
+  | { code: 'appointment_not_active'; appointmentId: string }
+  | { code: 'not_appointment_holder'; appointmentId: string }
+  | { code: 'capacity_below_active'; capacity: number; active: number };
+
+export type ScheduleErrorCode = ScheduleError['code'];
+
+export type Decision = { ok: true; events: ScheduleEvent[] } | { ok: false; error: ScheduleError };
+
+const accept = (...events: ScheduleEvent[]): Decision => ({ ok: true, events });
+const reject = (error: ScheduleError): Decision => ({ ok: false, error });
+
+const assertNever = (value: never): never => {
+  throw new Error(`Unhandled variant: ${JSON.stringify(value)}`);
+};
+
+function validCapacity(capacity: number): boolean {
+  return Number.isInteger(capacity) && capacity >= MIN_CAPACITY && capacity <= MAX_CAPACITY;
+}
+
+// ---------------------------------------------------------------------------------------------
+// decide
+// ---------------------------------------------------------------------------------------------
+
+export function decide(command: ScheduleCommand, state: ScheduleState): Decision {
+  switch (command.type) {
+    case 'OpenSchedule':
+      return openSchedule(command, state);
+    case 'BookAppointment':
+      return bookAppointment(command, state);
+    case 'CancelAppointment':
+      return cancelAppointment(command, state);
+    case 'ChangeCapacity':
+      return changeCapacity(command, state);
+    case 'CloseSchedule':
+      return closeSchedule(command, state);
+    default:
+      return assertNever(command);
+  }
+}
+
+function openSchedule(cmd: OpenSchedule, state: ScheduleState): Decision {
+  if (state.status !== 'initial') return reject({ code: 'schedule_already_exists' });
+  if (!isCalendarDate(cmd.date)) {
+    return reject({ code: 'invalid_command', field: 'date', reason: 'expected a calendar date YYYY-MM-DD' });
+  }
+  if (!periods.includes(cmd.period)) {
+    return reject({
+      code: 'invalid_command',
+      field: 'period',
+      reason: `expected one of ${periods.join(', ')}`,
+    });
+  }
+  if (!validCapacity(cmd.capacity)) {
+    return reject({
+      code: 'invalid_command',
+      field: 'capacity',
+      reason: `expected an integer ${MIN_CAPACITY}..${MAX_CAPACITY}`,
+    });
+  }
+  if (!Number.isInteger(cmd.fee) || cmd.fee < 0) {
+    return reject({ code: 'invalid_command', field: 'fee', reason: 'expected a non-negative integer (fen)' });
+  }
+  const startsAt = sessionStart(cmd.date, cmd.period);
+  if (cmd.now.getTime() >= startsAt.getTime()) {
+    return reject({ code: 'session_started', sessionStartsAt: startsAt.toISOString() });
+  }
+  return accept({
+    type: 'ScheduleOpened',
+    data: {
+      scheduleId: cmd.scheduleId,
+      doctorId: cmd.doctorId,
+      institutionId: cmd.institutionId,
+      departmentId: cmd.departmentId,
+      date: cmd.date,
+      period: cmd.period,
+      sessionStartsAt: startsAt.toISOString(),
+      capacity: cmd.capacity,
+      fee: cmd.fee,
+      openedBy: cmd.actor,
+      openedAt: cmd.now.toISOString(),
+    },
+  });
+}
+
+function bookAppointment(cmd: BookAppointment, state: ScheduleState): Decision {
+  switch (state.status) {
+    case 'initial':
+      return reject({ code: 'schedule_not_found' });
+    case 'closed':
+      return reject({ code: 'schedule_closed' });
+    case 'open':
+      break;
+    default:
+      return assertNever(state);
+  }
+  if (cmd.now.getTime() >= Date.parse(state.sessionStartsAt)) {
+    return reject({ code: 'session_started', sessionStartsAt: state.sessionStartsAt });
+  }
+  const existing = state.activeByPatient.get(cmd.patientId);
+  if (existing !== undefined) return reject({ code: 'already_booked', appointmentId: existing });
+  if (state.activeByPatient.size >= state.capacity)
+    return reject({ code: 'schedule_full', capacity: state.capacity });
+  if (state.appointments.has(cmd.appointmentId)) {
+    return reject({ code: 'appointment_id_taken', appointmentId: cmd.appointmentId });
+  }
+  return accept({
+    type: 'AppointmentBooked',
+    data: {
+      scheduleId: state.scheduleId,
+      appointmentId: cmd.appointmentId,
+      patientId: cmd.patientId,
+      bookedAt: cmd.now.toISOString(),
+    },
+  });
+}
+
+function cancelAppointment(cmd: CancelAppointment, state: ScheduleState): Decision {
+  if (state.status === 'initial')
+    return reject({ code: 'appointment_not_found', appointmentId: cmd.appointmentId });
+  const appointment = state.appointments.get(cmd.appointmentId);
+  if (!appointment) return reject({ code: 'appointment_not_found', appointmentId: cmd.appointmentId });
+  if (cmd.actor.role === 'patient' && cmd.actor.id !== appointment.patientId) {
+    return reject({ code: 'not_appointment_holder', appointmentId: cmd.appointmentId });
+  }
+  if (appointment.status !== 'active') {
+    return reject({ code: 'appointment_not_active', appointmentId: cmd.appointmentId });
+  }
+  return accept({
+    type: 'AppointmentCancelled',
+    data: {
+      scheduleId: state.scheduleId,
+      appointmentId: appointment.appointmentId,
+      patientId: appointment.patientId,
+      reason: cmd.reason ?? null,
+      cancelledBy: cmd.actor,
+      cancelledAt: cmd.now.toISOString(),
+    },
+  });
+}
+
+function changeCapacity(cmd: ChangeCapacity, state: ScheduleState): Decision {
+  switch (state.status) {
+    case 'initial':
+      return reject({ code: 'schedule_not_found' });
+    case 'closed':
+      return reject({ code: 'schedule_closed' });
+    case 'open':
+      break;
+    default:
+      return assertNever(state);
+  }
+  if (!validCapacity(cmd.capacity)) {
+    return reject({
+      code: 'invalid_command',
+      field: 'capacity',
+      reason: `expected an integer ${MIN_CAPACITY}..${MAX_CAPACITY}`,
+    });
+  }
+  const active = state.activeByPatient.size;
+  if (cmd.capacity < active) return reject({ code: 'capacity_below_active', capacity: cmd.capacity, active });
+  // Same capacity: nothing happened, so nothing to record.
+  if (cmd.capacity === state.capacity) return accept();
+  return accept({
+    type: 'CapacityChanged',
+    data: {
+      scheduleId: state.scheduleId,
+      previousCapacity: state.capacity,
+      capacity: cmd.capacity,
+      changedBy: cmd.actor,
+      changedAt: cmd.now.toISOString(),
+    },
+  });
+}
+
+function closeSchedule(cmd: CloseSchedule, state: ScheduleState): Decision {
+  switch (state.status) {
+    case 'initial':
+      return reject({ code: 'schedule_not_found' });
+    case 'closed':
+      return reject({ code: 'schedule_closed' });
+    case 'open':
+      break;
+    default:
+      return assertNever(state);
+  }
+  if (cmd.reason.trim() === '')
+    return reject({ code: 'invalid_command', field: 'reason', reason: 'required' });
+  const at = cmd.now.toISOString();
+  const cancellations: AppointmentCancelled[] = [];
+  for (const [patientId, appointmentId] of state.activeByPatient) {
+    cancellations.push({
+      type: 'AppointmentCancelled',
+      data: {
+        scheduleId: state.scheduleId,
+        appointmentId,
+        patientId,
+        reason: cmd.reason,
+        cancelledBy: cmd.actor,
+        cancelledAt: at,
+      },
+    });
+  }
+  return accept(...cancellations, {
+    type: 'ScheduleClosed',
+    data: {
+      scheduleId: state.scheduleId,
+      reason: cmd.reason,
+      cancelledAppointmentIds: cancellations.map((c) => c.data.appointmentId),
+      closedBy: cmd.actor,
+      closedAt: at,
+    },
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// evolve
+// ---------------------------------------------------------------------------------------------
+
+/** Total: an event that does not fit the state (it cannot happen via `decide`) leaves it unchanged. */
+export function evolve(state: ScheduleState, event: ScheduleEvent): ScheduleState {
+  switch (event.type) {
+    case 'ScheduleOpened': {
+      if (state.status !== 'initial') return state;
+      const d = event.data;
+      return {
+        status: 'open',
+        scheduleId: d.scheduleId,
+        doctorId: d.doctorId,
+        institutionId: d.institutionId,
+        departmentId: d.departmentId,
+        date: d.date,
+        period: d.period,
+        sessionStartsAt: d.sessionStartsAt,
+        fee: d.fee,
+        capacity: d.capacity,
+        appointments: new Map(),
+        activeByPatient: new Map(),
+      };
+    }
+    case 'AppointmentBooked': {
+      if (state.status === 'initial') return state;
+      const { appointmentId, patientId } = event.data;
+      const appointments = new Map(state.appointments);
+      appointments.set(appointmentId, { appointmentId, patientId, status: 'active' });
+      const activeByPatient = new Map(state.activeByPatient);
+      activeByPatient.set(patientId, appointmentId);
+      return { ...state, appointments, activeByPatient };
+    }
+    case 'AppointmentCancelled': {
+      if (state.status === 'initial') return state;
+      const current = state.appointments.get(event.data.appointmentId);
+      if (!current) return state;
+      const appointments = new Map(state.appointments);
+      appointments.set(current.appointmentId, { ...current, status: 'cancelled' });
+      const activeByPatient = new Map(state.activeByPatient);
+      if (activeByPatient.get(current.patientId) === current.appointmentId)
+        activeByPatient.delete(current.patientId);
+      return { ...state, appointments, activeByPatient };
+    }
+    case 'CapacityChanged':
+      if (state.status === 'initial') return state;
+      return { ...state, capacity: event.data.capacity };
+    case 'ScheduleClosed':
+      if (state.status !== 'open') return state;
+      return { ...state, status: 'closed', closedReason: event.data.reason };
+    default:
+      return assertNever(event);
+  }
+}
+
+export const fold = (
+  events: Iterable<ScheduleEvent>,
+  from: ScheduleState = initialState(),
+): ScheduleState => {
+  let state = from;
+  for (const event of events) state = evolve(state, event);
+  return state;
+};
+
+export const scheduleStreamName = (scheduleId: string): string => `schedule-${scheduleId}`;

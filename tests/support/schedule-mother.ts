@@ -1,0 +1,111 @@
+/**
+ * Test data builders for the schedule domain. Every builder returns a fresh, valid value
+ * with random ids, so tests only spell out what they are about.
+ */
+import { randomUUID } from 'node:crypto';
+import type {
+  Actor,
+  AppointmentBooked,
+  BookAppointment,
+  CancelAppointment,
+  ChangeCapacity,
+  CloseSchedule,
+  OpenSchedule,
+  ScheduleOpened,
+} from '../../domain/schedule.ts';
+import { sessionStart } from '../../domain/session-time.ts';
+
+export const SESSION_DATE = '2030-01-15';
+/** Well before the default session (2030-01-15 08:00 Asia/Shanghai). */
+export const BEFORE_SESSION = new Date('2030-01-10T09:30:00Z');
+
+export const hospital = (id = 'hospital-1'): Actor => ({ id, role: 'hospital' });
+export const admin = (id = 'admin-1'): Actor => ({ id, role: 'admin' });
+export const patient = (id = `patient-${randomUUID().slice(0, 8)}`): Actor => ({ id, role: 'patient' });
+
+export function anOpenSchedule(overrides: Partial<OpenSchedule> = {}): OpenSchedule {
+  return {
+    type: 'OpenSchedule',
+    scheduleId: randomUUID(),
+    doctorId: 'doctor-1',
+    institutionId: 'institution-1',
+    departmentId: 'cardiology',
+    date: SESSION_DATE,
+    period: 'morning',
+    capacity: 3,
+    fee: 5000,
+    actor: hospital(),
+    now: BEFORE_SESSION,
+    ...overrides,
+  };
+}
+
+export function aScheduleOpened(overrides: Partial<ScheduleOpened['data']> = {}): ScheduleOpened {
+  const date = overrides.date ?? SESSION_DATE;
+  const period = overrides.period ?? 'morning';
+  return {
+    type: 'ScheduleOpened',
+    data: {
+      scheduleId: randomUUID(),
+      doctorId: 'doctor-1',
+      institutionId: 'institution-1',
+      departmentId: 'cardiology',
+      date,
+      period,
+      sessionStartsAt: sessionStart(date, period).toISOString(),
+      capacity: 3,
+      fee: 5000,
+      openedBy: hospital(),
+      openedAt: BEFORE_SESSION.toISOString(),
+      ...overrides,
+    },
+  };
+}
+
+export function anAppointmentBooked(
+  scheduleId: string,
+  overrides: Partial<AppointmentBooked['data']> = {},
+): AppointmentBooked {
+  return {
+    type: 'AppointmentBooked',
+    data: {
+      scheduleId,
+      appointmentId: randomUUID(),
+      patientId: patient().id,
+      bookedAt: BEFORE_SESSION.toISOString(),
+      ...overrides,
+    },
+  };
+}
+
+export function aBooking(scheduleId: string, overrides: Partial<BookAppointment> = {}): BookAppointment {
+  return {
+    type: 'BookAppointment',
+    scheduleId,
+    appointmentId: randomUUID(),
+    patientId: patient().id,
+    now: BEFORE_SESSION,
+    ...overrides,
+  };
+}
+
+export function aCancellation(
+  appointmentId: string,
+  overrides: Partial<CancelAppointment> = {},
+): CancelAppointment {
+  return { type: 'CancelAppointment', appointmentId, actor: hospital(), now: BEFORE_SESSION, ...overrides };
+}
+
+export function aCapacityChange(capacity: number, overrides: Partial<ChangeCapacity> = {}): ChangeCapacity {
+  return { type: 'ChangeCapacity', capacity, actor: hospital(), now: BEFORE_SESSION, ...overrides };
+}
+
+export function aClosure(overrides: Partial<CloseSchedule> = {}): CloseSchedule {
+  return {
+    type: 'CloseSchedule',
+    reason: 'doctor unavailable',
+    actor: hospital(),
+    now: BEFORE_SESSION,
+    ...overrides,
+  };
+}

@@ -1,0 +1,245 @@
+/**
+ * PostgreSQL adapter of the event store port (schema: infra/migrations/001_event_store.sql).
+ *
+ * - Optimistic concurrency: `event_streams.revision` is moved with a conditional UPDATE/INSERT
+ *   (a concurrent writer blocks on the row lock, then sees the new revision and matches nothing),
+ *   backed by UNIQUE (stream_id, stream_revision) on `events`.
+ * - Global order: (transaction_id, global_position), read only below the transaction-id
+ *   high-water mark `pg_snapshot_xmin(pg_current_snapshot())`, so late commits are never skipped
+ *   (docs/adr/0002-event-store-global-order.md). The checkpoint is "<transaction_id>:<position>".
+ */
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import {
+  type Pool,
+  type PoolClient,
+  type Queryable,
+  sqlState,
+  violatedConstraint,
+  withTransaction,
+} from '../pg.ts';
+import {
+  type AppendOptions,
+  type AppendResult,
+  type Checkpoint,
+  type EventMetadata,
+  type EventStore,
+  type EventToAppend,
+  type ExpectedRevision,
+  InvalidCheckpointError,
+  type ReadAllResult,
+  type ReadStreamOptions,
+  type RecordedEvent,
+  WrongExpectedRevisionError,
+} from './event-store.ts';
+
+export type AppendOutcome = 'ok' | 'conflict' | 'error';
+
+export interface PgEventStoreOptions {
+  /** Called after every append with its duration; used for the append-latency histogram. */
+  observeAppend?: (seconds: number, outcome: AppendOutcome) => void;
+}
+
+interface EventRow {
+  global_position: string;
+  transaction_id: string;
+  event_id: string;
+  stream_id: string;
+  stream_revision: string;
+  event_type: string;
+  data: unknown;
+  metadata: EventMetadata | null;
+  created_at: Date;
+}
+
+const COLUMNS =
+  'global_position, transaction_id, event_id, stream_id, stream_revision, event_type, data, metadata, created_at';
+
+const CHECKPOINT = /^(\d{1,20}):(\d{1,20})$/;
+
+export function encodeCheckpoint(transactionId: bigint | string, position: bigint | string): Checkpoint {
+  return `${String(transactionId)}:${String(position)}`;
+}
+
+export function decodeCheckpoint(checkpoint: Checkpoint): { transactionId: bigint; position: bigint } {
+  const m = CHECKPOINT.exec(checkpoint);
+  if (!m?.[1] || !m[2]) throw new InvalidCheckpointError(checkpoint);
+  return { transactionId: BigInt(m[1]), position: BigInt(m[2]) };
+}
+
+export function compareCheckpoints(a: Checkpoint, b: Checkpoint): number {
+  const x = decodeCheckpoint(a);
+  const y = decodeCheckpoint(b);
+  if (x.transactionId !== y.transactionId) return x.transactionId < y.transactionId ? -1 : 1;
+  if (x.position !== y.position) return x.position < y.position ? -1 : 1;
+  return 0;
+}
+
+const toRecorded = (row: EventRow): RecordedEvent => ({
+  id: row.event_id,
+  streamId: row.stream_id,
+  revision: BigInt(row.stream_revision),
+  globalPosition: BigInt(row.global_position),
+  checkpoint: encodeCheckpoint(row.transaction_id, row.global_position),
+  type: row.event_type,
+  data: row.data,
+  metadata: row.metadata ?? {},
+  createdAt: row.created_at,
+});
+
+function normalizeExpected(expected: ExpectedRevision): 'any' | 'no_stream' | 'stream_exists' | bigint {
+  if (typeof expected === 'string') return expected;
+  if (typeof expected === 'number') {
+    if (!Number.isSafeInteger(expected) || expected < 0)
+      throw new RangeError(`Invalid expected revision ${expected}`);
+    return BigInt(expected);
+  }
+  if (expected < 0n) throw new RangeError(`Invalid expected revision ${expected}`);
+  return expected;
+}
+
+export class PgEventStore implements EventStore<PoolClient> {
+  readonly #pool: Pool;
+  readonly #observeAppend: PgEventStoreOptions['observeAppend'];
+
+  constructor(pool: Pool, opts: PgEventStoreOptions = {}) {
+    this.#pool = pool;
+    this.#observeAppend = opts.observeAppend;
+  }
+
+  async appendToStream(
+    streamId: string,
+    events: readonly EventToAppend[],
+    expectedRevision: ExpectedRevision,
+    opts: AppendOptions<PoolClient> = {},
+  ): Promise<AppendResult> {
+    if (events.length === 0) throw new RangeError('appendToStream needs at least one event');
+    const expected = normalizeExpected(expectedRevision);
+    const started = performance.now();
+    let outcome: AppendOutcome = 'error';
+    try {
+      const result = opts.transaction
+        ? await this.#append(opts.transaction, streamId, events, expected)
+        : await withTransaction(this.#pool, (client) => this.#append(client, streamId, events, expected));
+      outcome = 'ok';
+      return result;
+    } catch (err) {
+      if (err instanceof WrongExpectedRevisionError) outcome = 'conflict';
+      throw err;
+    } finally {
+      this.#observeAppend?.((performance.now() - started) / 1000, outcome);
+    }
+  }
+
+  async #append(
+    client: PoolClient,
+    streamId: string,
+    events: readonly EventToAppend[],
+    expected: 'any' | 'no_stream' | 'stream_exists' | bigint,
+  ): Promise<AppendResult> {
+    const n = BigInt(events.length);
+    let moved: { rows: { revision: string }[] };
+    if (expected === 'no_stream') {
+      moved = await client.query<{ revision: string }>(
+        `INSERT INTO event_streams (stream_id, revision) VALUES ($1, $2)
+         ON CONFLICT (stream_id) DO NOTHING RETURNING revision`,
+        [streamId, String(n - 1n)],
+      );
+    } else if (expected === 'any') {
+      moved = await client.query<{ revision: string }>(
+        `INSERT INTO event_streams (stream_id, revision) VALUES ($1, $2)
+         ON CONFLICT (stream_id) DO UPDATE SET revision = event_streams.revision + $3, updated_at = now()
+         RETURNING revision`,
+        [streamId, String(n - 1n), String(n)],
+      );
+    } else if (expected === 'stream_exists') {
+      moved = await client.query<{ revision: string }>(
+        `UPDATE event_streams SET revision = revision + $2, updated_at = now()
+         WHERE stream_id = $1 RETURNING revision`,
+        [streamId, String(n)],
+      );
+    } else {
+      moved = await client.query<{ revision: string }>(
+        `UPDATE event_streams SET revision = revision + $3, updated_at = now()
+         WHERE stream_id = $1 AND revision = $2 RETURNING revision`,
+        [streamId, String(expected), String(n)],
+      );
+    }
+    const row = moved.rows[0];
+    if (!row)
+      throw new WrongExpectedRevisionError(streamId, expected, await this.#currentRevision(client, streamId));
+    const last = BigInt(row.revision);
+    const first = last - n + 1n;
+
+    const ids = events.map((e) => e.id ?? randomUUID());
+    let inserted: { rows: EventRow[] };
+    try {
+      inserted = await client.query<EventRow>(
+        `INSERT INTO events (event_id, stream_id, stream_revision, event_type, data, metadata)
+         SELECT e.id, $1, $2::bigint + e.ord - 1, e.type, e.data, e.metadata
+         FROM unnest($3::uuid[], $4::text[], $5::jsonb[], $6::jsonb[]) WITH ORDINALITY
+              AS e(id, type, data, metadata, ord)
+         ORDER BY e.ord
+         RETURNING ${COLUMNS}`,
+        [
+          streamId,
+          String(first),
+          ids,
+          events.map((e) => e.type),
+          events.map((e) => JSON.stringify(e.data)),
+          events.map((e) => JSON.stringify(e.metadata ?? {})),
+        ],
+      );
+    } catch (err) {
+      if (sqlState(err) === '23505' && violatedConstraint(err) === 'events_stream_revision_key') {
+        throw new WrongExpectedRevisionError(streamId, expected, undefined);
+      }
+      throw err;
+    }
+    const recorded = inserted.rows.map(toRecorded).sort((a, b) => (a.revision < b.revision ? -1 : 1));
+    const lastEvent = recorded[recorded.length - 1];
+    if (!lastEvent) throw new Error('append inserted no rows');
+    return { nextExpectedRevision: last, checkpoint: lastEvent.checkpoint, events: recorded };
+  }
+
+  async #currentRevision(db: Queryable, streamId: string): Promise<bigint | 'no_stream'> {
+    const { rows } = await db.query<{ revision: string }>(
+      'SELECT revision FROM event_streams WHERE stream_id = $1',
+      [streamId],
+    );
+    return rows[0] ? BigInt(rows[0].revision) : 'no_stream';
+  }
+
+  async readStream(streamId: string, opts: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
+    const from = BigInt(opts.fromRevision ?? 0);
+    const limit = opts.maxCount ?? null;
+    const { rows } = await this.#pool.query<EventRow>(
+      `SELECT ${COLUMNS} FROM events
+       WHERE stream_id = $1 AND stream_revision >= $2
+       ORDER BY stream_revision
+       LIMIT $3`,
+      [streamId, String(from), limit],
+    );
+    return rows.map(toRecorded);
+  }
+
+  async readAll(from: Checkpoint | undefined, batchSize: number): Promise<ReadAllResult> {
+    if (!Number.isInteger(batchSize) || batchSize < 1)
+      throw new RangeError(`Invalid batch size ${batchSize}`);
+    const position = from === undefined ? { transactionId: 0n, position: 0n } : decodeCheckpoint(from);
+    const { rows } = await this.#pool.query<EventRow>(
+      `SELECT ${COLUMNS} FROM events
+       WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)
+         AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+       ORDER BY transaction_id, global_position
+       LIMIT $3`,
+      [String(position.transactionId), String(position.position), batchSize],
+    );
+    const events = rows.map(toRecorded);
+    return { events, checkpoint: events.at(-1)?.checkpoint ?? from };
+  }
+
+  compareCheckpoints(a: Checkpoint, b: Checkpoint): number {
+    return compareCheckpoints(a, b);
+  }
+}

@@ -1,0 +1,26 @@
+/** PostgreSQL helpers for integration tests: migrate once, small pools, random stream ids. */
+import { randomUUID } from 'node:crypto';
+import { migrate } from '../../infra/migrate.ts';
+import { parseConfig } from '../../platform/config.ts';
+import { createPool, type Pool } from '../../platform/pg.ts';
+
+function databaseUrl(): string {
+  const parsed = parseConfig(process.env);
+  if (!parsed.ok) throw new Error(`Invalid test configuration: ${parsed.errors.join('; ')}`);
+  return parsed.config.DATABASE_URL;
+}
+
+export const DATABASE_URL = databaseUrl();
+
+/** Brings the schema up to date (safe to call from every file: the runner takes an advisory lock). */
+export async function migrateTestDatabase(): Promise<void> {
+  await migrate(DATABASE_URL);
+}
+
+export function testPool(max = 10): Pool {
+  return createPool({ DATABASE_URL, PG_POOL_MAX: max }, { applicationName: 'tests' });
+}
+
+export const randomStreamId = (prefix = 'test'): string => `${prefix}-${randomUUID()}`;
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

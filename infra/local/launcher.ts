@@ -14,6 +14,8 @@ import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { Redis } from 'ioredis';
 import { ENGINES_HOME, paths, ports, specs, START_ORDER, type EngineName } from './engine-specs.ts';
+import { ensureTopics } from '../../platform/kafka.ts';
+import { platformTopics } from '../kafka-topics.ts';
 import { preparePostgres } from './postgres-setup.ts';
 import { resolveJars } from './resolve-jars.ts';
 
@@ -269,6 +271,17 @@ async function startEngine(engine: EngineName, log: Log): Promise<StartReport> {
   return { engine, alreadyRunning: false, seconds: (Date.now() - t0) / 1000, downloaded };
 }
 
+async function createPlatformTopics(log: Log): Promise<void> {
+  const admin = new Kafka({ brokers: [`127.0.0.1:${ports.kafka}`], logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    const created = await ensureTopics(admin, platformTopics);
+    if (created.length > 0) log(`kafka: created topics ${created.join(', ')}`);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 async function checkRedis(log: Log): Promise<void> {
   const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 2000 });
@@ -289,6 +302,7 @@ export async function up(log: Log = console.log, only: EngineName[] = START_ORDE
   // Kafka and OpenSearch start side by side; Connect needs Kafka.
   const first = only.filter((e) => e !== 'connect');
   reports.push(...(await Promise.all(first.map((e) => startEngine(e, log)))));
+  if (only.includes('kafka')) await createPlatformTopics(log);
   if (only.includes('connect')) reports.push(await startEngine('connect', log));
   for (const r of reports) {
     const spec = specs[r.engine];

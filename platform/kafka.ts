@@ -1,0 +1,43 @@
+import { Kafka, logLevel, Partitioners, type Admin, type ITopicConfig, type LogEntry } from 'kafkajs';
+import type { Config } from './config.ts';
+import type { Logger } from './logger.ts';
+
+const levels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'info',
+  [logLevel.DEBUG]: 'debug',
+};
+
+/** kafkajs with its logs routed through pino, so broker trouble lands in the service's JSON log. */
+export function createKafka(
+  config: Pick<Config, 'KAFKA_BROKERS' | 'KAFKA_CLIENT_ID'>,
+  logger?: Logger,
+  clientId = config.KAFKA_CLIENT_ID,
+): Kafka {
+  return new Kafka({
+    clientId,
+    brokers: config.KAFKA_BROKERS,
+    connectionTimeout: 3000,
+    logLevel: logger ? logLevel.WARN : logLevel.NOTHING,
+    logCreator:
+      () =>
+      ({ level, namespace, log }: LogEntry) => {
+        const { message, ...extra } = log;
+        logger?.[levels[level] ?? 'info']({ kafka: namespace, ...extra }, message);
+      },
+  });
+}
+
+/** The partitioner kafkajs recommends since 2.0 (murmur2, the Java client's): same key, same partition. */
+export const defaultPartitioner = Partitioners.DefaultPartitioner;
+
+/** Creates missing topics with explicit partition counts; never relies on broker auto-creation. */
+export async function ensureTopics(admin: Admin, topics: ITopicConfig[]): Promise<string[]> {
+  const existing = new Set(await admin.listTopics());
+  const missing = topics.filter((t) => !existing.has(t.topic));
+  if (missing.length > 0) {
+    await admin.createTopics({ topics: missing, waitForLeaders: true });
+  }
+  return missing.map((t) => t.topic);
+}

@@ -1,0 +1,141 @@
+import { summariseBulk, toBulkBody } from './bulk-lines.ts';
+import type { RawTransport } from './raw-transport.ts';
+import {
+  SearchUnavailableError,
+  type IndexDefinition,
+  type Query,
+  type SearchEngine,
+  type SearchRequest,
+  type SearchResult,
+} from './search-engine.ts';
+
+const UNAVAILABLE = new Set([
+  'ConnectionError',
+  'TimeoutError',
+  'NoLivingConnectionsError',
+  'RequestAbortedError',
+]);
+
+function mapError(err: unknown): unknown {
+  const name = (err as { name?: string } | null)?.name;
+  const status = (err as { meta?: { statusCode?: number } } | null)?.meta?.statusCode;
+  if ((name && UNAVAILABLE.has(name)) || status === 502 || status === 503 || status === 504) {
+    return new SearchUnavailableError(`search engine unavailable: ${(err as Error).message}`, { cause: err });
+  }
+  return err;
+}
+
+interface HitsBody {
+  hits: {
+    total?: number | { value: number };
+    hits: { _id: string; _score?: number | null; _source: unknown; sort?: unknown[] }[];
+  };
+  aggregations?: Record<string, unknown>;
+}
+
+const enc = encodeURIComponent;
+
+/** The search port, written once over either official client's transport. */
+export function searchEngineOver(transport: RawTransport): SearchEngine {
+  const send = async (...args: Parameters<RawTransport['request']>) => {
+    try {
+      return await transport.request(...args);
+    } catch (err) {
+      throw mapError(err);
+    }
+  };
+
+  return {
+    kind: transport.kind,
+    async health() {
+      const { body } = await send({ method: 'GET', path: '/_cluster/health' });
+      return (body as { status: string }).status.toLowerCase() as 'green' | 'yellow' | 'red';
+    },
+    async indexExists(index) {
+      const { status } = await send({ method: 'HEAD', path: `/${enc(index)}` }, [404]);
+      return status === 200;
+    },
+    async createIndex(index: string, definition: IndexDefinition) {
+      const { status, body } = await send({ method: 'PUT', path: `/${enc(index)}`, body: definition }, [400]);
+      if (status === 400) {
+        if (JSON.stringify(body).includes('resource_already_exists_exception')) return false;
+        throw new Error(`creating index ${index} failed: ${JSON.stringify(body)}`);
+      }
+      return true;
+    },
+    async deleteIndex(index) {
+      await send(
+        { method: 'DELETE', path: `/${enc(index)}`, querystring: { ignore_unavailable: 'true' } },
+        [404],
+      );
+    },
+    async aliasTargets(alias) {
+      const { status, body } = await send({ method: 'GET', path: `/_alias/${enc(alias)}` }, [404]);
+      return status === 404 ? [] : Object.keys(body as Record<string, unknown>);
+    },
+    async swapAlias(alias, index) {
+      const current = await this.aliasTargets(alias);
+      await send({
+        method: 'POST',
+        path: '/_aliases',
+        body: {
+          actions: [...current.map((old) => ({ remove: { index: old, alias } })), { add: { index, alias } }],
+        },
+      });
+    },
+    async bulk(operations, opts = {}) {
+      if (operations.length === 0) return { applied: 0, stale: 0, failures: [] };
+      const { body } = await send({
+        method: 'POST',
+        path: '/_bulk',
+        querystring: { refresh: opts.refresh ? 'true' : 'false' },
+        bulkBody: toBulkBody(operations),
+      });
+      return summariseBulk((body as { items: Parameters<typeof summariseBulk>[0] }).items);
+    },
+    async search<T>(index: string, req: SearchRequest): Promise<SearchResult<T>> {
+      const { body } = await send({
+        method: 'POST',
+        path: `/${enc(index)}/_search`,
+        body: {
+          query: req.query,
+          ...(req.size !== undefined ? { size: req.size } : {}),
+          ...(req.sort ? { sort: req.sort } : {}),
+          ...(req.searchAfter ? { search_after: req.searchAfter } : {}),
+          ...(req.aggs ? { aggs: req.aggs } : {}),
+          track_total_hits: req.trackTotalHits ?? true,
+        },
+      });
+      const { hits, aggregations } = body as HitsBody;
+      const total = hits.total;
+      return {
+        total: typeof total === 'number' ? total : (total?.value ?? 0),
+        hits: hits.hits.map((h) => ({
+          id: h._id,
+          score: h._score ?? null,
+          source: h._source as T,
+          ...(h.sort ? { sort: h.sort } : {}),
+        })),
+        ...(aggregations ? { aggregations } : {}),
+      };
+    },
+    async get<T>(index: string, id: string) {
+      const { status, body } = await send({ method: 'GET', path: `/${enc(index)}/_doc/${enc(id)}` }, [404]);
+      if (status === 404) return null;
+      const doc = body as { _source: T; _version: number; found: boolean };
+      return doc.found ? { source: doc._source, version: doc._version } : null;
+    },
+    async count(index: string, query?: Query) {
+      const { body } = await send({
+        method: 'POST',
+        path: `/${enc(index)}/_count`,
+        body: query ? { query } : {},
+      });
+      return (body as { count: number }).count;
+    },
+    async refresh(index) {
+      await send({ method: 'POST', path: `/${enc(index)}/_refresh` });
+    },
+    close: () => transport.close(),
+  };
+}

@@ -1,0 +1,31 @@
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+
+// The process-level contract: a bad environment prints one line per bad key and exits non-zero, no stack trace.
+describe('config on the command line', () => {
+  const run = (env: Record<string, string>) =>
+    spawnSync(process.execPath, ['--import', 'tsx', 'platform/config-cli.ts'], {
+      env: { ...process.env, ...env },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+
+  it('rejects KAFKA_BROKERS=nonsense and PORT=abc with one line each and exit code 1', () => {
+    const result = run({ KAFKA_BROKERS: 'nonsense', PORT: 'abc' });
+    expect(result.status).toBe(1);
+    const lines = result.stderr.trim().split('\n');
+    expect(lines[0]).toBe('Invalid configuration:');
+    expect(lines.slice(1)).toHaveLength(2);
+    expect(result.stderr).toContain('KAFKA_BROKERS="nonsense"');
+    expect(result.stderr).toContain('PORT="abc"');
+    expect(result.stderr).not.toMatch(/\bat .*\.ts:\d+/);
+  });
+
+  it('prints the effective configuration with secrets masked', () => {
+    const result = run({ JWT_SECRET: 'x'.repeat(40) });
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain('KAFKA_BROKERS=127.0.0.1:9092');
+    expect(result.stdout).toContain('JWT_SECRET=********');
+    expect(result.stdout).not.toContain('x'.repeat(40));
+  });
+});

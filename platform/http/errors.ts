@@ -8,6 +8,7 @@ export const catalogue = {
   malformed_json: { status: 400, title: 'Malformed JSON body' },
   bad_parameter: { status: 400, title: 'Invalid query parameter' },
   idempotency_key_missing: { status: 400, title: 'Idempotency-Key header is required' },
+  idempotency_key_invalid: { status: 400, title: 'Idempotency-Key header is malformed' },
   unauthenticated: { status: 401, title: 'Authentication required' },
   forbidden: { status: 403, title: 'Not allowed' },
   not_found: { status: 404, title: 'Resource not found' },

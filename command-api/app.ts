@@ -1,0 +1,147 @@
+/**
+ * The command API as an Express app, built from its dependencies so tests can start it on port 0
+ * against a real database. `main.ts` is the composition root that wires real ones.
+ */
+import { randomUUID } from 'node:crypto';
+import express, { type Express, Router } from 'express';
+import { Counter, Histogram } from 'prom-client';
+import type { Config } from '../platform/config.ts';
+import { PgEventStore } from '../platform/event-store/pg-event-store.ts';
+import { authenticate } from '../platform/http/auth.ts';
+import { jsonBody } from '../platform/http/body.ts';
+import { healthRouter } from '../platform/http/health.ts';
+import { PgIdempotencyStore } from '../platform/http/idempotency.ts';
+import {
+  createRegistry,
+  httpMetricsMiddleware,
+  metricsHandler,
+  type Registry,
+} from '../platform/http/metrics.ts';
+import { notFoundHandler, problemMiddleware } from '../platform/http/problem-middleware.ts';
+import { requestLogger, traceMiddleware } from '../platform/http/trace.ts';
+import { createLogger, type Logger } from '../platform/logger.ts';
+import type { Pool } from '../platform/pg.ts';
+import type { CommandHooks } from './command-route.ts';
+import { commandRoutes } from './routes.ts';
+import { ScheduleCommands, type ScheduleCommandsOptions } from './schedule-commands.ts';
+
+export interface CommandApiDeps {
+  pool: Pool;
+  config: Pick<Config, 'JWT_SECRET' | 'IDEMPOTENCY_TTL_HOURS'>;
+  logger?: Logger;
+  registry?: Registry;
+  clock?: () => Date;
+  ids?: () => string;
+  /** Seconds after which an in-flight Idempotency-Key claim is presumed abandoned. Default 60. */
+  idempotencyLeaseSeconds?: number;
+  /** How often expired idempotency keys are purged (0 disables the timer). Default 10 minutes. */
+  idempotencyPurgeIntervalMs?: number;
+  commands?: ScheduleCommandsOptions;
+  hooks?: CommandHooks;
+}
+
+export interface CommandApi {
+  app: Express;
+  registry: Registry;
+  idempotency: PgIdempotencyStore;
+  /** Readiness starts failing and responses ask clients to close their connections. */
+  beginShutdown(): void;
+  /** Stops background timers (does not end the pool: the caller owns it). */
+  close(): void;
+}
+
+export function createApp(deps: CommandApiDeps): CommandApi {
+  const logger = deps.logger ?? createLogger('command-api');
+  const registry = deps.registry ?? createRegistry();
+  const { pool } = deps;
+
+  const appendLatency = new Histogram({
+    name: 'event_store_append_duration_seconds',
+    help: 'Event store append latency (inside the command transaction) by outcome',
+    labelNames: ['outcome'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [registry],
+  });
+  const conflictRetries = new Counter({
+    name: 'command_concurrency_retries_total',
+    help: 'Commands retried after an optimistic-concurrency conflict',
+    registers: [registry],
+  });
+  const replays = new Counter({
+    name: 'idempotency_replays_total',
+    help: 'Requests answered from a stored Idempotency-Key outcome',
+    registers: [registry],
+  });
+
+  const store = new PgEventStore(pool, {
+    observeAppend: (seconds, outcome) => appendLatency.observe({ outcome }, seconds),
+  });
+  const commands = new ScheduleCommands(pool, store, {
+    ...deps.commands,
+    onRetry: () => {
+      conflictRetries.inc();
+      deps.commands?.onRetry?.();
+    },
+  });
+  const idempotency = new PgIdempotencyStore(pool, {
+    ttlHours: deps.config.IDEMPOTENCY_TTL_HOURS,
+    leaseSeconds: deps.idempotencyLeaseSeconds ?? 60,
+  });
+
+  let shuttingDown = false;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use(traceMiddleware());
+  app.use(httpMetricsMiddleware(registry));
+  app.use(requestLogger(logger));
+  app.use((_req, res, next) => {
+    if (shuttingDown) res.setHeader('Connection', 'close');
+    next();
+  });
+  app.use(
+    healthRouter({ checks: { postgres: () => pool.query('SELECT 1') }, isShuttingDown: () => shuttingDown }),
+  );
+  app.get('/metrics', metricsHandler(registry));
+
+  const v1 = Router();
+  v1.use(authenticate({ secret: deps.config.JWT_SECRET }));
+  v1.use(jsonBody());
+  v1.use(
+    commandRoutes({
+      pool,
+      commands,
+      idempotency,
+      ids: deps.ids ?? randomUUID,
+      clock: deps.clock ?? (() => new Date()),
+      hooks: deps.hooks ?? {},
+      onReplay: () => replays.inc(),
+    }),
+  );
+  app.use('/v1', v1);
+  app.use(notFoundHandler);
+  app.use(problemMiddleware(logger));
+
+  const purgeEvery = deps.idempotencyPurgeIntervalMs ?? 10 * 60_000;
+  const purgeTimer =
+    purgeEvery > 0
+      ? setInterval(() => {
+          idempotency
+            .purgeExpired()
+            .then((n) => {
+              if (n > 0) logger.info({ purged: n }, 'purged expired idempotency keys');
+            })
+            .catch((err: unknown) => logger.warn({ err }, 'idempotency purge failed'));
+        }, purgeEvery).unref()
+      : undefined;
+
+  return {
+    app,
+    registry,
+    idempotency,
+    beginShutdown: () => {
+      shuttingDown = true;
+    },
+    close: () => clearInterval(purgeTimer),
+  };
+}

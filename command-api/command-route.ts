@@ -1,0 +1,173 @@
+/**
+ * The shape every command endpoint shares: authenticate → Idempotency-Key → validate → authorise
+ * → claim the key → run the command (which stores its response in its own transaction) → reply.
+ */
+import type { Request, RequestHandler, Response } from 'express';
+import type { z } from 'zod';
+import { currentContext, toTraceparent } from '../platform/context.ts';
+import type { EventMetadata } from '../platform/event-store/event-store.ts';
+import { type Principal, principalOf } from '../platform/http/auth.ts';
+import { AppError } from '../platform/http/errors.ts';
+import {
+  parseIdempotencyKey,
+  type PgIdempotencyStore,
+  REPLAYED_HEADER,
+  requestFingerprint,
+  type StoredOutcome,
+} from '../platform/http/idempotency.ts';
+import { parseOrThrow } from '../platform/http/zod-problem.ts';
+import { type Pool, type PoolClient, withTransaction } from '../platform/pg.ts';
+
+export type ResponseOutcome = Extract<StoredOutcome, { kind: 'response' }>;
+export type ProblemOutcome = Extract<StoredOutcome, { kind: 'problem' }>;
+
+export const CHECKPOINT_HEADER = 'Booking-Checkpoint';
+
+/** Test seams around the commit: simulate crashes just before or just after it. */
+export interface CommandHooks {
+  /** Inside the command's transaction, after the events and the idempotency record were written. */
+  beforeCommit?: (ctx: { req: Request; client: PoolClient }) => Promise<void> | void;
+  /** After the transaction committed, before the response is written. */
+  afterCommit?: (ctx: { req: Request; res: Response; outcome: ResponseOutcome }) => Promise<void> | void;
+}
+
+export interface CommandContext<B, P> {
+  req: Request;
+  body: B;
+  params: P;
+  principal: Principal;
+  idempotencyKey: string;
+  now: Date;
+  metadata: EventMetadata;
+  /**
+   * Builds the success response, stores it as the idempotency outcome with `client` (the
+   * command's transaction) and runs the before-commit hook. Returns the outcome to reply with.
+   */
+  respond: (
+    client: PoolClient,
+    status: number,
+    body: unknown,
+    headers?: Record<string, string | undefined>,
+  ) => Promise<ResponseOutcome>;
+}
+
+export interface CommandRouteDeps {
+  pool: Pool;
+  idempotency: PgIdempotencyStore;
+  clock: () => Date;
+  hooks: CommandHooks;
+  onReplay?: () => void;
+}
+
+export interface CommandRouteSpec<BS extends z.ZodType, PS extends z.ZodType> {
+  body: BS;
+  params: PS;
+  /** Request-level authorisation (e.g. a patient books only for themselves); throw AppError('forbidden'). */
+  authorize?: (principal: Principal, body: z.infer<BS>) => void;
+  handle: (ctx: CommandContext<z.infer<BS>, z.infer<PS>>) => Promise<ResponseOutcome | ProblemOutcome>;
+}
+
+export const problem = (
+  code: ProblemOutcome['code'],
+  detail?: string,
+  extra: Partial<ProblemOutcome> = {},
+): ProblemOutcome => ({
+  kind: 'problem',
+  code,
+  ...(detail ? { detail } : {}),
+  ...extra,
+});
+
+const toAppError = (outcome: ProblemOutcome, headers?: Record<string, string>): AppError =>
+  new AppError(outcome.code, outcome.detail, {
+    ...(outcome.invalidParams ? { invalidParams: outcome.invalidParams } : {}),
+    ...(headers ? { headers } : {}),
+  });
+
+function send(res: Response, outcome: ResponseOutcome, replayed: boolean): void {
+  res.status(outcome.status);
+  for (const [name, value] of Object.entries(outcome.headers)) res.setHeader(name, value);
+  if (replayed) res.setHeader(REPLAYED_HEADER, 'true');
+  res.end(outcome.body);
+}
+
+export function commandRoute<BS extends z.ZodType, PS extends z.ZodType>(
+  deps: CommandRouteDeps,
+  spec: CommandRouteSpec<BS, PS>,
+): RequestHandler {
+  return async (req, res) => {
+    const principal = principalOf(req);
+    const idempotencyKey = parseIdempotencyKey(req);
+    const rawBody: unknown = req.body ?? {};
+    const params = parseOrThrow(spec.params, req.params);
+    const body = parseOrThrow(spec.body, rawBody);
+    spec.authorize?.(principal, body);
+
+    const path = req.originalUrl.split('?')[0] ?? req.path;
+    const claim = await deps.idempotency.claim(
+      principal.sub,
+      idempotencyKey,
+      requestFingerprint(req.method, path, rawBody),
+    );
+    if (claim.kind === 'completed') {
+      deps.onReplay?.();
+      if (claim.outcome.kind === 'problem') throw toAppError(claim.outcome, { [REPLAYED_HEADER]: 'true' });
+      send(res, claim.outcome, true);
+      return;
+    }
+
+    const { token } = claim;
+    const ctx = currentContext();
+    const metadata: EventMetadata = {
+      ...(ctx
+        ? { correlationId: ctx.correlationId, causationId: ctx.spanId, traceparent: toTraceparent(ctx) }
+        : {}),
+      idempotencyKey,
+      actor: { id: principal.sub, role: principal.role },
+    };
+    let outcome: ResponseOutcome | ProblemOutcome;
+    try {
+      outcome = await spec.handle({
+        req,
+        body,
+        params,
+        principal,
+        idempotencyKey,
+        now: deps.clock(),
+        metadata,
+        respond: async (client, status, responseBody, headers = {}) => {
+          const stored: ResponseOutcome = {
+            kind: 'response',
+            status,
+            headers: {
+              'Content-Type': 'application/json; charset=utf-8',
+              ...Object.fromEntries(
+                Object.entries(headers).filter((entry): entry is [string, string] => entry[1] !== undefined),
+              ),
+            },
+            body: JSON.stringify(responseBody),
+          };
+          await deps.idempotency.complete(client, principal.sub, idempotencyKey, token, stored);
+          await deps.hooks.beforeCommit?.({ req, client });
+          return stored;
+        },
+      });
+      if (outcome.kind === 'problem') {
+        // A business-rule rejection is an outcome too: a retry must get the same answer.
+        const rejected = outcome;
+        await withTransaction(deps.pool, (client) =>
+          deps.idempotency.complete(client, principal.sub, idempotencyKey, token, rejected),
+        );
+      }
+    } catch (err) {
+      // No outcome was committed: free the key so the client can retry now. (Had the outcome been
+      // committed, the key would no longer be in flight and this would delete nothing.)
+      await deps.idempotency.release(principal.sub, idempotencyKey, token).catch(() => undefined);
+      throw err;
+    }
+
+    if (outcome.kind === 'problem') throw toAppError(outcome);
+    await deps.hooks.afterCommit?.({ req, res, outcome });
+    send(res, outcome, false);
+  };
+}

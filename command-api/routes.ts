@@ -1,0 +1,324 @@
+import { type RequestHandler, Router } from 'express';
+import { decide, type ScheduleError, scheduleStreamName } from '../domain/schedule.ts';
+import { AppError } from '../platform/http/errors.ts';
+import { requireRole } from '../platform/http/auth.ts';
+import type { Pool } from '../platform/pg.ts';
+import {
+  CHECKPOINT_HEADER,
+  commandRoute,
+  type CommandRouteDeps,
+  problem,
+  type ProblemOutcome,
+} from './command-route.ts';
+import { ConcurrencyExhaustedError, type ScheduleCommands } from './schedule-commands.ts';
+import {
+  appointmentParams,
+  bookAppointmentBody,
+  cancelAppointmentBody,
+  changeCapacityBody,
+  closeScheduleBody,
+  openScheduleBody,
+  scheduleParams,
+} from './schemas.ts';
+import { z } from 'zod';
+
+export interface RoutesDeps extends CommandRouteDeps {
+  pool: Pool;
+  commands: ScheduleCommands;
+  ids: () => string;
+}
+
+/** Domain rejections → the error catalogue. */
+export function problemFor(error: ScheduleError): ProblemOutcome {
+  switch (error.code) {
+    case 'invalid_command':
+      return problem('validation_failed', `Invalid field(s): ${error.field}`, {
+        invalidParams: [{ name: error.field, reason: error.reason }],
+      });
+    case 'schedule_not_found':
+      return problem('schedule_not_found');
+    case 'schedule_already_exists':
+      return problem('schedule_already_exists');
+    case 'schedule_closed':
+      return problem('schedule_closed');
+    case 'session_started':
+      return problem('session_started', `The session started at ${error.sessionStartsAt}`);
+    case 'schedule_full':
+      return problem('schedule_full', `All ${error.capacity} places are taken`);
+    case 'already_booked':
+      return problem('already_booked', `Active appointment ${error.appointmentId}`);
+    case 'appointment_not_found':
+      return problem('appointment_not_found');
+    case 'appointment_not_active':
+      return problem('appointment_not_active');
+    case 'not_appointment_holder':
+      return problem('forbidden', 'Patients may only cancel their own appointments');
+    case 'capacity_below_active':
+      return problem('capacity_below_active', `${error.active} appointments are active`);
+    case 'appointment_id_taken':
+      // Server-generated uuids do not collide; this is a bug, not an outcome to store.
+      throw new Error(`appointment id ${error.appointmentId} already used`);
+    default:
+      throw new Error(`unmapped domain error ${JSON.stringify(error satisfies never)}`);
+  }
+}
+
+const methodNotAllowed =
+  (...allowed: string[]): RequestHandler =>
+  (req) => {
+    throw new AppError('method_not_allowed', `${req.method} is not supported here`, {
+      headers: { Allow: allowed.join(', ') },
+    });
+  };
+
+/** Wraps command execution: exhausted optimistic-concurrency retries become 409 concurrency_conflict. */
+async function run<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof ConcurrencyExhaustedError) {
+      throw new AppError('concurrency_conflict', 'The schedule kept changing; retry the request', {
+        cause: err,
+        headers: { 'Retry-After': '1' },
+      });
+    }
+    throw err;
+  }
+}
+
+export function commandRoutes(deps: RoutesDeps): Router {
+  const router = Router();
+  const { commands } = deps;
+
+  router
+    .route('/schedules')
+    .post(
+      requireRole('hospital', 'admin'),
+      commandRoute(deps, {
+        body: openScheduleBody,
+        params: z.object({}),
+        handle: async ({ body, principal, now, metadata, respond }) => {
+          const scheduleId = body.scheduleId ?? deps.ids();
+          const result = await run(() =>
+            commands.execute(
+              scheduleStreamName(scheduleId),
+              (state) =>
+                decide(
+                  {
+                    type: 'OpenSchedule',
+                    scheduleId,
+                    doctorId: body.doctorId,
+                    institutionId: body.institutionId,
+                    departmentId: body.departmentId,
+                    date: body.date,
+                    period: body.period,
+                    capacity: body.capacity,
+                    fee: body.fee,
+                    actor: { id: principal.sub, role: principal.role },
+                    now,
+                  },
+                  state,
+                ),
+              metadata,
+              (client, committed) =>
+                respond(
+                  client,
+                  201,
+                  {
+                    scheduleId,
+                    status: 'open',
+                    capacity: body.capacity,
+                    sessionStartsAt:
+                      committed.state.status === 'open' ? committed.state.sessionStartsAt : undefined,
+                  },
+                  { Location: `/v1/schedules/${scheduleId}`, [CHECKPOINT_HEADER]: committed.checkpoint },
+                ),
+            ),
+          );
+          return result.ok ? result.value : problemFor(result.error);
+        },
+      }),
+    )
+    .all(methodNotAllowed('POST'));
+
+  router
+    .route('/schedules/:scheduleId/capacity')
+    .post(
+      requireRole('hospital', 'admin'),
+      commandRoute(deps, {
+        body: changeCapacityBody,
+        params: scheduleParams,
+        handle: async ({ body, params, principal, now, metadata, respond }) => {
+          const result = await run(() =>
+            commands.execute(
+              scheduleStreamName(params.scheduleId),
+              (state) =>
+                decide(
+                  {
+                    type: 'ChangeCapacity',
+                    capacity: body.capacity,
+                    actor: { id: principal.sub, role: principal.role },
+                    now,
+                  },
+                  state,
+                ),
+              metadata,
+              (client, committed) =>
+                respond(
+                  client,
+                  200,
+                  { scheduleId: params.scheduleId, capacity: body.capacity },
+                  { [CHECKPOINT_HEADER]: committed.checkpoint },
+                ),
+            ),
+          );
+          return result.ok ? result.value : problemFor(result.error);
+        },
+      }),
+    )
+    .all(methodNotAllowed('POST'));
+
+  router
+    .route('/schedules/:scheduleId/close')
+    .post(
+      requireRole('hospital', 'admin'),
+      commandRoute(deps, {
+        body: closeScheduleBody,
+        params: scheduleParams,
+        handle: async ({ body, params, principal, now, metadata, respond }) => {
+          const result = await run(() =>
+            commands.execute(
+              scheduleStreamName(params.scheduleId),
+              (state) =>
+                decide(
+                  {
+                    type: 'CloseSchedule',
+                    reason: body.reason,
+                    actor: { id: principal.sub, role: principal.role },
+                    now,
+                  },
+                  state,
+                ),
+              metadata,
+              (client, committed) => {
+                const cancelled = committed.events.flatMap((e) =>
+                  e.type === 'AppointmentCancelled' ? [e.data.appointmentId] : [],
+                );
+                return respond(
+                  client,
+                  200,
+                  { scheduleId: params.scheduleId, status: 'closed', cancelledAppointmentIds: cancelled },
+                  { [CHECKPOINT_HEADER]: committed.checkpoint },
+                );
+              },
+            ),
+          );
+          return result.ok ? result.value : problemFor(result.error);
+        },
+      }),
+    )
+    .all(methodNotAllowed('POST'));
+
+  router
+    .route('/appointments')
+    .post(
+      requireRole('patient', 'hospital', 'admin'),
+      commandRoute(deps, {
+        body: bookAppointmentBody,
+        params: z.object({}),
+        authorize: (principal, body) => {
+          if (principal.role === 'patient' && body.patientId !== principal.sub) {
+            throw new AppError('forbidden', 'Patients may only book for themselves');
+          }
+        },
+        handle: async ({ body, now, metadata, respond }) => {
+          const appointmentId = deps.ids();
+          const streamId = scheduleStreamName(body.scheduleId);
+          const result = await run(() =>
+            commands.execute(
+              streamId,
+              (state) =>
+                decide(
+                  {
+                    type: 'BookAppointment',
+                    scheduleId: body.scheduleId,
+                    appointmentId,
+                    patientId: body.patientId,
+                    now,
+                  },
+                  state,
+                ),
+              metadata,
+              async (client, committed) => {
+                await client.query(
+                  'INSERT INTO appointment_index (appointment_id, schedule_id, stream_id) VALUES ($1, $2, $3)',
+                  [appointmentId, body.scheduleId, streamId],
+                );
+                return respond(
+                  client,
+                  201,
+                  { appointmentId, scheduleId: body.scheduleId, status: 'active' },
+                  {
+                    Location: `/v1/appointments/${appointmentId}`,
+                    [CHECKPOINT_HEADER]: committed.checkpoint,
+                  },
+                );
+              },
+            ),
+          );
+          return result.ok ? result.value : problemFor(result.error);
+        },
+      }),
+    )
+    .all(methodNotAllowed('POST'));
+
+  router
+    .route('/appointments/:appointmentId/cancel')
+    .post(
+      requireRole('patient', 'hospital', 'admin'),
+      commandRoute(deps, {
+        body: cancelAppointmentBody,
+        params: appointmentParams,
+        handle: async ({ body, params, principal, now, metadata, respond }) => {
+          const { rows } = await deps.pool.query<{ schedule_id: string; stream_id: string }>(
+            'SELECT schedule_id, stream_id FROM appointment_index WHERE appointment_id = $1',
+            [params.appointmentId],
+          );
+          const indexed = rows[0];
+          if (!indexed) return problem('appointment_not_found');
+          const result = await run(() =>
+            commands.execute(
+              indexed.stream_id,
+              (state) =>
+                decide(
+                  {
+                    type: 'CancelAppointment',
+                    appointmentId: params.appointmentId,
+                    reason: body.reason,
+                    actor: { id: principal.sub, role: principal.role },
+                    now,
+                  },
+                  state,
+                ),
+              metadata,
+              (client, committed) =>
+                respond(
+                  client,
+                  200,
+                  {
+                    appointmentId: params.appointmentId,
+                    scheduleId: indexed.schedule_id,
+                    status: 'cancelled',
+                  },
+                  { [CHECKPOINT_HEADER]: committed.checkpoint },
+                ),
+            ),
+          );
+          return result.ok ? result.value : problemFor(result.error);
+        },
+      }),
+    )
+    .all(methodNotAllowed('POST'));
+
+  return router;
+}

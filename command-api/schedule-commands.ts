@@ -1,0 +1,174 @@
+/**
+ * Runs schedule commands: load the stream's state, decide, append with the stream's revision as
+ * the expected revision, all inside the caller's transaction work (idempotency record, appointment
+ * index). Concurrency:
+ *
+ * - Optimistic concurrency on the schedule stream is THE guarantee against overbooking.
+ * - A per-stream in-process queue serialises commands for one schedule inside this process, so
+ *   they do not race each other into conflicts; conflicts with other processes are retried by a
+ *   cockatiel policy with jittered exponential backoff, then surface as `concurrency_conflict`.
+ * - An LRU cache keeps each stream's folded state and revision; a command reads only the events
+ *   appended since (normally none), so the decider never sees stale state for long: a stale cache
+ *   just fails the optimistic check and is dropped.
+ */
+import { ExponentialBackoff, handleType, type IPolicy, retry } from 'cockatiel';
+import { LRUCache } from 'lru-cache';
+import {
+  type Decision,
+  fold,
+  initialState,
+  type ScheduleError,
+  type ScheduleEvent,
+  scheduleEventTypes,
+  type ScheduleState,
+} from '../domain/schedule.ts';
+import type {
+  AppendResult,
+  Checkpoint,
+  EventMetadata,
+  RecordedEvent,
+} from '../platform/event-store/event-store.ts';
+import { WrongExpectedRevisionError } from '../platform/event-store/event-store.ts';
+import type { PgEventStore } from '../platform/event-store/pg-event-store.ts';
+import { KeyedQueue } from '../platform/keyed-queue.ts';
+import { type Pool, type PoolClient, withTransaction } from '../platform/pg.ts';
+
+interface Loaded {
+  state: ScheduleState;
+  /** Revision of the stream's last event, undefined when the stream does not exist. */
+  revision: bigint | undefined;
+  checkpoint: Checkpoint | undefined;
+}
+
+export interface Committed {
+  events: ScheduleEvent[];
+  state: ScheduleState;
+  /** Undefined when the decision produced no events (nothing was appended). */
+  append: AppendResult | undefined;
+  /** Checkpoint of the stream's last event after the command. */
+  checkpoint: Checkpoint | undefined;
+}
+
+export type CommandResult<T> =
+  { ok: true; value: T; committed: Committed } | { ok: false; error: ScheduleError };
+
+export interface ScheduleCommandsOptions {
+  retry?: { maxAttempts?: number; initialDelayMs?: number; maxDelayMs?: number };
+  cacheSize?: number;
+  onRetry?: () => void;
+}
+
+export class ConcurrencyExhaustedError extends Error {
+  constructor(streamId: string, cause: unknown) {
+    super(`Gave up on ${streamId} after repeated concurrent modifications`, { cause });
+    this.name = 'ConcurrencyExhaustedError';
+  }
+}
+
+const isScheduleEvent = (e: RecordedEvent): boolean =>
+  (scheduleEventTypes as readonly string[]).includes(e.type);
+
+const toDomain = (e: RecordedEvent): ScheduleEvent => ({ type: e.type, data: e.data }) as ScheduleEvent;
+
+export class ScheduleCommands {
+  readonly #pool: Pool;
+  readonly #store: PgEventStore;
+  readonly #queue = new KeyedQueue();
+  readonly #cache: LRUCache<string, Loaded>;
+  readonly #retry: IPolicy;
+
+  constructor(pool: Pool, store: PgEventStore, opts: ScheduleCommandsOptions = {}) {
+    this.#pool = pool;
+    this.#store = store;
+    this.#cache = new LRUCache({ max: opts.cacheSize ?? 10_000 });
+    const policy = retry(handleType(WrongExpectedRevisionError), {
+      maxAttempts: opts.retry?.maxAttempts ?? 6,
+      backoff: new ExponentialBackoff({
+        initialDelay: opts.retry?.initialDelayMs ?? 5,
+        maxDelay: opts.retry?.maxDelayMs ?? 200,
+      }),
+    });
+    if (opts.onRetry) policy.onRetry(opts.onRetry);
+    this.#retry = policy;
+  }
+
+  async load(streamId: string): Promise<Loaded> {
+    const cached = this.#cache.get(streamId);
+    const fromRevision = cached?.revision === undefined ? 0n : cached.revision + 1n;
+    const recorded = await this.#store.readStream(streamId, { fromRevision });
+    if (recorded.length === 0 && cached) return cached;
+    const last = recorded.at(-1);
+    const loaded: Loaded = {
+      state: fold(recorded.filter(isScheduleEvent).map(toDomain), cached?.state ?? initialState()),
+      revision: last?.revision ?? cached?.revision,
+      checkpoint: last?.checkpoint ?? cached?.checkpoint,
+    };
+    if (loaded.revision !== undefined) this.#cache.set(streamId, loaded);
+    return loaded;
+  }
+
+  /**
+   * Decides `decide(state)` against the stream and, when accepted, appends the events and runs
+   * `inTransaction` in the same transaction (its return value is the command's result). A
+   * rejection returns the domain error and writes nothing.
+   */
+  async execute<T>(
+    streamId: string,
+    decide: (state: ScheduleState) => Decision,
+    metadata: EventMetadata,
+    inTransaction: (client: PoolClient, committed: Committed) => Promise<T>,
+  ): Promise<CommandResult<T>> {
+    return this.#queue.run(streamId, async () => {
+      try {
+        return await this.#retry.execute(() => this.#attempt(streamId, decide, metadata, inTransaction));
+      } catch (err) {
+        if (err instanceof WrongExpectedRevisionError) throw new ConcurrencyExhaustedError(streamId, err);
+        throw err;
+      }
+    });
+  }
+
+  async #attempt<T>(
+    streamId: string,
+    decide: (state: ScheduleState) => Decision,
+    metadata: EventMetadata,
+    inTransaction: (client: PoolClient, committed: Committed) => Promise<T>,
+  ): Promise<CommandResult<T>> {
+    const loaded = await this.load(streamId);
+    const decision = decide(loaded.state);
+    if (!decision.ok) return { ok: false, error: decision.error };
+    const { events } = decision;
+    const state = fold(events, loaded.state);
+
+    if (events.length === 0) {
+      const committed: Committed = { events, state, append: undefined, checkpoint: loaded.checkpoint };
+      const value = await withTransaction(this.#pool, (client) => inTransaction(client, committed));
+      return { ok: true, value, committed };
+    }
+
+    try {
+      const { value, committed } = await withTransaction(this.#pool, async (client) => {
+        const append = await this.#store.appendToStream(
+          streamId,
+          events.map((e) => ({ type: e.type, data: e.data, metadata })),
+          loaded.revision ?? 'no_stream',
+          { transaction: client },
+        );
+        const committed: Committed = { events, state, append, checkpoint: append.checkpoint };
+        return { value: await inTransaction(client, committed), committed };
+      });
+      if (committed.append) {
+        this.#cache.set(streamId, {
+          state,
+          revision: committed.append.nextExpectedRevision,
+          checkpoint: committed.append.checkpoint,
+        });
+      }
+      return { ok: true, value, committed };
+    } catch (err) {
+      // Whatever happened, the cached state can no longer be trusted to match the stream.
+      this.#cache.delete(streamId);
+      throw err;
+    }
+  }
+}

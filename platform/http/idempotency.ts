@@ -1,0 +1,200 @@
+/**
+ * Idempotency-Key (IETF httpapi draft, Stripe semantics), backed by PostgreSQL
+ * (infra/migrations/002_idempotency_keys.sql).
+ *
+ * 1. `claim` inserts the key as `in_flight` in its own short transaction, scoped per principal.
+ *    On conflict: a different request fingerprint → 422; still in flight → 409 (unless the claim
+ *    is older than the lease, i.e. its owner crashed: then it is taken over); completed → the
+ *    stored outcome is replayed; expired → purged and claimed afresh.
+ * 2. The command stores its outcome with `complete(client, …)` inside the SAME transaction that
+ *    appends its events, guarded by the claim's lease token. Committed: events and response exist
+ *    together, so a retry after a crash replays the response. Not committed: neither exists.
+ * 3. A command that fails without an outcome (unexpected error, exhausted retries) `release`s the
+ *    claim so the client can retry at once.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import type { Request } from 'express';
+import type { Pool, Queryable } from '../pg.ts';
+import { AppError, type ErrorCode, type InvalidParam } from './errors.ts';
+
+export const IDEMPOTENCY_KEY_HEADER = 'Idempotency-Key';
+export const REPLAYED_HEADER = 'Idempotent-Replayed';
+
+/** What a retry gets back: a stored HTTP response, or a stored problem rendered again by the problem middleware. */
+export type StoredOutcome =
+  | { kind: 'response'; status: number; headers: Record<string, string>; body: string }
+  | { kind: 'problem'; code: ErrorCode; detail?: string; invalidParams?: InvalidParam[] };
+
+export type Claim =
+  { kind: 'claimed'; token: string; takenOver: boolean } | { kind: 'completed'; outcome: StoredOutcome };
+
+const BARE_KEY = /^[\x21-\x7e]{1,255}$/;
+const SF_STRING = /^"((?:[\x20-\x21\x23-\x5b\x5d-\x7e]|\\["\\]){1,255})"$/;
+
+/** Reads the Idempotency-Key header: a structured-field string (`"…"`) or a bare token. 400 when missing or invalid. */
+export function parseIdempotencyKey(req: Request): string {
+  const raw = req.header(IDEMPOTENCY_KEY_HEADER);
+  if (raw === undefined || raw.trim() === '') {
+    throw new AppError(
+      'idempotency_key_missing',
+      'Send an Idempotency-Key header (e.g. a UUID) with every POST',
+    );
+  }
+  const value = raw.trim();
+  const quoted = SF_STRING.exec(value);
+  if (quoted?.[1]) return quoted[1].replace(/\\(["\\])/g, '$1');
+  if (BARE_KEY.test(value) && !value.includes('"')) return value;
+  throw new AppError('idempotency_key_invalid', 'Idempotency-Key must be 1-255 printable ASCII characters');
+}
+
+/** JSON with object keys sorted at every level, so equal payloads hash equally. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+}
+
+/** sha256 over method, path and canonical body: "the same request". */
+export function requestFingerprint(method: string, path: string, body: unknown): string {
+  return createHash('sha256')
+    .update(`${method.toUpperCase()}\n${path}\n${canonicalJson(body ?? null)}`)
+    .digest('hex');
+}
+
+export interface IdempotencyStoreOptions {
+  /** How long a key is kept (≥ 24 h). */
+  ttlHours: number;
+  /** An in-flight claim older than this is presumed abandoned (its process died) and may be taken over. */
+  leaseSeconds?: number;
+}
+
+interface KeyRow {
+  request_hash: string;
+  status: 'in_flight' | 'completed';
+  lease_token: string;
+  response: StoredOutcome | null;
+  expired: boolean;
+  stale: boolean;
+}
+
+export class PgIdempotencyStore {
+  readonly #pool: Pool;
+  readonly #ttlHours: number;
+  readonly #leaseSeconds: number;
+
+  constructor(pool: Pool, opts: IdempotencyStoreOptions) {
+    this.#pool = pool;
+    this.#ttlHours = opts.ttlHours;
+    this.#leaseSeconds = opts.leaseSeconds ?? 60;
+  }
+
+  async claim(principal: string, key: string, requestHash: string): Promise<Claim> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const token = randomUUID();
+      const inserted = await this.#pool.query(
+        `INSERT INTO idempotency_keys (principal, idem_key, request_hash, status, lease_token, expires_at)
+         VALUES ($1, $2, $3, 'in_flight', $4, now() + make_interval(hours => $5))
+         ON CONFLICT (principal, idem_key) DO NOTHING`,
+        [principal, key, requestHash, token, this.#ttlHours],
+      );
+      if (inserted.rowCount === 1) return { kind: 'claimed', token, takenOver: false };
+
+      const { rows } = await this.#pool.query<KeyRow>(
+        `SELECT request_hash, status, lease_token, response,
+                expires_at <= now() AS expired,
+                leased_at < now() - make_interval(secs => $3) AS stale
+         FROM idempotency_keys WHERE principal = $1 AND idem_key = $2`,
+        [principal, key, this.#leaseSeconds],
+      );
+      const row = rows[0];
+      if (!row) continue; // purged in between: claim again
+      if (row.expired) {
+        // Purge-on-read: an expired key is as good as absent.
+        await this.#pool.query(
+          'DELETE FROM idempotency_keys WHERE principal = $1 AND idem_key = $2 AND expires_at <= now()',
+          [principal, key],
+        );
+        continue;
+      }
+      if (row.request_hash !== requestHash) {
+        throw new AppError(
+          'idempotency_key_reused',
+          'This Idempotency-Key was already used with a different request; use a new key',
+        );
+      }
+      if (row.status === 'completed' && row.response) return { kind: 'completed', outcome: row.response };
+      if (!row.stale) {
+        throw new AppError(
+          'idempotency_key_in_flight',
+          'The first request with this key is still being processed',
+          {
+            headers: { 'Retry-After': '1' },
+          },
+        );
+      }
+      // The owner of this claim stopped renewing it (crashed before committing): take it over.
+      const takenOver = await this.#pool.query(
+        `UPDATE idempotency_keys SET lease_token = $4, leased_at = now()
+         WHERE principal = $1 AND idem_key = $2 AND status = 'in_flight' AND lease_token = $3`,
+        [principal, key, row.lease_token, token],
+      );
+      if (takenOver.rowCount === 1) return { kind: 'claimed', token, takenOver: true };
+    }
+    throw new AppError(
+      'idempotency_key_in_flight',
+      'The first request with this key is still being processed',
+      {
+        headers: { 'Retry-After': '1' },
+      },
+    );
+  }
+
+  /**
+   * Stores the outcome; call inside the transaction that commits the command's effects. Throws
+   * (so that transaction rolls back) when the claim was taken over in the meantime.
+   */
+  async complete(
+    db: Queryable,
+    principal: string,
+    key: string,
+    token: string,
+    outcome: StoredOutcome,
+  ): Promise<void> {
+    const updated = await db.query(
+      `UPDATE idempotency_keys SET status = 'completed', response = $4, completed_at = now()
+       WHERE principal = $1 AND idem_key = $2 AND lease_token = $3 AND status = 'in_flight'`,
+      [principal, key, token, JSON.stringify(outcome)],
+    );
+    if (updated.rowCount !== 1) {
+      throw new AppError('idempotency_key_in_flight', 'Another request took over this Idempotency-Key', {
+        headers: { 'Retry-After': '1' },
+      });
+    }
+  }
+
+  /** Gives up a claim that produced no outcome, so the key can be retried immediately. */
+  async release(principal: string, key: string, token: string): Promise<void> {
+    await this.#pool.query(
+      `DELETE FROM idempotency_keys
+       WHERE principal = $1 AND idem_key = $2 AND lease_token = $3 AND status = 'in_flight'`,
+      [principal, key, token],
+    );
+  }
+
+  /** Deletes expired keys in batches; returns how many were deleted. */
+  async purgeExpired(batchSize = 5_000): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const deleted = await this.#pool.query(
+        `DELETE FROM idempotency_keys WHERE ctid IN (
+           SELECT ctid FROM idempotency_keys WHERE expires_at <= now() LIMIT $1)`,
+        [batchSize],
+      );
+      total += deleted.rowCount ?? 0;
+      if ((deleted.rowCount ?? 0) < batchSize) return total;
+    }
+  }
+}

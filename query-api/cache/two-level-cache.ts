@@ -1,0 +1,132 @@
+import { LRUCache } from 'lru-cache';
+import type { CachedResponse } from './cached-response.ts';
+
+export type Loader = () => Promise<CachedResponse>;
+
+export type CacheOutcome =
+  /** Served from the in-process cache. */
+  | 'l1-hit'
+  /** Served from the in-process cache past its TTL, refreshed in the background. */
+  | 'l1-stale-revalidating'
+  /** Loaded from Redis (possibly sharing a concurrent load). */
+  | 'l2-load'
+  /** Redis failed; served the last copy we had. */
+  | 'l1-stale-fallback';
+
+export interface CacheResult {
+  entry: CachedResponse;
+  outcome: CacheOutcome;
+}
+
+export interface TwoLevelCacheOptions {
+  /** Bytes of serialised bodies kept in process. */
+  maxBytes?: number;
+  /** After this, an entry is served stale while one background load refreshes it. */
+  ttlMs?: number;
+  /** Entries older than this are never served, even while Redis is down. */
+  maxStaleMs?: number;
+}
+
+interface Context {
+  load: Loader;
+}
+
+/**
+ * Level 1 is an in-process LRU bounded by bytes and TTL; level 2 is whatever the loader reads
+ * (Redis). lru-cache's fetch() does the hard parts: concurrent misses of one key share a single
+ * load, and an expired entry is served while one background load refreshes it.
+ * Invalidation (a dependency changed) marks entries so the next read waits for fresh data, but
+ * keeps the bytes as a fallback for when Redis is unreachable.
+ */
+export class TwoLevelCache {
+  private readonly lru: LRUCache<string, CachedResponse, Context>;
+  private readonly byDependency = new Map<string, Set<string>>();
+  private readonly maxStaleMs: number;
+
+  constructor(opts: TwoLevelCacheOptions = {}) {
+    this.maxStaleMs = opts.maxStaleMs ?? 10 * 60_000;
+    this.lru = new LRUCache<string, CachedResponse, Context>({
+      maxSize: opts.maxBytes ?? 64 * 1024 * 1024,
+      sizeCalculation: (e) => e.body.length + (e.gzip?.length ?? 0) + (e.br?.length ?? 0) + 256,
+      ttl: opts.ttlMs ?? 5_000,
+      allowStale: true,
+      noDeleteOnStaleGet: true,
+      noDeleteOnFetchRejection: true,
+      allowStaleOnFetchRejection: true,
+      fetchMethod: async (key, _stale, { context }) => {
+        const entry = await context.load();
+        this.index(key, entry);
+        return entry;
+      },
+      // A replacement keeps its key's dependencies (same query, same keys); only evictions and
+      // deletions drop them, so a background refresh never loses its invalidation links.
+      dispose: (entry, key, reason) => {
+        if (reason !== 'set') this.unindex(key, entry);
+      },
+    });
+  }
+
+  async get(key: string, load: Loader): Promise<CacheResult> {
+    const current = this.lru.get(key, { allowStale: true });
+    if (current && !current.invalidated && this.lru.getRemainingTTL(key) > 0) {
+      return { entry: current, outcome: 'l1-hit' };
+    }
+    const status: LRUCache.Status<string, CachedResponse, Context> = {};
+    const mustRefresh = current?.invalidated === true;
+    const entry = await this.lru.fetch(key, {
+      context: { load },
+      status,
+      forceRefresh: mustRefresh,
+      // Expired but still valid: serve it now, refresh behind it. Invalidated: wait for the load.
+      allowStale: !mustRefresh,
+    });
+    // With no copy to fall back on, a failed load surfaces as its own error.
+    if (!entry) throw status.fetchError ?? new Error(`cache load for ${key} returned nothing`);
+    if (status.fetchRejected || status.fetchError) {
+      if (Date.now() - entry.createdAt > this.maxStaleMs) throw status.fetchError ?? new Error('load failed');
+      return { entry, outcome: 'l1-stale-fallback' };
+    }
+    if (status.fetch === 'stale') return { entry, outcome: 'l1-stale-revalidating' };
+    return { entry, outcome: 'l2-load' };
+  }
+
+  /** A Redis key changed: every entry built from it must be reloaded before it is served again. */
+  invalidateDependency(redisKey: string): number {
+    const keys = this.byDependency.get(redisKey);
+    if (!keys) return 0;
+    let n = 0;
+    for (const key of keys) {
+      const entry = this.lru.get(key, { allowStale: true });
+      if (entry) {
+        entry.invalidated = true;
+        n += 1;
+      }
+    }
+    return n;
+  }
+
+  /** After a lost subscription nothing is known to be fresh. */
+  invalidateAll(): void {
+    for (const entry of this.lru.values()) entry.invalidated = true;
+  }
+
+  get size(): number {
+    return this.lru.size;
+  }
+
+  private index(key: string, entry: CachedResponse): void {
+    for (const dep of entry.deps) {
+      let set = this.byDependency.get(dep);
+      if (!set) this.byDependency.set(dep, (set = new Set()));
+      set.add(key);
+    }
+  }
+
+  private unindex(key: string, entry: CachedResponse): void {
+    for (const dep of entry.deps) {
+      const set = this.byDependency.get(dep);
+      set?.delete(key);
+      if (set?.size === 0) this.byDependency.delete(dep);
+    }
+  }
+}

@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest';
+import {
+  encodedBody,
+  etagMatches,
+  makeCachedResponse,
+  pickEncoding,
+} from '../../query-api/cache/cached-response.ts';
+import { TwoLevelCache } from '../../query-api/cache/two-level-cache.ts';
+import { gunzipSync } from 'node:zlib';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A level-2 stand-in that counts loads and can be made slow or failing. */
+function counterLoader(deps = ['rm:k']) {
+  const state = { loads: 0, fail: false, delayMs: 20, version: 0 };
+  const load = async () => {
+    state.loads += 1;
+    await sleep(state.delayMs);
+    if (state.fail) throw new Error('redis down');
+    return makeCachedResponse({ version: state.version }, deps);
+  };
+  return { state, load };
+}
+
+const versionOf = (body: Buffer) => (JSON.parse(body.toString()) as { version: number }).version;
+
+describe('TwoLevelCache', () => {
+  it('coalesces concurrent misses of one key into one load', async () => {
+    const cache = new TwoLevelCache();
+    const { state, load } = counterLoader();
+    const results = await Promise.all(Array.from({ length: 100 }, () => cache.get('home', load)));
+    expect(state.loads).toBe(1);
+    expect(new Set(results.map((r) => r.entry))).toHaveProperty('size', 1);
+    expect((await cache.get('home', load)).outcome).toBe('l1-hit');
+  });
+
+  it('serves an expired entry while one background load refreshes it', async () => {
+    const cache = new TwoLevelCache({ ttlMs: 30 });
+    const { state, load } = counterLoader();
+    await cache.get('home', load);
+    await sleep(50);
+    state.version = 1;
+    const stale = await cache.get('home', load);
+    expect(stale.outcome).toBe('l1-stale-revalidating');
+    expect(versionOf(stale.entry.body)).toBe(0);
+    await sleep(40);
+    const fresh = await cache.get('home', load);
+    expect(versionOf(fresh.entry.body)).toBe(1);
+    expect(state.loads).toBe(2);
+  });
+
+  it('after a dependency changes, the next read waits for fresh data', async () => {
+    const cache = new TwoLevelCache({ ttlMs: 60_000 });
+    const { state, load } = counterLoader(['rm:schedule:1']);
+    await cache.get('s1', load);
+    state.version = 7;
+    expect(cache.invalidateDependency('rm:unrelated')).toBe(0);
+    expect(cache.invalidateDependency('rm:schedule:1')).toBe(1);
+    const next = await cache.get('s1', load);
+    expect(next.outcome).toBe('l2-load');
+    expect(versionOf(next.entry.body)).toBe(7);
+    // the refreshed entry is still linked to its dependency
+    expect(cache.invalidateDependency('rm:schedule:1')).toBe(1);
+  });
+
+  it('falls back to the last copy when the load fails, and fails when it never had one', async () => {
+    const cache = new TwoLevelCache({ ttlMs: 60_000 });
+    const { state, load } = counterLoader();
+    await cache.get('home', load);
+    cache.invalidateAll();
+    state.fail = true;
+    const fallback = await cache.get('home', load);
+    expect(fallback.outcome).toBe('l1-stale-fallback');
+    await expect(cache.get('other', load)).rejects.toThrow('redis down');
+  });
+});
+
+describe('cached responses', () => {
+  it('have a strong ETag that changes with the bytes', () => {
+    const a = makeCachedResponse({ a: 1 }, []);
+    const b = makeCachedResponse({ a: 2 }, []);
+    expect(a.etag).toMatch(/^"[\w-]+"$/);
+    expect(a.etag).not.toBe(b.etag);
+    expect(etagMatches(`W/"x", ${a.etag}`, a.etag)).toBe(true);
+    expect(etagMatches(b.etag, a.etag)).toBe(false);
+    expect(etagMatches('*', a.etag)).toBe(true);
+    expect(etagMatches(undefined, a.etag)).toBe(false);
+  });
+
+  it('negotiate compression and compress once', () => {
+    expect(pickEncoding('gzip, deflate, br', 5000)).toBe('br');
+    expect(pickEncoding('gzip;q=1, br;q=0', 5000)).toBe('gzip');
+    expect(pickEncoding('gzip', 10)).toBe('identity');
+    expect(pickEncoding(undefined, 5000)).toBe('identity');
+    expect(pickEncoding('identity', 5000)).toBe('identity');
+    const entry = makeCachedResponse({ text: '医院'.repeat(1000) }, []);
+    const gz = encodedBody(entry, 'gzip');
+    expect(gz.length).toBeLessThan(entry.body.length);
+    expect(gunzipSync(gz).equals(entry.body)).toBe(true);
+    expect(encodedBody(entry, 'gzip')).toBe(gz);
+  });
+});

@@ -1,0 +1,514 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { scheduleStreamName } from '../../domain/schedule.ts';
+import { signToken } from '../../platform/http/auth.ts';
+import { drain } from '../../platform/http/server.ts';
+import {
+  anOpenScheduleRequest,
+  book,
+  type Harness,
+  newKey,
+  openSchedule,
+  randomPatient,
+  startCommandApi,
+  TEST_SECRET,
+} from '../support/command-api-harness.ts';
+import type { HttpResponse } from '../support/http-client.ts';
+
+let h: Harness;
+let hospitalToken: string;
+let adminToken: string;
+
+beforeAll(async () => {
+  h = await startCommandApi();
+  hospitalToken = await h.tokenFor({ sub: 'hospital-1', role: 'hospital' });
+  adminToken = await h.tokenFor({ sub: 'admin-1', role: 'admin' });
+});
+
+afterAll(async () => {
+  await h.stop();
+});
+
+afterEach(() => {
+  h.hooks.beforeCommit = undefined;
+  h.hooks.afterCommit = undefined;
+  h.clock.now = () => new Date();
+});
+
+const problemCode = (res: HttpResponse): string => String(res.body?.code);
+
+async function streamEvents(scheduleId: string) {
+  const { rows } = await h.pool.query<{
+    event_type: string;
+    data: Record<string, unknown>;
+    metadata: Record<string, unknown>;
+  }>('SELECT event_type, data, metadata FROM events WHERE stream_id = $1 ORDER BY stream_revision', [
+    scheduleStreamName(scheduleId),
+  ]);
+  return rows;
+}
+
+describe('POST /v1/schedules', () => {
+  it('opens a schedule: 201 with its id, Location and a checkpoint', async () => {
+    const res = await h.http.post('/v1/schedules', {
+      token: hospitalToken,
+      idempotencyKey: newKey(),
+      body: anOpenScheduleRequest({ period: 'evening', capacity: 7 }),
+    });
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({
+      status: 'open',
+      capacity: 7,
+      sessionStartsAt: '2030-01-15T10:00:00.000Z',
+    });
+    expect(res.headers.location).toBe(`/v1/schedules/${res.body.scheduleId}`);
+    expect(res.headers['booking-checkpoint']).toMatch(/^\d+:\d+$/);
+    expect((await streamEvents(String(res.body.scheduleId))).map((e) => e.event_type)).toEqual([
+      'ScheduleOpened',
+    ]);
+  });
+
+  it('accepts a client-chosen schedule id once, then 409 schedule_already_exists', async () => {
+    const scheduleId = randomUUID();
+    const first = await h.http.post('/v1/schedules', {
+      token: hospitalToken,
+      idempotencyKey: newKey(),
+      body: anOpenScheduleRequest({ scheduleId }),
+    });
+    expect(first.status).toBe(201);
+    expect(first.body.scheduleId).toBe(scheduleId);
+    const second = await h.http.post('/v1/schedules', {
+      token: adminToken,
+      idempotencyKey: newKey(),
+      body: anOpenScheduleRequest({ scheduleId }),
+    });
+    expect(second.status).toBe(409);
+    expect(problemCode(second)).toBe('schedule_already_exists');
+  });
+
+  it('forbids patients from opening schedules', async () => {
+    const res = await h.http.post('/v1/schedules', {
+      token: await h.tokenFor({ sub: 'p1', role: 'patient' }),
+      idempotencyKey: newKey(),
+      body: anOpenScheduleRequest(),
+    });
+    expect(res.status).toBe(403);
+    expect(problemCode(res)).toBe('forbidden');
+  });
+
+  it('rejects a session in the past with 409 session_started', async () => {
+    const res = await h.http.post('/v1/schedules', {
+      token: hospitalToken,
+      idempotencyKey: newKey(),
+      body: anOpenScheduleRequest({ date: '2020-01-01' }),
+    });
+    expect(res.status).toBe(409);
+    expect(problemCode(res)).toBe('session_started');
+  });
+});
+
+describe('POST /v1/appointments', () => {
+  it('books: 201 {appointmentId, scheduleId, status} and stores trace metadata with the event', async () => {
+    const scheduleId = await openSchedule(h);
+    const patientId = randomPatient();
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const key = newKey();
+    const res = await h.http.post('/v1/appointments', {
+      token: await h.tokenFor({ sub: patientId, role: 'patient' }),
+      idempotencyKey: key,
+      headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
+      body: { scheduleId, patientId },
+    });
+    expect(res.status).toBe(201);
+    expect(res.body).toEqual({ appointmentId: expect.any(String), scheduleId, status: 'active' });
+    expect(res.headers['x-trace-id']).toBe(traceId);
+    expect(res.headers.traceparent).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
+    const booked = (await streamEvents(scheduleId)).find((e) => e.event_type === 'AppointmentBooked');
+    expect(booked?.data).toMatchObject({ appointmentId: res.body.appointmentId, patientId });
+    expect(booked?.metadata).toMatchObject({
+      correlationId: traceId,
+      idempotencyKey: key,
+      actor: { id: patientId, role: 'patient' },
+      traceparent: expect.stringMatching(new RegExp(`^00-${traceId}-`)),
+    });
+    const indexed = await h.pool.query('SELECT stream_id FROM appointment_index WHERE appointment_id = $1', [
+      res.body.appointmentId,
+    ]);
+    expect(indexed.rows).toEqual([{ stream_id: scheduleStreamName(scheduleId) }]);
+  });
+
+  it('starts a trace when none comes in', async () => {
+    const res = await book(h, await openSchedule(h), randomPatient());
+    expect(res.headers['x-trace-id']).toMatch(/^[0-9a-f]{32}$/);
+  });
+
+  it('forbids a patient from booking for someone else (403), lets a hospital book on their behalf', async () => {
+    const scheduleId = await openSchedule(h);
+    const res = await h.http.post('/v1/appointments', {
+      token: await h.tokenFor({ sub: 'p-self', role: 'patient' }),
+      idempotencyKey: newKey(),
+      body: { scheduleId, patientId: 'p-other' },
+    });
+    expect(res.status).toBe(403);
+    const byHospital = await h.http.post('/v1/appointments', {
+      token: hospitalToken,
+      idempotencyKey: newKey(),
+      body: { scheduleId, patientId: 'p-other' },
+    });
+    expect(byHospital.status).toBe(201);
+  });
+
+  it('maps each business rule to a 409 with a stable type', async () => {
+    const scheduleId = await openSchedule(h, { capacity: 1 });
+    const p1 = randomPatient();
+    expect((await book(h, scheduleId, p1)).status).toBe(201);
+    const again = await book(h, scheduleId, p1);
+    expect(again.status).toBe(409);
+    expect(again.body.type).toBe('https://errors.booking.example/already-booked');
+    const full = await book(h, scheduleId, randomPatient());
+    expect(full.status).toBe(409);
+    expect(full.body).toMatchObject({
+      code: 'schedule_full',
+      type: 'https://errors.booking.example/schedule-full',
+    });
+    expect(full.headers['content-type']).toMatch(/^application\/problem\+json/);
+  });
+
+  it('404 schedule_not_found for an unknown schedule', async () => {
+    const res = await book(h, randomUUID(), randomPatient());
+    expect(res.status).toBe(404);
+    expect(problemCode(res)).toBe('schedule_not_found');
+  });
+
+  it('409 session_started once the session has begun', async () => {
+    const scheduleId = await openSchedule(h, { date: '2030-01-15', period: 'morning' });
+    h.clock.now = () => new Date('2030-01-15T00:30:00Z');
+    const res = await book(h, scheduleId, randomPatient());
+    expect(res.status).toBe(409);
+    expect(problemCode(res)).toBe('session_started');
+  });
+});
+
+describe('POST /v1/appointments/{id}/cancel', () => {
+  it('lets the patient cancel their own appointment, with or without a body', async () => {
+    const scheduleId = await openSchedule(h);
+    const patientId = randomPatient();
+    const token = await h.tokenFor({ sub: patientId, role: 'patient' });
+    const { body } = await book(h, scheduleId, patientId);
+    const res = await h.http.post(`/v1/appointments/${body.appointmentId}/cancel`, {
+      token,
+      idempotencyKey: newKey(),
+      body: { reason: 'feeling better' },
+    });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ appointmentId: body.appointmentId, scheduleId, status: 'cancelled' });
+    expect(res.headers['booking-checkpoint']).toMatch(/^\d+:\d+$/);
+    const second = await book(h, scheduleId, patientId);
+    const noBody = await h.http.post(`/v1/appointments/${second.body.appointmentId}/cancel`, {
+      token,
+      idempotencyKey: newKey(),
+    });
+    expect(noBody.status).toBe(200);
+  });
+
+  it("403 when a patient cancels someone else's appointment; hospital and admin may", async () => {
+    const scheduleId = await openSchedule(h);
+    const a = await book(h, scheduleId, randomPatient());
+    const b = await book(h, scheduleId, randomPatient());
+    const other = await h.http.post(`/v1/appointments/${a.body.appointmentId}/cancel`, {
+      token: await h.tokenFor({ sub: randomPatient(), role: 'patient' }),
+      idempotencyKey: newKey(),
+      body: {},
+    });
+    expect(other.status).toBe(403);
+    for (const [token, res] of [
+      [hospitalToken, a],
+      [adminToken, b],
+    ] as const) {
+      const ok = await h.http.post(`/v1/appointments/${res.body.appointmentId}/cancel`, {
+        token,
+        idempotencyKey: newKey(),
+        body: { reason: 'rescheduled' },
+      });
+      expect(ok.status).toBe(200);
+    }
+  });
+
+  it('409 appointment_not_active when cancelling twice, 404 for an unknown appointment', async () => {
+    const scheduleId = await openSchedule(h);
+    const { body } = await book(h, scheduleId, randomPatient());
+    const cancel = () =>
+      h.http.post(`/v1/appointments/${body.appointmentId}/cancel`, {
+        token: hospitalToken,
+        idempotencyKey: newKey(),
+        body: {},
+      });
+    expect((await cancel()).status).toBe(200);
+    const twice = await cancel();
+    expect(twice.status).toBe(409);
+    expect(problemCode(twice)).toBe('appointment_not_active');
+    const unknown = await h.http.post(`/v1/appointments/${randomUUID()}/cancel`, {
+      token: hospitalToken,
+      idempotencyKey: newKey(),
+      body: {},
+    });
+    expect(unknown.status).toBe(404);
+    expect(problemCode(unknown)).toBe('appointment_not_found');
+  });
+});
+
+describe('capacity and close', () => {
+  it('changes capacity, never below the active count', async () => {
+    const scheduleId = await openSchedule(h, { capacity: 3 });
+    await book(h, scheduleId, randomPatient());
+    await book(h, scheduleId, randomPatient());
+    const post = (capacity: number) =>
+      h.http.post(`/v1/schedules/${scheduleId}/capacity`, {
+        token: hospitalToken,
+        idempotencyKey: newKey(),
+        body: { capacity },
+      });
+    const raised = await post(10);
+    expect(raised.status).toBe(200);
+    expect(raised.body).toEqual({ scheduleId, capacity: 10 });
+    const below = await post(1);
+    expect(below.status).toBe(409);
+    expect(problemCode(below)).toBe('capacity_below_active');
+    const same = await post(10);
+    expect(same.status).toBe(200);
+    expect(same.headers['booking-checkpoint']).toBe(raised.headers['booking-checkpoint']);
+    const unknown = await h.http.post(`/v1/schedules/${randomUUID()}/capacity`, {
+      token: hospitalToken,
+      idempotencyKey: newKey(),
+      body: { capacity: 5 },
+    });
+    expect(unknown.status).toBe(404);
+  });
+
+  it('closes a schedule, cancelling its active appointments with the reason', async () => {
+    const scheduleId = await openSchedule(h);
+    const a = await book(h, scheduleId, randomPatient());
+    const b = await book(h, scheduleId, randomPatient());
+    const res = await h.http.post(`/v1/schedules/${scheduleId}/close`, {
+      token: adminToken,
+      idempotencyKey: newKey(),
+      body: { reason: 'doctor ill' },
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.status).toBe('closed');
+    expect([...res.body.cancelledAppointmentIds].sort()).toEqual(
+      [a.body.appointmentId, b.body.appointmentId].sort(),
+    );
+    const types = (await streamEvents(scheduleId)).map((e) => e.event_type);
+    expect(types.slice(-3)).toEqual(['AppointmentCancelled', 'AppointmentCancelled', 'ScheduleClosed']);
+    const late = await book(h, scheduleId, randomPatient());
+    expect(late.status).toBe(409);
+    expect(problemCode(late)).toBe('schedule_closed');
+    const patientClose = await h.http.post(`/v1/schedules/${scheduleId}/close`, {
+      token: await h.tokenFor({ sub: 'p1', role: 'patient' }),
+      idempotencyKey: newKey(),
+      body: { reason: 'x' },
+    });
+    expect(patientClose.status).toBe(403);
+  });
+});
+
+describe('authentication', () => {
+  const post = (headers: Record<string, string>) =>
+    h.http.post('/v1/appointments', { headers, idempotencyKey: newKey(), body: {} });
+
+  it('401 without a token, with a bad signature, an expired token or a bad role claim', async () => {
+    const scheduleId = randomUUID();
+    const body = { scheduleId, patientId: 'p1' };
+    const wrongSecret = await signToken('another-secret-that-is-long-enough-123456', {
+      sub: 'p1',
+      role: 'patient',
+    });
+    const expired = await signToken(
+      TEST_SECRET,
+      { sub: 'p1', role: 'patient' },
+      { expiresIn: Math.floor(Date.now() / 1000) - 60 },
+    );
+    const badRole = await signToken(TEST_SECRET, { sub: 'p1', role: 'superuser' as never });
+    for (const authorization of [
+      undefined,
+      'Basic abc',
+      `Bearer ${wrongSecret}`,
+      `Bearer ${expired}`,
+      `Bearer ${badRole}`,
+      'Bearer x.y.z',
+    ]) {
+      const res = await h.http.post('/v1/appointments', {
+        headers: { authorization },
+        idempotencyKey: newKey(),
+        body,
+      });
+      expect(res.status, String(authorization)).toBe(401);
+      expect(res.headers['www-authenticate']).toMatch(/^Bearer/);
+      expect(problemCode(res)).toBe('unauthenticated');
+    }
+    expect((await post({})).status).toBe(401);
+  });
+});
+
+describe('bad input never yields a 5xx', () => {
+  let token: string;
+  let scheduleId: string;
+  beforeAll(async () => {
+    token = await h.tokenFor({ sub: 'p-input', role: 'patient' });
+    scheduleId = await openSchedule(h);
+  });
+
+  it('400 listing every invalid field; unknown fields rejected', async () => {
+    const res = await h.http.post('/v1/schedules', {
+      token: hospitalToken,
+      idempotencyKey: newKey(),
+      body: {
+        ...anOpenScheduleRequest({ date: '2030-02-30', period: 'night', capacity: 0, fee: -5 }),
+        extra: true,
+      },
+    });
+    expect(res.status).toBe(400);
+    expect(problemCode(res)).toBe('validation_failed');
+    const names = (res.body['invalid-params'] as { name: string }[]).map((p) => p.name);
+    expect(names).toEqual(expect.arrayContaining(['date', 'period', 'capacity', 'fee', '(body)']));
+  });
+
+  it('400 for a malformed body, an array body and a bad path id', async () => {
+    const malformed = await h.http.post('/v1/appointments', {
+      token,
+      idempotencyKey: newKey(),
+      rawBody: '{"scheduleId": ',
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(malformed.status).toBe(400);
+    expect(problemCode(malformed)).toBe('malformed_json');
+    const array = await h.http.post('/v1/appointments', { token, idempotencyKey: newKey(), body: [1, 2] });
+    expect(array.status).toBe(400);
+    const badId = await h.http.post('/v1/appointments/not-a-uuid/cancel', {
+      token,
+      idempotencyKey: newKey(),
+      body: {},
+    });
+    expect(badId.status).toBe(400);
+    expect(badId.body['invalid-params'][0].name).toBe('appointmentId');
+  });
+
+  it('413 over 64 KiB, 415 for a non-JSON content type', async () => {
+    const big = await h.http.post('/v1/appointments', {
+      token,
+      idempotencyKey: newKey(),
+      body: { scheduleId, patientId: 'p-input', padding: 'x'.repeat(70 * 1024) },
+    });
+    expect(big.status).toBe(413);
+    expect(problemCode(big)).toBe('payload_too_large');
+    const form = await h.http.post('/v1/appointments', {
+      token,
+      idempotencyKey: newKey(),
+      rawBody: 'scheduleId=1',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    expect(form.status).toBe(415);
+    const none = await h.http.post('/v1/appointments', {
+      token,
+      idempotencyKey: newKey(),
+      rawBody: '{}',
+      headers: { 'content-type': undefined },
+    });
+    expect(none.status).toBe(415);
+  });
+
+  it('405 for a wrong method, 404 for an unknown route, all problem+json without stack traces', async () => {
+    const get = await h.http.get('/v1/schedules', { token });
+    expect(get.status).toBe(405);
+    expect(get.headers.allow).toBe('POST');
+    const unknown = await h.http.get('/nope');
+    expect(unknown.status).toBe(404);
+    for (const res of [get, unknown]) {
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(res.text).not.toMatch(/at .*\.ts:\d+/);
+    }
+  });
+
+  it('survives a barrage of random bodies without a 5xx', async () => {
+    const bodies: unknown[] = [
+      null,
+      'str',
+      42,
+      { scheduleId: 42, patientId: null },
+      { scheduleId, patientId: 'p-input', nested: { a: [1, { b: 2 }] } },
+      { scheduleId: 'x'.repeat(5000), patientId: '💥' },
+      { ['__proto__']: { polluted: true }, scheduleId, patientId: 'p-input' },
+    ];
+    for (const body of bodies) {
+      const res = await h.http.post('/v1/appointments', {
+        token,
+        idempotencyKey: newKey(),
+        rawBody: JSON.stringify(body),
+        headers: { 'content-type': 'application/json' },
+      });
+      expect(res.status, JSON.stringify(body).slice(0, 80)).toBeLessThan(500);
+    }
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
+
+describe('operations', () => {
+  it('/healthz is live, /readyz checks PostgreSQL', async () => {
+    expect((await h.http.get('/healthz')).status).toBe(200);
+    const ready = await h.http.get('/readyz');
+    expect(ready.status).toBe(200);
+    expect(ready.body.checks).toEqual({ postgres: 'ok' });
+  });
+
+  it('/metrics exposes request durations per route template and append latency', async () => {
+    const scheduleId = await openSchedule(h);
+    const { body } = await book(h, scheduleId, randomPatient());
+    await h.http.post(`/v1/appointments/${body.appointmentId}/cancel`, {
+      token: hospitalToken,
+      idempotencyKey: newKey(),
+      body: {},
+    });
+    const metrics = (await h.http.get('/metrics')).text;
+    expect(metrics).toMatch(
+      /http_request_duration_seconds_count\{method="POST",route="\/v1\/appointments\/:appointmentId\/cancel",status_code="200"\} \d+/,
+    );
+    expect(metrics).toMatch(
+      /http_request_duration_seconds_count\{method="POST",route="\/v1\/appointments",status_code="409"\}/,
+    );
+    expect(metrics).toMatch(/event_store_append_duration_seconds_count\{outcome="ok"\} \d+/);
+    expect(metrics).not.toMatch(new RegExp(String(body.appointmentId)));
+  });
+
+  it('drains in-flight requests on shutdown', async () => {
+    const other = await startCommandApi();
+    try {
+      const scheduleId = await openSchedule(other);
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      let entered!: () => void;
+      const inside = new Promise<void>((r) => (entered = r));
+      other.hooks.beforeCommit = async () => {
+        entered();
+        await gate;
+      };
+      const pending = book(other, scheduleId, randomPatient());
+      await inside;
+      other.api.beginShutdown();
+      const drained = drain(other.server, 5_000);
+      const notReady = await Promise.race([
+        drained.then(() => 'drained'),
+        new Promise((r) => setTimeout(() => r('waiting'), 200)),
+      ]);
+      expect(notReady).toBe('waiting');
+      release();
+      const res = await pending;
+      expect(res.status).toBe(201);
+      await drained;
+      expect(other.server.listening).toBe(false);
+    } finally {
+      other.hooks.beforeCommit = undefined;
+      await other.stop();
+    }
+  });
+});

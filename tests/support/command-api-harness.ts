@@ -1,0 +1,122 @@
+/**
+ * Starts the command API on port 0 against the real database, with test seams (clock, hooks)
+ * and token helpers. Each test file gets its own app and pool.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Server } from 'node:http';
+import { type CommandApi, type CommandApiDeps, createApp } from '../../command-api/app.ts';
+import type { CommandHooks } from '../../command-api/command-route.ts';
+import { parseConfig } from '../../platform/config.ts';
+import { type Principal, signToken } from '../../platform/http/auth.ts';
+import { boundPort, drain, listen } from '../../platform/http/server.ts';
+import { createLogger } from '../../platform/logger.ts';
+import type { Pool } from '../../platform/pg.ts';
+import { migrateTestDatabase, testPool } from './db.ts';
+import { HttpClient } from './http-client.ts';
+
+export const TEST_SECRET = 'integration-test-secret-0123456789-abcdef';
+
+export interface Harness {
+  api: CommandApi;
+  server: Server;
+  pool: Pool;
+  http: HttpClient;
+  baseUrl: string;
+  /** Mutable test seams: set `hooks.afterCommit = …` inside a test, reset afterwards. */
+  hooks: CommandHooks;
+  clock: { now: () => Date };
+  tokenFor(principal: Principal): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export async function startCommandApi(
+  opts: Partial<Omit<CommandApiDeps, 'pool' | 'hooks' | 'clock'>> & {
+    poolSize?: number;
+    maxSockets?: number;
+  } = {},
+): Promise<Harness> {
+  await migrateTestDatabase();
+  const parsed = parseConfig(process.env);
+  if (!parsed.ok) throw new Error(parsed.errors.join('; '));
+  const pool = testPool(opts.poolSize ?? 10);
+  const hooks: CommandHooks = {};
+  const clock = { now: () => new Date() };
+  const api = createApp({
+    config: { JWT_SECRET: TEST_SECRET, IDEMPOTENCY_TTL_HOURS: parsed.config.IDEMPOTENCY_TTL_HOURS },
+    logger: createLogger('command-api-test', process.env.TEST_LOG_LEVEL ?? 'silent'),
+    idempotencyPurgeIntervalMs: 0,
+    ...opts,
+    pool,
+    clock: () => clock.now(),
+    hooks: {
+      beforeCommit: (ctx) => hooks.beforeCommit?.(ctx),
+      afterCommit: (ctx) => hooks.afterCommit?.(ctx),
+    },
+  });
+  const server = await listen(api.app, 0, '127.0.0.1');
+  const baseUrl = `http://127.0.0.1:${boundPort(server)}`;
+  const { createAgent } = await import('./http-client.ts');
+  const http = new HttpClient(baseUrl, createAgent(opts.maxSockets ?? 50));
+  const tokens = new Map<string, string>();
+  return {
+    api,
+    server,
+    pool,
+    http,
+    baseUrl,
+    hooks,
+    clock,
+    async tokenFor(principal) {
+      const cacheKey = `${principal.role}:${principal.sub}`;
+      let token = tokens.get(cacheKey);
+      if (!token) {
+        token = await signToken(TEST_SECRET, principal, { expiresIn: '10m' });
+        tokens.set(cacheKey, token);
+      }
+      return token;
+    },
+    async stop() {
+      http.close();
+      api.beginShutdown();
+      await drain(server, 2_000);
+      api.close();
+      await pool.end();
+    },
+  };
+}
+
+export const newKey = (): string => randomUUID();
+
+export function anOpenScheduleRequest(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    doctorId: 'doctor-1',
+    institutionId: 'institution-1',
+    departmentId: 'cardiology',
+    date: '2030-01-15',
+    period: 'morning',
+    capacity: 5,
+    fee: 5000,
+    ...overrides,
+  };
+}
+
+/** Opens a schedule as a hospital user and returns its id. */
+export async function openSchedule(h: Harness, overrides: Record<string, unknown> = {}): Promise<string> {
+  const res = await h.http.post('/v1/schedules', {
+    token: await h.tokenFor({ sub: 'hospital-1', role: 'hospital' }),
+    idempotencyKey: newKey(),
+    body: anOpenScheduleRequest(overrides),
+  });
+  if (res.status !== 201) throw new Error(`open schedule failed: ${res.status} ${res.text}`);
+  return (res.body as { scheduleId: string }).scheduleId;
+}
+
+export async function book(h: Harness, scheduleId: string, patientId: string, key = newKey()) {
+  return h.http.post('/v1/appointments', {
+    token: await h.tokenFor({ sub: patientId, role: 'patient' }),
+    idempotencyKey: key,
+    body: { scheduleId, patientId },
+  });
+}
+
+export const randomPatient = (): string => `patient-${randomUUID().slice(0, 13)}`;

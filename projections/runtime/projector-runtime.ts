@@ -1,0 +1,345 @@
+/**
+ * The projector runtime: a kafkajs consumer group that hands batches to a handler, commits
+ * offsets only after the handler's writes succeeded, and routes poison messages to a
+ * dead-letter topic so one bad record never stops the projection.
+ *
+ * Delivery is at-least-once: after a crash or a rebalance the uncommitted tail of a batch is
+ * delivered again, so handlers MUST be idempotent (e.g. guard writes with the event's stream
+ * revision, or use external versioning). The runtime is generic: it knows nothing about the
+ * payload, so the event projectors (issue 4) and the CDC projectors (issue 5) share it.
+ *
+ * Failure handling, per chunk of up to `maxBatchSize` messages:
+ *   1. `handleBatch(chunk)`; transient failures (store down, timeouts: `retry.isTransient`) are
+ *      retried without limit, with exponential backoff and heartbeats, until stop;
+ *   2. other failures are retried `retry.maxRetries` times, then the chunk is replayed one
+ *      message at a time (same bounded retry) to isolate the culprit;
+ *   3. a message that still fails, or that the handler reports in `poison`, goes to `dlqTopic`
+ *      with the reason and its origin in headers (DLQ_HEADERS); the rest of the chunk is applied;
+ *   4. resolveOffset(last) → heartbeat → commitOffsetsIfNecessary (threshold 1: commit now).
+ */
+import { performance } from 'node:perf_hooks';
+import { ExponentialBackoff, handleWhen, retry, wrap } from 'cockatiel';
+import type { Admin, Consumer, ConsumerConfig, Kafka, Producer } from 'kafkajs';
+import type { Registry } from 'prom-client';
+import type { Logger } from '../../platform/logger.ts';
+import { BatchInterrupted, describeError, isTransientError } from './errors.ts';
+import { consumerGroupLag, type PartitionLag } from './lag.ts';
+import { DLQ_HEADERS, type ProjectorMessage, toProjectorMessage } from './messages.ts';
+import { projectionMetrics } from './metrics.ts';
+
+export interface PoisonMessage {
+  message: ProjectorMessage;
+  reason: string;
+}
+
+/** What a handler may report: messages it could not apply and will never be able to. */
+export interface BatchOutcome {
+  poison?: PoisonMessage[];
+}
+
+export interface BatchContext {
+  /** Keeps the group membership alive during long work; throws BatchInterrupted on rebalance. */
+  heartbeat(): Promise<void>;
+  /** Aborted when the projector stops. */
+  signal: AbortSignal;
+  logger: Logger;
+  projector: string;
+}
+
+export type BatchHandler = (
+  messages: readonly ProjectorMessage[],
+  ctx: BatchContext,
+) => Promise<BatchOutcome | undefined | void>;
+
+export interface RetryOptions {
+  /** Retries of a failing chunk (then of each of its messages) before it is dead-lettered. Default 3. */
+  maxRetries: number;
+  initialDelayMs: number;
+  maxDelayMs: number;
+  /** Errors retried without limit instead of being dead-lettered. Default: isTransientError. */
+  isTransient: (err: unknown) => boolean;
+}
+
+export const defaultRetry: RetryOptions = {
+  maxRetries: 3,
+  initialDelayMs: 100,
+  maxDelayMs: 5_000,
+  isTransient: isTransientError,
+};
+
+export interface RunProjectorOptions {
+  kafka: Kafka;
+  /** Projector name: metric label, `dlq-projector` header, default group id. */
+  name: string;
+  groupId?: string;
+  topics: readonly string[];
+  handleBatch: BatchHandler;
+  /** Where poison messages go. Without it, a poison message stops the projector (it is retried forever). */
+  dlqTopic?: string;
+  retry?: Partial<RetryOptions>;
+  logger: Logger;
+  /** A new group starts at the beginning of the topics (default true). */
+  fromBeginning?: boolean;
+  /** Most messages per handler call (default 1000); a fetched batch is split into chunks of this size. */
+  maxBatchSize?: number;
+  /** Partitions processed concurrently by this member (default 1). */
+  partitionsConsumedConcurrently?: number;
+  consumerConfig?: Partial<Omit<ConsumerConfig, 'groupId'>>;
+  /** prom-client registry for projector_messages_total, projector_batch_seconds, projection_lag_events. */
+  registry?: Registry;
+}
+
+export interface ProjectorStats {
+  applied: number;
+  deadLettered: number;
+  batches: number;
+}
+
+export interface ProjectorHandle {
+  readonly name: string;
+  readonly groupId: string;
+  /** Resolves once the consumer joined its group the first time. */
+  readonly ready: Promise<void>;
+  /** Rejects if the consumer crashes for good (kafkajs gave up restarting). */
+  readonly done: Promise<void>;
+  readonly stats: Readonly<ProjectorStats>;
+  /** High watermark − committed offset, summed over the topics' partitions. */
+  lag(): Promise<number>;
+  lagByPartition(): Promise<PartitionLag[]>;
+  stop(): Promise<void>;
+}
+
+/** Applies chunks with bounded retries and poison isolation; shared by the consumer loop and DLQ replay. */
+export interface ChunkProcessor {
+  process(
+    messages: readonly ProjectorMessage[],
+    heartbeat: () => Promise<void>,
+  ): Promise<{ applied: number; poison: PoisonMessage[] }>;
+}
+
+export function createChunkProcessor(opts: {
+  name: string;
+  handleBatch: BatchHandler;
+  retry?: Partial<RetryOptions>;
+  logger: Logger;
+  signal: AbortSignal;
+}): ChunkProcessor {
+  const policy = { ...defaultRetry, ...opts.retry };
+  const backoff = () =>
+    new ExponentialBackoff({ initialDelay: policy.initialDelayMs, maxDelay: policy.maxDelayMs });
+  const notInterrupted = (err: Error) => !(err instanceof BatchInterrupted) && !opts.signal.aborted;
+  // Outer: transient errors, no limit. Inner: anything else, bounded.
+  const transient = retry(
+    handleWhen((err) => notInterrupted(err) && policy.isTransient(err)),
+    { backoff: backoff() },
+  );
+  const bounded = retry(
+    handleWhen((err) => notInterrupted(err) && !policy.isTransient(err)),
+    { maxAttempts: policy.maxRetries, backoff: backoff() },
+  );
+  const combined = wrap(transient, bounded);
+  transient.onRetry((r) =>
+    opts.logger.warn(
+      {
+        projector: opts.name,
+        attempt: r.attempt,
+        delayMs: r.delay,
+        err: 'error' in r ? describeError(r.error) : undefined,
+      },
+      'transient failure, retrying',
+    ),
+  );
+
+  const run = (messages: readonly ProjectorMessage[], heartbeat: () => Promise<void>) =>
+    combined.execute(async ({ attempt }) => {
+      if (attempt > 0) await heartbeat();
+      const ctx: BatchContext = { heartbeat, signal: opts.signal, logger: opts.logger, projector: opts.name };
+      const outcome = await opts.handleBatch(messages, ctx);
+      return outcome ? (outcome.poison ?? []) : [];
+    }, opts.signal);
+
+  const fatal = (err: unknown) =>
+    err instanceof BatchInterrupted || opts.signal.aborted || policy.isTransient(err);
+
+  return {
+    async process(messages, heartbeat) {
+      if (messages.length === 0) return { applied: 0, poison: [] };
+      try {
+        const poison = await run(messages, heartbeat);
+        return { applied: messages.length - poison.length, poison };
+      } catch (err) {
+        if (fatal(err)) throw err;
+        opts.logger.warn(
+          { projector: opts.name, err: describeError(err), messages: messages.length },
+          'chunk keeps failing: isolating the poison message(s) one by one',
+        );
+      }
+      const poison: PoisonMessage[] = [];
+      for (const message of messages) {
+        try {
+          poison.push(...(await run([message], heartbeat)));
+        } catch (err) {
+          if (fatal(err)) throw err;
+          poison.push({ message, reason: describeError(err) });
+        }
+      }
+      return { applied: messages.length - poison.length, poison };
+    },
+  };
+}
+
+/** Publishes poison messages to the dead-letter topic: original key, value and headers, plus why and whence. */
+export async function deadLetter(
+  producer: Producer,
+  dlqTopic: string,
+  projector: string,
+  poison: readonly PoisonMessage[],
+): Promise<void> {
+  if (poison.length === 0) return;
+  const failedAt = new Date().toISOString();
+  await producer.send({
+    topic: dlqTopic,
+    acks: -1,
+    messages: poison.map(({ message, reason }) => ({
+      key: message.key,
+      value: message.value,
+      headers: {
+        ...message.headers,
+        [DLQ_HEADERS.reason]: reason.slice(0, 2000),
+        [DLQ_HEADERS.projector]: projector,
+        [DLQ_HEADERS.topic]: message.topic,
+        [DLQ_HEADERS.partition]: String(message.partition),
+        [DLQ_HEADERS.offset]: message.offset,
+        [DLQ_HEADERS.failedAt]: failedAt,
+      },
+    })),
+  });
+}
+
+export async function runProjector(opts: RunProjectorOptions): Promise<ProjectorHandle> {
+  const groupId = opts.groupId ?? opts.name;
+  const maxBatchSize = opts.maxBatchSize ?? 1000;
+  const log = opts.logger.child({ projector: opts.name });
+  const abort = new AbortController();
+  const stats: ProjectorStats = { applied: 0, deadLettered: 0, batches: 0 };
+  const metrics = opts.registry ? projectionMetrics(opts.registry) : undefined;
+
+  const consumer: Consumer = opts.kafka.consumer({
+    sessionTimeout: 30_000,
+    heartbeatInterval: 3_000,
+    ...opts.consumerConfig,
+    groupId,
+  });
+  const admin: Admin = opts.kafka.admin();
+  const producer: Producer | undefined = opts.dlqTopic
+    ? opts.kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
+    : undefined;
+
+  const processor = createChunkProcessor({
+    name: opts.name,
+    handleBatch: opts.handleBatch,
+    ...(opts.retry ? { retry: opts.retry } : {}),
+    logger: log,
+    signal: abort.signal,
+  });
+
+  let joined!: () => void;
+  const ready = new Promise<void>((resolve) => (joined = resolve));
+  let crashed!: (err: unknown) => void;
+  let finished!: () => void;
+  const done = new Promise<void>((resolve, reject) => {
+    finished = resolve;
+    crashed = reject;
+  });
+  done.catch(() => undefined); // observed by whoever awaits it; never an unhandled rejection
+  consumer.on(consumer.events.GROUP_JOIN, (e) => {
+    log.info(
+      { groupId, memberId: e.payload.memberId, assignment: e.payload.memberAssignment },
+      'joined group',
+    );
+    joined();
+  });
+  consumer.on(consumer.events.CRASH, (e) => {
+    log.error({ err: describeError(e.payload.error), restart: e.payload.restart }, 'consumer crashed');
+    if (!e.payload.restart) crashed(e.payload.error);
+  });
+
+  await admin.connect();
+  await producer?.connect();
+  await consumer.connect();
+  await consumer.subscribe({ topics: [...opts.topics], fromBeginning: opts.fromBeginning ?? true });
+
+  await consumer.run({
+    eachBatchAutoResolve: false,
+    autoCommit: true,
+    autoCommitThreshold: 1,
+    partitionsConsumedConcurrently: opts.partitionsConsumedConcurrently ?? 1,
+    eachBatch: async (payload) => {
+      const { batch } = payload;
+      const beat = async () => {
+        try {
+          await payload.heartbeat();
+        } catch (err) {
+          throw new BatchInterrupted(`heartbeat failed: ${describeError(err)}`, { cause: err });
+        }
+      };
+      for (let i = 0; i < batch.messages.length; i += maxBatchSize) {
+        if (!payload.isRunning() || payload.isStale() || abort.signal.aborted) return;
+        const chunk = batch.messages
+          .slice(i, i + maxBatchSize)
+          .map((m) => toProjectorMessage(batch.topic, batch.partition, m));
+        const last = chunk.at(-1);
+        if (!last) continue;
+        const started = performance.now();
+        const { applied, poison } = await processor.process(chunk, beat);
+        if (poison.length > 0) {
+          if (!producer || !opts.dlqTopic) {
+            throw new Error(
+              `${poison.length} poison message(s) and no dead-letter topic: ${poison[0]?.reason ?? ''}`,
+            );
+          }
+          for (const p of poison) {
+            log.warn(
+              {
+                topic: p.message.topic,
+                partition: p.message.partition,
+                offset: p.message.offset,
+                reason: p.reason,
+              },
+              'dead-lettering poison message',
+            );
+          }
+          await deadLetter(producer, opts.dlqTopic, opts.name, poison);
+        }
+        payload.resolveOffset(last.offset);
+        await beat();
+        await payload.commitOffsetsIfNecessary();
+        stats.applied += applied;
+        stats.deadLettered += poison.length;
+        stats.batches += 1;
+        metrics?.messages.inc({ projector: opts.name, outcome: 'applied' }, applied);
+        if (poison.length)
+          metrics?.messages.inc({ projector: opts.name, outcome: 'dead_lettered' }, poison.length);
+        metrics?.batchSeconds.observe({ projector: opts.name }, (performance.now() - started) / 1000);
+      }
+    },
+  });
+
+  const lagByPartition = async () => (await consumerGroupLag(admin, groupId, opts.topics)).partitions;
+  const lag = async () => (await consumerGroupLag(admin, groupId, opts.topics)).total;
+  const untrack = metrics?.trackLag(opts.name, lag);
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      abort.abort();
+      untrack?.();
+      await consumer.disconnect();
+      await producer?.disconnect();
+      await admin.disconnect();
+      finished();
+      log.info(stats, 'projector stopped');
+    })());
+
+  return { name: opts.name, groupId, ready, done, stats, lag, lagByPartition, stop };
+}

@@ -1,0 +1,322 @@
+/**
+ * The thin I/O half of the Redis read models: two round trips per batch.
+ *
+ *   1. one pipeline: GET the version pointer + HGETALL every schedule hash the batch touches;
+ *   2. fold each stream's events with the pure `scheduleEffects`, then one pipeline of one
+ *      guarded script call per stream.
+ *
+ * The guard (APPLY_LUA) runs the stream's writes — availability, appointments, patient lists
+ * and the homepage counters alike — only if the stream's stored revision is still the one the
+ * fold started from and is below the new revision, and stores the new revision in the same
+ * atomic step. Redelivered, replayed or concurrently applied events therefore never count twice.
+ *
+ * Gaps: a stream whose next event is not `rev + 1` (an earlier event was dead-lettered, or the
+ * live projector meets a freshly rebuilt keyspace) is filled from the event store's stream before
+ * folding; without an event store the gap makes the event poison.
+ */
+import type { Redis, Result } from 'ioredis';
+import type { RecordedEvent } from '../../platform/event-store/event-store.ts';
+import type { Logger } from '../../platform/logger.ts';
+import { envelopeOf, type EventEnvelope } from '../relay/event-message.ts';
+import { TransientError } from '../runtime/errors.ts';
+import { parseScheduleEvent, SCHEDULE_STREAM_PREFIX } from '../schedule-events.ts';
+import {
+  keyspace,
+  parseScheduleHash,
+  type RedisOp,
+  scheduleEffects,
+  type ScheduleView,
+  storedRevision,
+  versionKey,
+} from './read-model.ts';
+
+/**
+ * KEYS[1]: the schedule hash holding `rev`; KEYS[2..]: every other key the writes touch.
+ * ARGV[1]: revision the fold started from (-1: none); ARGV[2]: new revision;
+ * ARGV[3]: JSON [[cmd, keyIndex, arg...], ...]. Returns 1 applied, 0 already applied, -1 conflict.
+ */
+export const APPLY_LUA = `
+local cur = tonumber(redis.call('HGET', KEYS[1], 'rev') or '-1')
+local new = tonumber(ARGV[2])
+if cur >= new then return 0 end
+if cur ~= tonumber(ARGV[1]) then return -1 end
+local allowed = { HSET = true, HINCRBY = true, ZADD = true, ZINCRBY = true, ZREM = true }
+local ops = cjson.decode(ARGV[3])
+for i = 1, #ops do
+  local op = ops[i]
+  if not allowed[op[1]] then return redis.error_reply('command not allowed: ' .. tostring(op[1])) end
+  redis.call(op[1], KEYS[op[2]], unpack(op, 3))
+end
+redis.call('HSET', KEYS[1], 'rev', ARGV[2])
+return 1
+`;
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    rmApply(numKeys: number, ...keysAndArgs: string[]): Result<number, Context>;
+  }
+}
+
+const defined = new WeakSet<Redis>();
+
+export function defineApplyCommand(redis: Redis): void {
+  if (defined.has(redis)) return;
+  redis.defineCommand('rmApply', { lua: APPLY_LUA });
+  defined.add(redis);
+}
+
+/** Where missing events of a stream come from: the event store. */
+export interface StreamHistory {
+  readStream(streamId: string, opts: { fromRevision: number; maxCount: number }): Promise<RecordedEvent[]>;
+}
+
+export interface WriteItem<S> {
+  envelope: EventEnvelope;
+  /** The Kafka message it came from (reported back when poison); absent for replays from the store. */
+  source?: S;
+}
+
+export interface WriteResult<S> {
+  applied: number;
+  duplicates: number;
+  ignored: number;
+  filled: number;
+  poison: { source: S; reason: string }[];
+  version: number;
+}
+
+export interface RedisWriterOptions {
+  redis: Redis;
+  /** Key root, default `rm`. */
+  root?: string;
+  history?: StreamHistory;
+  logger: Logger;
+}
+
+interface StreamWrite {
+  streamId: string;
+  scheduleKey: string;
+  fromRev: number;
+  toRev: number;
+  ops: RedisOp[];
+}
+
+interface StreamFold<S> {
+  streamId: string;
+  write?: StreamWrite;
+  applied: number;
+  duplicates: number;
+  ignored: number;
+  filled: number;
+  poison: { source: S; reason: string }[];
+}
+
+const scheduleIdOf = (streamId: string) => streamId.slice(SCHEDULE_STREAM_PREFIX.length);
+
+export class RedisReadModelWriter {
+  readonly root: string;
+  readonly #redis: Redis;
+  readonly #history: StreamHistory | undefined;
+  readonly #log: Logger;
+  #version: number | undefined;
+
+  constructor(opts: RedisWriterOptions) {
+    this.root = opts.root ?? 'rm';
+    this.#redis = opts.redis;
+    this.#history = opts.history;
+    this.#log = opts.logger;
+    defineApplyCommand(this.#redis);
+  }
+
+  /** The live version (creating pointer = 1 on first use). */
+  async liveVersion(): Promise<number> {
+    await this.#redis.set(versionKey(this.root), '1', 'NX');
+    const v = Number(await this.#redis.get(versionKey(this.root)));
+    this.#version = v;
+    return v;
+  }
+
+  /**
+   * Applies the items (in log order) to `version`, or to the live version read in the same round
+   * trip as the schedule hashes. Idempotent.
+   */
+  async write<S>(items: readonly WriteItem<S>[], opts: { version?: number } = {}): Promise<WriteResult<S>> {
+    const result: WriteResult<S> = {
+      applied: 0,
+      duplicates: 0,
+      ignored: 0,
+      filled: 0,
+      poison: [],
+      version: 0,
+    };
+    const byStream = new Map<string, WriteItem<S>[]>();
+    for (const item of items) {
+      if (!item.envelope.streamId.startsWith(SCHEDULE_STREAM_PREFIX)) {
+        result.ignored += 1;
+        continue;
+      }
+      const list = byStream.get(item.envelope.streamId);
+      if (list) list.push(item);
+      else byStream.set(item.envelope.streamId, [item]);
+    }
+    let pending = [...byStream.keys()];
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt >= 5) throw new TransientError(`revision conflicts persist on ${pending.length} stream(s)`);
+      const { version, hashes } = await this.#read(pending, opts.version);
+      result.version = version;
+      const keys = keyspace(this.root, version);
+      const folds = await Promise.all(
+        pending.map((streamId, i) =>
+          this.#fold(streamId, byStream.get(streamId) ?? [], hashes[i] ?? {}, keys),
+        ),
+      );
+      const conflicts = new Set(await this.#apply(folds.flatMap((f) => (f.write ? [f.write] : []))));
+      for (const fold of folds) {
+        if (conflicts.has(fold.streamId)) continue;
+        result.applied += fold.applied;
+        result.duplicates += fold.duplicates;
+        result.ignored += fold.ignored;
+        result.filled += fold.filled;
+        result.poison.push(...fold.poison);
+      }
+      pending = [...conflicts];
+      if (pending.length) this.#log.debug({ conflicts: pending.length }, 'revision conflict: re-reading');
+    }
+    return result;
+  }
+
+  async #read(streamIds: string[], fixed: number | undefined) {
+    const hget = (version: number) =>
+      streamIds.map((id) => ['hgetall', keyspace(this.root, version).schedule(scheduleIdOf(id))]);
+    if (fixed !== undefined) {
+      const replies = await this.#redis.pipeline(hget(fixed)).exec();
+      return { version: fixed, hashes: unwrap<Record<string, string>>(replies) };
+    }
+    const cached = this.#version ?? (await this.liveVersion());
+    const replies = unwrap<unknown>(
+      await this.#redis.pipeline([['get', versionKey(this.root)], ...hget(cached)]).exec(),
+    );
+    const live = Number(replies[0] ?? cached);
+    if (live === cached) return { version: cached, hashes: replies.slice(1) as Record<string, string>[] };
+    this.#log.info({ from: cached, to: live }, 'read-model version switched');
+    this.#version = live;
+    return {
+      version: live,
+      hashes: unwrap<Record<string, string>>(await this.#redis.pipeline(hget(live)).exec()),
+    };
+  }
+
+  async #fold<S>(
+    streamId: string,
+    items: WriteItem<S>[],
+    hash: Record<string, string>,
+    keys: ReturnType<typeof keyspace>,
+  ): Promise<StreamFold<S>> {
+    const fromRev = storedRevision(hash);
+    const result: StreamFold<S> = { streamId, applied: 0, duplicates: 0, ignored: 0, filled: 0, poison: [] };
+    let view: ScheduleView | null = parseScheduleHash(hash);
+    // The first copy of a revision wins; what is already applied is dropped.
+    const byRev = new Map<number, WriteItem<S>>();
+    for (const item of items) {
+      if (item.envelope.revision <= fromRev) result.duplicates += 1;
+      else if (!byRev.has(item.envelope.revision)) byRev.set(item.envelope.revision, item);
+      else result.duplicates += 1;
+    }
+    if (byRev.size === 0) return result;
+    const maxRev = Math.max(...byRev.keys());
+    if (byRev.size < maxRev - fromRev && this.#history) {
+      const missing = await this.#history.readStream(streamId, {
+        fromRevision: fromRev + 1,
+        maxCount: maxRev - fromRev,
+      });
+      for (const event of missing) {
+        const rev = Number(event.revision);
+        if (!byRev.has(rev)) {
+          byRev.set(rev, { envelope: envelopeOf(event) });
+          result.filled += 1;
+        }
+      }
+    }
+    const ops: RedisOp[] = [];
+    let rev = fromRev;
+    let parked: string | undefined;
+    for (const r of [...byRev.keys()].sort((a, b) => a - b)) {
+      const item = byRev.get(r)!;
+      if (parked === undefined && r !== rev + 1)
+        parked = `gap in ${streamId}: revision ${rev + 1} missing before ${r}`;
+      if (parked !== undefined) {
+        if (item.source !== undefined) result.poison.push({ source: item.source, reason: parked });
+        continue;
+      }
+      const parsed = parseScheduleEvent(item.envelope);
+      if (parsed.kind === 'poison') {
+        parked = `${parsed.reason} (stream parked at revision ${rev})`;
+        if (item.source !== undefined) result.poison.push({ source: item.source, reason: parsed.reason });
+        else throw new Error(`event store holds an unreadable event: ${parsed.reason}`);
+        continue;
+      }
+      if (parsed.kind === 'schedule') {
+        try {
+          const effect = scheduleEffects(view, parsed.event, r, keys);
+          view = effect.view;
+          ops.push(...effect.ops);
+        } catch (err) {
+          const reason = err instanceof Error ? err.message : String(err);
+          parked = reason;
+          if (item.source !== undefined) result.poison.push({ source: item.source, reason });
+          continue;
+        }
+      } else {
+        result.ignored += 1;
+      }
+      result.applied += 1;
+      rev = r;
+    }
+    if (rev > fromRev) {
+      result.write = {
+        streamId,
+        scheduleKey: keys.schedule(scheduleIdOf(streamId)),
+        fromRev,
+        toRev: rev,
+        ops,
+      };
+    }
+    return result;
+  }
+
+  /** One pipeline of guarded script calls; returns the streams that hit a revision conflict. */
+  async #apply(folds: StreamWrite[]): Promise<string[]> {
+    if (folds.length === 0) return [];
+    const pipeline = this.#redis.pipeline();
+    for (const fold of folds) {
+      const keys = [fold.scheduleKey];
+      const index = new Map<string, number>([[fold.scheduleKey, 1]]);
+      const encoded = fold.ops.map((op) => {
+        let i = index.get(op.key);
+        if (i === undefined) {
+          keys.push(op.key);
+          i = keys.length;
+          index.set(op.key, i);
+        }
+        return [op.cmd, i, ...op.args];
+      });
+      pipeline.rmApply(
+        keys.length,
+        ...keys,
+        String(fold.fromRev),
+        String(fold.toRev),
+        JSON.stringify(encoded),
+      );
+    }
+    const replies = unwrap<number>(await pipeline.exec());
+    return folds.filter((_, i) => replies[i] === -1).map((f) => f.streamId);
+  }
+}
+
+function unwrap<T>(replies: [Error | null, unknown][] | null): T[] {
+  if (!replies) throw new TransientError('Redis pipeline was discarded');
+  return replies.map(([err, value]) => {
+    if (err) throw err;
+    return value as T;
+  });
+}

@@ -25,7 +25,7 @@ export const CHECKPOINT_HEADER = 'Booking-Checkpoint';
 
 /** Test seams around the commit: simulate crashes just before or just after it. */
 export interface CommandHooks {
-  /** Inside the command's transaction, after the events and the idempotency record were written. */
+  /** Inside the command's transaction, after the events were appended, before the key is completed and committed. */
   beforeCommit?: (ctx: { req: Request; client: PoolClient }) => Promise<void> | void;
   /** After the transaction committed, before the response is written. */
   afterCommit?: (ctx: { req: Request; res: Response; outcome: ResponseOutcome }) => Promise<void> | void;
@@ -40,8 +40,8 @@ export interface CommandContext<B, P> {
   now: Date;
   metadata: EventMetadata;
   /**
-   * Builds the success response, stores it as the idempotency outcome with `client` (the
-   * command's transaction) and runs the before-commit hook. Returns the outcome to reply with.
+   * Builds the success response, runs the before-commit hook and stores the response as the
+   * idempotency outcome with `client` (the command's transaction). Returns the outcome to reply with.
    */
   respond: (
     client: PoolClient,
@@ -147,8 +147,10 @@ export function commandRoute<BS extends z.ZodType, PS extends z.ZodType>(
             },
             body: JSON.stringify(responseBody),
           };
-          await deps.idempotency.complete(client, principal.sub, idempotencyKey, token, stored);
           await deps.hooks.beforeCommit?.({ req, client });
+          // Last statement before COMMIT: the key row stays locked for as short a time as possible
+          // (a concurrent retry of the same key waits on that lock, then replays).
+          await deps.idempotency.complete(client, principal.sub, idempotencyKey, token, stored);
           return stored;
         },
       });

@@ -1,0 +1,317 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { scheduleStreamName } from '../../domain/schedule.ts';
+import { requestFingerprint } from '../../platform/http/idempotency.ts';
+import {
+  book,
+  type Harness,
+  newKey,
+  openSchedule,
+  randomPatient,
+  startCommandApi,
+} from '../support/command-api-harness.ts';
+import { sleep } from '../support/db.ts';
+
+const LEASE_SECONDS = 1;
+
+let h: Harness;
+
+beforeAll(async () => {
+  h = await startCommandApi({ idempotencyLeaseSeconds: LEASE_SECONDS });
+});
+
+afterAll(async () => {
+  await h.stop();
+});
+
+afterEach(() => {
+  h.hooks.beforeCommit = undefined;
+  h.hooks.afterCommit = undefined;
+});
+
+async function bookingsOf(scheduleId: string, patientId: string): Promise<string[]> {
+  const { rows } = await h.pool.query<{ appointment_id: string }>(
+    `SELECT data->>'appointmentId' AS appointment_id FROM events
+     WHERE stream_id = $1 AND event_type = 'AppointmentBooked' AND data->>'patientId' = $2`,
+    [scheduleStreamName(scheduleId), patientId],
+  );
+  return rows.map((r) => r.appointment_id);
+}
+
+async function keyRow(principal: string, key: string) {
+  const { rows } = await h.pool.query<{ status: string }>(
+    'SELECT status FROM idempotency_keys WHERE principal = $1 AND idem_key = $2',
+    [principal, key],
+  );
+  return rows[0];
+}
+
+const STORED_HEADERS = ['content-type', 'location', 'booking-checkpoint'] as const;
+
+describe('Idempotency-Key', () => {
+  it('is required on every POST (400), and must be well-formed', async () => {
+    const patientId = randomPatient();
+    const token = await h.tokenFor({ sub: patientId, role: 'patient' });
+    const scheduleId = await openSchedule(h);
+    const missing = await h.http.post('/v1/appointments', { token, body: { scheduleId, patientId } });
+    expect(missing.status).toBe(400);
+    expect(missing.body.code).toBe('idempotency_key_missing');
+    const tooLong = await h.http.post('/v1/appointments', {
+      token,
+      idempotencyKey: 'k'.repeat(300),
+      body: { scheduleId, patientId },
+    });
+    expect(tooLong.status).toBe(400);
+    expect(tooLong.body.code).toBe('idempotency_key_invalid');
+    // The draft's structured-field string form is accepted and means the same key as the bare form.
+    const quoted = await h.http.post('/v1/appointments', {
+      token,
+      headers: { 'idempotency-key': '"abc-123"' },
+      body: { scheduleId, patientId },
+    });
+    expect(quoted.status).toBe(201);
+    const bare = await h.http.post('/v1/appointments', {
+      token,
+      idempotencyKey: 'abc-123',
+      body: { scheduleId, patientId },
+    });
+    expect(bare.status).toBe(201);
+    expect(bare.headers['idempotent-replayed']).toBe('true');
+  });
+
+  it('replays the first response exactly for the same key and payload', async () => {
+    const scheduleId = await openSchedule(h);
+    const patientId = randomPatient();
+    const key = newKey();
+    const first = await book(h, scheduleId, patientId, key);
+    expect(first.status).toBe(201);
+    expect(first.headers['idempotent-replayed']).toBeUndefined();
+
+    const token = await h.tokenFor({ sub: patientId, role: 'patient' });
+    // Same payload with keys in another order: the same request.
+    const second = await h.http.post('/v1/appointments', {
+      token,
+      idempotencyKey: key,
+      rawBody: JSON.stringify({ patientId, scheduleId }),
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(second.status).toBe(201);
+    expect(second.headers['idempotent-replayed']).toBe('true');
+    expect(second.text).toBe(first.text);
+    for (const name of STORED_HEADERS) expect(second.headers[name], name).toBe(first.headers[name]);
+    // A fresh trace for the retry itself.
+    expect(second.headers['x-trace-id']).not.toBe(first.headers['x-trace-id']);
+    expect(await bookingsOf(scheduleId, patientId)).toEqual([first.body.appointmentId]);
+  });
+
+  it('422 for the same key with a different payload', async () => {
+    const patientId = randomPatient();
+    const key = newKey();
+    const a = await openSchedule(h);
+    const b = await openSchedule(h);
+    expect((await book(h, a, patientId, key)).status).toBe(201);
+    const reused = await book(h, b, patientId, key);
+    expect(reused.status).toBe(422);
+    expect(reused.body.code).toBe('idempotency_key_reused');
+    expect(await bookingsOf(b, patientId)).toEqual([]);
+    // Same body on another path is a different request too.
+    expect(requestFingerprint('POST', '/v1/a', { x: 1 })).not.toBe(
+      requestFingerprint('POST', '/v1/b', { x: 1 }),
+    );
+  });
+
+  it('409 while the first request with the key is still in flight, then replays', async () => {
+    const scheduleId = await openSchedule(h);
+    const patientId = randomPatient();
+    const key = newKey();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let entered!: () => void;
+    const inside = new Promise<void>((r) => (entered = r));
+    h.hooks.beforeCommit = async () => {
+      entered();
+      await gate;
+    };
+    const first = book(h, scheduleId, patientId, key);
+    await inside;
+    h.hooks.beforeCommit = undefined;
+    const concurrent = await book(h, scheduleId, patientId, key);
+    expect(concurrent.status).toBe(409);
+    expect(concurrent.body.code).toBe('idempotency_key_in_flight');
+    expect(concurrent.headers['retry-after']).toBe('1');
+    release();
+    const done = await first;
+    expect(done.status).toBe(201);
+    const later = await book(h, scheduleId, patientId, key);
+    expect(later.status).toBe(201);
+    expect(later.text).toBe(done.text);
+    expect(later.headers['idempotent-replayed']).toBe('true');
+    expect(await bookingsOf(scheduleId, patientId)).toHaveLength(1);
+  });
+
+  it('scopes keys per principal: two patients may use the same key', async () => {
+    const scheduleId = await openSchedule(h);
+    const key = newKey();
+    const a = await book(h, scheduleId, randomPatient(), key);
+    const b = await book(h, scheduleId, randomPatient(), key);
+    expect(a.status).toBe(201);
+    expect(b.status).toBe(201);
+    expect(b.headers['idempotent-replayed']).toBeUndefined();
+    expect(b.body.appointmentId).not.toBe(a.body.appointmentId);
+  });
+
+  it('replays a business-rule rejection too, even after the rule would pass', async () => {
+    const scheduleId = await openSchedule(h, { capacity: 1 });
+    await book(h, scheduleId, randomPatient());
+    const patientId = randomPatient();
+    const key = newKey();
+    const full = await book(h, scheduleId, patientId, key);
+    expect(full.status).toBe(409);
+    expect(full.body.code).toBe('schedule_full');
+    const raise = await h.http.post(`/v1/schedules/${scheduleId}/capacity`, {
+      token: await h.tokenFor({ sub: 'hospital-1', role: 'hospital' }),
+      idempotencyKey: newKey(),
+      body: { capacity: 2 },
+    });
+    expect(raise.status).toBe(200);
+    const retried = await book(h, scheduleId, patientId, key);
+    expect(retried.status).toBe(409);
+    expect(retried.headers['idempotent-replayed']).toBe('true');
+    expect({ ...retried.body, traceId: undefined }).toEqual({ ...full.body, traceId: undefined });
+    // A new key is a new request.
+    expect((await book(h, scheduleId, patientId)).status).toBe(201);
+  });
+
+  it('does not store validation failures: the key stays usable', async () => {
+    const scheduleId = await openSchedule(h);
+    const patientId = randomPatient();
+    const token = await h.tokenFor({ sub: patientId, role: 'patient' });
+    const key = newKey();
+    const invalid = await h.http.post('/v1/appointments', {
+      token,
+      idempotencyKey: key,
+      body: { scheduleId: 'not-a-uuid', patientId },
+    });
+    expect(invalid.status).toBe(400);
+    expect(await keyRow(patientId, key)).toBeUndefined();
+    expect((await book(h, scheduleId, patientId, key)).status).toBe(201);
+  });
+});
+
+describe('crash safety', () => {
+  it('a crash after commit, before the response: the retry returns the original result, one booking', async () => {
+    const scheduleId = await openSchedule(h);
+    const patientId = randomPatient();
+    const key = newKey();
+    let committed: { status: number; body: string } | undefined;
+    h.hooks.afterCommit = ({ res, outcome }) => {
+      committed = { status: outcome.status, body: outcome.body };
+      res.socket?.destroy();
+      throw new Error('simulated crash after commit');
+    };
+    await expect(book(h, scheduleId, patientId, key)).rejects.toThrow(/socket hang up|ECONNRESET/);
+    h.hooks.afterCommit = undefined;
+    expect(committed).toBeDefined();
+
+    const retry = await book(h, scheduleId, patientId, key);
+    expect(retry.status).toBe(201);
+    expect(retry.headers['idempotent-replayed']).toBe('true');
+    expect(retry.text).toBe(committed!.body);
+    const appointmentId = JSON.parse(committed!.body).appointmentId as string;
+    expect(await bookingsOf(scheduleId, patientId)).toEqual([appointmentId]);
+    const indexed = await h.pool.query('SELECT 1 FROM appointment_index WHERE appointment_id = $1', [
+      appointmentId,
+    ]);
+    expect(indexed.rowCount).toBe(1);
+  });
+
+  it('a failure before commit: no booking, the key is freed and the retry books once', async () => {
+    const scheduleId = await openSchedule(h);
+    const patientId = randomPatient();
+    const key = newKey();
+    h.hooks.beforeCommit = () => {
+      throw new Error('simulated crash before commit');
+    };
+    const failed = await book(h, scheduleId, patientId, key);
+    expect(failed.status).toBe(500);
+    expect(failed.body.code).toBe('internal');
+    expect(failed.text).not.toMatch(/simulated|\.ts:\d+/);
+    h.hooks.beforeCommit = undefined;
+    expect(await bookingsOf(scheduleId, patientId)).toEqual([]);
+    expect(await keyRow(patientId, key)).toBeUndefined();
+
+    const retry = await book(h, scheduleId, patientId, key);
+    expect(retry.status).toBe(201);
+    expect(retry.headers['idempotent-replayed']).toBeUndefined();
+    expect(await bookingsOf(scheduleId, patientId)).toEqual([retry.body.appointmentId]);
+  });
+
+  it('a process that died before commit leaves an in-flight claim: 409 until the lease lapses, then taken over', async () => {
+    const scheduleId = await openSchedule(h);
+    const patientId = randomPatient();
+    const key = newKey();
+    const body = { scheduleId, patientId };
+    // Exactly what a process leaves behind when it dies between the claim and the commit.
+    const claim = await h.api.idempotency.claim(
+      patientId,
+      key,
+      requestFingerprint('POST', '/v1/appointments', body),
+    );
+    expect(claim.kind).toBe('claimed');
+
+    const early = await book(h, scheduleId, patientId, key);
+    expect(early.status).toBe(409);
+    expect(early.body.code).toBe('idempotency_key_in_flight');
+
+    await sleep(LEASE_SECONDS * 1000 + 300);
+    const takeover = await book(h, scheduleId, patientId, key);
+    expect(takeover.status).toBe(201);
+    expect(await bookingsOf(scheduleId, patientId)).toEqual([takeover.body.appointmentId]);
+
+    // The dead owner's token can no longer complete the key.
+    if (claim.kind !== 'claimed') throw new Error('unreachable');
+    await expect(
+      h.api.idempotency.complete(h.pool, patientId, key, claim.token, {
+        kind: 'response',
+        status: 201,
+        headers: {},
+        body: '{}',
+      }),
+    ).rejects.toThrow();
+  });
+});
+
+describe('expiry', () => {
+  it('an expired key is purged on read and the key can be used afresh', async () => {
+    const patientId = randomPatient();
+    const key = newKey();
+    const a = await openSchedule(h);
+    const b = await openSchedule(h);
+    expect((await book(h, a, patientId, key)).status).toBe(201);
+    await h.pool.query(
+      "UPDATE idempotency_keys SET expires_at = now() - interval '1 second' WHERE principal = $1 AND idem_key = $2",
+      [patientId, key],
+    );
+    const reused = await book(h, b, patientId, key);
+    expect(reused.status).toBe(201);
+    expect(reused.headers['idempotent-replayed']).toBeUndefined();
+  });
+
+  it('keeps keys for at least IDEMPOTENCY_TTL_HOURS and the periodic purge removes expired ones', async () => {
+    const patientId = randomPatient();
+    const key = newKey();
+    await book(h, await openSchedule(h), patientId, key);
+    const { rows } = await h.pool.query<{ hours: number }>(
+      `SELECT extract(epoch FROM expires_at - created_at) / 3600 AS hours
+       FROM idempotency_keys WHERE principal = $1 AND idem_key = $2`,
+      [patientId, key],
+    );
+    expect(Number(rows[0]?.hours)).toBeGreaterThanOrEqual(24);
+
+    await h.pool.query(
+      "UPDATE idempotency_keys SET expires_at = now() - interval '1 hour' WHERE principal = $1 AND idem_key = $2",
+      [patientId, key],
+    );
+    expect(await h.api.idempotency.purgeExpired()).toBeGreaterThanOrEqual(1);
+    expect(await keyRow(patientId, key)).toBeUndefined();
+  });
+});

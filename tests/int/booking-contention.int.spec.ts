@@ -1,0 +1,88 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { scheduleStreamName } from '../../domain/schedule.ts';
+import {
+  book,
+  type Harness,
+  openSchedule,
+  randomPatient,
+  startCommandApi,
+} from '../support/command-api-harness.ts';
+import type { HttpResponse } from '../support/http-client.ts';
+
+let h: Harness;
+
+beforeAll(async () => {
+  h = await startCommandApi({ poolSize: 20, maxSockets: 1000 });
+});
+
+afterAll(async () => {
+  await h.stop();
+});
+
+function tally(responses: HttpResponse[]) {
+  const byOutcome = new Map<string, number>();
+  for (const r of responses) {
+    const label = r.status === 201 ? '201' : `${r.status} ${String(r.body?.code)}`;
+    byOutcome.set(label, (byOutcome.get(label) ?? 0) + 1);
+  }
+  return Object.fromEntries(byOutcome);
+}
+
+async function activeBookings(harness: Harness, scheduleId: string) {
+  const { rows } = await harness.pool.query<{ booked: string; patients: string }>(
+    `SELECT count(*) AS booked, count(DISTINCT data->>'patientId') AS patients FROM events
+     WHERE stream_id = $1 AND event_type = 'AppointmentBooked'`,
+    [scheduleStreamName(scheduleId)],
+  );
+  return { booked: Number(rows[0]?.booked), patients: Number(rows[0]?.patients) };
+}
+
+describe('contention on one schedule', () => {
+  it('1,000 concurrent bookings for 50 places: exactly 50 booked, 950 schedule_full, no 5xx', async () => {
+    const scheduleId = await openSchedule(h, { capacity: 50 });
+    const patients = Array.from({ length: 1000 }, () => randomPatient());
+    // Sign every token first so the burst is only booking requests.
+    await Promise.all(patients.map((p) => h.tokenFor({ sub: p, role: 'patient' })));
+
+    const started = Date.now();
+    const responses = await Promise.all(patients.map((p) => book(h, scheduleId, p)));
+    const elapsedMs = Date.now() - started;
+
+    const counts = tally(responses);
+    expect(counts).toEqual({ '201': 50, '409 schedule_full': 950 });
+    expect(responses.filter((r) => r.status >= 500)).toEqual([]);
+    expect(await activeBookings(h, scheduleId)).toEqual({ booked: 50, patients: 50 });
+    const winners = new Set(
+      responses.filter((r) => r.status === 201).map((r) => String(r.body.appointmentId)),
+    );
+    expect(winners.size).toBe(50);
+    console.log(`1,000 concurrent bookings settled in ${elapsedMs} ms`);
+  });
+
+  it('two API instances (separate queues and caches) never overbook: optimistic concurrency decides', async () => {
+    const second = await startCommandApi({ poolSize: 10, maxSockets: 200 });
+    try {
+      const scheduleId = await openSchedule(h, { capacity: 50 });
+      const patients = Array.from({ length: 300 }, () => randomPatient());
+      await Promise.all(patients.map((p) => h.tokenFor({ sub: p, role: 'patient' })));
+      await Promise.all(patients.map((p) => second.tokenFor({ sub: p, role: 'patient' })));
+      const responses = await Promise.all(
+        patients.map((p, i) => book(i % 2 === 0 ? h : second, scheduleId, p)),
+      );
+      const counts = tally(responses);
+      expect(responses.filter((r) => r.status >= 500)).toEqual([]);
+      expect(counts['201']).toBe(50);
+      for (const label of Object.keys(counts))
+        expect(['201', '409 schedule_full', '409 concurrency_conflict']).toContain(label);
+      expect(await activeBookings(h, scheduleId)).toEqual({ booked: 50, patients: 50 });
+      const metrics = (await second.http.get('/metrics')).text + (await h.http.get('/metrics')).text;
+      const retries = [...metrics.matchAll(/^command_concurrency_retries_total (\d+)/gm)].reduce(
+        (n, m) => n + Number(m[1]),
+        0,
+      );
+      console.log(`two instances: ${JSON.stringify(counts)}, ${retries} optimistic-concurrency retries`);
+    } finally {
+      await second.stop();
+    }
+  });
+});

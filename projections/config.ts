@@ -1,0 +1,85 @@
+/**
+ * Settings of the projections process (relay + projectors), read from the environment next to
+ * platform/config.ts's. Topic, key prefix and index names are injectable so tests (and a second
+ * environment on the same engines) never collide.
+ */
+import { z } from 'zod';
+
+export const DEV_PSEUDONYM_SECRET = 'local-dev-only-pseudonym-secret-change-me';
+
+export const components = ['relay', 'redis', 'search'] as const;
+export type Component = (typeof components)[number];
+
+const int = (fallback: number, min = 1, max = 1_000_000) =>
+  z.coerce.number().int().min(min).max(max).default(fallback);
+
+export const projectionsConfigSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+    PROJECTIONS_PORT: int(3003, 0, 65535),
+    /** Which parts this process runs, e.g. `relay` or `redis,search`. */
+    PROJECTIONS_COMPONENTS: z
+      .string()
+      .default(components.join(','))
+      .transform((s) =>
+        s
+          .split(',')
+          .map((c) => c.trim())
+          .filter(Boolean),
+      )
+      .pipe(z.array(z.enum(components)).min(1)),
+    EVENTS_TOPIC: z.string().min(1).default('booking.events'),
+    EVENTS_DLQ_TOPIC: z.string().min(1).default('booking.events.dlq'),
+    /** Checkpoint row of the relay in relay_checkpoints. */
+    RELAY_NAME: z.string().min(1).default('booking.events'),
+    RELAY_BATCH_SIZE: int(500, 1, 10_000),
+    RELAY_MAX_IDLE_MS: int(100, 1, 10_000),
+    /** Where a relay without a checkpoint starts: the beginning of the log, or its current end. */
+    RELAY_START: z.enum(['beginning', 'end']).default('beginning'),
+    /** Root of the Redis read-model keys (`rm:version`, `rm:v{N}:…`). */
+    READ_MODEL_PREFIX: z.string().min(1).default('rm'),
+    APPOINTMENTS_ALIAS: z.string().min(1).default('appointments'),
+    /** Consumer groups are `<prefix>.redis` and `<prefix>.search`. */
+    PROJECTOR_GROUP_PREFIX: z.string().min(1).default('projections'),
+    PROJECTOR_BATCH_SIZE: int(1000, 1, 100_000),
+    PROJECTOR_PARTITION_CONCURRENCY: int(3, 1, 64),
+    /** Key of the HMAC that pseudonymises patient ids in the search index. Change it in production. */
+    PSEUDONYM_SECRET: z.string().min(16, 'must be at least 16 characters').default(DEV_PSEUDONYM_SECRET),
+    /** Test hooks: sleep after the writes / after Kafka acked, before the commit / checkpoint. */
+    PROJECTIONS_TEST_AFTER_WRITE_DELAY_MS: int(0, 0, 60_000),
+    RELAY_TEST_AFTER_SEND_DELAY_MS: int(0, 0, 60_000),
+  })
+  .refine((c) => c.NODE_ENV !== 'production' || c.PSEUDONYM_SECRET !== DEV_PSEUDONYM_SECRET, {
+    path: ['PSEUDONYM_SECRET'],
+    message: 'must be set in production',
+  });
+
+export type ProjectionsConfig = z.infer<typeof projectionsConfigSchema>;
+
+export function parseProjectionsConfig(
+  env: Record<string, string | undefined>,
+): { ok: true; config: ProjectionsConfig } | { ok: false; errors: string[] } {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const result = projectionsConfigSchema.safeParse(cleaned);
+  if (result.success) return { ok: true, config: result.data };
+  return {
+    ok: false,
+    errors: result.error.issues.map((i) => `${String(i.path[0] ?? '(root)')}: ${i.message}`),
+  };
+}
+
+export function loadProjectionsConfig(
+  env: Record<string, string | undefined> = process.env,
+): ProjectionsConfig {
+  const result = parseProjectionsConfig(env);
+  if (!result.ok) {
+    process.stderr.write(`Invalid configuration:\n${result.errors.map((e) => `  - ${e}`).join('\n')}\n`);
+    process.exit(1);
+  }
+  return result.config;
+}
+
+export const groupIdOf = (
+  config: Pick<ProjectionsConfig, 'PROJECTOR_GROUP_PREFIX'>,
+  projector: string,
+): string => `${config.PROJECTOR_GROUP_PREFIX}.${projector}`;

@@ -1,0 +1,169 @@
+/**
+ * The analysts' `appointments` index: one document per appointment. Pure parts only — the
+ * mapping, the document and `evolveAppointment`; search-writer.ts does the I/O.
+ *
+ * Versioned index `appointments_v{N}` behind the alias `appointments`; every write uses external
+ * versioning with version = the schedule stream's revision of the event (all of an appointment's
+ * events are in its schedule's stream, so the version only grows), so redelivered and replayed
+ * events are rejected by the engine as stale.
+ */
+import { createHmac } from 'node:crypto';
+import type { AppointmentBooked, AppointmentCancelled, ScheduleOpened } from '../../domain/schedule.ts';
+import type { IndexDefinition } from '../../platform/search/index.ts';
+
+export const DEFAULT_APPOINTMENTS_ALIAS = 'appointments';
+
+export const versionedIndexName = (alias: string, version: number): string => `${alias}_v${version}`;
+
+/** `appointments_v7` → 7 (undefined for a name that is not a version of `alias`). */
+export function indexVersion(alias: string, index: string): number | undefined {
+  const m = new RegExp(`^${alias.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}_v(\\d+)$`).exec(index);
+  return m?.[1] ? Number(m[1]) : undefined;
+}
+
+const keyword = { type: 'keyword' } as const;
+const date = { type: 'date' } as const;
+const named = { type: 'text', fields: { raw: { type: 'keyword', ignore_above: 256 } } } as const;
+
+export const appointmentsIndexDefinition: IndexDefinition = {
+  settings: { number_of_shards: 1, number_of_replicas: 0, refresh_interval: '1s' },
+  mappings: {
+    dynamic: 'strict',
+    properties: {
+      appointmentId: keyword,
+      scheduleId: keyword,
+      institutionId: keyword,
+      institutionName: named,
+      departmentId: keyword,
+      departmentName: named,
+      doctorId: keyword,
+      doctorName: named,
+      date: { type: 'date', format: 'yyyy-MM-dd' },
+      period: keyword,
+      sessionStartsAt: date,
+      fee: { type: 'long' },
+      status: keyword,
+      bookedAt: date,
+      cancelledAt: date,
+      cancelledBy: keyword,
+      /** HMAC-SHA256(PSEUDONYM_SECRET, patientId): countable and joinable, not reversible. */
+      patientPseudonym: keyword,
+    },
+  },
+};
+
+export type ScheduleFacts = Pick<
+  ScheduleOpened['data'],
+  'scheduleId' | 'doctorId' | 'institutionId' | 'departmentId' | 'date' | 'period' | 'sessionStartsAt' | 'fee'
+>;
+
+export const factsOf = (opened: ScheduleOpened): ScheduleFacts => {
+  const { scheduleId, doctorId, institutionId, departmentId, date, period, sessionStartsAt, fee } =
+    opened.data;
+  return { scheduleId, doctorId, institutionId, departmentId, date, period, sessionStartsAt, fee };
+};
+
+export interface AppointmentDoc {
+  appointmentId: string;
+  scheduleId: string;
+  institutionId: string;
+  institutionName: string;
+  departmentId: string;
+  departmentName: string;
+  doctorId: string;
+  doctorName: string;
+  date: string;
+  period: string;
+  sessionStartsAt: string;
+  fee: number;
+  status: 'active' | 'cancelled';
+  bookedAt: string | null;
+  cancelledAt: string | null;
+  cancelledBy: string | null;
+  patientPseudonym: string;
+}
+
+export interface Names {
+  institutionName: string;
+  departmentName: string;
+  doctorName: string;
+}
+
+export type Pseudonymise = (patientId: string) => string;
+
+export const hmacPseudonymiser =
+  (secret: string): Pseudonymise =>
+  (patientId) =>
+    createHmac('sha256', secret).update(patientId).digest('hex');
+
+/** Names default to the ids until the catalog resolves them. */
+const idNames = (f: ScheduleFacts): Names => ({
+  institutionName: f.institutionId,
+  departmentName: f.departmentId,
+  doctorName: f.doctorId,
+});
+
+function fromFacts(facts: ScheduleFacts, appointmentId: string, patientPseudonym: string): AppointmentDoc {
+  return {
+    appointmentId,
+    scheduleId: facts.scheduleId,
+    institutionId: facts.institutionId,
+    departmentId: facts.departmentId,
+    doctorId: facts.doctorId,
+    ...idNames(facts),
+    date: facts.date,
+    period: facts.period,
+    sessionStartsAt: facts.sessionStartsAt,
+    fee: facts.fee,
+    status: 'active',
+    bookedAt: null,
+    cancelledAt: null,
+    cancelledBy: null,
+    patientPseudonym,
+  };
+}
+
+export type AppointmentEvent = AppointmentBooked | AppointmentCancelled;
+
+/**
+ * Pure: the appointment's document after `event`. `facts` (from the schedule's ScheduleOpened)
+ * is needed when there is no document yet; a cancellation without a document yields one with an
+ * unknown `bookedAt` (null).
+ */
+export function evolveAppointment(
+  doc: AppointmentDoc | null,
+  event: AppointmentEvent,
+  facts: ScheduleFacts | undefined,
+  pseudonymise: Pseudonymise,
+): AppointmentDoc {
+  const d = event.data;
+  const base = doc ?? (facts ? fromFacts(facts, d.appointmentId, pseudonymise(d.patientId)) : undefined);
+  if (!base)
+    throw new Error(`no schedule facts for ${d.scheduleId}: cannot build appointment ${d.appointmentId}`);
+  switch (event.type) {
+    case 'AppointmentBooked':
+      return {
+        ...base,
+        status: 'active',
+        bookedAt: event.data.bookedAt,
+        cancelledAt: null,
+        cancelledBy: null,
+      };
+    case 'AppointmentCancelled':
+      return {
+        ...base,
+        status: 'cancelled',
+        cancelledAt: event.data.cancelledAt,
+        cancelledBy: event.data.cancelledBy.role,
+      };
+    default:
+      return base;
+  }
+}
+
+export const withNames = (doc: AppointmentDoc, names: Partial<Names>): AppointmentDoc => ({
+  ...doc,
+  institutionName: names.institutionName ?? doc.institutionName,
+  departmentName: names.departmentName ?? doc.departmentName,
+  doctorName: names.doctorName ?? doc.doctorName,
+});

@@ -1,0 +1,99 @@
+/**
+ * How the projection parts are put together from engines and config; shared by the composition
+ * root (main.ts), the rebuild and DLQ-replay commands, the tests and the benchmark.
+ */
+import type { Redis } from 'ioredis';
+import type { EventStore } from '../platform/event-store/event-store.ts';
+import type { Logger } from '../platform/logger.ts';
+import type { Queryable } from '../platform/pg.ts';
+import type { SearchEngine } from '../platform/search/index.ts';
+import type { ProjectionsConfig } from './config.ts';
+import { RedisReadModelWriter, type StreamHistory } from './redis/redis-writer.ts';
+import { redisProjectionHandler } from './redis/redis-projector.ts';
+import {
+  appointmentsIndexDefinition,
+  hmacPseudonymiser,
+  indexVersion,
+  versionedIndexName,
+} from './search/appointments-model.ts';
+import { catalogNames, idsOnly, type NameResolver } from './search/names.ts';
+import { searchProjectionHandler } from './search/search-projector.ts';
+import { AppointmentsSearchWriter } from './search/search-writer.ts';
+import type { BatchHandler } from './runtime/projector-runtime.ts';
+
+export const projectorNames = ['redis', 'search'] as const;
+export type ProjectorName = (typeof projectorNames)[number];
+
+export const historyOf = (store: Pick<EventStore<unknown>, 'readStream'>): StreamHistory => ({
+  readStream: (streamId, opts) => store.readStream(streamId, opts),
+});
+
+export function redisWriter(deps: {
+  redis: Redis;
+  store?: Pick<EventStore<unknown>, 'readStream'>;
+  config: Pick<ProjectionsConfig, 'READ_MODEL_PREFIX'>;
+  logger: Logger;
+}): RedisReadModelWriter {
+  return new RedisReadModelWriter({
+    redis: deps.redis,
+    root: deps.config.READ_MODEL_PREFIX,
+    ...(deps.store ? { history: historyOf(deps.store) } : {}),
+    logger: deps.logger,
+  });
+}
+
+/**
+ * Makes sure the alias exists and points at a versioned index (creating `<alias>_v1` on first
+ * start). Returns the index the alias points at.
+ */
+export async function ensureAppointmentsIndex(engine: SearchEngine, alias: string): Promise<string> {
+  const targets = await engine.aliasTargets(alias);
+  if (targets[0]) return targets[0];
+  const index = versionedIndexName(alias, 1);
+  await engine.createIndex(index, appointmentsIndexDefinition);
+  await engine.swapAlias(alias, index);
+  return index;
+}
+
+/** The next free versioned index name for a rebuild (one above every existing version). */
+export async function nextAppointmentsIndex(engine: SearchEngine, alias: string): Promise<string> {
+  const current = await engine.aliasTargets(alias);
+  let version = Math.max(0, ...current.map((i) => indexVersion(alias, i) ?? 0)) + 1;
+  while (await engine.indexExists(versionedIndexName(alias, version))) version += 1;
+  return versionedIndexName(alias, version);
+}
+
+export function searchWriter(deps: {
+  engine: SearchEngine;
+  store: Pick<EventStore<unknown>, 'readStream'>;
+  catalog?: Queryable;
+  names?: NameResolver;
+  config: Pick<ProjectionsConfig, 'APPOINTMENTS_ALIAS' | 'PSEUDONYM_SECRET'>;
+  logger: Logger;
+  target?: string;
+}): AppointmentsSearchWriter {
+  return new AppointmentsSearchWriter({
+    engine: deps.engine,
+    target: deps.target ?? deps.config.APPOINTMENTS_ALIAS,
+    history: historyOf(deps.store),
+    names: deps.names ?? (deps.catalog ? catalogNames(deps.catalog, { logger: deps.logger }) : idsOnly),
+    pseudonymise: hmacPseudonymiser(deps.config.PSEUDONYM_SECRET),
+    logger: deps.logger,
+  });
+}
+
+export function handlerFor(writer: RedisReadModelWriter | AppointmentsSearchWriter): BatchHandler {
+  return writer instanceof RedisReadModelWriter
+    ? redisProjectionHandler(writer)
+    : searchProjectionHandler(writer);
+}
+
+/** Wraps a handler with a pause after its writes (test hook: widens the write-but-not-committed window). */
+export function withAfterWriteDelay(handler: BatchHandler, ms: number): BatchHandler {
+  if (ms <= 0) return handler;
+  return async (messages, ctx) => {
+    const outcome = await handler(messages, ctx);
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    return outcome;
+  };
+}

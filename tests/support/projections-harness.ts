@@ -1,0 +1,244 @@
+/**
+ * Everything a projections integration test needs, with random names: its own topics, relay
+ * checkpoint row, consumer groups, Redis key root and index alias, so tests never collide with
+ * each other or with a running `npm run projections`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Kafka } from 'kafkajs';
+import {
+  decide,
+  fold,
+  scheduleStreamName,
+  type ScheduleCommand,
+  type ScheduleEvent,
+} from '../../domain/schedule.ts';
+import type { Config } from '../../platform/config.ts';
+import { PgEventStore } from '../../platform/event-store/pg-event-store.ts';
+import { createKafka } from '../../platform/kafka.ts';
+import { createLogger, type Logger } from '../../platform/logger.ts';
+import type { Pool } from '../../platform/pg.ts';
+import { createRedis } from '../../platform/redis.ts';
+import { type SearchEngine, searchFromConfig } from '../../platform/search/index.ts';
+import { parseProjectionsConfig, type ProjectionsConfig } from '../../projections/config.ts';
+import { headCheckpoint, startRelay, type RelayHandle } from '../../projections/relay/relay.ts';
+import { runProjector, type ProjectorHandle } from '../../projections/runtime/projector-runtime.ts';
+import { ensureAppointmentsIndex, handlerFor, redisWriter, searchWriter } from '../../projections/wiring.ts';
+import { migrateTestDatabase, testPool } from './db.ts';
+import { testConfig } from './test-config.ts';
+import { uniqueName, waitFor } from './wait.ts';
+
+export interface Harness {
+  config: Config;
+  pc: ProjectionsConfig;
+  /** The same names as environment variables, for a child `projections/main.ts`. */
+  env: Record<string, string>;
+  pool: Pool;
+  store: PgEventStore;
+  kafka: Kafka;
+  redis: Redis;
+  engine: SearchEngine;
+  logger: Logger;
+  startRelay(): Promise<RelayHandle>;
+  startProjector(
+    kind: 'redis' | 'search',
+    overrides?: { groupId?: string; root?: string },
+  ): Promise<ProjectorHandle>;
+  /** Runs a command through the real decider and appends its events, as the command API does. */
+  execute(streamScheduleId: string, command: ScheduleCommand): Promise<ScheduleEvent[]>;
+  spawnProjections(env: Record<string, string>): Promise<Child>;
+  close(): Promise<void>;
+}
+
+export interface Child {
+  process: ChildProcess;
+  output: () => string;
+  kill9(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function projectionsHarness(): Promise<Harness> {
+  await migrateTestDatabase();
+  const config = testConfig();
+  const logger = createLogger('test', process.env.TEST_LOG_LEVEL ?? 'silent');
+  const env: Record<string, string> = {
+    EVENTS_TOPIC: uniqueName('test.events'),
+    EVENTS_DLQ_TOPIC: uniqueName('test.events.dlq'),
+    RELAY_NAME: uniqueName('test-relay'),
+    RELAY_START: 'end',
+    READ_MODEL_PREFIX: uniqueName('test-rm'),
+    APPOINTMENTS_ALIAS: uniqueName('test-appointments'),
+    PROJECTOR_GROUP_PREFIX: uniqueName('test-projections'),
+    PROJECTIONS_PORT: '0',
+  };
+  const parsed = parseProjectionsConfig({ ...env, NODE_ENV: 'test' });
+  if (!parsed.ok) throw new Error(parsed.errors.join('; '));
+  const pc = parsed.config;
+  const pool = testPool(10);
+  const store = new PgEventStore(pool);
+  const kafka = createKafka(config, undefined, uniqueName('test-projections'));
+  const redis = createRedis(config, 'test-projections');
+  const engine = searchFromConfig(config);
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({
+    topics: [
+      { topic: pc.EVENTS_TOPIC, numPartitions: 6 },
+      { topic: pc.EVENTS_DLQ_TOPIC, numPartitions: 1 },
+    ],
+    waitForLeaders: true,
+  });
+  await admin.disconnect();
+  await ensureAppointmentsIndex(engine, pc.APPOINTMENTS_ALIAS);
+
+  const stoppers: (() => Promise<void>)[] = [];
+  const children: Child[] = [];
+
+  return {
+    config,
+    pc,
+    env,
+    pool,
+    store,
+    kafka,
+    redis,
+    engine,
+    logger,
+    async startRelay() {
+      const relay = startRelay({
+        name: pc.RELAY_NAME,
+        store,
+        pool,
+        databaseUrl: config.DATABASE_URL,
+        kafka,
+        topic: pc.EVENTS_TOPIC,
+        logger,
+        startFrom: (await headCheckpoint(pool)) ?? 'beginning',
+        maxIdleMs: 50,
+      });
+      stoppers.push(() => relay.stop());
+      await relay.ready;
+      return relay;
+    },
+    async startProjector(kind, overrides = {}) {
+      const writer =
+        kind === 'redis'
+          ? redisWriter({
+              redis,
+              store,
+              config: { READ_MODEL_PREFIX: overrides.root ?? pc.READ_MODEL_PREFIX },
+              logger,
+            })
+          : searchWriter({ engine, store, catalog: pool, config: pc, logger });
+      const projector = await runProjector({
+        kafka,
+        name: kind,
+        groupId: overrides.groupId ?? `${pc.PROJECTOR_GROUP_PREFIX}.${kind}`,
+        topics: [pc.EVENTS_TOPIC],
+        dlqTopic: pc.EVENTS_DLQ_TOPIC,
+        handleBatch: handlerFor(writer),
+        logger,
+        retry: { maxRetries: 1, initialDelayMs: 10, maxDelayMs: 100 },
+        partitionsConsumedConcurrently: 3,
+      });
+      stoppers.push(() => projector.stop());
+      await projector.ready;
+      return projector;
+    },
+    async execute(scheduleId, command) {
+      const stream = scheduleStreamName(scheduleId);
+      const recorded = await store.readStream(stream);
+      const history = recorded.map((e) => ({ type: e.type, data: e.data }) as ScheduleEvent);
+      const decision = decide(command, fold(history));
+      if (!decision.ok) throw new Error(`command rejected: ${decision.error.code}`);
+      if (decision.events.length === 0) return [];
+      await store.appendToStream(
+        stream,
+        decision.events.map((e) => ({
+          type: e.type,
+          data: e.data,
+          metadata: {
+            correlationId: randomUUID(),
+            traceparent: `00-${randomUUID().replaceAll('-', '')}-${'1'.repeat(16)}-01`,
+          },
+        })),
+        recorded.length === 0 ? 'no_stream' : BigInt(recorded.length - 1),
+      );
+      return decision.events;
+    },
+    async spawnProjections(extra) {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'projections/main.ts'], {
+        env: { ...process.env, ...env, LOG_LEVEL: 'info', ...extra },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      const handle: Child = {
+        process: child,
+        output: () => out,
+        async kill9() {
+          child.kill('SIGKILL');
+          await exited;
+        },
+        async stop() {
+          if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+          await exited;
+        },
+      };
+      children.push(handle);
+      await waitFor(
+        () => {
+          if (out.includes('"projections ready"')) return true;
+          if (child.exitCode !== null) throw new Error(`projections exited early:\n${out}`);
+          return undefined;
+        },
+        { what: 'child projections ready', timeoutMs: 60_000 },
+      );
+      return handle;
+    },
+    async close() {
+      for (const child of children) await child.stop().catch(() => undefined);
+      for (const stop of stoppers.reverse()) await stop().catch(() => undefined);
+      const admin2 = kafka.admin();
+      await admin2.connect();
+      await admin2.deleteTopics({ topics: [pc.EVENTS_TOPIC, pc.EVENTS_DLQ_TOPIC] }).catch(() => undefined);
+      await admin2.disconnect();
+      for (const index of await engine.aliasTargets(pc.APPOINTMENTS_ALIAS)) await engine.deleteIndex(index);
+      await deleteKeys(redis, `${pc.READ_MODEL_PREFIX}:*`);
+      await pool.query('DELETE FROM relay_checkpoints WHERE name = $1', [pc.RELAY_NAME]);
+      redis.disconnect();
+      await engine.close();
+      await pool.end();
+    },
+  };
+}
+
+export async function deleteKeys(redis: Redis, pattern: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) await redis.del(...keys);
+  } while (cursor !== '0');
+}
+
+/** Every key under `root:vN:` with its value, keys relative to the version prefix: for comparing two keyspaces. */
+export async function dumpKeyspace(redis: Redis, prefix: string): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = {};
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    for (const key of keys) {
+      const type = await redis.type(key);
+      const rel = key.slice(prefix.length);
+      if (type === 'hash') out[rel] = await redis.hgetall(key);
+      else if (type === 'zset') out[rel] = await redis.zrange(key, 0, -1, 'WITHSCORES');
+      else out[rel] = await redis.get(key);
+    }
+  } while (cursor !== '0');
+  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : 1)));
+}

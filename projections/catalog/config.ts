@@ -1,0 +1,40 @@
+/** Settings of the catalog projection process, next to platform/config.ts and connectors' CATALOG_* ones. */
+import { z } from 'zod';
+
+export const catalogProjectionConfigSchema = z.object({
+  /** Prefix of every Redis key the catalog projection writes. */
+  CATALOG_REDIS_PREFIX: z.string().min(1).default('catalog:'),
+  /** The alias search readers query; the projector writes `<alias>_v<N>`. */
+  CATALOG_SEARCH_ALIAS: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9_-]*$/)
+    .default('institutions'),
+  /** Consumer groups are `<prefix>-redis` and `<prefix>-search`. */
+  CATALOG_GROUP_PREFIX: z.string().min(1).default('catalog'),
+  /** /healthz and /metrics of the catalog projection process (0: none). */
+  CATALOG_PROJECTIONS_PORT: z.coerce.number().int().min(0).max(65535).default(3004),
+  CATALOG_STORES: z
+    .string()
+    .default('redis,search')
+    .transform((s) =>
+      s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.enum(['redis', 'search'])).min(1)),
+});
+
+export type CatalogProjectionConfig = z.infer<typeof catalogProjectionConfigSchema>;
+
+export function loadCatalogProjectionConfig(
+  env: Record<string, string | undefined> = process.env,
+): CatalogProjectionConfig {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const result = catalogProjectionConfigSchema.safeParse(cleaned);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`);
+    throw new Error(`invalid catalog projection settings:\n  ${lines.join('\n  ')}`);
+  }
+  return result.data;
+}

@@ -1,0 +1,84 @@
+/**
+ * The institutions search index: a versioned index (`<alias>_v<N>`) behind the alias readers use.
+ *
+ * Known columns are mapped explicitly: names with the `cjk` analyzer (bigrams, so 协和 matches
+ * 北京协和医院) plus a keyword sub-field, filters as keywords, `location` as a geo_point. The root
+ * stays `dynamic: true` with templates, so a column added to `institutions` lands in the index
+ * with the next change of a row and no mapping change: strings become text (cjk) + keyword,
+ * numbers long/double, booleans boolean. Date and numeric detection are off, so a new column's
+ * type never depends on what its first value happens to look like.
+ *
+ * A mapping change that is not additive means a new version: create `<alias>_v<N+1>`, replay the
+ * catalog topics into it with a fresh consumer group, then `swapAlias` (see docs/adr/0004).
+ */
+import type { IndexDefinition, SearchEngine } from '../../platform/search/index.ts';
+
+export const INSTITUTIONS_INDEX_VERSION = 1;
+
+const cjkText = {
+  type: 'text',
+  analyzer: 'cjk',
+  fields: { keyword: { type: 'keyword', ignore_above: 256 } },
+};
+
+export const institutionsIndexDefinition: IndexDefinition = {
+  settings: {
+    number_of_shards: 1,
+    number_of_replicas: 0,
+    refresh_interval: '1s',
+    // How long a deleted id's version is remembered (external versioning): a replayed older
+    // write arriving later than this could bring the document back.
+    'index.gc_deletes': '1h',
+  },
+  mappings: {
+    dynamic: true,
+    date_detection: false,
+    numeric_detection: false,
+    dynamic_templates: [
+      { strings: { match_mapping_type: 'string', mapping: cjkText } },
+      { integers: { match_mapping_type: 'long', mapping: { type: 'long' } } },
+      { reals: { match_mapping_type: 'double', mapping: { type: 'double' } } },
+    ],
+    properties: {
+      id: { type: 'long' },
+      name: cjkText,
+      alias_names: cjkText,
+      city: { type: 'keyword' },
+      district: { type: 'keyword' },
+      address: { type: 'text', analyzer: 'cjk' },
+      level: { type: 'keyword' },
+      type: { type: 'keyword' },
+      tags: { type: 'keyword' },
+      rating: { type: 'scaled_float', scaling_factor: 100 },
+      latitude: { type: 'double' },
+      longitude: { type: 'double' },
+      location: { type: 'geo_point' },
+      status: { type: 'keyword' },
+      created_at: { type: 'date' },
+      updated_at: { type: 'date' },
+    },
+  },
+};
+
+export const versionedIndexName = (alias: string, version = INSTITUTIONS_INDEX_VERSION): string =>
+  `${alias}_v${version}`;
+
+/**
+ * Creates `<alias>_v<version>` if needed and points the alias at it when the alias does not exist
+ * yet (a first start). An alias already pointing elsewhere is left alone: that is a rebuild in
+ * progress, finished by swapping the alias once the new index has caught up.
+ */
+export async function ensureInstitutionsIndex(
+  search: SearchEngine,
+  alias: string,
+  version = INSTITUTIONS_INDEX_VERSION,
+): Promise<{ index: string; created: boolean; aliased: boolean }> {
+  const index = versionedIndexName(alias, version);
+  const created = await search.createIndex(index, institutionsIndexDefinition);
+  const targets = await search.aliasTargets(alias);
+  if (targets.length === 0) {
+    await search.swapAlias(alias, index);
+    return { index, created, aliased: true };
+  }
+  return { index, created, aliased: targets.includes(index) };
+}

@@ -43,7 +43,7 @@ export interface Harness {
   startRelay(): Promise<RelayHandle>;
   startProjector(
     kind: 'redis' | 'search',
-    overrides?: { groupId?: string; root?: string },
+    overrides?: { groupId?: string; root?: string; topic?: string },
   ): Promise<ProjectorHandle>;
   /** Runs a command through the real decider and appends its events, as the command API does. */
   execute(streamScheduleId: string, command: ScheduleCommand): Promise<ScheduleEvent[]>;
@@ -135,7 +135,7 @@ export async function projectionsHarness(): Promise<Harness> {
         kafka,
         name: kind,
         groupId: overrides.groupId ?? `${pc.PROJECTOR_GROUP_PREFIX}.${kind}`,
-        topics: [pc.EVENTS_TOPIC],
+        topics: [overrides.topic ?? pc.EVENTS_TOPIC],
         dlqTopic: pc.EVENTS_DLQ_TOPIC,
         handleBatch: handlerFor(writer),
         logger,

@@ -1,0 +1,214 @@
+/**
+ * A private catalog CDC pipeline for one test file (or one benchmark run): its own Debezium
+ * connector, replication slot, publication and topic prefix, Redis prefix, search alias and
+ * consumer groups — all random names — over the shared catalog tables, and a cleanup that
+ * removes every one of them.
+ */
+import type { Kafka } from 'kafkajs';
+import type { Redis } from 'ioredis';
+import pg from 'pg';
+import {
+  catalogConnector,
+  catalogConnectorSettings,
+  dropReplication,
+  type CatalogConnectorSettings,
+} from '../../connectors/catalog-connector.ts';
+import { ConnectClient } from '../../connectors/connect-client.ts';
+import type { Config } from '../../platform/config.ts';
+import { createKafka } from '../../platform/kafka.ts';
+import { createLogger, type Logger } from '../../platform/logger.ts';
+import { createRedis } from '../../platform/redis.ts';
+import { searchFromConfig, type SearchEngine } from '../../platform/search/index.ts';
+import type { ChangeEvent } from '../../projections/catalog/change-event.ts';
+import {
+  startCatalogProjection,
+  type ApplyObserver,
+  type CatalogProjection,
+} from '../../projections/catalog/projectors.ts';
+import { RedisCatalogWriter } from '../../projections/catalog/redis-writer.ts';
+import { catalogKeys, type CatalogKeys, type CatalogTable } from '../../projections/catalog/views.ts';
+import { uniqueName } from './wait.ts';
+
+export interface AppliedEvent {
+  store: 'redis' | 'search';
+  table: CatalogTable;
+  event: ChangeEvent;
+  at: number;
+}
+
+export interface CatalogPipeline {
+  config: Config;
+  settings: CatalogConnectorSettings;
+  connect: ConnectClient;
+  connectorConfig: Record<string, string>;
+  db: pg.Client;
+  redis: Redis;
+  search: SearchEngine;
+  kafka: Kafka;
+  keys: CatalogKeys;
+  reader: RedisCatalogWriter;
+  alias: string;
+  groupPrefix: string;
+  /** Every change applied so far, per store, in order (from the projectors' observer hook). */
+  applied: AppliedEvent[];
+  projection: CatalogProjection | undefined;
+  /** Registers the connector (PUT config) and waits until it runs. */
+  applyConnector(): Promise<void>;
+  startProjection(stores?: readonly ('redis' | 'search')[]): Promise<CatalogProjection>;
+  stopProjection(): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+export async function createCatalogPipeline(
+  config: Config,
+  opts: { tag?: string; logger?: Logger; connectorOverrides?: Record<string, string> } = {},
+): Promise<CatalogPipeline> {
+  const tag = opts.tag ?? 'cdc';
+  const suffix = uniqueName(tag).slice(tag.length + 1);
+  const settings: CatalogConnectorSettings = {
+    ...catalogConnectorSettings(config, {}),
+    name: `${tag}-source-${suffix}`,
+    slot: `${tag}_slot_${suffix}`,
+    publication: `${tag}_pub_${suffix}`,
+    topicPrefix: `${tag}_${suffix}`,
+    heartbeatMs: 1000,
+  };
+  const logger = opts.logger ?? createLogger(`${tag}-test`, process.env.LOG_LEVEL ?? 'warn');
+  const connect = new ConnectClient(config.KAFKA_CONNECT_URL);
+  const { config: connectorConfig } = catalogConnector(settings, opts.connectorOverrides);
+  const db = new pg.Client({ connectionString: config.DATABASE_URL, application_name: `${tag}-test` });
+  await db.connect();
+  const redis = createRedis(config, `${tag}-test`);
+  const search = searchFromConfig(config);
+  const kafka = createKafka(config, logger, `${tag}-${suffix}`);
+  const redisPrefix = `${tag}:${suffix}:`;
+  const keys = catalogKeys(redisPrefix);
+  const alias = `${tag}_institutions_${suffix}`;
+  const groupPrefix = `${tag}-${suffix}`;
+  const applied: AppliedEvent[] = [];
+  const observe: ApplyObserver = (store, table, events) => {
+    const at = Date.now();
+    for (const event of events) applied.push({ store, table, event, at });
+  };
+
+  const pipeline: CatalogPipeline = {
+    config,
+    settings,
+    connect,
+    connectorConfig,
+    db,
+    redis,
+    search,
+    kafka,
+    keys,
+    reader: new RedisCatalogWriter(redis, keys),
+    alias,
+    groupPrefix,
+    applied,
+    projection: undefined,
+    async applyConnector() {
+      await connect.apply(settings.name, connectorConfig);
+      await connect.waitRunning(settings.name, 120_000);
+    },
+    async startProjection(stores = ['redis', 'search']) {
+      pipeline.projection = await startCatalogProjection({
+        kafka,
+        redis,
+        search,
+        logger,
+        topicPrefix: settings.topicPrefix,
+        redisPrefix,
+        searchAlias: alias,
+        groupPrefix,
+        topicsTimeoutMs: 120_000,
+        observe,
+        stores,
+      });
+      await pipeline.projection.ready;
+      return pipeline.projection;
+    },
+    async stopProjection() {
+      await pipeline.projection?.stop();
+      pipeline.projection = undefined;
+    },
+    async cleanup() {
+      const errors: unknown[] = [];
+      const step = async (fn: () => Promise<unknown>) => {
+        try {
+          await fn();
+        } catch (err) {
+          errors.push(err);
+        }
+      };
+      await step(() => pipeline.stopProjection());
+      await step(() => connect.delete(settings.name));
+      await step(() => dropReplication(config.DATABASE_URL, settings.slot, settings.publication, 60_000));
+      await step(async () => {
+        const admin = kafka.admin();
+        await admin.connect();
+        try {
+          const topics = (await admin.listTopics()).filter(
+            (t) =>
+              t.startsWith(`${settings.topicPrefix}.`) ||
+              t === `__debezium-heartbeat.${settings.topicPrefix}`,
+          );
+          if (topics.length) await admin.deleteTopics({ topics });
+          await admin.deleteGroups([`${groupPrefix}-redis`, `${groupPrefix}-search`]).catch(() => undefined);
+        } finally {
+          await admin.disconnect();
+        }
+      });
+      await step(async () => {
+        for (const index of await search.aliasTargets(alias)) await search.deleteIndex(index);
+        await search.deleteIndex(`${alias}_v1`);
+      });
+      await step(async () => {
+        let cursor = '0';
+        do {
+          const [next, found] = await redis.scan(cursor, 'MATCH', `${redisPrefix}*`, 'COUNT', 1000);
+          cursor = next;
+          if (found.length) await redis.unlink(...found);
+        } while (cursor !== '0');
+      });
+      await step(() => search.close());
+      redis.disconnect();
+      await step(() => db.end());
+      if (errors.length) throw new AggregateError(errors, 'catalog pipeline cleanup failed');
+    },
+  };
+  return pipeline;
+}
+
+export interface InstitutionInput {
+  name: string;
+  city: string;
+  level?: string;
+  type?: string;
+  rating?: number | null;
+  status?: string;
+  alias_names?: string[];
+  tags?: string[];
+  latitude?: number;
+  longitude?: number;
+}
+
+/** Inserts an institution with plain SQL and returns its id. */
+export async function insertInstitution(db: pg.ClientBase, input: InstitutionInput): Promise<number> {
+  const r = await db.query<{ id: string }>(
+    `INSERT INTO institutions (name, alias_names, city, district, level, type, tags, rating, latitude, longitude, status)
+     VALUES ($1, $2, $3, '测试区', $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+    [
+      input.name,
+      input.alias_names ?? [],
+      input.city,
+      input.level ?? '三级甲等',
+      input.type ?? '综合医院',
+      input.tags ?? [],
+      input.rating ?? null,
+      input.latitude ?? 39.9,
+      input.longitude ?? 116.4,
+      input.status ?? 'active',
+    ],
+  );
+  return Number(r.rows[0]?.id);
+}

@@ -250,10 +250,11 @@ export function commandRoutes(deps: RoutesDeps): Router {
                 ),
               metadata,
               async (client, committed) => {
-                await client.query(
-                  'INSERT INTO appointment_index (appointment_id, schedule_id, stream_id) VALUES ($1, $2, $3)',
-                  [appointmentId, body.scheduleId, streamId],
-                );
+                await client.query({
+                  name: 'appointment_index_insert',
+                  text: 'INSERT INTO appointment_index (appointment_id, schedule_id, stream_id) VALUES ($1, $2, $3)',
+                  values: [appointmentId, body.scheduleId, streamId],
+                });
                 return respond(
                   client,
                   201,

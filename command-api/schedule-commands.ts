@@ -7,9 +7,9 @@
  * - A per-stream in-process queue serialises commands for one schedule inside this process, so
  *   they do not race each other into conflicts; conflicts with other processes are retried by a
  *   cockatiel policy with jittered exponential backoff, then surface as `concurrency_conflict`.
- * - An LRU cache keeps each stream's folded state and revision; a command reads only the events
- *   appended since (normally none), so the decider never sees stale state for long: a stale cache
- *   just fails the optimistic check and is dropped.
+ * - An LRU cache keeps each stream's folded state and revision. An accepted command appends
+ *   straight from the cached state (a stale cache just fails the optimistic check and is dropped);
+ *   a rejection is only final after reading the events appended since the cached revision.
  */
 import { ExponentialBackoff, handleType, type IPolicy, retry } from 'cockatiel';
 import { LRUCache } from 'lru-cache';
@@ -134,8 +134,16 @@ export class ScheduleCommands {
     metadata: EventMetadata,
     inTransaction: (client: PoolClient, committed: Committed) => Promise<T>,
   ): Promise<CommandResult<T>> {
-    const loaded = await this.load(streamId);
-    const decision = decide(loaded.state);
+    // Optimistic fast path: decide on the cached state without reading. An accepted decision is
+    // safe either way (a stale cache fails the revision check and is retried on fresh state); a
+    // rejection or a no-op from cached state is re-checked against the stream before it counts.
+    const cached = this.#cache.get(streamId);
+    let loaded = cached ?? (await this.load(streamId));
+    let decision = decide(loaded.state);
+    if (cached && (!decision.ok || decision.events.length === 0)) {
+      loaded = await this.load(streamId);
+      decision = decide(loaded.state);
+    }
     if (!decision.ok) return { ok: false, error: decision.error };
     const { events } = decision;
     const state = fold(events, loaded.state);

@@ -10,14 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import {
-  type Pool,
-  type PoolClient,
-  type Queryable,
-  sqlState,
-  violatedConstraint,
-  withTransaction,
-} from '../pg.ts';
+import { type Pool, type PoolClient, type Queryable, sqlState, violatedConstraint } from '../pg.ts';
 import {
   type AppendOptions,
   type AppendResult,
@@ -118,9 +111,8 @@ export class PgEventStore implements EventStore<PoolClient> {
     const started = performance.now();
     let outcome: AppendOutcome = 'error';
     try {
-      const result = opts.transaction
-        ? await this.#append(opts.transaction, streamId, events, expected)
-        : await withTransaction(this.#pool, (client) => this.#append(client, streamId, events, expected));
+      // One statement, so it is atomic on its own: no BEGIN/COMMIT needed without a caller transaction.
+      const result = await this.#append(opts.transaction ?? this.#pool, streamId, events, expected);
       outcome = 'ok';
       return result;
     } catch (err) {
@@ -131,75 +123,74 @@ export class PgEventStore implements EventStore<PoolClient> {
     }
   }
 
+  /**
+   * Moves the stream's revision and inserts the events in ONE statement (a data-modifying CTE):
+   * when the revision check matches nothing, nothing is inserted and the append is a conflict.
+   * A concurrent writer of the same stream blocks on the `event_streams` row lock, then re-checks
+   * the revision against the committed value (READ COMMITTED re-evaluation) and matches nothing.
+   */
   async #append(
-    client: PoolClient,
+    db: Queryable,
     streamId: string,
     events: readonly EventToAppend[],
     expected: 'any' | 'no_stream' | 'stream_exists' | bigint,
   ): Promise<AppendResult> {
-    const n = BigInt(events.length);
-    let moved: { rows: { revision: string }[] };
+    const n = String(events.length);
+    let name: string;
+    let moveRevision: string;
+    const params: unknown[] = [streamId, n];
     if (expected === 'no_stream') {
-      moved = await client.query<{ revision: string }>(
-        `INSERT INTO event_streams (stream_id, revision) VALUES ($1, $2)
-         ON CONFLICT (stream_id) DO NOTHING RETURNING revision`,
-        [streamId, String(n - 1n)],
-      );
+      name = 'es_append_no_stream';
+      moveRevision = `INSERT INTO event_streams (stream_id, revision) VALUES ($1, $2::bigint - 1)
+         ON CONFLICT (stream_id) DO NOTHING RETURNING revision`;
     } else if (expected === 'any') {
-      moved = await client.query<{ revision: string }>(
-        `INSERT INTO event_streams (stream_id, revision) VALUES ($1, $2)
-         ON CONFLICT (stream_id) DO UPDATE SET revision = event_streams.revision + $3, updated_at = now()
-         RETURNING revision`,
-        [streamId, String(n - 1n), String(n)],
-      );
+      name = 'es_append_any';
+      moveRevision = `INSERT INTO event_streams (stream_id, revision) VALUES ($1, $2::bigint - 1)
+         ON CONFLICT (stream_id) DO UPDATE SET revision = event_streams.revision + $2, updated_at = now()
+         RETURNING revision`;
     } else if (expected === 'stream_exists') {
-      moved = await client.query<{ revision: string }>(
-        `UPDATE event_streams SET revision = revision + $2, updated_at = now()
-         WHERE stream_id = $1 RETURNING revision`,
-        [streamId, String(n)],
-      );
+      name = 'es_append_stream_exists';
+      moveRevision = `UPDATE event_streams SET revision = revision + $2, updated_at = now()
+         WHERE stream_id = $1 RETURNING revision`;
     } else {
-      moved = await client.query<{ revision: string }>(
-        `UPDATE event_streams SET revision = revision + $3, updated_at = now()
-         WHERE stream_id = $1 AND revision = $2 RETURNING revision`,
-        [streamId, String(expected), String(n)],
-      );
+      name = 'es_append_exact';
+      moveRevision = `UPDATE event_streams SET revision = revision + $2, updated_at = now()
+         WHERE stream_id = $1 AND revision = $7 RETURNING revision`;
+      params.push(String(expected));
     }
-    const row = moved.rows[0];
-    if (!row)
-      throw new WrongExpectedRevisionError(streamId, expected, await this.#currentRevision(client, streamId));
-    const last = BigInt(row.revision);
-    const first = last - n + 1n;
-
-    const ids = events.map((e) => e.id ?? randomUUID());
+    params.splice(
+      2,
+      0,
+      events.map((e) => e.id ?? randomUUID()),
+      events.map((e) => e.type),
+      events.map((e) => JSON.stringify(e.data)),
+      events.map((e) => JSON.stringify(e.metadata ?? {})),
+    );
     let inserted: { rows: EventRow[] };
     try {
-      inserted = await client.query<EventRow>(
-        `INSERT INTO events (event_id, stream_id, stream_revision, event_type, data, metadata)
-         SELECT e.id, $1, $2::bigint + e.ord - 1, e.type, e.data, e.metadata
-         FROM unnest($3::uuid[], $4::text[], $5::jsonb[], $6::jsonb[]) WITH ORDINALITY
-              AS e(id, type, data, metadata, ord)
-         ORDER BY e.ord
-         RETURNING ${COLUMNS}`,
-        [
-          streamId,
-          String(first),
-          ids,
-          events.map((e) => e.type),
-          events.map((e) => JSON.stringify(e.data)),
-          events.map((e) => JSON.stringify(e.metadata ?? {})),
-        ],
-      );
+      inserted = await db.query<EventRow>({
+        name,
+        text: `WITH moved AS (${moveRevision})
+          INSERT INTO events (event_id, stream_id, stream_revision, event_type, data, metadata)
+          SELECT e.id, $1, moved.revision - $2::bigint + e.ord, e.type, e.data, e.metadata
+          FROM moved, unnest($3::uuid[], $4::text[], $5::jsonb[], $6::jsonb[]) WITH ORDINALITY
+               AS e(id, type, data, metadata, ord)
+          ORDER BY e.ord
+          RETURNING ${COLUMNS}`,
+        values: params,
+      });
     } catch (err) {
       if (sqlState(err) === '23505' && violatedConstraint(err) === 'events_stream_revision_key') {
         throw new WrongExpectedRevisionError(streamId, expected, undefined);
       }
       throw err;
     }
+    if (inserted.rows.length === 0) {
+      throw new WrongExpectedRevisionError(streamId, expected, await this.#currentRevision(db, streamId));
+    }
     const recorded = inserted.rows.map(toRecorded).sort((a, b) => (a.revision < b.revision ? -1 : 1));
-    const lastEvent = recorded[recorded.length - 1];
-    if (!lastEvent) throw new Error('append inserted no rows');
-    return { nextExpectedRevision: last, checkpoint: lastEvent.checkpoint, events: recorded };
+    const lastEvent = recorded[recorded.length - 1]!;
+    return { nextExpectedRevision: lastEvent.revision, checkpoint: lastEvent.checkpoint, events: recorded };
   }
 
   async #currentRevision(db: Queryable, streamId: string): Promise<bigint | 'no_stream'> {
@@ -213,13 +204,14 @@ export class PgEventStore implements EventStore<PoolClient> {
   async readStream(streamId: string, opts: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
     const from = BigInt(opts.fromRevision ?? 0);
     const limit = opts.maxCount ?? null;
-    const { rows } = await this.#pool.query<EventRow>(
-      `SELECT ${COLUMNS} FROM events
+    const { rows } = await this.#pool.query<EventRow>({
+      name: 'es_read_stream',
+      text: `SELECT ${COLUMNS} FROM events
        WHERE stream_id = $1 AND stream_revision >= $2
        ORDER BY stream_revision
        LIMIT $3`,
-      [streamId, String(from), limit],
-    );
+      values: [streamId, String(from), limit],
+    });
     return rows.map(toRecorded);
   }
 
@@ -227,14 +219,15 @@ export class PgEventStore implements EventStore<PoolClient> {
     if (!Number.isInteger(batchSize) || batchSize < 1)
       throw new RangeError(`Invalid batch size ${batchSize}`);
     const position = from === undefined ? { transactionId: 0n, position: 0n } : decodeCheckpoint(from);
-    const { rows } = await this.#pool.query<EventRow>(
-      `SELECT ${COLUMNS} FROM events
+    const { rows } = await this.#pool.query<EventRow>({
+      name: 'es_read_all',
+      text: `SELECT ${COLUMNS} FROM events
        WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)
          AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
        ORDER BY transaction_id, global_position
        LIMIT $3`,
-      [String(position.transactionId), String(position.position), batchSize],
-    );
+      values: [String(position.transactionId), String(position.position), batchSize],
+    });
     const events = rows.map(toRecorded);
     return { events, checkpoint: events.at(-1)?.checkpoint ?? from };
   }

@@ -94,12 +94,13 @@ export class PgIdempotencyStore {
   async claim(principal: string, key: string, requestHash: string): Promise<Claim> {
     for (let attempt = 0; attempt < 5; attempt++) {
       const token = randomUUID();
-      const inserted = await this.#pool.query(
-        `INSERT INTO idempotency_keys (principal, idem_key, request_hash, status, lease_token, expires_at)
+      const inserted = await this.#pool.query({
+        name: 'idem_claim',
+        text: `INSERT INTO idempotency_keys (principal, idem_key, request_hash, status, lease_token, expires_at)
          VALUES ($1, $2, $3, 'in_flight', $4, now() + make_interval(hours => $5))
          ON CONFLICT (principal, idem_key) DO NOTHING`,
-        [principal, key, requestHash, token, this.#ttlHours],
-      );
+        values: [principal, key, requestHash, token, this.#ttlHours],
+      });
       if (inserted.rowCount === 1) return { kind: 'claimed', token, takenOver: false };
 
       const { rows } = await this.#pool.query<KeyRow>(
@@ -163,11 +164,12 @@ export class PgIdempotencyStore {
     token: string,
     outcome: StoredOutcome,
   ): Promise<void> {
-    const updated = await db.query(
-      `UPDATE idempotency_keys SET status = 'completed', response = $4, completed_at = now()
+    const updated = await db.query({
+      name: 'idem_complete',
+      text: `UPDATE idempotency_keys SET status = 'completed', response = $4, completed_at = now()
        WHERE principal = $1 AND idem_key = $2 AND lease_token = $3 AND status = 'in_flight'`,
-      [principal, key, token, JSON.stringify(outcome)],
-    );
+      values: [principal, key, token, JSON.stringify(outcome)],
+    });
     if (updated.rowCount !== 1) {
       throw new AppError('idempotency_key_in_flight', 'Another request took over this Idempotency-Key', {
         headers: { 'Retry-After': '1' },

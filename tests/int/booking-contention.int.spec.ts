@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scheduleStreamName } from '../../domain/schedule.ts';
 import {
@@ -81,6 +82,33 @@ describe('contention on one schedule', () => {
         0,
       );
       console.log(`two instances: ${JSON.stringify(counts)}, ${retries} optimistic-concurrency retries`);
+    } finally {
+      await second.stop();
+    }
+  });
+
+  it('a stale per-process cache never causes a wrong rejection nor an overbooking', async () => {
+    const second = await startCommandApi({ poolSize: 4 });
+    try {
+      const scheduleId = await openSchedule(h, { capacity: 1 });
+      const first = await book(h, scheduleId, randomPatient());
+      expect(first.status).toBe(201);
+      // Instance one now caches "full"; instance two frees the place behind its back.
+      expect((await book(h, scheduleId, randomPatient())).status).toBe(409);
+      const cancel = await second.http.post(`/v1/appointments/${String(first.body.appointmentId)}/cancel`, {
+        token: await second.tokenFor({ sub: 'hospital-1', role: 'hospital' }),
+        idempotencyKey: randomUUID(),
+        body: {},
+      });
+      expect(cancel.status).toBe(200);
+      // A rejection from cached state is re-checked against the stream: the booking goes through.
+      expect((await book(h, scheduleId, randomPatient())).status).toBe(201);
+      // Instance two's cache is stale the other way round (it thinks there is room): the revision
+      // check catches it and the retry on fresh state rejects.
+      const stale = await book(second, scheduleId, randomPatient());
+      expect(stale.status).toBe(409);
+      expect(stale.body.code).toBe('schedule_full');
+      expect(await activeBookings(h, scheduleId)).toEqual({ booked: 2, patients: 2 });
     } finally {
       await second.stop();
     }

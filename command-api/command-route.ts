@@ -16,7 +16,7 @@ import {
   type StoredOutcome,
 } from '../platform/http/idempotency.ts';
 import { parseOrThrow } from '../platform/http/zod-problem.ts';
-import { type Pool, type PoolClient, withTransaction } from '../platform/pg.ts';
+import { isDatabaseUnavailable, type Pool, type PoolClient, withTransaction } from '../platform/pg.ts';
 
 export type ResponseOutcome = Extract<StoredOutcome, { kind: 'response' }>;
 export type ProblemOutcome = Extract<StoredOutcome, { kind: 'problem' }>;
@@ -95,6 +95,26 @@ export function commandRoute<BS extends z.ZodType, PS extends z.ZodType>(
   deps: CommandRouteDeps,
   spec: CommandRouteSpec<BS, PS>,
 ): RequestHandler {
+  const handle = handleCommand(deps, spec);
+  return async (req, res) => {
+    try {
+      await handle(req, res);
+    } catch (err) {
+      if (isDatabaseUnavailable(err)) {
+        throw new AppError('dependency_unavailable', 'The database is unavailable; retry later', {
+          cause: err,
+          headers: { 'Retry-After': '2' },
+        });
+      }
+      throw err;
+    }
+  };
+}
+
+function handleCommand<BS extends z.ZodType, PS extends z.ZodType>(
+  deps: CommandRouteDeps,
+  spec: CommandRouteSpec<BS, PS>,
+): (req: Request, res: Response) => Promise<void> {
   return async (req, res) => {
     const principal = principalOf(req);
     const idempotencyKey = parseIdempotencyKey(req);

@@ -74,3 +74,31 @@ export const violatedConstraint = (err: unknown): string | undefined =>
   typeof err === 'object' && err !== null && 'constraint' in err && typeof err.constraint === 'string'
     ? err.constraint
     : undefined;
+
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+
+/**
+ * True when an error means "PostgreSQL is unreachable or refusing work right now" (connection
+ * failures, pool checkout timeouts, server shutting down, too many connections, statement
+ * timeout) — a 503 for the client, not a bug.
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  const state = sqlState(err);
+  if (state !== undefined) {
+    if (UNAVAILABLE_CODES.has(state)) return true;
+    // 08: connection exception, 57P0x: admin/crash shutdown, cannot connect now; 53300: too many
+    // connections; 57014: statement timeout / cancelled.
+    return state.startsWith('08') || /^57P0[1-3]$/.test(state) || state === '53300' || state === '57014';
+  }
+  const message = err instanceof Error ? err.message : '';
+  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(
+    message,
+  );
+}

@@ -2,7 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { scheduleStreamName } from '../../domain/schedule.ts';
 import { signToken } from '../../platform/http/auth.ts';
-import { drain } from '../../platform/http/server.ts';
+import { createApp } from '../../command-api/app.ts';
+import { boundPort, drain, listen } from '../../platform/http/server.ts';
+import { createLogger } from '../../platform/logger.ts';
+import { createPool } from '../../platform/pg.ts';
 import {
   anOpenScheduleRequest,
   book,
@@ -13,7 +16,7 @@ import {
   startCommandApi,
   TEST_SECRET,
 } from '../support/command-api-harness.ts';
-import type { HttpResponse } from '../support/http-client.ts';
+import { HttpClient, type HttpResponse } from '../support/http-client.ts';
 
 let h: Harness;
 let hospitalToken: string;
@@ -478,6 +481,39 @@ describe('operations', () => {
     );
     expect(metrics).toMatch(/event_store_append_duration_seconds_count\{outcome="ok"\} \d+/);
     expect(metrics).not.toMatch(new RegExp(String(body.appointmentId)));
+  });
+
+  it('503 dependency_unavailable (never a 500) when PostgreSQL is unreachable; /readyz fails', async () => {
+    const deadPool = createPool(
+      { DATABASE_URL: 'postgres://booking:booking@127.0.0.1:1/booking', PG_POOL_MAX: 2 },
+      { connectionTimeoutMs: 500 },
+    );
+    const dead = createApp({
+      pool: deadPool,
+      config: { JWT_SECRET: TEST_SECRET, IDEMPOTENCY_TTL_HOURS: 24 },
+      logger: createLogger('dead', 'silent'),
+      idempotencyPurgeIntervalMs: 0,
+    });
+    const server = await listen(dead.app, 0, '127.0.0.1');
+    const client = new HttpClient(`http://127.0.0.1:${boundPort(server)}`);
+    try {
+      const res = await client.post('/v1/appointments', {
+        token: await h.tokenFor({ sub: 'p1', role: 'patient' }),
+        idempotencyKey: newKey(),
+        body: { scheduleId: randomUUID(), patientId: 'p1' },
+      });
+      expect(res.status).toBe(503);
+      expect(problemCode(res)).toBe('dependency_unavailable');
+      expect(res.headers['retry-after']).toBe('2');
+      const ready = await client.get('/readyz');
+      expect(ready.status).toBe(503);
+      expect((await client.get('/healthz')).status).toBe(200);
+    } finally {
+      client.close();
+      await drain(server, 1_000);
+      dead.close();
+      await deadPool.end();
+    }
   });
 
   it('drains in-flight requests on shutdown', async () => {

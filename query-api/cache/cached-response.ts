@@ -14,6 +14,8 @@ export interface CachedResponse {
   createdAt: number;
   /** Set when a Redis key it depends on changed; the next read must refetch (unless Redis is down). */
   invalidated: boolean;
+  /** The resource does not exist (a cached 404, invalidated like any other entry). */
+  missing: boolean;
   gzip?: Buffer;
   br?: Buffer;
 }
@@ -22,6 +24,7 @@ export function makeCachedResponse(
   payload: unknown,
   deps: readonly string[],
   now = Date.now(),
+  missing = false,
 ): CachedResponse {
   const body = Buffer.from(JSON.stringify(payload));
   return {
@@ -31,6 +34,7 @@ export function makeCachedResponse(
     deps,
     createdAt: now,
     invalidated: false,
+    missing,
   };
 }
 

@@ -1,0 +1,47 @@
+/** Settings of the query API, next to platform/config.ts's (ports, Redis, search). */
+import { z } from 'zod';
+import { CONTENT_TABS } from '../infra/seed/data.ts';
+
+const tabs = (fallback: readonly string[]) =>
+  z
+    .string()
+    .default(fallback.join(','))
+    .transform((s) =>
+      s
+        .split(',')
+        .map((t) => t.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.string().min(1)).min(1));
+
+export const queryApiConfigSchema = z.object({
+  /** Bytes of response bodies kept in process. */
+  QUERY_L1_MAX_MB: z.coerce.number().int().min(1).max(4096).default(64),
+  /** After this, an entry is served while one background load refreshes it. */
+  QUERY_L1_TTL_MS: z.coerce.number().int().min(10).max(600_000).default(5_000),
+  /** Oldest copy served while Redis is down. */
+  QUERY_L1_MAX_STALE_MS: z.coerce.number().int().min(1000).default(600_000),
+  /** Bound on the read-your-writes wait. */
+  QUERY_RYW_TIMEOUT_MS: z.coerce.number().int().min(0).max(10_000).default(2_000),
+  /** Per Redis command: past it the request fails over to the in-process copy or a 503. */
+  QUERY_REDIS_TIMEOUT_MS: z.coerce.number().int().min(5).max(5_000).default(80),
+  HOMEPAGE_BANNER_TAB: z
+    .string()
+    .min(1)
+    .default(CONTENT_TABS.banner[0] ?? '首页'),
+  HOMEPAGE_VIDEO_TABS: tabs(CONTENT_TABS.video),
+  HOMEPAGE_SCIENCE_TABS: tabs(CONTENT_TABS.article),
+  HOMEPAGE_FEATURED: z.coerce.number().int().min(1).max(50).default(8),
+  HOMEPAGE_HOT_DEPARTMENTS: z.coerce.number().int().min(1).max(50).default(10),
+});
+
+export type QueryApiConfig = z.infer<typeof queryApiConfigSchema>;
+
+export function parseQueryApiConfig(
+  env: Record<string, string | undefined>,
+): { ok: true; config: QueryApiConfig } | { ok: false; errors: string[] } {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const result = queryApiConfigSchema.safeParse(cleaned);
+  if (result.success) return { ok: true, config: result.data };
+  return { ok: false, errors: result.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`) };
+}

@@ -1,0 +1,104 @@
+import type { Redis } from 'ioredis';
+import {
+  keyspace,
+  parseScheduleHash,
+  remaining,
+  versionKey,
+  type Keyspace,
+  type ScheduleView,
+} from '../../projections/redis/read-model.ts';
+import { execPipeline, type Deps } from './redis-reads.ts';
+
+export interface Availability extends Omit<ScheduleView, 'rev'> {
+  remaining: number;
+}
+
+export interface AppointmentView {
+  appointmentId: string;
+  scheduleId: string;
+  patientId: string;
+  status: string;
+  [field: string]: string;
+}
+
+/**
+ * Reads the booking read models the event projector keeps (projections/redis/read-model.ts),
+ * always under the live keyspace version, which a rebuild switches atomically.
+ */
+export class BookingReader {
+  constructor(
+    private readonly redis: Redis,
+    private readonly root: string,
+  ) {}
+
+  async keys(deps: Deps): Promise<Keyspace> {
+    const pointer = versionKey(this.root);
+    deps.add(pointer);
+    const version = Number((await this.redis.get(pointer)) ?? '1');
+    return keyspace(this.root, Number.isInteger(version) && version > 0 ? version : 1);
+  }
+
+  async doctorSchedules(
+    doctorId: string,
+    fromMs: number,
+    toMs: number,
+    deps: Deps,
+  ): Promise<(Availability & { checkpoint?: string })[]> {
+    const ks = await this.keys(deps);
+    const index = ks.doctorSchedules(doctorId);
+    deps.add(index);
+    const ids = await this.redis.zrangebyscore(index, fromMs, toMs, 'LIMIT', 0, 500);
+    const keys = ids.map((id) => ks.schedule(id));
+    deps.add(...keys);
+    const hashes = (await execPipeline(this.redis, (p) => {
+      for (const key of keys) p.hgetall(key);
+    })) as Record<string, string>[];
+    return hashes.flatMap((hash) => {
+      const view = parseScheduleHash(hash);
+      if (!view) return [];
+      const { rev: _rev, ...rest } = view;
+      return [{ ...rest, remaining: remaining(view), ...(hash.cp ? { checkpoint: hash.cp } : {}) }];
+    });
+  }
+
+  async appointment(
+    appointmentId: string,
+    deps: Deps,
+  ): Promise<{ view: AppointmentView; checkpoint?: string } | null> {
+    const ks = await this.keys(deps);
+    const key = ks.appointment(appointmentId);
+    deps.add(key);
+    const hash = await this.redis.hgetall(key);
+    if (!hash.appointmentId || !hash.scheduleId || !hash.patientId) return null;
+    const scheduleKey = ks.schedule(hash.scheduleId);
+    deps.add(scheduleKey);
+    const cp = await this.redis.hget(scheduleKey, 'cp');
+    return { view: hash as AppointmentView, ...(cp ? { checkpoint: cp } : {}) };
+  }
+
+  /** Today's homepage counters: bookings per institution and department, and the hottest departments. */
+  async todayStats(date: string, institutionIds: readonly string[], hotLimit: number, deps: Deps) {
+    const ks = await this.keys(deps);
+    const byInstitution = ks.bookingsByInstitution(date);
+    const hot = ks.hotDepartments(date);
+    deps.add(byInstitution, hot, ks.bookingsByDepartment(date));
+    const [counts, hotRaw, total] = await execPipeline(this.redis, (p) => {
+      if (institutionIds.length) p.hmget(byInstitution, ...institutionIds);
+      else p.echo('');
+      p.zrevrange(hot, 0, hotLimit - 1, 'WITHSCORES');
+      p.hvals(byInstitution);
+    });
+    const perInstitution = Array.isArray(counts) ? (counts as (string | null)[]) : [];
+    const hotPairs = hotRaw as string[];
+    const hotDepartments: { departmentId: string; bookings: number }[] = [];
+    for (let i = 0; i + 1 < hotPairs.length; i += 2) {
+      hotDepartments.push({ departmentId: hotPairs[i]!, bookings: Number(hotPairs[i + 1]) });
+    }
+    return {
+      date,
+      totalBookings: (total as string[]).reduce((sum, n) => sum + Number(n), 0),
+      byInstitution: Object.fromEntries(institutionIds.map((id, i) => [id, Number(perInstitution[i] ?? 0)])),
+      hotDepartments,
+    };
+  }
+}

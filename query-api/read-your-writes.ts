@@ -1,0 +1,45 @@
+import type { Request } from 'express';
+import { compareCheckpoints, decodeCheckpoint } from '../platform/event-store/pg-event-store.ts';
+import { AppError } from '../platform/http/errors.ts';
+
+/** The header the command API returns and a query may send back. */
+export const CHECKPOINT_HEADER = 'Booking-Checkpoint';
+
+export function requestedCheckpoint(req: Request): string | undefined {
+  const value = req.header(CHECKPOINT_HEADER);
+  if (value === undefined || value === '') return undefined;
+  try {
+    decodeCheckpoint(value);
+  } catch {
+    throw new AppError(
+      'bad_parameter',
+      `${CHECKPOINT_HEADER} is not a checkpoint returned by the command API`,
+      {
+        invalidParams: [{ name: CHECKPOINT_HEADER, reason: 'malformed checkpoint' }],
+      },
+    );
+  }
+  return value;
+}
+
+export const reached = (applied: string | undefined, wanted: string): boolean =>
+  applied !== undefined && compareCheckpoints(applied, wanted) >= 0;
+
+/**
+ * Loads until `isFresh` holds or `timeoutMs` passes, polling Redis (cheap: one small read).
+ * Returns the last load and whether it reached the checkpoint.
+ */
+export async function loadUntil<T>(
+  load: () => Promise<T>,
+  isFresh: (value: T) => boolean,
+  timeoutMs: number,
+  intervalMs = 20,
+): Promise<{ value: T; fresh: boolean }> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await load();
+    if (isFresh(value)) return { value, fresh: true };
+    if (Date.now() >= deadline) return { value, fresh: false };
+    await new Promise((r) => setTimeout(r, Math.min(intervalMs, Math.max(1, deadline - Date.now()))));
+  }
+}

@@ -1,0 +1,332 @@
+import { Router, type Request, type Response } from 'express';
+import { Counter } from 'prom-client';
+import { hospitalDate } from '../projections/schedule-events.ts';
+import { authenticate, principalOf } from '../platform/http/auth.ts';
+import { AppError } from '../platform/http/errors.ts';
+import type { Registry } from '../platform/http/metrics.ts';
+import { parseOrThrow } from '../platform/http/zod-problem.ts';
+import { SearchUnavailableError, type SearchEngine } from '../platform/search/index.ts';
+import { makeCachedResponse } from './cache/cached-response.ts';
+import { sendCached, STALE_HEADER } from './cache/send-cached.ts';
+import type { CacheOutcome, TwoLevelCache } from './cache/two-level-cache.ts';
+import type { QueryApiConfig } from './config.ts';
+import { decodeCursor, encodeCursor, queryFingerprint } from './cursor.ts';
+import type { BookingReader } from './read-models/booking-reader.ts';
+import type { CatalogReader } from './read-models/catalog-reader.ts';
+import { Deps, guardRedis } from './read-models/redis-reads.ts';
+import { loadUntil, reached, requestedCheckpoint } from './read-your-writes.ts';
+import {
+  appointmentIdParam,
+  doctorIdParam,
+  homepageQuery,
+  idParam,
+  institutionsQuery,
+  schedulesQuery,
+  searchQuery,
+} from './schemas.ts';
+
+export interface RouteDeps {
+  cache: TwoLevelCache;
+  catalog: CatalogReader;
+  bookings: BookingReader;
+  search: SearchEngine;
+  searchAlias: string;
+  config: QueryApiConfig;
+  jwtSecret: string;
+  registry: Registry;
+  clock?: () => Date;
+}
+
+const DAY_MS = 86_400_000;
+/** What a loader returns for a resource that does not exist (cached too, so misses stay cheap). */
+const MISSING = null;
+/** Hospital time (Asia/Shanghai, no DST): a date's first and last instants. */
+const dayStart = (date: string) => Date.parse(`${date}T00:00:00+08:00`);
+const addDays = (date: string, n: number) =>
+  hospitalDate(new Date(dayStart(date) + n * DAY_MS).toISOString());
+
+export function queryRoutes(deps: RouteDeps): Router {
+  const router = Router();
+  const { cache, catalog, bookings, config } = deps;
+  const now = deps.clock ?? (() => new Date());
+  const outcomes = new Counter({
+    name: 'query_cache_requests_total',
+    help: 'Cached reads by route and outcome (l1-hit, l1-stale-revalidating, l2-load, l1-stale-fallback)',
+    labelNames: ['route', 'outcome'] as const,
+    registers: [deps.registry],
+  });
+
+  /** A read through both cache levels; Redis errors become a stale copy or a 503. */
+  const cached = async (
+    req: Request,
+    res: Response,
+    route: string,
+    key: string,
+    build: (deps: Deps) => Promise<unknown>,
+  ): Promise<boolean> => {
+    const result = await cache.get(key, () =>
+      guardRedis(async () => {
+        const d = new Deps();
+        const payload = await build(d);
+        return makeCachedResponse(payload, d.list(), Date.now(), payload === MISSING);
+      }),
+    );
+    outcomes.inc({ route, outcome: result.outcome satisfies CacheOutcome });
+    if (result.entry.missing) return false;
+    sendCached(req, res, result);
+    return true;
+  };
+
+  router.get('/v1/homepage', async (req, res) => {
+    const q = parseOrThrow(homepageQuery, req.query, 'bad_parameter');
+    const today = hospitalDate(now().toISOString());
+    await cached(
+      req,
+      res,
+      '/v1/homepage',
+      `homepage:${q.city}:${q.videoSize}:${q.scienceSize}:${today}`,
+      async (d) => {
+        const at = now();
+        const tabs = (names: readonly string[], size: number) =>
+          Promise.all(
+            names.map(async (tab) => ({ tab, items: await catalog.content(tab, q.city, at, size, d) })),
+          );
+        const [banners, featured, videos, science] = await Promise.all([
+          catalog.content(config.HOMEPAGE_BANNER_TAB, q.city, at, 5, d),
+          catalog.page(
+            'institutions',
+            catalog.keys.institutionsByCity(q.city),
+            undefined,
+            config.HOMEPAGE_FEATURED,
+            d,
+          ),
+          tabs(config.HOMEPAGE_VIDEO_TABS, q.videoSize),
+          tabs(config.HOMEPAGE_SCIENCE_TABS, q.scienceSize),
+        ]);
+        const stats = await bookings.todayStats(
+          today,
+          featured.items.map((i) => String(i.id)),
+          config.HOMEPAGE_HOT_DEPARTMENTS,
+          d,
+        );
+        const departments = await catalog.docs(
+          'departments',
+          stats.hotDepartments.map((h) => h.departmentId),
+          d,
+        );
+        const deptById = new Map(departments.map((dep) => [String(dep.id), dep]));
+        return {
+          city: q.city,
+          date: today,
+          banners,
+          featuredInstitutions: featured.items.map((i) => ({
+            ...i,
+            bookingsToday: stats.byInstitution[String(i.id)] ?? 0,
+          })),
+          hotDepartments: stats.hotDepartments.map((h) => {
+            const dep = deptById.get(h.departmentId);
+            return {
+              ...h,
+              name: dep?.name ?? null,
+              category: dep?.category ?? null,
+              institutionId: dep?.institution_id ?? null,
+            };
+          }),
+          videos,
+          science,
+          stats: { date: today, totalBookings: stats.totalBookings },
+        };
+      },
+    );
+  });
+
+  router.get('/v1/institutions', async (req, res) => {
+    const q = parseOrThrow(institutionsQuery, req.query, 'bad_parameter');
+    const filter = { city: q.city, level: q.level, category: q.category };
+    const fingerprint = queryFingerprint(filter);
+    const after = decodeCursor(q.cursor, fingerprint)?.[0];
+    if (after !== undefined && typeof after !== 'string') {
+      throw new AppError('bad_parameter', 'Invalid cursor', {
+        invalidParams: [{ name: 'cursor', reason: 'malformed' }],
+      });
+    }
+    const index = listIndex(catalog, filter);
+    await cached(
+      req,
+      res,
+      '/v1/institutions',
+      `institutions:${index}:${after ?? ''}:${q.limit}`,
+      async (d) => {
+        const page = await catalog.page('institutions', index, after, q.limit, d);
+        return {
+          items: page.items,
+          limit: q.limit,
+          nextCursor: page.next ? encodeCursor(fingerprint, [page.next]) : null,
+        };
+      },
+    );
+  });
+
+  router.get('/v1/institutions/:id', async (req, res) => {
+    const { id } = parseOrThrow(idParam, req.params, 'bad_parameter');
+    const found = await cached(req, res, '/v1/institutions/:id', `institution:${id}`, async (d) => {
+      const institution = await catalog.doc('institutions', id, d);
+      return institution ? { institution } : MISSING;
+    });
+    if (!found) throw new AppError('institution_not_found', `No institution ${id}`);
+  });
+
+  router.get('/v1/institutions/:id/departments', async (req, res) => {
+    const { id } = parseOrThrow(idParam, req.params, 'bad_parameter');
+    const found = await cached(
+      req,
+      res,
+      '/v1/institutions/:id/departments',
+      `institution-departments:${id}`,
+      async (d) => {
+        const institution = await catalog.doc('institutions', id, d);
+        if (!institution) return MISSING;
+        const page = await catalog.page(
+          'departments',
+          catalog.keys.departmentsByInstitution(id),
+          undefined,
+          500,
+          d,
+        );
+        return { institutionId: id, departments: page.items };
+      },
+    );
+    if (!found) throw new AppError('institution_not_found', `No institution ${id}`);
+  });
+
+  router.get('/v1/doctors/:id/schedules', async (req, res) => {
+    const { id } = parseOrThrow(doctorIdParam, req.params, 'bad_parameter');
+    const q = parseOrThrow(schedulesQuery, req.query, 'bad_parameter');
+    const from = q.from ?? hospitalDate(now().toISOString());
+    const to = q.to ?? addDays(from, 14);
+    if (dayStart(to) - dayStart(from) > 92 * DAY_MS) {
+      throw new AppError('bad_parameter', 'The range may span at most 92 days', {
+        invalidParams: [{ name: 'to', reason: 'at most 92 days after from' }],
+      });
+    }
+    const load = async (d: Deps) => {
+      const schedules = await bookings.doctorSchedules(id, dayStart(from), dayStart(to) + DAY_MS - 1, d);
+      return { schedules, doctor: schedules.length ? null : await catalog.doc('doctors', id, d) };
+    };
+    const shape = (r: Awaited<ReturnType<typeof load>>) => ({
+      doctorId: id,
+      from,
+      to,
+      schedules: r.schedules.map(({ checkpoint: _cp, ...s }) => s),
+    });
+    const checkpoint = requestedCheckpoint(req);
+    if (checkpoint) {
+      // Read-your-writes: bypass the cache and wait (bounded) for the projector to apply the write.
+      const { value, fresh } = await guardRedis(() =>
+        loadUntil(
+          () => load(new Deps()),
+          (r) => r.schedules.some((s) => reached(s.checkpoint, checkpoint)),
+          config.QUERY_RYW_TIMEOUT_MS,
+        ),
+      );
+      if (!fresh) res.setHeader(STALE_HEADER, 'checkpoint-not-reached');
+      res.setHeader('Cache-Control', 'no-store');
+      res.json(shape(value));
+      return;
+    }
+    const found = await cached(
+      req,
+      res,
+      '/v1/doctors/:id/schedules',
+      `doctor-schedules:${id}:${from}:${to}`,
+      async (d) => {
+        const r = await load(d);
+        return r.schedules.length === 0 && r.doctor === null ? MISSING : shape(r);
+      },
+    );
+    if (!found) throw new AppError('doctor_not_found', `No doctor ${id}`);
+  });
+
+  router.get('/v1/search/institutions', async (req, res) => {
+    const q = parseOrThrow(searchQuery, req.query, 'bad_parameter');
+    const fingerprint = queryFingerprint({ q: q.q, city: q.city });
+    const after = decodeCursor(q.cursor, fingerprint);
+    try {
+      const result = await deps.search.search<Record<string, unknown>>(deps.searchAlias, {
+        query: {
+          bool: {
+            must: [{ multi_match: { query: q.q, fields: ['name^3', 'alias_names^2', 'address'] } }],
+            filter: [{ term: { status: 'active' } }, ...(q.city ? [{ term: { city: q.city } }] : [])],
+          },
+        },
+        sort: [{ _score: 'desc' }, { id: 'asc' }],
+        size: q.limit + 1,
+        ...(after ? { searchAfter: after } : {}),
+      });
+      const hits = result.hits.slice(0, q.limit);
+      const last = hits.at(-1);
+      res.setHeader('Cache-Control', 'public, max-age=5');
+      res.json({
+        total: result.total,
+        items: hits.map((h) => ({ ...h.source, score: h.score })),
+        nextCursor:
+          result.hits.length > q.limit && last?.sort
+            ? encodeCursor(fingerprint, last.sort as (string | number)[])
+            : null,
+      });
+    } catch (err) {
+      if (
+        err instanceof SearchUnavailableError ||
+        (err as { meta?: { statusCode?: number } }).meta?.statusCode === 404
+      ) {
+        throw new AppError('dependency_unavailable', 'Search is unavailable; retry shortly', {
+          headers: { 'Retry-After': '5' },
+          cause: err,
+        });
+      }
+      throw err;
+    }
+  });
+
+  router.get('/v1/appointments/:id', authenticate({ secret: deps.jwtSecret }), async (req, res) => {
+    const { id } = parseOrThrow(appointmentIdParam, req.params, 'bad_parameter');
+    const principal = principalOf(req);
+    const checkpoint = requestedCheckpoint(req);
+    const { value, fresh } = await guardRedis(() =>
+      loadUntil(
+        () => bookings.appointment(id, new Deps()),
+        (a) => !checkpoint || (a !== null && reached(a.checkpoint, checkpoint)),
+        checkpoint ? config.QUERY_RYW_TIMEOUT_MS : 0,
+      ),
+    );
+    if (!value) throw new AppError('appointment_not_found', `No appointment ${id}`);
+    if (principal.role === 'patient' && principal.sub !== value.view.patientId) {
+      throw new AppError('forbidden', 'A patient may only read their own appointments');
+    }
+    if (!fresh && checkpoint) res.setHeader(STALE_HEADER, 'checkpoint-not-reached');
+    res.setHeader('Cache-Control', 'private, no-store');
+    res.json({ appointment: value.view });
+  });
+
+  return router;
+}
+
+function listIndex(catalog: CatalogReader, f: { city?: string; level?: string; category?: string }): string {
+  const k = catalog.keys;
+  if (f.category) {
+    if (f.city || f.level) {
+      throw new AppError('bad_parameter', 'category cannot be combined with city or level', {
+        invalidParams: [{ name: 'category', reason: 'supported filters: city, city+level, category' }],
+      });
+    }
+    return k.institutionsByCategory(f.category);
+  }
+  if (f.level && !f.city) {
+    throw new AppError('bad_parameter', 'level needs city', {
+      invalidParams: [{ name: 'level', reason: 'filter by city and level together' }],
+    });
+  }
+  if (f.city && f.level) return k.institutionsByCityLevel(f.city, f.level);
+  if (f.city) return k.institutionsByCity(f.city);
+  return k.institutionsAll;
+}

@@ -9,6 +9,9 @@ const levels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
+// Every producer here picks its partitioner explicitly (defaultPartitioner below); the warning is noise.
+process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
+
 /** kafkajs with its logs routed through pino, so broker trouble lands in the service's JSON log. */
 export function createKafka(
   config: Pick<Config, 'KAFKA_BROKERS' | 'KAFKA_CLIENT_ID'>,

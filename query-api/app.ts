@@ -91,6 +91,7 @@ export function createApp(deps: QueryApiDeps): QueryApi {
       config: deps.config,
       jwtSecret: deps.jwtSecret,
       registry,
+      redisReady: () => deps.redis.status === 'ready',
       ...(deps.clock ? { clock: deps.clock } : {}),
     }),
   );

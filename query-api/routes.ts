@@ -34,6 +34,8 @@ export interface RouteDeps {
   config: QueryApiConfig;
   jwtSecret: string;
   registry: Registry;
+  /** False while the Redis connection is down: whatever the cache serves then is marked stale. */
+  redisReady: () => boolean;
   clock?: () => Date;
 }
 
@@ -73,7 +75,8 @@ export function queryRoutes(deps: RouteDeps): Router {
     );
     outcomes.inc({ route, outcome: result.outcome satisfies CacheOutcome });
     if (result.entry.missing) return false;
-    sendCached(req, res, result);
+    const stale = result.outcome === 'l2-load' || deps.redisReady() ? undefined : 'redis-unavailable';
+    sendCached(req, res, result, stale ? { stale } : {});
     return true;
   };
 

@@ -1,0 +1,226 @@
+/**
+ * The query API against read models filled by the real catalog pipeline:
+ * PostgreSQL → Debezium → Kafka → CDC projectors → Redis / search → two query-api instances.
+ */
+import { gunzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { memberId } from '../../projections/catalog/views.ts';
+import {
+  createCatalogPipeline,
+  insertInstitution,
+  type CatalogPipeline,
+} from '../support/catalog-pipeline.ts';
+import { startQueryInstance, type QueryInstance } from '../support/query-api-harness.ts';
+import { testConfig } from '../support/test-config.ts';
+import { uniqueName, waitFor } from '../support/wait.ts';
+
+interface Institution {
+  id: number;
+  name: string;
+  district: string;
+}
+interface ListPage {
+  items: Institution[];
+  nextCursor: string | null;
+}
+
+describe('query API over the CDC-filled read models', () => {
+  const config = testConfig();
+  let p: CatalogPipeline;
+  let a: QueryInstance;
+  let b: QueryInstance;
+  const ids: number[] = [];
+  const city = uniqueName('查询市');
+
+  const redisName = async (id: number) => (await p.reader.get('institutions', String(id)))?.doc?.name;
+
+  beforeAll(async () => {
+    p = await createCatalogPipeline(config, { tag: 'qapi' });
+    await p.applyConnector();
+    await p.startProjection();
+    const opts = { catalogPrefix: p.keys.prefix, searchAlias: p.alias, readModelRoot: uniqueName('rm') };
+    // A long TTL: only invalidation can make an instance notice a change within a second.
+    a = await startQueryInstance(config, { ...opts, queryConfig: { QUERY_L1_TTL_MS: 600_000 } });
+    b = await startQueryInstance(config, { ...opts, queryConfig: { QUERY_L1_TTL_MS: 600_000 } });
+  }, 240_000);
+
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    if (p && ids.length) await p.db.query('DELETE FROM institutions WHERE id = ANY($1)', [ids]);
+    await p?.cleanup();
+  });
+
+  it('makes a change visible on every instance within 1 s of reaching Redis', async () => {
+    const id = await insertInstitution(p.db, { name: '缓存人民医院', city, rating: 4.2 });
+    ids.push(id);
+    await waitFor(async () => ((await redisName(id)) === '缓存人民医院' ? true : undefined), {
+      timeoutMs: 90_000,
+      what: 'the row in Redis',
+    });
+    for (const instance of [a, b]) {
+      const first = await instance.get(`/v1/institutions/${id}`);
+      expect(first.status).toBe(200);
+      const second = await instance.get(`/v1/institutions/${id}`);
+      expect(second.headers.get('x-cache')).toBe('l1-hit');
+      expect(((await second.json()) as { institution: Institution }).institution.name).toBe('缓存人民医院');
+    }
+
+    await p.db.query('UPDATE institutions SET name = $2 WHERE id = $1', [id, '缓存人民医院（新院区）']);
+    await waitFor(async () => ((await redisName(id)) === '缓存人民医院（新院区）' ? true : undefined), {
+      timeoutMs: 10_000,
+      intervalMs: 5,
+      what: 'the update in Redis',
+    });
+    const inRedisAt = Date.now();
+    const seenAfter = await Promise.all(
+      [a, b].map((instance) =>
+        waitFor(
+          async () => {
+            const res = await instance.get(`/v1/institutions/${id}`);
+            const body = (await res.json()) as { institution: Institution };
+            return body.institution.name === '缓存人民医院（新院区）' ? Date.now() - inRedisAt : undefined;
+          },
+          { timeoutMs: 5_000, intervalMs: 10, what: 'the update through the query API' },
+        ),
+      ),
+    );
+    console.log(
+      `[query-api] update visible on instance A after ${seenAfter[0]} ms, B after ${seenAfter[1]} ms`,
+    );
+    for (const ms of seenAfter) expect(ms).toBeLessThan(1000);
+  });
+
+  it('revalidates with a strong ETag and compresses when asked', async () => {
+    const id = ids[0]!;
+    const res = await a.get(`/v1/institutions/${id}`);
+    const etag = res.headers.get('etag')!;
+    expect(etag).toMatch(/^"[\w-]+"$/);
+    const notModified = await a.get(`/v1/institutions/${id}`, { 'if-none-match': etag });
+    expect(notModified.status).toBe(304);
+    expect(await notModified.text()).toBe('');
+
+    const raw = await import('node:http').then(
+      (http) =>
+        new Promise<{ headers: Record<string, unknown>; body: Buffer }>((resolve, reject) => {
+          http
+            .get(
+              `${a.baseUrl}/v1/homepage?city=${encodeURIComponent(city)}`,
+              { headers: { 'accept-encoding': 'gzip' } },
+              (r) => {
+                const chunks: Buffer[] = [];
+                r.on('data', (c: Buffer) => chunks.push(c));
+                r.on('end', () => resolve({ headers: r.headers, body: Buffer.concat(chunks) }));
+              },
+            )
+            .on('error', reject);
+        }),
+    );
+    const homepage = JSON.parse(
+      (raw.headers['content-encoding'] === 'gzip' ? gunzipSync(raw.body) : raw.body).toString(),
+    ) as { city: string; featuredInstitutions: Institution[] };
+    expect(homepage.city).toBe(city);
+    expect(homepage.featuredInstitutions.map((i) => i.id)).toContain(id);
+  });
+
+  it('walks a whole list with keyset pagination, without duplicates or gaps, while rows change', async () => {
+    const walkCity = uniqueName('翻页市');
+    const stable: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      stable.push(
+        await insertInstitution(p.db, { name: `稳定医院${i}`, city: walkCity, rating: 1 + (i % 40) / 10 }),
+      );
+    }
+    ids.push(...stable);
+    const index = p.keys.institutionsByCity(walkCity);
+    await waitFor(async () => ((await p.redis.zcard(index)) === 40 ? true : undefined), {
+      timeoutMs: 30_000,
+      what: '40 rows in the city index',
+    });
+    const expectedOrder = (await p.redis.zrange(index, '-', '+', 'BYLEX')).map((m) => Number(memberId(m)));
+
+    // While we page: other rows of the city come and go, and stable rows change in place.
+    let churning = true;
+    const churned: number[] = [];
+    const churn = (async () => {
+      let n = 0;
+      while (churning) {
+        const id = await insertInstitution(p.db, {
+          name: `变动医院${n}`,
+          city: walkCity,
+          rating: ((n * 37) % 50) / 10,
+        });
+        churned.push(id);
+        ids.push(id);
+        if (n % 2 === 1) await p.db.query('DELETE FROM institutions WHERE id = $1', [churned[n - 1]]);
+        await p.db.query('UPDATE institutions SET district = $2 WHERE id = $1', [stable[n % 40], `区${n}`]);
+        n += 1;
+        await new Promise((r) => setTimeout(r, 15));
+      }
+    })();
+
+    const seen: number[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const query: string = `/v1/institutions?city=${encodeURIComponent(walkCity)}&limit=7${cursor ? `&cursor=${cursor}` : ''}`;
+      const res = await (pages % 2 === 0 ? a : b).get(query);
+      expect(res.status).toBe(200);
+      const page = (await res.json()) as ListPage;
+      expect(page.items.length).toBeLessThanOrEqual(7);
+      seen.push(...page.items.map((i) => i.id));
+      cursor = page.nextCursor;
+      pages += 1;
+      await new Promise((r) => setTimeout(r, 40));
+    } while (cursor && pages < 100);
+    churning = false;
+    await churn;
+
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(seen.filter((id) => stable.includes(id))).toEqual(expectedOrder);
+    expect(churned.length).toBeGreaterThan(5);
+  });
+
+  it('rejects bad parameters and cursors with a problem naming the field', async () => {
+    const bad = await a.get('/v1/institutions?limit=500');
+    expect(bad.status).toBe(400);
+    expect(bad.headers.get('content-type')).toContain('application/problem+json');
+    expect(((await bad.json()) as { 'invalid-params': { name: string }[] })['invalid-params'][0]!.name).toBe(
+      'limit',
+    );
+
+    const first = (await (
+      await a.get(`/v1/institutions?city=${encodeURIComponent(city)}&limit=1`)
+    ).json()) as ListPage;
+    const foreign = await a.get(
+      `/v1/institutions?city=${encodeURIComponent('别的市')}&cursor=${first.nextCursor ?? 'x'}`,
+    );
+    expect(foreign.status).toBe(400);
+    expect(
+      ((await foreign.json()) as { 'invalid-params': { name: string }[] })['invalid-params'][0]!.name,
+    ).toBe('cursor');
+    expect((await a.get('/v1/institutions/99999999999')).status).toBe(404);
+  });
+
+  it('searches names and aliases in Chinese, filtered by city, from the projected index', async () => {
+    const id = await insertInstitution(p.db, {
+      name: '上海交通大学医学院附属仁济医院',
+      alias_names: ['仁济', '仁济东院'],
+      city,
+      rating: 4.8,
+    });
+    ids.push(id);
+    const found = await waitFor(
+      async () => {
+        const res = await a.get(
+          `/v1/search/institutions?q=${encodeURIComponent('仁济')}&city=${encodeURIComponent(city)}`,
+        );
+        if (res.status !== 200) return undefined;
+        const body = (await res.json()) as { items: Institution[] };
+        return body.items.some((i) => i.id === id) ? body : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 200, what: 'the institution in search results' },
+    );
+    expect(found.items.every((i) => (i as unknown as { city: string }).city === city)).toBe(true);
+  });
+});

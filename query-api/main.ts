@@ -43,12 +43,17 @@ export async function startQueryApi(opts: StartOptions = {}) {
   const searchAlias = opts.searchAlias ?? catalogSettings?.CATALOG_SEARCH_ALIAS ?? 'institutions';
 
   // Reads fail fast when Redis is unreachable: no offline queue, a short per-command timeout.
-  const redis = createRedis(config, 'query-api', {
-    enableOfflineQueue: false,
-    commandTimeout: queryConfig.QUERY_REDIS_TIMEOUT_MS,
-    maxRetriesPerRequest: 0,
-    retryStrategy: (times) => Math.min(times * 50, 1000),
-  });
+  const redis = createRedis(
+    config,
+    'query-api',
+    {
+      enableOfflineQueue: false,
+      commandTimeout: queryConfig.QUERY_REDIS_TIMEOUT_MS,
+      maxRetriesPerRequest: 0,
+      retryStrategy: (times) => Math.min(times * 50, 1000),
+    },
+    logger,
+  );
   await new Promise<void>((resolve) => {
     if (redis.status === 'ready') resolve();
     else redis.once('ready', () => resolve());
@@ -66,7 +71,7 @@ export async function startQueryApi(opts: StartOptions = {}) {
     registry: createRegistry({ defaultMetrics: true, service: 'query-api' }),
   });
   const subscription = await subscribeInvalidations(
-    createRedis(config, 'query-api-invalidation'),
+    createRedis(config, 'query-api-invalidation', {}, logger),
     api.cache,
     logger,
     {

@@ -16,7 +16,7 @@ import {
   type StoredOutcome,
 } from '../platform/http/idempotency.ts';
 import { parseOrThrow } from '../platform/http/zod-problem.ts';
-import { isDatabaseUnavailable, type Pool, type PoolClient, withTransaction } from '../platform/pg.ts';
+import { isDatabaseUnavailable, type Pool, type PoolClient } from '../platform/pg.ts';
 
 export type ResponseOutcome = Extract<StoredOutcome, { kind: 'response' }>;
 export type ProblemOutcome = Extract<StoredOutcome, { kind: 'problem' }>;
@@ -176,10 +176,8 @@ function handleCommand<BS extends z.ZodType, PS extends z.ZodType>(
       });
       if (outcome.kind === 'problem') {
         // A business-rule rejection is an outcome too: a retry must get the same answer.
-        const rejected = outcome;
-        await withTransaction(deps.pool, (client) =>
-          deps.idempotency.complete(client, principal.sub, idempotencyKey, token, rejected),
-        );
+        // (One statement, so no explicit transaction is needed.)
+        await deps.idempotency.complete(deps.pool, principal.sub, idempotencyKey, token, outcome);
       }
     } catch (err) {
       // No outcome was committed: free the key so the client can retry now. (Had the outcome been

@@ -49,13 +49,13 @@ export interface RelayOptions {
 
 /** Checkpoint of the last event readAll would return right now (undefined: empty log). */
 export async function headCheckpoint(db: Queryable): Promise<Checkpoint | undefined> {
-  const { rows } = await db.query<{ transaction_id: string; global_position: string }>(
-    `SELECT transaction_id::text, global_position FROM events
+  const { rows } = await db.query<{ xid: string; global_position: string }>(
+    `SELECT transaction_id::text AS xid, global_position FROM events
      WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
      ORDER BY transaction_id DESC, global_position DESC LIMIT 1`,
   );
   const row = rows[0];
-  return row ? encodeCheckpoint(row.transaction_id, row.global_position) : undefined;
+  return row ? encodeCheckpoint(row.xid, row.global_position) : undefined;
 }
 
 /**

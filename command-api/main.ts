@@ -45,5 +45,12 @@ export async function startCommandApi(opts: StartOptions = {}) {
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  await startCommandApi();
+  try {
+    await startCommandApi();
+  } catch (err) {
+    process.stderr.write(
+      `command API failed to start: ${err instanceof Error ? err.message : String(err)}\n`,
+    );
+    process.exit(1);
+  }
 }

@@ -272,3 +272,46 @@ export function scheduleEffects(
   }
   return { view: after, ops };
 }
+
+/**
+ * Pure: the same writes, fewer commands. Successive HSETs of one key merge (later fields win),
+ * HINCRBYs of one field and ZINCRBYs of one member add up — but only while no other command on
+ * that key came between, so the result is identical. A backlog of 500 bookings on one schedule
+ * becomes one HSET of the schedule and one HINCRBY per counter instead of 500 of each.
+ */
+export function coalesceOps(ops: readonly RedisOp[]): RedisOp[] {
+  const out: RedisOp[] = [];
+  const last = new Map<string, number>(); // key → index in `out` of its latest op
+  for (const op of ops) {
+    const i = last.get(op.key);
+    const prev = i === undefined ? undefined : out[i];
+    if (prev && prev.cmd === op.cmd) {
+      if (prev.cmd === 'HSET' && op.cmd === 'HSET') {
+        const fields = new Map<string, string>();
+        for (const args of [prev.args, op.args])
+          for (let k = 0; k < args.length; k += 2) fields.set(args[k]!, args[k + 1]!);
+        out[i!] = { cmd: 'HSET', key: op.key, args: [...fields].flat() };
+        continue;
+      }
+      if (prev.cmd === 'HINCRBY' && op.cmd === 'HINCRBY' && prev.args[0] === op.args[0]) {
+        out[i!] = {
+          cmd: 'HINCRBY',
+          key: op.key,
+          args: [op.args[0], String(Number(prev.args[1]) + Number(op.args[1]))],
+        };
+        continue;
+      }
+      if (prev.cmd === 'ZINCRBY' && op.cmd === 'ZINCRBY' && prev.args[1] === op.args[1]) {
+        out[i!] = {
+          cmd: 'ZINCRBY',
+          key: op.key,
+          args: [String(Number(prev.args[0]) + Number(op.args[0])), op.args[1]],
+        };
+        continue;
+      }
+    }
+    last.set(op.key, out.length);
+    out.push(op);
+  }
+  return out;
+}

@@ -21,6 +21,7 @@ import { envelopeOf, type EventEnvelope } from '../relay/event-message.ts';
 import { TransientError } from '../runtime/errors.ts';
 import { parseScheduleEvent, SCHEDULE_STREAM_PREFIX } from '../schedule-events.ts';
 import {
+  coalesceOps,
   keyspace,
   parseScheduleHash,
   type RedisOp,
@@ -33,7 +34,8 @@ import {
 /**
  * KEYS[1]: the schedule hash holding `rev`; KEYS[2..]: every other key the writes touch.
  * ARGV[1]: revision the fold started from (-1: none); ARGV[2]: new revision;
- * ARGV[3]: JSON [[cmd, keyIndex, arg...], ...]. Returns 1 applied, 0 already applied, -1 conflict.
+ * ARGV[3..]: the writes, flat: cmd, keyIndex, argc, arg1..argN, cmd, … (no JSON to decode).
+ * Returns 1 applied, 0 already applied, -1 conflict.
  */
 export const APPLY_LUA = `
 local cur = tonumber(redis.call('HGET', KEYS[1], 'rev') or '-1')
@@ -41,11 +43,15 @@ local new = tonumber(ARGV[2])
 if cur >= new then return 0 end
 if cur ~= tonumber(ARGV[1]) then return -1 end
 local allowed = { HSET = true, HINCRBY = true, ZADD = true, ZINCRBY = true, ZREM = true }
-local ops = cjson.decode(ARGV[3])
-for i = 1, #ops do
-  local op = ops[i]
-  if not allowed[op[1]] then return redis.error_reply('command not allowed: ' .. tostring(op[1])) end
-  redis.call(op[1], KEYS[op[2]], unpack(op, 3))
+local i = 3
+local n = #ARGV
+while i <= n do
+  local cmd = ARGV[i]
+  local key = KEYS[tonumber(ARGV[i + 1])]
+  local argc = tonumber(ARGV[i + 2])
+  if not allowed[cmd] then return redis.error_reply('command not allowed: ' .. tostring(cmd)) end
+  redis.call(cmd, key, unpack(ARGV, i + 3, i + 2 + argc))
+  i = i + 3 + argc
 end
 redis.call('HSET', KEYS[1], 'rev', ARGV[2])
 return 1
@@ -291,22 +297,17 @@ export class RedisReadModelWriter {
     for (const fold of folds) {
       const keys = [fold.scheduleKey];
       const index = new Map<string, number>([[fold.scheduleKey, 1]]);
-      const encoded = fold.ops.map((op) => {
+      const argv: string[] = [String(fold.fromRev), String(fold.toRev)];
+      for (const op of coalesceOps(fold.ops)) {
         let i = index.get(op.key);
         if (i === undefined) {
           keys.push(op.key);
           i = keys.length;
           index.set(op.key, i);
         }
-        return [op.cmd, i, ...op.args];
-      });
-      pipeline.rmApply(
-        keys.length,
-        ...keys,
-        String(fold.fromRev),
-        String(fold.toRev),
-        JSON.stringify(encoded),
-      );
+        argv.push(op.cmd, String(i), String(op.args.length), ...op.args);
+      }
+      pipeline.rmApply(keys.length, ...keys, ...argv);
     }
     const replies = unwrap<number>(await pipeline.exec());
     return folds.filter((_, i) => replies[i] === -1).map((f) => f.streamId);

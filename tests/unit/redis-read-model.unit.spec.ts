@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decide, fold, type ScheduleCommand, type ScheduleEvent } from '../../domain/schedule.ts';
 import {
+  coalesceOps,
   evolveSchedule,
   keyspace,
   parseScheduleHash,
@@ -144,5 +145,32 @@ describe('parseScheduleEvent', () => {
       data: { scheduleId: 1 },
     });
     expect(bad.kind).toBe('poison');
+  });
+});
+
+describe('coalesceOps', () => {
+  it('gives the same state with fewer commands', () => {
+    const open = anOpenSchedule({ capacity: 50 });
+    const commands = [open, ...Array.from({ length: 20 }, () => aBooking(open.scheduleId))];
+    const events = history(
+      ...commands,
+      aCancellation((commands[3] as ReturnType<typeof aBooking>).appointmentId),
+      aClosure(),
+    );
+    const keys1 = keyspace('rm', 1);
+    let view: ScheduleView | null = null;
+    const ops = events.flatMap((event, rev) => {
+      const effect = scheduleEffects(view, event, rev, keys1);
+      view = effect.view;
+      return effect.ops;
+    });
+    const plain = new MemoryRedis();
+    for (const op of ops) plain.run(op);
+    const merged = new MemoryRedis();
+    const fewer = coalesceOps(ops);
+    for (const op of fewer) merged.run(op);
+    expect(merged.hashes).toEqual(plain.hashes);
+    expect(merged.zsets).toEqual(plain.zsets);
+    expect(fewer.length).toBeLessThan(ops.length * 0.6);
   });
 });

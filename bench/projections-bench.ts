@@ -1,0 +1,512 @@
+/**
+ * Projections benchmark, on the real engines.
+ *
+ *   npm run bench:projections                 # 3 rounds, 20,000 events, 30 s of freshness load
+ *   npm run bench:projections -- --events 50000 --rounds 5 --rate 200 --seconds 60
+ *
+ * 1. Throughput (events/s), each round on fresh topics, groups, key roots and indices, over the
+ *    same seeded events: the relay (event store → Kafka), a bare kafkajs consumer that does
+ *    nothing (the floor), the Redis projector and the search projector. Consumers are timed from
+ *    their first batch to their last (group-join time excluded for all alike) and reported as a
+ *    ratio to the floor. Medians over the rounds.
+ * 2. Freshness: commands (decide + append, as the command API does) at a fixed rate, open loop;
+ *    time from "append returned" (command accepted) to "visible in the Redis read model"
+ *    (the appointment hash exists), with relay and Redis projector running. P50/P99.
+ *
+ * Writes bench/results/projections.md.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus, loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
+import type { Kafka } from 'kafkajs';
+import {
+  decide,
+  fold,
+  scheduleStreamName,
+  type ScheduleEvent,
+  type ScheduleState,
+} from '../domain/schedule.ts';
+import { loadConfig } from '../platform/config.ts';
+import type { Checkpoint } from '../platform/event-store/event-store.ts';
+import { encodeCheckpoint, PgEventStore } from '../platform/event-store/pg-event-store.ts';
+import { createKafka } from '../platform/kafka.ts';
+import { createLogger } from '../platform/logger.ts';
+import { createPool, type Pool } from '../platform/pg.ts';
+import { createRedis } from '../platform/redis.ts';
+import { searchFromConfig } from '../platform/search/index.ts';
+import { parseProjectionsConfig } from '../projections/config.ts';
+import { keyspace } from '../projections/redis/read-model.ts';
+import { startRelay } from '../projections/relay/relay.ts';
+import { type BatchHandler, runProjector } from '../projections/runtime/projector-runtime.ts';
+import { ensureAppointmentsIndex, handlerFor, redisWriter, searchWriter } from '../projections/wiring.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    events: { type: 'string', default: '20000' },
+    rounds: { type: 'string', default: '3' },
+    rate: { type: 'string', default: '200' },
+    seconds: { type: 'string', default: '30' },
+  },
+});
+const EVENTS = Number(args.events);
+const ROUNDS = Number(args.rounds);
+const RATE = Number(args.rate);
+const SECONDS = Number(args.seconds);
+
+const config = loadConfig();
+const logger = createLogger('bench', 'silent');
+const pool = createPool({ ...config, PG_POOL_MAX: 20 }, { applicationName: 'bench-projections' });
+const store = new PgEventStore(pool);
+const kafka = createKafka(config, undefined, 'bench-projections');
+const redis = createRedis(config, 'bench-projections');
+const engine = searchFromConfig(config);
+const tag = randomUUID().slice(0, 8);
+const cleanup: (() => Promise<unknown>)[] = [];
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const percentile = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+};
+const log = (line: string) => process.stdout.write(`${line}\n`);
+
+async function latestCheckpoint(db: Pool): Promise<Checkpoint | undefined> {
+  const { rows } = await db.query<{ xid: string; global_position: string }>(
+    'SELECT transaction_id::text AS xid, global_position FROM events ORDER BY transaction_id DESC, global_position DESC LIMIT 1',
+  );
+  return rows[0] ? encodeCheckpoint(rows[0].xid, rows[0].global_position) : undefined;
+}
+
+async function createTopic(topic: string): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic, numPartitions: 6 }], waitForLeaders: true });
+  await admin.disconnect();
+  cleanup.push(async () => {
+    const a = kafka.admin();
+    await a.connect();
+    await a.deleteTopics({ topics: [topic] }).catch(() => undefined);
+    await a.disconnect();
+  });
+}
+
+async function topicSize(topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  const n = (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.high), 0);
+  await admin.disconnect();
+  return n;
+}
+
+/** Open schedule + bookings, appended `chunk` events per transaction. */
+async function seed(events: number): Promise<{ first: Checkpoint | undefined; last: Checkpoint }> {
+  const perSchedule = 100;
+  const first = await latestCheckpoint(pool);
+  let last: Checkpoint | undefined;
+  const schedules = Math.ceil(events / perSchedule);
+  const work = Array.from({ length: schedules }, async (_, i) => {
+    await new Promise((r) => setTimeout(r, i)); // stagger
+    const open = {
+      type: 'OpenSchedule' as const,
+      scheduleId: randomUUID(),
+      doctorId: `bench-doc-${i % 40}`,
+      institutionId: `bench-inst-${i % 10}`,
+      departmentId: `bench-dept-${i % 25}`,
+      date: '2030-01-15',
+      period: 'morning' as const,
+      capacity: 1000,
+      fee: 5000,
+      actor: { id: 'bench', role: 'hospital' as const },
+      now: new Date('2030-01-10T09:30:00Z'),
+    };
+    const list: ScheduleEvent[] = [];
+    const d = decide(open, fold([]));
+    if (!d.ok) throw new Error(d.error.code);
+    list.push(...d.events);
+    let state: ScheduleState = fold(list);
+    for (let b = 1; b < perSchedule; b++) {
+      const e = decide(
+        {
+          type: 'BookAppointment',
+          scheduleId: open.scheduleId,
+          appointmentId: randomUUID(),
+          patientId: `bench-patient-${randomUUID().slice(0, 12)}`,
+          now: open.now,
+        },
+        state,
+      );
+      if (!e.ok) throw new Error(e.error.code);
+      list.push(...e.events);
+      state = fold(e.events, state);
+    }
+    const stream = scheduleStreamName(open.scheduleId);
+    for (let k = 0; k < list.length; k += 20) {
+      const r = await store.appendToStream(
+        stream,
+        list.slice(k, k + 20).map((x) => ({ type: x.type, data: x.data })),
+        k === 0 ? 'no_stream' : BigInt(k - 1),
+      );
+      if (!last || store.compareCheckpoints(r.checkpoint, last) > 0) last = r.checkpoint;
+    }
+  });
+  // Bounded concurrency: 8 schedules at a time.
+  for (let i = 0; i < work.length; i += 8) await Promise.all(work.slice(i, i + 8));
+  return { first, last: last! };
+}
+
+/** Times a consumer from its first batch to the moment it has seen `total` messages. */
+function timed(total: number) {
+  let first = 0;
+  let seen = 0;
+  let done!: () => void;
+  const finished = new Promise<void>((r) => (done = r));
+  let end = 0;
+  return {
+    finished,
+    wrap(handler: BatchHandler): BatchHandler {
+      return async (messages, ctx) => {
+        if (!first) first = performance.now();
+        const out = await handler(messages, ctx);
+        seen += messages.length;
+        if (seen >= total && !end) {
+          end = performance.now();
+          done();
+        }
+        return out;
+      };
+    },
+    rate: () => (total / (end - first)) * 1000,
+  };
+}
+
+async function floor(topic: string, total: number): Promise<number> {
+  const consumer = kafka.consumer({ groupId: `bench-floor-${randomUUID()}` });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  let first = 0;
+  let seen = 0;
+  let end = 0;
+  let done!: () => void;
+  const finished = new Promise<void>((r) => (done = r));
+  await consumer.run({
+    partitionsConsumedConcurrently: 3,
+    eachBatch: async ({ batch }) => {
+      if (!first) first = performance.now();
+      seen += batch.messages.length;
+      if (seen >= total && !end) {
+        end = performance.now();
+        done();
+      }
+    },
+  });
+  await finished;
+  await consumer.disconnect();
+  return (total / (end - first)) * 1000;
+}
+
+async function projector(
+  kind: 'redis' | 'search',
+  topic: string,
+  total: number,
+  round: number,
+): Promise<number> {
+  const pc = parseProjectionsConfig({
+    READ_MODEL_PREFIX: `bench-rm-${tag}-${round}`,
+    APPOINTMENTS_ALIAS: `bench-appointments-${tag}-${round}`,
+  });
+  if (!pc.ok) throw new Error(pc.errors.join());
+  let writer;
+  if (kind === 'redis') {
+    writer = redisWriter({ redis, store, config: pc.config, logger });
+  } else {
+    await ensureAppointmentsIndex(engine, pc.config.APPOINTMENTS_ALIAS);
+    cleanup.push(async () => {
+      for (const i of await engine.aliasTargets(pc.config.APPOINTMENTS_ALIAS)) await engine.deleteIndex(i);
+    });
+    writer = searchWriter({ engine, store, catalog: pool, config: pc.config, logger });
+  }
+  if (kind === 'redis') cleanup.push(() => unlinkPrefix(`${pc.config.READ_MODEL_PREFIX}:*`));
+  const t = timed(total);
+  const p = await runProjector({
+    kafka,
+    name: `bench-${kind}`,
+    groupId: `bench-${kind}-${randomUUID()}`,
+    topics: [topic],
+    handleBatch: t.wrap(handlerFor(writer)),
+    logger,
+    partitionsConsumedConcurrently: 3,
+  });
+  await t.finished;
+  await p.stop();
+  return t.rate();
+}
+
+async function unlinkPrefix(pattern: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) await redis.unlink(...keys);
+  } while (cursor !== '0');
+}
+
+async function relayRound(
+  k: Kafka,
+  topic: string,
+  from: Checkpoint | undefined,
+  last: Checkpoint,
+): Promise<{ rate: number; published: number }> {
+  const name = `bench-relay-${randomUUID()}`;
+  cleanup.push(() => pool.query('DELETE FROM relay_checkpoints WHERE name = $1', [name]));
+  const started = performance.now();
+  const relay = startRelay({
+    name,
+    store,
+    pool,
+    databaseUrl: config.DATABASE_URL,
+    kafka: k,
+    topic,
+    logger,
+    startFrom: from ?? 'beginning',
+    maxIdleMs: 10,
+  });
+  await relay.ready;
+  const t0 = performance.now();
+  for (;;) {
+    const cp = relay.checkpoint();
+    if (cp && store.compareCheckpoints(cp, last) >= 0) break;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  const t1 = performance.now();
+  const published = relay.published();
+  await relay.stop();
+  void started;
+  return { rate: (published / (t1 - t0)) * 1000, published };
+}
+
+interface Round {
+  relay: number;
+  floor: number;
+  redis: number;
+  search: number;
+  events: number;
+}
+
+async function throughput(): Promise<{ rounds: Round[]; seeded: number; seedSeconds: number }> {
+  log(`seeding ${EVENTS} events…`);
+  const t = performance.now();
+  const { first, last } = await seed(EVENTS);
+  const seedSeconds = (performance.now() - t) / 1000;
+  log(`seeded in ${seedSeconds.toFixed(1)} s`);
+  const rounds: Round[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const topic = `bench.events.${tag}.${r}`;
+    await createTopic(topic);
+    const relay = await relayRound(kafka, topic, first, last);
+    const total = await topicSize(topic);
+    const floorRate = await floor(topic, total);
+    const redisRate = await projector('redis', topic, total, r);
+    const searchRate = await projector('search', topic, total, r);
+    rounds.push({ relay: relay.rate, floor: floorRate, redis: redisRate, search: searchRate, events: total });
+    log(
+      `round ${r + 1}: ${total} events | relay ${relay.rate.toFixed(0)}/s | floor ${floorRate.toFixed(0)}/s | ` +
+        `redis ${redisRate.toFixed(0)}/s | search ${searchRate.toFixed(0)}/s`,
+    );
+  }
+  return { rounds, seeded: EVENTS, seedSeconds };
+}
+
+async function freshness(): Promise<{
+  latencies: number[];
+  offered: number;
+  achieved: number;
+  lost: number;
+}> {
+  const topic = `bench.fresh.${tag}`;
+  await createTopic(topic);
+  const pc = parseProjectionsConfig({ READ_MODEL_PREFIX: `bench-fresh-${tag}` });
+  if (!pc.ok) throw new Error(pc.errors.join());
+  cleanup.push(() => unlinkPrefix(`bench-fresh-${tag}:*`));
+  const relayName = `bench-fresh-relay-${tag}`;
+  cleanup.push(() => pool.query('DELETE FROM relay_checkpoints WHERE name = $1', [relayName]));
+  const relay = startRelay({
+    name: relayName,
+    store,
+    pool,
+    databaseUrl: config.DATABASE_URL,
+    kafka,
+    topic,
+    logger,
+    startFrom: (await latestCheckpoint(pool)) ?? 'beginning',
+  });
+  await relay.ready;
+  const writer = redisWriter({ redis, store, config: pc.config, logger });
+  const live = await runProjector({
+    kafka,
+    name: 'bench-fresh',
+    groupId: `bench-fresh-${tag}`,
+    topics: [topic],
+    handleBatch: handlerFor(writer),
+    logger,
+    partitionsConsumedConcurrently: 3,
+  });
+  await live.ready;
+  await new Promise((r) => setTimeout(r, 4000)); // let the group settle
+
+  // 50 open schedules, state kept in memory (the command API would fold the stream).
+  const schedules: { id: string; state: ScheduleState; rev: number; chain: Promise<void> }[] = [];
+  for (let i = 0; i < 50; i++) {
+    const id = randomUUID();
+    const d = decide(
+      {
+        type: 'OpenSchedule',
+        scheduleId: id,
+        doctorId: `fresh-doc-${i}`,
+        institutionId: 'fresh-inst',
+        departmentId: `fresh-dept-${i % 5}`,
+        date: '2030-01-15',
+        period: 'afternoon',
+        capacity: 1000,
+        fee: 0,
+        actor: { id: 'bench', role: 'hospital' },
+        now: new Date('2030-01-10T09:30:00Z'),
+      },
+      fold([]),
+    );
+    if (!d.ok) throw new Error(d.error.code);
+    await store.appendToStream(
+      scheduleStreamName(id),
+      d.events.map((e) => ({ type: e.type, data: e.data })),
+      'no_stream',
+    );
+    schedules.push({ id, state: fold(d.events), rev: 0, chain: Promise.resolve() });
+  }
+  const keys = keyspace(pc.config.READ_MODEL_PREFIX, 1);
+  const pending = new Map<string, number>(); // appointment key → accepted at
+  const latencies: number[] = [];
+  let offered = 0;
+  let stopPolling = false;
+  const poller = (async () => {
+    let deadline = Infinity;
+    while (pending.size > 0 || !stopPolling) {
+      if (stopPolling && deadline === Infinity) deadline = performance.now() + 10_000;
+      if (performance.now() > deadline) break;
+      const batch = [...pending.keys()];
+      if (batch.length) {
+        const replies = await redis.pipeline(batch.map((k) => ['exists', k])).exec();
+        const now = performance.now();
+        batch.forEach((k, i) => {
+          if (replies?.[i]?.[1] === 1) {
+            latencies.push(now - pending.get(k)!);
+            pending.delete(k);
+          }
+        });
+      }
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  })();
+
+  const started = performance.now();
+  const interval = 1000 / RATE;
+  for (let i = 0; i < RATE * SECONDS; i++) {
+    const due = started + i * interval;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const s = schedules[i % schedules.length]!;
+    offered++;
+    s.chain = s.chain.then(async () => {
+      const appointmentId = randomUUID();
+      const d = decide(
+        {
+          type: 'BookAppointment',
+          scheduleId: s.id,
+          appointmentId,
+          patientId: `fresh-p-${randomUUID().slice(0, 12)}`,
+          now: new Date('2030-01-10T09:30:00Z'),
+        },
+        s.state,
+      );
+      if (!d.ok) throw new Error(d.error.code);
+      await store.appendToStream(
+        scheduleStreamName(s.id),
+        d.events.map((e) => ({ type: e.type, data: e.data })),
+        BigInt(s.rev),
+      );
+      pending.set(keys.appointment(appointmentId), performance.now());
+      s.rev += d.events.length;
+      s.state = fold(d.events, s.state);
+    });
+  }
+  await Promise.all(schedules.map((s) => s.chain));
+  const achieved = (offered / (performance.now() - started)) * 1000;
+  stopPolling = true;
+  await poller;
+  const lost = pending.size;
+  await live.stop();
+  await relay.stop();
+  return { latencies, offered, achieved, lost };
+}
+
+const startedAt = new Date();
+const load = loadavg()[0]!.toFixed(2);
+try {
+  const tp = await throughput();
+  log(`freshness: ${RATE} commands/s for ${SECONDS} s…`);
+  const fr = await freshness();
+  const m = (k: keyof Round) => median(tp.rounds.map((r) => r[k]));
+  const ratio = (k: 'relay' | 'redis' | 'search') => median(tp.rounds.map((r) => r[k] / r.floor));
+  const p50 = percentile(fr.latencies, 50);
+  const p99 = percentile(fr.latencies, 99);
+  const max = Math.max(...fr.latencies);
+  const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+  const md = `# Projections benchmark
+
+Run: \`npm run bench:projections -- --events ${EVENTS} --rounds ${ROUNDS} --rate ${RATE} --seconds ${SECONDS}\`
+on ${startedAt.toISOString()}, ${cpus().length} cores, load average at start ${load}, against the local
+engines (Kafka 4 KRaft, PostgreSQL, Redis, OpenSearch 2.19), all on the same machine — and shared
+with other work running at the same time, so absolute numbers are noisy; the ratios are the point.
+
+## Throughput (events/s, median of ${ROUNDS} rounds, ~${fmt(m('events'))} events per round)
+
+Each round has its own topic (6 partitions), groups, key root and index, over the same seeded
+events (${EVENTS} schedule events: open + 99 bookings per schedule, appended 20 per transaction).
+Consumers are timed from their first batch to their last message (group join excluded for all),
+\`partitionsConsumedConcurrently: 3\`. The floor is a bare kafkajs \`eachBatch\` that does nothing.
+
+| stage | events/s (median) | ratio to the floor (median) | rounds |
+| --- | ---: | ---: | --- |
+| floor: bare kafkajs consumer | ${fmt(m('floor'))} | 1.00 | ${tp.rounds.map((r) => fmt(r.floor)).join(' / ')} |
+| relay: event store → Kafka | ${fmt(m('relay'))} | ${ratio('relay').toFixed(2)} | ${tp.rounds.map((r) => fmt(r.relay)).join(' / ')} |
+| Redis projector | ${fmt(m('redis'))} | ${ratio('redis').toFixed(2)} | ${tp.rounds.map((r) => fmt(r.redis)).join(' / ')} |
+| search projector | ${fmt(m('search'))} | ${ratio('search').toFixed(2)} | ${tp.rounds.map((r) => fmt(r.search)).join(' / ')} |
+
+Target: Redis projector ≥ 10,000 events/s — **${m('redis') >= 10_000 ? 'met' : 'NOT met'}** (median ${fmt(m('redis'))}).
+
+## Freshness (command accepted → visible in Redis)
+
+${fmt(fr.offered)} BookAppointment commands offered at ${RATE}/s (open loop, achieved ${fr.achieved.toFixed(0)}/s),
+round-robin over 50 schedules; "accepted" = the event store append returned (what the command API
+does before answering 201), "visible" = the appointment's hash exists in the Redis read model
+(polled every ~2 ms). Relay (batch 500, idle back-off ≤ 100 ms) and Redis projector running.
+
+| P50 | P99 | max | not visible after 10 s |
+| ---: | ---: | ---: | ---: |
+| ${p50.toFixed(0)} ms | ${p99.toFixed(0)} ms | ${max.toFixed(0)} ms | ${fr.lost} |
+
+Target: P99 ≤ 1 s — **${p99 <= 1000 ? 'met' : 'NOT met'}**.
+`;
+  await mkdir(new URL('./results/', import.meta.url), { recursive: true });
+  await writeFile(new URL('./results/projections.md', import.meta.url), md);
+  log(md);
+} finally {
+  for (const c of cleanup.reverse()) await c().catch(() => undefined);
+  redis.disconnect();
+  await engine.close();
+  await pool.end();
+}
+process.exit(0);

@@ -2,9 +2,10 @@
  * The query API as an Express app, built from its dependencies so tests can run several
  * instances on port 0 against the real Redis and search engine. `main.ts` wires real ones.
  */
+import type { RequestListener } from 'node:http';
 import express, { type Express } from 'express';
 import type { Redis } from 'ioredis';
-import { Gauge } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
 import { healthRouter } from '../platform/http/health.ts';
 import {
   createRegistry,
@@ -20,6 +21,7 @@ import { TwoLevelCache } from './cache/two-level-cache.ts';
 import type { QueryApiConfig } from './config.ts';
 import { BookingReader } from './read-models/booking-reader.ts';
 import { CatalogReader } from './read-models/catalog-reader.ts';
+import { FastRoutes, withFastPath } from './fast-path.ts';
 import { queryRoutes } from './routes.ts';
 
 export interface QueryApiDeps {
@@ -39,6 +41,8 @@ export interface QueryApiDeps {
 
 export interface QueryApi {
   app: Express;
+  /** What the server listens with: the cache fast path in front of the Express app. */
+  handler: RequestListener;
   cache: TwoLevelCache;
   registry: Registry;
   beginShutdown(): void;
@@ -52,6 +56,30 @@ export function createApp(deps: QueryApiDeps): QueryApi {
     ttlMs: deps.config.QUERY_L1_TTL_MS,
     maxStaleMs: deps.config.QUERY_L1_MAX_STALE_MS,
   });
+  const outcomes = new Counter({
+    name: 'query_cache_requests_total',
+    help: 'Cached reads by route and outcome: l1-hit, l1-stale-revalidating, l1-stale-fallback (Redis down), l2-load, l2-miss (not found), l2-error',
+    labelNames: ['route', 'outcome'] as const,
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'query_cache_hit_ratio',
+    help: 'Since start: level l1 = reads served from process memory / all cached reads; level l2 = Redis loads that found the resource / all Redis loads',
+    labelNames: ['level'] as const,
+    registers: [registry],
+    async collect() {
+      const totals = new Map<string, number>();
+      for (const v of (await outcomes.get()).values) {
+        const o = String(v.labels.outcome);
+        totals.set(o, (totals.get(o) ?? 0) + v.value);
+      }
+      const n = (o: string) => totals.get(o) ?? 0;
+      const l1 = n('l1-hit') + n('l1-stale-revalidating') + n('l1-stale-fallback');
+      const l2 = n('l2-load') + n('l2-miss') + n('l2-error');
+      this.set({ level: 'l1' }, l1 + l2 === 0 ? 0 : l1 / (l1 + l2));
+      this.set({ level: 'l2' }, l2 === 0 ? 0 : n('l2-load') / l2);
+    },
+  });
   new Gauge({
     name: 'query_cache_l1_entries',
     help: 'Responses held in the in-process cache',
@@ -62,6 +90,8 @@ export function createApp(deps: QueryApiDeps): QueryApi {
   });
 
   let shuttingDown = false;
+  const fastRoutes = new FastRoutes();
+  const redisReady = () => deps.redis.status === 'ready';
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -90,8 +120,9 @@ export function createApp(deps: QueryApiDeps): QueryApi {
       searchAlias: deps.searchAlias,
       config: deps.config,
       jwtSecret: deps.jwtSecret,
-      registry,
-      redisReady: () => deps.redis.status === 'ready',
+      outcomes,
+      fastRoutes,
+      redisReady,
       ...(deps.clock ? { clock: deps.clock } : {}),
     }),
   );
@@ -100,6 +131,15 @@ export function createApp(deps: QueryApiDeps): QueryApi {
 
   return {
     app,
+    handler: withFastPath(app, {
+      cache,
+      routes: fastRoutes,
+      registry,
+      outcomes,
+      logger,
+      redisReady,
+      disabled: () => shuttingDown,
+    }),
     cache,
     registry,
     beginShutdown: () => {

@@ -78,7 +78,7 @@ export async function startQueryApi(opts: StartOptions = {}) {
       prefixes: [`${readModelRoot}:`, catalogPrefix],
     },
   );
-  const server = await listen(api.app, opts.port ?? config.PORT ?? config.QUERY_API_PORT);
+  const server = await listen(api.handler, opts.port ?? config.PORT ?? config.QUERY_API_PORT);
   logger.info({ port: boundPort(server) }, 'query API listening');
   const close = async () => {
     await subscription.close();

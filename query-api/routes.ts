@@ -1,15 +1,15 @@
 import { Router, type Request, type Response } from 'express';
-import { Counter } from 'prom-client';
+import type { Counter } from 'prom-client';
 import { hospitalDate } from '../projections/schedule-events.ts';
 import { authenticate, principalOf } from '../platform/http/auth.ts';
 import { AppError } from '../platform/http/errors.ts';
-import type { Registry } from '../platform/http/metrics.ts';
 import { parseOrThrow } from '../platform/http/zod-problem.ts';
 import { SearchUnavailableError, type SearchEngine } from '../platform/search/index.ts';
 import { makeCachedResponse } from './cache/cached-response.ts';
 import { sendCached, STALE_HEADER } from './cache/send-cached.ts';
-import type { CacheOutcome, TwoLevelCache } from './cache/two-level-cache.ts';
+import type { TwoLevelCache } from './cache/two-level-cache.ts';
 import type { QueryApiConfig } from './config.ts';
+import type { FastRoutes } from './fast-path.ts';
 import { decodeCursor, encodeCursor, queryFingerprint } from './cursor.ts';
 import type { BookingReader } from './read-models/booking-reader.ts';
 import type { CatalogReader } from './read-models/catalog-reader.ts';
@@ -33,7 +33,8 @@ export interface RouteDeps {
   searchAlias: string;
   config: QueryApiConfig;
   jwtSecret: string;
-  registry: Registry;
+  outcomes: Counter<'route' | 'outcome'>;
+  fastRoutes: FastRoutes;
   /** False while the Redis connection is down: whatever the cache serves then is marked stale. */
   redisReady: () => boolean;
   clock?: () => Date;
@@ -51,12 +52,7 @@ export function queryRoutes(deps: RouteDeps): Router {
   const router = Router();
   const { cache, catalog, bookings, config } = deps;
   const now = deps.clock ?? (() => new Date());
-  const outcomes = new Counter({
-    name: 'query_cache_requests_total',
-    help: 'Cached reads by route and outcome (l1-hit, l1-stale-revalidating, l2-load, l1-stale-fallback)',
-    labelNames: ['route', 'outcome'] as const,
-    registers: [deps.registry],
-  });
+  const { outcomes } = deps;
 
   /** A read through both cache levels; Redis errors become a stale copy or a 503. */
   const cached = async (
@@ -66,17 +62,24 @@ export function queryRoutes(deps: RouteDeps): Router {
     key: string,
     build: (deps: Deps) => Promise<unknown>,
   ): Promise<boolean> => {
-    const result = await cache.get(key, () =>
-      guardRedis(async () => {
-        const d = new Deps();
-        const payload = await build(d);
-        return makeCachedResponse(payload, d.list(), Date.now(), payload === MISSING);
-      }),
-    );
-    outcomes.inc({ route, outcome: result.outcome satisfies CacheOutcome });
+    const result = await cache
+      .get(key, () =>
+        guardRedis(async () => {
+          const d = new Deps();
+          const payload = await build(d);
+          return makeCachedResponse(payload, d.list(), Date.now(), payload === MISSING);
+        }),
+      )
+      .catch((err: unknown) => {
+        outcomes.inc({ route, outcome: 'l2-error' });
+        throw err;
+      });
+    const missed = result.outcome === 'l2-load' && result.entry.missing;
+    outcomes.inc({ route, outcome: missed ? 'l2-miss' : result.outcome });
     if (result.entry.missing) return false;
     const stale = result.outcome === 'l2-load' || deps.redisReady() ? undefined : 'redis-unavailable';
-    sendCached(req, res, result, stale ? { stale } : {});
+    if (!stale) deps.fastRoutes.remember(req.originalUrl, key, route);
+    sendCached(req, res, result.entry, { outcome: result.outcome, stale });
     return true;
   };
 

@@ -1,11 +1,10 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Express } from 'express';
 import type { Logger } from 'pino';
 
 /** Starts listening; resolves once bound (port 0 picks a free port — read it from `server.address()`). */
-export async function listen(app: Express, port: number, host?: string): Promise<Server> {
-  const server = createServer(app);
+export async function listen(handler: RequestListener, port: number, host?: string): Promise<Server> {
+  const server = createServer(handler);
   // Longer than typical load-balancer idle timeouts, so the LB closes idle connections first.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;

@@ -90,6 +90,13 @@ export class TwoLevelCache {
     return { entry, outcome: 'l2-load' };
   }
 
+  /** The entry if it can be served as is (fresh, valid, existing), without any loading: the fast path. */
+  peekFresh(key: string): CachedResponse | undefined {
+    const entry = this.lru.get(key, { allowStale: false });
+    if (!entry || entry.invalidated || entry.missing) return undefined;
+    return entry;
+  }
+
   /** A Redis key changed: every entry built from it must be reloaded before it is served again. */
   invalidateDependency(redisKey: string): number {
     const keys = this.byDependency.get(redisKey);

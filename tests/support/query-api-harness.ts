@@ -59,7 +59,7 @@ export async function startQueryInstance(
       prefixes: [`${opts.readModelRoot}:`, opts.catalogPrefix],
     },
   );
-  const server: Server = await listen(api.app, 0, '127.0.0.1');
+  const server: Server = await listen(api.handler, 0, '127.0.0.1');
   const baseUrl = `http://127.0.0.1:${boundPort(server)}`;
   return {
     api,

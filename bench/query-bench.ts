@@ -1,0 +1,192 @@
+/**
+ * Query API benchmark (autocannon), side by side in one run, for the homepage and one
+ * institution-list page, against two named baselines:
+ *   ceiling  a bare node:http server answering the same bytes
+ *   naive    Express with one Redis GET + JSON parse/stringify per request
+ * The read models are filled by the real catalog pipeline (Debezium snapshot of the seeded
+ * catalog → CDC projectors → a private Redis prefix). Run: npm run bench:query
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import { loadConfig } from '../platform/config.ts';
+import { createCatalogPipeline } from '../tests/support/catalog-pipeline.ts';
+import { uniqueName, waitFor } from '../tests/support/wait.ts';
+
+const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const targets = ['ceiling', 'naive', 'ours'] as const;
+type Target = (typeof targets)[number];
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+function startServer(kind: Target, port: number, env: Record<string, string>): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/query-servers.ts', kind, String(port)], {
+    env: { ...process.env, ...env, LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  return new Promise((resolve, reject) => {
+    child.once('message', () => resolve(child));
+    child.once('exit', (code) => reject(new Error(`${kind} server exited with ${code}`)));
+  });
+}
+
+async function run(
+  port: number,
+  path: string,
+  opts: { duration: number; overallRate?: number; connections?: number },
+) {
+  const result = await autocannon({
+    url: `http://127.0.0.1:${port}${path}`,
+    connections: opts.connections ?? CONNECTIONS,
+    duration: opts.duration,
+    ...(opts.overallRate ? { overallRate: opts.overallRate } : {}),
+  });
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    non2xx: result.non2xx + result.errors + result.timeouts,
+  };
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const started = new Date();
+  const load0 = loadavg();
+  console.log('filling a private read model from the seeded catalog (Debezium snapshot)…');
+  const p = await createCatalogPipeline(config, { tag: 'qbench' });
+  const children: ChildProcess[] = [];
+  try {
+    await p.applyConnector();
+    await p.startProjection(['redis']);
+    const { rows } = await p.db.query<{ city: string }>(
+      `SELECT city FROM institutions WHERE status = 'active' GROUP BY city ORDER BY count(*) DESC, city LIMIT 1`,
+    );
+    const active = Number(
+      (await p.db.query<{ n: string }>(`SELECT count(*) AS n FROM institutions WHERE status = 'active'`))
+        .rows[0]!.n,
+    );
+    const city = rows[0]?.city;
+    if (!city) throw new Error('the catalog is empty: run `npm run seed` first');
+    await waitFor(async () => ((await p.redis.zcard(p.keys.institutionsAll)) >= active ? true : undefined), {
+      timeoutMs: 300_000,
+      intervalMs: 500,
+      what: `${active} institutions in Redis`,
+    });
+    const paths = {
+      homepage: `/v1/homepage?city=${encodeURIComponent(city)}`,
+      list: `/v1/institutions?city=${encodeURIComponent(city)}&limit=20`,
+    };
+
+    const ports: Record<Target, number> = { ours: 39_102, ceiling: 39_100, naive: 39_101 };
+    children.push(
+      await startServer('ours', ports.ours, {
+        BENCH_CATALOG_PREFIX: p.keys.prefix,
+        BENCH_SEARCH_ALIAS: p.alias,
+        BENCH_READ_MODEL_ROOT: uniqueName('rm'),
+      }),
+    );
+    const bodies: Record<string, string> = {};
+    const naivePrefix = `${uniqueName('bench:naive')}:`;
+    for (const path of Object.values(paths)) {
+      const res = await fetch(`http://127.0.0.1:${ports.ours}${path}`);
+      if (res.status !== 200) throw new Error(`${path} -> ${res.status}`);
+      const body = Buffer.from(await res.arrayBuffer());
+      bodies[path] = body.toString('base64');
+      await p.redis.set(`${naivePrefix}${path}`, body.toString('utf8'), 'EX', 3600);
+    }
+    const bodiesFile = join(tmpdir(), `${uniqueName('bench-bodies')}.json`);
+    writeFileSync(bodiesFile, JSON.stringify(bodies));
+    children.push(await startServer('ceiling', ports.ceiling, { BENCH_BODIES_FILE: bodiesFile }));
+    children.push(await startServer('naive', ports.naive, { BENCH_NAIVE_PREFIX: naivePrefix }));
+
+    for (const t of targets)
+      for (const path of Object.values(paths)) await run(ports[t], path, { duration: 2 });
+
+    type Row = { rps: number[]; p50: number[]; p99: number[]; non2xx: number };
+    const results = new Map<string, Row>();
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const t of targets) {
+        for (const [name, path] of Object.entries(paths)) {
+          const r = await run(ports[t], path, { duration: DURATION });
+          const key = `${name}:${t}`;
+          const row = results.get(key) ?? { rps: [], p50: [], p99: [], non2xx: 0 };
+          row.rps.push(r.rps);
+          row.p50.push(r.p50);
+          row.p99.push(r.p99);
+          row.non2xx += r.non2xx;
+          results.set(key, row);
+          console.log(`round ${round} ${key}: ${Math.round(r.rps)} req/s, P99 ${r.p99} ms`);
+        }
+      }
+    }
+
+    const fixed: Record<string, { rate: number; rps: number; p50: number; p99: number; non2xx: number }> = {};
+    for (const [name, path] of Object.entries(paths)) {
+      const rate = Math.round(median(results.get(`${name}:ours`)!.rps) / 2);
+      const r = await run(ports.ours, path, { duration: DURATION * 2, overallRate: rate, connections: 20 });
+      fixed[name] = { rate, ...r };
+      console.log(`fixed ${name} at ${rate}/s: P99 ${r.p99} ms`);
+    }
+
+    const lines: string[] = [
+      '# Query benchmark — homepage and institution list',
+      '',
+      `Generated by \`npm run bench:query\` on ${started.toISOString()}.`,
+      '',
+      `- Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}; Node ${process.version}; Redis and the load generator on the same host`,
+      `- Load: autocannon, ${CONNECTIONS} connections, ${DURATION} s per run after a 2 s warm-up, ${ROUNDS} rounds interleaved (ceiling, naive, ours); each server in its own process; LOG_LEVEL=warn (no per-request access log) for all three`,
+      `- Data: the seeded catalog (${active} active institutions) snapshotted by Debezium into a private Redis prefix by the real CDC projector; city ${city}`,
+      `- Host load average before: ${load0.map((x) => x.toFixed(2)).join(', ')}; after: ${loadavg()
+        .map((x) => x.toFixed(2))
+        .join(', ')}`,
+      '',
+      '| page | target | req/s (median) | P50 ms | P99 ms (median) | runs (req/s) | non-2xx + errors |',
+      '|---|---|---:|---:|---:|---|---:|',
+    ];
+    for (const name of Object.keys(paths)) {
+      for (const t of targets) {
+        const row = results.get(`${name}:${t}`)!;
+        lines.push(
+          `| ${name} | ${t} | ${Math.round(median(row.rps))} | ${median(row.p50)} | ${median(row.p99)} | ${row.rps.map((x) => Math.round(x)).join(' / ')} | ${row.non2xx} |`,
+        );
+      }
+    }
+    lines.push('', '| page | ours / ceiling | ours / naive |', '|---|---:|---:|');
+    for (const name of Object.keys(paths)) {
+      const ours = median(results.get(`${name}:ours`)!.rps);
+      lines.push(
+        `| ${name} | ${(ours / median(results.get(`${name}:ceiling`)!.rps)).toFixed(2)}× | ${(ours / median(results.get(`${name}:naive`)!.rps)).toFixed(2)}× |`,
+      );
+    }
+    lines.push('', '## Fixed rate (half of our measured maximum)', '');
+    lines.push(
+      '| page | rate req/s | achieved | P50 ms | P99 ms | non-2xx + errors |',
+      '|---|---:|---:|---:|---:|---:|',
+    );
+    for (const [name, f] of Object.entries(fixed)) {
+      lines.push(`| ${name} | ${f.rate} | ${Math.round(f.rps)} | ${f.p50} | ${f.p99} | ${f.non2xx} |`);
+    }
+    mkdirSync('bench/results', { recursive: true });
+    writeFileSync('bench/results/query.md', `${lines.join('\n')}\n`);
+    console.log(lines.join('\n'));
+  } finally {
+    for (const child of children) child.kill('SIGTERM');
+    await p.cleanup();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

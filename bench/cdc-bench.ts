@@ -14,7 +14,7 @@
  * Medians over the rounds go to bench/results/cdc.md. The catalog is seeded first if empty.
  */
 import { writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { seedIfEmpty } from '../infra/seed/seed.ts';
 import { loadConfig } from '../platform/config.ts';
@@ -183,6 +183,7 @@ async function round(n: number): Promise<Round> {
 const seeded = await seedIfEmpty(config.DATABASE_URL);
 if (seeded.seeded) say(`seeded ${seeded.totalRows} rows at ${seeded.rowsPerSecond} rows/s`);
 
+const loadBefore = loadavg()[0] ?? 0;
 const rounds: Round[] = [];
 for (let i = 1; i <= ROUNDS; i++) rounds.push(await round(i));
 
@@ -211,13 +212,15 @@ const table = [
   ).map(([label, key]) => `| ${label} | ${fmt(m(key))} | ${rounds.map((r) => fmt(r[key])).join(' / ')} |`),
 ];
 
+const loadAfter = loadavg()[0] ?? 0;
 const report = `# Catalog CDC benchmark
 
 \`npm run bench:cdc -- --rounds ${ROUNDS} --updates ${UPDATES}\` — ${new Date().toISOString()}
 
 Machine: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}. Engines: the local
 PostgreSQL 15, Kafka 4.3 (KRaft, 1 broker), Kafka Connect 4.3 + Debezium 3.6.1, OpenSearch 2.19, Redis — all on
-this same machine as the benchmark and the projectors.
+this same machine as the benchmark and the projectors. 1-minute load average: ${loadBefore.toFixed(1)} before,
+${loadAfter.toFixed(1)} after (anything above the core count means other work competed for the CPU).
 
 Each round: a fresh connector (own slot, publication, topics), the catalog projection in-process (two consumer
 groups: Redis and search), initial snapshot, then ${UPDATES} single-row UPDATEs one at a time on the round's own

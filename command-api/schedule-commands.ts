@@ -54,6 +54,7 @@ export type CommandResult<T> =
 
 export interface ScheduleCommandsOptions {
   retry?: { maxAttempts?: number; initialDelayMs?: number; maxDelayMs?: number };
+  /** Cache budget in appointments (plus one per stream). Default 200,000. */
   cacheSize?: number;
   onRetry?: () => void;
 }
@@ -80,7 +81,12 @@ export class ScheduleCommands {
   constructor(pool: Pool, store: PgEventStore, opts: ScheduleCommandsOptions = {}) {
     this.#pool = pool;
     this.#store = store;
-    this.#cache = new LRUCache({ max: opts.cacheSize ?? 10_000 });
+    // Bounded by total appointments held, not by stream count: a full schedule weighs 1,000× an empty one.
+    this.#cache = new LRUCache({
+      maxSize: opts.cacheSize ?? 200_000,
+      sizeCalculation: (loaded) =>
+        1 + (loaded.state.status === 'initial' ? 0 : loaded.state.appointments.size),
+    });
     const policy = retry(handleType(WrongExpectedRevisionError), {
       maxAttempts: opts.retry?.maxAttempts ?? 6,
       backoff: new ExponentialBackoff({

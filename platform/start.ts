@@ -5,7 +5,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { fileURLToPath } from 'node:url';
+import { catalogConnector, catalogConnectorSettings } from '../connectors/catalog-connector.ts';
+import { ConnectClient } from '../connectors/connect-client.ts';
 import { status, up } from '../infra/local/launcher.ts';
+import { migrate } from '../infra/migrate.ts';
+import { seedIfEmpty } from '../infra/seed/seed.ts';
 import { loadConfig } from './config.ts';
 import { createLogger } from './logger.ts';
 
@@ -28,7 +32,11 @@ const services: ServiceSpec[] = [
     healthUrl: `http://127.0.0.1:${config.COMMAND_API_PORT}/healthz`,
   },
   { name: 'projections', entry: 'projections/main.ts', healthUrl: 'http://127.0.0.1:3003/healthz' },
-  { name: 'catalog-projections', entry: 'projections/catalog/main.ts' },
+  {
+    name: 'catalog-projections',
+    entry: 'projections/catalog/main.ts',
+    healthUrl: 'http://127.0.0.1:3004/healthz',
+  },
   {
     name: 'query-api',
     entry: 'query-api/main.ts',
@@ -55,14 +63,13 @@ function startService(spec: ServiceSpec): void {
   log.info({ component: spec.name, pid: child.pid }, 'service started');
 }
 
-/** Optional preparation steps owned by other modules, run only when those modules exist. */
-async function runStep(file: string, exportName: string, ...args: unknown[]): Promise<void> {
-  const url = new URL(`../${file}`, import.meta.url);
-  if (!existsSync(url)) return;
-  const mod = (await import(url.href)) as Record<string, (...a: unknown[]) => Promise<unknown>>;
-  const fn = mod[exportName];
-  if (typeof fn !== 'function') throw new Error(`${file} does not export ${exportName}`);
-  await fn(...args);
+/** Registers (or updates) the catalog's Debezium connector: PUT is idempotent. */
+async function applyCatalogConnector(): Promise<void> {
+  const connect = new ConnectClient(config.KAFKA_CONNECT_URL);
+  const { name, config: connectorConfig } = catalogConnector(catalogConnectorSettings(config));
+  const { created } = await connect.apply(name, connectorConfig);
+  await connect.waitRunning(name, 120_000);
+  log.info({ connector: name }, created ? 'catalog connector created' : 'catalog connector up to date');
 }
 
 async function serviceHealth(
@@ -80,9 +87,9 @@ async function serviceHealth(
 
 async function main(): Promise<void> {
   await up((line) => log.info(line));
-  await runStep('infra/migrate.ts', 'migrate', config.DATABASE_URL);
-  await runStep('infra/seed/seed.ts', 'seedIfEmpty', config.DATABASE_URL);
-  await runStep('connectors/apply.ts', 'applyConnectors', config);
+  await migrate(config.DATABASE_URL, (line) => log.info(line));
+  await seedIfEmpty(config.DATABASE_URL, { log: (line) => log.info(line) });
+  await applyCatalogConnector();
 
   for (const spec of services) {
     if (existsSync(new URL(`../${spec.entry}`, import.meta.url))) startService(spec);

@@ -38,7 +38,10 @@ async function main(): Promise<number> {
       return 0;
     }
     case 'apply': {
-      const errors = await connect.validate(connectorConfig['connector.class'] ?? '', connectorConfig);
+      const errors = await connect.validate(connectorConfig['connector.class'] ?? '', {
+        ...connectorConfig,
+        name,
+      });
       if (errors.length > 0) {
         out(`connector config rejected by Connect:\n  ${errors.join('\n  ')}`);
         return 1;

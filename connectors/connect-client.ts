@@ -52,9 +52,10 @@ export class ConnectClient {
   async validate(pluginClass: string, config: Record<string, string>): Promise<string[]> {
     const short = pluginClass.split('.').at(-1) ?? pluginClass;
     const json = (await this.expectOk('PUT', `/connector-plugins/${short}/config/validate`, config)) as {
-      configs: { value: { name: string; errors: string[] } }[];
+      configs: { value: { name: string; errors: string[] } | null }[];
     };
-    return json.configs.flatMap((c) => c.value.errors.map((e) => `${c.value.name}: ${e}`));
+    // Some plugins list internal definitions with a null value: nothing to report for those.
+    return json.configs.flatMap((c) => (c.value?.errors ?? []).map((e) => `${c.value?.name ?? '?'}: ${e}`));
   }
 
   async status(name: string): Promise<ConnectorStatus | null> {

@@ -34,7 +34,8 @@ import {
 /**
  * KEYS[1]: the schedule hash holding `rev`; KEYS[2..]: every other key the writes touch.
  * ARGV[1]: revision the fold started from (-1: none); ARGV[2]: new revision;
- * ARGV[3..]: the writes, flat: cmd, keyIndex, argc, arg1..argN, cmd, … (no JSON to decode).
+ * ARGV[3]: event-store checkpoint of the new revision's event, stored as `cp` for read-your-writes;
+ * ARGV[4..]: the writes, flat: cmd, keyIndex, argc, arg1..argN, cmd, … (no JSON to decode).
  * Returns 1 applied, 0 already applied, -1 conflict.
  */
 export const APPLY_LUA = `
@@ -43,7 +44,7 @@ local new = tonumber(ARGV[2])
 if cur >= new then return 0 end
 if cur ~= tonumber(ARGV[1]) then return -1 end
 local allowed = { HSET = true, HINCRBY = true, ZADD = true, ZINCRBY = true, ZREM = true }
-local i = 3
+local i = 4
 local n = #ARGV
 while i <= n do
   local cmd = ARGV[i]
@@ -53,7 +54,7 @@ while i <= n do
   redis.call(cmd, key, unpack(ARGV, i + 3, i + 2 + argc))
   i = i + 3 + argc
 end
-redis.call('HSET', KEYS[1], 'rev', ARGV[2])
+redis.call('HSET', KEYS[1], 'rev', ARGV[2], 'cp', ARGV[3])
 return 1
 `;
 
@@ -104,6 +105,8 @@ interface StreamWrite {
   scheduleKey: string;
   fromRev: number;
   toRev: number;
+  /** Checkpoint of the event at `toRev`: what the query API compares read-your-writes against. */
+  checkpoint: string;
   ops: RedisOp[];
 }
 
@@ -245,6 +248,7 @@ export class RedisReadModelWriter {
     }
     const ops: RedisOp[] = [];
     let rev = fromRev;
+    let checkpoint = '';
     let parked: string | undefined;
     for (const r of [...byRev.keys()].sort((a, b) => a - b)) {
       const item = byRev.get(r)!;
@@ -277,6 +281,7 @@ export class RedisReadModelWriter {
       }
       result.applied += 1;
       rev = r;
+      checkpoint = item.envelope.checkpoint;
     }
     if (rev > fromRev) {
       result.write = {
@@ -284,6 +289,7 @@ export class RedisReadModelWriter {
         scheduleKey: keys.schedule(scheduleIdOf(streamId)),
         fromRev,
         toRev: rev,
+        checkpoint,
         ops,
       };
     }
@@ -297,7 +303,7 @@ export class RedisReadModelWriter {
     for (const fold of folds) {
       const keys = [fold.scheduleKey];
       const index = new Map<string, number>([[fold.scheduleKey, 1]]);
-      const argv: string[] = [String(fold.fromRev), String(fold.toRev)];
+      const argv: string[] = [String(fold.fromRev), String(fold.toRev), fold.checkpoint];
       for (const op of coalesceOps(fold.ops)) {
         let i = index.get(op.key);
         if (i === undefined) {

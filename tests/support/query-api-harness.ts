@@ -23,6 +23,7 @@ export async function startQueryInstance(
     searchAlias: string;
     readModelRoot: string;
     redisUrl?: string;
+    jwtSecret?: string;
     queryConfig?: Partial<QueryApiConfig>;
   },
 ): Promise<QueryInstance> {
@@ -45,7 +46,7 @@ export async function startQueryInstance(
     redis,
     search,
     config: queryConfig,
-    jwtSecret: config.JWT_SECRET,
+    jwtSecret: opts.jwtSecret ?? config.JWT_SECRET,
     readModelRoot: opts.readModelRoot,
     catalogPrefix: opts.catalogPrefix,
     searchAlias: opts.searchAlias,

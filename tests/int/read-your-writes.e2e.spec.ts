@@ -1,0 +1,144 @@
+/**
+ * Read-your-writes through the whole platform: command API → event store → relay → Kafka →
+ * Redis projector → query API. The query sends back the Booking-Checkpoint the command returned
+ * and must see its own booking, without waiting on the client side.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  startCommandApi,
+  TEST_SECRET,
+  type Harness as CommandHarness,
+} from '../support/command-api-harness.ts';
+import { projectionsHarness, type Harness as ProjectionsHarness } from '../support/projections-harness.ts';
+import { startQueryInstance, type QueryInstance } from '../support/query-api-harness.ts';
+
+describe('read-your-writes after a booking', () => {
+  let commands: CommandHarness;
+  let projections: ProjectionsHarness;
+  let query: QueryInstance;
+  let hospitalToken: string;
+
+  beforeAll(async () => {
+    commands = await startCommandApi({ config: { JWT_SECRET: TEST_SECRET, IDEMPOTENCY_TTL_HOURS: 24 } });
+    projections = await projectionsHarness();
+    await projections.startRelay();
+    await projections.startProjector('redis');
+    query = await startQueryInstance(projections.config, {
+      catalogPrefix: `${projections.pc.READ_MODEL_PREFIX}-catalog:`,
+      searchAlias: projections.pc.APPOINTMENTS_ALIAS,
+      readModelRoot: projections.pc.READ_MODEL_PREFIX,
+      jwtSecret: TEST_SECRET,
+      queryConfig: { QUERY_RYW_TIMEOUT_MS: 2000 },
+    });
+    hospitalToken = await commands.tokenFor({ sub: 'hospital-ryw', role: 'hospital' });
+  }, 120_000);
+
+  afterAll(async () => {
+    await query?.close();
+    await projections?.close();
+    await commands?.stop();
+  });
+
+  async function openSchedule(doctorId: string) {
+    const res = await commands.http.post('/v1/schedules', {
+      token: hospitalToken,
+      idempotencyKey: randomUUID(),
+      body: {
+        doctorId,
+        institutionId: 'inst-ryw',
+        departmentId: 'dept-ryw',
+        date: '2030-03-01',
+        period: 'morning',
+        capacity: 5,
+        fee: 5000,
+      },
+    });
+    expect(res.status).toBe(201);
+    return res.body as { scheduleId: string };
+  }
+
+  it('sees its own booking at once when it sends back the checkpoint, and the schedule shows it', async () => {
+    const doctorId = `doc-${randomUUID().slice(0, 8)}`;
+    const { scheduleId } = await openSchedule(doctorId);
+    const patientId = `p-${randomUUID().slice(0, 8)}`;
+    const patientToken = await commands.tokenFor({ sub: patientId, role: 'patient' });
+    const booked = await commands.http.post('/v1/appointments', {
+      token: patientToken,
+      idempotencyKey: randomUUID(),
+      body: { scheduleId, patientId },
+    });
+    expect(booked.status).toBe(201);
+    const checkpoint = booked.headers['booking-checkpoint'] as string;
+    expect(checkpoint).toMatch(/^\d+:\d+$/);
+    const { appointmentId } = booked.body as { appointmentId: string };
+
+    const t0 = Date.now();
+    const read = await query.get(`/v1/appointments/${appointmentId}`, {
+      authorization: `Bearer ${patientToken}`,
+      'booking-checkpoint': checkpoint,
+    });
+    const waitedMs = Date.now() - t0;
+    expect(read.status).toBe(200);
+    expect(read.headers.get('x-data-stale')).toBeNull();
+    const body = (await read.json()) as {
+      appointment: { status: string; patientId: string; scheduleId: string };
+    };
+    expect(body.appointment).toMatchObject({ status: 'active', patientId, scheduleId });
+    console.log(`[read-your-writes] appointment readable ${waitedMs} ms after the command answered`);
+
+    const schedules = await query.get(`/v1/doctors/${doctorId}/schedules?from=2030-03-01&to=2030-03-01`, {
+      'booking-checkpoint': checkpoint,
+    });
+    expect(schedules.status).toBe(200);
+    expect(schedules.headers.get('x-data-stale')).toBeNull();
+    const list = (await schedules.json()) as {
+      schedules: { scheduleId: string; booked: number; remaining: number }[];
+    };
+    expect(list.schedules).toEqual([expect.objectContaining({ scheduleId, booked: 1, remaining: 4 })]);
+
+    // Another patient may not read it; a hospital may.
+    const stranger = await commands.tokenFor({ sub: 'someone-else', role: 'patient' });
+    expect(
+      (await query.get(`/v1/appointments/${appointmentId}`, { authorization: `Bearer ${stranger}` })).status,
+    ).toBe(403);
+    const hospital = await query.get(`/v1/appointments/${appointmentId}`, {
+      authorization: `Bearer ${hospitalToken}`,
+    });
+    expect(hospital.status).toBe(200);
+  });
+
+  it('answers with what it has and says so when the checkpoint is not reached in time', async () => {
+    const doctorId = `doc-${randomUUID().slice(0, 8)}`;
+    const opened = await commands.http.post('/v1/schedules', {
+      token: hospitalToken,
+      idempotencyKey: randomUUID(),
+      body: {
+        doctorId,
+        institutionId: 'i',
+        departmentId: 'd',
+        date: '2030-03-02',
+        period: 'evening',
+        capacity: 3,
+        fee: 0,
+      },
+    });
+    const checkpoint = opened.headers['booking-checkpoint'] as string;
+    const [xid, pos] = checkpoint.split(':').map(BigInt) as [bigint, bigint];
+    const future = `${xid + 1_000_000n}:${pos + 1_000_000n}`;
+    const t0 = Date.now();
+    const res = await query.get(`/v1/doctors/${doctorId}/schedules?from=2030-03-02&to=2030-03-02`, {
+      'booking-checkpoint': future,
+    });
+    const elapsed = Date.now() - t0;
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-data-stale')).toBe('checkpoint-not-reached');
+    expect(elapsed).toBeGreaterThanOrEqual(1900);
+    expect(elapsed).toBeLessThan(4000);
+
+    const malformed = await query.get(`/v1/doctors/${doctorId}/schedules`, {
+      'booking-checkpoint': 'yesterday',
+    });
+    expect(malformed.status).toBe(400);
+  });
+});

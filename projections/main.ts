@@ -173,7 +173,7 @@ try {
       res.end(describeError(err));
     });
   });
-  await new Promise<void>((resolve) => server!.listen(pc.PROJECTIONS_PORT, resolve));
+  await new Promise<void>((resolve) => server!.listen(config.PORT ?? pc.PROJECTIONS_PORT, resolve));
   const { port } = server.address() as AddressInfo;
   logger.info({ port, components: pc.PROJECTIONS_COMPONENTS, topic: pc.EVENTS_TOPIC }, 'projections ready');
 } catch (err) {

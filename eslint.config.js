@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'coverage/**', '.cache/**', '**/*.js', '**/*.cjs'] },
+  { ignores: ['node_modules/**', 'coverage/**', '.cache/**', '**/*.js', '**/*.cjs', '**/*.tmp.*'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

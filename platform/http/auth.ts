@@ -3,7 +3,8 @@
  * is attached to the request and read with `principalOf(req)`.
  */
 import type { Request, RequestHandler } from 'express';
-import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import { errors as joseErrors, decodeJwt, jwtVerify, SignJWT } from 'jose';
+import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
 import { AppError } from './errors.ts';
 
@@ -60,13 +61,46 @@ export async function signToken(
     .sign(secretKey(secret));
 }
 
+export interface AuthenticateOptions {
+  secret: string;
+  /**
+   * Verified tokens are remembered by their exact string for at most this long (and never past
+   * their `exp`), so a client reusing its token skips the HMAC verification (WebCrypto through
+   * jose: ~10% of a booking command's CPU). 0 disables the cache. Default 60 s.
+   */
+  cacheTtlMs?: number;
+  /** Most tokens remembered. Default 10,000. */
+  cacheMax?: number;
+}
+
 /** 401 unless a valid `Authorization: Bearer <jwt>` is present. */
-export function authenticate(opts: { secret: string }): RequestHandler {
+export function authenticate(opts: AuthenticateOptions): RequestHandler {
+  const ttl = opts.cacheTtlMs ?? 60_000;
+  // Only successful verifications are cached, keyed by the whole token (signature included), for
+  // one secret: the same string verified once verifies again until it expires. An entry is good
+  // until min(now + ttl, exp) (without the verifier's clock tolerance, checked against Date.now()
+  // on every read), so an expired token is re-verified and rejected exactly as before.
+  const verified =
+    ttl > 0
+      ? new LRUCache<string, { principal: Principal; until: number }>({ max: opts.cacheMax ?? 10_000 })
+      : undefined;
   return async (req, _res, next) => {
     const header = req.header('authorization');
     const match = header ? /^Bearer\s+([A-Za-z0-9._~+/=-]+)\s*$/i.exec(header) : null;
-    if (!match?.[1]) throw new AppError('unauthenticated', 'Missing bearer token', { headers: CHALLENGE });
-    principals.set(req, await verifyToken(match[1], opts.secret));
+    const token = match?.[1];
+    if (!token) throw new AppError('unauthenticated', 'Missing bearer token', { headers: CHALLENGE });
+    const now = Date.now();
+    const cached = verified?.get(token);
+    let principal: Principal;
+    if (cached && now < cached.until) {
+      principal = cached.principal;
+    } else {
+      principal = await verifyToken(token, opts.secret);
+      const { exp } = decodeJwt(token); // required and checked by verifyToken
+      const until = Math.min(now + ttl, (exp ?? 0) * 1000);
+      if (verified && until > now) verified.set(token, { principal, until });
+    }
+    principals.set(req, principal);
     next();
   };
 }

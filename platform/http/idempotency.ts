@@ -64,6 +64,17 @@ export function requestFingerprint(method: string, path: string, body: unknown):
     .digest('hex');
 }
 
+/**
+ * A data-modifying statement (INSERT/UPDATE/DELETE with its own $1… parameters) to run in the same
+ * statement as the key's completion. `name` names the combined prepared statement, so one name
+ * must always go with one text.
+ */
+export interface AlongsideStatement {
+  name: string;
+  text: string;
+  values: unknown[];
+}
+
 export interface IdempotencyStoreOptions {
   /** How long a key is kept (≥ 24 h). */
   ttlHours: number;
@@ -94,10 +105,23 @@ export class PgIdempotencyStore {
   async claim(principal: string, key: string, requestHash: string): Promise<Claim> {
     for (let attempt = 0; attempt < 5; attempt++) {
       const token = randomUUID();
+      // The claim commits asynchronously (synchronous_commit = off for this one implicit
+      // transaction, via set_config(…, true)): it does not wait for its WAL flush, which saves one
+      // durable commit per command. Losing it in a PostgreSQL crash is harmless:
+      // - nothing the client can observe depends on it being durable: a booking and its stored
+      //   response only exist through the command transaction, which commits durably — and WAL is
+      //   flushed in order, so that flush also makes this earlier claim durable;
+      // - if the crash loses the claim, no command transaction can have committed after it, so the
+      //   key is simply unused again and the client's retry claims it afresh (exactly as after a
+      //   failure before commit);
+      // - a concurrent request that saw the lost claim got a 409 in-flight answer and retries.
+      // PostgreSQL never reorders an asynchronous commit after a later synchronous one, so this
+      // weakens nothing about the idempotency record or the events.
       const inserted = await this.#pool.query({
         name: 'idem_claim',
         text: `INSERT INTO idempotency_keys (principal, idem_key, request_hash, status, lease_token, expires_at)
-         VALUES ($1, $2, $3, 'in_flight', $4, now() + make_interval(hours => $5))
+         SELECT $1, $2, $3, 'in_flight', $4, now() + make_interval(hours => $5)
+         FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
          ON CONFLICT (principal, idem_key) DO NOTHING`,
         values: [principal, key, requestHash, token, this.#ttlHours],
       });
@@ -155,7 +179,8 @@ export class PgIdempotencyStore {
 
   /**
    * Stores the outcome; call inside the transaction that commits the command's effects. Throws
-   * (so that transaction rolls back) when the claim was taken over in the meantime.
+   * (so that transaction rolls back) when the claim was taken over in the meantime. `alongside`,
+   * if given, is one more write of that transaction sent in the same statement.
    */
   async complete(
     db: Queryable,
@@ -163,13 +188,24 @@ export class PgIdempotencyStore {
     key: string,
     token: string,
     outcome: StoredOutcome,
+    alongside?: AlongsideStatement,
   ): Promise<void> {
-    const updated = await db.query({
-      name: 'idem_complete',
-      text: `UPDATE idempotency_keys SET status = 'completed', response = $4, completed_at = now()
-       WHERE principal = $1 AND idem_key = $2 AND lease_token = $3 AND status = 'in_flight'`,
-      values: [principal, key, token, JSON.stringify(outcome)],
-    });
+    const values: unknown[] = [principal, key, token, JSON.stringify(outcome)];
+    const update = `UPDATE idempotency_keys SET status = 'completed', response = $4, completed_at = now()
+       WHERE principal = $1 AND idem_key = $2 AND lease_token = $3 AND status = 'in_flight'`;
+    // `alongside` runs as a data-modifying CTE of the same statement (one round trip). It is
+    // executed whether or not the key matches; a mismatch throws below and the caller's
+    // transaction rolls both back.
+    const updated = await db.query(
+      alongside
+        ? {
+            name: `idem_complete_with_${alongside.name}`,
+            text: `WITH alongside AS (${alongside.text.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + 4}`)})
+       ${update}`,
+            values: [...values, ...alongside.values],
+          }
+        : { name: 'idem_complete', text: update, values },
+    );
     if (updated.rowCount !== 1) {
       throw new AppError('idempotency_key_in_flight', 'Another request took over this Idempotency-Key', {
         headers: { 'Retry-After': '1' },

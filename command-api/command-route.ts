@@ -9,6 +9,7 @@ import type { EventMetadata } from '../platform/event-store/event-store.ts';
 import { type Principal, principalOf } from '../platform/http/auth.ts';
 import { AppError } from '../platform/http/errors.ts';
 import {
+  type AlongsideStatement,
   parseIdempotencyKey,
   type PgIdempotencyStore,
   REPLAYED_HEADER,
@@ -42,12 +43,15 @@ export interface CommandContext<B, P> {
   /**
    * Builds the success response, runs the before-commit hook and stores the response as the
    * idempotency outcome with `client` (the command's transaction). Returns the outcome to reply with.
+   * `alongside` is one more write of the transaction sent in the same statement as the key's
+   * completion (saves a round trip).
    */
   respond: (
     client: PoolClient,
     status: number,
     body: unknown,
     headers?: Record<string, string | undefined>,
+    alongside?: AlongsideStatement,
   ) => Promise<ResponseOutcome>;
 }
 
@@ -155,7 +159,7 @@ function handleCommand<BS extends z.ZodType, PS extends z.ZodType>(
         idempotencyKey,
         now: deps.clock(),
         metadata,
-        respond: async (client, status, responseBody, headers = {}) => {
+        respond: async (client, status, responseBody, headers = {}, alongside) => {
           const stored: ResponseOutcome = {
             kind: 'response',
             status,
@@ -170,7 +174,7 @@ function handleCommand<BS extends z.ZodType, PS extends z.ZodType>(
           await deps.hooks.beforeCommit?.({ req, client });
           // Last statement before COMMIT: the key row stays locked for as short a time as possible
           // (a concurrent retry of the same key waits on that lock, then replays).
-          await deps.idempotency.complete(client, principal.sub, idempotencyKey, token, stored);
+          await deps.idempotency.complete(client, principal.sub, idempotencyKey, token, stored, alongside);
           return stored;
         },
       });

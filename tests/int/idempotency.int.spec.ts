@@ -245,6 +245,29 @@ describe('crash safety', () => {
     expect(await bookingsOf(scheduleId, patientId)).toEqual([retry.body.appointmentId]);
   });
 
+  it('a claim taken over before commit: the completion fails and nothing of the booking commits (event, index row)', async () => {
+    const scheduleId = await openSchedule(h);
+    const patientId = randomPatient();
+    const key = newKey();
+    h.hooks.beforeCommit = async () => {
+      // Another process takes the key over (as after a lapsed lease) while this command runs.
+      await h.pool.query(
+        'UPDATE idempotency_keys SET lease_token = gen_random_uuid() WHERE principal = $1 AND idem_key = $2',
+        [patientId, key],
+      );
+    };
+    const lost = await book(h, scheduleId, patientId, key);
+    h.hooks.beforeCommit = undefined;
+    expect(lost.status).toBe(409);
+    expect(lost.body.code).toBe('idempotency_key_in_flight');
+    expect(await bookingsOf(scheduleId, patientId)).toEqual([]);
+    const { rows } = await h.pool.query('SELECT 1 FROM appointment_index WHERE schedule_id = $1', [
+      scheduleId,
+    ]);
+    expect(rows).toEqual([]);
+    expect(await keyRow(patientId, key)).toMatchObject({ status: 'in_flight' });
+  });
+
   it('a process that died before commit leaves an in-flight claim: 409 until the lease lapses, then taken over', async () => {
     const scheduleId = await openSchedule(h);
     const patientId = randomPatient();

@@ -6,16 +6,15 @@
  *   npm run projections                                  # everything
  *   PROJECTIONS_COMPONENTS=relay npm run projections     # just the relay
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
-import { collectDefaultMetrics, Registry } from 'prom-client';
 import { loadConfig } from '../platform/config.ts';
 import { PgEventStore } from '../platform/event-store/pg-event-store.ts';
 import { createKafka, ensureTopics } from '../platform/kafka.ts';
+import { createRegistry } from '../platform/http/metrics.ts';
 import { createLogger } from '../platform/logger.ts';
 import { createPool, type Pool } from '../platform/pg.ts';
 import { createRedis } from '../platform/redis.ts';
+import { workerShell } from '../platform/worker-shell.ts';
 import { type SearchEngine, searchFromConfig } from '../platform/search/index.ts';
 import { type Component, groupIdOf, loadProjectionsConfig } from './config.ts';
 import { type RelayHandle, startRelay } from './relay/relay.ts';
@@ -32,9 +31,7 @@ import {
 const config = loadConfig();
 const pc = loadProjectionsConfig();
 const logger = createLogger('projections', config.LOG_LEVEL);
-const registry = new Registry();
-registry.setDefaultLabels({ service: 'projections' });
-collectDefaultMetrics({ register: registry });
+const registry = createRegistry({ defaultMetrics: true, service: 'projections' });
 
 const enabled = (c: Component) => pc.PROJECTIONS_COMPONENTS.includes(c);
 
@@ -45,35 +42,24 @@ let redis: Redis | undefined;
 let engine: SearchEngine | undefined;
 let relay: RelayHandle | undefined;
 const projectors: ProjectorHandle[] = [];
-let server: Server | undefined;
-let shuttingDown = false;
 
-async function shutdown(signal: string, code = 0): Promise<void> {
-  if (shuttingDown) return;
-  shuttingDown = true;
-  logger.info({ signal }, 'shutting down');
-  const timer = setTimeout(() => {
-    logger.error('shutdown took too long: exiting');
-    process.exit(1);
-  }, 20_000);
-  timer.unref();
-  try {
+const shell = workerShell({
+  logger,
+  registry,
+  health: async () => {
+    const lag: Record<string, number | null> = {};
+    if (relay) lag.relay = await relay.lag().catch(() => null);
+    for (const p of projectors) lag[p.name] = await p.lag().catch(() => null);
+    return { ok: true, body: { components: pc.PROJECTIONS_COMPONENTS, lag } };
+  },
+  stop: async () => {
     await relay?.stop();
     await Promise.all(projectors.map((p) => p.stop()));
-    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
     redis?.disconnect();
     await engine?.close();
     await pool.end();
-  } catch (err) {
-    logger.error({ err: describeError(err) }, 'error during shutdown');
-    code = code || 1;
-  }
-  logger.info('stopped');
-  process.exit(code);
-}
-
-process.on('SIGTERM', () => void shutdown('SIGTERM'));
-process.on('SIGINT', () => void shutdown('SIGINT'));
+  },
+});
 
 try {
   const admin = kafka.admin();
@@ -142,41 +128,13 @@ try {
   for (const p of projectors) {
     p.done.catch((err: unknown) => {
       logger.fatal({ projector: p.name, err: describeError(err) }, 'projector crashed for good');
-      void shutdown('crash', 1);
+      void shell.shutdown('crash', 1);
     });
   }
 
-  server = createServer((req, res) => {
-    void (async () => {
-      if (req.url === '/metrics') {
-        res.setHeader('Content-Type', registry.contentType);
-        res.end(await registry.metrics());
-      } else if (req.url === '/healthz') {
-        const lags: Record<string, number | null> = {};
-        if (relay) lags.relay = await relay.lag().catch(() => null);
-        for (const p of projectors) lags[p.name] = await p.lag().catch(() => null);
-        res.setHeader('Content-Type', 'application/json');
-        res.statusCode = shuttingDown ? 503 : 200;
-        res.end(
-          JSON.stringify({
-            status: shuttingDown ? 'stopping' : 'ok',
-            components: pc.PROJECTIONS_COMPONENTS,
-            lag: lags,
-          }),
-        );
-      } else {
-        res.statusCode = 404;
-        res.end();
-      }
-    })().catch((err: unknown) => {
-      res.statusCode = 500;
-      res.end(describeError(err));
-    });
-  });
-  await new Promise<void>((resolve) => server!.listen(config.PORT ?? pc.PROJECTIONS_PORT, resolve));
-  const { port } = server.address() as AddressInfo;
+  const port = await shell.listen(config.PORT ?? pc.PROJECTIONS_PORT);
   logger.info({ port, components: pc.PROJECTIONS_COMPONENTS, topic: pc.EVENTS_TOPIC }, 'projections ready');
 } catch (err) {
   logger.fatal({ err: describeError(err) }, 'projections failed to start');
-  await shutdown('startup failure', 1);
+  await shell.shutdown('startup failure', 1);
 }

@@ -7,12 +7,12 @@
  *   npm run connectors -- apply          # once: the Debezium connector that feeds the topics
  *   tsx projections/catalog/main.ts
  */
-import { createServer, type Server } from 'node:http';
-import { collectDefaultMetrics, Registry } from 'prom-client';
 import { catalogConnectorSettings } from '../../connectors/catalog-connector.ts';
 import { loadConfig } from '../../platform/config.ts';
 import { createKafka } from '../../platform/kafka.ts';
+import { createRegistry } from '../../platform/http/metrics.ts';
 import { createLogger } from '../../platform/logger.ts';
+import { workerShell } from '../../platform/worker-shell.ts';
 import { createRedis } from '../../platform/redis.ts';
 import { searchFromConfig } from '../../platform/search/index.ts';
 import { describeError } from '../runtime/errors.ts';
@@ -23,62 +23,24 @@ const config = loadConfig();
 const logger = createLogger('catalog-projections', config.LOG_LEVEL);
 const settings = catalogConnectorSettings(config);
 const cc = loadCatalogProjectionConfig();
-const registry = new Registry();
-registry.setDefaultLabels({ service: 'catalog-projections' });
-collectDefaultMetrics({ register: registry });
+const registry = createRegistry({ defaultMetrics: true, service: 'catalog-projections' });
 
 const kafka = createKafka(config, logger, `${config.KAFKA_CLIENT_ID}-catalog-projections`);
 const redis = createRedis(config, 'catalog-projections');
 const search = searchFromConfig(config);
 let projection: CatalogProjection | undefined;
-let server: Server | undefined;
-let shuttingDown = false;
 
-async function shutdown(signal: string, code = 0): Promise<void> {
-  if (shuttingDown) return;
-  shuttingDown = true;
-  logger.info({ signal }, 'shutting down');
-  const timer = setTimeout(() => {
-    logger.error('shutdown took too long: exiting');
-    process.exit(1);
-  }, 20_000);
-  timer.unref();
-  try {
+const shell = workerShell({
+  logger,
+  registry,
+  health: () => Promise.resolve({ ok: projection !== undefined, body: { stores: cc.CATALOG_STORES } }),
+  stop: async () => {
     await projection?.stop();
-    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
     redis.disconnect();
     await search.close();
-  } catch (err) {
-    logger.error({ err: describeError(err) }, 'error during shutdown');
-    code = code || 1;
-  }
-  logger.info('stopped');
-  process.exit(code);
-}
-
-process.on('SIGTERM', () => void shutdown('SIGTERM'));
-process.on('SIGINT', () => void shutdown('SIGINT'));
-
-if (cc.CATALOG_PROJECTIONS_PORT > 0) {
-  server = createServer((req, res) => {
-    if (req.url === '/metrics') {
-      registry
-        .metrics()
-        .then((body) => res.writeHead(200, { 'content-type': registry.contentType }).end(body))
-        .catch((err: unknown) => res.writeHead(500).end(describeError(err)));
-      return;
-    }
-    if (req.url === '/healthz') {
-      const ok = projection !== undefined && !shuttingDown;
-      res
-        .writeHead(ok ? 200 : 503, { 'content-type': 'application/json' })
-        .end(JSON.stringify({ status: ok ? 'ok' : 'starting' }));
-      return;
-    }
-    res.writeHead(404).end();
-  });
-  server.listen(cc.CATALOG_PROJECTIONS_PORT, '127.0.0.1');
-}
+  },
+});
+if (cc.CATALOG_PROJECTIONS_PORT > 0) await shell.listen(cc.CATALOG_PROJECTIONS_PORT, '127.0.0.1');
 
 try {
   projection = await startCatalogProjection({
@@ -96,9 +58,9 @@ try {
   const stopped = [projection.redis?.done, projection.search?.done].filter((p) => p !== undefined);
   Promise.all(stopped).catch((err: unknown) => {
     logger.error({ err: describeError(err) }, 'a catalog projector crashed');
-    void shutdown('crash', 1);
+    void shell.shutdown('crash', 1);
   });
 } catch (err) {
   logger.error({ err: describeError(err) }, 'catalog projection failed to start');
-  await shutdown('startup-failure', 1);
+  await shell.shutdown('startup-failure', 1);
 }

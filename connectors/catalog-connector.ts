@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { z } from 'zod';
-import type { Config } from '../platform/config.ts';
+import { parseEnv, type Config } from '../platform/config.ts';
 
 export const CATALOG_TEMPLATE_URL = new URL('./catalog-source.json', import.meta.url);
 
@@ -47,13 +47,9 @@ export function catalogConnectorSettings(
   config: Pick<Config, 'DATABASE_URL'>,
   env: Record<string, string | undefined> = process.env,
 ): CatalogConnectorSettings {
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const result = catalogEnvSchema.safeParse(cleaned);
-  if (!result.success) {
-    const lines = result.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`);
-    throw new Error(`invalid catalog connector settings:\n  ${lines.join('\n  ')}`);
-  }
-  const e = result.data;
+  const result = parseEnv(catalogEnvSchema, env);
+  if (!result.ok) throw new Error(`invalid catalog connector settings:\n  ${result.errors.join('\n  ')}`);
+  const e = result.config;
   return {
     name: e.CATALOG_CONNECTOR_NAME,
     slot: e.CATALOG_SLOT,

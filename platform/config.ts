@@ -7,7 +7,12 @@ const port = (fallback: number) => z.coerce.number().int().min(1).max(65535).def
 const brokerList = z
   .string()
   .default('127.0.0.1:9092')
-  .transform((s) => s.split(',').map((b) => b.trim()).filter(Boolean))
+  .transform((s) =>
+    s
+      .split(',')
+      .map((b) => b.trim())
+      .filter(Boolean),
+  )
   .refine((list) => list.length > 0 && list.every((b) => hostPort.test(b)), {
     message: 'expected a comma-separated list of host:port, e.g. 127.0.0.1:9092',
   });
@@ -65,19 +70,34 @@ export const configSchema = z.object({
   QUERY_API_PORT: port(3002),
   /** Overrides the listening port of whichever single service this process runs. */
   PORT: z.coerce.number().int().min(1).max(65535).optional(),
-  JWT_SECRET: z.string().min(32, 'must be at least 32 characters').default('local-dev-only-secret-change-me-0123456789'),
-  IDEMPOTENCY_TTL_HOURS: z.coerce.number().int().min(24).max(24 * 30).default(24),
+  JWT_SECRET: z
+    .string()
+    .min(32, 'must be at least 32 characters')
+    .default('local-dev-only-secret-change-me-0123456789'),
+  IDEMPOTENCY_TTL_HOURS: z.coerce
+    .number()
+    .int()
+    .min(24)
+    .max(24 * 30)
+    .default(24),
 });
 
 export type Config = z.infer<typeof configSchema>;
 
-export type ConfigResult = { ok: true; config: Config } | { ok: false; errors: string[] };
+export type EnvResult<T> = { ok: true; config: T } | { ok: false; errors: string[] };
+export type ConfigResult = EnvResult<Config>;
 
-/** Pure: parses an environment into a config or one message per bad key. */
-export function parseConfig(env: Record<string, string | undefined>): ConfigResult {
-  // Empty strings mean "unset" so that `FOO= npm start` falls back to the default.
+/**
+ * Pure: parses an environment with any settings schema into its values, or one message per bad
+ * key (`KEY="value": why`). Empty strings mean "unset", so `FOO= npm start` takes the default.
+ * Every process's settings go through here.
+ */
+export function parseEnv<S extends z.ZodType>(
+  schema: S,
+  env: Record<string, string | undefined>,
+): EnvResult<z.infer<S>> {
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const result = configSchema.safeParse(cleaned);
+  const result = schema.safeParse(cleaned);
   if (result.success) return { ok: true, config: result.data };
   const byKey = new Map<string, string>();
   for (const issue of result.error.issues) {
@@ -87,16 +107,28 @@ export function parseConfig(env: Record<string, string | undefined>): ConfigResu
   return { ok: false, errors: [...byKey.values()] };
 }
 
-let cached: Config | undefined;
-
 /** For composition roots: a bad environment prints one line per key and exits 1, without a stack trace. */
-export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  if (cached && env === process.env) return cached;
-  const result = parseConfig(env);
+export function loadEnv<S extends z.ZodType>(
+  schema: S,
+  env: Record<string, string | undefined> = process.env,
+): z.infer<S> {
+  const result = parseEnv(schema, env);
   if (!result.ok) {
     process.stderr.write(`Invalid configuration:\n${result.errors.map((e) => `  - ${e}`).join('\n')}\n`);
     process.exit(1);
   }
-  if (env === process.env) cached = result.config;
   return result.config;
+}
+
+export const parseConfig = (env: Record<string, string | undefined>): ConfigResult =>
+  parseEnv(configSchema, env);
+
+let cached: Config | undefined;
+
+/** The platform settings of this process (validated once). */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  if (cached && env === process.env) return cached;
+  const config = loadEnv(configSchema, env);
+  if (env === process.env) cached = config;
+  return config;
 }

@@ -4,6 +4,7 @@
  * environment on the same engines) never collide.
  */
 import { z } from 'zod';
+import { loadEnv, parseEnv, type EnvResult } from '../platform/config.ts';
 
 export const DEV_PSEUDONYM_SECRET = 'local-dev-only-pseudonym-secret-change-me';
 
@@ -56,28 +57,13 @@ export const projectionsConfigSchema = z
 
 export type ProjectionsConfig = z.infer<typeof projectionsConfigSchema>;
 
-export function parseProjectionsConfig(
+export const parseProjectionsConfig = (
   env: Record<string, string | undefined>,
-): { ok: true; config: ProjectionsConfig } | { ok: false; errors: string[] } {
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const result = projectionsConfigSchema.safeParse(cleaned);
-  if (result.success) return { ok: true, config: result.data };
-  return {
-    ok: false,
-    errors: result.error.issues.map((i) => `${String(i.path[0] ?? '(root)')}: ${i.message}`),
-  };
-}
+): EnvResult<ProjectionsConfig> => parseEnv(projectionsConfigSchema, env);
 
-export function loadProjectionsConfig(
+export const loadProjectionsConfig = (
   env: Record<string, string | undefined> = process.env,
-): ProjectionsConfig {
-  const result = parseProjectionsConfig(env);
-  if (!result.ok) {
-    process.stderr.write(`Invalid configuration:\n${result.errors.map((e) => `  - ${e}`).join('\n')}\n`);
-    process.exit(1);
-  }
-  return result.config;
-}
+): ProjectionsConfig => loadEnv(projectionsConfigSchema, env);
 
 export const groupIdOf = (
   config: Pick<ProjectionsConfig, 'PROJECTOR_GROUP_PREFIX'>,

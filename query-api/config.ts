@@ -1,6 +1,7 @@
 /** Settings of the query API, next to platform/config.ts's (ports, Redis, search). */
 import { z } from 'zod';
 import { CONTENT_TABS } from '../infra/seed/data.ts';
+import { parseEnv, type EnvResult } from '../platform/config.ts';
 
 const tabs = (fallback: readonly string[]) =>
   z
@@ -37,11 +38,5 @@ export const queryApiConfigSchema = z.object({
 
 export type QueryApiConfig = z.infer<typeof queryApiConfigSchema>;
 
-export function parseQueryApiConfig(
-  env: Record<string, string | undefined>,
-): { ok: true; config: QueryApiConfig } | { ok: false; errors: string[] } {
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const result = queryApiConfigSchema.safeParse(cleaned);
-  if (result.success) return { ok: true, config: result.data };
-  return { ok: false, errors: result.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`) };
-}
+export const parseQueryApiConfig = (env: Record<string, string | undefined>): EnvResult<QueryApiConfig> =>
+  parseEnv(queryApiConfigSchema, env);

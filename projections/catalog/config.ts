@@ -1,5 +1,6 @@
 /** Settings of the catalog projection process, next to platform/config.ts and connectors' CATALOG_* ones. */
 import { z } from 'zod';
+import { parseEnv } from '../../platform/config.ts';
 
 export const catalogProjectionConfigSchema = z.object({
   /** Prefix of every Redis key the catalog projection writes. */
@@ -30,11 +31,7 @@ export type CatalogProjectionConfig = z.infer<typeof catalogProjectionConfigSche
 export function loadCatalogProjectionConfig(
   env: Record<string, string | undefined> = process.env,
 ): CatalogProjectionConfig {
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const result = catalogProjectionConfigSchema.safeParse(cleaned);
-  if (!result.success) {
-    const lines = result.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`);
-    throw new Error(`invalid catalog projection settings:\n  ${lines.join('\n  ')}`);
-  }
-  return result.data;
+  const result = parseEnv(catalogProjectionConfigSchema, env);
+  if (!result.ok) throw new Error(`invalid catalog projection settings:\n  ${result.errors.join('\n  ')}`);
+  return result.config;
 }

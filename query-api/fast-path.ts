@@ -1,9 +1,8 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { LRUCache } from 'lru-cache';
 import type { Counter } from 'prom-client';
-import { Histogram } from 'prom-client';
 import { newSpanId, newTraceId, toTraceparent } from '../platform/context.ts';
-import { HTTP_DURATION_BUCKETS, type Registry } from '../platform/http/metrics.ts';
+import { httpDurationHistogram, type Registry } from '../platform/http/metrics.ts';
 import type { Logger } from '../platform/logger.ts';
 import { sendCached } from './cache/send-cached.ts';
 import type { TwoLevelCache } from './cache/two-level-cache.ts';
@@ -43,13 +42,7 @@ export function withFastPath(
     disabled: () => boolean;
   },
 ): RequestListener {
-  const duration = new Histogram({
-    name: 'query_fast_path_duration_seconds',
-    help: 'Requests answered from the in-process cache before Express routing, by route and status',
-    labelNames: ['route', 'status_code'] as const,
-    buckets: HTTP_DURATION_BUCKETS,
-    registers: [deps.registry],
-  });
+  const duration = httpDurationHistogram(deps.registry);
   const debug = deps.logger.isLevelEnabled('debug');
 
   return (req: IncomingMessage, res: ServerResponse) => {
@@ -65,7 +58,7 @@ export function withFastPath(
         res.setHeader('X-Trace-Id', ctx.traceId);
         sendCached(req, res, entry, { outcome: 'l1-hit' });
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-        duration.observe({ route: known.route, status_code: String(res.statusCode) }, seconds);
+        duration.observe({ method: 'GET', route: known.route, status_code: String(res.statusCode) }, seconds);
         deps.outcomes.inc({ route: known.route, outcome: 'l1-hit' });
         if (debug)
           deps.logger.debug(

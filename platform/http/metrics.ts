@@ -28,15 +28,27 @@ export function routeTemplate(req: Request): string {
   return `${prefix.length ? `/${prefix.join('/')}` : ''}${route.path}`;
 }
 
+const histograms = new WeakMap<Registry, Histogram<'method' | 'route' | 'status_code'>>();
+
+/** The one request-duration histogram of a registry, for the middleware and any path that bypasses it. */
+export function httpDurationHistogram(registry: Registry): Histogram<'method' | 'route' | 'status_code'> {
+  let histogram = histograms.get(registry);
+  if (!histogram) {
+    histogram = new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'HTTP request duration by method, route template and status code',
+      labelNames: ['method', 'route', 'status_code'] as const,
+      buckets: HTTP_DURATION_BUCKETS,
+      registers: [registry],
+    });
+    histograms.set(registry, histogram);
+  }
+  return histogram;
+}
+
 /** Request-duration histogram labelled by method, route template and status code. */
 export function httpMetricsMiddleware(registry: Registry): RequestHandler {
-  const histogram = new Histogram({
-    name: 'http_request_duration_seconds',
-    help: 'HTTP request duration by method, route template and status code',
-    labelNames: ['method', 'route', 'status_code'] as const,
-    buckets: HTTP_DURATION_BUCKETS,
-    registers: [registry],
-  });
+  const histogram = httpDurationHistogram(registry);
   return (req, res, next) => {
     const end = histogram.startTimer();
     res.on('finish', () => {

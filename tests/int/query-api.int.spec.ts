@@ -121,6 +121,17 @@ describe('query API over the CDC-filled read models', () => {
     ) as { city: string; featuredInstitutions: Institution[] };
     expect(homepage.city).toBe(city);
     expect(homepage.featuredInstitutions.map((i) => i.id)).toContain(id);
+
+    // Fast-path hits count in the same per-route histogram, and the hit ratio per level is exported.
+    const metrics = await (await a.get('/metrics')).text();
+    const served = new RegExp(
+      `http_request_duration_seconds_count\\{method="GET",route="/v1/institutions/:id",status_code="(200|304)"\\} (\\d+)`,
+      'g',
+    );
+    const total = [...metrics.matchAll(served)].reduce((n, m) => n + Number(m[2]), 0);
+    expect(total).toBeGreaterThanOrEqual(4);
+    expect(metrics).toMatch(/query_cache_hit_ratio\{level="l1"\} 0\.\d+/);
+    expect(metrics).toMatch(/query_cache_hit_ratio\{level="l2"\} /);
   });
 
   it('walks a whole list with keyset pagination, without duplicates or gaps, while rows change', async () => {

@@ -209,6 +209,18 @@ const assertNever = (value: never): never => {
   throw new Error(`Unhandled variant: ${JSON.stringify(value)}`);
 };
 
+/** Why a command that needs an open schedule is refused: the schedule is unknown or closed. */
+function notOpen(state: Exclude<ScheduleState, { status: 'open' }>): Decision {
+  switch (state.status) {
+    case 'initial':
+      return reject({ code: 'schedule_not_found' });
+    case 'closed':
+      return reject({ code: 'schedule_closed' });
+    default:
+      return assertNever(state);
+  }
+}
+
 function validCapacity(capacity: number): boolean {
   return Number.isInteger(capacity) && capacity >= MIN_CAPACITY && capacity <= MAX_CAPACITY;
 }
@@ -279,16 +291,7 @@ function openSchedule(cmd: OpenSchedule, state: ScheduleState): Decision {
 }
 
 function bookAppointment(cmd: BookAppointment, state: ScheduleState): Decision {
-  switch (state.status) {
-    case 'initial':
-      return reject({ code: 'schedule_not_found' });
-    case 'closed':
-      return reject({ code: 'schedule_closed' });
-    case 'open':
-      break;
-    default:
-      return assertNever(state);
-  }
+  if (state.status !== 'open') return notOpen(state);
   if (cmd.now.getTime() >= Date.parse(state.sessionStartsAt)) {
     return reject({ code: 'session_started', sessionStartsAt: state.sessionStartsAt });
   }
@@ -335,16 +338,7 @@ function cancelAppointment(cmd: CancelAppointment, state: ScheduleState): Decisi
 }
 
 function changeCapacity(cmd: ChangeCapacity, state: ScheduleState): Decision {
-  switch (state.status) {
-    case 'initial':
-      return reject({ code: 'schedule_not_found' });
-    case 'closed':
-      return reject({ code: 'schedule_closed' });
-    case 'open':
-      break;
-    default:
-      return assertNever(state);
-  }
+  if (state.status !== 'open') return notOpen(state);
   if (!validCapacity(cmd.capacity)) {
     return reject({
       code: 'invalid_command',
@@ -369,16 +363,7 @@ function changeCapacity(cmd: ChangeCapacity, state: ScheduleState): Decision {
 }
 
 function closeSchedule(cmd: CloseSchedule, state: ScheduleState): Decision {
-  switch (state.status) {
-    case 'initial':
-      return reject({ code: 'schedule_not_found' });
-    case 'closed':
-      return reject({ code: 'schedule_closed' });
-    case 'open':
-      break;
-    default:
-      return assertNever(state);
-  }
+  if (state.status !== 'open') return notOpen(state);
   if (cmd.reason.trim() === '')
     return reject({ code: 'invalid_command', field: 'reason', reason: 'required' });
   const at = cmd.now.toISOString();

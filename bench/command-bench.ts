@@ -626,13 +626,17 @@ ${fixedRuns.map((r, i) => `| ${i + 1} | ${r.achieved.toFixed(0)} | ${r.p50} | ${
 
 ## Reading the numbers
 
-- \`ours\` does more per command than the peer: it verifies a JWT, claims the Idempotency-Key in its own
-  transaction (one durable commit), and in the command transaction appends (one CTE statement), writes the
-  appointment index and completes the key (two commits, six round trips to PostgreSQL in all).
-  \`core\` is the like-for-like comparison with Emmett's decide-and-append.
+- \`ours\` does more per command than the peer: it verifies a JWT (cached per token string after the first
+  verification), claims the Idempotency-Key with one statement that commits asynchronously (no WAL flush
+  wait; safe because nothing depends on the claim being durable), then runs the command transaction:
+  BEGIN, append (one CTE statement), key completion + appointment index (one CTE statement), COMMIT —
+  five round trips to PostgreSQL and one durable commit per booking. \`core\` is the like-for-like
+  comparison with Emmett's decide-and-append.
 - Emmett re-reads the whole stream (\`aggregateStream\`) per command; ours keeps folded state per stream in an
   LRU cache and appends straight from it (the revision check catches a stale cache).
 - The floor is one autocommit INSERT: the cost of an HTTP round trip plus one durable PostgreSQL commit.
+- Every target uses the same pool size (\`--pool\`, default 20 = \`PG_POOL_MAX\`'s default). Smaller pools (4–8)
+  were tried: no consistent difference beyond run-to-run noise on this host.
 - All four share one 2-core machine with PostgreSQL and the load generator, so absolute numbers are modest;
   the ratios are the point.
 `;

@@ -3,22 +3,15 @@
  * against a real database. `main.ts` is the composition root that wires real ones.
  */
 import { randomUUID } from 'node:crypto';
-import express, { type Express, Router } from 'express';
+import { type Express, Router } from 'express';
 import { Counter, Histogram } from 'prom-client';
 import type { Config } from '../platform/config.ts';
 import { PgEventStore } from '../platform/event-store/pg-event-store.ts';
 import { authenticate } from '../platform/http/auth.ts';
 import { jsonBody } from '../platform/http/body.ts';
-import { healthRouter } from '../platform/http/health.ts';
 import { PgIdempotencyStore } from '../platform/http/idempotency.ts';
-import {
-  createRegistry,
-  httpMetricsMiddleware,
-  metricsHandler,
-  type Registry,
-} from '../platform/http/metrics.ts';
-import { notFoundHandler, problemMiddleware } from '../platform/http/problem-middleware.ts';
-import { requestLogger, traceMiddleware } from '../platform/http/trace.ts';
+import { createRegistry, type Registry } from '../platform/http/metrics.ts';
+import { serviceApp } from '../platform/http/service-app.ts';
 import { createLogger, type Logger } from '../platform/logger.ts';
 import type { Pool } from '../platform/pg.ts';
 import type { CommandHooks } from './command-route.ts';
@@ -88,21 +81,12 @@ export function createApp(deps: CommandApiDeps): CommandApi {
     leaseSeconds: deps.idempotencyLeaseSeconds ?? 60,
   });
 
-  let shuttingDown = false;
-  const app = express();
-  app.disable('x-powered-by');
-  app.set('etag', false);
-  app.use(traceMiddleware());
-  app.use(httpMetricsMiddleware(registry));
-  app.use(requestLogger(logger));
-  app.use((_req, res, next) => {
-    if (shuttingDown) res.setHeader('Connection', 'close');
-    next();
+  const service = serviceApp({
+    logger,
+    registry,
+    readiness: { checks: { postgres: () => pool.query('SELECT 1') } },
   });
-  app.use(
-    healthRouter({ checks: { postgres: () => pool.query('SELECT 1') }, isShuttingDown: () => shuttingDown }),
-  );
-  app.get('/metrics', metricsHandler(registry));
+  const { app } = service;
 
   const v1 = Router();
   v1.use(authenticate({ secret: deps.config.JWT_SECRET }));
@@ -119,8 +103,7 @@ export function createApp(deps: CommandApiDeps): CommandApi {
     }),
   );
   app.use('/v1', v1);
-  app.use(notFoundHandler);
-  app.use(problemMiddleware(logger));
+  service.finish();
 
   const purgeEvery = deps.idempotencyPurgeIntervalMs ?? 10 * 60_000;
   const purgeTimer =
@@ -139,9 +122,7 @@ export function createApp(deps: CommandApiDeps): CommandApi {
     app,
     registry,
     idempotency,
-    beginShutdown: () => {
-      shuttingDown = true;
-    },
+    beginShutdown: service.beginShutdown,
     close: () => clearInterval(purgeTimer),
   };
 }

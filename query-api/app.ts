@@ -3,18 +3,11 @@
  * instances on port 0 against the real Redis and search engine. `main.ts` wires real ones.
  */
 import type { RequestListener } from 'node:http';
-import express, { type Express } from 'express';
+import type { Express } from 'express';
 import type { Redis } from 'ioredis';
 import { Counter, Gauge } from 'prom-client';
-import { healthRouter } from '../platform/http/health.ts';
-import {
-  createRegistry,
-  httpMetricsMiddleware,
-  metricsHandler,
-  type Registry,
-} from '../platform/http/metrics.ts';
-import { notFoundHandler, problemMiddleware } from '../platform/http/problem-middleware.ts';
-import { requestLogger, traceMiddleware } from '../platform/http/trace.ts';
+import { createRegistry, type Registry } from '../platform/http/metrics.ts';
+import { serviceApp } from '../platform/http/service-app.ts';
 import { createLogger, type Logger } from '../platform/logger.ts';
 import type { SearchEngine } from '../platform/search/index.ts';
 import { TwoLevelCache } from './cache/two-level-cache.ts';
@@ -89,28 +82,15 @@ export function createApp(deps: QueryApiDeps): QueryApi {
     },
   });
 
-  let shuttingDown = false;
   const fastRoutes = new FastRoutes();
   const redisReady = () => deps.redis.status === 'ready';
-  const app = express();
-  app.disable('x-powered-by');
-  app.set('etag', false);
-  app.set('query parser', 'simple');
-  app.use(traceMiddleware());
-  app.use(httpMetricsMiddleware(registry));
-  app.use(requestLogger(logger));
-  app.use((_req, res, next) => {
-    if (shuttingDown) res.setHeader('Connection', 'close');
-    next();
+  const service = serviceApp({
+    logger,
+    registry,
+    readiness: { checks: { redis: () => deps.redis.ping() }, timeoutMs: 500 },
   });
-  app.use(
-    healthRouter({
-      checks: { redis: () => deps.redis.ping() },
-      isShuttingDown: () => shuttingDown,
-      timeoutMs: 500,
-    }),
-  );
-  app.get('/metrics', metricsHandler(registry));
+  const { app } = service;
+  app.set('query parser', 'simple');
   app.use(
     queryRoutes({
       cache,
@@ -126,8 +106,7 @@ export function createApp(deps: QueryApiDeps): QueryApi {
       ...(deps.clock ? { clock: deps.clock } : {}),
     }),
   );
-  app.use(notFoundHandler);
-  app.use(problemMiddleware(logger));
+  service.finish();
 
   return {
     app,
@@ -138,12 +117,10 @@ export function createApp(deps: QueryApiDeps): QueryApi {
       outcomes,
       logger,
       redisReady,
-      disabled: () => shuttingDown,
+      disabled: service.isShuttingDown,
     }),
     cache,
     registry,
-    beginShutdown: () => {
-      shuttingDown = true;
-    },
+    beginShutdown: service.beginShutdown,
   };
 }

@@ -1,0 +1,51 @@
+import express, { type Express } from 'express';
+import type { Logger } from '../logger.ts';
+import { healthRouter, type HealthOptions } from './health.ts';
+import { httpMetricsMiddleware, metricsHandler, type Registry } from './metrics.ts';
+import { notFoundHandler, problemMiddleware } from './problem-middleware.ts';
+import { requestLogger, traceMiddleware } from './trace.ts';
+
+export interface ServiceApp {
+  app: Express;
+  /** Readiness fails and responses ask clients to close their connections. */
+  beginShutdown: () => void;
+  isShuttingDown: () => boolean;
+  /** Adds the 404 and problem+json handlers; call after mounting the service's routes. */
+  finish: () => Express;
+}
+
+/**
+ * What every HTTP service of the platform shares, in order: trace context, the request-duration
+ * histogram, the access log, connection draining on shutdown, /healthz, /readyz and /metrics.
+ */
+export function serviceApp(opts: {
+  logger: Logger;
+  registry: Registry;
+  readiness: Omit<HealthOptions, 'isShuttingDown'>;
+}): ServiceApp {
+  let shuttingDown = false;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use(traceMiddleware());
+  app.use(httpMetricsMiddleware(opts.registry));
+  app.use(requestLogger(opts.logger));
+  app.use((_req, res, next) => {
+    if (shuttingDown) res.setHeader('Connection', 'close');
+    next();
+  });
+  app.use(healthRouter({ ...opts.readiness, isShuttingDown: () => shuttingDown }));
+  app.get('/metrics', metricsHandler(opts.registry));
+  return {
+    app,
+    beginShutdown: () => {
+      shuttingDown = true;
+    },
+    isShuttingDown: () => shuttingDown,
+    finish: () => {
+      app.use(notFoundHandler);
+      app.use(problemMiddleware(opts.logger));
+      return app;
+    },
+  };
+}

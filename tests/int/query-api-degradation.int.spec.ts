@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createCatalogPipeline,
   insertInstitution,
+  waitForSnapshotDrained,
   type CatalogPipeline,
 } from '../support/catalog-pipeline.ts';
 import { startPrivateRedis, type PrivateRedis } from '../support/private-redis.ts';
@@ -28,6 +29,7 @@ describe('query API when Redis or search goes away', () => {
     p = await createCatalogPipeline(config, { tag: 'qdeg' });
     await p.applyConnector();
     await p.startProjection(['redis']);
+    await waitForSnapshotDrained(p);
     for (const name of ['降级第一医院', '降级第二医院'])
       ids.push(await insertInstitution(p.db, { name, city, rating: 4 }));
     await waitFor(
@@ -40,6 +42,7 @@ describe('query API when Redis or search goes away', () => {
 
     privateRedis = await startPrivateRedis();
     const target = new Redis(privateRedis.url);
+    target.on('error', () => undefined);
     for (const key of [p.keys.institutionsByCity(city), ...ids.map((id) => p.keys.doc('institutions', id))]) {
       const dump = await p.redis.dumpBuffer(key);
       if (dump) await target.restore(key, 0, dump, 'REPLACE');

@@ -8,6 +8,7 @@ import { memberId } from '../../projections/catalog/views.ts';
 import {
   createCatalogPipeline,
   insertInstitution,
+  waitForSnapshotDrained,
   type CatalogPipeline,
 } from '../support/catalog-pipeline.ts';
 import { startQueryInstance, type QueryInstance } from '../support/query-api-harness.ts';
@@ -38,10 +39,13 @@ describe('query API over the CDC-filled read models', () => {
     p = await createCatalogPipeline(config, { tag: 'qapi' });
     await p.applyConnector();
     await p.startProjection();
+    await waitForSnapshotDrained(p);
     const opts = { catalogPrefix: p.keys.prefix, searchAlias: p.alias, readModelRoot: uniqueName('rm') };
-    // A long TTL: only invalidation can make an instance notice a change within a second.
-    a = await startQueryInstance(config, { ...opts, queryConfig: { QUERY_L1_TTL_MS: 600_000 } });
-    b = await startQueryInstance(config, { ...opts, queryConfig: { QUERY_L1_TTL_MS: 600_000 } });
+    // A long TTL: only invalidation can make an instance notice a change within a second. A
+    // generous Redis timeout: fail-fast behaviour is the degradation test's subject, not this one's.
+    const queryConfig = { QUERY_L1_TTL_MS: 600_000, QUERY_REDIS_TIMEOUT_MS: 1000 };
+    a = await startQueryInstance(config, { ...opts, queryConfig });
+    b = await startQueryInstance(config, { ...opts, queryConfig });
   }, 240_000);
 
   afterAll(async () => {

@@ -27,7 +27,7 @@ import {
 } from '../../projections/catalog/projectors.ts';
 import { RedisCatalogWriter } from '../../projections/catalog/redis-writer.ts';
 import { catalogKeys, type CatalogKeys, type CatalogTable } from '../../projections/catalog/views.ts';
-import { uniqueName } from './wait.ts';
+import { uniqueName, waitFor } from './wait.ts';
 
 export interface AppliedEvent {
   store: 'redis' | 'search';
@@ -211,4 +211,29 @@ export async function insertInstitution(db: pg.ClientBase, input: InstitutionInp
     ],
   );
   return Number(r.rows[0]?.id);
+}
+
+/**
+ * Waits until the initial snapshot (the whole catalog, seeded or not) is in the pipeline's Redis
+ * and its running projectors have no lag: timings measured while the in-process projectors chew
+ * through tens of thousands of snapshot rows would measure that instead.
+ */
+export async function waitForSnapshotDrained(p: CatalogPipeline, timeoutMs = 180_000): Promise<void> {
+  const { rows } = await p.db.query<{ n: string }>(
+    `SELECT count(*) AS n FROM institutions WHERE status = 'active'`,
+  );
+  const active = Number(rows[0]?.n ?? 0);
+  await waitFor(async () => ((await p.redis.zcard(p.keys.institutionsAll)) >= active ? true : undefined), {
+    timeoutMs,
+    intervalMs: 250,
+    what: 'the snapshot in Redis',
+  });
+  for (const projector of [p.projection?.redis, p.projection?.search]) {
+    if (!projector) continue;
+    await waitFor(async () => ((await projector.lag()) === 0 ? true : undefined), {
+      timeoutMs,
+      intervalMs: 250,
+      what: `the ${projector.name} projector to catch up`,
+    });
+  }
 }

@@ -37,6 +37,7 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
       maxRetriesPerRequest: 0,
       retryStrategy: () => null,
     });
+    client.on('error', () => undefined); // refused while the server starts: the probe just says "not yet"
     try {
       await client.connect();
       return (await client.ping()) === 'PONG' ? true : undefined;

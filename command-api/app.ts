@@ -7,7 +7,9 @@ import { type Express, Router } from 'express';
 import { Counter, Histogram } from 'prom-client';
 import type { Config } from '../platform/config.ts';
 import { PgEventStore } from '../platform/event-store/pg-event-store.ts';
-import { authenticate } from '../platform/http/auth.ts';
+import { authenticate, principalOf } from '../platform/http/auth.ts';
+import { rateLimit } from '../platform/http/rate-limit.ts';
+import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import { jsonBody } from '../platform/http/body.ts';
 import { PgIdempotencyStore } from '../platform/http/idempotency.ts';
 import { createRegistry, type Registry } from '../platform/http/metrics.ts';
@@ -31,6 +33,8 @@ export interface CommandApiDeps {
   idempotencyPurgeIntervalMs?: number;
   commands?: ScheduleCommandsOptions;
   hooks?: CommandHooks;
+  /** Per-patient budget of commands (hospital and admin integrations are not limited). */
+  patientRateLimiter?: RateLimiterAbstract;
 }
 
 export interface CommandApi {
@@ -90,6 +94,18 @@ export function createApp(deps: CommandApiDeps): CommandApi {
 
   const v1 = Router();
   v1.use(authenticate({ secret: deps.config.JWT_SECRET }));
+  if (deps.patientRateLimiter) {
+    v1.use(
+      rateLimit({
+        limiter: deps.patientRateLimiter,
+        key: (req) => {
+          const principal = principalOf(req);
+          return principal.role === 'patient' ? `patient:${principal.sub}` : undefined;
+        },
+        what: 'commands from this patient',
+      }),
+    );
+  }
   v1.use(jsonBody());
   v1.use(
     commandRoutes({

@@ -8,6 +8,8 @@ import { boundPort, listen, onShutdownSignal } from '../platform/http/server.ts'
 import { createRegistry } from '../platform/http/metrics.ts';
 import { createLogger } from '../platform/logger.ts';
 import { createPool } from '../platform/pg.ts';
+import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
+import { createRedis } from '../platform/redis.ts';
 import { createApp } from './app.ts';
 
 export interface StartOptions {
@@ -25,11 +27,33 @@ export async function startCommandApi(opts: StartOptions = {}) {
     await migrate(config.DATABASE_URL, (message) => logger.info(message));
   }
   const pool = createPool(config, { applicationName: 'command-api', logger });
+  // One budget per patient across every instance (Redis); each instance's memory if Redis is down.
+  const perMinute = config.PATIENT_COMMANDS_PER_MINUTE;
+  const limiterRedis =
+    perMinute > 0
+      ? createRedis(
+          config,
+          'command-api-rate-limit',
+          { enableOfflineQueue: false, commandTimeout: 50 },
+          logger,
+        )
+      : undefined;
+  const patientRateLimiter = limiterRedis
+    ? new RateLimiterRedis({
+        storeClient: limiterRedis,
+        keyPrefix: 'rl:commands',
+        points: perMinute,
+        duration: 60,
+        rejectIfRedisNotReady: true,
+        insuranceLimiter: new RateLimiterMemory({ points: perMinute, duration: 60 }),
+      })
+    : undefined;
   const api = createApp({
     pool,
     config,
     logger,
     registry: createRegistry({ defaultMetrics: true, service: 'command-api' }),
+    ...(patientRateLimiter ? { patientRateLimiter } : {}),
   });
   const server = await listen(api.app, opts.port ?? config.PORT ?? config.COMMAND_API_PORT);
   logger.info({ port: boundPort(server) }, 'command API listening');
@@ -38,6 +62,7 @@ export async function startCommandApi(opts: StartOptions = {}) {
     beforeDrain: () => api.beginShutdown(),
     afterDrain: async () => {
       api.close();
+      limiterRedis?.disconnect();
       await pool.end();
     },
   });

@@ -80,6 +80,8 @@ export const configSchema = z.object({
     .min(24)
     .max(24 * 30)
     .default(24),
+  /** Inbound flow control: commands one patient may send per minute, shared by every instance (0: off). */
+  PATIENT_COMMANDS_PER_MINUTE: z.coerce.number().int().min(0).max(100_000).default(30),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -46,7 +46,14 @@ export function withFastPath(
   const debug = deps.logger.isLevelEnabled('debug');
 
   return (req: IncomingMessage, res: ServerResponse) => {
-    if (req.method === 'GET' && req.url && !deps.disabled() && deps.redisReady()) {
+    // A read-your-writes request must wait for its checkpoint: only the Express route does that.
+    if (
+      req.method === 'GET' &&
+      req.url &&
+      req.headers['booking-checkpoint'] === undefined &&
+      !deps.disabled() &&
+      deps.redisReady()
+    ) {
       const known = deps.routes.lookup(req.url);
       const entry = known && deps.cache.peekFresh(known.key);
       if (known && entry) {

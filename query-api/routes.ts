@@ -77,7 +77,9 @@ export function queryRoutes(deps: RouteDeps): Router {
     const missed = result.outcome === 'l2-load' && result.entry.missing;
     outcomes.inc({ route, outcome: missed ? 'l2-miss' : result.outcome });
     if (result.entry.missing) return false;
-    const stale = result.outcome === 'l2-load' || deps.redisReady() ? undefined : 'redis-unavailable';
+    const fellBack = result.outcome === 'l1-stale-fallback';
+    const stale =
+      fellBack || (result.outcome !== 'l2-load' && !deps.redisReady()) ? 'redis-unavailable' : undefined;
     if (!stale) deps.fastRoutes.remember(req.originalUrl, key, route);
     sendCached(req, res, result.entry, { outcome: result.outcome, stale });
     return true;
@@ -210,6 +212,11 @@ export function queryRoutes(deps: RouteDeps): Router {
     const q = parseOrThrow(schedulesQuery, req.query, 'bad_parameter');
     const from = q.from ?? hospitalDate(now().toISOString());
     const to = q.to ?? addDays(from, 14);
+    if (to < from) {
+      throw new AppError('bad_parameter', 'to must not be before from', {
+        invalidParams: [{ name: 'to', reason: `must not be before ${from}` }],
+      });
+    }
     if (dayStart(to) - dayStart(from) > 92 * DAY_MS) {
       throw new AppError('bad_parameter', 'The range may span at most 92 days', {
         invalidParams: [{ name: 'to', reason: 'at most 92 days after from' }],
@@ -257,6 +264,12 @@ export function queryRoutes(deps: RouteDeps): Router {
     const q = parseOrThrow(searchQuery, req.query, 'bad_parameter');
     const fingerprint = queryFingerprint({ q: q.q, city: q.city });
     const after = decodeCursor(q.cursor, fingerprint);
+    // Search cursors are [score, id]: anything else would reach the engine and fail there.
+    if (after && !(after.length === 2 && after.every((v) => typeof v === 'number' && Number.isFinite(v)))) {
+      throw new AppError('bad_parameter', 'Invalid cursor', {
+        invalidParams: [{ name: 'cursor', reason: 'not a cursor returned by this API' }],
+      });
+    }
     try {
       const result = await deps.search.search<Record<string, unknown>>(deps.searchAlias, {
         query: {

@@ -5,7 +5,11 @@ const size = (fallback: number, max: number) => z.coerce.number().int().min(1).m
 const isoDate = z
   .string()
   .regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a date YYYY-MM-DD')
-  .refine((s) => !Number.isNaN(Date.parse(`${s}T00:00:00Z`)), 'not a calendar date');
+  .refine((s) => {
+    const t = Date.parse(`${s}T00:00:00Z`);
+    // Date.parse rolls 2024-02-30 over to March: only a date that round-trips exists.
+    return !Number.isNaN(t) && new Date(t).toISOString().slice(0, 10) === s;
+  }, 'not a calendar date');
 
 export const homepageQuery = z.strictObject({
   city: text(32),

@@ -17,7 +17,10 @@ export const catalogue = {
   institution_not_found: { status: 404, title: 'Institution not found' },
   doctor_not_found: { status: 404, title: 'Doctor not found' },
   method_not_allowed: { status: 405, title: 'Method not allowed' },
-  idempotency_key_in_flight: { status: 409, title: 'A request with this Idempotency-Key is still being processed' },
+  idempotency_key_in_flight: {
+    status: 409,
+    title: 'A request with this Idempotency-Key is still being processed',
+  },
   schedule_full: { status: 409, title: 'Schedule is fully booked' },
   already_booked: { status: 409, title: 'Patient already holds an active appointment on this schedule' },
   schedule_closed: { status: 409, title: 'Schedule is closed' },
@@ -36,7 +39,8 @@ export const catalogue = {
 
 export type ErrorCode = keyof typeof catalogue;
 
-export const problemTypeUri = (code: ErrorCode): string => `https://errors.booking.example/${code.replaceAll('_', '-')}`;
+export const problemTypeUri = (code: ErrorCode): string =>
+  `https://errors.booking.example/${code.replaceAll('_', '-')}`;
 
 export interface InvalidParam {
   name: string;

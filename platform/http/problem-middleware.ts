@@ -16,6 +16,10 @@ function classify(err: unknown): AppError {
     case 'charset.unsupported':
       return new AppError('unsupported_media_type', e.message);
     default:
+      // A request path that is not valid percent-encoding (Express raises a URIError with status 400).
+      if (err instanceof URIError) {
+        return new AppError('bad_parameter', 'The request path is not valid percent-encoding');
+      }
       if (e?.expose && typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
         return new AppError('validation_failed', e.message);
       }

@@ -3,10 +3,14 @@ import { AppError, type ErrorCode, type InvalidParam } from './errors.ts';
 
 /** Turns a zod failure into a problem listing every invalid field by its path. */
 export function zodToAppError(error: z.ZodError, code: ErrorCode = 'validation_failed'): AppError {
-  const invalidParams: InvalidParam[] = error.issues.map((issue) => ({
-    name: issue.path.length ? issue.path.join('.') : '(body)',
-    reason: issue.message,
-  }));
+  const invalidParams: InvalidParam[] = error.issues.flatMap((issue) => {
+    const at = issue.path.map(String);
+    // An unknown field is named itself, not the object that holds it.
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => ({ name: [...at, key].join('.'), reason: 'unknown field' }));
+    }
+    return [{ name: at.length ? at.join('.') : '(body)', reason: issue.message }];
+  });
   const names = [...new Set(invalidParams.map((p) => p.name))].join(', ');
   return new AppError(code, `Invalid field(s): ${names}`, { invalidParams });
 }

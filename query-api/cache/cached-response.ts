@@ -75,9 +75,18 @@ export function encodedBody(entry: CachedResponse, encoding: Encoding): Buffer {
   }
 }
 
-/** Strong comparison of If-None-Match against our ETag (a list or `*`). */
+/**
+ * The validator of one representation: a strong ETag must differ per content coding (RFC 9110
+ * 8.8.3), so compressed variants carry the coding in their tag.
+ */
+export const etagFor = (entry: CachedResponse, encoding: Encoding): string =>
+  encoding === 'identity' ? entry.etag : `${entry.etag.slice(0, -1)}-${encoding}"`;
+
+const opaque = (tag: string): string => tag.trim().replace(/^W\//, '');
+
+/** If-None-Match uses the weak comparison (RFC 9110 13.1.2): `W/` prefixes are ignored. */
 export function etagMatches(ifNoneMatch: string | undefined, etag: string): boolean {
   if (!ifNoneMatch) return false;
   if (ifNoneMatch.trim() === '*') return true;
-  return ifNoneMatch.split(',').some((tag) => tag.trim() === etag);
+  return ifNoneMatch.split(',').some((tag) => opaque(tag) === opaque(etag));
 }

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { encodedBody, etagMatches, pickEncoding, type CachedResponse } from './cached-response.ts';
+import { encodedBody, etagFor, etagMatches, pickEncoding, type CachedResponse } from './cached-response.ts';
 
 export const STALE_HEADER = 'X-Data-Stale';
 
@@ -14,7 +14,9 @@ export function sendCached(
   entry: CachedResponse,
   opts: { outcome: string; maxAgeSeconds?: number; stale?: string | undefined },
 ): void {
-  res.setHeader('ETag', entry.etag);
+  const encoding = pickEncoding(req.headers['accept-encoding'], entry.body.length);
+  const etag = etagFor(entry, encoding);
+  res.setHeader('ETag', etag);
   res.setHeader('Vary', 'Accept-Encoding');
   res.setHeader('Cache-Control', `public, max-age=${opts.maxAgeSeconds ?? 1}`);
   res.setHeader('X-Cache', opts.outcome);
@@ -22,12 +24,11 @@ export function sendCached(
     res.setHeader(STALE_HEADER, opts.stale);
     res.setHeader('Age', String(Math.max(0, Math.round((Date.now() - entry.createdAt) / 1000))));
   }
-  if (etagMatches(req.headers['if-none-match'], entry.etag)) {
+  if (etagMatches(req.headers['if-none-match'], etag)) {
     res.statusCode = 304;
     res.end();
     return;
   }
-  const encoding = pickEncoding(req.headers['accept-encoding'], entry.body.length);
   const bytes = encodedBody(entry, encoding);
   res.setHeader('Content-Type', entry.contentType);
   if (encoding !== 'identity') res.setHeader('Content-Encoding', encoding);

@@ -42,6 +42,14 @@ export class TwoLevelCache {
   private readonly lru: LRUCache<string, CachedResponse, Context>;
   private readonly byDependency = new Map<string, Set<string>>();
   private readonly maxStaleMs: number;
+  /**
+   * Sequence of the last change notification per Redis key (recent ones only): a load that
+   * started before a change to one of its keys was read before that change, so its result is
+   * stored already invalidated. Loads are bounded by Redis timeouts, far below the TTL here.
+   */
+  private readonly changedAt = new LRUCache<string, number>({ max: 200_000, ttl: 120_000 });
+  private seq = 0;
+  private allChangedAt = 0;
 
   constructor(opts: TwoLevelCacheOptions = {}) {
     this.maxStaleMs = opts.maxStaleMs ?? 10 * 60_000;
@@ -54,8 +62,10 @@ export class TwoLevelCache {
       noDeleteOnFetchRejection: true,
       allowStaleOnFetchRejection: true,
       fetchMethod: async (key, _stale, { context }) => {
+        const startedAt = this.seq;
         const entry = await context.load();
         this.index(key, entry);
+        if (this.changedSince(entry.deps, startedAt)) entry.invalidated = true;
         return entry;
       },
       // A replacement keeps its key's dependencies (same query, same keys); only evictions and
@@ -72,7 +82,9 @@ export class TwoLevelCache {
       return { entry: current, outcome: 'l1-hit' };
     }
     const status: LRUCache.Status<string, CachedResponse, Context> = {};
-    const mustRefresh = current?.invalidated === true;
+    // Invalidated, or too old to serve even while refreshing: the read waits for a load.
+    const mustRefresh =
+      current !== undefined && (current.invalidated || Date.now() - current.createdAt > this.maxStaleMs);
     const entry = await this.lru.fetch(key, {
       context: { load },
       status,
@@ -86,7 +98,8 @@ export class TwoLevelCache {
       if (Date.now() - entry.createdAt > this.maxStaleMs) throw status.fetchError ?? new Error('load failed');
       return { entry, outcome: 'l1-stale-fallback' };
     }
-    if (status.fetch === 'stale') return { entry, outcome: 'l1-stale-revalidating' };
+    // With mustRefresh the read awaited its load, whatever lru-cache's status calls the old entry.
+    if (status.fetch === 'stale' && !mustRefresh) return { entry, outcome: 'l1-stale-revalidating' };
     return { entry, outcome: 'l2-load' };
   }
 
@@ -99,6 +112,7 @@ export class TwoLevelCache {
 
   /** A Redis key changed: every entry built from it must be reloaded before it is served again. */
   invalidateDependency(redisKey: string): number {
+    this.changedAt.set(redisKey, ++this.seq);
     const keys = this.byDependency.get(redisKey);
     if (!keys) return 0;
     let n = 0;
@@ -114,7 +128,13 @@ export class TwoLevelCache {
 
   /** After a lost subscription nothing is known to be fresh. */
   invalidateAll(): void {
+    this.allChangedAt = ++this.seq;
     for (const entry of this.lru.values()) entry.invalidated = true;
+  }
+
+  private changedSince(deps: readonly string[], seq: number): boolean {
+    if (this.allChangedAt > seq) return true;
+    return deps.some((dep) => (this.changedAt.get(dep) ?? 0) > seq);
   }
 
   get size(): number {

@@ -68,11 +68,21 @@ export class BookingReader {
     const ks = await this.keys(deps);
     const key = ks.appointment(appointmentId);
     deps.add(key);
-    const hash = await this.redis.hgetall(key);
-    if (!hash.appointmentId || !hash.scheduleId || !hash.patientId) return null;
-    const scheduleKey = ks.schedule(hash.scheduleId);
+    // An appointment never moves to another schedule, so its schedule id can be read on its own;
+    // the schedule's checkpoint and the appointment are then read in one MULTI, as one snapshot.
+    const scheduleId = await this.redis.hget(key, 'scheduleId');
+    if (!scheduleId) return null;
+    const scheduleKey = ks.schedule(scheduleId);
     deps.add(scheduleKey);
-    const cp = await this.redis.hget(scheduleKey, 'cp');
+    const replies = await this.redis.multi().hget(scheduleKey, 'cp').hgetall(key).exec();
+    if (!replies) throw new Error('Redis discarded the read transaction');
+    const [[cpErr, cp], [hashErr, hash]] = replies as [
+      [Error | null, string | null],
+      [Error | null, Record<string, string>],
+    ];
+    const failed = cpErr ?? hashErr;
+    if (failed) throw failed;
+    if (!hash.appointmentId || !hash.patientId) return null;
     return { view: hash as AppointmentView, ...(cp ? { checkpoint: cp } : {}) };
   }
 

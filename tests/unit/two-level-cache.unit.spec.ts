@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   encodedBody,
+  etagFor,
   etagMatches,
   makeCachedResponse,
   pickEncoding,
@@ -15,9 +16,10 @@ function counterLoader(deps = ['rm:k']) {
   const state = { loads: 0, fail: false, delayMs: 20, version: 0 };
   const load = async () => {
     state.loads += 1;
+    const { version, fail } = state; // what Redis holds when the read is sent
     await sleep(state.delayMs);
-    if (state.fail) throw new Error('redis down');
-    return makeCachedResponse({ version: state.version }, deps);
+    if (fail) throw new Error('redis down');
+    return makeCachedResponse({ version }, deps);
   };
   return { state, load };
 }
@@ -63,6 +65,35 @@ describe('TwoLevelCache', () => {
     expect(cache.invalidateDependency('rm:schedule:1')).toBe(1);
   });
 
+  it('marks the result of a load invalidated when a change lands while it is in flight', async () => {
+    const cache = new TwoLevelCache({ ttlMs: 60_000 });
+    const { state, load } = counterLoader(['rm:k']);
+    state.delayMs = 50;
+    const inFlight = cache.get('home', load); // reads Redis "before" the write below
+    await sleep(10);
+    state.version = 2;
+    cache.invalidateDependency('rm:k'); // the entry is not linked yet: only the sequence knows
+    expect(versionOf((await inFlight).entry.body)).toBe(0);
+    const next = await cache.get('home', load);
+    expect(next.outcome).toBe('l2-load');
+    expect(versionOf(next.entry.body)).toBe(2);
+    expect(cache.peekFresh('home')).toBe(next.entry);
+  });
+
+  it('never serves a copy older than maxStaleMs, even while refreshing or with Redis down', async () => {
+    const cache = new TwoLevelCache({ ttlMs: 10, maxStaleMs: 60 });
+    const { state, load } = counterLoader();
+    await cache.get('home', load);
+    await sleep(80);
+    state.fail = true;
+    await expect(cache.get('home', load)).rejects.toThrow('redis down');
+    state.fail = false;
+    state.version = 3;
+    const fresh = await cache.get('home', load);
+    expect(fresh.outcome).toBe('l2-load');
+    expect(versionOf(fresh.entry.body)).toBe(3);
+  });
+
   it('falls back to the last copy when the load fails, and fails when it never had one', async () => {
     const cache = new TwoLevelCache({ ttlMs: 60_000 });
     const { state, load } = counterLoader();
@@ -85,6 +116,12 @@ describe('cached responses', () => {
     expect(etagMatches(b.etag, a.etag)).toBe(false);
     expect(etagMatches('*', a.etag)).toBe(true);
     expect(etagMatches(undefined, a.etag)).toBe(false);
+    // weak comparison: a W/ tag from a cache still revalidates
+    expect(etagMatches(`W/${a.etag}`, a.etag)).toBe(true);
+    // every content coding has its own strong validator
+    const variants = new Set((['identity', 'gzip', 'br'] as const).map((e) => etagFor(a, e)));
+    expect(variants.size).toBe(3);
+    expect(etagFor(a, 'identity')).toBe(a.etag);
   });
 
   it('negotiate compression and compress once', () => {

@@ -22,6 +22,7 @@ describe('query API when Redis or search goes away', () => {
   let privateRedis: PrivateRedis;
   let api: QueryInstance;
   let noSearch: QueryInstance;
+  let longTtl: QueryInstance;
   const ids: number[] = [];
   const city = uniqueName('降级市');
 
@@ -56,11 +57,18 @@ describe('query API when Redis or search goes away', () => {
       queryConfig: { QUERY_L1_TTL_MS: 50 },
     });
     noSearch = await startQueryInstance({ ...config, SEARCH_URL: 'http://127.0.0.1:9' }, opts);
+    // Only invalidation can refresh this one's entries: it proves the subscription survives a restart.
+    longTtl = await startQueryInstance(config, {
+      ...opts,
+      redisUrl: privateRedis.url,
+      queryConfig: { QUERY_L1_TTL_MS: 600_000 },
+    });
   }, 240_000);
 
   afterAll(async () => {
     await api?.close();
     await noSearch?.close();
+    await longTtl?.close();
     await privateRedis?.kill();
     if (p && ids.length) await p.db.query('DELETE FROM institutions WHERE id = ANY($1)', [ids]);
     await p?.cleanup();
@@ -106,7 +114,29 @@ describe('query API when Redis or search goes away', () => {
       what: 'the query API to reconnect',
     });
     // The restarted Redis is empty: the institution is now unknown, not unavailable.
-    expect((await api.get(`/v1/institutions/${ids[1]}`)).status).toBe(404);
+    const gone = `/v1/institutions/${ids[1]}`;
+    expect((await api.get(gone)).status).toBe(404);
+    await waitFor(async () => ((await longTtl.get('/readyz')).status === 200 ? true : undefined), {
+      timeoutMs: 10_000,
+      what: 'the long-TTL instance to reconnect',
+    });
+    expect((await longTtl.get(gone)).status).toBe(404);
+    expect((await longTtl.get(gone)).status).toBe(404); // cached now, for 10 minutes
+
+    // And the new server publishes changes again (its notifications were off until the query API
+    // re-enabled them on reconnect): a document written now replaces the cached 404 within 1 s.
+    const target = new Redis(privateRedis.url);
+    target.on('error', () => undefined);
+    const dump = await p.redis.dumpBuffer(p.keys.doc('institutions', ids[1]!));
+    await target.restore(p.keys.doc('institutions', ids[1]!), 0, dump, 'REPLACE');
+    target.disconnect();
+    const t0 = Date.now();
+    await waitFor(async () => ((await longTtl.get(gone)).status === 200 ? true : undefined), {
+      timeoutMs: 1000,
+      intervalMs: 20,
+      what: 'the restored document to replace the cached 404',
+    });
+    console.log(`[degradation] after the Redis restart a change was visible in ${Date.now() - t0} ms`);
   });
 
   it('answers 503 for search when the search engine is unreachable, and serves everything else', async () => {

@@ -5,6 +5,7 @@
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memberId } from '../../projections/catalog/views.ts';
+import { queryFingerprint } from '../../query-api/cursor.ts';
 import {
   createCatalogPipeline,
   insertInstitution,
@@ -104,22 +105,28 @@ describe('query API over the CDC-filled read models', () => {
     expect(notModified.status).toBe(304);
     expect(await notModified.text()).toBe('');
 
-    const raw = await import('node:http').then(
-      (http) =>
-        new Promise<{ headers: Record<string, unknown>; body: Buffer }>((resolve, reject) => {
-          http
-            .get(
-              `${a.baseUrl}/v1/homepage?city=${encodeURIComponent(city)}`,
-              { headers: { 'accept-encoding': 'gzip' } },
-              (r) => {
+    const getRaw = (path: string) =>
+      import('node:http').then(
+        (http) =>
+          new Promise<{ headers: Record<string, unknown>; body: Buffer }>((resolve, reject) => {
+            http
+              .get(`${a.baseUrl}${path}`, { headers: { 'accept-encoding': 'gzip' } }, (r) => {
                 const chunks: Buffer[] = [];
                 r.on('data', (c: Buffer) => chunks.push(c));
                 r.on('end', () => resolve({ headers: r.headers, body: Buffer.concat(chunks) }));
-              },
-            )
-            .on('error', reject);
-        }),
-    );
+              })
+              .on('error', reject);
+          }),
+      );
+    // 100 institutions make a body far above the compression threshold: it must come gzipped,
+    // with its own validator.
+    const big = await getRaw('/v1/institutions?limit=100');
+    expect(big.headers['content-encoding']).toBe('gzip');
+    expect(big.headers.etag).toMatch(/-gzip"$/);
+    const page = JSON.parse(gunzipSync(big.body).toString()) as ListPage;
+    expect(page.items).toHaveLength(100);
+
+    const raw = await getRaw(`/v1/homepage?city=${encodeURIComponent(city)}`);
     const homepage = JSON.parse(
       (raw.headers['content-encoding'] === 'gzip' ? gunzipSync(raw.body) : raw.body).toString(),
     ) as { city: string; featuredInstitutions: Institution[] };
@@ -204,17 +211,46 @@ describe('query API over the CDC-filled read models', () => {
       'limit',
     );
 
+    // A real cursor, from a city with two rows, replayed against another city.
+    const second = await insertInstitution(p.db, { name: '游标第二医院', city, rating: 1.5 });
+    ids.push(second);
+    await waitFor(
+      async () => ((await p.redis.zcard(p.keys.institutionsByCity(city))) >= 2 ? true : undefined),
+      {
+        timeoutMs: 10_000,
+        what: 'a second row in the city',
+      },
+    );
     const first = (await (
       await a.get(`/v1/institutions?city=${encodeURIComponent(city)}&limit=1`)
     ).json()) as ListPage;
+    expect(first.nextCursor).toEqual(expect.any(String));
     const foreign = await a.get(
-      `/v1/institutions?city=${encodeURIComponent('别的市')}&cursor=${first.nextCursor ?? 'x'}`,
+      `/v1/institutions?city=${encodeURIComponent('别的市')}&cursor=${first.nextCursor}`,
     );
     expect(foreign.status).toBe(400);
     expect(
       ((await foreign.json()) as { 'invalid-params': { name: string }[] })['invalid-params'][0]!.name,
     ).toBe('cursor');
     expect((await a.get('/v1/institutions/99999999999')).status).toBe(404);
+
+    const named = async (path: string) => {
+      const res = await a.get(path);
+      expect(res.status, path).toBe(400);
+      expect(res.headers.get('content-type')).toContain('application/problem+json');
+      return ((await res.json()) as { 'invalid-params'?: { name: string }[] })['invalid-params']?.map(
+        (p) => p.name,
+      );
+    };
+    expect(await named(`/v1/institutions?city=x&foo=1`)).toEqual(['foo']);
+    expect(await named('/v1/doctors/d1/schedules?to=2000-01-01')).toEqual(['to']);
+    expect(await named('/v1/doctors/d1/schedules?from=2031-02-30')).toEqual(['from']);
+    expect(
+      await named(
+        `/v1/search/institutions?q=x&cursor=${Buffer.from(JSON.stringify({ q: queryFingerprint({ q: 'x', city: undefined }), after: ['x'] })).toString('base64url')}`,
+      ),
+    ).toEqual(['cursor']);
+    expect((await a.get('/v1/institutions/%E0')).status).toBe(400);
   });
 
   it('searches names and aliases in Chinese, filtered by city, from the projected index', async () => {

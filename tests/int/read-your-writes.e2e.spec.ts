@@ -12,6 +12,7 @@ import {
 } from '../support/command-api-harness.ts';
 import { projectionsHarness, type Harness as ProjectionsHarness } from '../support/projections-harness.ts';
 import { startQueryInstance, type QueryInstance } from '../support/query-api-harness.ts';
+import { waitFor } from '../support/wait.ts';
 
 describe('read-your-writes after a booking', () => {
   let commands: CommandHarness;
@@ -61,6 +62,17 @@ describe('read-your-writes after a booking', () => {
   it('sees its own booking at once when it sends back the checkpoint, and the schedule shows it', async () => {
     const doctorId = `doc-${randomUUID().slice(0, 8)}`;
     const { scheduleId } = await openSchedule(doctorId);
+    // The patient looks at the schedule first, so its bytes sit in the query API's cache
+    // (the second read comes from the fast path) before the booking changes them.
+    const schedulesPath = `/v1/doctors/${doctorId}/schedules?from=2030-03-01&to=2030-03-01`;
+    await waitFor(
+      async () => {
+        const res = await query.get(schedulesPath);
+        return res.status === 200 ? true : undefined;
+      },
+      { timeoutMs: 10_000, what: 'the opened schedule in the read model' },
+    );
+    expect((await query.get(schedulesPath)).headers.get('x-cache')).toBe('l1-hit');
     const patientId = `p-${randomUUID().slice(0, 8)}`;
     const patientToken = await commands.tokenFor({ sub: patientId, role: 'patient' });
     const booked = await commands.http.post('/v1/appointments', {
@@ -87,9 +99,7 @@ describe('read-your-writes after a booking', () => {
     expect(body.appointment).toMatchObject({ status: 'active', patientId, scheduleId });
     console.log(`[read-your-writes] appointment readable ${waitedMs} ms after the command answered`);
 
-    const schedules = await query.get(`/v1/doctors/${doctorId}/schedules?from=2030-03-01&to=2030-03-01`, {
-      'booking-checkpoint': checkpoint,
-    });
+    const schedules = await query.get(schedulesPath, { 'booking-checkpoint': checkpoint });
     expect(schedules.status).toBe(200);
     expect(schedules.headers.get('x-data-stale')).toBeNull();
     const list = (await schedules.json()) as {

@@ -9,6 +9,8 @@ import { catalogConnector, catalogConnectorSettings } from '../connectors/catalo
 import { ConnectClient } from '../connectors/connect-client.ts';
 import { status, up } from '../infra/local/launcher.ts';
 import { migrate } from '../infra/migrate.ts';
+import { loadCatalogProjectionConfig } from '../projections/catalog/config.ts';
+import { loadProjectionsConfig } from '../projections/config.ts';
 import { seedIfEmpty } from '../infra/seed/seed.ts';
 import { loadConfig } from './config.ts';
 import { createLogger } from './logger.ts';
@@ -31,11 +33,15 @@ const services: ServiceSpec[] = [
     entry: 'command-api/main.ts',
     healthUrl: `http://127.0.0.1:${config.COMMAND_API_PORT}/healthz`,
   },
-  { name: 'projections', entry: 'projections/main.ts', healthUrl: 'http://127.0.0.1:3003/healthz' },
+  {
+    name: 'projections',
+    entry: 'projections/main.ts',
+    healthUrl: `http://127.0.0.1:${loadProjectionsConfig().PROJECTIONS_PORT}/healthz`,
+  },
   {
     name: 'catalog-projections',
     entry: 'projections/catalog/main.ts',
-    healthUrl: 'http://127.0.0.1:3004/healthz',
+    healthUrl: `http://127.0.0.1:${loadCatalogProjectionConfig().CATALOG_PROJECTIONS_PORT}/healthz`,
   },
   {
     name: 'query-api',
@@ -45,20 +51,31 @@ const services: ServiceSpec[] = [
 ];
 
 const children = new Map<string, ChildProcess>();
+const expected = new Set<string>();
+const restarts = new Map<string, number>();
 let stopping = false;
 
 function startService(spec: ServiceSpec): void {
+  expected.add(spec.name);
+  const startedAt = Date.now();
   const child = spawn(process.execPath, ['--import', 'tsx', spec.entry], {
     cwd: root,
     env: { ...process.env, PORT: '' },
     stdio: ['ignore', 'inherit', 'inherit'],
+    // Its own process group: a Ctrl-C reaches only this supervisor, which stops each service with
+    // one SIGTERM so it drains (a second signal would make it exit at once).
+    detached: true,
   });
   children.set(spec.name, child);
   child.on('exit', (code, signal) => {
     children.delete(spec.name);
     if (stopping) return;
-    log.error({ component: spec.name, code, signal }, 'service exited; restarting in 2s');
-    setTimeout(() => !stopping && startService(spec), 2000);
+    // Back off while it keeps crashing (1 s doubling to 30 s); a run of a minute resets it.
+    const previous = Date.now() - startedAt > 60_000 ? 0 : (restarts.get(spec.name) ?? 0);
+    restarts.set(spec.name, previous + 1);
+    const delayMs = Math.min(30_000, 1000 * 2 ** previous);
+    log.error({ component: spec.name, code, signal, delayMs }, 'service exited; restarting');
+    setTimeout(() => !stopping && startService(spec), delayMs);
   });
   log.info({ component: spec.name, pid: child.pid }, 'service started');
 }
@@ -78,7 +95,7 @@ async function serviceHealth(
   const running = children.has(spec.name);
   if (!spec.healthUrl || !running) return { name: spec.name, running };
   try {
-    const res = await fetch(spec.healthUrl, { signal: AbortSignal.timeout(1000) });
+    const res = await fetch(spec.healthUrl, { signal: AbortSignal.timeout(3000) });
     return { name: spec.name, running, healthy: res.ok };
   } catch {
     return { name: spec.name, running, healthy: false };
@@ -103,8 +120,10 @@ async function main(): Promise<void> {
     }
     void (async () => {
       const [engines, svc] = await Promise.all([status(), Promise.all(services.map(serviceHealth))]);
-      const started = svc.filter((s) => s.running);
-      const ok = engines.every((e) => e.ready) && started.every((s) => s.healthy !== false);
+      // A service that should run but is down (crashed, waiting to restart) makes the platform degraded.
+      const ok =
+        engines.every((e) => e.ready) &&
+        svc.every((s) => !expected.has(s.name) || (s.running && s.healthy !== false));
       res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ status: ok ? 'ok' : 'degraded', engines, services: svc }, null, 2));
     })();
@@ -119,7 +138,13 @@ async function main(): Promise<void> {
     log.info('stopping services (engines keep running: `npm run engines -- down` stops them)');
     server.close();
     for (const child of children.values()) child.kill('SIGTERM');
-    const deadline = setTimeout(() => process.exit(0), 15_000);
+    const deadline = setTimeout(() => {
+      for (const [name, child] of children) {
+        log.warn({ component: name }, 'service did not stop in 15 s; killing it');
+        child.kill('SIGKILL');
+      }
+      process.exit(1);
+    }, 15_000);
     deadline.unref();
     const check = setInterval(() => {
       if (children.size === 0) {
@@ -130,6 +155,10 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  // Detached children outlive an abrupt exit of the supervisor unless it takes them along.
+  process.on('exit', () => {
+    for (const child of children.values()) child.kill('SIGKILL');
+  });
 }
 
 main().catch((err: unknown) => {

@@ -1,6 +1,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
+  closeSync,
   cpSync,
   existsSync,
   mkdirSync,
@@ -259,6 +260,7 @@ async function startEngine(engine: EngineName, log: Log): Promise<StartReport> {
       stdio: ['ignore', out, out],
       cwd: paths.data(engine),
     });
+    closeSync(out); // the JVM keeps its own copy of the descriptor
     child.unref();
     pid = child.pid;
     if (!pid) throw new Error(`could not spawn java for ${engine}`);
@@ -334,7 +336,11 @@ export async function down(log: Log = console.log, graceMs = 30_000): Promise<vo
       while (existsSync(`/proc/${pid}`) && Date.now() < deadline) await sleep(200);
       if (existsSync(`/proc/${pid}`)) {
         log(`${engine}: pid ${pid} ignored SIGTERM for ${graceMs / 1000}s; killing`);
-        process.kill(pid, 'SIGKILL');
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // it exited between the check and the kill
+        }
       }
     }
     rmSync(paths.pid(engine), { force: true });

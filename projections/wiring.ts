@@ -9,7 +9,7 @@ import type { Queryable } from '../platform/pg.ts';
 import type { SearchEngine } from '../platform/search/index.ts';
 import type { ProjectionsConfig } from './config.ts';
 import { RedisReadModelWriter, type StreamHistory } from './redis/redis-writer.ts';
-import { redisProjectionHandler } from './redis/redis-projector.ts';
+import { eventProjectionHandler } from './event-projection-handler.ts';
 import {
   appointmentsIndexDefinition,
   hmacPseudonymiser,
@@ -17,7 +17,6 @@ import {
   versionedIndexName,
 } from './search/appointments-model.ts';
 import { catalogNames, idsOnly, type NameResolver } from './search/names.ts';
-import { searchProjectionHandler } from './search/search-projector.ts';
 import { AppointmentsSearchWriter } from './search/search-writer.ts';
 import type { BatchHandler } from './runtime/projector-runtime.ts';
 
@@ -83,9 +82,7 @@ export function searchWriter(deps: {
 }
 
 export function handlerFor(writer: RedisReadModelWriter | AppointmentsSearchWriter): BatchHandler {
-  return writer instanceof RedisReadModelWriter
-    ? redisProjectionHandler(writer)
-    : searchProjectionHandler(writer);
+  return eventProjectionHandler(writer);
 }
 
 /** Wraps a handler with a pause after its writes (test hook: widens the write-but-not-committed window). */

@@ -1,16 +1,19 @@
 import { type RequestHandler, Router } from 'express';
-import { decide, type ScheduleError, scheduleStreamName } from '../domain/schedule.ts';
+import { decide, type ScheduleCommand, type ScheduleError, scheduleStreamName } from '../domain/schedule.ts';
 import { AppError } from '../platform/http/errors.ts';
+import type { AlongsideStatement } from '../platform/http/idempotency.ts';
 import { requireRole } from '../platform/http/auth.ts';
 import type { Pool } from '../platform/pg.ts';
 import {
   CHECKPOINT_HEADER,
+  type CommandContext,
   commandRoute,
   type CommandRouteDeps,
   problem,
   type ProblemOutcome,
+  type ResponseOutcome,
 } from './command-route.ts';
-import { ConcurrencyExhaustedError, type ScheduleCommands } from './schedule-commands.ts';
+import { type Committed, ConcurrencyExhaustedError, type ScheduleCommands } from './schedule-commands.ts';
 import {
   appointmentParams,
   bookAppointmentBody,
@@ -86,6 +89,47 @@ async function run<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** The success reply of a command, built from what it committed. */
+interface Reply {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+  /** One more write of the command's transaction, sent with the key's completion. */
+  alongside?: AlongsideStatement;
+}
+
+/**
+ * Decides `command` against its stream and appends (with optimistic-concurrency retries), then
+ * stores and returns the reply — which always carries the checkpoint of the command's last event —
+ * or maps the domain's rejection to a problem.
+ */
+async function executeCommand(
+  commands: ScheduleCommands,
+  streamId: string,
+  command: ScheduleCommand,
+  ctx: Pick<CommandContext<unknown, unknown>, 'metadata' | 'respond'>,
+  reply: (committed: Committed) => Reply,
+): Promise<ResponseOutcome | ProblemOutcome> {
+  const result = await run(() =>
+    commands.execute(
+      streamId,
+      (state) => decide(command, state),
+      ctx.metadata,
+      (client, committed) => {
+        const r = reply(committed);
+        return ctx.respond(
+          client,
+          r.status,
+          r.body,
+          { ...r.headers, [CHECKPOINT_HEADER]: committed.checkpoint },
+          r.alongside,
+        );
+      },
+    ),
+  );
+  return result.ok ? result.value : problemFor(result.error);
+}
+
 export function commandRoutes(deps: RoutesDeps): Router {
   const router = Router();
   const { commands } = deps;
@@ -97,45 +141,33 @@ export function commandRoutes(deps: RoutesDeps): Router {
       commandRoute(deps, {
         body: openScheduleBody,
         params: z.object({}),
-        handle: async ({ body, principal, now, metadata, respond }) => {
+        handle: async (ctx) => {
+          const { body, principal, now } = ctx;
           const scheduleId = body.scheduleId ?? deps.ids();
-          const result = await run(() =>
-            commands.execute(
-              scheduleStreamName(scheduleId),
-              (state) =>
-                decide(
-                  {
-                    type: 'OpenSchedule',
-                    scheduleId,
-                    doctorId: body.doctorId,
-                    institutionId: body.institutionId,
-                    departmentId: body.departmentId,
-                    date: body.date,
-                    period: body.period,
-                    capacity: body.capacity,
-                    fee: body.fee,
-                    actor: { id: principal.sub, role: principal.role },
-                    now,
-                  },
-                  state,
-                ),
-              metadata,
-              (client, committed) =>
-                respond(
-                  client,
-                  201,
-                  {
-                    scheduleId,
-                    status: 'open',
-                    capacity: body.capacity,
-                    sessionStartsAt:
-                      committed.state.status === 'open' ? committed.state.sessionStartsAt : undefined,
-                  },
-                  { Location: `/v1/schedules/${scheduleId}`, [CHECKPOINT_HEADER]: committed.checkpoint },
-                ),
-            ),
-          );
-          return result.ok ? result.value : problemFor(result.error);
+          const command: ScheduleCommand = {
+            type: 'OpenSchedule',
+            scheduleId,
+            doctorId: body.doctorId,
+            institutionId: body.institutionId,
+            departmentId: body.departmentId,
+            date: body.date,
+            period: body.period,
+            capacity: body.capacity,
+            fee: body.fee,
+            actor: { id: principal.sub, role: principal.role },
+            now,
+          };
+          return executeCommand(commands, scheduleStreamName(scheduleId), command, ctx, (committed) => ({
+            status: 201,
+            body: {
+              scheduleId,
+              status: 'open',
+              capacity: body.capacity,
+              sessionStartsAt:
+                committed.state.status === 'open' ? committed.state.sessionStartsAt : undefined,
+            },
+            headers: { Location: `/v1/schedules/${scheduleId}` },
+          }));
         },
       }),
     )
@@ -148,31 +180,18 @@ export function commandRoutes(deps: RoutesDeps): Router {
       commandRoute(deps, {
         body: changeCapacityBody,
         params: scheduleParams,
-        handle: async ({ body, params, principal, now, metadata, respond }) => {
-          const result = await run(() =>
-            commands.execute(
-              scheduleStreamName(params.scheduleId),
-              (state) =>
-                decide(
-                  {
-                    type: 'ChangeCapacity',
-                    capacity: body.capacity,
-                    actor: { id: principal.sub, role: principal.role },
-                    now,
-                  },
-                  state,
-                ),
-              metadata,
-              (client, committed) =>
-                respond(
-                  client,
-                  200,
-                  { scheduleId: params.scheduleId, capacity: body.capacity },
-                  { [CHECKPOINT_HEADER]: committed.checkpoint },
-                ),
-            ),
-          );
-          return result.ok ? result.value : problemFor(result.error);
+        handle: async (ctx) => {
+          const { body, params, principal, now } = ctx;
+          const command: ScheduleCommand = {
+            type: 'ChangeCapacity',
+            capacity: body.capacity,
+            actor: { id: principal.sub, role: principal.role },
+            now,
+          };
+          return executeCommand(commands, scheduleStreamName(params.scheduleId), command, ctx, () => ({
+            status: 200,
+            body: { scheduleId: params.scheduleId, capacity: body.capacity },
+          }));
         },
       }),
     )
@@ -185,35 +204,30 @@ export function commandRoutes(deps: RoutesDeps): Router {
       commandRoute(deps, {
         body: closeScheduleBody,
         params: scheduleParams,
-        handle: async ({ body, params, principal, now, metadata, respond }) => {
-          const result = await run(() =>
-            commands.execute(
-              scheduleStreamName(params.scheduleId),
-              (state) =>
-                decide(
-                  {
-                    type: 'CloseSchedule',
-                    reason: body.reason,
-                    actor: { id: principal.sub, role: principal.role },
-                    now,
-                  },
-                  state,
-                ),
-              metadata,
-              (client, committed) => {
-                const cancelled = committed.events.flatMap((e) =>
+        handle: async (ctx) => {
+          const { body, params, principal, now } = ctx;
+          const command: ScheduleCommand = {
+            type: 'CloseSchedule',
+            reason: body.reason,
+            actor: { id: principal.sub, role: principal.role },
+            now,
+          };
+          return executeCommand(
+            commands,
+            scheduleStreamName(params.scheduleId),
+            command,
+            ctx,
+            (committed) => ({
+              status: 200,
+              body: {
+                scheduleId: params.scheduleId,
+                status: 'closed',
+                cancelledAppointmentIds: committed.events.flatMap((e) =>
                   e.type === 'AppointmentCancelled' ? [e.data.appointmentId] : [],
-                );
-                return respond(
-                  client,
-                  200,
-                  { scheduleId: params.scheduleId, status: 'closed', cancelledAppointmentIds: cancelled },
-                  { [CHECKPOINT_HEADER]: committed.checkpoint },
-                );
+                ),
               },
-            ),
+            }),
           );
-          return result.ok ? result.value : problemFor(result.error);
         },
       }),
     )
@@ -231,44 +245,29 @@ export function commandRoutes(deps: RoutesDeps): Router {
             throw new AppError('forbidden', 'Patients may only book for themselves');
           }
         },
-        handle: async ({ body, now, metadata, respond }) => {
+        handle: async (ctx) => {
+          const { body, now } = ctx;
           const appointmentId = deps.ids();
           const streamId = scheduleStreamName(body.scheduleId);
-          const result = await run(() =>
-            commands.execute(
-              streamId,
-              (state) =>
-                decide(
-                  {
-                    type: 'BookAppointment',
-                    scheduleId: body.scheduleId,
-                    appointmentId,
-                    patientId: body.patientId,
-                    now,
-                  },
-                  state,
-                ),
-              metadata,
-              (client, committed) =>
-                respond(
-                  client,
-                  201,
-                  { appointmentId, scheduleId: body.scheduleId, status: 'active' },
-                  {
-                    Location: `/v1/appointments/${appointmentId}`,
-                    [CHECKPOINT_HEADER]: committed.checkpoint,
-                  },
-                  // The appointment index row goes in the key-completion statement: same
-                  // transaction as the append, one round trip fewer.
-                  {
-                    name: 'appointment_index_insert',
-                    text: 'INSERT INTO appointment_index (appointment_id, schedule_id, stream_id) VALUES ($1, $2, $3)',
-                    values: [appointmentId, body.scheduleId, streamId],
-                  },
-                ),
-            ),
-          );
-          return result.ok ? result.value : problemFor(result.error);
+          const command: ScheduleCommand = {
+            type: 'BookAppointment',
+            scheduleId: body.scheduleId,
+            appointmentId,
+            patientId: body.patientId,
+            now,
+          };
+          return executeCommand(commands, streamId, command, ctx, () => ({
+            status: 201,
+            body: { appointmentId, scheduleId: body.scheduleId, status: 'active' },
+            headers: { Location: `/v1/appointments/${appointmentId}` },
+            // The appointment index row goes in the key-completion statement: same
+            // transaction as the append, one round trip fewer.
+            alongside: {
+              name: 'appointment_index_insert',
+              text: 'INSERT INTO appointment_index (appointment_id, schedule_id, stream_id) VALUES ($1, $2, $3)',
+              values: [appointmentId, body.scheduleId, streamId],
+            },
+          }));
         },
       }),
     )
@@ -281,42 +280,29 @@ export function commandRoutes(deps: RoutesDeps): Router {
       commandRoute(deps, {
         body: cancelAppointmentBody,
         params: appointmentParams,
-        handle: async ({ body, params, principal, now, metadata, respond }) => {
+        handle: async (ctx) => {
+          const { body, params, principal, now } = ctx;
           const { rows } = await deps.pool.query<{ schedule_id: string; stream_id: string }>(
             'SELECT schedule_id, stream_id FROM appointment_index WHERE appointment_id = $1',
             [params.appointmentId],
           );
           const indexed = rows[0];
           if (!indexed) return problem('appointment_not_found');
-          const result = await run(() =>
-            commands.execute(
-              indexed.stream_id,
-              (state) =>
-                decide(
-                  {
-                    type: 'CancelAppointment',
-                    appointmentId: params.appointmentId,
-                    reason: body.reason,
-                    actor: { id: principal.sub, role: principal.role },
-                    now,
-                  },
-                  state,
-                ),
-              metadata,
-              (client, committed) =>
-                respond(
-                  client,
-                  200,
-                  {
-                    appointmentId: params.appointmentId,
-                    scheduleId: indexed.schedule_id,
-                    status: 'cancelled',
-                  },
-                  { [CHECKPOINT_HEADER]: committed.checkpoint },
-                ),
-            ),
-          );
-          return result.ok ? result.value : problemFor(result.error);
+          const command: ScheduleCommand = {
+            type: 'CancelAppointment',
+            appointmentId: params.appointmentId,
+            reason: body.reason,
+            actor: { id: principal.sub, role: principal.role },
+            now,
+          };
+          return executeCommand(commands, indexed.stream_id, command, ctx, () => ({
+            status: 200,
+            body: {
+              appointmentId: params.appointmentId,
+              scheduleId: indexed.schedule_id,
+              status: 'cancelled',
+            },
+          }));
         },
       }),
     )

@@ -1,7 +1,7 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { LRUCache } from 'lru-cache';
 import type { Counter } from 'prom-client';
-import { newSpanId, newTraceId, toTraceparent } from '../platform/context.ts';
+import { contextFromTraceparent, toTraceparent } from '../platform/context.ts';
 import { httpDurationHistogram, type Registry } from '../platform/http/metrics.ts';
 import type { Logger } from '../platform/logger.ts';
 import { sendCached } from './cache/send-cached.ts';
@@ -59,8 +59,7 @@ export function withFastPath(
       if (known && entry) {
         const started = process.hrtime.bigint();
         const traceparent = req.headers.traceparent;
-        const match = typeof traceparent === 'string' ? /^00-([0-9a-f]{32})-/.exec(traceparent) : null;
-        const ctx = { traceId: match?.[1] ?? newTraceId(), spanId: newSpanId() };
+        const ctx = contextFromTraceparent(typeof traceparent === 'string' ? traceparent : undefined);
         res.setHeader('traceparent', toTraceparent(ctx));
         res.setHeader('X-Trace-Id', ctx.traceId);
         sendCached(req, res, entry, { outcome: 'l1-hit' });

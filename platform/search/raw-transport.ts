@@ -30,3 +30,19 @@ export interface DriverOptions {
   requestTimeoutMs?: number;
   maxRetries?: number;
 }
+
+/** The request as both official clients' `transport.request` take it (absent fields left out). */
+export const transportParams = (req: RawRequest) => ({
+  method: req.method,
+  path: req.path,
+  ...(req.querystring ? { querystring: req.querystring } : {}),
+  ...(req.body !== undefined ? { body: req.body as Record<string, unknown> } : {}),
+  ...(req.bulkBody ? { bulkBody: req.bulkBody } : {}),
+});
+
+/** Client settings both drivers share. */
+export const clientOptions = (opts: DriverOptions) => ({
+  node: opts.url,
+  requestTimeout: opts.requestTimeoutMs ?? 10_000,
+  maxRetries: opts.maxRetries ?? 2,
+});

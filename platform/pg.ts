@@ -75,30 +75,50 @@ export const violatedConstraint = (err: unknown): string | undefined =>
     ? err.constraint
     : undefined;
 
-const UNAVAILABLE_CODES = new Set([
+/** Socket-level failures (Node errno codes, carried in the same `code` field as SQLSTATEs). */
+const NETWORK_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
   'ETIMEDOUT',
   'EPIPE',
   'ENOTFOUND',
   'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
 ]);
 
 /**
- * True when an error means "PostgreSQL is unreachable or refusing work right now" (connection
- * failures, pool checkout timeouts, server shutting down, too many connections, statement
- * timeout) — a 503 for the client, not a bug.
+ * How a PostgreSQL (driver) error is to be handled, the one classification every caller uses
+ * (the command API's 503s, the projectors' retry-or-dead-letter):
+ *  - `unavailable`: PostgreSQL is unreachable or refusing work right now — connection failures,
+ *    pool checkout timeouts, shutdown (57P0x), insufficient resources (53xxx, e.g. too many
+ *    connections), and statement timeouts (57014: a slow read is the server's state, not the
+ *    request's or the event's fault, so it must never dead-letter a healthy event);
+ *  - `conflict`: serialization failure or deadlock (40001, 40P01), which a retry resolves;
+ *  - `other`: anything else (constraint violations, syntax errors, bad data…).
  */
-export function isDatabaseUnavailable(err: unknown): boolean {
+export type PgErrorKind = 'unavailable' | 'conflict' | 'other';
+
+export function pgErrorKind(err: unknown): PgErrorKind {
   const state = sqlState(err);
   if (state !== undefined) {
-    if (UNAVAILABLE_CODES.has(state)) return true;
-    // 08: connection exception, 57P0x: admin/crash shutdown, cannot connect now; 53300: too many
-    // connections; 57014: statement timeout / cancelled.
-    return state.startsWith('08') || /^57P0[1-3]$/.test(state) || state === '53300' || state === '57014';
+    if (NETWORK_CODES.has(state)) return 'unavailable';
+    // 08: connection exception; 53: insufficient resources; 57P0x: admin/crash shutdown, cannot
+    // connect now…; 57014: statement timeout / query cancelled.
+    if (/^(08|53|57P0)/.test(state) || state === '57014') return 'unavailable';
+    if (state === '40001' || state === '40P01') return 'conflict';
+    return 'other';
   }
   const message = err instanceof Error ? err.message : '';
   return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(
     message,
-  );
+  )
+    ? 'unavailable'
+    : 'other';
 }
+
+/** True when PostgreSQL is unreachable or refusing work right now: a 503 for the client, not a bug. */
+export const isDatabaseUnavailable = (err: unknown): boolean => pgErrorKind(err) === 'unavailable';
+
+/** True when retrying the same work later can succeed (unavailable or a serialization conflict). */
+export const isTransientDatabaseError = (err: unknown): boolean => pgErrorKind(err) !== 'other';

@@ -1,3 +1,4 @@
+import { isTransientDatabaseError } from '../../platform/pg.ts';
 import { SearchUnavailableError } from '../../platform/search/index.ts';
 
 /** Thrown (or wrapped as `cause`) by a handler when the failure is the store's, not the message's. */
@@ -24,17 +25,6 @@ export class BatchInterrupted extends Error {
   }
 }
 
-const TRANSIENT_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-]);
-
 const TRANSIENT_NAMES = new Set([
   'TransientError',
   'SearchUnavailableError',
@@ -58,13 +48,10 @@ export function isTransientError(err: unknown): boolean {
     if (e instanceof PoisonError) return false;
     if (e instanceof TransientError || e instanceof SearchUnavailableError) return true;
     if (typeof e !== 'object') return false;
-    const { name, code, message } = e as { name?: unknown; code?: unknown; message?: unknown };
+    const { name, message } = e as { name?: unknown; message?: unknown };
     if (typeof name === 'string' && TRANSIENT_NAMES.has(name)) return true;
-    if (typeof code === 'string') {
-      if (TRANSIENT_CODES.has(code)) return true;
-      // PostgreSQL: connection exceptions, shutdown, insufficient resources, serialization/deadlock.
-      if (/^(08|53|57P0)/.test(code) || code === '40001' || code === '40P01') return true;
-    }
+    // Socket errno codes and PostgreSQL SQLSTATEs: one classifier with the command API's.
+    if (isTransientDatabaseError(e)) return true;
     if (typeof message === 'string' && /Connection is closed|Stream isn't writeable/.test(message))
       return true;
     e = (e as { cause?: unknown }).cause;

@@ -12,8 +12,8 @@ import { migrate } from '../infra/migrate.ts';
 import { loadCatalogProjectionConfig } from '../projections/catalog/config.ts';
 import { loadProjectionsConfig } from '../projections/config.ts';
 import { seedIfEmpty } from '../infra/seed/seed.ts';
-import { loadConfig } from './config.ts';
-import { createLogger } from './logger.ts';
+import { loadConfig } from '../platform/config.ts';
+import { createLogger } from '../platform/logger.ts';
 
 const config = loadConfig();
 const log = createLogger('platform');

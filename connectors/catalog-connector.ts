@@ -120,6 +120,30 @@ export function catalogConnector(
   return { name: rendered.name, config: { ...rendered.config, ...overrides } };
 }
 
+export interface TopicCreation {
+  numPartitions: number;
+  replicationFactor: number;
+  configEntries: { name: string; value: string }[];
+}
+
+/**
+ * How the connector creates its topics (its `topic.creation.default.*` settings), so a consumer
+ * can create them the same way before the connector has written anything: an empty table
+ * produces no record, and Debezium only creates a table's topic with its first record.
+ */
+export function catalogTopicCreation(connectorConfig: Record<string, string>): TopicCreation {
+  const prefix = 'topic.creation.default.';
+  const settings = Object.entries(connectorConfig)
+    .filter(([key]) => key.startsWith(prefix))
+    .map(([key, value]) => ({ name: key.slice(prefix.length), value }));
+  const number = (name: string) => Number(settings.find((s) => s.name === name)?.value ?? 1);
+  return {
+    numPartitions: number('partitions'),
+    replicationFactor: number('replication.factor'),
+    configEntries: settings.filter((s) => s.name !== 'partitions' && s.name !== 'replication.factor'),
+  };
+}
+
 /** The topic Debezium writes for a table: `<prefix>.<schema>.<table>`. */
 export const catalogTopic = (topicPrefix: string, table: string, schema = 'public'): string =>
   `${topicPrefix}.${schema}.${table}`;

@@ -296,15 +296,22 @@ async function checkRedis(log: Log): Promise<void> {
   }
 }
 
-/** Brings every engine up (idempotent) and returns how long each took. */
-export async function up(log: Log = console.log, only: EngineName[] = START_ORDER): Promise<StartReport[]> {
-  await preparePostgres(log);
+/**
+ * Brings every engine up (idempotent) and returns how long each took. `platformData: false` (the
+ * test run) starts the engines only: no `booking` database, no platform topics.
+ */
+export async function up(
+  log: Log = console.log,
+  only: EngineName[] = START_ORDER,
+  { platformData = true }: { platformData?: boolean } = {},
+): Promise<StartReport[]> {
+  await preparePostgres(log, platformData ? {} : { database: null });
   await checkRedis(log);
   const reports: StartReport[] = [];
   // Kafka and OpenSearch start side by side; Connect needs Kafka.
   const first = only.filter((e) => e !== 'connect');
   reports.push(...(await Promise.all(first.map((e) => startEngine(e, log)))));
-  if (only.includes('kafka')) await createPlatformTopics(log);
+  if (only.includes('kafka') && platformData) await createPlatformTopics(log);
   if (only.includes('connect')) reports.push(await startEngine('connect', log));
   for (const r of reports) {
     const spec = specs[r.engine];

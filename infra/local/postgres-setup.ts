@@ -43,11 +43,12 @@ function restartCluster(): void {
  */
 export async function preparePostgres(
   log: (line: string) => void,
-  opts: { role?: string; password?: string; database?: string } = {},
+  opts: { role?: string; password?: string; database?: string | null } = {},
 ): Promise<void> {
   const role = opts.role ?? 'booking';
   const password = opts.password ?? 'booking';
-  const database = opts.database ?? 'booking';
+  // null: the role only (the test run creates a database of its own and leaves `booking` alone).
+  const database = opts.database === undefined ? 'booking' : opts.database;
   const walLevel = await withAdmin(
     async (c) => (await c.query<{ wal_level: string }>('SHOW wal_level')).rows[0]?.wal_level,
   );
@@ -65,8 +66,11 @@ export async function preparePostgres(
     } else {
       await c.query(`ALTER ROLE ${ident(role)} LOGIN REPLICATION`);
     }
+    if (database === null) return;
     const db = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
     if (db.rowCount === 0) await c.query(`CREATE DATABASE ${ident(database)} OWNER ${ident(role)}`);
   });
-  log(`postgres: ready at 127.0.0.1:5432, wal_level=logical, database ${database} owned by ${role}`);
+  log(
+    `postgres: ready at 127.0.0.1:5432, wal_level=logical, ${database ? `database ${database} owned by ` : 'role '}${role}`,
+  );
 }

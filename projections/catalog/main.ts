@@ -7,7 +7,11 @@
  *   npm run connectors -- apply          # once: the Debezium connector that feeds the topics
  *   tsx projections/catalog/main.ts
  */
-import { catalogConnectorSettings } from '../../connectors/catalog-connector.ts';
+import {
+  catalogConnector,
+  catalogConnectorSettings,
+  catalogTopicCreation,
+} from '../../connectors/catalog-connector.ts';
 import { loadConfig } from '../../platform/config.ts';
 import { createKafka } from '../../platform/kafka.ts';
 import { createRegistry } from '../../platform/http/metrics.ts';
@@ -49,6 +53,7 @@ try {
     search,
     logger,
     topicPrefix: settings.topicPrefix,
+    topicCreation: catalogTopicCreation(catalogConnector(settings).config),
     redisPrefix: cc.CATALOG_REDIS_PREFIX,
     searchAlias: cc.CATALOG_SEARCH_ALIAS,
     groupPrefix: cc.CATALOG_GROUP_PREFIX,

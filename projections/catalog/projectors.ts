@@ -10,7 +10,7 @@
  * partition, in commit order; the runtime hands a handler one partition's messages in order.
  * Idempotency: both writers apply a change only if its LSN is newer than the stored one.
  */
-import type { Kafka } from 'kafkajs';
+import type { ITopicConfig, Kafka } from 'kafkajs';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { ensureTopics } from '../../platform/kafka.ts';
@@ -27,7 +27,6 @@ import { decodeChange, type ChangeEvent } from './change-event.ts';
 import { RedisCatalogWriter } from './redis-writer.ts';
 import { ensureInstitutionsIndex } from './search-index.ts';
 import { SearchCatalogWriter } from './search-writer.ts';
-import { waitForTopics } from './topics.ts';
 import { CATALOG_TABLES, catalogKeys, type CatalogTable } from './views.ts';
 
 export const catalogTopicFor = (topicPrefix: string, table: CatalogTable): string =>
@@ -104,8 +103,12 @@ export interface CatalogProjectionOptions {
   groupPrefix?: string;
   dlqTopic?: string;
   registry?: Registry;
-  /** How long to wait for the connector to create its topics (default: forever). */
-  topicsTimeoutMs?: number;
+  /**
+   * How the connector creates its topics (connectors' `catalogTopicCreation`): missing topics are
+   * created the same way at start, so the projector works whether or not the connector has
+   * written anything yet (an empty table is a normal state).
+   */
+  topicCreation: Omit<ITopicConfig, 'topic'>;
   observe?: ApplyObserver;
   /** Which stores to feed (default both). */
   stores?: readonly ('redis' | 'search')[];
@@ -132,15 +135,11 @@ export async function startCatalogProjection(opts: CatalogProjectionOptions): Pr
   const admin = opts.kafka.admin();
   await admin.connect();
   try {
-    await ensureTopics(admin, [{ topic: dlqTopic, numPartitions: 1, replicationFactor: 1 }]);
-    await waitForTopics(admin, topics, {
-      ...(opts.topicsTimeoutMs !== undefined ? { timeoutMs: opts.topicsTimeoutMs } : {}),
-      onWait: (missing) =>
-        log.info(
-          { missing },
-          'waiting for the catalog connector to create its topics (npm run connectors -- apply)',
-        ),
-    });
+    const created = await ensureTopics(admin, [
+      { topic: dlqTopic, numPartitions: 1, replicationFactor: opts.topicCreation.replicationFactor ?? 1 },
+      ...topics.map((topic) => ({ ...opts.topicCreation, topic })),
+    ]);
+    if (created.length) log.info({ created }, 'created catalog topics the connector has not written yet');
   } finally {
     await admin.disconnect();
   }

@@ -10,6 +10,7 @@ import pg from 'pg';
 import {
   catalogConnector,
   catalogConnectorSettings,
+  catalogTopicCreation,
   dropReplication,
   type CatalogConnectorSettings,
 } from '../../connectors/catalog-connector.ts';
@@ -63,14 +64,15 @@ export async function createCatalogPipeline(
   config: Config,
   opts: { tag?: string; logger?: Logger; connectorOverrides?: Record<string, string> } = {},
 ): Promise<CatalogPipeline> {
+  // One random name (it starts with the run's tag) from which every name of the pipeline derives.
   const tag = opts.tag ?? 'cdc';
-  const suffix = uniqueName(tag).slice(tag.length + 1);
+  const base = uniqueName(tag);
   const settings: CatalogConnectorSettings = {
     ...catalogConnectorSettings(config, {}),
-    name: `${tag}-source-${suffix}`,
-    slot: `${tag}_slot_${suffix}`,
-    publication: `${tag}_pub_${suffix}`,
-    topicPrefix: `${tag}_${suffix}`,
+    name: `${base}-source`,
+    slot: `${base}_slot`,
+    publication: `${base}_pub`,
+    topicPrefix: base,
     heartbeatMs: 1000,
   };
   const logger = opts.logger ?? createLogger(`${tag}-test`, process.env.LOG_LEVEL ?? 'warn');
@@ -80,11 +82,11 @@ export async function createCatalogPipeline(
   await db.connect();
   const redis = createRedis(config, `${tag}-test`);
   const search = searchFromConfig(config);
-  const kafka = createKafka(config, logger, `${tag}-${suffix}`);
-  const redisPrefix = `${tag}:${suffix}:`;
+  const kafka = createKafka(config, logger, base);
+  const redisPrefix = `${base}:`;
   const keys = catalogKeys(redisPrefix);
-  const alias = `${tag}_institutions_${suffix}`;
-  const groupPrefix = `${tag}-${suffix}`;
+  const alias = `${base}_institutions`;
+  const groupPrefix = base;
   const applied: AppliedEvent[] = [];
   const observe: ApplyObserver = (store, table, events) => {
     const at = Date.now();
@@ -120,7 +122,7 @@ export async function createCatalogPipeline(
         redisPrefix,
         searchAlias: alias,
         groupPrefix,
-        topicsTimeoutMs: 120_000,
+        topicCreation: catalogTopicCreation(connectorConfig),
         observe,
         stores,
       });

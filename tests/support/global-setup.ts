@@ -1,23 +1,90 @@
-import { existsSync } from 'node:fs';
-import { allReady, up } from '../../infra/local/launcher.ts';
-
 /**
- * Integration tests run against the real engines. When they are not running, the same launcher
- * as `npm run engines -- up` brings them up (and leaves them running for the next run).
+ * Integration tests run against the real engines, in a namespace of their own (tests/support/
+ * test-run.ts): a database created here with a unique name, and a tag every topic, group,
+ * connector, slot, index and Redis key of the run starts with. When the engines are not running,
+ * the same launcher as `npm run engines -- up` brings them up (without the platform's database
+ * and topics) and leaves them running for the next run.
+ *
+ * The teardown removes everything of the run, then compares the engines with the snapshot taken
+ * here: anything left behind, or anything of the platform's changed, fails the run.
  */
-export default async function setup(): Promise<void> {
+import pg from 'pg';
+import { allReady, up } from '../../infra/local/launcher.ts';
+import { migrate } from '../../infra/migrate.ts';
+import { parseConfig } from '../../platform/config.ts';
+import { differences, removeRun, takeInventory, type Engines } from './test-run-inventory.ts';
+import { newRunTag, runEnvironment } from './test-run.ts';
+
+const ADMIN_URL = process.env.PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+async function startEngines(): Promise<void> {
   if (process.env.SKIP_ENGINE_LAUNCH === '1') {
     console.log('[global-setup] SKIP_ENGINE_LAUNCH=1: assuming the engines are already up');
   } else if (await allReady()) {
     console.log('[global-setup] engines already running');
-    await up(() => undefined); // still ensures wal_level, role, database and topics
+    await up(() => undefined, undefined, { platformData: false }); // still ensures wal_level and the role
   } else {
     console.log('[global-setup] engines not running: starting them with infra/local/launcher');
-    await up((line) => console.log(`[engines] ${line}`));
+    await up((line) => console.log(`[engines] ${line}`), undefined, { platformData: false });
   }
-  const migrator = new URL('../../infra/migrate.ts', import.meta.url);
-  if (existsSync(migrator)) {
-    const { migrate } = (await import(migrator.href)) as { migrate: (url: string) => Promise<unknown> };
-    await migrate(process.env.DATABASE_URL ?? 'postgres://booking:booking@127.0.0.1:5432/booking');
+}
+
+function enginesOf(): Engines {
+  const parsed = parseConfig(process.env);
+  if (!parsed.ok) throw new Error(`bad test environment:\n${parsed.errors.join('\n')}`);
+  const c = parsed.config;
+  return {
+    adminUrl: ADMIN_URL,
+    kafkaBrokers: c.KAFKA_BROKERS,
+    connectUrl: c.KAFKA_CONNECT_URL,
+    searchUrl: c.SEARCH_URL,
+    redisUrl: c.REDIS_URL,
+  };
+}
+
+/** The run's database: same role and server as DATABASE_URL (the role Debezium replicates with). */
+async function createRunDatabase(tag: string): Promise<string> {
+  const base = new URL(process.env.DATABASE_URL ?? 'postgres://booking:booking@127.0.0.1:5432/booking');
+  const name = `${tag}booking`;
+  const owner = decodeURIComponent(base.username) || 'booking';
+  const admin = new pg.Client({ connectionString: ADMIN_URL });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(name)} OWNER ${pg.escapeIdentifier(owner)}`);
+  } finally {
+    await admin.end();
   }
+  base.pathname = `/${name}`;
+  return base.href;
+}
+
+export default async function setup(): Promise<() => Promise<void>> {
+  await startEngines();
+  const engines = enginesOf();
+  const before = await takeInventory(engines);
+  const tag = newRunTag();
+  const databaseUrl = await createRunDatabase(tag);
+  // Workers are started after this returns and inherit the environment.
+  Object.assign(process.env, runEnvironment(tag, databaseUrl));
+  await migrate(databaseUrl);
+  console.log(`[global-setup] test run ${tag}: database ${new URL(databaseUrl).pathname.slice(1)}`);
+
+  return async function teardown() {
+    try {
+      const removed = await removeRun(engines, tag, new URL(databaseUrl).pathname.slice(1));
+      const summary = Object.entries(removed)
+        .map(([kind, n]) => `${n} ${kind}`)
+        .join(', ');
+      console.log(`[global-teardown] test run ${tag}: removed ${summary}`);
+      const diff = differences(before, await takeInventory(engines));
+      if (diff.length) {
+        throw new Error(`the test run changed the shared engines:\n  ${diff.join('\n  ')}`);
+      }
+      console.log('[global-teardown] engines exactly as before the run');
+    } catch (err) {
+      // vitest reports an error thrown here but still exits 0: set the exit code ourselves.
+      process.exitCode = 1;
+      throw err;
+    }
+  };
 }

@@ -1,7 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import { runTag } from './test-run.ts';
 
-/** A fresh name per test so tests never share topics, tables, indices or keys. */
-export const uniqueName = (prefix: string): string => `${prefix}_${randomBytes(5).toString('hex')}`;
+/**
+ * A fresh name per test so tests never share topics, tables, indices or keys; it starts with the
+ * run's tag so the global teardown can find and remove whatever carries it.
+ */
+export const uniqueName = (prefix: string): string =>
+  `${runTag()}${prefix}_${randomBytes(5).toString('hex')}`;
 
 /** Polls `probe` until it returns a value other than undefined, or throws after `timeoutMs`. */
 export async function waitFor<T>(

@@ -4,7 +4,7 @@
  */
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { memberId } from '../../projections/catalog/views.ts';
+import { memberId } from '../../read-models/catalog.ts';
 import { queryFingerprint } from '../../query-api/cursor.ts';
 import {
   createCatalogPipeline,
@@ -38,6 +38,12 @@ describe('query API over the CDC-filled read models', () => {
 
   beforeAll(async () => {
     p = await createCatalogPipeline(config, { tag: 'qapi' });
+    // The run's database starts empty: a list page far above the compression threshold needs
+    // rows of its own (in a city of their own, so they crowd no other test's pages).
+    const bulkCity = uniqueName('大列表市');
+    for (let i = 0; i < 110; i += 1) {
+      ids.push(await insertInstitution(p.db, { name: `列表第${i}医院`, city: bulkCity, rating: 3 }));
+    }
     await p.applyConnector();
     await p.startProjection();
     await waitForSnapshotDrained(p);

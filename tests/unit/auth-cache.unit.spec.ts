@@ -1,7 +1,14 @@
 import type { Request, Response } from 'express';
+import * as jose from 'jose';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { authenticate, principalOf, signToken } from '../../platform/http/auth.ts';
 import { AppError } from '../../platform/http/errors.ts';
+
+// Counts the signature verifications auth.ts performs (it calls jose's jwtVerify).
+vi.mock('jose', async (importOriginal) => {
+  const actual = await importOriginal<typeof jose>();
+  return { ...actual, jwtVerify: vi.fn(actual.jwtVerify) };
+});
 
 const SECRET = 'unit-test-secret-unit-test-secret';
 
@@ -26,8 +33,12 @@ describe('authenticate: verified-token cache', () => {
   it('accepts the same token again (from the cache) and still rejects a tampered one', async () => {
     const mw = authenticate({ secret: SECRET });
     const token = await signToken(SECRET, { sub: 'p-1', role: 'patient' });
+    vi.mocked(jose.jwtVerify).mockClear();
     expect(await run(mw, token)).toEqual({ sub: 'p-1', role: 'patient' });
     expect(await run(mw, token)).toEqual({ sub: 'p-1', role: 'patient' });
+    expect(await run(mw, token)).toEqual({ sub: 'p-1', role: 'patient' });
+    // Verified once; the two repeats came from the cache.
+    expect(jose.jwtVerify).toHaveBeenCalledOnce();
 
     const [h, p, s] = token.split('.') as [string, string, string];
     const tampered = `${h}.${p}.${s.slice(0, -2)}${s.endsWith('AA') ? 'BB' : 'AA'}`;

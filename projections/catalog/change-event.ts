@@ -12,9 +12,9 @@
  * bigint → number. An unchanged TOASTed column in an update arrives as UNAVAILABLE_VALUE.
  */
 import { UNAVAILABLE_VALUE } from '../../connectors/catalog-connector.ts';
+import type { Row } from '../../read-models/catalog.ts';
 import { PoisonError } from '../runtime/errors.ts';
 
-export type Row = Record<string, unknown>;
 export type Op = 'r' | 'c' | 'u' | 'd';
 
 export interface ChangeEvent {

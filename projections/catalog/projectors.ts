@@ -27,7 +27,7 @@ import { decodeChange, type ChangeEvent } from './change-event.ts';
 import { RedisCatalogWriter } from './redis-writer.ts';
 import { ensureInstitutionsIndex } from './search-index.ts';
 import { SearchCatalogWriter } from './search-writer.ts';
-import { CATALOG_TABLES, catalogKeys, type CatalogTable } from './views.ts';
+import { CATALOG_TABLES, catalogKeys, type CatalogTable } from '../../read-models/catalog.ts';
 
 export const catalogTopicFor = (topicPrefix: string, table: CatalogTable): string =>
   `${topicPrefix}.public.${table}`;

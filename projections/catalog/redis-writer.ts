@@ -17,8 +17,8 @@
  * one hash slot) only.
  */
 import type { ChainableCommander, Redis } from 'ioredis';
-import { evolveRow, needsPrevious, type ChangeEvent, type Row } from './change-event.ts';
-import { indexEntries, type CatalogKeys, type CatalogTable } from './views.ts';
+import { indexEntries, type CatalogKeys, type CatalogTable, type Row } from '../../read-models/catalog.ts';
+import { evolveRow, needsPrevious, type ChangeEvent } from './change-event.ts';
 
 const APPLY_LUA = `
 local lsn = tonumber(ARGV[1])

@@ -4,9 +4,9 @@
  * it is newer than what it holds (a replay is a harmless 409, counted as stale).
  */
 import type { BulkOperation, SearchEngine } from '../../platform/search/index.ts';
+import { institutionSearchDocument, type Row } from '../../read-models/catalog.ts';
 import { TransientError } from '../runtime/errors.ts';
-import { evolveRow, needsPrevious, type ChangeEvent, type Row } from './change-event.ts';
-import { institutionSearchDocument } from './views.ts';
+import { evolveRow, needsPrevious, type ChangeEvent } from './change-event.ts';
 
 export interface SearchApplyResult {
   applied: number;

@@ -1,11 +1,11 @@
 import type { Redis } from 'ioredis';
-import type { Row } from '../../projections/catalog/change-event.ts';
 import {
   catalogKeys,
   memberId,
   type CatalogKeys,
   type CatalogTable,
-} from '../../projections/catalog/views.ts';
+  type Row,
+} from '../../read-models/catalog.ts';
 import { execPipeline, type Deps } from './redis-reads.ts';
 
 export interface Page<T> {
@@ -15,7 +15,7 @@ export interface Page<T> {
 }
 
 /**
- * Reads the catalog read models the CDC projectors keep (projections/catalog/views.ts):
+ * Reads the catalog read models the CDC projectors keep (read-models/catalog.ts):
  * row documents as JSON in `<prefix><table>:<id>` and lexicographically ordered list indexes.
  */
 export class CatalogReader {

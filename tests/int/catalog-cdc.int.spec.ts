@@ -4,7 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { memberId } from '../../projections/catalog/views.ts';
+import { memberId } from '../../read-models/catalog.ts';
 import {
   createCatalogPipeline,
   insertInstitution,

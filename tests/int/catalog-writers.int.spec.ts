@@ -7,11 +7,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { createRedis } from '../../platform/redis.ts';
 import { searchFromConfig, type SearchEngine } from '../../platform/search/index.ts';
-import type { ChangeEvent, Row } from '../../projections/catalog/change-event.ts';
+import type { ChangeEvent } from '../../projections/catalog/change-event.ts';
 import { RedisCatalogWriter } from '../../projections/catalog/redis-writer.ts';
 import { ensureInstitutionsIndex } from '../../projections/catalog/search-index.ts';
 import { SearchCatalogWriter } from '../../projections/catalog/search-writer.ts';
-import { catalogKeys, memberId, type CatalogTable } from '../../projections/catalog/views.ts';
+import { catalogKeys, memberId, type CatalogTable, type Row } from '../../read-models/catalog.ts';
 import { testConfig } from '../support/test-config.ts';
 import { uniqueName } from '../support/wait.ts';
 

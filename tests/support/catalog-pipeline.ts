@@ -27,7 +27,7 @@ import {
   type CatalogProjection,
 } from '../../projections/catalog/projectors.ts';
 import { RedisCatalogWriter } from '../../projections/catalog/redis-writer.ts';
-import { catalogKeys, type CatalogKeys, type CatalogTable } from '../../projections/catalog/views.ts';
+import { catalogKeys, type CatalogKeys, type CatalogTable } from '../../read-models/catalog.ts';
 import { uniqueName, waitFor } from './wait.ts';
 
 export interface AppliedEvent {

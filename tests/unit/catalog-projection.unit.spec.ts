@@ -5,7 +5,6 @@ import {
   evolveRow,
   needsPrevious,
   type ChangeEvent,
-  type Row,
 } from '../../projections/catalog/change-event.ts';
 import {
   catalogKeys,
@@ -16,7 +15,8 @@ import {
   institutionSearchDocument,
   memberId,
   ratingRank,
-} from '../../projections/catalog/views.ts';
+  type Row,
+} from '../../read-models/catalog.ts';
 import { PoisonError } from '../../projections/runtime/errors.ts';
 
 const U = '__debezium_unavailable_value';

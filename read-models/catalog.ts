@@ -1,6 +1,7 @@
 /**
- * Pure functions from a catalog row to what the stores hold: Redis keys, list-index members and
- * the search document.
+ * The catalog read models, the contract between the CDC projectors (projections/catalog/, the
+ * writers) and the query API (the reader): pure functions from a catalog row to what the stores
+ * hold — Redis keys, list-index members and the search document.
  *
  * List indexes are sorted sets whose members all have score 0, so Redis orders them
  * lexicographically by member. A member is `<rank>:<id>` with fixed-width fields, so the order is
@@ -16,7 +17,9 @@
  *   content       <999999 − weight, 6 digits>:<id>               weight desc, then id
  *   departments   <category>:<id>                                 by category, then id
  */
-import type { Row } from './change-event.ts';
+
+/** One catalog row as stored: every column of the table, as Debezium delivered it. */
+export type Row = Record<string, unknown>;
 
 export type CatalogTable = 'institutions' | 'departments' | 'doctors' | 'homepage_content';
 export const CATALOG_TABLES: readonly CatalogTable[] = [

@@ -42,7 +42,7 @@ describe('query API over the CDC-filled read models', () => {
     // rows of its own (in a city of their own, so they crowd no other test's pages).
     const bulkCity = uniqueName('大列表市');
     for (let i = 0; i < 110; i += 1) {
-      ids.push(await insertInstitution(p.db, { name: `列表第${i}医院`, city: bulkCity, rating: 3 }));
+      await insertInstitution(p.db, { name: `列表第${i}医院`, city: bulkCity, rating: 3 });
     }
     await p.applyConnector();
     await p.startProjection();

@@ -36,7 +36,7 @@ import { createPool, type Pool } from '../platform/pg.ts';
 import { createRedis } from '../platform/redis.ts';
 import { searchFromConfig } from '../platform/search/index.ts';
 import { parseProjectionsConfig } from '../projections/config.ts';
-import { keyspace } from '../projections/redis/read-model.ts';
+import { keyspace } from '../read-models/bookings.ts';
 import { startRelay } from '../projections/relay/relay.ts';
 import { type BatchHandler, runProjector } from '../projections/runtime/projector-runtime.ts';
 import { ensureAppointmentsIndex, handlerFor, redisWriter, searchWriter } from '../projections/wiring.ts';

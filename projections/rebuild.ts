@@ -28,7 +28,7 @@ import type { Logger } from '../platform/logger.ts';
 import type { Queryable } from '../platform/pg.ts';
 import type { SearchEngine } from '../platform/search/index.ts';
 import { groupIdOf, type ProjectionsConfig } from './config.ts';
-import { keyspace, versionKey } from './redis/read-model.ts';
+import { keyspace, versionKey } from '../read-models/bookings.ts';
 import { envelopeOf } from './relay/event-message.ts';
 import { relayLag } from './relay/relay.ts';
 import { consumerGroupLag, highWatermarks } from './runtime/lag.ts';

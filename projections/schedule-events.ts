@@ -85,10 +85,3 @@ export function parseScheduleEvent(
   // The schemas mirror domain/schedule.ts field for field.
   return { kind: 'schedule', event: { type: envelope.type, data: parsed.data } as ScheduleEvent };
 }
-
-/** YYYY-MM-DD of an instant in the hospital's time zone (fixed UTC+08:00, see domain/session-time.ts). */
-export function hospitalDate(instant: string): string {
-  const ms = Date.parse(instant);
-  if (Number.isNaN(ms)) throw new RangeError(`not an instant: ${instant}`);
-  return new Date(ms + 8 * 3_600_000).toISOString().slice(0, 10);
-}

@@ -1,10 +1,10 @@
 import { Router, type Request, type Response } from 'express';
 import type { Counter } from 'prom-client';
-import { hospitalDate } from '../projections/schedule-events.ts';
 import { authenticate, principalOf } from '../platform/http/auth.ts';
 import { AppError } from '../platform/http/errors.ts';
 import { parseOrThrow } from '../platform/http/zod-problem.ts';
 import { SearchUnavailableError, type SearchEngine } from '../platform/search/index.ts';
+import { hospitalDate, hospitalDayStart } from '../read-models/hospital-date.ts';
 import { makeCachedResponse } from './cache/cached-response.ts';
 import { sendCached, STALE_HEADER } from './cache/send-cached.ts';
 import type { TwoLevelCache } from './cache/two-level-cache.ts';
@@ -43,10 +43,8 @@ export interface RouteDeps {
 const DAY_MS = 86_400_000;
 /** What a loader returns for a resource that does not exist (cached too, so misses stay cheap). */
 const MISSING = null;
-/** Hospital time (Asia/Shanghai, no DST): a date's first and last instants. */
-const dayStart = (date: string) => Date.parse(`${date}T00:00:00+08:00`);
 const addDays = (date: string, n: number) =>
-  hospitalDate(new Date(dayStart(date) + n * DAY_MS).toISOString());
+  hospitalDate(new Date(hospitalDayStart(date) + n * DAY_MS).toISOString());
 
 export function queryRoutes(deps: RouteDeps): Router {
   const router = Router();
@@ -217,13 +215,18 @@ export function queryRoutes(deps: RouteDeps): Router {
         invalidParams: [{ name: 'to', reason: `must not be before ${from}` }],
       });
     }
-    if (dayStart(to) - dayStart(from) > 92 * DAY_MS) {
+    if (hospitalDayStart(to) - hospitalDayStart(from) > 92 * DAY_MS) {
       throw new AppError('bad_parameter', 'The range may span at most 92 days', {
         invalidParams: [{ name: 'to', reason: 'at most 92 days after from' }],
       });
     }
     const load = async (d: Deps) => {
-      const schedules = await bookings.doctorSchedules(id, dayStart(from), dayStart(to) + DAY_MS - 1, d);
+      const schedules = await bookings.doctorSchedules(
+        id,
+        hospitalDayStart(from),
+        hospitalDayStart(to) + DAY_MS - 1,
+        d,
+      );
       return { schedules, doctor: schedules.length ? null : await catalog.doc('doctors', id, d) };
     };
     const shape = (r: Awaited<ReturnType<typeof load>>) => ({

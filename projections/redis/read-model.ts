@@ -1,45 +1,13 @@
 /**
- * The Redis read models, as pure functions: `evolveSchedule(view | null, event)` folds the
- * availability document of one schedule, and `scheduleEffects` turns one event into the Redis
+ * The booking read models' writes, as pure functions: `evolveSchedule(view | null, event)` folds
+ * the availability document of one schedule, and `scheduleEffects` turns one event into the Redis
  * writes it implies. No I/O here; redis-writer.ts applies the writes atomically, guarded by the
- * schedule stream's revision.
- *
- * Keyspace (root `rm` by default, N = the live version in `rm:version`):
- *   rm:vN:schedule:{scheduleId}                hash  availability: capacity, booked, remaining,
- *                                                   status, facts, and `rev` (applied revision)
- *   rm:vN:doctor:{doctorId}:schedules          zset  open schedules, score = session start (ms)
- *   rm:vN:patient:{patientId}:appointments     zset  appointment ids, score = session start (ms)
- *   rm:vN:appointment:{appointmentId}          hash  one appointment (status, when, where)
- *   rm:vN:bookings:{date}:institutions         hash  institutionId → bookings made that day
- *   rm:vN:bookings:{date}:departments          hash  departmentId → bookings made that day
- *   rm:vN:hot-departments:{date}               zset  departmentId by bookings made that day
- * `date` is the booking's day in hospital time; the counters count bookings made that day and
- * are not decremented by cancellations (a homepage "挂号量", not a live occupancy).
+ * schedule stream's revision. The keyspace and documents they write are the contract in
+ * read-models/bookings.ts, which the query API reads.
  */
 import type { ScheduleEvent } from '../../domain/schedule.ts';
-import type { Period } from '../../domain/session-time.ts';
-import { hospitalDate } from '../schedule-events.ts';
-
-export interface ScheduleView {
-  scheduleId: string;
-  doctorId: string;
-  institutionId: string;
-  departmentId: string;
-  date: string;
-  period: Period;
-  sessionStartsAt: string;
-  fee: number;
-  capacity: number;
-  /** Active (not cancelled) appointments. */
-  booked: number;
-  status: 'open' | 'closed';
-  /** Revision of the last applied event of the schedule's stream. */
-  rev: number;
-}
-
-/** Places still bookable: none once the schedule is closed. */
-export const remaining = (view: ScheduleView): number =>
-  view.status === 'closed' ? 0 : Math.max(0, view.capacity - view.booked);
+import { remaining, scheduleFields, type Keyspace, type ScheduleView } from '../../read-models/bookings.ts';
+import { hospitalDate } from '../../read-models/hospital-date.ts';
 
 export class ReadModelError extends Error {
   constructor(message: string) {
@@ -82,38 +50,6 @@ export function evolveSchedule(view: ScheduleView | null, event: ScheduleEvent, 
   }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Keys and writes
-// ---------------------------------------------------------------------------------------------
-
-export interface Keyspace {
-  readonly prefix: string;
-  schedule(scheduleId: string): string;
-  doctorSchedules(doctorId: string): string;
-  patientAppointments(patientId: string): string;
-  appointment(appointmentId: string): string;
-  bookingsByInstitution(date: string): string;
-  bookingsByDepartment(date: string): string;
-  hotDepartments(date: string): string;
-}
-
-/** `root` is the configurable key prefix (default `rm`); tests use a random one. */
-export const versionKey = (root: string): string => `${root}:version`;
-
-export function keyspace(root: string, version: number): Keyspace {
-  const p = `${root}:v${version}`;
-  return {
-    prefix: p,
-    schedule: (id) => `${p}:schedule:${id}`,
-    doctorSchedules: (id) => `${p}:doctor:${id}:schedules`,
-    patientAppointments: (id) => `${p}:patient:${id}:appointments`,
-    appointment: (id) => `${p}:appointment:${id}`,
-    bookingsByInstitution: (date) => `${p}:bookings:${date}:institutions`,
-    bookingsByDepartment: (date) => `${p}:bookings:${date}:departments`,
-    hotDepartments: (date) => `${p}:hot-departments:${date}`,
-  };
-}
-
 /** The only commands the guarded script runs. Arguments are strings, exactly as sent to Redis. */
 export type RedisOp =
   | { cmd: 'HSET'; key: string; args: string[] }
@@ -121,56 +57,6 @@ export type RedisOp =
   | { cmd: 'ZADD'; key: string; args: [score: string, member: string] }
   | { cmd: 'ZINCRBY'; key: string; args: [by: string, member: string] }
   | { cmd: 'ZREM'; key: string; args: [member: string] };
-
-export const scheduleFields = (v: ScheduleView): string[] => [
-  'scheduleId',
-  v.scheduleId,
-  'doctorId',
-  v.doctorId,
-  'institutionId',
-  v.institutionId,
-  'departmentId',
-  v.departmentId,
-  'date',
-  v.date,
-  'period',
-  v.period,
-  'sessionStartsAt',
-  v.sessionStartsAt,
-  'fee',
-  String(v.fee),
-  'capacity',
-  String(v.capacity),
-  'booked',
-  String(v.booked),
-  'remaining',
-  String(remaining(v)),
-  'status',
-  v.status,
-];
-
-/** Parses the schedule hash back into a view; null for a missing or foreign hash. */
-export function parseScheduleHash(hash: Record<string, string>): ScheduleView | null {
-  if (hash.rev === undefined || hash.scheduleId === undefined) return null;
-  return {
-    scheduleId: hash.scheduleId,
-    doctorId: hash.doctorId ?? '',
-    institutionId: hash.institutionId ?? '',
-    departmentId: hash.departmentId ?? '',
-    date: hash.date ?? '',
-    period: (hash.period ?? 'morning') as Period,
-    sessionStartsAt: hash.sessionStartsAt ?? '',
-    fee: Number(hash.fee ?? 0),
-    capacity: Number(hash.capacity ?? 0),
-    booked: Number(hash.booked ?? 0),
-    status: hash.status === 'closed' ? 'closed' : 'open',
-    rev: Number(hash.rev),
-  };
-}
-
-/** The applied revision stored in a schedule hash, -1 when there is none. */
-export const storedRevision = (hash: Record<string, string>): number =>
-  hash.rev === undefined ? -1 : Number(hash.rev);
 
 const sessionScore = (view: ScheduleView): string => String(Date.parse(view.sessionStartsAt));
 

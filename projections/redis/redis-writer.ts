@@ -17,19 +17,17 @@
 import type { Redis, Result } from 'ioredis';
 import type { RecordedEvent } from '../../platform/event-store/event-store.ts';
 import type { Logger } from '../../platform/logger.ts';
-import { envelopeOf, type EventEnvelope } from '../relay/event-message.ts';
-import { TransientError } from '../runtime/errors.ts';
-import { parseScheduleEvent, SCHEDULE_STREAM_PREFIX } from '../schedule-events.ts';
 import {
-  coalesceOps,
   keyspace,
   parseScheduleHash,
-  type RedisOp,
-  scheduleEffects,
   type ScheduleView,
   storedRevision,
   versionKey,
-} from './read-model.ts';
+} from '../../read-models/bookings.ts';
+import { envelopeOf, type EventEnvelope } from '../relay/event-message.ts';
+import { TransientError } from '../runtime/errors.ts';
+import { parseScheduleEvent, SCHEDULE_STREAM_PREFIX } from '../schedule-events.ts';
+import { coalesceOps, type RedisOp, scheduleEffects } from './read-model.ts';
 
 /**
  * KEYS[1]: the schedule hash holding `rev`; KEYS[2..]: every other key the writes touch.

@@ -4,25 +4,18 @@ import {
   parseScheduleHash,
   remaining,
   versionKey,
+  type AppointmentView,
   type Keyspace,
   type ScheduleView,
-} from '../../projections/redis/read-model.ts';
+} from '../../read-models/bookings.ts';
 import { execPipeline, type Deps } from './redis-reads.ts';
 
 export interface Availability extends Omit<ScheduleView, 'rev'> {
   remaining: number;
 }
 
-export interface AppointmentView {
-  appointmentId: string;
-  scheduleId: string;
-  patientId: string;
-  status: string;
-  [field: string]: string;
-}
-
 /**
- * Reads the booking read models the event projector keeps (projections/redis/read-model.ts),
+ * Reads the booking read models the event projector keeps (read-models/bookings.ts),
  * always under the live keyspace version, which a rebuild switches atomically.
  */
 export class BookingReader {

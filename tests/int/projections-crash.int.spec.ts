@@ -6,7 +6,7 @@ import type { KafkaMessage } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decide, fold, scheduleStreamName, type ScheduleEvent } from '../../domain/schedule.ts';
 import type { RecordedEvent } from '../../platform/event-store/event-store.ts';
-import { keyspace } from '../../projections/redis/read-model.ts';
+import { keyspace } from '../../read-models/bookings.ts';
 import { toKafkaMessage } from '../../projections/relay/event-message.ts';
 import { loadCheckpoint, relayLag, saveCheckpoint } from '../../projections/relay/relay.ts';
 import { consumerGroupLag } from '../../projections/runtime/lag.ts';

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decide, fold, scheduleStreamName, type ScheduleEvent } from '../../domain/schedule.ts';
 import type { Checkpoint, RecordedEvent } from '../../platform/event-store/event-store.ts';
-import { keyspace, versionKey } from '../../projections/redis/read-model.ts';
+import { keyspace, versionKey } from '../../read-models/bookings.ts';
 import { toKafkaMessage } from '../../projections/relay/event-message.ts';
 import { rebuildRedis, rebuildSearch } from '../../projections/rebuild.ts';
 import { replayDeadLetters } from '../../projections/runtime/dlq-replay.ts';

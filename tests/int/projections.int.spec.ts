@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { KafkaMessage } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { keyspace } from '../../projections/redis/read-model.ts';
+import { keyspace } from '../../read-models/bookings.ts';
 import { hmacPseudonymiser, type AppointmentDoc } from '../../projections/search/appointments-model.ts';
-import { hospitalDate } from '../../projections/schedule-events.ts';
+import { hospitalDate } from '../../read-models/hospital-date.ts';
 import { DLQ_HEADERS } from '../../projections/runtime/messages.ts';
 import type { ProjectorHandle } from '../../projections/runtime/projector-runtime.ts';
 import { projectionsHarness, type Harness } from '../support/projections-harness.ts';

@@ -1,14 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { decide, fold, type ScheduleCommand, type ScheduleEvent } from '../../domain/schedule.ts';
-import {
-  coalesceOps,
-  evolveSchedule,
-  keyspace,
-  parseScheduleHash,
-  scheduleEffects,
-  type ScheduleView,
-} from '../../projections/redis/read-model.ts';
-import { hospitalDate, parseScheduleEvent } from '../../projections/schedule-events.ts';
+import { coalesceOps, evolveSchedule, scheduleEffects } from '../../projections/redis/read-model.ts';
+import { keyspace, parseScheduleHash, type ScheduleView } from '../../read-models/bookings.ts';
+import { parseScheduleEvent } from '../../projections/schedule-events.ts';
+import { hospitalDate } from '../../read-models/hospital-date.ts';
 import { MemoryRedis } from '../support/memory-redis-ops.ts';
 import {
   aBooking,

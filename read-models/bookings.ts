@@ -1,0 +1,129 @@
+/**
+ * The booking read models in Redis, the contract between the event projector (projections/redis/,
+ * the writer) and the query API (the reader): the key layout, the availability document of a
+ * schedule and the appointment document. Pure: no I/O.
+ *
+ * Keyspace (root `rm` by default, N = the live version in `rm:version`):
+ *   rm:vN:schedule:{scheduleId}                hash  availability: capacity, booked, remaining,
+ *                                                   status, facts, `rev` (applied stream revision)
+ *                                                   and `cp` (event-store checkpoint of that event,
+ *                                                   for read-your-writes)
+ *   rm:vN:doctor:{doctorId}:schedules          zset  open schedules, score = session start (ms)
+ *   rm:vN:patient:{patientId}:appointments     zset  appointment ids, score = session start (ms)
+ *   rm:vN:appointment:{appointmentId}          hash  one appointment (status, when, where)
+ *   rm:vN:bookings:{date}:institutions         hash  institutionId → bookings made that day
+ *   rm:vN:bookings:{date}:departments          hash  departmentId → bookings made that day
+ *   rm:vN:hot-departments:{date}               zset  departmentId by bookings made that day
+ * `date` is the booking's day in hospital time (hospital-date.ts); the counters count bookings
+ * made that day and are not decremented by cancellations (a homepage "挂号量", not a live
+ * occupancy).
+ */
+import type { Period } from '../domain/session-time.ts';
+
+export interface ScheduleView {
+  scheduleId: string;
+  doctorId: string;
+  institutionId: string;
+  departmentId: string;
+  date: string;
+  period: Period;
+  sessionStartsAt: string;
+  fee: number;
+  capacity: number;
+  /** Active (not cancelled) appointments. */
+  booked: number;
+  status: 'open' | 'closed';
+  /** Revision of the last applied event of the schedule's stream. */
+  rev: number;
+}
+
+/** Places still bookable: none once the schedule is closed. */
+export const remaining = (view: ScheduleView): number =>
+  view.status === 'closed' ? 0 : Math.max(0, view.capacity - view.booked);
+
+export interface Keyspace {
+  readonly prefix: string;
+  schedule(scheduleId: string): string;
+  doctorSchedules(doctorId: string): string;
+  patientAppointments(patientId: string): string;
+  appointment(appointmentId: string): string;
+  bookingsByInstitution(date: string): string;
+  bookingsByDepartment(date: string): string;
+  hotDepartments(date: string): string;
+}
+
+/** `root` is the configurable key prefix (default `rm`); tests use a random one. */
+export const versionKey = (root: string): string => `${root}:version`;
+
+export function keyspace(root: string, version: number): Keyspace {
+  const p = `${root}:v${version}`;
+  return {
+    prefix: p,
+    schedule: (id) => `${p}:schedule:${id}`,
+    doctorSchedules: (id) => `${p}:doctor:${id}:schedules`,
+    patientAppointments: (id) => `${p}:patient:${id}:appointments`,
+    appointment: (id) => `${p}:appointment:${id}`,
+    bookingsByInstitution: (date) => `${p}:bookings:${date}:institutions`,
+    bookingsByDepartment: (date) => `${p}:bookings:${date}:departments`,
+    hotDepartments: (date) => `${p}:hot-departments:${date}`,
+  };
+}
+
+export const scheduleFields = (v: ScheduleView): string[] => [
+  'scheduleId',
+  v.scheduleId,
+  'doctorId',
+  v.doctorId,
+  'institutionId',
+  v.institutionId,
+  'departmentId',
+  v.departmentId,
+  'date',
+  v.date,
+  'period',
+  v.period,
+  'sessionStartsAt',
+  v.sessionStartsAt,
+  'fee',
+  String(v.fee),
+  'capacity',
+  String(v.capacity),
+  'booked',
+  String(v.booked),
+  'remaining',
+  String(remaining(v)),
+  'status',
+  v.status,
+];
+
+/** Parses the schedule hash back into a view; null for a missing or foreign hash. */
+export function parseScheduleHash(hash: Record<string, string>): ScheduleView | null {
+  if (hash.rev === undefined || hash.scheduleId === undefined) return null;
+  return {
+    scheduleId: hash.scheduleId,
+    doctorId: hash.doctorId ?? '',
+    institutionId: hash.institutionId ?? '',
+    departmentId: hash.departmentId ?? '',
+    date: hash.date ?? '',
+    period: (hash.period ?? 'morning') as Period,
+    sessionStartsAt: hash.sessionStartsAt ?? '',
+    fee: Number(hash.fee ?? 0),
+    capacity: Number(hash.capacity ?? 0),
+    booked: Number(hash.booked ?? 0),
+    status: hash.status === 'closed' ? 'closed' : 'open',
+    rev: Number(hash.rev),
+  };
+}
+
+/** The applied revision stored in a schedule hash, -1 when there is none. */
+export const storedRevision = (hash: Record<string, string>): number =>
+  hash.rev === undefined ? -1 : Number(hash.rev);
+
+/** The appointment hash (`…:appointment:{id}`): the fields the projector writes, as strings. */
+export interface AppointmentView {
+  appointmentId: string;
+  scheduleId: string;
+  patientId: string;
+  status: string;
+  [field: string]: string;
+}

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { loadEnv, parseEnv, type EnvResult } from '../platform/config.ts';
+import { bookingReadModelSettings } from '../read-models/settings.ts';
 
 export const DEV_PSEUDONYM_SECRET = 'local-dev-only-pseudonym-secret-change-me';
 
@@ -37,9 +38,8 @@ export const projectionsConfigSchema = z
     RELAY_MAX_IDLE_MS: int(100, 1, 10_000),
     /** Where a relay without a checkpoint starts: the beginning of the log, or its current end. */
     RELAY_START: z.enum(['beginning', 'end']).default('beginning'),
-    /** Root of the Redis read-model keys (`rm:version`, `rm:v{N}:…`). */
-    READ_MODEL_PREFIX: z.string().min(1).default('rm'),
-    APPOINTMENTS_ALIAS: z.string().min(1).default('appointments'),
+    /** READ_MODEL_PREFIX, APPOINTMENTS_ALIAS: shared with the query API. */
+    ...bookingReadModelSettings,
     /** Consumer groups are `<prefix>.redis` and `<prefix>.search`. */
     PROJECTOR_GROUP_PREFIX: z.string().min(1).default('projections'),
     PROJECTOR_BATCH_SIZE: int(1000, 1, 100_000),

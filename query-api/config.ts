@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { CONTENT_TABS } from '../infra/seed/data.ts';
 import { parseEnv, type EnvResult } from '../platform/config.ts';
+import { readModelSettingsSchema } from '../read-models/settings.ts';
 
 const tabs = (fallback: readonly string[]) =>
   z
@@ -16,6 +17,8 @@ const tabs = (fallback: readonly string[]) =>
     .pipe(z.array(z.string().min(1)).min(1));
 
 export const queryApiConfigSchema = z.object({
+  /** Where the read models are: the names the projectors write under, same keys and defaults. */
+  ...readModelSettingsSchema.shape,
   /** Bytes of response bodies kept in process. */
   QUERY_L1_MAX_MB: z.coerce.number().int().min(1).max(4096).default(64),
   /** After this, an entry is served while one background load refreshes it. */

@@ -10,8 +10,6 @@ import { boundPort, listen, onShutdownSignal } from '../platform/http/server.ts'
 import { createLogger } from '../platform/logger.ts';
 import { createRedis } from '../platform/redis.ts';
 import { searchFromConfig } from '../platform/search/index.ts';
-import { loadCatalogProjectionConfig } from '../projections/catalog/config.ts';
-import { loadProjectionsConfig } from '../projections/config.ts';
 import { createApp } from './app.ts';
 import { subscribeInvalidations } from './cache/invalidation.ts';
 import { parseQueryApiConfig, type QueryApiConfig } from './config.ts';
@@ -37,10 +35,9 @@ export async function startQueryApi(opts: StartOptions = {}) {
     }
     queryConfig = parsed.config;
   }
-  const readModelRoot = opts.readModelRoot ?? loadProjectionsConfig().READ_MODEL_PREFIX;
-  const catalogSettings = opts.catalogPrefix && opts.searchAlias ? undefined : loadCatalogProjectionConfig();
-  const catalogPrefix = opts.catalogPrefix ?? catalogSettings?.CATALOG_REDIS_PREFIX ?? 'catalog:';
-  const searchAlias = opts.searchAlias ?? catalogSettings?.CATALOG_SEARCH_ALIAS ?? 'institutions';
+  const readModelRoot = opts.readModelRoot ?? queryConfig.READ_MODEL_PREFIX;
+  const catalogPrefix = opts.catalogPrefix ?? queryConfig.CATALOG_REDIS_PREFIX;
+  const searchAlias = opts.searchAlias ?? queryConfig.CATALOG_SEARCH_ALIAS;
 
   // Reads fail fast when Redis is unreachable: no offline queue, a short per-command timeout.
   const redis = createRedis(

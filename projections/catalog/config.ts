@@ -1,15 +1,11 @@
 /** Settings of the catalog projection process, next to platform/config.ts and connectors' CATALOG_* ones. */
 import { z } from 'zod';
 import { parseEnv } from '../../platform/config.ts';
+import { catalogReadModelSettings } from '../../read-models/settings.ts';
 
 export const catalogProjectionConfigSchema = z.object({
-  /** Prefix of every Redis key the catalog projection writes. */
-  CATALOG_REDIS_PREFIX: z.string().min(1).default('catalog:'),
-  /** The alias search readers query; the projector writes `<alias>_v<N>`. */
-  CATALOG_SEARCH_ALIAS: z
-    .string()
-    .regex(/^[a-z0-9][a-z0-9_-]*$/)
-    .default('institutions'),
+  /** CATALOG_REDIS_PREFIX, CATALOG_SEARCH_ALIAS: shared with the query API. */
+  ...catalogReadModelSettings,
   /** Consumer groups are `<prefix>-redis` and `<prefix>-search`. */
   CATALOG_GROUP_PREFIX: z.string().min(1).default('catalog'),
   /** /healthz and /metrics of the catalog projection process (0: none). */

@@ -1,5 +1,5 @@
 import type { Request } from 'express';
-import { compareCheckpoints, decodeCheckpoint } from '../platform/event-store/pg-event-store.ts';
+import { compareCheckpoints, isCheckpoint } from '../platform/event-store/checkpoint.ts';
 import { AppError } from '../platform/http/errors.ts';
 
 /** The header the command API returns and a query may send back. */
@@ -8,9 +8,7 @@ export const CHECKPOINT_HEADER = 'Booking-Checkpoint';
 export function requestedCheckpoint(req: Request): string | undefined {
   const value = req.header(CHECKPOINT_HEADER);
   if (value === undefined || value === '') return undefined;
-  try {
-    decodeCheckpoint(value);
-  } catch {
+  if (!isCheckpoint(value)) {
     throw new AppError(
       'bad_parameter',
       `${CHECKPOINT_HEADER} is not a checkpoint returned by the command API`,

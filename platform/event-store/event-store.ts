@@ -5,7 +5,7 @@
  * opaque string checkpoints that only the adapter can interpret or compare.
  */
 
-/** Opaque position in the global order. Compare with `EventStore.compareCheckpoints`. */
+/** Opaque position in the global order. Compare with `EventStore.compareCheckpoints` (or checkpoint.ts without a store). */
 export type Checkpoint = string & { readonly __brand?: 'Checkpoint' };
 
 /**

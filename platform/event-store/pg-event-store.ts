@@ -19,12 +19,12 @@ import {
   type EventStore,
   type EventToAppend,
   type ExpectedRevision,
-  InvalidCheckpointError,
   type ReadAllResult,
   type ReadStreamOptions,
   type RecordedEvent,
   WrongExpectedRevisionError,
 } from './event-store.ts';
+import { checkpointParts, compareCheckpoints } from './checkpoint.ts';
 
 export type AppendOutcome = 'ok' | 'conflict' | 'error';
 
@@ -48,25 +48,17 @@ interface EventRow {
 const COLUMNS =
   'global_position, transaction_id, event_id, stream_id, stream_revision, event_type, data, metadata, created_at';
 
-const CHECKPOINT = /^(\d{1,20}):(\d{1,20})$/;
-
 export function encodeCheckpoint(transactionId: bigint | string, position: bigint | string): Checkpoint {
   return `${String(transactionId)}:${String(position)}`;
 }
 
 export function decodeCheckpoint(checkpoint: Checkpoint): { transactionId: bigint; position: bigint } {
-  const m = CHECKPOINT.exec(checkpoint);
-  if (!m?.[1] || !m[2]) throw new InvalidCheckpointError(checkpoint);
-  return { transactionId: BigInt(m[1]), position: BigInt(m[2]) };
+  const [transactionId, position] = checkpointParts(checkpoint);
+  return { transactionId, position };
 }
 
-export function compareCheckpoints(a: Checkpoint, b: Checkpoint): number {
-  const x = decodeCheckpoint(a);
-  const y = decodeCheckpoint(b);
-  if (x.transactionId !== y.transactionId) return x.transactionId < y.transactionId ? -1 : 1;
-  if (x.position !== y.position) return x.position < y.position ? -1 : 1;
-  return 0;
-}
+/** (transaction id, position) order: the store-agnostic pair order of checkpoint.ts. */
+export { compareCheckpoints };
 
 const toRecorded = (row: EventRow): RecordedEvent => ({
   id: row.event_id,

@@ -3,6 +3,54 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
 
+/**
+ * The import graph, enforced: which top-level directory may import which. Imports are relative,
+ * so a file reaches another top-level directory only through `../` (once or more) followed by
+ * that directory's name; `into(dirs)` matches exactly those specifiers.
+ *
+ *   domain/       imports nothing but domain/ (pure, no packages)
+ *   platform/     adapters: domain/ at most, never a process or a read-model contract
+ *   read-models/  the contract between projections/ (writers) and query-api/ (reader): pure
+ *   command-api/, projections/, query-api/   never each other
+ *   supervisor/, infra/, connectors/, tests/, bench/   process roots and tools: anything
+ */
+const TOP_LEVEL = [
+  'domain',
+  'platform',
+  'read-models',
+  'supervisor',
+  'command-api',
+  'projections',
+  'query-api',
+  'connectors',
+  'infra',
+  'tests',
+  'bench',
+];
+const into = (/** @type {string[]} */ dirs) => `^(\\.\\./)+(${dirs.join('|')})(/|$)`;
+const layer = (
+  /** @type {string} */ dir,
+  /** @type {string[]} */ forbidden,
+  /** @type {string} */ why,
+  /** @type {{ regex: string, message: string }[]} */ more = [],
+) => ({
+  files: [`${dir}/**`],
+  rules: {
+    'no-restricted-imports': [
+      'error',
+      {
+        patterns: [
+          {
+            regex: into(forbidden),
+            message: `${dir}/ must not import ${forbidden.map((d) => `${d}/`).join(', ')}: ${why}`,
+          },
+          ...more,
+        ],
+      },
+    ],
+  },
+});
+
 export default tseslint.config(
   { ignores: ['node_modules/**', 'coverage/**', '.cache/**', '**/*.js', '**/*.cjs', '**/*.tmp.*'] },
   js.configs.recommended,
@@ -14,7 +62,10 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': 'error',
-      '@typescript-eslint/switch-exhaustiveness-check': ['error', { considerDefaultExhaustiveForUnions: true }],
+      '@typescript-eslint/switch-exhaustiveness-check': [
+        'error',
+        { considerDefaultExhaustiveForUnions: true },
+      ],
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/only-throw-error': 'error',
     },
@@ -28,5 +79,42 @@ export default tseslint.config(
       '@typescript-eslint/no-unsafe-member-access': 'off',
     },
   },
+  layer(
+    'query-api',
+    ['projections', 'command-api'],
+    'it reads the read models through read-models/ (the contract), not through their writers',
+  ),
+  layer(
+    'projections',
+    ['query-api', 'command-api'],
+    'projectors write the read models (read-models/) from events, they do not call the APIs',
+  ),
+  layer(
+    'command-api',
+    ['query-api', 'projections'],
+    'the write side decides from the event store only, never from read models',
+  ),
+  layer(
+    'platform',
+    ['infra', 'connectors', 'projections', 'query-api', 'command-api', 'supervisor', 'read-models'],
+    'adapters and cross-cutting code are imported by processes, not the other way round',
+  ),
+  layer(
+    'read-models',
+    ['projections', 'query-api', 'command-api', 'supervisor', 'infra', 'connectors', 'tests', 'bench'],
+    'the contract both sides import may only build on domain/ and platform/',
+    [
+      {
+        regex: '^(node:|ioredis$|pg$|pg-|kafkajs$|express$|@elastic/|@opensearch-project/)',
+        message: 'read-models/ is pure (key layouts, document types, names): no I/O clients',
+      },
+    ],
+  ),
+  layer(
+    'domain',
+    TOP_LEVEL.filter((d) => d !== 'domain'),
+    'the domain is pure booking logic and depends on nothing',
+    [{ regex: '^[^.]', message: 'domain/ is pure: no packages, no node: built-ins' }],
+  ),
   prettier,
 );

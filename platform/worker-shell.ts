@@ -1,85 +1,89 @@
+/**
+ * The shell of a background worker (projections, catalog projections): /healthz, /readyz and
+ * /metrics over plain node:http (the health semantics of platform/http/health.ts), and, for the
+ * composition root only, SIGTERM/SIGINT handling with a bounded graceful shutdown.
+ */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { handleHealth, type HealthOptions } from './http/health.ts';
 import type { Logger } from './logger.ts';
 
-export interface WorkerShellOptions {
-  logger: Logger;
-  registry: Registry;
-  /** `/healthz`: 200 with `body` while `ok`, else 503. */
-  health: () => Promise<{ ok: boolean; body: Record<string, unknown> }>;
-  /** Stops the worker's own parts (consumers, relays, clients); the shell closes its server after. */
-  stop: () => Promise<void>;
-  /** Past this, shutdown gives up and exits 1. */
-  timeoutMs?: number;
-}
-
-export interface WorkerShell {
-  readonly stopping: boolean;
-  /** Serves /healthz and /metrics; port 0 picks one. Resolves with the bound port. */
-  listen(port: number, host?: string): Promise<number>;
-  /** Stops once (later calls are no-ops), then exits the process with `code`. */
-  shutdown(reason: string, code?: number): Promise<void>;
+export interface WorkerServer {
+  readonly port: number;
+  readonly url: string;
+  close(): Promise<void>;
 }
 
 const describe = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
-/**
- * The process shell of a background worker (projections, catalog projections): health and
- * metrics over plain node:http, SIGTERM/SIGINT handling, and a bounded graceful shutdown.
- */
-export function workerShell(opts: WorkerShellOptions): WorkerShell {
-  const { logger, registry } = opts;
-  let server: Server | undefined;
-  let stopping = false;
-
-  const shell: WorkerShell = {
-    get stopping() {
-      return stopping;
-    },
-    async listen(port, host) {
-      server = createServer((req, res) => {
-        void (async () => {
-          if (req.url === '/metrics') {
-            res.setHeader('Content-Type', registry.contentType);
-            res.end(await registry.metrics());
-          } else if (req.url === '/healthz') {
-            const { ok, body } = await opts.health();
-            const healthy = ok && !stopping;
-            res.writeHead(healthy ? 200 : 503, { 'Content-Type': 'application/json' });
-            res.end(JSON.stringify({ status: stopping ? 'stopping' : healthy ? 'ok' : 'starting', ...body }));
-          } else {
-            res.writeHead(404).end();
-          }
-        })().catch((err: unknown) => {
-          res.writeHead(500).end(describe(err));
-        });
-      });
-      const s = server;
-      await new Promise<void>((resolve) => s.listen(port, host, resolve));
-      return (s.address() as AddressInfo).port;
-    },
-    async shutdown(reason, code = 0) {
-      if (stopping) return;
-      stopping = true;
-      logger.info({ reason }, 'shutting down');
-      const timer = setTimeout(() => {
-        logger.error('shutdown took too long: exiting');
-        process.exit(1);
-      }, opts.timeoutMs ?? 20_000);
-      timer.unref();
-      try {
-        await opts.stop();
-        await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-      } catch (err) {
-        logger.error({ err: describe(err) }, 'error during shutdown');
-        code = code || 1;
-      }
-      logger.info('stopped');
-      process.exit(code);
-    },
+/** Serves /healthz, /readyz and /metrics; port 0 picks one. */
+export async function serveWorker(opts: {
+  registry: Registry;
+  health: HealthOptions;
+  port: number;
+  host?: string;
+}): Promise<WorkerServer> {
+  const server: Server = createServer((req, res) => {
+    if (handleHealth(req, res, opts.health)) return;
+    if (req.url !== '/metrics') {
+      res.writeHead(404).end();
+      return;
+    }
+    opts.registry.metrics().then(
+      (text) => {
+        res.setHeader('Content-Type', opts.registry.contentType);
+        res.end(text);
+      },
+      (err: unknown) => res.writeHead(500).end(describe(err)),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    port,
+    url: `http://${opts.host ?? '127.0.0.1'}:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
-  process.on('SIGTERM', () => void shell.shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shell.shutdown('SIGINT'));
-  return shell;
+}
+
+/**
+ * Composition roots only: on SIGTERM/SIGINT (or `shutdown()`), stops once, then exits the
+ * process with `code`; past `timeoutMs` it gives up and exits 1.
+ */
+export function exitOnSignals(opts: { logger: Logger; stop: () => Promise<void>; timeoutMs?: number }): {
+  shutdown: (reason: string, code?: number) => Promise<void>;
+} {
+  let stopping = false;
+  const shutdown = async (reason: string, code = 0) => {
+    if (stopping) return;
+    stopping = true;
+    opts.logger.info({ reason }, 'shutting down');
+    const timer = setTimeout(() => {
+      opts.logger.error('shutdown took too long: exiting');
+      process.exit(1);
+    }, opts.timeoutMs ?? 20_000);
+    timer.unref();
+    try {
+      await opts.stop();
+    } catch (err) {
+      opts.logger.error({ err: describe(err) }, 'error during shutdown');
+      code = code || 1;
+    }
+    opts.logger.info('stopped');
+    process.exit(code);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  return { shutdown };
 }

@@ -46,9 +46,6 @@ export const projectionsConfigSchema = z
     PROJECTOR_PARTITION_CONCURRENCY: int(3, 1, 64),
     /** Key of the HMAC that pseudonymises patient ids in the search index. Change it in production. */
     PSEUDONYM_SECRET: z.string().min(16, 'must be at least 16 characters').default(DEV_PSEUDONYM_SECRET),
-    /** Test hooks: sleep after the writes / after Kafka acked, before the commit / checkpoint. */
-    PROJECTIONS_TEST_AFTER_WRITE_DELAY_MS: int(0, 0, 60_000),
-    RELAY_TEST_AFTER_SEND_DELAY_MS: int(0, 0, 60_000),
   })
   .refine((c) => c.NODE_ENV !== 'production' || c.PSEUDONYM_SECRET !== DEV_PSEUDONYM_SECRET, {
     path: ['PSEUDONYM_SECRET'],

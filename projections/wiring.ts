@@ -84,13 +84,3 @@ export function searchWriter(deps: {
 export function handlerFor(writer: RedisReadModelWriter | AppointmentsSearchWriter): BatchHandler {
   return eventProjectionHandler(writer);
 }
-
-/** Wraps a handler with a pause after its writes (test hook: widens the write-but-not-committed window). */
-export function withAfterWriteDelay(handler: BatchHandler, ms: number): BatchHandler {
-  if (ms <= 0) return handler;
-  return async (messages, ctx) => {
-    const outcome = await handler(messages, ctx);
-    await new Promise((resolve) => setTimeout(resolve, ms));
-    return outcome;
-  };
-}

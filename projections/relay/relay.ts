@@ -103,9 +103,22 @@ export async function saveCheckpoint(
   );
 }
 
+export interface RelayStatus {
+  /** False once the loop ended for good (crashed): the process must be restarted. */
+  alive: boolean;
+  /** Batches failed in a row (Kafka or PostgreSQL unavailable); 0 after a success. */
+  consecutiveErrors: number;
+  lastError?: string;
+  /** When a batch was last published, or an idle poll came back (ms since epoch). */
+  lastProgressAt?: number;
+}
+
 export interface RelayHandle {
   /** Resolves when the relay holds the lock and has loaded its checkpoint. */
   readonly ready: Promise<void>;
+  /** Resolves once stopped; rejects if the loop crashed for good (never unhandled). */
+  readonly done: Promise<void>;
+  status(): RelayStatus;
   /** Events published (acked) by this process. */
   published(): number;
   checkpoint(): Checkpoint | undefined;
@@ -127,6 +140,8 @@ export function startRelay(opts: RelayOptions): RelayHandle {
   let published = 0;
   let lockClient: pg.Client | undefined;
   let wake: (() => void) | undefined;
+  const status: RelayStatus = { alive: true, consecutiveErrors: 0 };
+  let producerConnected = false;
   let markReady!: () => void;
   const ready = new Promise<void>((resolve) => (markReady = resolve));
 
@@ -171,11 +186,15 @@ export function startRelay(opts: RelayOptions): RelayHandle {
   }
 
   async function loop(): Promise<void> {
-    await producer.connect();
     let idle = 0;
     let errors = 0;
     while (running) {
       try {
+        // Inside the retry: a broker down at start is an outage to wait out, not a crash.
+        if (!producerConnected) {
+          await producer.connect();
+          producerConnected = true;
+        }
         if (!lockClient) {
           await acquireLock();
           if (!running) break;
@@ -189,6 +208,9 @@ export function startRelay(opts: RelayOptions): RelayHandle {
         }
         const { events, checkpoint: next } = await opts.store.readAll(checkpoint, batchSize);
         if (events.length === 0 || next === undefined) {
+          errors = 0;
+          status.consecutiveErrors = 0;
+          status.lastProgressAt = Date.now();
           idle = Math.min(maxIdleMs, Math.max(5, idle * 2));
           await pause(idle);
           continue;
@@ -203,8 +225,12 @@ export function startRelay(opts: RelayOptions): RelayHandle {
         checkpoint = next;
         published += events.length;
         errors = 0;
+        status.consecutiveErrors = 0;
+        status.lastProgressAt = Date.now();
       } catch (err) {
         errors += 1;
+        status.consecutiveErrors = errors;
+        status.lastError = describeError(err);
         const backoff = Math.min(5_000, 100 * 2 ** Math.min(errors, 6));
         log.error(
           { err: describeError(err), backoffMs: backoff },
@@ -221,12 +247,19 @@ export function startRelay(opts: RelayOptions): RelayHandle {
   const lag = () => relayLag(opts.pool, checkpoint);
   const untrack = metrics?.trackLag(`relay:${opts.name}`, lag);
 
-  const finished = loop().catch((err: unknown) =>
-    log.fatal({ err: describeError(err) }, 'relay loop crashed'),
-  );
+  const done = loop().catch((err: unknown) => {
+    status.alive = false;
+    status.lastError = describeError(err);
+    log.fatal({ err: status.lastError }, 'relay loop crashed');
+    throw err;
+  });
+  done.catch(() => undefined); // observed by whoever awaits it; never an unhandled rejection
+  const finished = done.catch(() => undefined);
 
   return {
     ready,
+    done,
+    status: () => ({ ...status }),
     published: () => published,
     checkpoint: () => checkpoint,
     lag,

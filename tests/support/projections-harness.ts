@@ -22,11 +22,12 @@ import type { Pool } from '../../platform/pg.ts';
 import { createRedis } from '../../platform/redis.ts';
 import { type SearchEngine, searchFromConfig } from '../../platform/search/index.ts';
 import { parseProjectionsConfig, type ProjectionsConfig } from '../../projections/config.ts';
-import { startRelay, type RelayHandle } from '../../projections/relay/relay.ts';
+import type { RelayHandle } from '../../projections/relay/relay.ts';
 import { encodeCheckpoint } from '../../platform/event-store/pg-event-store.ts';
 import type { Checkpoint } from '../../platform/event-store/event-store.ts';
-import { runProjector, type ProjectorHandle } from '../../projections/runtime/projector-runtime.ts';
-import { ensureAppointmentsIndex, handlerFor, redisWriter, searchWriter } from '../../projections/wiring.ts';
+import type { ProjectorHandle } from '../../projections/runtime/projector-runtime.ts';
+import { startProjections, type ProjectionsHandle } from '../../projections/start.ts';
+import { ensureAppointmentsIndex } from '../../projections/wiring.ts';
 import { migrateTestDatabase, testPool } from './db.ts';
 import { testConfig } from './test-config.ts';
 import { uniqueName, waitFor } from './wait.ts';
@@ -34,7 +35,7 @@ import { uniqueName, waitFor } from './wait.ts';
 export interface Harness {
   config: Config;
   pc: ProjectionsConfig;
-  /** The same names as environment variables, for a child `projections/main.ts`. */
+  /** The same names as environment variables, for a child projections process. */
   env: Record<string, string>;
   pool: Pool;
   store: PgEventStore;
@@ -42,7 +43,9 @@ export interface Harness {
   redis: Redis;
   engine: SearchEngine;
   logger: Logger;
+  /** `startProjections` with only the relay; its stop() stops that whole instance. */
   startRelay(): Promise<RelayHandle>;
+  /** `startProjections` with only one projector (joined its group); stop() stops that instance. */
   startProjector(
     kind: 'redis' | 'search',
     overrides?: { groupId?: string; root?: string; topic?: string },
@@ -97,6 +100,34 @@ export async function projectionsHarness(): Promise<Harness> {
   const stoppers: (() => Promise<void>)[] = [];
   const children: Child[] = [];
 
+  /** One in-process projections instance over the harness's clients and names, on port 0. */
+  async function start(
+    components: ProjectionsConfig['PROJECTIONS_COMPONENTS'],
+    names: Partial<Pick<ProjectionsConfig, 'PROJECTOR_GROUP_PREFIX' | 'READ_MODEL_PREFIX' | 'EVENTS_TOPIC'>>,
+    extra: Partial<Parameters<typeof startProjections>[1]> = {},
+  ): Promise<ProjectionsHandle> {
+    const started = await startProjections(
+      {
+        platform: config,
+        projections: { ...pc, ...names, PROJECTIONS_COMPONENTS: components, RELAY_MAX_IDLE_MS: 50 },
+      },
+      {
+        logger,
+        pool,
+        kafka,
+        redis,
+        engine,
+        port: 0,
+        host: '127.0.0.1',
+        projectorRetry: { maxRetries: 1, initialDelayMs: 10, maxDelayMs: 100 },
+        ...extra,
+      },
+    );
+    stoppers.push(() => started.stop());
+    await started.ready;
+    return started;
+  }
+
   return {
     config,
     pc,
@@ -108,45 +139,25 @@ export async function projectionsHarness(): Promise<Harness> {
     engine,
     logger,
     async startRelay() {
-      const relay = startRelay({
-        name: pc.RELAY_NAME,
-        store,
-        pool,
-        databaseUrl: config.DATABASE_URL,
-        kafka,
-        topic: pc.EVENTS_TOPIC,
-        logger,
-        startFrom: (await latestCheckpoint(pool)) ?? 'beginning',
-        maxIdleMs: 50,
-      });
-      stoppers.push(() => relay.stop());
-      await relay.ready;
-      return relay;
+      const started = await start(
+        ['relay'],
+        {},
+        { relayStartFrom: (await latestCheckpoint(pool)) ?? 'beginning' },
+      );
+      const relay = started.relay;
+      if (!relay) throw new Error('the relay did not start');
+      return { ...relay, stop: started.stop };
     },
     async startProjector(kind, overrides = {}) {
-      const writer =
-        kind === 'redis'
-          ? redisWriter({
-              redis,
-              store,
-              config: { READ_MODEL_PREFIX: overrides.root ?? pc.READ_MODEL_PREFIX },
-              logger,
-            })
-          : searchWriter({ engine, store, catalog: pool, config: pc, logger });
-      const projector = await runProjector({
-        kafka,
-        name: kind,
-        groupId: overrides.groupId ?? `${pc.PROJECTOR_GROUP_PREFIX}.${kind}`,
-        topics: [overrides.topic ?? pc.EVENTS_TOPIC],
-        dlqTopic: pc.EVENTS_DLQ_TOPIC,
-        handleBatch: handlerFor(writer),
-        logger,
-        retry: { maxRetries: 1, initialDelayMs: 10, maxDelayMs: 100 },
-        partitionsConsumedConcurrently: 3,
+      const started = await start([kind], {
+        ...(overrides.groupId ? { PROJECTOR_GROUP_PREFIX: overrides.groupId } : {}),
+        ...(overrides.root ? { READ_MODEL_PREFIX: overrides.root } : {}),
+        ...(overrides.topic ? { EVENTS_TOPIC: overrides.topic } : {}),
       });
-      stoppers.push(() => projector.stop());
+      const projector = started.projectors[0];
+      if (!projector) throw new Error(`the ${kind} projector did not start`);
       await projector.ready;
-      return projector;
+      return { ...projector, stop: started.stop };
     },
     async execute(scheduleId, command) {
       const stream = scheduleStreamName(scheduleId);
@@ -170,7 +181,7 @@ export async function projectionsHarness(): Promise<Harness> {
       return decision.events;
     },
     async spawnProjections(extra) {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'projections/main.ts'], {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'tests/support/projections-child.ts'], {
         env: { ...process.env, ...env, LOG_LEVEL: 'info', ...extra },
         stdio: ['ignore', 'pipe', 'pipe'],
       });

@@ -1,0 +1,180 @@
+/**
+ * Truthful health of the projection processes: /healthz fails only when the process must be
+ * restarted (a loop that stopped for good); a dependency outage makes /readyz 503 and /healthz
+ * 200 "degraded"; both answer within 1 s in every case (a correctness bound, not a benchmark).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRegistry } from '../../platform/http/metrics.ts';
+import { createKafka } from '../../platform/kafka.ts';
+import { startSampler } from '../../platform/sampler.ts';
+import { serveWorker, type WorkerServer } from '../../platform/worker-shell.ts';
+import { deathWatch, projectionsHealth } from '../../projections/health.ts';
+import { startProjections, type ProjectionsHandle } from '../../projections/start.ts';
+import { projectionsHarness, type Harness } from '../support/projections-harness.ts';
+import { uniqueName, waitFor } from '../support/wait.ts';
+
+interface Timed {
+  status: number;
+  body: { status: string; reasons?: string[]; [k: string]: unknown };
+  ms: number;
+}
+
+async function get(url: string): Promise<Timed> {
+  const t0 = Date.now();
+  const res = await fetch(url, { signal: AbortSignal.timeout(5_000) });
+  const body = (await res.json()) as Timed['body'];
+  return { status: res.status, body, ms: Date.now() - t0 };
+}
+
+let h: Harness;
+beforeAll(async () => {
+  h = await projectionsHarness();
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+describe('projections health', () => {
+  it('everything up: /healthz 200 ok, /readyz 200 ready, lag sampled in the background', async () => {
+    const p = await startProjections(
+      { platform: h.config, projections: h.pc },
+      {
+        logger: h.logger,
+        pool: h.pool,
+        kafka: h.kafka,
+        redis: h.redis,
+        engine: h.engine,
+        port: 0,
+        host: '127.0.0.1',
+        probe: { intervalMs: 300, timeoutMs: 1_000 },
+      },
+    );
+    try {
+      await p.ready;
+      const ready = await waitFor(
+        async () => {
+          const r = await get(`${p.url}/readyz`);
+          return r.status === 200 && (r.body.lag as Record<string, { value: unknown }>).redis?.value !== null
+            ? r
+            : undefined;
+        },
+        { what: 'projections ready with a lag sample', timeoutMs: 30_000 },
+      );
+      expect(ready.body).toMatchObject({
+        status: 'ready',
+        checks: { kafka: 'ok', postgres: 'ok', redis: 'ok', search: 'ok' },
+      });
+      expect(ready.body.lag).toMatchObject({
+        relay: { value: expect.any(Number), ageMs: expect.any(Number) },
+      });
+      const live = await get(`${p.url}/healthz`);
+      expect(live.status).toBe(200);
+      expect(live.body.status).toBe('ok');
+      expect(live.ms).toBeLessThan(1000);
+    } finally {
+      await p.stop();
+    }
+  }, 90_000);
+
+  it('Kafka unreachable: /readyz 503 and /healthz 200 degraded, each within 1 s; no restart asked', async () => {
+    const deadKafka = createKafka({ KAFKA_BROKERS: ['127.0.0.1:1'], KAFKA_CLIENT_ID: uniqueName('dead') });
+    let p: ProjectionsHandle | undefined;
+    try {
+      p = await startProjections(
+        {
+          platform: h.config,
+          projections: {
+            ...h.pc,
+            PROJECTIONS_COMPONENTS: ['relay', 'redis'],
+            RELAY_NAME: uniqueName('dead-relay'),
+          },
+        },
+        {
+          logger: h.logger,
+          pool: h.pool,
+          kafka: deadKafka,
+          redis: h.redis,
+          port: 0,
+          host: '127.0.0.1',
+          probe: { intervalMs: 300, timeoutMs: 500 },
+        },
+      );
+      const url = p.url;
+      await waitFor(
+        async () =>
+          (await get(`${url}/readyz`)).body.reasons?.some((r) => /^kafka: (?!no sample yet)/.test(r))
+            ? true
+            : undefined,
+        { what: 'the Kafka probe to report the outage', timeoutMs: 10_000 },
+      );
+      for (let i = 0; i < 3; i++) {
+        const ready = await get(`${url}/readyz`);
+        console.log(
+          `[health] Kafka down: /readyz ${ready.status} in ${ready.ms} ms: ${JSON.stringify(ready.body.reasons)}`,
+        );
+        expect(ready.status).toBe(503);
+        expect(ready.body.reasons).toEqual(
+          expect.arrayContaining([expect.stringMatching(/^kafka: /), 'starting']),
+        );
+        expect(ready.ms).toBeLessThan(1000);
+        const live = await get(`${url}/healthz`);
+        console.log(`[health] Kafka down: /healthz ${live.status} in ${live.ms} ms`);
+        expect(live.status).toBe(200);
+        expect(live.body.status).toBe('degraded');
+        expect(live.body.reasons).toEqual(expect.arrayContaining([expect.stringMatching(/^kafka: /)]));
+        expect(live.ms).toBeLessThan(1000);
+      }
+    } finally {
+      const t0 = Date.now();
+      await p?.stop();
+      expect(Date.now() - t0).toBeLessThan(10_000);
+    }
+  }, 60_000);
+});
+
+describe('liveness of the loops', () => {
+  let server: WorkerServer | undefined;
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('a projector whose loop died: /healthz 503 within 1 s, naming it', async () => {
+    const watch = deathWatch();
+    let kill!: (err: Error) => void;
+    const done = new Promise<void>((_, reject) => (kill = reject));
+    watch.watch({ name: 'redis', done });
+    const broker = startSampler({ name: 'kafka', read: () => Promise.resolve(1), intervalMs: 60_000 });
+    await broker.sampleNow();
+    server = await serveWorker({
+      registry: createRegistry(),
+      port: 0,
+      host: '127.0.0.1',
+      health: projectionsHealth(
+        {
+          hasRelay: false,
+          relay: () => undefined,
+          kafka: broker,
+          dependencies: {},
+          lag: () => [],
+          isStarted: () => true,
+          isStopping: () => false,
+        },
+        watch,
+      ),
+    });
+    expect((await get(`${server.url}/healthz`)).status).toBe(200);
+    kill(new Error('The group coordinator is not available (restart: false)'));
+    await new Promise((r) => setTimeout(r, 10));
+    const live = await get(`${server.url}/healthz`);
+    broker.stop();
+    expect(live.status).toBe(503);
+    expect(live.body).toMatchObject({
+      status: 'failing',
+      reasons: [
+        expect.stringMatching(/^projector:redis: stopped for good: .*group coordinator is not available/),
+      ],
+    });
+    expect(live.ms).toBeLessThan(1000);
+    expect((await get(`${server.url}/readyz`)).status).toBe(503);
+  });
+});

@@ -55,6 +55,8 @@ const optionalUrl = z
 export const configSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Unset: human-readable on a terminal in development, JSON otherwise (platform/logger.ts). */
+  LOG_FORMAT: z.enum(['pretty', 'json']).optional(),
   DATABASE_URL: url('postgres://booking:booking@127.0.0.1:5432/booking', ['postgres:', 'postgresql:']),
   PG_POOL_MAX: z.coerce.number().int().min(1).max(500).default(20),
   REDIS_URL: url('redis://127.0.0.1:6379', ['redis:', 'rediss:']),

@@ -13,11 +13,15 @@ import { loadCatalogProjectionConfig } from '../projections/catalog/config.ts';
 import { loadProjectionsConfig } from '../projections/config.ts';
 import { seedIfEmpty } from '../infra/seed/seed.ts';
 import { loadConfig } from '../platform/config.ts';
-import { createLogger } from '../platform/logger.ts';
+import { createLogger, logFormat } from '../platform/logger.ts';
 
 const config = loadConfig();
 const log = createLogger('platform');
 const root = fileURLToPath(new URL('..', import.meta.url));
+// Run from the build (`node dist/supervisor/main.js`, `npm run start:prod`), the services run on
+// plain node from dist/; run from the sources (`npm start`), under tsx.
+const compiled = import.meta.url.endsWith('.js');
+const entryFile = (entry: string) => (compiled ? entry.replace(/\.ts$/, '.js') : entry);
 const platformPort = Number(process.env.PLATFORM_PORT ?? 3000);
 
 interface ServiceSpec {
@@ -58,9 +62,12 @@ let stopping = false;
 function startService(spec: ServiceSpec): void {
   expected.add(spec.name);
   const startedAt = Date.now();
-  const child = spawn(process.execPath, ['--import', 'tsx', spec.entry], {
+  const args = compiled ? [entryFile(spec.entry)] : ['--import', 'tsx', spec.entry];
+  const child = spawn(process.execPath, args, {
     cwd: root,
-    env: { ...process.env, PORT: '' },
+    // Children write to this process's stdout, in the format it chose (LOG_FORMAT, else pretty
+    // on a terminal from the sources, JSON from the build), so all lines look alike.
+    env: { ...process.env, PORT: '', LOG_FORMAT: logFormat() },
     stdio: ['ignore', 'inherit', 'inherit'],
     // Its own process group: a Ctrl-C reaches only this supervisor, which stops each service with
     // one SIGTERM so it drains (a second signal would make it exit at once).
@@ -109,7 +116,7 @@ async function main(): Promise<void> {
   await applyCatalogConnector();
 
   for (const spec of services) {
-    if (existsSync(new URL(`../${spec.entry}`, import.meta.url))) startService(spec);
+    if (existsSync(new URL(`../${entryFile(spec.entry)}`, import.meta.url))) startService(spec);
     else log.warn({ component: spec.name }, `${spec.entry} not present; not started`);
   }
 

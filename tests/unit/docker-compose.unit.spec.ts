@@ -1,36 +1,41 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { parseConfig } from '../../platform/config.ts';
+import { parseProjectionsConfig } from '../../projections/config.ts';
 
 interface Service {
   image: string;
+  build?: { context: string; dockerfile: string };
+  user?: string;
   command?: string[];
   environment?: Record<string, string | number>;
   ports?: string[];
   profiles?: string[];
   healthcheck?: { test: string[] };
+  depends_on?: Record<string, { condition: string }>;
+  restart?: string;
 }
 
 const compose = parse(readFileSync(new URL('../../infra/docker-compose.yml', import.meta.url), 'utf8')) as {
   services: Record<string, Service>;
 };
 const services = compose.services;
+const ENGINES = ['connect', 'elasticsearch', 'kafka', 'opensearch', 'postgres', 'redis'];
+const PLATFORM = ['migrate', 'connector', 'command-api', 'query-api', 'projections', 'catalog-projections'];
 const hostPorts = (s: Service) => (s.ports ?? []).map((p) => Number(p.split(':')[0]));
 
 describe('infra/docker-compose.yml', () => {
   it('declares every engine from its official image, each with a health check', () => {
-    expect(Object.keys(services).sort()).toEqual(
-      ['connect', 'elasticsearch', 'kafka', 'opensearch', 'postgres', 'redis'].sort(),
-    );
+    expect(Object.keys(services).sort()).toEqual([...ENGINES, ...PLATFORM].sort());
     expect(services.postgres!.image).toMatch(/^postgres:\d+/);
     expect(services.redis!.image).toMatch(/^redis:\d+/);
     expect(services.kafka!.image).toMatch(/^apache\/kafka:[34]\./);
     expect(services.connect!.image).toMatch(/^quay\.io\/debezium\/connect:/);
     expect(services.elasticsearch!.image).toMatch(/^docker\.elastic\.co\/elasticsearch\/elasticsearch:8\./);
     expect(services.opensearch!.image).toMatch(/^opensearchproject\/opensearch:2\./);
-    for (const [name, service] of Object.entries(services)) {
-      expect(service.healthcheck?.test, `${name} health check`).toBeDefined();
+    for (const name of ENGINES) {
+      expect(services[name]!.healthcheck?.test, `${name} health check`).toBeDefined();
     }
   });
 
@@ -56,5 +61,112 @@ describe('infra/docker-compose.yml', () => {
     expect(hostPorts(services.kafka!)).toContain(Number(config.KAFKA_BROKERS[0]!.split(':')[1]));
     expect(hostPorts(services.connect!)).toContain(Number(new URL(config.KAFKA_CONNECT_URL).port));
     expect(hostPorts(services.elasticsearch!)).toContain(Number(new URL(config.SEARCH_URL).port));
+  });
+
+  describe('the platform profile', () => {
+    const dockerfile = readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8');
+    const runtimeStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+    const platform = PLATFORM.map((name) => [name, services[name]!] as const);
+    const engineHosts = ['postgres', 'redis', 'kafka', 'connect', 'elasticsearch'];
+
+    it('runs every service from the image the Dockerfile builds, only under the profile', () => {
+      for (const [name, s] of platform) {
+        expect(s.profiles, name).toEqual(['platform']);
+        expect(s.image, name).toBe('booking-platform:local');
+        expect(s.build, name).toEqual({ context: '..', dockerfile: 'Dockerfile' });
+      }
+      expect(existsSync(new URL('../../Dockerfile', import.meta.url))).toBe(true);
+    });
+
+    it('builds in one stage and runs the compiled code as the non-root node user in another', () => {
+      expect(dockerfile).toMatch(/^FROM node:20-slim AS build$/m);
+      expect(dockerfile).toMatch(/RUN npm ci\b/);
+      expect(dockerfile).toMatch(/npm run build && npm prune --omit=dev/);
+      expect(runtimeStage).toMatch(/^FROM node:20-slim AS runtime$/m);
+      expect(runtimeStage).toMatch(/^USER node$/m);
+      expect(runtimeStage).toMatch(/^ENV NODE_ENV=production$/m);
+      // Only the build output, the production dependencies and package.json (for "type": "module").
+      const copied = [...runtimeStage.matchAll(/^COPY --from=build \/app\/(\S+) /gm)].map((m) => m[1]);
+      expect(copied.sort()).toEqual(['dist', 'node_modules', 'package.json']);
+      expect(runtimeStage).toMatch(/^CMD \["node", "dist\/command-api\/main\.js"\]$/m);
+      for (const [name, s] of platform) expect(s.user, `${name} user`).toBe('node');
+    });
+
+    it('starts compiled entries that exist in the sources the build compiles', () => {
+      const text = readFileSync(new URL('../../tsconfig.build.json', import.meta.url), 'utf8');
+      const build = JSON.parse(text.replace(/^\s*\/\/.*$/gm, '')) as { include: string[] };
+      for (const [name, s] of platform) {
+        const [node, entry] = s.command ?? [];
+        expect(node, name).toBe('node');
+        expect(entry, name).toMatch(/^dist\/.+\.js$/);
+        const source = entry!.replace(/^dist\//, '').replace(/\.js$/, '.ts');
+        expect(existsSync(new URL(`../../${source}`, import.meta.url)), `${name}: ${source}`).toBe(true);
+        expect(build.include, `${name}: ${source} compiled`).toContain(source.split('/')[0]);
+      }
+    });
+
+    it('gives every service the settings it needs, pointing at the compose engines', () => {
+      for (const [name, s] of platform) {
+        const env = s.environment ?? {};
+        // As compose interpolates it when the variable is not set: `${NAME:-default}` → default.
+        const values = Object.fromEntries(
+          Object.entries(env).map(([k, v]) => [k, String(v).replace(/^\$\{[A-Z_]+:-(.*)\}$/, '$1')]),
+        );
+        const result = parseConfig(values);
+        if (!result.ok) throw new Error(`${name}: ${result.errors.join('\n')}`);
+        const c = result.config;
+        expect(c.NODE_ENV, name).toBe('production');
+        expect(new URL(c.DATABASE_URL).hostname, name).toBe('postgres');
+        expect(new URL(c.REDIS_URL).hostname, name).toBe('redis');
+        expect(c.KAFKA_BROKERS, name).toEqual(['kafka:29092']);
+        expect(new URL(c.KAFKA_CONNECT_URL).hostname, name).toBe('connect');
+        expect(c.SEARCH_ENGINE, name).toBe('elasticsearch');
+        expect(new URL(c.SEARCH_URL).hostname, name).toBe('elasticsearch');
+        const projections = parseProjectionsConfig(values);
+        if (!projections.ok) throw new Error(`${name}: ${projections.errors.join('\n')}`);
+        // Production refuses the development pseudonym key; compose supplies one (overridable).
+        expect(String(env.PSEUDONYM_SECRET), name).toMatch(/^\$\{PSEUDONYM_SECRET:-.{16,}\}$/);
+        expect(String(env.JWT_SECRET), name).toMatch(/^\$\{JWT_SECRET:-.{32,}\}$/);
+        for (const dep of Object.keys(s.depends_on ?? {})) {
+          expect([...engineHosts, ...PLATFORM], `${name} depends on ${dep}`).toContain(dep);
+        }
+      }
+      // The Kafka listener the containers use is the one the broker advertises inside the network.
+      expect(String(services.kafka!.environment?.KAFKA_ADVERTISED_LISTENERS)).toContain('kafka:29092');
+    });
+
+    it('migrates and applies the connector once, before the services that need them', () => {
+      expect(services.migrate!.restart).toBe('no');
+      expect(services.connector!.command).toEqual(
+        expect.arrayContaining(['dist/connectors/cli.js', 'apply']),
+      );
+      expect(services.connector!.depends_on).toMatchObject({
+        migrate: { condition: 'service_completed_successfully' },
+        connect: { condition: 'service_healthy' },
+      });
+      for (const name of ['command-api', 'projections']) {
+        expect(services[name]!.depends_on?.migrate, name).toEqual({
+          condition: 'service_completed_successfully',
+        });
+      }
+      expect(services['catalog-projections']!.depends_on?.connector).toEqual({
+        condition: 'service_completed_successfully',
+      });
+    });
+
+    it('publishes each long-running service on its default port, with a health check on /healthz', () => {
+      const result = parseConfig({});
+      if (!result.ok) throw new Error(result.errors.join('\n'));
+      const ports: Record<string, number> = {
+        'command-api': result.config.COMMAND_API_PORT,
+        'query-api': result.config.QUERY_API_PORT,
+        projections: 3003,
+        'catalog-projections': 3004,
+      };
+      for (const [name, port] of Object.entries(ports)) {
+        expect(hostPorts(services[name]!), name).toEqual([port]);
+        expect(services[name]!.healthcheck?.test.join(' '), name).toContain(`127.0.0.1:${port}/healthz`);
+      }
+    });
   });
 });

@@ -52,7 +52,9 @@ const layer = (
 });
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'coverage/**', '.cache/**', '**/*.js', '**/*.cjs', '**/*.tmp.*'] },
+  {
+    ignores: ['node_modules/**', 'dist/**', 'coverage/**', '.cache/**', '**/*.js', '**/*.cjs', '**/*.tmp.*'],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

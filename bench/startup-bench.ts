@@ -1,0 +1,356 @@
+/**
+ * Start-up benchmark: each service started from the TypeScript sources under tsx (`npm start`)
+ * and from the build on plain node (`npm run start:prod`), on the real engines.
+ *
+ *   flock /tmp/int-tests.lock npm run bench:startup            # 3 repetitions
+ *   flock /tmp/int-tests.lock npm run bench:startup -- --reps 5
+ *
+ * Builds dist/ first (`npm run build`). For every service, both ways, interleaved (tsx, node, tsx,
+ * node, …) after one unmeasured warm-up run each (page cache, tsx's transform cache): the time from
+ * spawn until /healthz first answers 200 (the process is up and serving), until /readyz first
+ * answers 200 (its dependencies answer and its parts started), and its resident set (VmRSS of
+ * /proc/<pid>/status) at that moment. Medians; ratio node / tsx.
+ *
+ * Runs in a namespace of its own: a scratch database (created as postgres@127.0.0.1, migrated,
+ * dropped at the end) and a `bench_startup_<hex>_` prefix on every topic, consumer group, Redis key
+ * and search index the services create, all removed at the end. Writes bench/results/startup.md.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { cpus, loadavg } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+import { Kafka, logLevel } from 'kafkajs';
+import pg from 'pg';
+import { migrate } from '../infra/migrate.ts';
+import { loadConfig } from '../platform/config.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    reps: { type: 'string', default: '3' },
+    'timeout-ms': { type: 'string', default: '60000' },
+  },
+});
+const REPS = Number(args.reps);
+const TIMEOUT_MS = Number(args['timeout-ms']);
+const ADMIN_URL = process.env.PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const root = fileURLToPath(new URL('..', import.meta.url));
+const config = loadConfig();
+
+type Mode = 'tsx' | 'node';
+interface Service {
+  name: string;
+  /** Entry under the sources; dist/ has the same path with .js. */
+  entry: string;
+}
+const SERVICES: Service[] = [
+  { name: 'command-api', entry: 'command-api/main.ts' },
+  { name: 'query-api', entry: 'query-api/main.ts' },
+  { name: 'projections', entry: 'projections/main.ts' },
+  { name: 'catalog-projections', entry: 'projections/catalog/main.ts' },
+];
+
+interface Sample {
+  healthzMs: number | undefined;
+  readyzMs: number | undefined;
+  rssMb: number | undefined;
+}
+
+const tag = `bench_startup_${randomBytes(3).toString('hex')}_`;
+const database = tag.slice(0, -1);
+
+/** The settings every service reads, pointed into the benchmark's namespace. */
+function namespaceEnv(databaseUrl: string): Record<string, string> {
+  return {
+    DATABASE_URL: databaseUrl,
+    EVENTS_TOPIC: `${tag}booking.events`,
+    EVENTS_DLQ_TOPIC: `${tag}booking.events.dlq`,
+    RELAY_NAME: `${tag}relay`,
+    READ_MODEL_PREFIX: `${tag}rm`,
+    APPOINTMENTS_ALIAS: `${tag}appointments`,
+    PROJECTOR_GROUP_PREFIX: `${tag}projections`,
+    CATALOG_CONNECTOR_NAME: `${tag}catalog-source`,
+    CATALOG_SLOT: `${tag}catalog_slot`,
+    CATALOG_PUBLICATION: `${tag}catalog_publication`,
+    CATALOG_TOPIC_PREFIX: `${tag}catalog`,
+    CATALOG_REDIS_PREFIX: `${tag}catalog:`,
+    CATALOG_SEARCH_ALIAS: `${tag}institutions`,
+    CATALOG_GROUP_PREFIX: `${tag}catalog`,
+    KAFKA_CLIENT_ID: `${tag}bench`,
+  };
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function answers200(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
+    await res.arrayBuffer();
+    return res.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+function rssMb(pid: number): number | undefined {
+  try {
+    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function runOnce(service: Service, mode: Mode, env: Record<string, string>): Promise<Sample> {
+  const port = await freePort();
+  const args =
+    mode === 'tsx' ? ['--import', 'tsx', service.entry] : [`dist/${service.entry.replace(/\.ts$/, '.js')}`];
+  const started = performance.now();
+  const child = spawn(process.execPath, args, {
+    cwd: root,
+    env: {
+      ...process.env,
+      ...env,
+      LOG_FORMAT: 'json',
+      PORT: String(port),
+      PROJECTIONS_PORT: String(port),
+      CATALOG_PROJECTIONS_PORT: String(port),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let tail = '';
+  const keep = (chunk: Buffer) => (tail = (tail + chunk.toString()).slice(-3000));
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const base = `http://127.0.0.1:${port}`;
+  const sample: Sample = { healthzMs: undefined, readyzMs: undefined, rssMb: undefined };
+  try {
+    while (performance.now() - started < TIMEOUT_MS) {
+      if (child.exitCode !== null) throw new Error(`${service.name} (${mode}) exited:\n${tail}`);
+      if (sample.healthzMs === undefined && (await answers200(`${base}/healthz`))) {
+        sample.healthzMs = performance.now() - started;
+      }
+      if (sample.healthzMs !== undefined && (await answers200(`${base}/readyz`))) {
+        sample.readyzMs = performance.now() - started;
+        sample.rssMb = rssMb(child.pid!);
+        return sample;
+      }
+      await sleep(10);
+    }
+    console.warn(`  ${service.name} (${mode}): not ready within ${TIMEOUT_MS} ms; last output:\n${tail}`);
+    sample.rssMb = rssMb(child.pid!);
+    return sample;
+  } finally {
+    await stop(child);
+  }
+}
+
+const median = (xs: (number | undefined)[]): number | undefined => {
+  const v = xs.filter((x): x is number => x !== undefined).sort((a, b) => a - b);
+  if (v.length === 0) return undefined;
+  const mid = Math.floor(v.length / 2);
+  return v.length % 2 ? v[mid] : (v[mid - 1]! + v[mid]!) / 2;
+};
+const fmt = (x: number | undefined, digits = 0) => (x === undefined ? 'n/a' : x.toFixed(digits));
+const ratio = (node: number | undefined, tsx: number | undefined) =>
+  node === undefined || tsx === undefined ? 'n/a' : `${(node / tsx).toFixed(2)}×`;
+
+async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url, application_name: 'bench-startup' });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+async function createDatabase(): Promise<string> {
+  const owner = new URL(config.DATABASE_URL).username || 'booking';
+  await withClient(ADMIN_URL, (c) =>
+    c.query(`CREATE DATABASE ${pg.escapeIdentifier(database)} OWNER ${pg.escapeIdentifier(owner)}`),
+  );
+  const url = new URL(config.DATABASE_URL);
+  url.pathname = `/${database}`;
+  await migrate(url.href, () => undefined);
+  return url.href;
+}
+
+/** Removes everything carrying the tag, and the scratch database; returns what it removed. */
+async function cleanUp(): Promise<string[]> {
+  const removed: string[] = [];
+  const step = async (what: string, fn: () => Promise<number>) => {
+    try {
+      removed.push(`${what}: ${await fn()}`);
+    } catch (err) {
+      removed.push(`${what}: FAILED (${err instanceof Error ? err.message : String(err)})`);
+    }
+  };
+  await step('database', async () => {
+    await withClient(ADMIN_URL, (c) =>
+      c.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(database)} WITH (FORCE)`),
+    );
+    return 1;
+  });
+  const kafka = new Kafka({
+    clientId: `${tag}cleanup`,
+    brokers: config.KAFKA_BROKERS,
+    logLevel: logLevel.NOTHING,
+  });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await step('consumer groups', async () => {
+      const groups = (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.startsWith(tag));
+      if (groups.length) await admin.deleteGroups(groups);
+      return groups.length;
+    });
+    await step('topics', async () => {
+      const topics = (await admin.listTopics()).filter((t) => t.startsWith(tag));
+      if (topics.length) await admin.deleteTopics({ topics, timeout: 30_000 });
+      return topics.length;
+    });
+  } finally {
+    await admin.disconnect();
+  }
+  await step('search indices', async () => {
+    const res = await fetch(`${config.SEARCH_URL}/_cat/indices?format=json`);
+    const indices = ((await res.json()) as { index: string }[])
+      .map((i) => i.index)
+      .filter((i) => i.startsWith(tag));
+    for (const index of indices) {
+      const del = await fetch(`${config.SEARCH_URL}/${encodeURIComponent(index)}`, { method: 'DELETE' });
+      if (!del.ok) throw new Error(`DELETE ${index} -> ${del.status}`);
+    }
+    return indices.length;
+  });
+  await step('redis keys', async () => {
+    const redis = new Redis(config.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 2 });
+    await redis.connect();
+    try {
+      let cursor = '0';
+      let n = 0;
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${tag}*`, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length) n += await redis.del(...keys);
+      } while (cursor !== '0');
+      return n;
+    } finally {
+      redis.disconnect();
+    }
+  });
+  return removed;
+}
+
+async function main(): Promise<void> {
+  console.log('building dist/ (npm run build)…');
+  const build = spawnSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
+  if (build.status !== 0) throw new Error('npm run build failed');
+
+  const startedAt = new Date();
+  const load0 = loadavg();
+  console.log(`namespace ${tag}: scratch database ${database}`);
+  const env = namespaceEnv(await createDatabase());
+  const samples = new Map<string, Sample[]>();
+  try {
+    for (const service of SERVICES) {
+      for (const mode of ['tsx', 'node'] as const) {
+        const s = await runOnce(service, mode, env); // warm-up, not counted
+        console.log(`  warm-up ${service.name} ${mode}: ready ${fmt(s.readyzMs)} ms`);
+      }
+    }
+    for (let rep = 1; rep <= REPS; rep += 1) {
+      for (const service of SERVICES) {
+        for (const mode of rep % 2 ? (['tsx', 'node'] as const) : (['node', 'tsx'] as const)) {
+          const s = await runOnce(service, mode, env);
+          const key = `${service.name}/${mode}`;
+          samples.set(key, [...(samples.get(key) ?? []), s]);
+          console.log(
+            `  #${rep} ${service.name.padEnd(20)} ${mode.padEnd(4)} healthz ${fmt(s.healthzMs).padStart(5)} ms` +
+              `  readyz ${fmt(s.readyzMs).padStart(5)} ms  RSS ${fmt(s.rssMb, 1)} MB`,
+          );
+          await sleep(500);
+        }
+      }
+    }
+  } finally {
+    console.log(`cleaning up ${tag}…`);
+    for (const line of await cleanUp()) console.log(`  removed ${line}`);
+  }
+  const load1 = loadavg();
+
+  const med = (name: string, mode: Mode, field: keyof Sample) =>
+    median((samples.get(`${name}/${mode}`) ?? []).map((s) => s[field]));
+  const rows = SERVICES.map(({ name }) => {
+    const h = [med(name, 'tsx', 'healthzMs'), med(name, 'node', 'healthzMs')] as const;
+    const r = [med(name, 'tsx', 'readyzMs'), med(name, 'node', 'readyzMs')] as const;
+    const m = [med(name, 'tsx', 'rssMb'), med(name, 'node', 'rssMb')] as const;
+    return (
+      `| ${name} | ${fmt(h[0])} | ${fmt(h[1])} | ${ratio(h[1], h[0])} | ${fmt(r[0])} | ${fmt(r[1])} | ` +
+      `${ratio(r[1], r[0])} | ${fmt(m[0], 1)} | ${fmt(m[1], 1)} | ${ratio(m[1], m[0])} |`
+    );
+  });
+  const runs = SERVICES.flatMap(({ name }) =>
+    (['tsx', 'node'] as const).map((mode) => {
+      const list = samples.get(`${name}/${mode}`) ?? [];
+      return (
+        `| ${name} | ${mode} | ${list.map((s) => fmt(s.healthzMs)).join(' / ')} | ` +
+        `${list.map((s) => fmt(s.readyzMs)).join(' / ')} | ${list.map((s) => fmt(s.rssMb, 1)).join(' / ')} |`
+      );
+    }),
+  );
+  const cpu = cpus();
+  const md = [
+    '# Start-up benchmark — tsx (sources) vs node (dist/)',
+    '',
+    `Generated by \`npm run bench:startup\` on ${startedAt.toISOString()}.`,
+    '',
+    `- Machine: ${cpu.length} × ${cpu[0]?.model.trim() ?? 'CPU'}; Node ${process.version}; engines (Kafka, Connect, OpenSearch, PostgreSQL, Redis) on the same host`,
+    '- tsx: `node --import tsx <entry>.ts` (what `npm start` spawns); node: `node dist/<entry>.js` (what `npm run start:prod` spawns, after `npm run build`)',
+    `- Each service alone, ${REPS} repetitions interleaved (tsx/node order alternating) after one unmeasured warm-up run each way; medians. Time from spawn to the first 200 of \`/healthz\` (up and serving) and of \`/readyz\` (dependencies answer, parts started: Kafka group joins included for the projectors); RSS = VmRSS at that first ready answer. Polled every 10 ms. LOG_FORMAT=json, LOG_LEVEL=info`,
+    `- Namespace of its own (scratch database, \`bench_startup_<hex>_\` topics, groups, keys, indices; removed afterwards); empty event store and catalog topics`,
+    `- Host load average before: ${load0.map((x) => x.toFixed(2)).join(', ')}; after: ${load1.map((x) => x.toFixed(2)).join(', ')} (other work on the machine shares the 2 cores)`,
+    '',
+    '| service | tsx /healthz ms | node /healthz ms | node/tsx | tsx /readyz ms | node /readyz ms | node/tsx | tsx RSS MB | node RSS MB | node/tsx |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows,
+    '',
+    '## Runs',
+    '',
+    '| service | mode | /healthz ms | /readyz ms | RSS MB |',
+    '|---|---|---|---|---|',
+    ...runs,
+    '',
+  ].join('\n');
+  await mkdir(new URL('./results/', import.meta.url), { recursive: true });
+  await writeFile(new URL('./results/startup.md', import.meta.url), md);
+  console.log(`\n${md}\nwrote bench/results/startup.md`);
+}
+
+await main();
+process.exit(0);

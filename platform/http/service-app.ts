@@ -1,9 +1,29 @@
 import express, { type Express } from 'express';
 import type { Logger } from '../logger.ts';
-import { healthRouter, type HealthOptions } from './health.ts';
+import {
+  healthRouter,
+  livenessResponse,
+  readinessResponse,
+  type HealthOptions,
+  type HealthResponse,
+} from './health.ts';
 import { httpMetricsMiddleware, metricsHandler, type Registry } from './metrics.ts';
 import { notFoundHandler, problemMiddleware } from './problem-middleware.ts';
 import { requestLogger, traceMiddleware } from './trace.ts';
+
+export interface ServiceHealth {
+  live: () => Promise<HealthResponse>;
+  ready: () => Promise<HealthResponse>;
+}
+
+const healthByApp = new WeakMap<Express, ServiceHealth>();
+
+/** What /healthz and /readyz of a service app answer, without HTTP (for start functions' handles). */
+export function healthOf(app: Express): ServiceHealth {
+  const health = healthByApp.get(app);
+  if (!health) throw new Error('not a serviceApp');
+  return health;
+}
 
 export interface ServiceApp {
   app: Express;
@@ -34,7 +54,9 @@ export function serviceApp(opts: {
     if (shuttingDown) res.setHeader('Connection', 'close');
     next();
   });
-  app.use(healthRouter({ ...opts.readiness, isShuttingDown: () => shuttingDown }));
+  const health: HealthOptions = { ...opts.readiness, isShuttingDown: () => shuttingDown };
+  app.use(healthRouter(health));
+  healthByApp.set(app, { live: () => livenessResponse(health), ready: () => readinessResponse(health) });
   app.get('/metrics', metricsHandler(opts.registry));
   return {
     app,

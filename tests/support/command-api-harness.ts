@@ -4,13 +4,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
-import { type CommandApi, type CommandApiDeps, createApp } from '../../command-api/app.ts';
+import type { CommandApi, CommandApiDeps } from '../../command-api/app.ts';
 import type { CommandHooks } from '../../command-api/command-route.ts';
 import { parseConfig } from '../../platform/config.ts';
 import { type Principal, signToken } from '../../platform/http/auth.ts';
-import { boundPort, drain, listen } from '../../platform/http/server.ts';
 import { createLogger } from '../../platform/logger.ts';
 import type { Pool } from '../../platform/pg.ts';
+import { startCommandApi as startApi } from '../../command-api/start.ts';
 import { migrateTestDatabase, testPool } from './db.ts';
 import { HttpClient } from './http-client.ts';
 
@@ -41,20 +41,33 @@ export async function startCommandApi(
   const pool = testPool(opts.poolSize ?? 10);
   const hooks: CommandHooks = {};
   const clock = { now: () => new Date() };
-  const api = createApp({
-    config: { JWT_SECRET: TEST_SECRET, IDEMPOTENCY_TTL_HOURS: parsed.config.IDEMPOTENCY_TTL_HOURS },
-    logger: createLogger('command-api-test', process.env.TEST_LOG_LEVEL ?? 'silent'),
-    idempotencyPurgeIntervalMs: 0,
-    ...opts,
+  const { config: configOverrides, logger, registry, ...app } = opts;
+  const started = await startApi({
+    // The rate limiter is the rate-limit tests' own (`patientRateLimiter`), never the Redis one.
+    config: {
+      ...parsed.config,
+      JWT_SECRET: TEST_SECRET,
+      PATIENT_COMMANDS_PER_MINUTE: 0,
+      ...configOverrides,
+    },
+    logger: logger ?? createLogger('command-api-test', process.env.TEST_LOG_LEVEL ?? 'silent'),
+    ...(registry ? { registry } : {}),
+    port: 0,
+    host: '127.0.0.1',
+    migrate: false,
     pool,
-    clock: () => clock.now(),
-    hooks: {
-      beforeCommit: (ctx) => hooks.beforeCommit?.(ctx),
-      afterCommit: (ctx) => hooks.afterCommit?.(ctx),
+    app: {
+      idempotencyPurgeIntervalMs: 0,
+      ...app,
+      clock: () => clock.now(),
+      hooks: {
+        beforeCommit: (ctx) => hooks.beforeCommit?.(ctx),
+        afterCommit: (ctx) => hooks.afterCommit?.(ctx),
+      },
     },
   });
-  const server = await listen(api.app, 0, '127.0.0.1');
-  const baseUrl = `http://127.0.0.1:${boundPort(server)}`;
+  const { api, server } = started;
+  const baseUrl = started.url;
   const { createAgent } = await import('./http-client.ts');
   const http = new HttpClient(baseUrl, createAgent(opts.maxSockets ?? 50));
   const tokens = new Map<string, string>();
@@ -77,9 +90,7 @@ export async function startCommandApi(
     },
     async stop() {
       http.close();
-      api.beginShutdown();
-      await drain(server, 2_000);
-      api.close();
+      await started.stop(2_000);
       await pool.end();
     },
   };

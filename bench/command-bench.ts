@@ -3,7 +3,7 @@
  *
  *   ours    the real command API (JWT auth, Idempotency-Key claim + completion, decide, append,
  *           appointment index — all of it), as `createApp` builds it
- *   core    our decide-and-append only (ScheduleCommands + PgEventStore) behind the minimal shell
+ *   core    our command path (load, decide, append; no key completion or index) behind the minimal shell
  *   emmett  the peer: Emmett's PostgreSQL event store doing the same decide (our decider) and
  *           append (aggregateStream + appendToStream with the expected version) behind the minimal shell
  *   floor   one bare single-row INSERT per command through `pg` behind the minimal shell
@@ -29,7 +29,7 @@ import express, { type Express } from 'express';
 import pg from 'pg';
 import { decide, evolve, initialState, type ScheduleEvent, type ScheduleState } from '../domain/schedule.ts';
 import { createApp } from '../command-api/app.ts';
-import { ScheduleCommands } from '../command-api/schedule-commands.ts';
+import { createCommands } from '../command-api/command-path.ts';
 import { migrate } from '../infra/migrate.ts';
 import { parseConfig } from '../platform/config.ts';
 import { PgEventStore } from '../platform/event-store/pg-event-store.ts';
@@ -113,30 +113,35 @@ async function serve(target: Target): Promise<void> {
   if (target === 'ours') {
     app = createApp({ pool, config: cfg, logger, idempotencyPurgeIntervalMs: 0 }).app;
   } else if (target === 'core') {
-    const commands = new ScheduleCommands(pool, new PgEventStore(pool));
-    const run = async (streamId: string, cmd: Parameters<typeof decide>[0]) =>
-      commands.execute(
+    // The real command path with the key completion and the index left out (no SQL of theirs).
+    const commands = createCommands({
+      store: new PgEventStore(pool),
+      keys: { complete: () => Promise.resolve() },
+      appointments: { add: () => Promise.resolve() },
+    });
+    const run = (streamId: string, command: Parameters<typeof decide>[0], body: unknown) =>
+      commands.execute({
         streamId,
-        (s) => decide(cmd, s),
-        {},
-        () => Promise.resolve(undefined),
-      );
+        command,
+        metadata: {},
+        key: { principal: 'bench', key: randomUUID(), token: randomUUID() },
+        reply: () => ({ status: 201, body }),
+      });
     app = minimalShell({
       open: async (id) => {
-        await run(`schedule-${id}`, openCommand(id));
+        await run(`schedule-${id}`, openCommand(id), {});
       },
       book: async ({ scheduleId, patientId }) => {
         const appointmentId = randomUUID();
-        const result = await run(`schedule-${scheduleId}`, {
-          type: 'BookAppointment',
-          scheduleId,
-          appointmentId,
-          patientId,
-          now: new Date(),
-        });
-        return result.ok
-          ? { status: 201, body: { appointmentId, scheduleId, status: 'active' } }
-          : { status: 409, body: { code: result.error.code } };
+        const body = { appointmentId, scheduleId, status: 'active' };
+        const outcome = await run(
+          `schedule-${scheduleId}`,
+          { type: 'BookAppointment', scheduleId, appointmentId, patientId, now: new Date() },
+          body,
+        );
+        return outcome.kind === 'response'
+          ? { status: 201, body }
+          : { status: 409, body: { code: outcome.code } };
       },
     });
   } else if (target === 'emmett') {
@@ -585,7 +590,7 @@ async function orchestrate(): Promise<void> {
   const ratio = (a: number, b: number) => (a === 0 || b === 0 ? 'n/a' : `${(a / b).toFixed(2)}×`);
   const describe: Record<Target, string> = {
     ours: 'our command API, everything on (JWT, Idempotency-Key, decide, append, appointment index)',
-    core: 'our decide + append only (ScheduleCommands + PgEventStore), minimal shell',
+    core: 'our command path, decide + append only (no key completion, no index), minimal shell',
     emmett: 'Emmett PostgreSQL event store: aggregateStream + decide + appendToStream, minimal shell',
     floor: 'one bare single-row INSERT through pg, minimal shell',
   };

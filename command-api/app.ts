@@ -16,9 +16,10 @@ import { createRegistry, type Registry } from '../platform/http/metrics.ts';
 import { serviceApp } from '../platform/http/service-app.ts';
 import { createLogger, type Logger } from '../platform/logger.ts';
 import type { Pool } from '../platform/pg.ts';
+import { PgAppointmentIndex } from './appointment-index.ts';
+import { type CommandPathOptions, createCommands } from './command-path.ts';
 import type { CommandHooks } from './command-route.ts';
 import { commandRoutes } from './routes.ts';
-import { ScheduleCommands, type ScheduleCommandsOptions } from './schedule-commands.ts';
 
 export interface CommandApiDeps {
   pool: Pool;
@@ -27,11 +28,11 @@ export interface CommandApiDeps {
   registry?: Registry;
   clock?: () => Date;
   ids?: () => string;
-  /** Seconds after which an in-flight Idempotency-Key claim is presumed abandoned. Default 60. */
+  /** Seconds after which an in-flight Idempotency-Key claim is presumed abandoned. Default 10. */
   idempotencyLeaseSeconds?: number;
   /** How often expired idempotency keys are purged (0 disables the timer). Default 10 minutes. */
   idempotencyPurgeIntervalMs?: number;
-  commands?: ScheduleCommandsOptions;
+  commands?: CommandPathOptions;
   hooks?: CommandHooks;
   /** Per-patient budget of commands (hospital and admin integrations are not limited). */
   patientRateLimiter?: RateLimiterAbstract;
@@ -73,17 +74,21 @@ export function createApp(deps: CommandApiDeps): CommandApi {
   const store = new PgEventStore(pool, {
     observeAppend: (seconds, outcome) => appendLatency.observe({ outcome }, seconds),
   });
-  const commands = new ScheduleCommands(pool, store, {
-    ...deps.commands,
-    onRetry: () => {
-      conflictRetries.inc();
-      deps.commands?.onRetry?.();
-    },
-  });
   const idempotency = new PgIdempotencyStore(pool, {
     ttlHours: deps.config.IDEMPOTENCY_TTL_HOURS,
-    leaseSeconds: deps.idempotencyLeaseSeconds ?? 60,
+    ...(deps.idempotencyLeaseSeconds === undefined ? {} : { leaseSeconds: deps.idempotencyLeaseSeconds }),
   });
+  const appointments = new PgAppointmentIndex(pool);
+  const commands = createCommands(
+    { store, keys: idempotency, appointments },
+    {
+      ...deps.commands,
+      onRetry: () => {
+        conflictRetries.inc();
+        deps.commands?.onRetry?.();
+      },
+    },
+  );
 
   const service = serviceApp({
     logger,
@@ -109,8 +114,8 @@ export function createApp(deps: CommandApiDeps): CommandApi {
   v1.use(jsonBody());
   v1.use(
     commandRoutes({
-      pool,
       commands,
+      appointments,
       idempotency,
       ids: deps.ids ?? randomUUID,
       clock: deps.clock ?? (() => new Date()),

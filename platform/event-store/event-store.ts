@@ -75,7 +75,26 @@ export interface ReadAllResult {
   checkpoint: Checkpoint | undefined;
 }
 
+/**
+ * One transaction of the store: its reads see its own appends, and everything in it commits or
+ * rolls back together. `handle` is the adapter's own transaction (for PostgreSQL the client inside
+ * BEGIN): the caller never looks into it, it only hands it to another adapter of the same
+ * database (an idempotency record, an index) whose writes must commit with the events.
+ */
+export interface EventStoreTransaction<Tx> {
+  readonly handle: Tx;
+  readStream(streamId: string, opts?: ReadStreamOptions): Promise<RecordedEvent[]>;
+  appendToStream(
+    streamId: string,
+    events: readonly EventToAppend[],
+    expectedRevision: ExpectedRevision,
+  ): Promise<AppendResult>;
+}
+
 export interface EventStore<Tx = never> {
+  /** Runs `work` in one transaction: commits when it resolves, rolls back and rethrows when it throws. */
+  transaction<T>(work: (tx: EventStoreTransaction<Tx>) => Promise<T>): Promise<T>;
+
   appendToStream(
     streamId: string,
     events: readonly EventToAppend[],

@@ -10,13 +10,21 @@
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { type Pool, type PoolClient, type Queryable, sqlState, violatedConstraint } from '../pg.ts';
+import {
+  type Pool,
+  type PoolClient,
+  type Queryable,
+  sqlState,
+  violatedConstraint,
+  withTransaction,
+} from '../pg.ts';
 import {
   type AppendOptions,
   type AppendResult,
   type Checkpoint,
   type EventMetadata,
   type EventStore,
+  type EventStoreTransaction,
   type EventToAppend,
   type ExpectedRevision,
   type ReadAllResult,
@@ -193,10 +201,25 @@ export class PgEventStore implements EventStore<PoolClient> {
     return rows[0] ? BigInt(rows[0].revision) : 'no_stream';
   }
 
-  async readStream(streamId: string, opts: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
+  async transaction<T>(work: (tx: EventStoreTransaction<PoolClient>) => Promise<T>): Promise<T> {
+    return withTransaction(this.#pool, (client) =>
+      work({
+        handle: client,
+        readStream: (streamId, opts) => this.#readStream(client, streamId, opts),
+        appendToStream: (streamId, events, expected) =>
+          this.appendToStream(streamId, events, expected, { transaction: client }),
+      }),
+    );
+  }
+
+  readStream(streamId: string, opts: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
+    return this.#readStream(this.#pool, streamId, opts);
+  }
+
+  async #readStream(db: Queryable, streamId: string, opts: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
     const from = BigInt(opts.fromRevision ?? 0);
     const limit = opts.maxCount ?? null;
-    const { rows } = await this.#pool.query<EventRow>({
+    const { rows } = await db.query<EventRow>({
       name: 'es_read_stream',
       text: `SELECT ${COLUMNS} FROM events
        WHERE stream_id = $1 AND stream_revision >= $2

@@ -1,13 +1,13 @@
 /**
  * Idempotency-Key (IETF httpapi draft, Stripe semantics), backed by PostgreSQL
- * (infra/migrations/002_idempotency_keys.sql).
+ * (infra/migrations/002_idempotency_keys.sql). The design, and why: docs/adr/0006-idempotency-keys.md.
  *
- * 1. `claim` inserts the key as `in_flight` in its own short transaction, scoped per principal.
- *    On conflict: a different request fingerprint → 422; still in flight → 409 (unless the claim
- *    is older than the lease, i.e. its owner crashed: then it is taken over); completed → the
- *    stored outcome is replayed; expired → purged and claimed afresh.
- * 2. The command stores its outcome with `complete(client, …)` inside the SAME transaction that
- *    appends its events, guarded by the claim's lease token. Committed: events and response exist
+ * 1. `claim` inserts the key as `in_flight` with the request's hash and a fresh lease token (the
+ *    owner), scoped per principal. On conflict: a different request hash → 422; still in flight →
+ *    409, unless the lease (seconds) lapsed, i.e. its owner died: then it is taken over with a new
+ *    token; completed → the stored outcome is replayed; expired → purged and claimed afresh.
+ * 2. The command stores its outcome with `complete(tx, …)` inside the SAME transaction that
+ *    appends its events, guarded by the lease token. Committed: events and response exist
  *    together, so a retry after a crash replays the response. Not committed: neither exists.
  * 3. A command that fails without an outcome (unexpected error, exhausted retries) `release`s the
  *    claim so the client can retry at once.
@@ -64,21 +64,16 @@ export function requestFingerprint(method: string, path: string, body: unknown):
     .digest('hex');
 }
 
-/**
- * A data-modifying statement (INSERT/UPDATE/DELETE with its own $1… parameters) to run in the same
- * statement as the key's completion. `name` names the combined prepared statement, so one name
- * must always go with one text.
- */
-export interface AlongsideStatement {
-  name: string;
-  text: string;
-  values: unknown[];
-}
+export const DEFAULT_LEASE_SECONDS = 10;
 
 export interface IdempotencyStoreOptions {
   /** How long a key is kept (≥ 24 h). */
   ttlHours: number;
-  /** An in-flight claim older than this is presumed abandoned (its process died) and may be taken over. */
+  /**
+   * An in-flight claim older than this is presumed abandoned (its process died) and may be taken
+   * over. Seconds, not minutes: a command takes milliseconds (a few seconds queued behind a booking
+   * rush), and a client retrying after a crash should not wait long. Default 10.
+   */
   leaseSeconds?: number;
 }
 
@@ -99,7 +94,7 @@ export class PgIdempotencyStore {
   constructor(pool: Pool, opts: IdempotencyStoreOptions) {
     this.#pool = pool;
     this.#ttlHours = opts.ttlHours;
-    this.#leaseSeconds = opts.leaseSeconds ?? 60;
+    this.#leaseSeconds = opts.leaseSeconds ?? DEFAULT_LEASE_SECONDS;
   }
 
   async claim(principal: string, key: string, requestHash: string): Promise<Claim> {
@@ -178,9 +173,9 @@ export class PgIdempotencyStore {
   }
 
   /**
-   * Stores the outcome; call inside the transaction that commits the command's effects. Throws
-   * (so that transaction rolls back) when the claim was taken over in the meantime. `alongside`,
-   * if given, is one more write of that transaction sent in the same statement.
+   * Stores the outcome; call inside the transaction that commits the command's effects, as its
+   * last statement (the key's row stays locked only until COMMIT). Throws, so that transaction
+   * rolls back, when the claim was taken over in the meantime (its lease lapsed).
    */
   async complete(
     db: Queryable,
@@ -188,24 +183,13 @@ export class PgIdempotencyStore {
     key: string,
     token: string,
     outcome: StoredOutcome,
-    alongside?: AlongsideStatement,
   ): Promise<void> {
-    const values: unknown[] = [principal, key, token, JSON.stringify(outcome)];
-    const update = `UPDATE idempotency_keys SET status = 'completed', response = $4, completed_at = now()
-       WHERE principal = $1 AND idem_key = $2 AND lease_token = $3 AND status = 'in_flight'`;
-    // `alongside` runs as a data-modifying CTE of the same statement (one round trip). It is
-    // executed whether or not the key matches; a mismatch throws below and the caller's
-    // transaction rolls both back.
-    const updated = await db.query(
-      alongside
-        ? {
-            name: `idem_complete_with_${alongside.name}`,
-            text: `WITH alongside AS (${alongside.text.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + 4}`)})
-       ${update}`,
-            values: [...values, ...alongside.values],
-          }
-        : { name: 'idem_complete', text: update, values },
-    );
+    const updated = await db.query({
+      name: 'idem_complete',
+      text: `UPDATE idempotency_keys SET status = 'completed', response = $4, completed_at = now()
+       WHERE principal = $1 AND idem_key = $2 AND lease_token = $3 AND status = 'in_flight'`,
+      values: [principal, key, token, JSON.stringify(outcome)],
+    });
     if (updated.rowCount !== 1) {
       throw new AppError('idempotency_key_in_flight', 'Another request took over this Idempotency-Key', {
         headers: { 'Retry-After': '1' },

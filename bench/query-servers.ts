@@ -10,7 +10,8 @@ import { createServer } from 'node:http';
 import express from 'express';
 import { Redis } from 'ioredis';
 import { loadConfig } from '../platform/config.ts';
-import { startQueryApi } from '../query-api/main.ts';
+import { parseQueryApiConfig } from '../query-api/config.ts';
+import { startQueryApi } from '../query-api/start.ts';
 
 const [kind, portArg] = process.argv.slice(2);
 const port = Number(portArg);
@@ -59,7 +60,11 @@ switch (kind) {
     break;
   }
   case 'ours': {
+    const queryConfig = parseQueryApiConfig(process.env);
+    if (!queryConfig.ok) throw new Error(queryConfig.errors.join('; '));
     await startQueryApi({
+      config: loadConfig(),
+      queryConfig: queryConfig.config,
       port,
       catalogPrefix: env('BENCH_CATALOG_PREFIX'),
       searchAlias: env('BENCH_SEARCH_ALIAS'),

@@ -1,12 +1,8 @@
-import type { Server } from 'node:http';
-import { createApp, type QueryApi } from '../../query-api/app.ts';
-import { subscribeInvalidations } from '../../query-api/cache/invalidation.ts';
 import { parseQueryApiConfig, type QueryApiConfig } from '../../query-api/config.ts';
+import { startQueryApi } from '../../query-api/start.ts';
+import type { QueryApi } from '../../query-api/app.ts';
 import type { Config } from '../../platform/config.ts';
-import { boundPort, listen } from '../../platform/http/server.ts';
 import { createLogger } from '../../platform/logger.ts';
-import { createRedis } from '../../platform/redis.ts';
-import { searchFromConfig } from '../../platform/search/index.ts';
 
 export interface QueryInstance {
   api: QueryApi;
@@ -15,7 +11,7 @@ export interface QueryInstance {
   close(): Promise<void>;
 }
 
-/** One query-api instance on port 0, wired like main.ts but with the test's prefixes. */
+/** One query-api instance on port 0 (`startQueryApi`, as main.ts runs it) with the test's names. */
 export async function startQueryInstance(
   config: Config,
   opts: {
@@ -29,49 +25,25 @@ export async function startQueryInstance(
 ): Promise<QueryInstance> {
   const parsed = parseQueryApiConfig({});
   if (!parsed.ok) throw new Error(parsed.errors.join('\n'));
-  const queryConfig = { ...parsed.config, ...opts.queryConfig };
-  const redisConfig = { REDIS_URL: opts.redisUrl ?? config.REDIS_URL };
-  const logger = createLogger('query-api-test', process.env.LOG_LEVEL ?? 'warn');
-  const redis = createRedis(redisConfig, 'query-api-test', {
-    enableOfflineQueue: false,
-    commandTimeout: queryConfig.QUERY_REDIS_TIMEOUT_MS,
-    maxRetriesPerRequest: 0,
-    retryStrategy: (times) => Math.min(times * 50, 500),
-  });
-  await new Promise<void>((resolve) =>
-    redis.status === 'ready' ? resolve() : redis.once('ready', () => resolve()),
-  );
-  const search = searchFromConfig(config, { requestTimeoutMs: 1500, maxRetries: 0 });
-  const api = createApp({
-    redis,
-    search,
-    config: queryConfig,
-    jwtSecret: opts.jwtSecret ?? config.JWT_SECRET,
+  const started = await startQueryApi({
+    config: {
+      ...config,
+      REDIS_URL: opts.redisUrl ?? config.REDIS_URL,
+      JWT_SECRET: opts.jwtSecret ?? config.JWT_SECRET,
+    },
+    queryConfig: { ...parsed.config, ...opts.queryConfig },
+    logger: createLogger('query-api-test', process.env.LOG_LEVEL ?? 'warn'),
+    port: 0,
+    host: '127.0.0.1',
     readModelRoot: opts.readModelRoot,
     catalogPrefix: opts.catalogPrefix,
     searchAlias: opts.searchAlias,
-    logger,
   });
-  const subscription = await subscribeInvalidations(
-    createRedis(redisConfig, 'query-api-test-sub'),
-    api.cache,
-    logger,
-    {
-      prefixes: [`${opts.readModelRoot}:`, opts.catalogPrefix],
-    },
-  );
-  const server: Server = await listen(api.handler, 0, '127.0.0.1');
-  const baseUrl = `http://127.0.0.1:${boundPort(server)}`;
+  const baseUrl = started.url;
   return {
-    api,
+    api: started.api,
     baseUrl,
     get: (path, headers = {}) => fetch(`${baseUrl}${path}`, { headers }),
-    async close() {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-      await subscription.close();
-      redis.disconnect();
-      await search.close();
-    },
+    close: () => started.stop(1_000),
   };
 }

@@ -1,0 +1,106 @@
+/**
+ * Starts the query API: Redis (reads fail fast), the search engine, the app, the keyspace
+ * subscription that invalidates the in-process cache, the server. Used by main.ts, the tests and
+ * the benchmark alike.
+ */
+import type { Server } from 'node:http';
+import type { Config } from '../platform/config.ts';
+import type { HealthResponse } from '../platform/http/health.ts';
+import { createRegistry, type Registry } from '../platform/http/metrics.ts';
+import { boundPort, drain, listen } from '../platform/http/server.ts';
+import { healthOf } from '../platform/http/service-app.ts';
+import { createLogger, type Logger } from '../platform/logger.ts';
+import { createRedis } from '../platform/redis.ts';
+import { searchFromConfig } from '../platform/search/index.ts';
+import { createApp, type QueryApi } from './app.ts';
+import { subscribeInvalidations } from './cache/invalidation.ts';
+import type { QueryApiConfig } from './config.ts';
+
+export interface QueryApiStartOptions {
+  /** REDIS_URL and JWT_SECRET come from here (tests override them). */
+  config: Config;
+  queryConfig: QueryApiConfig;
+  logger?: Logger;
+  registry?: Registry;
+  /** Default: PORT, else QUERY_API_PORT (0 picks a free port). */
+  port?: number;
+  host?: string;
+  /** Override the read-model names of `queryConfig` (tests, benchmarks). */
+  readModelRoot?: string;
+  catalogPrefix?: string;
+  searchAlias?: string;
+}
+
+export interface QueryApiHandle {
+  readonly port: number;
+  readonly url: string;
+  /** Resolves at once: start waits for Redis and the invalidation subscription before listening. */
+  readonly ready: Promise<void>;
+  readonly server: Server;
+  readonly api: QueryApi;
+  readonly health: { live: () => Promise<HealthResponse>; ready: () => Promise<HealthResponse> };
+  /** Fails readiness, drains in-flight requests (up to `drainMs`), then closes the clients. */
+  stop: (drainMs?: number) => Promise<void>;
+}
+
+export async function startQueryApi(opts: QueryApiStartOptions): Promise<QueryApiHandle> {
+  const { config, queryConfig } = opts;
+  const logger = opts.logger ?? createLogger('query-api', config.LOG_LEVEL);
+  const readModelRoot = opts.readModelRoot ?? queryConfig.READ_MODEL_PREFIX;
+  const catalogPrefix = opts.catalogPrefix ?? queryConfig.CATALOG_REDIS_PREFIX;
+  const searchAlias = opts.searchAlias ?? queryConfig.CATALOG_SEARCH_ALIAS;
+
+  // Reads fail fast when Redis is unreachable: no offline queue, a short per-command timeout.
+  const redis = createRedis(
+    config,
+    'query-api',
+    {
+      enableOfflineQueue: false,
+      commandTimeout: queryConfig.QUERY_REDIS_TIMEOUT_MS,
+      maxRetriesPerRequest: 0,
+      retryStrategy: (times) => Math.min(times * 50, 1000),
+    },
+    logger,
+  );
+  await new Promise<void>((resolve) => {
+    if (redis.status === 'ready') resolve();
+    else redis.once('ready', () => resolve());
+  });
+  const search = searchFromConfig(config, { requestTimeoutMs: 1500, maxRetries: 0 });
+  const api = createApp({
+    redis,
+    search,
+    config: queryConfig,
+    jwtSecret: config.JWT_SECRET,
+    readModelRoot,
+    catalogPrefix,
+    searchAlias,
+    logger,
+    registry: opts.registry ?? createRegistry(),
+  });
+  const subscription = await subscribeInvalidations(
+    createRedis(config, 'query-api-invalidation', {}, logger),
+    api.cache,
+    logger,
+    { prefixes: [`${readModelRoot}:`, catalogPrefix] },
+  );
+  const server = await listen(api.handler, opts.port ?? config.PORT ?? config.QUERY_API_PORT, opts.host);
+  const port = boundPort(server);
+  let stopping: Promise<void> | undefined;
+  return {
+    port,
+    url: `http://${opts.host ?? '127.0.0.1'}:${port}`,
+    ready: Promise.resolve(),
+    server,
+    api,
+    health: healthOf(api.app),
+    stop: (drainMs = 10_000) =>
+      (stopping ??= (async () => {
+        api.beginShutdown();
+        await drain(server, drainMs);
+        await subscription.close();
+        redis.disconnect();
+        await search.close();
+      })()),
+  };
+}

@@ -10,6 +10,7 @@ import {
   catalogConnector,
   catalogConnectorSettings,
   catalogTopicCreation,
+  type CatalogConnectorSettings,
 } from '../../connectors/catalog-connector.ts';
 import type { Config } from '../../platform/config.ts';
 import { livenessResponse, readinessResponse, type HealthResponse } from '../../platform/http/health.ts';
@@ -30,6 +31,8 @@ import { startCatalogProjection, type CatalogProjection } from './projectors.ts'
 export interface CatalogStartConfig {
   platform: Config;
   catalog: CatalogProjectionConfig;
+  /** The connector whose topics are read (topic prefix, topic creation). Default: from the environment. */
+  connector?: CatalogConnectorSettings;
 }
 
 export interface StartCatalogDeps {
@@ -64,7 +67,7 @@ export async function startCatalogProjections(
   const { platform: c, catalog: cc } = config;
   const logger = deps.logger ?? createLogger('catalog-projections', c.LOG_LEVEL);
   const registry = deps.registry ?? createRegistry({ service: 'catalog-projections' });
-  const settings = catalogConnectorSettings(c);
+  const settings = config.connector ?? catalogConnectorSettings(c);
   const kafka = deps.kafka ?? createKafka(c, logger, `${c.KAFKA_CLIENT_ID}-catalog-projections`);
   const redis = deps.redis ?? createRedis(c, 'catalog-projections', {}, logger);
   const search = deps.search ?? searchFromConfig(c);

@@ -10,6 +10,9 @@ import { startSampler } from '../../platform/sampler.ts';
 import { serveWorker, type WorkerServer } from '../../platform/worker-shell.ts';
 import { deathWatch, projectionsHealth } from '../../projections/health.ts';
 import { startProjections, type ProjectionsHandle } from '../../projections/start.ts';
+import { catalogConnectorSettings } from '../../connectors/catalog-connector.ts';
+import { loadCatalogProjectionConfig } from '../../projections/catalog/config.ts';
+import { startCatalogProjections } from '../../projections/catalog/start.ts';
 import { projectionsHarness, type Harness } from '../support/projections-harness.ts';
 import { uniqueName, waitFor } from '../support/wait.ts';
 
@@ -128,6 +131,51 @@ describe('projections health', () => {
       const t0 = Date.now();
       await p?.stop();
       expect(Date.now() - t0).toBeLessThan(10_000);
+    }
+  }, 60_000);
+});
+
+describe('catalog projections health', () => {
+  it('Kafka unreachable: /readyz 503 and /healthz 200 degraded, each within 1 s', async () => {
+    const alias = uniqueName('test-institutions').toLowerCase();
+    const p = await startCatalogProjections(
+      {
+        platform: h.config,
+        catalog: loadCatalogProjectionConfig({
+          CATALOG_SEARCH_ALIAS: alias,
+          CATALOG_REDIS_PREFIX: `${uniqueName('test-catalog')}:`,
+          CATALOG_GROUP_PREFIX: uniqueName('test-catalog'),
+        }),
+        connector: { ...catalogConnectorSettings(h.config, {}), topicPrefix: uniqueName('test-cdc') },
+      },
+      {
+        logger: h.logger,
+        kafka: createKafka({ KAFKA_BROKERS: ['127.0.0.1:1'], KAFKA_CLIENT_ID: uniqueName('dead') }),
+        redis: h.redis,
+        search: h.engine,
+        port: 0,
+        probe: { intervalMs: 300, timeoutMs: 500 },
+      },
+    );
+    try {
+      const url = p.url ?? '';
+      await waitFor(
+        async () =>
+          (await get(`${url}/readyz`)).body.reasons?.some((r) => /^kafka: (?!no sample yet)/.test(r))
+            ? true
+            : undefined,
+        { what: 'the Kafka probe to report the outage', timeoutMs: 10_000 },
+      );
+      const ready = await get(`${url}/readyz`);
+      expect(ready.status).toBe(503);
+      expect(ready.ms).toBeLessThan(1000);
+      const live = await get(`${url}/healthz`);
+      expect(live.status).toBe(200);
+      expect(live.body.status).toBe('degraded');
+      expect(live.ms).toBeLessThan(1000);
+    } finally {
+      await p.stop();
+      for (const index of await h.engine.aliasTargets(alias)) await h.engine.deleteIndex(index);
     }
   }, 60_000);
 });

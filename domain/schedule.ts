@@ -5,19 +5,11 @@
  *
  * Pure: no I/O, no clock, no id generation. Callers pass `now` and every id in.
  */
+import type { Actor, AppointmentCancelled, ScheduleEvent } from './schedule-events.ts';
 import { isCalendarDate, type Period, periods, sessionStart } from './session-time.ts';
 
 export const MIN_CAPACITY = 1;
 export const MAX_CAPACITY = 1000;
-
-export const actorRoles = ['patient', 'hospital', 'admin'] as const;
-export type ActorRole = (typeof actorRoles)[number];
-
-/** Who issued a command; `id` is the authenticated subject. */
-export interface Actor {
-  id: string;
-  role: ActorRole;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Commands
@@ -73,77 +65,26 @@ export type ScheduleCommand =
   OpenSchedule | BookAppointment | CancelAppointment | ChangeCapacity | CloseSchedule;
 
 // ---------------------------------------------------------------------------------------------
-// Events (past tense; `{ type, data }` so they go to any event store unchanged)
+// Events: defined once, as schemas, in schedule-events.ts
 // ---------------------------------------------------------------------------------------------
 
-export interface ScheduleOpened {
-  type: 'ScheduleOpened';
-  data: {
-    scheduleId: string;
-    doctorId: string;
-    institutionId: string;
-    departmentId: string;
-    date: string;
-    period: Period;
-    sessionStartsAt: string;
-    capacity: number;
-    fee: number;
-    openedBy: Actor;
-    openedAt: string;
-  };
-}
-
-export interface AppointmentBooked {
-  type: 'AppointmentBooked';
-  data: { scheduleId: string; appointmentId: string; patientId: string; bookedAt: string };
-}
-
-export interface AppointmentCancelled {
-  type: 'AppointmentCancelled';
-  data: {
-    scheduleId: string;
-    appointmentId: string;
-    patientId: string;
-    reason: string | null;
-    cancelledBy: Actor;
-    cancelledAt: string;
-  };
-}
-
-export interface CapacityChanged {
-  type: 'CapacityChanged';
-  data: {
-    scheduleId: string;
-    previousCapacity: number;
-    capacity: number;
-    changedBy: Actor;
-    changedAt: string;
-  };
-}
-
-export interface ScheduleClosed {
-  type: 'ScheduleClosed';
-  data: {
-    scheduleId: string;
-    reason: string;
-    cancelledAppointmentIds: string[];
-    closedBy: Actor;
-    closedAt: string;
-  };
-}
-
-export type ScheduleEvent =
-  ScheduleOpened | AppointmentBooked | AppointmentCancelled | CapacityChanged | ScheduleClosed;
-
-export type ScheduleEventType = ScheduleEvent['type'];
-
-export const scheduleEventTypes: readonly ScheduleEventType[] = [
-  'ScheduleOpened',
-  'AppointmentBooked',
-  'AppointmentCancelled',
-  'CapacityChanged',
-  'ScheduleClosed',
-];
+export {
+  actorRoles,
+  isScheduleEventType,
+  scheduleEventSchemas,
+  scheduleEventTypes,
+} from './schedule-events.ts';
+export type {
+  Actor,
+  ActorRole,
+  AppointmentBooked,
+  AppointmentCancelled,
+  CapacityChanged,
+  ScheduleClosed,
+  ScheduleEvent,
+  ScheduleEventType,
+  ScheduleOpened,
+} from './schedule-events.ts';
 
 // ---------------------------------------------------------------------------------------------
 // State

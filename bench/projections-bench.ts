@@ -35,11 +35,10 @@ import { createLogger } from '../platform/logger.ts';
 import { createPool, type Pool } from '../platform/pg.ts';
 import { createRedis } from '../platform/redis.ts';
 import { searchFromConfig } from '../platform/search/index.ts';
-import { parseProjectionsConfig } from '../projections/config.ts';
+import { parseProjectionsConfig, type Component, type ProjectionsConfig } from '../projections/config.ts';
 import { keyspace } from '../read-models/bookings.ts';
-import { startRelay } from '../projections/relay/relay.ts';
-import { type BatchHandler, runProjector } from '../projections/runtime/projector-runtime.ts';
-import { ensureAppointmentsIndex, handlerFor, redisWriter, searchWriter } from '../projections/wiring.ts';
+import type { BatchHandler } from '../projections/runtime/projector-runtime.ts';
+import { startProjections, type StartProjectionsDeps } from '../projections/start.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -93,6 +92,35 @@ async function createTopic(topic: string): Promise<void> {
     await a.deleteTopics({ topics: [topic] }).catch(() => undefined);
     await a.disconnect();
   });
+}
+
+/**
+ * The projections process's parts in this process, wired by `startProjections` exactly as
+ * `npm run projections` runs them, over the benchmark's clients and names.
+ */
+async function projections(
+  components: Component[],
+  names: Partial<ProjectionsConfig> & { EVENTS_TOPIC: string },
+  extra: Partial<StartProjectionsDeps> = {},
+) {
+  const parsed = parseProjectionsConfig({});
+  if (!parsed.ok) throw new Error(parsed.errors.join());
+  const dlq = `${names.EVENTS_TOPIC}.dlq`;
+  const handle = await startProjections(
+    {
+      platform: config,
+      projections: { ...parsed.config, EVENTS_DLQ_TOPIC: dlq, ...names, PROJECTIONS_COMPONENTS: components },
+    },
+    { logger, pool, kafka, redis, engine, port: 0, host: '127.0.0.1', ...extra },
+  );
+  cleanup.push(async () => {
+    const a = kafka.admin();
+    await a.connect();
+    await a.deleteTopics({ topics: [dlq] }).catch(() => undefined);
+    await a.disconnect();
+  });
+  await handle.ready;
+  return handle;
 }
 
 async function topicSize(topic: string): Promise<number> {
@@ -215,32 +243,21 @@ async function projector(
   total: number,
   round: number,
 ): Promise<number> {
-  const pc = parseProjectionsConfig({
+  const names = {
+    EVENTS_TOPIC: topic,
     READ_MODEL_PREFIX: `bench-rm-${tag}-${round}`,
     APPOINTMENTS_ALIAS: `bench-appointments-${tag}-${round}`,
-  });
-  if (!pc.ok) throw new Error(pc.errors.join());
-  let writer;
-  if (kind === 'redis') {
-    writer = redisWriter({ redis, store, config: pc.config, logger });
-  } else {
-    await ensureAppointmentsIndex(engine, pc.config.APPOINTMENTS_ALIAS);
+    PROJECTOR_GROUP_PREFIX: `bench-${kind}-${randomUUID()}`,
+  };
+  if (kind === 'search') {
     cleanup.push(async () => {
-      for (const i of await engine.aliasTargets(pc.config.APPOINTMENTS_ALIAS)) await engine.deleteIndex(i);
+      for (const i of await engine.aliasTargets(names.APPOINTMENTS_ALIAS)) await engine.deleteIndex(i);
     });
-    writer = searchWriter({ engine, store, catalog: pool, config: pc.config, logger });
+  } else {
+    cleanup.push(() => unlinkPrefix(`${names.READ_MODEL_PREFIX}:*`));
   }
-  if (kind === 'redis') cleanup.push(() => unlinkPrefix(`${pc.config.READ_MODEL_PREFIX}:*`));
   const t = timed(total);
-  const p = await runProjector({
-    kafka,
-    name: `bench-${kind}`,
-    groupId: `bench-${kind}-${randomUUID()}`,
-    topics: [topic],
-    handleBatch: t.wrap(handlerFor(writer)),
-    logger,
-    partitionsConsumedConcurrently: 3,
-  });
+  const p = await projections([kind], names, { hooks: { wrapHandler: (_name, handler) => t.wrap(handler) } });
   await t.finished;
   await p.stop();
   return t.rate();
@@ -263,19 +280,13 @@ async function relayRound(
 ): Promise<{ rate: number; published: number }> {
   const name = `bench-relay-${randomUUID()}`;
   cleanup.push(() => pool.query('DELETE FROM relay_checkpoints WHERE name = $1', [name]));
-  const started = performance.now();
-  const relay = startRelay({
-    name,
-    store,
-    pool,
-    databaseUrl: config.DATABASE_URL,
-    kafka: k,
-    topic,
-    logger,
-    startFrom: from ?? 'beginning',
-    maxIdleMs: 10,
-  });
-  await relay.ready;
+  const started = await projections(
+    ['relay'],
+    { EVENTS_TOPIC: topic, RELAY_NAME: name, RELAY_MAX_IDLE_MS: 10 },
+    { kafka: k, relayStartFrom: from ?? 'beginning' },
+  );
+  const relay = started.relay;
+  if (!relay) throw new Error('the relay did not start');
   const t0 = performance.now();
   for (;;) {
     const cp = relay.checkpoint();
@@ -284,8 +295,7 @@ async function relayRound(
   }
   const t1 = performance.now();
   const published = relay.published();
-  await relay.stop();
-  void started;
+  await started.stop();
   return { rate: (published / (t1 - t0)) * 1000, published };
 }
 
@@ -331,46 +341,38 @@ async function freshness(): Promise<{
 }> {
   const topic = `bench.fresh.${tag}`;
   await createTopic(topic);
-  const pc = parseProjectionsConfig({ READ_MODEL_PREFIX: `bench-fresh-${tag}` });
-  if (!pc.ok) throw new Error(pc.errors.join());
-  cleanup.push(() => unlinkPrefix(`bench-fresh-${tag}:*`));
+  const root = `bench-fresh-${tag}`;
+  cleanup.push(() => unlinkPrefix(`${root}:*`));
   const relayName = `bench-fresh-relay-${tag}`;
   cleanup.push(() => pool.query('DELETE FROM relay_checkpoints WHERE name = $1', [relayName]));
-  const relay = startRelay({
-    name: relayName,
-    store,
-    pool,
-    databaseUrl: config.DATABASE_URL,
-    kafka,
-    topic,
-    logger,
-    startFrom: (await latestCheckpoint(pool)) ?? 'beginning',
-  });
-  await relay.ready;
-  const writer = redisWriter({ redis, store, config: pc.config, logger });
-  const keys = keyspace(pc.config.READ_MODEL_PREFIX, 1);
+  const keys = keyspace(root, 1);
   // Where the time goes: Kafka timestamp (the relay's send) and the projector's receipt, per booking.
   const stages = new Map<string, { sent: number; received: number }>();
-  const inner = handlerFor(writer);
-  const observed: BatchHandler = async (messages, ctx) => {
-    const received = Date.now();
-    for (const m of messages) {
-      const envelope = JSON.parse(m.value?.toString() ?? '{}') as { data?: { appointmentId?: string } };
-      const id = envelope.data?.appointmentId;
-      if (id) stages.set(keys.appointment(id), { sent: Number(m.timestamp), received });
-    }
-    return inner(messages, ctx);
-  };
-  const live = await runProjector({
-    kafka,
-    name: 'bench-fresh',
-    groupId: `bench-fresh-${tag}`,
-    topics: [topic],
-    handleBatch: observed,
-    logger,
-    partitionsConsumedConcurrently: 3,
-  });
-  await live.ready;
+  const observe =
+    (inner: BatchHandler): BatchHandler =>
+    async (messages, ctx) => {
+      const received = Date.now();
+      for (const m of messages) {
+        const envelope = JSON.parse(m.value?.toString() ?? '{}') as { data?: { appointmentId?: string } };
+        const id = envelope.data?.appointmentId;
+        if (id) stages.set(keys.appointment(id), { sent: Number(m.timestamp), received });
+      }
+      return inner(messages, ctx);
+    };
+  const live = await projections(
+    ['relay', 'redis'],
+    {
+      EVENTS_TOPIC: topic,
+      READ_MODEL_PREFIX: root,
+      RELAY_NAME: relayName,
+      PROJECTOR_GROUP_PREFIX: `bench-fresh-${tag}`,
+    },
+    {
+      relayStartFrom: (await latestCheckpoint(pool)) ?? 'beginning',
+      hooks: { wrapHandler: (_name, handler) => observe(handler) },
+    },
+  );
+  await Promise.all(live.projectors.map((p) => p.ready));
   await new Promise((r) => setTimeout(r, 4000)); // let the group settle
 
   // 50 open schedules, state kept in memory (the command API would fold the stream).
@@ -472,7 +474,6 @@ async function freshness(): Promise<{
   await poller;
   const lost = pending.size;
   await live.stop();
-  await relay.stop();
   return { latencies, offered, achieved, lost, relayDelays, consumeDelays };
 }
 

@@ -12,6 +12,23 @@ export interface ProjectionMetrics {
 
 const byRegistry = new WeakMap<Registry, ProjectionMetrics>();
 
+/** A scrape never waits on a hung broker longer than this (kafkajs retries for seconds). */
+const LAG_SCRAPE_TIMEOUT_MS = 1_000;
+
+async function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** One set of projection metrics per registry, shared by every projector (and the relay) in the process. */
 export function projectionMetrics(registry: Registry): ProjectionMetrics {
   const existing = byRegistry.get(registry);
@@ -46,9 +63,9 @@ export function projectionMetrics(registry: Registry): ProjectionMetrics {
       await Promise.all(
         [...sources].map(async ([projector, source]) => {
           try {
-            this.set({ projector }, await source());
+            this.set({ projector }, await withDeadline(source(), LAG_SCRAPE_TIMEOUT_MS));
           } catch {
-            // An unreachable broker/database leaves the series out of this scrape.
+            // An unreachable (or unanswering) broker/database leaves the series out of this scrape.
           }
         }),
       );

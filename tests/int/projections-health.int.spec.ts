@@ -10,6 +10,7 @@ import { startSampler } from '../../platform/sampler.ts';
 import { serveWorker, type WorkerServer } from '../../platform/worker-shell.ts';
 import { deathWatch, projectionsHealth } from '../../projections/health.ts';
 import { startProjections, type ProjectionsHandle } from '../../projections/start.ts';
+import { runProjector } from '../../projections/runtime/projector-runtime.ts';
 import { catalogConnectorSettings } from '../../connectors/catalog-connector.ts';
 import { loadCatalogProjectionConfig } from '../../projections/catalog/config.ts';
 import { startCatalogProjections } from '../../projections/catalog/start.ts';
@@ -185,6 +186,59 @@ describe('liveness of the loops', () => {
   afterAll(async () => {
     await server?.close();
   });
+
+  it('a real projector that kafkajs gave up on: its handle rejects done, /healthz 503 names it', async () => {
+    const groupId = uniqueName('test-doomed');
+    // No dead-letter topic, no restart: the first poison message stops this consumer for good.
+    const doomed = await runProjector({
+      kafka: h.kafka,
+      name: 'doomed',
+      groupId,
+      topics: [h.pc.EVENTS_TOPIC],
+      handleBatch: () => Promise.reject(new Error('cannot apply')),
+      logger: h.logger,
+      retry: { maxRetries: 0, initialDelayMs: 1, maxDelayMs: 1, isTransient: () => false },
+      consumerConfig: { retry: { retries: 0, restartOnFailure: () => Promise.resolve(false) } },
+    });
+    const watch = deathWatch();
+    watch.watch(doomed);
+    const broker = startSampler({ name: 'kafka', read: () => Promise.resolve(1), intervalMs: 60_000 });
+    await broker.sampleNow();
+    const worker = await serveWorker({
+      registry: createRegistry(),
+      port: 0,
+      host: '127.0.0.1',
+      health: projectionsHealth(
+        {
+          hasRelay: false,
+          relay: () => undefined,
+          kafka: broker,
+          dependencies: {},
+          lag: () => [],
+          isStarted: () => true,
+          isStopping: () => false,
+        },
+        watch,
+      ),
+    });
+    try {
+      await doomed.ready;
+      expect((await get(`${worker.url}/healthz`)).status).toBe(200);
+      const producer = h.kafka.producer();
+      await producer.connect();
+      await producer.send({ topic: h.pc.EVENTS_TOPIC, messages: [{ key: 'k', value: 'not an event' }] });
+      await producer.disconnect();
+      await expect(doomed.done).rejects.toThrow();
+      const live = await get(`${worker.url}/healthz`);
+      expect(live.status).toBe(503);
+      expect(live.body.reasons).toEqual([expect.stringMatching(/^projector:doomed: stopped for good: /)]);
+      expect(live.ms).toBeLessThan(1000);
+    } finally {
+      broker.stop();
+      await worker.close();
+      await doomed.stop();
+    }
+  }, 60_000);
 
   it('a projector whose loop died: /healthz 503 within 1 s, naming it', async () => {
     const watch = deathWatch();

@@ -116,7 +116,7 @@ async function serve(target: Target): Promise<void> {
     // The real command path with the key completion and the index left out (no SQL of theirs).
     const commands = createCommands({
       store: new PgEventStore(pool),
-      keys: { complete: () => Promise.resolve() },
+      keys: { complete: () => Promise.resolve(), completeAlone: () => Promise.resolve() },
       appointments: { add: () => Promise.resolve() },
     });
     const run = (streamId: string, command: Parameters<typeof decide>[0], body: unknown) =>

@@ -1,9 +1,10 @@
 /**
- * The command path. `decideAndCommit` reads top to bottom and is all of it: in ONE transaction of
- * the event store it loads the schedule's state, decides, appends the events (expecting the
- * loaded revision), indexes the booked appointments and completes the Idempotency-Key with the
- * response. `executeCommand` puts the retry policy around it: an optimistic-concurrency conflict
- * (someone appended first) rolls that transaction back and reruns it on fresh state.
+ * The command path. `decideAndCommit` reads top to bottom and is all of it: it loads the
+ * schedule's state and decides, then in ONE transaction of the event store appends the events
+ * (expecting the loaded revision), indexes the booked appointments and completes the
+ * Idempotency-Key with the response. `executeCommand` puts the retry policy around it: an
+ * optimistic-concurrency conflict (someone appended first) rolls that transaction back and
+ * reruns the attempt on fresh state.
  *
  * It sees ports only — the event store, the key's completion, the appointment index — and hands
  * the store's transaction (`Tx`, opaque here) to the latter two. See docs/adr/0001 (the stream is
@@ -21,7 +22,6 @@ import {
   type Checkpoint,
   type EventMetadata,
   type EventStore,
-  type EventStoreTransaction,
   WrongExpectedRevisionError,
 } from '../platform/event-store/event-store.ts';
 import { AppError } from '../platform/http/errors.ts';
@@ -67,9 +67,12 @@ export interface CommandRequest {
 
 /** The adapters the path writes through, each joining the store's transaction `Tx`. */
 export interface CommandPorts<Tx> {
-  store: Pick<EventStore<Tx>, 'transaction'>;
+  store: Pick<EventStore<Tx>, 'transaction' | 'readStream'>;
   keys: {
+    /** Completes the key inside the store's transaction `tx`. */
     complete(tx: Tx, principal: string, key: string, token: string, outcome: StoredOutcome): Promise<void>;
+    /** Completes the key on its own (one statement), when nothing else is written. */
+    completeAlone(principal: string, key: string, token: string, outcome: StoredOutcome): Promise<void>;
   };
   appointments: { add(tx: Tx, rows: readonly IndexedAppointment[]): Promise<void> };
 }
@@ -114,7 +117,9 @@ export function createCommands<Tx>(ports: CommandPorts<Tx>, opts: CommandPathOpt
   };
   return {
     execute: (req) => executeCommand(path, req),
-    completeWithout: (key, outcome) => completeWithoutCommand(path, key, outcome),
+    completeWithout: async (key, outcome) => {
+      await completeAlone(path, { key }, outcome);
+    },
   };
 }
 
@@ -135,7 +140,7 @@ async function executeCommand<Tx>(path: CommandPath<Tx>, req: CommandRequest): P
 
 async function attempt<Tx>(path: CommandPath<Tx>, req: CommandRequest): Promise<StoredOutcome> {
   try {
-    const { outcome, after } = await path.store.transaction((tx) => decideAndCommit(path, tx, req));
+    const { outcome, after } = await decideAndCommit(path, req);
     if (after) path.states.remember(req.streamId, after);
     return outcome;
   } catch (err) {
@@ -145,62 +150,63 @@ async function attempt<Tx>(path: CommandPath<Tx>, req: CommandRequest): Promise<
   }
 }
 
-/** One attempt, in one transaction: load, decide, append, index, complete the key. */
-async function decideAndCommit<Tx>(
-  path: CommandPath<Tx>,
-  tx: EventStoreTransaction<Tx>,
-  req: CommandRequest,
-): Promise<{ outcome: StoredOutcome; after?: LoadedState }> {
-  const { streamId, command, key } = req;
-  const complete = async <O extends StoredOutcome>(outcome: O): Promise<O> => {
-    await req.beforeCommit?.();
-    await path.keys.complete(tx.handle, key.principal, key.key, key.token, outcome);
-    return outcome;
-  };
+/**
+ * One attempt: load and decide, then append, index and complete the key in one transaction.
+ * Reading happens before that transaction: the append's revision check is what makes a decision
+ * safe, and the transaction then holds only the writes that must commit together.
+ */
+async function decideAndCommit<Tx>(path: CommandPath<Tx>, req: CommandRequest): Promise<Attempt> {
+  const { streamId, command } = req;
 
   // 1. Load and decide. Deciding on the cached state saves the read: accepted, it is safe (a stale
   //    cache fails the append's revision check); a rejection or a no-op counts only once decided
   //    on the stream as it is now.
   const cached = path.states.cached(streamId);
-  let loaded = cached ?? (await path.states.load(tx, streamId));
+  let loaded = cached ?? (await path.states.load(path.store, streamId));
   let decision = decide(command, loaded.state);
   if (cached && !(decision.ok && decision.events.length > 0)) {
-    loaded = await path.states.load(tx, streamId);
+    loaded = await path.states.load(path.store, streamId);
     decision = decide(command, loaded.state);
   }
-  // A business-rule rejection is an outcome too: a retry of the key gets the same answer.
-  if (!decision.ok) return { outcome: await complete(problemFor(decision.error)) };
-
-  // 2. Append, expecting the loaded revision: a conflict throws and the retry reruns all of this.
+  // A rejection (stored too: a retry of the key gets the same answer) or a no-op writes nothing
+  // but the key's outcome, one statement that is atomic on its own.
+  if (!decision.ok) return { outcome: await completeAlone(path, req, problemFor(decision.error)) };
   const { events } = decision;
-  const appended =
-    events.length === 0
-      ? undefined
-      : await tx.appendToStream(
-          streamId,
-          events.map((e) => ({ type: e.type, data: e.data, metadata: req.metadata })),
-          loaded.revision ?? 'no_stream',
-        );
-
-  // 3. Index the booked appointments: addressable by id exactly when they exist.
-  await path.appointments.add(tx.handle, bookedIn(streamId, events));
-
-  // 4. Complete the key with the response, last, so its row is locked only until COMMIT.
   const state = fold(events, loaded.state);
-  const checkpoint = appended?.checkpoint ?? loaded.checkpoint;
-  const outcome = await complete(responseOf(req.reply({ events, state, checkpoint }), checkpoint));
-  return { outcome, after: appended && { state, revision: appended.nextExpectedRevision, checkpoint } };
+  if (events.length === 0) {
+    const reply = req.reply({ events, state, checkpoint: loaded.checkpoint });
+    return { outcome: await completeAlone(path, req, responseOf(reply, loaded.checkpoint)) };
+  }
+
+  return path.store.transaction(async (tx) => {
+    // 2. Append, expecting the loaded revision: a conflict throws and the retry reruns all of this.
+    const toAppend = events.map((e) => ({ type: e.type, data: e.data, metadata: req.metadata }));
+    const appended = await tx.appendToStream(streamId, toAppend, loaded.revision ?? 'no_stream');
+    // 3. Index the booked appointments: addressable by id exactly when they exist.
+    await path.appointments.add(tx.handle, bookedIn(streamId, events));
+    // 4. Complete the key with the response, last, so its row is locked only until COMMIT.
+    const { checkpoint } = appended;
+    const outcome = responseOf(req.reply({ events, state, checkpoint }), checkpoint);
+    await req.beforeCommit?.();
+    await path.keys.complete(tx.handle, req.key.principal, req.key.key, req.key.token, outcome);
+    return { outcome, after: { state, revision: appended.nextExpectedRevision, checkpoint } };
+  });
 }
 
-/** Stores an outcome reached before any stream was involved (e.g. an unknown appointment id). */
-async function completeWithoutCommand<Tx>(
+interface Attempt {
+  outcome: StoredOutcome;
+  /** The stream's state once the transaction committed; undefined when nothing was appended. */
+  after?: LoadedState;
+}
+
+async function completeAlone<Tx, O extends StoredOutcome>(
   path: CommandPath<Tx>,
-  key: ClaimedKey,
-  outcome: StoredOutcome,
-): Promise<void> {
-  await path.store.transaction((tx) =>
-    path.keys.complete(tx.handle, key.principal, key.key, key.token, outcome),
-  );
+  req: Pick<CommandRequest, 'key' | 'beforeCommit'>,
+  outcome: O,
+): Promise<O> {
+  await req.beforeCommit?.();
+  await path.keys.completeAlone(req.key.principal, req.key.key, req.key.token, outcome);
+  return outcome;
 }
 
 const responseOf = (reply: Reply, checkpoint: Checkpoint | undefined): ResponseOutcome => ({

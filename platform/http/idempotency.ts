@@ -197,6 +197,11 @@ export class PgIdempotencyStore {
     }
   }
 
+  /** `complete` as a statement of its own, for an outcome that is the command's only write. */
+  async completeAlone(principal: string, key: string, token: string, outcome: StoredOutcome): Promise<void> {
+    await this.complete(this.#pool, principal, key, token, outcome);
+  }
+
   /** Gives up a claim that produced no outcome, so the key can be retried immediately. */
   async release(principal: string, key: string, token: string): Promise<void> {
     await this.#pool.query(

@@ -143,6 +143,41 @@ describe('appendToStream / readStream', () => {
   });
 });
 
+describe("transaction (the port's unit of work)", () => {
+  it("reads its own appends, and commits them with the handle's writes", async () => {
+    const stream = randomStreamId();
+    const table = `tx_probe_${randomUUID().slice(0, 8)}`;
+    await pool.query(`CREATE TABLE ${table} (stream_id text)`);
+    try {
+      await store.transaction(async (tx) => {
+        const { nextExpectedRevision } = await tx.appendToStream(stream, [anEvent(1)], 'no_stream');
+        await tx.appendToStream(stream, [anEvent(2)], nextExpectedRevision);
+        expect((await tx.readStream(stream)).map((e) => e.data)).toEqual([{ n: 1 }, { n: 2 }]);
+        expect(await store.readStream(stream)).toEqual([]); // outside: not before COMMIT
+        await tx.handle.query(`INSERT INTO ${table} VALUES ($1)`, [stream]);
+      });
+      expect(await store.readStream(stream)).toHaveLength(2);
+      expect((await pool.query(`SELECT stream_id FROM ${table}`)).rows).toEqual([{ stream_id: stream }]);
+    } finally {
+      await pool.query(`DROP TABLE ${table}`);
+    }
+  });
+
+  it('rolls everything back when the work throws, a conflict included', async () => {
+    const stream = randomStreamId();
+    await store.appendToStream(stream, [anEvent(0)], 'no_stream');
+    const other = randomStreamId();
+    await expect(
+      store.transaction(async (tx) => {
+        await tx.appendToStream(other, [anEvent(1)], 'no_stream');
+        await tx.appendToStream(stream, [anEvent(1)], 'no_stream'); // the stream exists: conflict
+      }),
+    ).rejects.toBeInstanceOf(WrongExpectedRevisionError);
+    expect(await store.readStream(other)).toEqual([]);
+    expect(await store.readStream(stream)).toHaveLength(1);
+  });
+});
+
 describe('readAll', () => {
   it('pages through the global order from a checkpoint', async () => {
     const from = await headCheckpoint();

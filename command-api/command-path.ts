@@ -8,7 +8,7 @@
  *
  * It sees ports only — the event store, the key's completion, the appointment index — and hands
  * the store's transaction (`Tx`, opaque here) to the latter two. See docs/adr/0001 (the stream is
- * the consistency boundary) and docs/adr/0006 (idempotency).
+ * the consistency boundary) and docs/adr/0007 (idempotency).
  */
 import { ExponentialBackoff, handleType, type IPolicy, retry } from 'cockatiel';
 import {

@@ -1,6 +1,6 @@
 /**
  * Idempotency-Key (IETF httpapi draft, Stripe semantics), backed by PostgreSQL
- * (infra/migrations/002_idempotency_keys.sql). The design, and why: docs/adr/0006-idempotency-keys.md.
+ * (infra/migrations/002_idempotency_keys.sql). The design, and why: docs/adr/0007-idempotency-keys.md.
  *
  * 1. `claim` inserts the key as `in_flight` with the request's hash and a fresh lease token (the
  *    owner), scoped per principal. On conflict: a different request hash → 422; still in flight →

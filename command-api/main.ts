@@ -6,7 +6,7 @@
 import { loadConfig } from '../platform/config.ts';
 import { createRegistry } from '../platform/http/metrics.ts';
 import { createLogger } from '../platform/logger.ts';
-import { exitOnSignals } from '../platform/worker-shell.ts';
+import { exitOnSignals } from '../platform/exit-on-signals.ts';
 import { startCommandApi } from './start.ts';
 
 const config = loadConfig();

@@ -1,13 +1,11 @@
 /**
- * The shell of a background worker (projections, catalog projections): /healthz, /readyz and
- * /metrics over plain node:http (the health semantics of platform/http/health.ts), and, for the
- * composition root only, SIGTERM/SIGINT handling with a bounded graceful shutdown.
+ * The server of a background worker (projections, catalog projections): /healthz, /readyz and
+ * /metrics over plain node:http, with the health semantics of platform/http/health.ts.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { handleHealth, type HealthOptions } from './http/health.ts';
-import type { Logger } from './logger.ts';
 
 export interface WorkerServer {
   readonly port: number;
@@ -55,35 +53,4 @@ export async function serveWorker(opts: {
         server.closeAllConnections();
       }),
   };
-}
-
-/**
- * Composition roots only: on SIGTERM/SIGINT (or `shutdown()`), stops once, then exits the
- * process with `code`; past `timeoutMs` it gives up and exits 1.
- */
-export function exitOnSignals(opts: { logger: Logger; stop: () => Promise<void>; timeoutMs?: number }): {
-  shutdown: (reason: string, code?: number) => Promise<void>;
-} {
-  let stopping = false;
-  const shutdown = async (reason: string, code = 0) => {
-    if (stopping) return;
-    stopping = true;
-    opts.logger.info({ reason }, 'shutting down');
-    const timer = setTimeout(() => {
-      opts.logger.error('shutdown took too long: exiting');
-      process.exit(1);
-    }, opts.timeoutMs ?? 20_000);
-    timer.unref();
-    try {
-      await opts.stop();
-    } catch (err) {
-      opts.logger.error({ err: describe(err) }, 'error during shutdown');
-      code = code || 1;
-    }
-    opts.logger.info('stopped');
-    process.exit(code);
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  return { shutdown };
 }

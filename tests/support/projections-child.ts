@@ -7,7 +7,7 @@
  */
 import { loadConfig } from '../../platform/config.ts';
 import { createLogger } from '../../platform/logger.ts';
-import { exitOnSignals } from '../../platform/worker-shell.ts';
+import { exitOnSignals } from '../../platform/exit-on-signals.ts';
 import { loadProjectionsConfig } from '../../projections/config.ts';
 import type { BatchHandler } from '../../projections/runtime/projector-runtime.ts';
 import { startProjections, type ProjectionsHooks } from '../../projections/start.ts';

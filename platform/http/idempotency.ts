@@ -66,6 +66,9 @@ export function requestFingerprint(method: string, path: string, body: unknown):
 
 export const DEFAULT_LEASE_SECONDS = 10;
 
+const inFlight = (detail: string): AppError =>
+  new AppError('idempotency_key_in_flight', detail, { headers: { 'Retry-After': '1' } });
+
 export interface IdempotencyStoreOptions {
   /** How long a key is kept (≥ 24 h). */
   ttlHours: number;
@@ -100,43 +103,13 @@ export class PgIdempotencyStore {
   async claim(principal: string, key: string, requestHash: string): Promise<Claim> {
     for (let attempt = 0; attempt < 5; attempt++) {
       const token = randomUUID();
-      // The claim commits asynchronously (synchronous_commit = off for this one implicit
-      // transaction, via set_config(…, true)): it does not wait for its WAL flush, which saves one
-      // durable commit per command. Losing it in a PostgreSQL crash is harmless:
-      // - nothing the client can observe depends on it being durable: a booking and its stored
-      //   response only exist through the command transaction, which commits durably — and WAL is
-      //   flushed in order, so that flush also makes this earlier claim durable;
-      // - if the crash loses the claim, no command transaction can have committed after it, so the
-      //   key is simply unused again and the client's retry claims it afresh (exactly as after a
-      //   failure before commit);
-      // - a concurrent request that saw the lost claim got a 409 in-flight answer and retries.
-      // PostgreSQL never reorders an asynchronous commit after a later synchronous one, so this
-      // weakens nothing about the idempotency record or the events.
-      const inserted = await this.#pool.query({
-        name: 'idem_claim',
-        text: `INSERT INTO idempotency_keys (principal, idem_key, request_hash, status, lease_token, expires_at)
-         SELECT $1, $2, $3, 'in_flight', $4, now() + make_interval(hours => $5)
-         FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
-         ON CONFLICT (principal, idem_key) DO NOTHING`,
-        values: [principal, key, requestHash, token, this.#ttlHours],
-      });
-      if (inserted.rowCount === 1) return { kind: 'claimed', token, takenOver: false };
-
-      const { rows } = await this.#pool.query<KeyRow>(
-        `SELECT request_hash, status, lease_token, response,
-                expires_at <= now() AS expired,
-                leased_at < now() - make_interval(secs => $3) AS stale
-         FROM idempotency_keys WHERE principal = $1 AND idem_key = $2`,
-        [principal, key, this.#leaseSeconds],
-      );
-      const row = rows[0];
+      if (await this.#insert(principal, key, requestHash, token)) {
+        return { kind: 'claimed', token, takenOver: false };
+      }
+      const row = await this.#read(principal, key);
       if (!row) continue; // purged in between: claim again
       if (row.expired) {
-        // Purge-on-read: an expired key is as good as absent.
-        await this.#pool.query(
-          'DELETE FROM idempotency_keys WHERE principal = $1 AND idem_key = $2 AND expires_at <= now()',
-          [principal, key],
-        );
+        await this.#purge(principal, key); // purge-on-read: an expired key is as good as absent
         continue;
       }
       if (row.request_hash !== requestHash) {
@@ -146,30 +119,67 @@ export class PgIdempotencyStore {
         );
       }
       if (row.status === 'completed' && row.response) return { kind: 'completed', outcome: row.response };
-      if (!row.stale) {
-        throw new AppError(
-          'idempotency_key_in_flight',
-          'The first request with this key is still being processed',
-          {
-            headers: { 'Retry-After': '1' },
-          },
-        );
+      if (!row.stale) throw inFlight('The first request with this key is still being processed');
+      // The owner's lease lapsed (it died before committing): take the claim over.
+      if (await this.#takeOver(principal, key, row.lease_token, token)) {
+        return { kind: 'claimed', token, takenOver: true };
       }
-      // The owner of this claim stopped renewing it (crashed before committing): take it over.
-      const takenOver = await this.#pool.query(
-        `UPDATE idempotency_keys SET lease_token = $4, leased_at = now()
-         WHERE principal = $1 AND idem_key = $2 AND status = 'in_flight' AND lease_token = $3`,
-        [principal, key, row.lease_token, token],
-      );
-      if (takenOver.rowCount === 1) return { kind: 'claimed', token, takenOver: true };
     }
-    throw new AppError(
-      'idempotency_key_in_flight',
-      'The first request with this key is still being processed',
-      {
-        headers: { 'Retry-After': '1' },
-      },
+    throw inFlight('The first request with this key is still being processed');
+  }
+
+  /**
+   * The claim commits asynchronously (synchronous_commit = off for this one implicit transaction,
+   * via set_config(…, true)): it does not wait for its WAL flush, which saves one durable commit
+   * per command. Losing it in a PostgreSQL crash is harmless:
+   * - nothing the client can observe depends on it being durable: a booking and its stored
+   *   response only exist through the command transaction, which commits durably — and WAL is
+   *   flushed in order, so that flush also makes this earlier claim durable;
+   * - if the crash loses the claim, no command transaction can have committed after it, so the
+   *   key is simply unused again and the client's retry claims it afresh (exactly as after a
+   *   failure before commit);
+   * - a concurrent request that saw the lost claim got a 409 in-flight answer and retries.
+   * PostgreSQL never reorders an asynchronous commit after a later synchronous one, so this
+   * weakens nothing about the idempotency record or the events.
+   */
+  async #insert(principal: string, key: string, requestHash: string, token: string): Promise<boolean> {
+    const inserted = await this.#pool.query({
+      name: 'idem_claim',
+      text: `INSERT INTO idempotency_keys (principal, idem_key, request_hash, status, lease_token, expires_at)
+       SELECT $1, $2, $3, 'in_flight', $4, now() + make_interval(hours => $5)
+       FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
+       ON CONFLICT (principal, idem_key) DO NOTHING`,
+      values: [principal, key, requestHash, token, this.#ttlHours],
+    });
+    return inserted.rowCount === 1;
+  }
+
+  async #read(principal: string, key: string): Promise<KeyRow | undefined> {
+    const { rows } = await this.#pool.query<KeyRow>(
+      `SELECT request_hash, status, lease_token, response,
+              expires_at <= now() AS expired,
+              leased_at < now() - make_interval(secs => $3) AS stale
+       FROM idempotency_keys WHERE principal = $1 AND idem_key = $2`,
+      [principal, key, this.#leaseSeconds],
     );
+    return rows[0];
+  }
+
+  async #purge(principal: string, key: string): Promise<void> {
+    await this.#pool.query(
+      'DELETE FROM idempotency_keys WHERE principal = $1 AND idem_key = $2 AND expires_at <= now()',
+      [principal, key],
+    );
+  }
+
+  /** Compare-and-set on the lease token: of two requests taking over the same claim, one wins. */
+  async #takeOver(principal: string, key: string, from: string, to: string): Promise<boolean> {
+    const updated = await this.#pool.query(
+      `UPDATE idempotency_keys SET lease_token = $4, leased_at = now()
+       WHERE principal = $1 AND idem_key = $2 AND status = 'in_flight' AND lease_token = $3`,
+      [principal, key, from, to],
+    );
+    return updated.rowCount === 1;
   }
 
   /**
@@ -190,11 +200,7 @@ export class PgIdempotencyStore {
        WHERE principal = $1 AND idem_key = $2 AND lease_token = $3 AND status = 'in_flight'`,
       values: [principal, key, token, JSON.stringify(outcome)],
     });
-    if (updated.rowCount !== 1) {
-      throw new AppError('idempotency_key_in_flight', 'Another request took over this Idempotency-Key', {
-        headers: { 'Retry-After': '1' },
-      });
-    }
+    if (updated.rowCount !== 1) throw inFlight('Another request took over this Idempotency-Key');
   }
 
   /** `complete` as a statement of its own, for an outcome that is the command's only write. */

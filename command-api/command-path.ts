@@ -61,7 +61,7 @@ export interface CommandRequest {
   metadata: EventMetadata;
   key: ClaimedKey;
   reply: (committed: Committed) => Reply;
-  /** Test seam: runs inside the transaction just before the key is completed and committed. */
+  /** Test seam: runs just before the key is completed (inside the transaction, when there is one). */
   beforeCommit?: () => Promise<void> | void;
 }
 

@@ -126,7 +126,7 @@ export async function startProjections(
   let started = false;
   let reportFailure!: (err: Error) => void;
   const failed = new Promise<Error>((resolve) => (reportFailure = resolve));
-  const kafka = kafkaProbe(io.kafka, probe);
+  const broker = kafkaProbe(io.kafka, probe);
 
   const sampleLag = (name: string, read: () => Promise<number>) =>
     lag.push(startSampler({ name, read, ...probe }));
@@ -135,7 +135,7 @@ export async function startProjections(
     {
       hasRelay: enabled('relay'),
       relay: () => relay,
-      kafka,
+      kafka: broker,
       dependencies: {
         postgres: () => io.pool.query('SELECT 1'),
         ...(io.redis ? { redis: () => io.redis?.ping() } : {}),
@@ -218,6 +218,10 @@ export async function startProjections(
     health,
     port: deps.port ?? c.PORT ?? pc.PROJECTIONS_PORT,
     ...(deps.host ? { host: deps.host } : {}),
+  }).catch(async (err: unknown) => {
+    await broker.close();
+    await io.close();
+    throw err;
   });
   const ready = boot.retry(startParts).then(() => {
     started = true;
@@ -229,7 +233,7 @@ export async function startProjections(
     (stopping ??= (async () => {
       boot.stop();
       for (const s of lag) s.stop();
-      await kafka.close();
+      await broker.close();
       await relay?.stop();
       await Promise.all(projectors.map((p) => p.stop()));
       await server.close();

@@ -134,7 +134,14 @@ export async function startCatalogProjections(
   const server: WorkerServer | undefined =
     port === undefined
       ? undefined
-      : await serveWorker({ registry, health, port, host: deps.host ?? '127.0.0.1' });
+      : await serveWorker({ registry, health, port, host: deps.host ?? '127.0.0.1' }).catch(
+          async (err: unknown) => {
+            await broker.close();
+            if (!deps.redis) redis.disconnect();
+            if (!deps.search) await search.close();
+            throw err;
+          },
+        );
   const ready = boot.retry(startParts);
   ready.catch(() => undefined);
 

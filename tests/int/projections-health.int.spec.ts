@@ -11,6 +11,7 @@ import { serveWorker, type WorkerServer } from '../../platform/worker-shell.ts';
 import { deathWatch, projectionsHealth } from '../../projections/health.ts';
 import { startProjections, type ProjectionsHandle } from '../../projections/start.ts';
 import { runProjector } from '../../projections/runtime/projector-runtime.ts';
+import { startRelay } from '../../projections/relay/relay.ts';
 import { catalogConnectorSettings } from '../../connectors/catalog-connector.ts';
 import { loadCatalogProjectionConfig } from '../../projections/catalog/config.ts';
 import { startCatalogProjections } from '../../projections/catalog/start.ts';
@@ -133,6 +134,34 @@ describe('projections health', () => {
       await p?.stop();
       expect(Date.now() - t0).toBeLessThan(10_000);
     }
+  }, 60_000);
+});
+
+describe('relay with Kafka down at start', () => {
+  it('keeps retrying (alive, batches failing) instead of crashing for good', async () => {
+    const relay = startRelay({
+      name: uniqueName('dead-kafka-relay'),
+      store: h.store,
+      pool: h.pool,
+      databaseUrl: h.config.DATABASE_URL,
+      kafka: createKafka({ KAFKA_BROKERS: ['127.0.0.1:1'], KAFKA_CLIENT_ID: uniqueName('dead') }),
+      topic: h.pc.EVENTS_TOPIC,
+      logger: h.logger,
+    });
+    try {
+      const status = await waitFor(
+        () => (relay.status().consecutiveErrors > 0 ? relay.status() : undefined),
+        {
+          what: 'a failed relay attempt',
+          timeoutMs: 45_000,
+        },
+      );
+      expect(status.alive).toBe(true);
+      expect(status.lastError).toBeDefined();
+    } finally {
+      await relay.stop();
+    }
+    await expect(relay.done).resolves.toBeUndefined();
   }, 60_000);
 });
 

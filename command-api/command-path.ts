@@ -125,7 +125,7 @@ export function createCommands<Tx>(ports: CommandPorts<Tx>, opts: CommandPathOpt
 
 /** Runs the command and returns the outcome it committed with its key (a response or a problem). */
 async function executeCommand<Tx>(path: CommandPath<Tx>, req: CommandRequest): Promise<StoredOutcome> {
-  return path.queue.run(req.streamId, async () => {
+  const result = await path.queue.run(req.streamId, async () => {
     try {
       return await path.retry.execute(() => attempt(path, req));
     } catch (err) {
@@ -136,13 +136,16 @@ async function executeCommand<Tx>(path: CommandPath<Tx>, req: CommandRequest): P
       });
     }
   });
+  // An outcome that writes nothing but the key is stored after leaving the stream's queue: the
+  // next command on the stream need not wait for it.
+  return 'committed' in result ? result.committed : completeAlone(path, req, result.keyOnly);
 }
 
-async function attempt<Tx>(path: CommandPath<Tx>, req: CommandRequest): Promise<StoredOutcome> {
+async function attempt<Tx>(path: CommandPath<Tx>, req: CommandRequest): Promise<Decided> {
   try {
-    const { outcome, after } = await decideAndCommit(path, req);
-    if (after) path.states.remember(req.streamId, after);
-    return outcome;
+    const decided = await decideAndCommit(path, req);
+    if ('committed' in decided) path.states.remember(req.streamId, decided.after);
+    return decided;
   } catch (err) {
     // Whatever happened, the cached state can no longer be trusted to match the stream.
     path.states.forget(req.streamId);
@@ -153,9 +156,10 @@ async function attempt<Tx>(path: CommandPath<Tx>, req: CommandRequest): Promise<
 /**
  * One attempt: load and decide, then append, index and complete the key in one transaction.
  * Reading happens before that transaction: the append's revision check is what makes a decision
- * safe, and the transaction then holds only the writes that must commit together.
+ * safe, and the transaction then holds only the writes that must commit together. A decision
+ * with nothing to append returns its outcome for the caller to store with the key.
  */
-async function decideAndCommit<Tx>(path: CommandPath<Tx>, req: CommandRequest): Promise<Attempt> {
+async function decideAndCommit<Tx>(path: CommandPath<Tx>, req: CommandRequest): Promise<Decided> {
   const { streamId, command } = req;
 
   // 1. Load and decide. Deciding on the cached state saves the read: accepted, it is safe (a stale
@@ -169,13 +173,13 @@ async function decideAndCommit<Tx>(path: CommandPath<Tx>, req: CommandRequest): 
     decision = decide(command, loaded.state);
   }
   // A rejection (stored too: a retry of the key gets the same answer) or a no-op writes nothing
-  // but the key's outcome, one statement that is atomic on its own.
-  if (!decision.ok) return { outcome: await completeAlone(path, req, problemFor(decision.error)) };
+  // but the key's outcome: one statement, atomic on its own (executeCommand stores it).
+  if (!decision.ok) return { keyOnly: problemFor(decision.error) };
   const { events } = decision;
   const state = fold(events, loaded.state);
   if (events.length === 0) {
     const reply = req.reply({ events, state, checkpoint: loaded.checkpoint });
-    return { outcome: await completeAlone(path, req, responseOf(reply, loaded.checkpoint)) };
+    return { keyOnly: responseOf(reply, loaded.checkpoint) };
   }
 
   return path.store.transaction(async (tx) => {
@@ -189,15 +193,15 @@ async function decideAndCommit<Tx>(path: CommandPath<Tx>, req: CommandRequest): 
     const outcome = responseOf(req.reply({ events, state, checkpoint }), checkpoint);
     await req.beforeCommit?.();
     await path.keys.complete(tx.handle, req.key.principal, req.key.key, req.key.token, outcome);
-    return { outcome, after: { state, revision: appended.nextExpectedRevision, checkpoint } };
+    return { committed: outcome, after: { state, revision: appended.nextExpectedRevision, checkpoint } };
   });
 }
 
-interface Attempt {
-  outcome: StoredOutcome;
-  /** The stream's state once the transaction committed; undefined when nothing was appended. */
-  after?: LoadedState;
-}
+type Decided =
+  /** Committed with the events; `after` is the stream's state once that transaction committed. */
+  | { committed: StoredOutcome; after: LoadedState }
+  /** Nothing to append: the outcome still has to be stored with the key. */
+  | { keyOnly: StoredOutcome };
 
 async function completeAlone<Tx, O extends StoredOutcome>(
   path: CommandPath<Tx>,

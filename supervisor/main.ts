@@ -7,13 +7,14 @@ import { createServer } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { catalogConnector, catalogConnectorSettings } from '../connectors/catalog-connector.ts';
 import { ConnectClient } from '../connectors/connect-client.ts';
-import { status, up } from '../infra/local/launcher.ts';
+import { status, up, type EngineStatus } from '../infra/local/launcher.ts';
 import { migrate } from '../infra/migrate.ts';
 import { loadCatalogProjectionConfig } from '../projections/catalog/config.ts';
 import { loadProjectionsConfig } from '../projections/config.ts';
 import { seedIfEmpty } from '../infra/seed/seed.ts';
 import { loadConfig } from '../platform/config.ts';
 import { createLogger, logFormat } from '../platform/logger.ts';
+import { afterProbe, probeService, type ServiceProbe } from './watchdog.ts';
 
 const config = loadConfig();
 const log = createLogger('platform');
@@ -27,7 +28,8 @@ const platformPort = Number(process.env.PLATFORM_PORT ?? 3000);
 interface ServiceSpec {
   name: string;
   entry: string;
-  healthUrl?: string;
+  /** Where its /healthz and /readyz answer. */
+  baseUrl?: string;
 }
 
 /** Services in start order; an entry whose file is absent is reported, not started. */
@@ -35,26 +37,29 @@ const services: ServiceSpec[] = [
   {
     name: 'command-api',
     entry: 'command-api/main.ts',
-    healthUrl: `http://127.0.0.1:${config.COMMAND_API_PORT}/healthz`,
+    baseUrl: `http://127.0.0.1:${config.COMMAND_API_PORT}`,
   },
   {
     name: 'projections',
     entry: 'projections/main.ts',
-    healthUrl: `http://127.0.0.1:${loadProjectionsConfig().PROJECTIONS_PORT}/healthz`,
+    baseUrl: `http://127.0.0.1:${loadProjectionsConfig().PROJECTIONS_PORT}`,
   },
   {
     name: 'catalog-projections',
     entry: 'projections/catalog/main.ts',
-    healthUrl: `http://127.0.0.1:${loadCatalogProjectionConfig().CATALOG_PROJECTIONS_PORT}/healthz`,
+    baseUrl: `http://127.0.0.1:${loadCatalogProjectionConfig().CATALOG_PROJECTIONS_PORT}`,
   },
   {
     name: 'query-api',
     entry: 'query-api/main.ts',
-    healthUrl: `http://127.0.0.1:${config.QUERY_API_PORT}/healthz`,
+    baseUrl: `http://127.0.0.1:${config.QUERY_API_PORT}`,
   },
 ];
 
 const children = new Map<string, ChildProcess>();
+/** The last probe of each service and its consecutive liveness failures (watchdog.ts). */
+const watch = new Map<string, { probe?: ServiceProbe; failures: number; startedAt: number }>();
+let engines: EngineStatus[] = [];
 const expected = new Set<string>();
 const restarts = new Map<string, number>();
 let stopping = false;
@@ -74,8 +79,10 @@ function startService(spec: ServiceSpec): void {
     detached: true,
   });
   children.set(spec.name, child);
+  watch.set(spec.name, { failures: 0, startedAt });
   child.on('exit', (code, signal) => {
     children.delete(spec.name);
+    watch.delete(spec.name);
     if (stopping) return;
     // Back off while it keeps crashing (1 s doubling to 30 s); a run of a minute resets it.
     const previous = Date.now() - startedAt > 60_000 ? 0 : (restarts.get(spec.name) ?? 0);
@@ -96,17 +103,48 @@ async function applyCatalogConnector(): Promise<void> {
   log.info({ connector: name }, created ? 'catalog connector created' : 'catalog connector up to date');
 }
 
-async function serviceHealth(
-  spec: ServiceSpec,
-): Promise<{ name: string; running: boolean; healthy?: boolean }> {
-  const running = children.has(spec.name);
-  if (!spec.healthUrl || !running) return { name: spec.name, running };
-  try {
-    const res = await fetch(spec.healthUrl, { signal: AbortSignal.timeout(3000) });
-    return { name: spec.name, running, healthy: res.ok };
-  } catch {
-    return { name: spec.name, running, healthy: false };
+/** Probes one running service; kills it (the exit handler restarts it) when it asks to be restarted. */
+async function watchService(spec: ServiceSpec): Promise<void> {
+  const state = watch.get(spec.name);
+  const child = children.get(spec.name);
+  if (!spec.baseUrl || !state || !child) return;
+  const probe = await probeService(spec.baseUrl);
+  const next = afterProbe(state.failures, probe, Date.now() - state.startedAt);
+  Object.assign(state, { probe, failures: next.failures });
+  if (next.restart && children.get(spec.name) === child) {
+    log.error({ component: spec.name, reasons: probe.reasons }, 'service not live; killing it for a restart');
+    child.kill('SIGKILL');
   }
+}
+
+/** Probes services and engines every few seconds, so health answers come from memory at once. */
+function startWatching(): NodeJS.Timeout {
+  const round = async () => {
+    await Promise.all([...services.map(watchService), status().then((e) => (engines = e))]);
+  };
+  void round();
+  return setInterval(() => void round().catch(() => undefined), 5000);
+}
+
+/** The platform's health, from the last probes: a service down or not live → 503. */
+function platformHealth(): { statusCode: number; body: Record<string, unknown> } {
+  const svc = services.map((spec) => {
+    const state = watch.get(spec.name);
+    const running = children.has(spec.name);
+    return { name: spec.name, running, restarts: restarts.get(spec.name) ?? 0, ...state?.probe };
+  });
+  const down = svc.filter((s) => expected.has(s.name) && (!s.running || s.live === 'failing'));
+  const reasons = [
+    ...engines.filter((e) => !e.ready).map((e) => `${e.engine}: not ready`),
+    ...svc.flatMap((s) => (s.reasons ?? []).map((r) => `${s.name}: ${r}`)),
+    ...down.map((s) => `${s.name}: ${s.running ? 'not live' : 'not running'}`),
+  ];
+  const ready = down.length === 0 && svc.every((s) => s.ready === true) && engines.every((e) => e.ready);
+  const status = down.length > 0 ? 'failing' : reasons.length > 0 ? 'degraded' : 'ok';
+  return {
+    statusCode: down.length > 0 ? 503 : 200,
+    body: { status, ready, reasons, engines, services: svc },
+  };
 }
 
 async function main(): Promise<void> {
@@ -120,20 +158,14 @@ async function main(): Promise<void> {
     else log.warn({ component: spec.name }, `${spec.entry} not present; not started`);
   }
 
+  const watching = startWatching();
   const server = createServer((req, res) => {
-    if (req.url !== '/healthz') {
-      res.writeHead(404).end();
-      return;
-    }
-    void (async () => {
-      const [engines, svc] = await Promise.all([status(), Promise.all(services.map(serviceHealth))]);
-      // A service that should run but is down (crashed, waiting to restart) makes the platform degraded.
-      const ok =
-        engines.every((e) => e.ready) &&
-        svc.every((s) => !expected.has(s.name) || (s.running && s.healthy !== false));
-      res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ status: ok ? 'ok' : 'degraded', engines, services: svc }, null, 2));
-    })();
+    const health = platformHealth();
+    const answer = (statusCode: number, body: unknown) =>
+      res.writeHead(statusCode, { 'content-type': 'application/json' }).end(JSON.stringify(body, null, 2));
+    if (req.url === '/healthz') answer(health.statusCode, health.body);
+    else if (req.url === '/readyz') answer(health.body.ready ? 200 : 503, health.body);
+    else res.writeHead(404).end();
   });
   server.listen(platformPort, '127.0.0.1', () => {
     log.info(`platform health at http://127.0.0.1:${platformPort}/healthz`);
@@ -142,6 +174,7 @@ async function main(): Promise<void> {
   const stop = () => {
     if (stopping) return;
     stopping = true;
+    clearInterval(watching);
     log.info('stopping services (engines keep running: `npm run engines -- down` stops them)');
     server.close();
     for (const child of children.values()) child.kill('SIGTERM');

@@ -26,7 +26,7 @@ import { deathWatch, projectionsHealth } from '../health.ts';
 import { describeError } from '../runtime/errors.ts';
 import { startup } from '../startup.ts';
 import type { CatalogProjectionConfig } from './config.ts';
-import { startCatalogProjection, type CatalogProjection } from './projectors.ts';
+import { startCatalogProjection, type ApplyObserver, type CatalogProjection } from './projectors.ts';
 
 export interface CatalogStartConfig {
   platform: Config;
@@ -46,6 +46,8 @@ export interface StartCatalogDeps {
   port?: number;
   host?: string;
   probe?: { intervalMs?: number; timeoutMs?: number };
+  /** Called after each applied batch (freshness measurements in tests and benchmarks). */
+  observe?: ApplyObserver;
 }
 
 export interface CatalogProjectionsHandle {
@@ -118,6 +120,7 @@ export async function startCatalogProjections(
         groupPrefix: cc.CATALOG_GROUP_PREFIX,
         stores,
         registry,
+        ...(deps.observe ? { observe: deps.observe } : {}),
       }),
       (started) => started.stop(),
     );

@@ -10,7 +10,6 @@ import pg from 'pg';
 import {
   catalogConnector,
   catalogConnectorSettings,
-  catalogTopicCreation,
   dropReplication,
   type CatalogConnectorSettings,
 } from '../../connectors/catalog-connector.ts';
@@ -21,11 +20,9 @@ import { createLogger, type Logger } from '../../platform/logger.ts';
 import { createRedis } from '../../platform/redis.ts';
 import { searchFromConfig, type SearchEngine } from '../../platform/search/index.ts';
 import type { ChangeEvent } from '../../projections/catalog/change-event.ts';
-import {
-  startCatalogProjection,
-  type ApplyObserver,
-  type CatalogProjection,
-} from '../../projections/catalog/projectors.ts';
+import { loadCatalogProjectionConfig } from '../../projections/catalog/config.ts';
+import type { ApplyObserver, CatalogProjection } from '../../projections/catalog/projectors.ts';
+import { startCatalogProjections, type CatalogProjectionsHandle } from '../../projections/catalog/start.ts';
 import { RedisCatalogWriter } from '../../projections/catalog/redis-writer.ts';
 import { catalogKeys, type CatalogKeys, type CatalogTable } from '../../read-models/catalog.ts';
 import { uniqueName, waitFor } from './wait.ts';
@@ -93,6 +90,7 @@ export async function createCatalogPipeline(
     for (const event of events) applied.push({ store, table, event, at });
   };
 
+  let running: CatalogProjectionsHandle | undefined;
   const pipeline: CatalogPipeline = {
     config,
     settings,
@@ -113,24 +111,30 @@ export async function createCatalogPipeline(
       await connect.waitRunning(settings.name, 120_000);
     },
     async startProjection(stores = ['redis', 'search']) {
-      pipeline.projection = await startCatalogProjection({
-        kafka,
-        redis,
-        search,
-        logger,
-        topicPrefix: settings.topicPrefix,
-        redisPrefix,
-        searchAlias: alias,
-        groupPrefix,
-        topicCreation: catalogTopicCreation(connectorConfig),
-        observe,
-        stores,
-      });
-      await pipeline.projection.ready;
-      return pipeline.projection;
+      // The catalog projection process as main.ts starts it, on this pipeline's names.
+      const handle = await startCatalogProjections(
+        {
+          platform: config,
+          catalog: loadCatalogProjectionConfig({
+            CATALOG_REDIS_PREFIX: redisPrefix,
+            CATALOG_SEARCH_ALIAS: alias,
+            CATALOG_GROUP_PREFIX: groupPrefix,
+            CATALOG_STORES: stores.join(','),
+            CATALOG_PROJECTIONS_PORT: '0',
+          }),
+          connector: settings,
+        },
+        { logger, kafka, redis, search, observe },
+      );
+      running = handle;
+      await handle.ready;
+      if (!handle.projection) throw new Error('catalog projection ready without its projectors');
+      pipeline.projection = handle.projection;
+      return handle.projection;
     },
     async stopProjection() {
-      await pipeline.projection?.stop();
+      await running?.stop();
+      running = undefined;
       pipeline.projection = undefined;
     },
     async cleanup() {

@@ -19,7 +19,6 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { cpus, loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +28,8 @@ import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { migrate } from '../infra/migrate.ts';
 import { loadConfig } from '../platform/config.ts';
+import { freePort } from '../tests/support/free-port.ts';
+import { runEnvironment } from '../tests/support/test-run.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -63,39 +64,6 @@ interface Sample {
 
 const tag = `bench_startup_${randomBytes(3).toString('hex')}_`;
 const database = tag.slice(0, -1);
-
-/** The settings every service reads, pointed into the benchmark's namespace. */
-function namespaceEnv(databaseUrl: string): Record<string, string> {
-  return {
-    DATABASE_URL: databaseUrl,
-    EVENTS_TOPIC: `${tag}booking.events`,
-    EVENTS_DLQ_TOPIC: `${tag}booking.events.dlq`,
-    RELAY_NAME: `${tag}relay`,
-    READ_MODEL_PREFIX: `${tag}rm`,
-    APPOINTMENTS_ALIAS: `${tag}appointments`,
-    PROJECTOR_GROUP_PREFIX: `${tag}projections`,
-    CATALOG_CONNECTOR_NAME: `${tag}catalog-source`,
-    CATALOG_SLOT: `${tag}catalog_slot`,
-    CATALOG_PUBLICATION: `${tag}catalog_publication`,
-    CATALOG_TOPIC_PREFIX: `${tag}catalog`,
-    CATALOG_REDIS_PREFIX: `${tag}catalog:`,
-    CATALOG_SEARCH_ALIAS: `${tag}institutions`,
-    CATALOG_GROUP_PREFIX: `${tag}catalog`,
-    KAFKA_CLIENT_ID: `${tag}bench`,
-  };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function answers200(url: string): Promise<boolean> {
   try {
@@ -275,7 +243,7 @@ async function main(): Promise<void> {
   const startedAt = new Date();
   const load0 = loadavg();
   console.log(`namespace ${tag}: scratch database ${database}`);
-  const env = namespaceEnv(await createDatabase());
+  const env = runEnvironment(tag, await createDatabase());
   const samples = new Map<string, Sample[]>();
   try {
     for (const service of SERVICES) {

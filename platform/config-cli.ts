@@ -7,6 +7,6 @@ const config = loadConfig();
 for (const [key, value] of Object.entries(config)) {
   let shown = Array.isArray(value) ? value.join(',') : String(value);
   if (SECRET.test(key)) shown = '********';
-  if (key === 'DATABASE_URL') shown = shown.replace(/:[^:@/]+@/, ':****@');
+  if (key === 'DATABASE_URL' || key === 'EVENTSTORE_URL') shown = shown.replace(/:[^:@/]+@/, ':****@');
   console.log(`${key}=${shown}`);
 }

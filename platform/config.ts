@@ -48,43 +48,76 @@ const optionalUrl = z
     { message: 'expected an http(s) URL' },
   );
 
+/** An EventStoreDB/KurrentDB connection string (`esdb://host:2113?tls=false`), or unset. */
+const esdbUrl = z
+  .string()
+  .optional()
+  .refine(
+    (s) => {
+      if (s === undefined) return true;
+      try {
+        return ['esdb:', 'esdb+discover:'].includes(new URL(s).protocol);
+      } catch {
+        return false;
+      }
+    },
+    {
+      message:
+        'expected an esdb:// or esdb+discover:// connection string, e.g. esdb://127.0.0.1:2113?tls=false',
+    },
+  );
+
 /**
  * Every environment variable the platform reads, with the default that points at the
  * local engines (`npm run engines -- up`). The README's configuration table mirrors this.
  */
-export const configSchema = z.object({
-  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  /** Unset: human-readable on a terminal in development, JSON otherwise (platform/logger.ts). */
-  LOG_FORMAT: z.enum(['pretty', 'json']).optional(),
-  DATABASE_URL: url('postgres://booking:booking@127.0.0.1:5432/booking', ['postgres:', 'postgresql:']),
-  PG_POOL_MAX: z.coerce.number().int().min(1).max(500).default(20),
-  REDIS_URL: url('redis://127.0.0.1:6379', ['redis:', 'rediss:']),
-  KAFKA_BROKERS: brokerList,
-  KAFKA_CLIENT_ID: z.string().min(1).default('booking-platform'),
-  KAFKA_CONNECT_URL: url('http://127.0.0.1:8083', ['http:', 'https:']),
-  SEARCH_ENGINE: z.enum(['opensearch', 'elasticsearch']).default('opensearch'),
-  SEARCH_URL: url('http://127.0.0.1:9200', ['http:', 'https:']),
-  /** Contract tests run against every engine whose URL is set. */
-  OPENSEARCH_URL: optionalUrl,
-  ELASTICSEARCH_URL: optionalUrl,
-  COMMAND_API_PORT: port(3001),
-  QUERY_API_PORT: port(3002),
-  /** Overrides the listening port of whichever single service this process runs. */
-  PORT: z.coerce.number().int().min(1).max(65535).optional(),
-  JWT_SECRET: z
-    .string()
-    .min(32, 'must be at least 32 characters')
-    .default('local-dev-only-secret-change-me-0123456789'),
-  IDEMPOTENCY_TTL_HOURS: z.coerce
-    .number()
-    .int()
-    .min(24)
-    .max(24 * 30)
-    .default(24),
-  /** Inbound flow control: commands one patient may send per minute, shared by every instance (0: off). */
-  PATIENT_COMMANDS_PER_MINUTE: z.coerce.number().int().min(0).max(100_000).default(30),
-});
+export const configSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** Unset: human-readable on a terminal in development, JSON otherwise (platform/logger.ts). */
+    LOG_FORMAT: z.enum(['pretty', 'json']).optional(),
+    DATABASE_URL: url('postgres://booking:booking@127.0.0.1:5432/booking', ['postgres:', 'postgresql:']),
+    PG_POOL_MAX: z.coerce.number().int().min(1).max(500).default(20),
+    REDIS_URL: url('redis://127.0.0.1:6379', ['redis:', 'rediss:']),
+    KAFKA_BROKERS: brokerList,
+    KAFKA_CLIENT_ID: z.string().min(1).default('booking-platform'),
+    KAFKA_CONNECT_URL: url('http://127.0.0.1:8083', ['http:', 'https:']),
+    SEARCH_ENGINE: z.enum(['opensearch', 'elasticsearch']).default('opensearch'),
+    SEARCH_URL: url('http://127.0.0.1:9200', ['http:', 'https:']),
+    /** Contract tests run against every engine whose URL is set. */
+    OPENSEARCH_URL: optionalUrl,
+    ELASTICSEARCH_URL: optionalUrl,
+    /** Which event store adapter (platform/event-store/index.ts); the command API runs on postgres only. */
+    EVENT_STORE: z.enum(['postgres', 'eventstoredb']).default('postgres'),
+    /** Required by EVENT_STORE=eventstoredb; when set, the event store contract tests run against it too. */
+    EVENTSTORE_URL: esdbUrl,
+    COMMAND_API_PORT: port(3001),
+    QUERY_API_PORT: port(3002),
+    /** Overrides the listening port of whichever single service this process runs. */
+    PORT: z.coerce.number().int().min(1).max(65535).optional(),
+    JWT_SECRET: z
+      .string()
+      .min(32, 'must be at least 32 characters')
+      .default('local-dev-only-secret-change-me-0123456789'),
+    IDEMPOTENCY_TTL_HOURS: z.coerce
+      .number()
+      .int()
+      .min(24)
+      .max(24 * 30)
+      .default(24),
+    /** Inbound flow control: commands one patient may send per minute, shared by every instance (0: off). */
+    PATIENT_COMMANDS_PER_MINUTE: z.coerce.number().int().min(0).max(100_000).default(30),
+  })
+  .superRefine((c, ctx) => {
+    if (c.EVENT_STORE === 'eventstoredb' && c.EVENTSTORE_URL === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['EVENTSTORE_URL'],
+        message: 'required when EVENT_STORE=eventstoredb (e.g. esdb://127.0.0.1:2113?tls=false)',
+      });
+    }
+  });
 
 export type Config = z.infer<typeof configSchema>;
 

@@ -39,3 +39,24 @@ describe('config', () => {
     expect(byKey.IDEMPOTENCY_TTL_HOURS).toMatch(/>=\s*24|24/);
   });
 });
+
+describe('event store selection', () => {
+  it('defaults to PostgreSQL and needs EVENTSTORE_URL only for eventstoredb', () => {
+    expect(parseConfig({})).toMatchObject({ ok: true, config: { EVENT_STORE: 'postgres' } });
+    const missing = parseConfig({ EVENT_STORE: 'eventstoredb' });
+    expect(missing.ok).toBe(false);
+    if (!missing.ok) expect(missing.errors).toEqual([expect.stringMatching(/^EVENTSTORE_URL="": required/)]);
+    expect(
+      parseConfig({ EVENT_STORE: 'eventstoredb', EVENTSTORE_URL: 'esdb://127.0.0.1:2113?tls=false' }),
+    ).toMatchObject({ ok: true, config: { EVENTSTORE_URL: 'esdb://127.0.0.1:2113?tls=false' } });
+  });
+
+  it('rejects an unknown store and a URL that is not an esdb connection string', () => {
+    const result = parseConfig({ EVENT_STORE: 'mongo', EVENTSTORE_URL: 'http://127.0.0.1:2113' });
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    const byKey = Object.fromEntries(result.errors.map((e) => [e.split('=')[0], e]));
+    expect(byKey.EVENT_STORE).toContain('eventstoredb');
+    expect(byKey.EVENTSTORE_URL).toContain('esdb://');
+  });
+});

@@ -225,8 +225,12 @@ export async function runProjector(opts: RunProjectorOptions): Promise<Projector
   const metrics = opts.registry ? projectionMetrics(opts.registry) : undefined;
 
   const consumer: Consumer = opts.kafka.consumer({
-    sessionTimeout: 30_000,
-    heartbeatInterval: 3_000,
+    // After a kill -9 the group waits for the dead member's session to expire before the restarted
+    // process gets its partitions (kafkajs has no static membership): 10 s bounds that freeze,
+    // where 30 s froze the read side for half a minute. Heartbeats every second (and between
+    // chunks, see `beat`) keep a live member in well within it.
+    sessionTimeout: 10_000,
+    heartbeatInterval: 1_000,
     ...opts.consumerConfig,
     groupId,
   });

@@ -229,11 +229,13 @@ describe('crash safety', () => {
     console.log(`[projector crash] applied ${appliedAtKill} of 1500, group lag at kill ${lagAtKill}`);
     expect(lagAtKill).toBeGreaterThan(0);
 
+    const restartedAt = Date.now();
     child = await h.spawnProjections(projectorEnv);
     await waitFor(
       async () => ((await consumerGroupLag(admin, groupId, [topic])).total === 0 ? true : undefined),
       { what: 'projector lag 0 after the restart', timeoutMs: 90_000 },
     );
+    console.log(`[projector crash] caught up ${Date.now() - restartedAt} ms after the restart`);
     await child.stop();
 
     // From scratch: a fresh group into a fresh key root, over the same topic.

@@ -13,6 +13,7 @@ import { allReady, up } from '../../infra/local/launcher.ts';
 import { migrate } from '../../infra/migrate.ts';
 import { parseConfig } from '../../platform/config.ts';
 import { differences, removeRun, takeInventory, type Engines } from './test-run-inventory.ts';
+import { holdRunLock, sweepAbandonedRuns } from './test-run-sweep.ts';
 import { newRunTag, runEnvironment } from './test-run.ts';
 
 const ADMIN_URL = process.env.PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -61,8 +62,10 @@ async function createRunDatabase(tag: string): Promise<string> {
 export default async function setup(): Promise<() => Promise<void>> {
   await startEngines();
   const engines = enginesOf();
+  await sweepAbandonedRuns(engines, (line) => console.log(`[global-setup] ${line}`));
   const before = await takeInventory(engines);
   const tag = newRunTag();
+  const lock = await holdRunLock(engines, tag);
   const databaseUrl = await createRunDatabase(tag);
   // Workers are started after this returns and inherit the environment.
   Object.assign(process.env, runEnvironment(tag, databaseUrl));
@@ -81,6 +84,7 @@ export default async function setup(): Promise<() => Promise<void>> {
         throw new Error(`the test run changed the shared engines:\n  ${diff.join('\n  ')}`);
       }
       console.log('[global-teardown] engines exactly as before the run');
+      await lock.release();
     } catch (err) {
       // vitest reports an error thrown here but still exits 0: set the exit code ourselves.
       process.exitCode = 1;

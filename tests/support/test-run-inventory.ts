@@ -172,6 +172,19 @@ export function differences(before: Inventory, after: Inventory): string[] {
   return out;
 }
 
+/** A run's tag as newRunTag() makes it, at the start of a name (or of Debezium's heartbeat topic). */
+const TAG = /^(?:__debezium-heartbeat\.)?(t[0-9a-f]{6}_)/;
+
+/** Tags of every run that left something on the engines (live runs included). */
+export async function scanTags(e: Engines): Promise<string[]> {
+  const i = await takeInventory(e);
+  const names = [...i.databases, ...i.slots, ...i.topics, ...i.groups, ...i.connectors, ...i.indices];
+  names.push(
+    ...(await withRedis(e, (r) => scanKeys(r, 't[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]_*'))),
+  );
+  return [...new Set(names.map((n) => TAG.exec(n)?.[1]).filter((t): t is string => t !== undefined))];
+}
+
 const tagged = (tag: string) => (name: string) =>
   name.startsWith(tag) || name.startsWith(`__debezium-heartbeat.${tag}`);
 

@@ -42,6 +42,7 @@ import {
   decodeEsdbCheckpoint,
   fromAppendError,
   isSystemEvent,
+  normalizeExpected,
   notAfter,
   toEsdbExpectedRevision,
   toRecorded,
@@ -64,7 +65,8 @@ export class EsdbEventStore implements EventStore<never> {
     expectedRevision: ExpectedRevision,
   ): Promise<AppendResult> {
     if (events.length === 0) throw new RangeError('appendToStream needs at least one event');
-    const expected = toEsdbExpectedRevision(expectedRevision);
+    const normalized = normalizeExpected(expectedRevision); // reported as PostgreSQL reports it
+    const expected = toEsdbExpectedRevision(normalized);
     const toSend = events.map((e) =>
       jsonEvent({
         id: e.id ?? randomUUID(),
@@ -79,7 +81,7 @@ export class EsdbEventStore implements EventStore<never> {
         expectedRevision: expected,
       }));
     } catch (err) {
-      throw fromAppendError(err, streamId, expectedRevision);
+      throw fromAppendError(err, streamId, normalized);
     }
     // The append's events are the last `n` up to `next` (also when the server deduplicated a retry).
     const first = next - BigInt(events.length) + 1n;

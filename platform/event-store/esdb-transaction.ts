@@ -31,7 +31,7 @@ import {
   type RecordedEvent,
   WrongExpectedRevisionError,
 } from './event-store.ts';
-import { normalizeExpected } from './esdb-mapping.ts';
+import { type NormalizedRevision, normalizeExpected } from './esdb-mapping.ts';
 
 /** What the transaction needs of the store: plain reads and the one real append at commit. */
 export interface StoreAccess {
@@ -96,7 +96,7 @@ export class BufferedTransaction implements EventStoreTransaction<never> {
       );
     }
     this.#buffered = buffered;
-    checkChain(buffered, expected, expectedRevision);
+    checkChain(buffered, expected);
     const first = nextRevision(head(buffered));
     const slots = events.map((e, i) => ({
       event: { ...e, id: e.id ?? randomUUID() },
@@ -141,7 +141,7 @@ export class BufferedTransaction implements EventStoreTransaction<never> {
       return { streamId, base: revision, slots: [] };
     const current = await this.#store.currentRevision(streamId);
     if (revision === 'stream_exists' && current === 'no_stream') {
-      throw new WrongExpectedRevisionError(streamId, expected, 'no_stream');
+      throw new WrongExpectedRevisionError(streamId, revision, 'no_stream');
     }
     return { streamId, base: current, slots: [] };
   }
@@ -155,15 +155,11 @@ const nextRevision = (revision: bigint | 'no_stream'): bigint =>
   revision === 'no_stream' ? 0n : revision + 1n;
 
 /** A later append of the same transaction must expect what the earlier ones left (as the server would). */
-function checkChain(
-  b: Buffered,
-  expected: ReturnType<typeof normalizeExpected>,
-  given: ExpectedRevision,
-): void {
+function checkChain(b: Buffered, expected: NormalizedRevision): void {
   const current = head(b);
   const ok =
     expected === 'any' || (expected === 'stream_exists' && current !== 'no_stream') || expected === current;
-  if (!ok) throw new WrongExpectedRevisionError(b.streamId, given, current);
+  if (!ok) throw new WrongExpectedRevisionError(b.streamId, expected, current);
 }
 
 function pendingResult(streamId: string, slots: readonly Slot[]): AppendResult {

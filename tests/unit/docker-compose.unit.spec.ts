@@ -21,7 +21,7 @@ const compose = parse(readFileSync(new URL('../../infra/docker-compose.yml', imp
   services: Record<string, Service>;
 };
 const services = compose.services;
-const ENGINES = ['connect', 'elasticsearch', 'kafka', 'opensearch', 'postgres', 'redis'];
+const ENGINES = ['connect', 'elasticsearch', 'kafka', 'kurrentdb', 'opensearch', 'postgres', 'redis'];
 const PLATFORM = ['migrate', 'connector', 'command-api', 'query-api', 'projections', 'catalog-projections'];
 const hostPorts = (s: Service) => (s.ports ?? []).map((p) => Number(p.split(':')[0]));
 
@@ -34,6 +34,9 @@ describe('infra/docker-compose.yml', () => {
     expect(services.connect!.image).toMatch(/^quay\.io\/debezium\/connect:/);
     expect(services.elasticsearch!.image).toMatch(/^docker\.elastic\.co\/elasticsearch\/elasticsearch:8\./);
     expect(services.opensearch!.image).toMatch(/^opensearchproject\/opensearch:2\./);
+    expect(services.kurrentdb!.image).toMatch(
+      /^(eventstore\/eventstore:2[4-9]\.|docker\.kurrent\.io\/kurrent-latest\/kurrentdb:)/,
+    );
     for (const name of ENGINES) {
       expect(services[name]!.healthcheck?.test, `${name} health check`).toBeDefined();
     }
@@ -50,6 +53,21 @@ describe('infra/docker-compose.yml', () => {
   it('keeps OpenSearch optional, behind a profile, on a port that does not clash with Elasticsearch', () => {
     expect(services.opensearch!.profiles).toEqual(['opensearch']);
     expect(hostPorts(services.opensearch!)).not.toContain(9200);
+  });
+
+  it('runs EventStoreDB only under its profile, as the single insecure node the contract suite expects', () => {
+    const kurrentdb = services.kurrentdb!;
+    expect(kurrentdb.profiles).toEqual(['eventstoredb']);
+    expect(kurrentdb.environment).toMatchObject({ EVENTSTORE_CLUSTER_SIZE: 1, EVENTSTORE_INSECURE: 'true' });
+    // The URL the README gives for the contract suite is a valid setting and reaches this port.
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const url = /EVENTSTORE_URL='?(esdb:\/\/[^\s']+)/.exec(readme)?.[1];
+    expect(url, 'README: EVENTSTORE_URL for the contract suite').toBeDefined();
+    const result = parseConfig({ EVENT_STORE: 'eventstoredb', EVENTSTORE_URL: url });
+    if (!result.ok) throw new Error(result.errors.join('\n'));
+    expect(hostPorts(kurrentdb)).toContain(Number(new URL(url!).port));
+    expect(new URL(url!).searchParams.get('tls')).toBe('false'); // the node is insecure
+    expect(kurrentdb.healthcheck?.test.join(' ')).toContain('/health/live');
   });
 
   it('publishes the ports the configuration defaults point at', () => {

@@ -5,6 +5,7 @@
 import type { Server } from 'node:http';
 import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
 import type { Config } from '../platform/config.ts';
+import { requirePostgresEventStore } from '../platform/event-store/index.ts';
 import type { HealthResponse } from '../platform/http/health.ts';
 import { healthOf } from '../platform/http/service-app.ts';
 import { createRegistry, type Registry } from '../platform/http/metrics.ts';
@@ -65,6 +66,11 @@ function patientLimiter(config: Config, logger: Logger) {
 
 export async function startCommandApi(opts: CommandApiStartOptions): Promise<CommandApiHandle> {
   const { config } = opts;
+  requirePostgresEventStore(
+    config,
+    'the command API',
+    'a command appends its events, indexes its appointments and completes its Idempotency-Key in one PostgreSQL transaction',
+  );
   const logger = opts.logger ?? createLogger('command-api', config.LOG_LEVEL);
   if (opts.migrate ?? true) {
     const { migrate } = await import('../infra/migrate.ts');

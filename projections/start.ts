@@ -11,6 +11,7 @@ import type { Redis } from 'ioredis';
 import type { Kafka } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import type { Config } from '../platform/config.ts';
+import { requirePostgresEventStore } from '../platform/event-store/index.ts';
 import { PgEventStore } from '../platform/event-store/pg-event-store.ts';
 import { livenessResponse, readinessResponse, type HealthResponse } from '../platform/http/health.ts';
 import { createRegistry } from '../platform/http/metrics.ts';
@@ -109,6 +110,11 @@ export async function startProjections(
   deps: StartProjectionsDeps = {},
 ): Promise<ProjectionsHandle> {
   const { platform: c, projections: pc } = config;
+  requirePostgresEventStore(
+    c,
+    'the projections process',
+    "the relay's single-active lock, lag and rebuild read the PostgreSQL events table",
+  );
   const logger = deps.logger ?? createLogger('projections', c.LOG_LEVEL);
   const registry = deps.registry ?? createRegistry({ service: 'projections' });
   const enabled = (x: 'relay' | 'redis' | 'search') => pc.PROJECTIONS_COMPONENTS.includes(x);

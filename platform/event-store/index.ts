@@ -47,7 +47,7 @@ export function requirePostgresEventStore(
   process: string,
   why: string,
 ): void {
-  if (config.EVENT_STORE === 'postgres') return;
+  if (config.EVENT_STORE !== 'eventstoredb') return; // (a hand-made config without the key means the default)
   throw new Error(
     `${process} runs on the PostgreSQL event store only (EVENT_STORE=${config.EVENT_STORE} is not supported): ${why}. See docs/adr/0008-eventstoredb-adapter.md`,
   );

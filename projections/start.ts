@@ -113,7 +113,7 @@ export async function startProjections(
   requirePostgresEventStore(
     c,
     'the projections process',
-    "the relay's single-active lock, lag and rebuild read the PostgreSQL events table",
+    "the relay's lag and its RELAY_START=end position are queries of the PostgreSQL events table",
   );
   const logger = deps.logger ?? createLogger('projections', c.LOG_LEVEL);
   const registry = deps.registry ?? createRegistry({ service: 'projections' });

@@ -24,6 +24,7 @@ import {
   type EventStore,
   WrongExpectedRevisionError,
 } from '../platform/event-store/event-store.ts';
+import { stampSchemaVersion } from '../domain/event-versions.ts';
 import { AppError } from '../platform/http/errors.ts';
 import type { StoredOutcome } from '../platform/http/idempotency.ts';
 import { KeyedQueue } from '../platform/keyed-queue.ts';
@@ -184,7 +185,12 @@ async function decideAndCommit<Tx>(path: CommandPath<Tx>, req: CommandRequest): 
 
   return path.store.transaction(async (tx) => {
     // 2. Append, expecting the loaded revision: a conflict throws and the retry reruns all of this.
-    const toAppend = events.map((e) => ({ type: e.type, data: e.data, metadata: req.metadata }));
+    // Every stored event says which version of its type's schema it was written in (ADR 0009).
+    const toAppend = events.map((e) => ({
+      type: e.type,
+      data: e.data,
+      metadata: stampSchemaVersion(e.type, req.metadata),
+    }));
     const appended = await tx.appendToStream(streamId, toAppend, loaded.revision ?? 'no_stream');
     // 3. Index the booked appointments: addressable by id exactly when they exist.
     await path.appointments.add(tx.handle, bookedIn(streamId, events));

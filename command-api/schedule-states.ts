@@ -6,6 +6,7 @@
  * `load` read the events appended since (see command-path.ts).
  */
 import { LRUCache } from 'lru-cache';
+import { upcastScheduleEvent } from '../domain/event-versions.ts';
 import {
   fold,
   initialState,
@@ -32,7 +33,15 @@ type StreamReader = Pick<EventStoreTransaction<unknown>, 'readStream'>;
 const isScheduleEvent = (e: RecordedEvent): boolean =>
   (scheduleEventTypes as readonly string[]).includes(e.type);
 
-const toDomain = (e: RecordedEvent): ScheduleEvent => ({ type: e.type, data: e.data }) as ScheduleEvent;
+/**
+ * An older schema version is lifted to the latest before the decider sees it; a version this build
+ * does not know (written by a newer one) fails the command rather than being guessed at (ADR 0009).
+ */
+function toDomain(e: RecordedEvent): ScheduleEvent {
+  const upcast = upcastScheduleEvent(e);
+  if (!upcast.ok) throw new Error(`${e.streamId} revision ${e.revision}: ${upcast.reason}`);
+  return { type: e.type, data: upcast.data } as ScheduleEvent;
+}
 
 export class ScheduleStates {
   readonly #cache: LRUCache<string, LoadedState>;

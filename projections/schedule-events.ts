@@ -3,9 +3,12 @@
  * reader is tolerant where it can be and strict where it must be:
  *  - an event of another stream family, or of a type this build does not know, is `ignored`
  *    (it still advances the stream revision: a newer event type must not look like a gap);
- *  - a known type whose data does not match its schema is `poison` (dead-lettered).
+ *  - a known type whose data does not match its schema is `poison` (dead-lettered);
+ *  - a known type of an older schema version is upcast to the latest first, and one of a version
+ *    this build does not know (a newer producer) is `poison`: never guessed at (docs/adr/0009).
  * The schemas are the domain's own (domain/schedule-events.ts): one definition of each event.
  */
+import { upcastScheduleEvent } from '../domain/event-versions.ts';
 import { isScheduleEventType, type ScheduleEvent, scheduleEventSchemas } from '../domain/schedule.ts';
 import type { EventEnvelope } from './relay/event-message.ts';
 
@@ -16,15 +19,18 @@ export type ParsedScheduleEvent =
   | { kind: 'ignored'; why: string }
   | { kind: 'poison'; reason: string };
 
+/** `metadata.schemaVersion` is the event's version; an event without one is version 1. */
 export function parseScheduleEvent(
-  envelope: Pick<EventEnvelope, 'streamId' | 'type' | 'data'>,
+  envelope: Pick<EventEnvelope, 'streamId' | 'type' | 'data' | 'metadata'>,
 ): ParsedScheduleEvent {
   if (!envelope.streamId.startsWith(SCHEDULE_STREAM_PREFIX)) {
     return { kind: 'ignored', why: `not a schedule stream: ${envelope.streamId}` };
   }
   if (!isScheduleEventType(envelope.type))
     return { kind: 'ignored', why: `unknown event type ${envelope.type}` };
-  const parsed = scheduleEventSchemas[envelope.type].safeParse(envelope.data);
+  const upcast = upcastScheduleEvent(envelope);
+  if (!upcast.ok) return { kind: 'poison', reason: upcast.reason };
+  const parsed = scheduleEventSchemas[envelope.type].safeParse(upcast.data);
   if (!parsed.success) {
     return {
       kind: 'poison',

@@ -184,7 +184,7 @@ export class AppointmentsSearchWriter {
         maxCount: 1,
       });
       if (!first) return;
-      const parsed = parseScheduleEvent({ streamId: first.streamId, type: first.type, data: first.data });
+      const parsed = parseScheduleEvent(first);
       if (parsed.kind === 'schedule' && parsed.event.type === 'ScheduleOpened') {
         this.#facts.set(scheduleId, factsOf(parsed.event));
       }

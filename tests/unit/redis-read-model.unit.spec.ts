@@ -57,14 +57,17 @@ describe('hospitalDate', () => {
 
 describe('parseScheduleEvent', () => {
   it('ignores other streams and unknown types, rejects malformed data of a known type', () => {
-    expect(parseScheduleEvent({ streamId: 'catalog-1', type: 'X', data: {} }).kind).toBe('ignored');
-    expect(parseScheduleEvent({ streamId: 'schedule-1', type: 'FutureEvent', data: {} }).kind).toBe(
+    expect(parseScheduleEvent({ streamId: 'catalog-1', type: 'X', data: {}, metadata: {} }).kind).toBe(
       'ignored',
     );
+    expect(
+      parseScheduleEvent({ streamId: 'schedule-1', type: 'FutureEvent', data: {}, metadata: {} }).kind,
+    ).toBe('ignored');
     const bad = parseScheduleEvent({
       streamId: 'schedule-1',
       type: 'AppointmentBooked',
       data: { scheduleId: 1 },
+      metadata: {},
     });
     expect(bad.kind).toBe('poison');
   });

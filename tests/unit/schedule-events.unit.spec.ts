@@ -51,6 +51,7 @@ describe('schedule events: one definition', () => {
         streamId: `schedule-${open.scheduleId}`,
         type: event.type,
         data: JSON.parse(JSON.stringify(event.data)) as unknown,
+        metadata: {},
       };
       expect(parseScheduleEvent(wire)).toEqual({ kind: 'schedule', event });
     }

@@ -3,7 +3,7 @@
  * against a real database. `main.ts` is the composition root that wires real ones.
  */
 import { randomUUID } from 'node:crypto';
-import { type Express, Router } from 'express';
+import type { Express, RequestHandler } from 'express';
 import { Counter, Histogram } from 'prom-client';
 import type { Config } from '../platform/config.ts';
 import { PgEventStore } from '../platform/event-store/pg-event-store.ts';
@@ -13,12 +13,14 @@ import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import { jsonBody } from '../platform/http/body.ts';
 import { PgIdempotencyStore } from '../platform/http/idempotency.ts';
 import { createRegistry, type Registry } from '../platform/http/metrics.ts';
+import { problemBaseFromEnv } from '../platform/http/problem-base.ts';
 import { serviceApp } from '../platform/http/service-app.ts';
 import { createLogger, type Logger } from '../platform/logger.ts';
 import type { Pool } from '../platform/pg.ts';
 import { PgAppointmentIndex } from './appointment-index.ts';
 import { type CommandPathOptions, createCommands } from './command-path.ts';
 import type { CommandHooks } from './command-route.ts';
+import { commandApiInfo, commandApiRoutes } from './route-specs.ts';
 import { commandRoutes } from './routes.ts';
 
 export interface CommandApiDeps {
@@ -36,6 +38,8 @@ export interface CommandApiDeps {
   hooks?: CommandHooks;
   /** Per-patient budget of commands (hospital and admin integrations are not limited). */
   patientRateLimiter?: RateLimiterAbstract;
+  /** Base of problem type URIs. Default: PROBLEM_BASE_URL, else `/problems/`. */
+  problemBase?: string;
 }
 
 export interface CommandApi {
@@ -94,13 +98,18 @@ export function createApp(deps: CommandApiDeps): CommandApi {
     logger,
     registry,
     readiness: { checks: { postgres: () => pool.query('SELECT 1') } },
+    api: {
+      info: commandApiInfo,
+      routes: commandApiRoutes,
+      problemBase: deps.problemBase ?? problemBaseFromEnv(),
+    },
   });
   const { app } = service;
 
-  const v1 = Router();
-  v1.use(authenticate({ secret: deps.config.JWT_SECRET }));
+  // Everything under /v1 is authenticated (also an unknown path: no route discovery without a token).
+  const v1: RequestHandler[] = [authenticate({ secret: deps.config.JWT_SECRET })];
   if (deps.patientRateLimiter) {
-    v1.use(
+    v1.push(
       rateLimit({
         limiter: deps.patientRateLimiter,
         key: (req) => {
@@ -111,8 +120,8 @@ export function createApp(deps: CommandApiDeps): CommandApi {
       }),
     );
   }
-  v1.use(jsonBody());
-  v1.use(
+  app.use('/v1', ...v1, ...jsonBody());
+  app.use(
     commandRoutes({
       commands,
       appointments,
@@ -123,7 +132,6 @@ export function createApp(deps: CommandApiDeps): CommandApi {
       onReplay: () => replays.inc(),
     }),
   );
-  app.use('/v1', v1);
   service.finish();
 
   const purgeEvery = deps.idempotencyPurgeIntervalMs ?? 10 * 60_000;

@@ -8,7 +8,8 @@ import type { z } from 'zod';
 import type { ScheduleCommand } from '../domain/schedule.ts';
 import { currentContext, toTraceparent } from '../platform/context.ts';
 import type { EventMetadata } from '../platform/event-store/event-store.ts';
-import { type Principal, principalOf } from '../platform/http/auth.ts';
+import type { RouteSpec } from '../platform/http/api-spec.ts';
+import { type Principal, principalOf, type Role } from '../platform/http/auth.ts';
 import { AppError } from '../platform/http/errors.ts';
 import {
   parseIdempotencyKey,
@@ -53,9 +54,16 @@ export interface PreparedCommand {
   reply: (committed: Committed) => Reply;
 }
 
-export interface CommandRouteSpec<BS extends z.ZodType, PS extends z.ZodType> {
-  body: BS;
+/** A command's declaration (route-specs.ts): its schemas validate the request, its roles guard it. */
+export type CommandRoute<BS extends z.ZodType, PS extends z.ZodType> = RouteSpec & {
+  method: 'post';
   params: PS;
+  body: BS;
+  auth: { roles: readonly Role[] };
+};
+
+export interface CommandRouteSpec<BS extends z.ZodType, PS extends z.ZodType> {
+  route: CommandRoute<BS, PS>;
   /** Request-level authorisation (e.g. a patient books only for themselves); throw AppError('forbidden'). */
   authorize?: (principal: Principal, body: z.infer<BS>) => void;
   /** The command, or a problem to store as the key's outcome without one (an unknown appointment). */
@@ -90,8 +98,8 @@ async function handleCommand<BS extends z.ZodType, PS extends z.ZodType>(
   const principal = principalOf(req);
   const idempotencyKey = parseIdempotencyKey(req);
   const rawBody: unknown = req.body ?? {};
-  const params = parseOrThrow(spec.params, req.params);
-  const body = parseOrThrow(spec.body, rawBody);
+  const params = parseOrThrow(spec.route.params, req.params);
+  const body = parseOrThrow(spec.route.body, rawBody);
   spec.authorize?.(principal, body);
 
   const path = req.originalUrl.split('?')[0] ?? req.path;

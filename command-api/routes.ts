@@ -1,32 +1,28 @@
 /**
- * The command endpoints: for each, who may call it, its body and path parameters, the command it
- * becomes and the success reply. Everything else is the shared route (command-route.ts) and the
- * command path (command-path.ts).
+ * The command endpoints: for each, the command its request becomes and the success reply. Who may
+ * call it, its path and schemas are its declaration (route-specs.ts); everything else is the
+ * shared route (command-route.ts) and the command path (command-path.ts).
  */
 import { type RequestHandler, Router } from 'express';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { scheduleStreamName } from '../domain/schedule.ts';
-import { type Role, requireRole } from '../platform/http/auth.ts';
+import { requireRole } from '../platform/http/auth.ts';
 import { AppError } from '../platform/http/errors.ts';
 import type { PgAppointmentIndex } from './appointment-index.ts';
 import { commandRoute, type CommandRouteDeps, type CommandRouteSpec } from './command-route.ts';
 import { problem } from './problems.ts';
 import {
-  appointmentParams,
-  bookAppointmentBody,
-  cancelAppointmentBody,
-  changeCapacityBody,
-  closeScheduleBody,
-  openScheduleBody,
-  scheduleParams,
-} from './schemas.ts';
+  bookAppointmentRoute,
+  cancelAppointmentRoute,
+  changeCapacityRoute,
+  closeScheduleRoute,
+  openScheduleRoute,
+} from './route-specs.ts';
 
 export interface RoutesDeps extends CommandRouteDeps {
   appointments: Pick<PgAppointmentIndex, 'find'>;
   ids: () => string;
 }
-
-const noParams = z.object({});
 
 const methodNotAllowed =
   (...allowed: string[]): RequestHandler =>
@@ -36,33 +32,29 @@ const methodNotAllowed =
     });
   };
 
+/** The command routes, by their full paths (the app mounts authentication and body parsing on /v1). */
 export function commandRoutes(deps: RoutesDeps): Router {
   const router = Router();
-  const post = <BS extends z.ZodType, PS extends z.ZodType>(
-    path: string,
-    roles: Role[],
-    spec: CommandRouteSpec<BS, PS>,
-  ) => {
+  const post = <BS extends z.ZodType, PS extends z.ZodType>(spec: CommandRouteSpec<BS, PS>) => {
     router
-      .route(path)
-      .post(requireRole(...roles), commandRoute(deps, spec))
+      .route(spec.route.path)
+      .post(requireRole(...spec.route.auth.roles), commandRoute(deps, spec))
       .all(methodNotAllowed('POST'));
   };
-  post('/schedules', ['hospital', 'admin'], openSchedule(deps.ids));
-  post('/schedules/:scheduleId/capacity', ['hospital', 'admin'], changeCapacity);
-  post('/schedules/:scheduleId/close', ['hospital', 'admin'], closeSchedule);
-  post('/appointments', ['patient', 'hospital', 'admin'], bookAppointment(deps.ids));
-  post(
-    '/appointments/:appointmentId/cancel',
-    ['patient', 'hospital', 'admin'],
-    cancelAppointment(deps.appointments),
-  );
+  post(openSchedule(deps.ids));
+  post(changeCapacity);
+  post(closeSchedule);
+  post(bookAppointment(deps.ids));
+  post(cancelAppointment(deps.appointments));
   return router;
 }
 
-const openSchedule = (ids: () => string): CommandRouteSpec<typeof openScheduleBody, typeof noParams> => ({
-  body: openScheduleBody,
-  params: noParams,
+type Spec<R> = R extends { body: infer B extends z.ZodType; params: infer P extends z.ZodType }
+  ? CommandRouteSpec<B, P>
+  : never;
+
+const openSchedule = (ids: () => string): Spec<typeof openScheduleRoute> => ({
+  route: openScheduleRoute,
   prepare: ({ body, principal, now }) => {
     const scheduleId = body.scheduleId ?? ids();
     return {
@@ -94,9 +86,8 @@ const openSchedule = (ids: () => string): CommandRouteSpec<typeof openScheduleBo
   },
 });
 
-const changeCapacity: CommandRouteSpec<typeof changeCapacityBody, typeof scheduleParams> = {
-  body: changeCapacityBody,
-  params: scheduleParams,
+const changeCapacity: Spec<typeof changeCapacityRoute> = {
+  route: changeCapacityRoute,
   prepare: ({ body, params, principal, now }) => ({
     streamId: scheduleStreamName(params.scheduleId),
     command: {
@@ -109,9 +100,8 @@ const changeCapacity: CommandRouteSpec<typeof changeCapacityBody, typeof schedul
   }),
 };
 
-const closeSchedule: CommandRouteSpec<typeof closeScheduleBody, typeof scheduleParams> = {
-  body: closeScheduleBody,
-  params: scheduleParams,
+const closeSchedule: Spec<typeof closeScheduleRoute> = {
+  route: closeScheduleRoute,
   prepare: ({ body, params, principal, now }) => ({
     streamId: scheduleStreamName(params.scheduleId),
     command: {
@@ -133,11 +123,8 @@ const closeSchedule: CommandRouteSpec<typeof closeScheduleBody, typeof scheduleP
   }),
 };
 
-const bookAppointment = (
-  ids: () => string,
-): CommandRouteSpec<typeof bookAppointmentBody, typeof noParams> => ({
-  body: bookAppointmentBody,
-  params: noParams,
+const bookAppointment = (ids: () => string): Spec<typeof bookAppointmentRoute> => ({
+  route: bookAppointmentRoute,
   authorize: (principal, body) => {
     if (principal.role === 'patient' && body.patientId !== principal.sub) {
       throw new AppError('forbidden', 'Patients may only book for themselves');
@@ -163,11 +150,8 @@ const bookAppointment = (
   },
 });
 
-const cancelAppointment = (
-  index: Pick<PgAppointmentIndex, 'find'>,
-): CommandRouteSpec<typeof cancelAppointmentBody, typeof appointmentParams> => ({
-  body: cancelAppointmentBody,
-  params: appointmentParams,
+const cancelAppointment = (index: Pick<PgAppointmentIndex, 'find'>): Spec<typeof cancelAppointmentRoute> => ({
+  route: cancelAppointmentRoute,
   prepare: async ({ body, params, principal, now }) => {
     const indexed = await index.find(params.appointmentId);
     if (!indexed) return problem('appointment_not_found');

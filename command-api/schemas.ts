@@ -41,3 +41,33 @@ export const closeScheduleBody = z.strictObject({ reason });
 
 export const scheduleParams = z.strictObject({ scheduleId: z.uuid() });
 export const appointmentParams = z.strictObject({ appointmentId: z.uuid() });
+
+// Success bodies, as routes.ts builds them (the OpenAPI document and the generated client read these).
+export const scheduleOpened = z.strictObject({
+  scheduleId: z.uuid(),
+  status: z.literal('open'),
+  capacity,
+  /** When the session starts (ISO 8601, UTC). */
+  sessionStartsAt: z.iso.datetime().optional(),
+});
+
+export const capacityChanged = z.strictObject({ scheduleId: z.uuid(), capacity });
+
+export const scheduleClosed = z.strictObject({
+  scheduleId: z.uuid(),
+  status: z.literal('closed'),
+  /** The active appointments the close cancelled. */
+  cancelledAppointmentIds: z.array(z.uuid()),
+});
+
+export const appointmentBooked = z.strictObject({
+  appointmentId: z.uuid(),
+  scheduleId: z.uuid(),
+  status: z.literal('active'),
+});
+
+export const appointmentCancelled = z.strictObject({
+  appointmentId: z.uuid(),
+  scheduleId: z.uuid(),
+  status: z.literal('cancelled'),
+});

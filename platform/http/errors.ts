@@ -3,44 +3,267 @@
  * RFC 9457 problem type. Services throw `AppError`; one middleware renders it.
  * Add codes here, never ad-hoc statuses in handlers.
  */
+/** What a client should do about a problem, in one word (the page and the OpenAPI document say more). */
+export type ClientAction =
+  | 'fix-request' // change the request (a field, a header, the body) and send it again
+  | 'authenticate' // get a (new) token and send it again
+  | 'retry-later' // the same request may succeed later: wait (Retry-After when sent), same Idempotency-Key
+  | 'do-not-retry'; // the request is valid but the state forbids it: retrying changes nothing
+
+export interface CatalogueEntry {
+  status: number;
+  title: string;
+  /** Why a client gets this problem (shown on the problem type's page and in the OpenAPI document). */
+  explanation: string;
+  /** What the client should do, in a sentence. */
+  clientAction: string;
+  action: ClientAction;
+  /** Response headers that come with this problem, besides the trace headers every response has. */
+  headers?: readonly string[];
+}
+
+const SAME_KEY = 'A retry of the same request may reuse its Idempotency-Key.';
+const NEW_KEY =
+  'Only a changed request needs a new Idempotency-Key (the old key stays bound to the old payload).';
+
 export const catalogue = {
-  validation_failed: { status: 400, title: 'Request validation failed' },
-  malformed_json: { status: 400, title: 'Malformed JSON body' },
-  bad_parameter: { status: 400, title: 'Invalid query parameter' },
-  idempotency_key_missing: { status: 400, title: 'Idempotency-Key header is required' },
-  idempotency_key_invalid: { status: 400, title: 'Idempotency-Key header is malformed' },
-  unauthenticated: { status: 401, title: 'Authentication required' },
-  forbidden: { status: 403, title: 'Not allowed' },
-  not_found: { status: 404, title: 'Resource not found' },
-  schedule_not_found: { status: 404, title: 'Schedule not found' },
-  appointment_not_found: { status: 404, title: 'Appointment not found' },
-  institution_not_found: { status: 404, title: 'Institution not found' },
-  doctor_not_found: { status: 404, title: 'Doctor not found' },
-  method_not_allowed: { status: 405, title: 'Method not allowed' },
+  validation_failed: {
+    status: 400,
+    title: 'Request validation failed',
+    explanation:
+      'A path parameter or a body field is missing, unknown or out of range; invalid-params names each one.',
+    clientAction: `Fix the fields listed in invalid-params and send the request again. ${NEW_KEY}`,
+    action: 'fix-request',
+  },
+  malformed_json: {
+    status: 400,
+    title: 'Malformed JSON body',
+    explanation: 'The request body is not valid JSON.',
+    clientAction: `Send a well-formed JSON body with Content-Type: application/json. ${NEW_KEY}`,
+    action: 'fix-request',
+  },
+  bad_parameter: {
+    status: 400,
+    title: 'Invalid query parameter',
+    explanation:
+      'A query or path parameter (or the Booking-Checkpoint header, or a cursor) is invalid, unknown or out of range; invalid-params names each one.',
+    clientAction:
+      'Fix the parameters listed in invalid-params; use cursors only with the query that returned them.',
+    action: 'fix-request',
+  },
+  idempotency_key_missing: {
+    status: 400,
+    title: 'Idempotency-Key header is required',
+    explanation: 'Every command (POST) must carry an Idempotency-Key so that a retry is never applied twice.',
+    clientAction:
+      'Generate a key (a UUID) per logical request, send it, and reuse it when retrying that request.',
+    action: 'fix-request',
+  },
+  idempotency_key_invalid: {
+    status: 400,
+    title: 'Idempotency-Key header is malformed',
+    explanation:
+      'The Idempotency-Key is not 1-255 printable ASCII characters (bare or as a quoted structured-field string).',
+    clientAction: 'Send a key of 1-255 printable ASCII characters, e.g. a UUID.',
+    action: 'fix-request',
+  },
+  unauthenticated: {
+    status: 401,
+    title: 'Authentication required',
+    explanation:
+      'The bearer token is missing, malformed, expired, wrongly signed or lacks a valid sub or role claim.',
+    clientAction:
+      'Obtain a fresh HS256 JWT with sub, role and exp, send it as Authorization: Bearer <token>, then retry.',
+    action: 'authenticate',
+    headers: ['WWW-Authenticate'],
+  },
+  forbidden: {
+    status: 403,
+    title: 'Not allowed',
+    explanation:
+      "The principal may not do this: its role is not allowed here, or a patient acted for someone else (booking, cancelling or reading another patient's appointment).",
+    clientAction:
+      'Do not retry with the same token; act only for yourself, or use an account with the needed role.',
+    action: 'do-not-retry',
+  },
+  not_found: {
+    status: 404,
+    title: 'Resource not found',
+    explanation: 'No route matches the request path.',
+    clientAction: 'Check the path against the OpenAPI document (/openapi.json).',
+    action: 'fix-request',
+  },
+  schedule_not_found: {
+    status: 404,
+    title: 'Schedule not found',
+    explanation: 'No schedule has this id.',
+    clientAction: 'Check the schedule id (e.g. from GET /v1/doctors/{id}/schedules on the query API).',
+    action: 'do-not-retry',
+  },
+  appointment_not_found: {
+    status: 404,
+    title: 'Appointment not found',
+    explanation:
+      'No appointment has this id. On the query API a just-booked appointment may not be projected yet: send the Booking-Checkpoint the command returned.',
+    clientAction:
+      'Check the id; right after booking, read with the Booking-Checkpoint header to wait for your write.',
+    action: 'do-not-retry',
+  },
+  institution_not_found: {
+    status: 404,
+    title: 'Institution not found',
+    explanation: 'No institution has this id.',
+    clientAction: 'Check the id (from GET /v1/institutions or search).',
+    action: 'do-not-retry',
+  },
+  doctor_not_found: {
+    status: 404,
+    title: 'Doctor not found',
+    explanation: 'No doctor has this id and no schedule of it exists in the range.',
+    clientAction: 'Check the doctor id.',
+    action: 'do-not-retry',
+  },
+  method_not_allowed: {
+    status: 405,
+    title: 'Method not allowed',
+    explanation: 'The path exists but not with this method; the Allow header lists the methods it supports.',
+    clientAction: 'Use a method from the Allow header.',
+    action: 'fix-request',
+    headers: ['Allow'],
+  },
   idempotency_key_in_flight: {
     status: 409,
     title: 'A request with this Idempotency-Key is still being processed',
+    explanation:
+      'An earlier request with the same key has not finished yet (or its server died less than a lease ago).',
+    clientAction: `Wait Retry-After seconds and retry with the same key and payload: you will get that request's outcome. ${SAME_KEY}`,
+    action: 'retry-later',
+    headers: ['Retry-After'],
   },
-  schedule_full: { status: 409, title: 'Schedule is fully booked' },
-  already_booked: { status: 409, title: 'Patient already holds an active appointment on this schedule' },
-  schedule_closed: { status: 409, title: 'Schedule is closed' },
-  schedule_already_exists: { status: 409, title: 'Schedule already exists' },
-  session_started: { status: 409, title: 'Session has already started' },
-  appointment_not_active: { status: 409, title: 'Appointment is not active' },
-  capacity_below_active: { status: 409, title: 'Capacity cannot drop below the active appointment count' },
-  concurrency_conflict: { status: 409, title: 'Concurrent modification, retry' },
-  payload_too_large: { status: 413, title: 'Request body too large' },
-  unsupported_media_type: { status: 415, title: 'Unsupported media type' },
-  idempotency_key_reused: { status: 422, title: 'Idempotency-Key reused with a different payload' },
-  too_many_requests: { status: 429, title: 'Too many requests' },
-  dependency_unavailable: { status: 503, title: 'A dependency is unavailable' },
-  internal: { status: 500, title: 'Internal server error' },
-} as const satisfies Record<string, { status: number; title: string }>;
+  schedule_full: {
+    status: 409,
+    title: 'Schedule is fully booked',
+    explanation: 'Every place of the schedule is taken.',
+    clientAction:
+      'Do not retry the same booking; offer another schedule (places may free up if someone cancels).',
+    action: 'do-not-retry',
+  },
+  already_booked: {
+    status: 409,
+    title: 'Patient already holds an active appointment on this schedule',
+    explanation: 'A patient may hold one active appointment per schedule; detail names it.',
+    clientAction: 'Do not retry; show the existing appointment.',
+    action: 'do-not-retry',
+  },
+  schedule_closed: {
+    status: 409,
+    title: 'Schedule is closed',
+    explanation: 'The schedule was closed (by the hospital); nothing can be booked or changed on it.',
+    clientAction: 'Do not retry; offer another schedule.',
+    action: 'do-not-retry',
+  },
+  schedule_already_exists: {
+    status: 409,
+    title: 'Schedule already exists',
+    explanation: 'A schedule with the client-chosen scheduleId exists already.',
+    clientAction: `Choose another scheduleId, or omit it to let the server pick one. ${NEW_KEY}`,
+    action: 'fix-request',
+  },
+  session_started: {
+    status: 409,
+    title: 'Session has already started',
+    explanation:
+      'The session of the schedule has begun (or lies in the past): it can no longer be booked or opened.',
+    clientAction: 'Do not retry; offer a later session.',
+    action: 'do-not-retry',
+  },
+  appointment_not_active: {
+    status: 409,
+    title: 'Appointment is not active',
+    explanation: 'The appointment was cancelled already (by the patient, the hospital or a closed schedule).',
+    clientAction: 'Do not retry; treat the appointment as cancelled.',
+    action: 'do-not-retry',
+  },
+  capacity_below_active: {
+    status: 409,
+    title: 'Capacity cannot drop below the active appointment count',
+    explanation:
+      'The new capacity is smaller than the number of active appointments; detail says how many are active.',
+    clientAction: `Choose a capacity of at least the active count (or cancel appointments first). ${NEW_KEY}`,
+    action: 'fix-request',
+  },
+  concurrency_conflict: {
+    status: 409,
+    title: 'Concurrent modification, retry',
+    explanation: 'The schedule changed concurrently too many times in a row for the command to commit.',
+    clientAction: `Retry the same request shortly. ${SAME_KEY}`,
+    action: 'retry-later',
+  },
+  payload_too_large: {
+    status: 413,
+    title: 'Request body too large',
+    explanation: 'The request body exceeds 64 KiB.',
+    clientAction: 'Send a smaller body (commands are small JSON objects).',
+    action: 'fix-request',
+  },
+  unsupported_media_type: {
+    status: 415,
+    title: 'Unsupported media type',
+    explanation: 'The request body is not JSON (or uses an unsupported charset or content encoding).',
+    clientAction: 'Send the body as UTF-8 JSON with Content-Type: application/json.',
+    action: 'fix-request',
+  },
+  idempotency_key_reused: {
+    status: 422,
+    title: 'Idempotency-Key reused with a different payload',
+    explanation:
+      'This key was used before (by the same principal, within 24 hours) for a different method, path or body.',
+    clientAction:
+      'Send a new Idempotency-Key for a new request; reuse a key only to retry the very same request.',
+    action: 'fix-request',
+  },
+  too_many_requests: {
+    status: 429,
+    title: 'Too many requests',
+    explanation:
+      'The principal used up its request budget (per patient, per minute); the RateLimit-* headers describe it.',
+    clientAction: `Wait Retry-After seconds, then retry. ${SAME_KEY}`,
+    action: 'retry-later',
+    headers: ['Retry-After', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset'],
+  },
+  dependency_unavailable: {
+    status: 503,
+    title: 'A dependency is unavailable',
+    explanation:
+      'A database, Redis or the search engine the request needs is unreachable; nothing was changed.',
+    clientAction: `Wait Retry-After seconds, then retry. ${SAME_KEY}`,
+    action: 'retry-later',
+    headers: ['Retry-After'],
+  },
+  internal: {
+    status: 500,
+    title: 'Internal server error',
+    explanation: 'An unexpected error; it is logged with the traceId of the problem.',
+    clientAction: `Retry later (with the same Idempotency-Key for a command); report the traceId if it persists. ${SAME_KEY}`,
+    action: 'retry-later',
+  },
+} as const satisfies Record<string, CatalogueEntry>;
 
 export type ErrorCode = keyof typeof catalogue;
 
-export const problemTypeUri = (code: ErrorCode): string =>
-  `https://errors.booking.example/${code.replaceAll('_', '-')}`;
+export const errorCodes = Object.keys(catalogue) as ErrorCode[];
+
+export const isErrorCode = (value: string): value is ErrorCode => Object.hasOwn(catalogue, value);
+
+/**
+ * Where problem types live: `<base><code>`. The default is origin-relative (`/problems/`): a
+ * client resolves the type against the URL it called (RFC 9457 §3.1.1), so it points at the page
+ * each API serves for it (problem-pages.ts). PROBLEM_BASE_URL (problem-base.ts) makes it absolute.
+ */
+export const DEFAULT_PROBLEM_BASE = '/problems/';
+
+export const problemTypeUri = (code: ErrorCode, base: string = DEFAULT_PROBLEM_BASE): string =>
+  `${base}${code}`;
 
 export interface InvalidParam {
   name: string;
@@ -82,10 +305,15 @@ export interface ProblemDocument {
   'invalid-params'?: InvalidParam[];
 }
 
-export function toProblem(err: AppError, instance?: string, traceId?: string): ProblemDocument {
+export function toProblem(
+  err: AppError,
+  instance?: string,
+  traceId?: string,
+  problemBase?: string,
+): ProblemDocument {
   const entry = catalogue[err.code];
   return {
-    type: problemTypeUri(err.code),
+    type: problemTypeUri(err.code, problemBase),
     title: entry.title,
     status: entry.status,
     code: err.code,

@@ -28,7 +28,7 @@ function classify(err: unknown): AppError {
 }
 
 /** The one renderer of errors: RFC 9457 problem+json, never a stack trace. */
-export function problemMiddleware(logger: Logger): ErrorRequestHandler {
+export function problemMiddleware(logger: Logger, opts: { problemBase?: string } = {}): ErrorRequestHandler {
   return (err: unknown, req, res, next) => {
     if (res.headersSent) {
       next(err);
@@ -36,7 +36,7 @@ export function problemMiddleware(logger: Logger): ErrorRequestHandler {
     }
     const appError = classify(err);
     if (appError.code === 'internal') logger.error({ err }, 'unhandled error');
-    const problem = toProblem(appError, req.originalUrl, currentContext()?.traceId);
+    const problem = toProblem(appError, req.originalUrl, currentContext()?.traceId, opts.problemBase);
     for (const [k, v] of Object.entries(appError.headers ?? {})) res.setHeader(k, v);
     res.status(problem.status).type('application/problem+json').send(JSON.stringify(problem));
   };

@@ -1,5 +1,6 @@
 import express, { type Express } from 'express';
 import type { Logger } from '../logger.ts';
+import { apiDocsRouter, type ApiDescription } from './api-docs.ts';
 import {
   healthRouter,
   livenessResponse,
@@ -36,12 +37,15 @@ export interface ServiceApp {
 
 /**
  * What every HTTP service of the platform shares, in order: trace context, the request-duration
- * histogram, the access log, connection draining on shutdown, /healthz, /readyz and /metrics.
+ * histogram, the access log, connection draining on shutdown, /healthz, /readyz and /metrics
+ * (and, for an API, /openapi.json, /docs and /problems/:code).
  */
 export function serviceApp(opts: {
   logger: Logger;
   registry: Registry;
   readiness: Omit<HealthOptions, 'isShuttingDown'>;
+  /** An API's routes: served as /openapi.json and /docs, its problem types as /problems/:code. */
+  api?: ApiDescription;
 }): ServiceApp {
   let shuttingDown = false;
   const app = express();
@@ -58,6 +62,7 @@ export function serviceApp(opts: {
   app.use(healthRouter(health));
   healthByApp.set(app, { live: () => livenessResponse(health), ready: () => readinessResponse(health) });
   app.get('/metrics', metricsHandler(opts.registry));
+  if (opts.api) app.use(apiDocsRouter(opts.api));
   return {
     app,
     beginShutdown: () => {
@@ -66,7 +71,7 @@ export function serviceApp(opts: {
     isShuttingDown: () => shuttingDown,
     finish: () => {
       app.use(notFoundHandler);
-      app.use(problemMiddleware(opts.logger));
+      app.use(problemMiddleware(opts.logger, { problemBase: opts.api?.problemBase }));
       return app;
     },
   };

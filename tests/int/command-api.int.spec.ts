@@ -167,12 +167,12 @@ describe('POST /v1/appointments', () => {
     expect((await book(h, scheduleId, p1)).status).toBe(201);
     const again = await book(h, scheduleId, p1);
     expect(again.status).toBe(409);
-    expect(again.body.type).toBe('https://errors.booking.example/already-booked');
+    expect(again.body.type).toBe('/problems/already_booked');
     const full = await book(h, scheduleId, randomPatient());
     expect(full.status).toBe(409);
     expect(full.body).toMatchObject({
       code: 'schedule_full',
-      type: 'https://errors.booking.example/schedule-full',
+      type: '/problems/schedule_full',
     });
     expect(full.headers['content-type']).toMatch(/^application\/problem\+json/);
   });

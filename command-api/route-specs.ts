@@ -1,0 +1,170 @@
+/**
+ * The command endpoints as data: path, roles, schemas, headers, replies and problems. routes.ts
+ * registers each from its spec (and validates with its schemas); the OpenAPI document is written
+ * from the same objects (platform/http/openapi.ts).
+ */
+import { z } from 'zod';
+import type { ResponseHeaderName } from '../platform/http/api-headers.ts';
+import { defineRoute, type ResponseSpec, type RouteSpec } from '../platform/http/api-spec.ts';
+import type { ErrorCode } from '../platform/http/errors.ts';
+import {
+  appointmentBooked,
+  appointmentCancelled,
+  appointmentParams,
+  bookAppointmentBody,
+  cancelAppointmentBody,
+  capacityChanged,
+  changeCapacityBody,
+  closeScheduleBody,
+  openScheduleBody,
+  scheduleClosed,
+  scheduleOpened,
+  scheduleParams,
+} from './schemas.ts';
+
+export const noParams = z.strictObject({});
+
+/** What every command may answer besides its own business rules (auth, key, body, limits, outages). */
+const COMMON_PROBLEMS: readonly ErrorCode[] = [
+  'validation_failed',
+  'malformed_json',
+  'idempotency_key_missing',
+  'idempotency_key_invalid',
+  'unauthenticated',
+  'forbidden',
+  'idempotency_key_in_flight',
+  'concurrency_conflict',
+  'payload_too_large',
+  'unsupported_media_type',
+  'idempotency_key_reused',
+  'too_many_requests',
+  'internal',
+  'dependency_unavailable',
+];
+/** A path parameter that is not valid percent-encoding. */
+const PATH_PROBLEMS: readonly ErrorCode[] = ['bad_parameter'];
+
+const RATE_LIMIT: readonly ResponseHeaderName[] = [
+  'RateLimit-Limit',
+  'RateLimit-Remaining',
+  'RateLimit-Reset',
+];
+
+const reply = (description: string, body: z.ZodType, created = false): ResponseSpec => ({
+  description,
+  body,
+  headers: [
+    ...(created ? (['Location'] as const) : []),
+    'Booking-Checkpoint',
+    'Idempotent-Replayed',
+    ...RATE_LIMIT,
+  ],
+  requiredHeaders: created ? ['Location'] : [],
+});
+
+const command = {
+  requestHeaders: [{ name: 'Idempotency-Key', required: true }, { name: 'traceparent' }],
+} as const;
+const STAFF = ['hospital', 'admin'] as const;
+const ANYONE = ['patient', 'hospital', 'admin'] as const;
+
+export const openScheduleRoute = defineRoute({
+  ...command,
+  method: 'post',
+  path: '/v1/schedules',
+  operationId: 'openSchedule',
+  summary: "Open a schedule (a doctor's session with a number of places)",
+  tag: 'schedules',
+  auth: { roles: STAFF },
+  params: noParams,
+  body: openScheduleBody,
+  responses: { 201: reply('Opened', scheduleOpened, true) },
+  problems: [...COMMON_PROBLEMS, 'schedule_already_exists', 'session_started'],
+});
+
+export const changeCapacityRoute = defineRoute({
+  ...command,
+  method: 'post',
+  path: '/v1/schedules/:scheduleId/capacity',
+  operationId: 'changeCapacity',
+  summary: 'Change the number of places of a schedule',
+  tag: 'schedules',
+  auth: { roles: STAFF },
+  params: scheduleParams,
+  body: changeCapacityBody,
+  responses: { 200: reply('Changed (or already so)', capacityChanged) },
+  problems: [
+    ...COMMON_PROBLEMS,
+    ...PATH_PROBLEMS,
+    'schedule_not_found',
+    'schedule_closed',
+    'capacity_below_active',
+  ],
+});
+
+export const closeScheduleRoute = defineRoute({
+  ...command,
+  method: 'post',
+  path: '/v1/schedules/:scheduleId/close',
+  operationId: 'closeSchedule',
+  summary: 'Close a schedule, cancelling its active appointments',
+  tag: 'schedules',
+  auth: { roles: STAFF },
+  params: scheduleParams,
+  body: closeScheduleBody,
+  responses: { 200: reply('Closed', scheduleClosed) },
+  problems: [...COMMON_PROBLEMS, ...PATH_PROBLEMS, 'schedule_not_found', 'schedule_closed'],
+});
+
+export const bookAppointmentRoute = defineRoute({
+  ...command,
+  method: 'post',
+  path: '/v1/appointments',
+  operationId: 'bookAppointment',
+  summary: 'Book a place on a schedule',
+  description: 'Book a place on a schedule. A patient books only for themselves (patientId = their sub).',
+  tag: 'appointments',
+  auth: { roles: ANYONE },
+  params: noParams,
+  body: bookAppointmentBody,
+  responses: { 201: reply('Booked', appointmentBooked, true) },
+  problems: [
+    ...COMMON_PROBLEMS,
+    'schedule_not_found',
+    'schedule_closed',
+    'session_started',
+    'schedule_full',
+    'already_booked',
+  ],
+});
+
+export const cancelAppointmentRoute = defineRoute({
+  ...command,
+  method: 'post',
+  path: '/v1/appointments/:appointmentId/cancel',
+  operationId: 'cancelAppointment',
+  summary: 'Cancel an appointment',
+  description: 'Cancel an appointment (a patient only their own). The body is optional.',
+  tag: 'appointments',
+  auth: { roles: ANYONE },
+  params: appointmentParams,
+  body: cancelAppointmentBody,
+  bodyRequired: false,
+  responses: { 200: reply('Cancelled', appointmentCancelled) },
+  problems: [...COMMON_PROBLEMS, ...PATH_PROBLEMS, 'appointment_not_found', 'appointment_not_active'],
+});
+
+export const commandApiRoutes: readonly RouteSpec[] = [
+  openScheduleRoute,
+  changeCapacityRoute,
+  closeScheduleRoute,
+  bookAppointmentRoute,
+  cancelAppointmentRoute,
+];
+
+export const commandApiInfo = {
+  title: 'Booking command API',
+  version: '1.0.0',
+  description:
+    'Commands of the hospital booking platform. Every command needs a bearer JWT and an Idempotency-Key; a success returns a Booking-Checkpoint to read your own write on the query API. Errors are RFC 9457 problems whose `type` resolves to a page saying what to do. A path that exists answers other methods with 405 method_not_allowed; an unknown path 404 not_found.',
+};

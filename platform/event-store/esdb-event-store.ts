@@ -42,6 +42,7 @@ import {
   decodeEsdbCheckpoint,
   fromAppendError,
   isSystemEvent,
+  type NormalizedRevision,
   normalizeExpected,
   notAfter,
   toEsdbExpectedRevision,
@@ -83,8 +84,7 @@ export class EsdbEventStore implements EventStore<never> {
     } catch (err) {
       throw fromAppendError(err, streamId, normalized);
     }
-    // The append's events are the last `n` up to `next` (also when the server deduplicated a retry).
-    const first = next - BigInt(events.length) + 1n;
+    const first = firstRevision(normalized, next, events.length);
     const recorded = await this.readStream(streamId, { fromRevision: first, maxCount: events.length });
     const last = recorded[recorded.length - 1];
     if (!last || recorded.some((e, i) => e.id !== toSend[i]!.id)) {
@@ -158,6 +158,16 @@ export class EsdbEventStore implements EventStore<never> {
     const [last] = await collect(read, (e) => e.event?.revision).catch(emptyIfNoStream);
     return last ?? 'no_stream';
   }
+}
+
+/**
+ * Where the append's events start: right after an exact expected revision (also when the server
+ * deduplicated a retry, whatever it reports as current), else the last `n` up to `next`.
+ */
+function firstRevision(expected: NormalizedRevision, next: bigint, n: number): bigint {
+  if (expected === 'no_stream') return 0n;
+  if (typeof expected === 'bigint') return expected + 1n;
+  return next - BigInt(n) + 1n;
 }
 
 /** Drains a streaming read, keeping what `pick` returns (undefined drops the entry). */

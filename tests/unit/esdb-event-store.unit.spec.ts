@@ -112,6 +112,11 @@ describe('EsdbEventStore over a fake client', () => {
     const retry = await store.appendToStream('s', events, 0n);
     expect(retry).toEqual(first);
     expect(await store.readStream('s')).toHaveLength(3);
+
+    const created = [{ ...anEvent(3), id: randomUUID() }];
+    const opened = await store.appendToStream('t', created, 'no_stream');
+    await store.appendToStream('t', [anEvent(4)], 0n); // the stream moves on before the retry
+    expect(await store.appendToStream('t', created, 'no_stream')).toEqual(opened);
   });
 
   it("pages $all past the server's records, resuming after (not at) the checkpoint", async () => {

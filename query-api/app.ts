@@ -7,6 +7,7 @@ import type { Express } from 'express';
 import type { Redis } from 'ioredis';
 import { Counter, Gauge } from 'prom-client';
 import { createRegistry, type Registry } from '../platform/http/metrics.ts';
+import { problemBaseFromEnv } from '../platform/http/problem-base.ts';
 import { serviceApp } from '../platform/http/service-app.ts';
 import { createLogger, type Logger } from '../platform/logger.ts';
 import type { SearchEngine } from '../platform/search/index.ts';
@@ -15,6 +16,7 @@ import type { QueryApiConfig } from './config.ts';
 import { BookingReader } from './read-models/booking-reader.ts';
 import { CatalogReader } from './read-models/catalog-reader.ts';
 import { FastRoutes, withFastPath } from './fast-path.ts';
+import { queryApiInfo, queryApiRoutes } from './route-specs.ts';
 import { queryRoutes } from './routes.ts';
 
 export interface QueryApiDeps {
@@ -30,6 +32,8 @@ export interface QueryApiDeps {
   logger?: Logger;
   registry?: Registry;
   clock?: () => Date;
+  /** Base of problem type URIs. Default: PROBLEM_BASE_URL, else `/problems/`. */
+  problemBase?: string;
 }
 
 export interface QueryApi {
@@ -88,6 +92,11 @@ export function createApp(deps: QueryApiDeps): QueryApi {
     logger,
     registry,
     readiness: { checks: { redis: () => deps.redis.ping() }, timeoutMs: 500 },
+    api: {
+      info: queryApiInfo,
+      routes: queryApiRoutes,
+      problemBase: deps.problemBase ?? problemBaseFromEnv(),
+    },
   });
   const { app } = service;
   app.set('query parser', 'simple');

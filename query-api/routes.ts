@@ -16,14 +16,14 @@ import type { CatalogReader } from './read-models/catalog-reader.ts';
 import { Deps, guardRedis } from './read-models/redis-reads.ts';
 import { loadUntil, reached, requestedCheckpoint } from './read-your-writes.ts';
 import {
-  appointmentIdParam,
-  doctorIdParam,
-  homepageQuery,
-  idParam,
-  institutionsQuery,
-  schedulesQuery,
-  searchQuery,
-} from './schemas.ts';
+  appointmentRoute,
+  doctorSchedulesRoute,
+  homepageRoute,
+  institutionDepartmentsRoute,
+  institutionRoute,
+  institutionsRoute,
+  searchInstitutionsRoute,
+} from './route-specs.ts';
 
 export interface RouteDeps {
   cache: TwoLevelCache;
@@ -83,13 +83,13 @@ export function queryRoutes(deps: RouteDeps): Router {
     return true;
   };
 
-  router.get('/v1/homepage', async (req, res) => {
-    const q = parseOrThrow(homepageQuery, req.query, 'bad_parameter');
+  router.get(homepageRoute.path, async (req, res) => {
+    const q = parseOrThrow(homepageRoute.query, req.query, 'bad_parameter');
     const today = hospitalDate(now().toISOString());
     await cached(
       req,
       res,
-      '/v1/homepage',
+      homepageRoute.path,
       `homepage:${q.city}:${q.videoSize}:${q.scienceSize}:${today}`,
       async (d) => {
         const at = now();
@@ -146,8 +146,8 @@ export function queryRoutes(deps: RouteDeps): Router {
     );
   });
 
-  router.get('/v1/institutions', async (req, res) => {
-    const q = parseOrThrow(institutionsQuery, req.query, 'bad_parameter');
+  router.get(institutionsRoute.path, async (req, res) => {
+    const q = parseOrThrow(institutionsRoute.query, req.query, 'bad_parameter');
     const filter = { city: q.city, level: q.level, category: q.category };
     const fingerprint = queryFingerprint(filter);
     const after = decodeCursor(q.cursor, fingerprint)?.[0];
@@ -160,7 +160,7 @@ export function queryRoutes(deps: RouteDeps): Router {
     await cached(
       req,
       res,
-      '/v1/institutions',
+      institutionsRoute.path,
       `institutions:${index}:${after ?? ''}:${q.limit}`,
       async (d) => {
         const page = await catalog.page('institutions', index, after, q.limit, d);
@@ -173,21 +173,21 @@ export function queryRoutes(deps: RouteDeps): Router {
     );
   });
 
-  router.get('/v1/institutions/:id', async (req, res) => {
-    const { id } = parseOrThrow(idParam, req.params, 'bad_parameter');
-    const found = await cached(req, res, '/v1/institutions/:id', `institution:${id}`, async (d) => {
+  router.get(institutionRoute.path, async (req, res) => {
+    const { id } = parseOrThrow(institutionRoute.params, req.params, 'bad_parameter');
+    const found = await cached(req, res, institutionRoute.path, `institution:${id}`, async (d) => {
       const institution = await catalog.doc('institutions', id, d);
       return institution ? { institution } : MISSING;
     });
     if (!found) throw new AppError('institution_not_found', `No institution ${id}`);
   });
 
-  router.get('/v1/institutions/:id/departments', async (req, res) => {
-    const { id } = parseOrThrow(idParam, req.params, 'bad_parameter');
+  router.get(institutionDepartmentsRoute.path, async (req, res) => {
+    const { id } = parseOrThrow(institutionDepartmentsRoute.params, req.params, 'bad_parameter');
     const found = await cached(
       req,
       res,
-      '/v1/institutions/:id/departments',
+      institutionDepartmentsRoute.path,
       `institution-departments:${id}`,
       async (d) => {
         const institution = await catalog.doc('institutions', id, d);
@@ -205,9 +205,9 @@ export function queryRoutes(deps: RouteDeps): Router {
     if (!found) throw new AppError('institution_not_found', `No institution ${id}`);
   });
 
-  router.get('/v1/doctors/:id/schedules', async (req, res) => {
-    const { id } = parseOrThrow(doctorIdParam, req.params, 'bad_parameter');
-    const q = parseOrThrow(schedulesQuery, req.query, 'bad_parameter');
+  router.get(doctorSchedulesRoute.path, async (req, res) => {
+    const { id } = parseOrThrow(doctorSchedulesRoute.params, req.params, 'bad_parameter');
+    const q = parseOrThrow(doctorSchedulesRoute.query, req.query, 'bad_parameter');
     const from = q.from ?? hospitalDate(now().toISOString());
     const to = q.to ?? addDays(from, 14);
     if (to < from) {
@@ -253,7 +253,7 @@ export function queryRoutes(deps: RouteDeps): Router {
     const found = await cached(
       req,
       res,
-      '/v1/doctors/:id/schedules',
+      doctorSchedulesRoute.path,
       `doctor-schedules:${id}:${from}:${to}`,
       async (d) => {
         const r = await load(d);
@@ -263,8 +263,8 @@ export function queryRoutes(deps: RouteDeps): Router {
     if (!found) throw new AppError('doctor_not_found', `No doctor ${id}`);
   });
 
-  router.get('/v1/search/institutions', async (req, res) => {
-    const q = parseOrThrow(searchQuery, req.query, 'bad_parameter');
+  router.get(searchInstitutionsRoute.path, async (req, res) => {
+    const q = parseOrThrow(searchInstitutionsRoute.query, req.query, 'bad_parameter');
     const fingerprint = queryFingerprint({ q: q.q, city: q.city });
     const after = decodeCursor(q.cursor, fingerprint);
     // Search cursors are [score, id]: anything else would reach the engine and fail there.
@@ -310,8 +310,8 @@ export function queryRoutes(deps: RouteDeps): Router {
     }
   });
 
-  router.get('/v1/appointments/:id', authenticate({ secret: deps.jwtSecret }), async (req, res) => {
-    const { id } = parseOrThrow(appointmentIdParam, req.params, 'bad_parameter');
+  router.get(appointmentRoute.path, authenticate({ secret: deps.jwtSecret }), async (req, res) => {
+    const { id } = parseOrThrow(appointmentRoute.params, req.params, 'bad_parameter');
     const principal = principalOf(req);
     const checkpoint = requestedCheckpoint(req);
     const { value, fresh } = await guardRedis(() =>

@@ -28,4 +28,18 @@ describe('config on the command line', () => {
     expect(result.stdout).toContain('JWT_SECRET=********');
     expect(result.stdout).not.toContain('x'.repeat(40));
   });
+
+  it('masks the EventStoreDB password and refuses eventstoredb without its URL', () => {
+    const url = 'esdb://admin:changeit@127.0.0.1:2113?tls=false';
+    const shown = run({ EVENT_STORE: 'eventstoredb', EVENTSTORE_URL: url });
+    expect(shown.status).toBe(0);
+    expect(shown.stdout).toContain('EVENTSTORE_URL=esdb://admin:****@127.0.0.1:2113?tls=false');
+    expect(shown.stdout).not.toContain('changeit');
+
+    const missing = run({ EVENT_STORE: 'eventstoredb', EVENTSTORE_URL: '' });
+    expect(missing.status).toBe(1);
+    expect(missing.stderr.trim().split('\n').slice(1)).toEqual([
+      expect.stringMatching(/^ {2}- EVENTSTORE_URL="": required when EVENT_STORE=eventstoredb/),
+    ]);
+  });
 });

@@ -59,7 +59,7 @@ const eventstoredb = (url: string): StoreUnderTest => ({
  * behaviour the fake models. Runs always; the real server only when EVENTSTORE_URL is set.
  */
 const eventstoredbAdapterOnFake: StoreUnderTest = {
-  name: 'eventstoredb adapter over a fake client (no server)',
+  name: 'eventstoredb adapter, fake client',
   open: () =>
     Promise.resolve({ store: new EsdbEventStore(new FakeEsdbClient().client), close: async () => {} }),
   promises: { deduplicatedRetry: true, transactionAcrossStreams: false },

@@ -13,6 +13,7 @@ import prettier from 'eslint-config-prettier';
  *   read-models/  the contract between projections/ (writers) and query-api/ (reader): pure
  *   command-api/, projections/, query-api/   never each other
  *   supervisor/, infra/, connectors/, tests/, bench/   process roots and tools: anything
+ *   contracts/    the generator of the published event contracts (a tool): anything
  */
 const TOP_LEVEL = [
   'domain',
@@ -26,6 +27,7 @@ const TOP_LEVEL = [
   'infra',
   'tests',
   'bench',
+  'contracts',
 ];
 const into = (/** @type {string[]} */ dirs) => `^(\\.\\./)+(${dirs.join('|')})(/|$)`;
 const layer = (

@@ -1,0 +1,96 @@
+/**
+ * The JSON Schemas (2020-12) of `booking.events`, generated from the zod schemas that the code
+ * itself validates with, so the published contract and the code cannot drift:
+ *
+ *   events/<Type>.v<N>.schema.json   the `data` of every event type, every schema version still
+ *                                    readable (the latest from domain/schedule-events.ts, older
+ *                                    ones from their upcasters in domain/event-versions.ts)
+ *   events/envelope.schema.json      the record value as the relay publishes it
+ *   events/headers.schema.json       the record headers as the relay publishes them
+ *   events/booking-event.schema.json the value with `data` checked by `type` and schema version
+ *
+ * Payloads are generated in zod's `input` mode: unknown fields are allowed, because readers drop
+ * them (an additive change keeps the version, docs/adr/0009-event-versions.md).
+ */
+import { z } from 'zod';
+import { scheduleEventUpcasters } from '../domain/event-versions.ts';
+import { scheduleEventTypes } from '../domain/schedule-events.ts';
+import { publishedEnvelopeSchema, publishedHeadersSchema } from '../projections/relay/event-message.ts';
+
+type JsonSchema = Record<string, unknown>;
+
+export const payloadFile = (type: string, version: number): string => `${type}.v${version}.schema.json`;
+
+const toJsonSchema = (schema: z.ZodType, title: string, description: string): JsonSchema => {
+  const { $schema, ...rest } = z.toJSONSchema(schema, { target: 'draft-2020-12', io: 'input' });
+  return { $schema, title, description, ...rest };
+};
+
+/** Every (type, version) a consumer may meet, oldest version first. */
+export const eventVersions = (): { type: string; version: number; schema: z.ZodType }[] =>
+  scheduleEventTypes.flatMap((type) =>
+    scheduleEventUpcasters.versions(type).map(({ version, schema }) => ({ type, version, schema })),
+  );
+
+/** The value with its `data` checked against the schema its `type` and version name. */
+function bookingEventSchema(): JsonSchema {
+  return {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    title: 'booking.events record value',
+    description:
+      'envelope.schema.json, with `data` valid against <type>.v<metadata.schemaVersion>.schema.json. ' +
+      'A type or version not listed here is not refused by this schema: consumers ignore unknown ' +
+      'types and dead-letter unknown versions of known types.',
+    allOf: [
+      { $ref: 'envelope.schema.json' },
+      ...eventVersions().map(({ type, version }) => ({
+        if: {
+          type: 'object',
+          properties: {
+            type: { const: type },
+            metadata: {
+              type: 'object',
+              properties: { schemaVersion: { const: version } },
+              required: ['schemaVersion'],
+            },
+          },
+          required: ['type', 'metadata'],
+        },
+        then: { type: 'object', properties: { data: { $ref: payloadFile(type, version) } } },
+      })),
+    ],
+  };
+}
+
+/** File name (under contracts/events/) → JSON Schema. */
+export function eventContractSchemas(): Map<string, JsonSchema> {
+  const files = new Map<string, JsonSchema>();
+  for (const { type, version, schema } of eventVersions()) {
+    files.set(
+      payloadFile(type, version),
+      toJsonSchema(
+        schema,
+        `${type} v${version}`,
+        `The \`data\` of the event ${type}, schema version ${version}.`,
+      ),
+    );
+  }
+  files.set(
+    'envelope.schema.json',
+    toJsonSchema(
+      publishedEnvelopeSchema,
+      'booking.events record value',
+      'The JSON envelope of one stored event, as the relay publishes it (projections/relay/event-message.ts).',
+    ),
+  );
+  files.set(
+    'headers.schema.json',
+    toJsonSchema(
+      publishedHeadersSchema,
+      'booking.events record headers',
+      'Kafka headers of every record the relay publishes (UTF-8 strings).',
+    ),
+  );
+  files.set('booking-event.schema.json', bookingEventSchema());
+  return files;
+}

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { afterProbe, type WatchPolicy } from '../../supervisor/watchdog.ts';
+import { afterProbe, type Liveness, type WatchPolicy } from '../../supervisor/watchdog.ts';
 
 const policy: WatchPolicy = { failuresBeforeRestart: 3, startupGraceMs: 60_000 };
-const run = (lives: ('ok' | 'degraded' | 'failing' | 'unreachable')[], runningForMs = 120_000) => {
+const times = (n: number, live: Liveness): Liveness[] => Array.from({ length: n }, () => live);
+const run = (lives: Liveness[], runningForMs = 120_000) => {
   let failures = 0;
   return lives.map((live) => {
     const next = afterProbe(failures, { live }, runningForMs, policy);
@@ -13,7 +14,7 @@ const run = (lives: ('ok' | 'degraded' | 'failing' | 'unreachable')[], runningFo
 
 describe('supervisor restart policy', () => {
   it('given a dependency outage (degraded), never restarts however long it lasts', () => {
-    expect(run(Array(50).fill('degraded'))).not.toContain(true);
+    expect(run(times(50, 'degraded'))).not.toContain(true);
   });
 
   it('given a service that says it must be restarted, restarts on the third 503 in a row', () => {
@@ -33,7 +34,7 @@ describe('supervisor restart policy', () => {
   });
 
   it('given a process still starting, does not hold silence against it; after the grace it does', () => {
-    expect(run(Array(10).fill('unreachable'), 10_000)).not.toContain(true);
+    expect(run(times(10, 'unreachable'), 10_000)).not.toContain(true);
     expect(run(['unreachable', 'unreachable', 'unreachable'], 61_000)).toEqual([false, false, true]);
   });
 

@@ -1,0 +1,391 @@
+/**
+ * The OpenAPI documents against what the APIs really do: every route the Express apps register is
+ * in the document (and nothing else is), the documents are valid OpenAPI 3.1, and real responses
+ * of every route — a success and a problem each — match the documented status, headers and body.
+ */
+import { randomUUID } from 'node:crypto';
+import { Validator } from '@seriousme/openapi-schema-validator';
+import type { Redis } from 'ioredis';
+import { RateLimiterMemory } from 'rate-limiter-flexible';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ScheduleEvent, scheduleStreamName } from '../../domain/schedule.ts';
+import { keyspace, type ScheduleView } from '../../read-models/bookings.ts';
+import { scheduleEffects } from '../../projections/redis/read-model.ts';
+import { errorCodes } from '../../platform/http/errors.ts';
+import {
+  anOpenScheduleRequest,
+  type Harness,
+  newKey,
+  startCommandApi,
+  TEST_SECRET,
+} from '../support/command-api-harness.ts';
+import {
+  createCatalogPipeline,
+  insertInstitution,
+  waitForSnapshotDrained,
+  type CatalogPipeline,
+} from '../support/catalog-pipeline.ts';
+import {
+  capture,
+  conformance,
+  documentedRoutes,
+  registeredRoutes,
+  type CapturedResponse,
+} from '../support/openapi-conformance.ts';
+import { startQueryInstance, type QueryInstance } from '../support/query-api-harness.ts';
+import { testConfig } from '../support/test-config.ts';
+import { uniqueName, waitFor } from '../support/wait.ts';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
+
+const config = testConfig();
+let commands: Harness;
+let p: CatalogPipeline;
+let query: QueryInstance;
+let noSearch: QueryInstance;
+let commandDoc: Json;
+let queryDoc: Json;
+const readModelRoot = uniqueName('rm');
+const institutionIds: number[] = [];
+
+beforeAll(async () => {
+  // A small per-patient budget, so the RateLimit headers and a 429 are part of the contract run.
+  commands = await startCommandApi({
+    patientRateLimiter: new RateLimiterMemory({ points: 5, duration: 60 }),
+  });
+  p = await createCatalogPipeline(config, { tag: 'oapi' });
+  await p.applyConnector();
+  await p.startProjection();
+  await waitForSnapshotDrained(p);
+  // A generous Redis timeout: fail-fast reads are the degradation test's subject, not this one's.
+  const names = {
+    catalogPrefix: p.keys.prefix,
+    searchAlias: p.alias,
+    readModelRoot,
+    jwtSecret: TEST_SECRET,
+    queryConfig: { QUERY_REDIS_TIMEOUT_MS: 1000 },
+  };
+  query = await startQueryInstance(config, names);
+  noSearch = await startQueryInstance(config, { ...names, searchAlias: uniqueName('missing') });
+  commandDoc = (await (await fetch(`${commands.baseUrl}/openapi.json`)).json()) as Json;
+  queryDoc = (await (await fetch(`${query.baseUrl}/openapi.json`)).json()) as Json;
+}, 240_000);
+
+afterAll(async () => {
+  await query?.close();
+  await noSearch?.close();
+  await commands?.stop();
+  if (p && institutionIds.length)
+    await p.db.query('DELETE FROM institutions WHERE id = ANY($1)', [institutionIds]);
+  await p?.cleanup();
+});
+
+describe('the documents', () => {
+  it('are valid OpenAPI 3.1', async () => {
+    for (const doc of [commandDoc, queryDoc]) {
+      const result = await new Validator().validate(doc);
+      expect(result.errors ?? [], String(doc.info.title)).toEqual([]);
+      expect(result.valid).toBe(true);
+      expect(doc.openapi).toMatch(/^3\.1\./);
+    }
+  });
+
+  it('list exactly the routes the Express apps register', () => {
+    const cmd = registeredRoutes(commands.api.app);
+    const qry = registeredRoutes(query.api.app);
+    console.log(`[openapi] command API routes: ${cmd.join(', ')}`);
+    console.log(`[openapi] query API routes: ${qry.join(', ')}`);
+    expect(documentedRoutes(commandDoc)).toEqual(cmd);
+    expect(documentedRoutes(queryDoc)).toEqual(qry);
+  });
+
+  it('describe the bearer scheme and every problem type with its page', () => {
+    for (const doc of [commandDoc, queryDoc]) {
+      expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
+      expect(doc.components.schemas.Problem.properties.code.enum).toEqual(errorCodes);
+    }
+  });
+});
+
+const get = (base: string, path: string, headers: Record<string, string> = {}) =>
+  fetch(`${base}${path}`, { headers }).then(capture);
+
+const post = (path: string, opts: { token?: string; key?: string | null; body?: unknown }) =>
+  fetch(`${commands.baseUrl}${path}`, {
+    method: 'POST',
+    headers: {
+      ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
+      ...(opts.key === null ? {} : { 'idempotency-key': opts.key ?? newKey() }),
+      ...(opts.body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    body: opts.body === undefined ? null : JSON.stringify(opts.body),
+  }).then(capture);
+
+const json = (res: CapturedResponse): Json => JSON.parse(res.text) as Json;
+
+describe('command API responses', () => {
+  let hospital: string;
+  let patientId: string;
+  let patient: string;
+  let scheduleId: string;
+  let appointmentId: string;
+
+  beforeAll(async () => {
+    hospital = await commands.tokenFor({ sub: 'hospital-oapi', role: 'hospital' });
+    patientId = `patient-${randomUUID().slice(0, 12)}`;
+    patient = await commands.tokenFor({ sub: patientId, role: 'patient' });
+  });
+
+  it('match the document: success and problems of every command', async () => {
+    const { check } = conformance(commandDoc);
+    const expectStatus = (res: CapturedResponse, status: number) => {
+      expect(res.status, res.text).toBe(status);
+      return res;
+    };
+
+    const opened = expectStatus(
+      await post('/v1/schedules', {
+        token: hospital,
+        body: anOpenScheduleRequest({ capacity: 1, doctorId: 'doc-oapi' }),
+      }),
+      201,
+    );
+    check('post', '/v1/schedules', opened);
+    scheduleId = String(json(opened).scheduleId);
+    check(
+      'post',
+      '/v1/schedules',
+      expectStatus(await post('/v1/schedules', { token: patient, body: {} }), 403),
+    );
+    check(
+      'post',
+      '/v1/schedules',
+      expectStatus(await post('/v1/schedules', { token: hospital, body: { x: 1 } }), 400),
+    );
+    check(
+      'post',
+      '/v1/schedules',
+      expectStatus(await post('/v1/schedules', { token: hospital, key: null, body: {} }), 400),
+    );
+    check('post', '/v1/schedules', expectStatus(await post('/v1/schedules', { body: {} }), 401));
+
+    const key = newKey();
+    const booked = expectStatus(
+      await post('/v1/appointments', { token: patient, key, body: { scheduleId, patientId } }),
+      201,
+    );
+    check('post', '/v1/appointments', booked);
+    expect(booked.headers.get('ratelimit-remaining')).toBe('3');
+    appointmentId = String(json(booked).appointmentId);
+    const replayed = await post('/v1/appointments', { token: patient, key, body: { scheduleId, patientId } });
+    expect(replayed.headers.get('idempotent-replayed')).toBe('true');
+    check('post', '/v1/appointments', replayed);
+    const reused = await post('/v1/appointments', {
+      token: patient,
+      key,
+      body: { scheduleId: randomUUID(), patientId },
+    });
+    check('post', '/v1/appointments', expectStatus(reused, 422));
+    const full = await post('/v1/appointments', {
+      token: hospital,
+      body: { scheduleId, patientId: 'someone-else' },
+    });
+    check('post', '/v1/appointments', expectStatus(full, 409));
+    expect(json(full).code).toBe('schedule_full');
+
+    const capacity = `/v1/schedules/${scheduleId}/capacity`;
+    check(
+      'post',
+      '/v1/schedules/{scheduleId}/capacity',
+      expectStatus(await post(capacity, { token: hospital, body: { capacity: 3 } }), 200),
+    );
+    const unknown = `/v1/schedules/${randomUUID()}/capacity`;
+    check(
+      'post',
+      '/v1/schedules/{scheduleId}/capacity',
+      expectStatus(await post(unknown, { token: hospital, body: { capacity: 3 } }), 404),
+    );
+
+    const cancel = `/v1/appointments/${appointmentId}/cancel`;
+    check(
+      'post',
+      '/v1/appointments/{appointmentId}/cancel',
+      expectStatus(await post(cancel, { token: patient }), 200),
+    );
+    check(
+      'post',
+      '/v1/appointments/{appointmentId}/cancel',
+      expectStatus(await post(cancel, { token: hospital }), 409),
+    );
+    // The patient's budget (5 commands a minute) is spent: the sixth is refused with Retry-After.
+    const limited = expectStatus(await post(cancel, { token: patient }), 429);
+    check('post', '/v1/appointments/{appointmentId}/cancel', limited);
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+    const unknownCancel = `/v1/appointments/${randomUUID()}/cancel`;
+    check(
+      'post',
+      '/v1/appointments/{appointmentId}/cancel',
+      expectStatus(await post(unknownCancel, { token: hospital }), 404),
+    );
+
+    const close = `/v1/schedules/${scheduleId}/close`;
+    check(
+      'post',
+      '/v1/schedules/{scheduleId}/close',
+      expectStatus(await post(close, { token: hospital, body: { reason: 'ill' } }), 200),
+    );
+    check(
+      'post',
+      '/v1/schedules/{scheduleId}/close',
+      expectStatus(await post(close, { token: hospital, body: { reason: 'ill' } }), 409),
+    );
+  });
+
+  it('operations, documentation and problem pages match the document', async () => {
+    await checkOperations(commands.baseUrl, commandDoc);
+  });
+});
+
+/** /healthz, /readyz, /metrics, /openapi.json, /docs (and its assets) and /problems/{code}. */
+async function checkOperations(base: string, doc: Json) {
+  const { check } = conformance(doc);
+  for (const path of ['/healthz', '/readyz', '/metrics', '/openapi.json', '/docs']) {
+    const res = await get(base, path);
+    expect(res.status, path).toBe(200);
+    check('get', path, res);
+  }
+  const page = await get(base, '/docs');
+  for (const asset of page.text.match(/\/docs\/assets\/[\w.-]+/g) ?? []) {
+    expect((await get(base, asset)).status, asset).toBe(200);
+  }
+  for (const code of errorCodes) {
+    const html = await get(base, `/problems/${code}`);
+    expect(html.headers.get('content-type')).toMatch(/^text\/html/);
+    check('get', '/problems/{code}', html);
+    const data = await get(base, `/problems/${code}`, { accept: 'application/json' });
+    check('get', '/problems/{code}', data);
+    expect(json(data)).toMatchObject({ code, type: `/problems/${code}` });
+  }
+  check('get', '/problems/{code}', await get(base, '/problems/no_such_problem'));
+}
+
+/** Applies a schedule stream's events to the booking read models as the Redis projector does. */
+async function projectSchedule(redis: Redis, pool: Harness['pool'], scheduleId: string) {
+  const { rows } = await pool.query<{ event_type: string; data: Json; stream_revision: string }>(
+    'SELECT event_type, data, stream_revision FROM events WHERE stream_id = $1 ORDER BY stream_revision',
+    [scheduleStreamName(scheduleId)],
+  );
+  const keys = keyspace(readModelRoot, 1);
+  let view: ScheduleView | null = null;
+  for (const row of rows) {
+    const event = { type: row.event_type, data: row.data } as ScheduleEvent;
+    const effect = scheduleEffects(view, event, Number(row.stream_revision), keys);
+    view = effect.view;
+    for (const op of effect.ops) await redis.call(op.cmd, op.key, ...op.args);
+    await redis.hset(keys.schedule(scheduleId), 'rev', row.stream_revision);
+  }
+}
+
+describe('query API responses', () => {
+  let institutionId: number;
+  let scheduleId: string;
+  let appointmentId: string;
+  const patientId = `patient-${randomUUID().slice(0, 12)}`;
+  const city = uniqueName('契约市');
+
+  beforeAll(async () => {
+    institutionId = await insertInstitution(p.db, { name: '契约测试医院', alias_names: ['契约'], city });
+    institutionIds.push(institutionId);
+    const hospital = await commands.tokenFor({ sub: 'hospital-oapi', role: 'hospital' });
+    const opened = await post('/v1/schedules', {
+      token: hospital,
+      body: anOpenScheduleRequest({ doctorId: 'doc-oapi-q', institutionId: String(institutionId) }),
+    });
+    scheduleId = String(json(opened).scheduleId);
+    const booked = await post('/v1/appointments', { token: hospital, body: { scheduleId, patientId } });
+    appointmentId = String(json(booked).appointmentId);
+    await projectSchedule(p.redis, commands.pool, scheduleId);
+    await waitFor(
+      async () => {
+        const res = await fetch(
+          `${query.baseUrl}/v1/search/institutions?q=${encodeURIComponent('契约')}&city=${encodeURIComponent(city)}`,
+        );
+        const body = (await res.json()) as { items?: unknown[] };
+        return res.status === 200 && body.items?.length ? true : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 200, what: 'the institution in Redis and search' },
+    );
+  });
+
+  it('match the document: success and problems of every read', async () => {
+    const { check } = conformance(queryDoc);
+    const read = async (
+      template: string,
+      path: string,
+      status: number,
+      headers: Record<string, string> = {},
+    ) => {
+      const res = await get(query.baseUrl, path, headers);
+      expect(res.status, `${path}: ${res.text}`).toBe(status);
+      check('get', template, res);
+      return res;
+    };
+    const q = encodeURIComponent;
+    const home = await read('/v1/homepage', `/v1/homepage?city=${q(city)}`, 200);
+    await read('/v1/homepage', `/v1/homepage?city=${q(city)}`, 304, {
+      'if-none-match': home.headers.get('etag')!,
+    });
+    await read('/v1/homepage', '/v1/homepage', 400);
+    await read('/v1/institutions', `/v1/institutions?city=${q(city)}`, 200);
+    await read('/v1/institutions', '/v1/institutions?limit=500', 400);
+    await read('/v1/institutions/{id}', `/v1/institutions/${institutionId}`, 200);
+    await read('/v1/institutions/{id}', `/v1/institutions/${institutionId}`, 200); // from memory
+    await read('/v1/institutions/{id}', '/v1/institutions/99999999999', 404);
+    await read('/v1/institutions/{id}/departments', `/v1/institutions/${institutionId}/departments`, 200);
+    await read('/v1/institutions/{id}/departments', '/v1/institutions/99999999998/departments', 404);
+    await read(
+      '/v1/doctors/{id}/schedules',
+      '/v1/doctors/doc-oapi-q/schedules?from=2030-01-01&to=2030-01-31',
+      200,
+    );
+    await read(
+      '/v1/doctors/{id}/schedules',
+      '/v1/doctors/doc-oapi-q/schedules?from=2030-01-01&to=2030-01-31',
+      200,
+      {
+        'booking-checkpoint': '999999999:0',
+      },
+    );
+    await read('/v1/doctors/{id}/schedules', '/v1/doctors/nobody-oapi/schedules', 404);
+    await read('/v1/doctors/{id}/schedules', '/v1/doctors/x/schedules?from=2030-02-30', 400);
+    await read('/v1/search/institutions', `/v1/search/institutions?q=${q('契约')}&city=${q(city)}`, 200);
+    await read('/v1/search/institutions', '/v1/search/institutions', 400);
+    const unavailable = await get(noSearch.baseUrl, `/v1/search/institutions?q=x`);
+    expect(unavailable.status).toBe(503);
+    check('get', '/v1/search/institutions', unavailable);
+
+    const token = async (sub: string, role: 'patient' | 'hospital') => ({
+      authorization: `Bearer ${await commands.tokenFor({ sub, role })}`,
+    });
+    const mine = await token(patientId, 'patient');
+    await read('/v1/appointments/{id}', `/v1/appointments/${appointmentId}`, 200, mine);
+    await read('/v1/appointments/{id}', `/v1/appointments/${appointmentId}`, 401);
+    await read(
+      '/v1/appointments/{id}',
+      `/v1/appointments/${appointmentId}`,
+      403,
+      await token('someone', 'patient'),
+    );
+    await read(
+      '/v1/appointments/{id}',
+      `/v1/appointments/${randomUUID()}`,
+      404,
+      await token('h', 'hospital'),
+    );
+  });
+
+  it('operations, documentation and problem pages match the document', async () => {
+    await checkOperations(query.baseUrl, queryDoc);
+  });
+});

@@ -93,8 +93,8 @@ describe("the OpenAPI documents list each route's problems from the catalogue", 
   ];
   it.each(apis)('$info.title', ({ info, routes }) => {
     const base = 'https://api.booking.example/problems/';
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- walking the document
     const doc = apiDocument({ info, routes, problemBase: base }) as {
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any -- walking the document
       paths: Record<string, Record<string, { 'x-problem-codes': string[]; responses: Record<string, any> }>>;
     };
     for (const route of [...routes, ...opsRoutes]) {

@@ -21,9 +21,9 @@ export const homepage = z.strictObject({
     z.strictObject({
       departmentId: z.string(),
       bookings: z.number(),
-      name: z.unknown().nullable(),
-      category: z.unknown().nullable(),
-      institutionId: z.unknown().nullable(),
+      name: z.string().nullable(),
+      category: z.string().nullable(),
+      institutionId: id.nullable(),
     }),
   ),
   videos: z.array(z.strictObject({ tab: z.string(), items: z.array(catalogRow) })),

@@ -58,19 +58,22 @@ const metadataFields = {
   actor: z.looseObject({ id: z.string(), role: z.string() }).optional(),
 };
 
-/** The envelope as consumers accept it: records of an older relay carry no schema version (= 1). */
+/**
+ * The envelope as consumers accept it: tolerant of metadata (not theirs to judge) but for its
+ * schema version, which records of an older relay do not carry (= 1).
+ */
 export const envelopeSchema = z.object({
   eventId: z.string().min(1),
   streamId: z.string().min(1).describe('The Kafka key too: `schedule-<scheduleId>` for schedules'),
   revision: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
   type: z.string().min(1),
   data: z.unknown().describe('The event, as the JSON Schema of its type and schema version reads it'),
-  metadata: z.looseObject({ [SCHEMA_VERSION_KEY]: schemaVersion.optional(), ...metadataFields }).default({}),
+  metadata: z.looseObject({ [SCHEMA_VERSION_KEY]: schemaVersion.optional() }).default({}),
   createdAt: z.string().describe('When the event was stored, ISO-8601'),
   checkpoint: z.string().describe("The event's position in the store's global order (opaque)"),
 });
 
-/** The envelope as the relay publishes it: the schema version is always there. */
+/** The envelope as the relay publishes it: the schema version is always there; the known metadata. */
 export const publishedEnvelopeSchema = envelopeSchema.extend({
   metadata: z.looseObject({ [SCHEMA_VERSION_KEY]: schemaVersion, ...metadataFields }),
 });

@@ -12,10 +12,15 @@
  *   // data: the 201 body, or error: the problem (error.code, error.type → /problems/<code>)
  */
 import createClient, { type Client, type ClientOptions, type Middleware } from 'openapi-fetch';
-import type { paths as CommandApiPaths } from './command-api.d.ts';
-import type { paths as QueryApiPaths } from './query-api.d.ts';
+import type { operations as CommandApiOperations, paths as CommandApiPaths } from './command-api.d.ts';
+import type { operations as QueryApiOperations, paths as QueryApiPaths } from './query-api.d.ts';
 
-export type { CommandApiPaths, QueryApiPaths };
+export type { CommandApiOperations, CommandApiPaths, QueryApiOperations, QueryApiPaths };
+
+/** The JSON body of a command, by operationId: `CommandBody<'bookAppointment'>`. */
+export type CommandBody<Op extends keyof CommandApiOperations> = NonNullable<
+  CommandApiOperations[Op]['requestBody']
+>['content']['application/json'];
 export type CommandApiClient = Client<CommandApiPaths>;
 export type QueryApiClient = Client<QueryApiPaths>;
 

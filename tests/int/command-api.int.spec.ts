@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { CommandApiClient } from '../../clients/index.ts';
 import { scheduleStreamName } from '../../domain/schedule.ts';
 import { signToken } from '../../platform/http/auth.ts';
 import { createApp } from '../../command-api/app.ts';
@@ -21,11 +22,16 @@ import { HttpClient, type HttpResponse } from '../support/http-client.ts';
 let h: Harness;
 let hospitalToken: string;
 let adminToken: string;
+/** The typed clients (clients/) for the main flows; raw HTTP for the malformed and hostile requests. */
+let hospital: CommandApiClient;
+let admin: CommandApiClient;
 
 beforeAll(async () => {
   h = await startCommandApi();
   hospitalToken = await h.tokenFor({ sub: 'hospital-1', role: 'hospital' });
   adminToken = await h.tokenFor({ sub: 'admin-1', role: 'admin' });
+  hospital = await h.clientFor({ sub: 'hospital-1', role: 'hospital' });
+  admin = await h.clientFor({ sub: 'admin-1', role: 'admin' });
 });
 
 afterAll(async () => {
@@ -53,40 +59,30 @@ async function streamEvents(scheduleId: string) {
 
 describe('POST /v1/schedules', () => {
   it('opens a schedule: 201 with its id, Location and a checkpoint', async () => {
-    const res = await h.http.post('/v1/schedules', {
-      token: hospitalToken,
-      idempotencyKey: newKey(),
+    const { data, response } = await hospital.POST('/v1/schedules', {
+      params: { header: { 'Idempotency-Key': newKey() } },
       body: anOpenScheduleRequest({ period: 'evening', capacity: 7 }),
     });
-    expect(res.status).toBe(201);
-    expect(res.body).toMatchObject({
-      status: 'open',
-      capacity: 7,
-      sessionStartsAt: '2030-01-15T10:00:00.000Z',
-    });
-    expect(res.headers.location).toBe(`/v1/schedules/${res.body.scheduleId}`);
-    expect(res.headers['booking-checkpoint']).toMatch(/^\d+:\d+$/);
-    expect((await streamEvents(String(res.body.scheduleId))).map((e) => e.event_type)).toEqual([
-      'ScheduleOpened',
-    ]);
+    expect(response.status).toBe(201);
+    expect(data).toMatchObject({ status: 'open', capacity: 7, sessionStartsAt: '2030-01-15T10:00:00.000Z' });
+    expect(response.headers.get('location')).toBe(`/v1/schedules/${data!.scheduleId}`);
+    expect(response.headers.get('booking-checkpoint')).toMatch(/^\d+:\d+$/);
+    expect((await streamEvents(data!.scheduleId)).map((e) => e.event_type)).toEqual(['ScheduleOpened']);
   });
 
   it('accepts a client-chosen schedule id once, then 409 schedule_already_exists', async () => {
     const scheduleId = randomUUID();
-    const first = await h.http.post('/v1/schedules', {
-      token: hospitalToken,
-      idempotencyKey: newKey(),
-      body: anOpenScheduleRequest({ scheduleId }),
-    });
-    expect(first.status).toBe(201);
-    expect(first.body.scheduleId).toBe(scheduleId);
-    const second = await h.http.post('/v1/schedules', {
-      token: adminToken,
-      idempotencyKey: newKey(),
-      body: anOpenScheduleRequest({ scheduleId }),
-    });
-    expect(second.status).toBe(409);
-    expect(problemCode(second)).toBe('schedule_already_exists');
+    const open = (client: CommandApiClient) =>
+      client.POST('/v1/schedules', {
+        params: { header: { 'Idempotency-Key': newKey() } },
+        body: anOpenScheduleRequest({ scheduleId }),
+      });
+    const first = await open(hospital);
+    expect(first.response.status).toBe(201);
+    expect(first.data?.scheduleId).toBe(scheduleId);
+    const second = await open(admin);
+    expect(second.response.status).toBe(409);
+    expect(second.error?.code).toBe('schedule_already_exists');
   });
 
   it('forbids patients from opening schedules', async () => {
@@ -116,18 +112,17 @@ describe('POST /v1/appointments', () => {
     const patientId = randomPatient();
     const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
     const key = newKey();
-    const res = await h.http.post('/v1/appointments', {
-      token: await h.tokenFor({ sub: patientId, role: 'patient' }),
-      idempotencyKey: key,
-      headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
+    const patient = await h.clientFor({ sub: patientId, role: 'patient' });
+    const { data, response } = await patient.POST('/v1/appointments', {
+      params: { header: { 'Idempotency-Key': key, traceparent: `00-${traceId}-00f067aa0ba902b7-01` } },
       body: { scheduleId, patientId },
     });
-    expect(res.status).toBe(201);
-    expect(res.body).toEqual({ appointmentId: expect.any(String), scheduleId, status: 'active' });
-    expect(res.headers['x-trace-id']).toBe(traceId);
-    expect(res.headers.traceparent).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
+    expect(response.status).toBe(201);
+    expect(data).toEqual({ appointmentId: expect.any(String), scheduleId, status: 'active' });
+    expect(response.headers.get('x-trace-id')).toBe(traceId);
+    expect(response.headers.get('traceparent')).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
     const booked = (await streamEvents(scheduleId)).find((e) => e.event_type === 'AppointmentBooked');
-    expect(booked?.data).toMatchObject({ appointmentId: res.body.appointmentId, patientId });
+    expect(booked?.data).toMatchObject({ appointmentId: data!.appointmentId, patientId });
     expect(booked?.metadata).toMatchObject({
       correlationId: traceId,
       idempotencyKey: key,
@@ -135,7 +130,7 @@ describe('POST /v1/appointments', () => {
       traceparent: expect.stringMatching(new RegExp(`^00-${traceId}-`)),
     });
     const indexed = await h.pool.query('SELECT stream_id FROM appointment_index WHERE appointment_id = $1', [
-      res.body.appointmentId,
+      data!.appointmentId,
     ]);
     expect(indexed.rows).toEqual([{ stream_id: scheduleStreamName(scheduleId) }]);
   });
@@ -196,22 +191,26 @@ describe('POST /v1/appointments/{id}/cancel', () => {
   it('lets the patient cancel their own appointment, with or without a body', async () => {
     const scheduleId = await openSchedule(h);
     const patientId = randomPatient();
-    const token = await h.tokenFor({ sub: patientId, role: 'patient' });
-    const { body } = await book(h, scheduleId, patientId);
-    const res = await h.http.post(`/v1/appointments/${body.appointmentId}/cancel`, {
-      token,
-      idempotencyKey: newKey(),
-      body: { reason: 'feeling better' },
-    });
-    expect(res.status).toBe(200);
-    expect(res.body).toEqual({ appointmentId: body.appointmentId, scheduleId, status: 'cancelled' });
-    expect(res.headers['booking-checkpoint']).toMatch(/^\d+:\d+$/);
-    const second = await book(h, scheduleId, patientId);
-    const noBody = await h.http.post(`/v1/appointments/${second.body.appointmentId}/cancel`, {
-      token,
-      idempotencyKey: newKey(),
-    });
-    expect(noBody.status).toBe(200);
+    const patient = await h.clientFor({ sub: patientId, role: 'patient' });
+    const bookOne = async () =>
+      (
+        await patient.POST('/v1/appointments', {
+          params: { header: { 'Idempotency-Key': newKey() } },
+          body: { scheduleId, patientId },
+        })
+      ).data!.appointmentId;
+    const cancel = (appointmentId: string, body?: { reason: string }) =>
+      patient.POST('/v1/appointments/{appointmentId}/cancel', {
+        params: { path: { appointmentId }, header: { 'Idempotency-Key': newKey() } },
+        ...(body ? { body } : {}),
+      });
+    const appointmentId = await bookOne();
+    const { data, response } = await cancel(appointmentId, { reason: 'feeling better' });
+    expect(response.status).toBe(200);
+    expect(data).toEqual({ appointmentId, scheduleId, status: 'cancelled' });
+    expect(response.headers.get('booking-checkpoint')).toMatch(/^\d+:\d+$/);
+    const noBody = await cancel(await bookOne());
+    expect(noBody.response.status).toBe(200);
   });
 
   it("403 when a patient cancels someone else's appointment; hospital and admin may", async () => {
@@ -265,41 +264,36 @@ describe('capacity and close', () => {
     const scheduleId = await openSchedule(h, { capacity: 3 });
     await book(h, scheduleId, randomPatient());
     await book(h, scheduleId, randomPatient());
-    const post = (capacity: number) =>
-      h.http.post(`/v1/schedules/${scheduleId}/capacity`, {
-        token: hospitalToken,
-        idempotencyKey: newKey(),
+    const post = (capacity: number, id = scheduleId) =>
+      hospital.POST('/v1/schedules/{scheduleId}/capacity', {
+        params: { path: { scheduleId: id }, header: { 'Idempotency-Key': newKey() } },
         body: { capacity },
       });
     const raised = await post(10);
-    expect(raised.status).toBe(200);
-    expect(raised.body).toEqual({ scheduleId, capacity: 10 });
+    expect(raised.response.status).toBe(200);
+    expect(raised.data).toEqual({ scheduleId, capacity: 10 });
     const below = await post(1);
-    expect(below.status).toBe(409);
-    expect(problemCode(below)).toBe('capacity_below_active');
+    expect(below.response.status).toBe(409);
+    expect(below.error?.code).toBe('capacity_below_active');
     const same = await post(10);
-    expect(same.status).toBe(200);
-    expect(same.headers['booking-checkpoint']).toBe(raised.headers['booking-checkpoint']);
-    const unknown = await h.http.post(`/v1/schedules/${randomUUID()}/capacity`, {
-      token: hospitalToken,
-      idempotencyKey: newKey(),
-      body: { capacity: 5 },
-    });
-    expect(unknown.status).toBe(404);
+    expect(same.response.status).toBe(200);
+    expect(same.response.headers.get('booking-checkpoint')).toBe(
+      raised.response.headers.get('booking-checkpoint'),
+    );
+    const unknown = await post(5, randomUUID());
+    expect(unknown.response.status).toBe(404);
   });
 
   it('closes a schedule, cancelling its active appointments with the reason', async () => {
     const scheduleId = await openSchedule(h);
     const a = await book(h, scheduleId, randomPatient());
     const b = await book(h, scheduleId, randomPatient());
-    const res = await h.http.post(`/v1/schedules/${scheduleId}/close`, {
-      token: adminToken,
-      idempotencyKey: newKey(),
+    const { data } = await admin.POST('/v1/schedules/{scheduleId}/close', {
+      params: { path: { scheduleId }, header: { 'Idempotency-Key': newKey() } },
       body: { reason: 'doctor ill' },
     });
-    expect(res.status).toBe(200);
-    expect(res.body.status).toBe('closed');
-    expect([...res.body.cancelledAppointmentIds].sort()).toEqual(
+    expect(data?.status).toBe('closed');
+    expect([...data!.cancelledAppointmentIds].sort()).toEqual(
       [a.body.appointmentId, b.body.appointmentId].sort(),
     );
     const types = (await streamEvents(scheduleId)).map((e) => e.event_type);

@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
+import { type CommandApiClient, type CommandBody, createCommandApiClient } from '../../clients/index.ts';
 import type { CommandApi, CommandApiDeps } from '../../command-api/app.ts';
 import type { CommandHooks } from '../../command-api/command-route.ts';
 import { parseConfig } from '../../platform/config.ts';
@@ -26,6 +27,8 @@ export interface Harness {
   hooks: CommandHooks;
   clock: { now: () => Date };
   tokenFor(principal: Principal): Promise<string>;
+  /** The typed client of clients/ (what our users call the API with), acting as `principal`. */
+  clientFor(principal: Principal): Promise<CommandApiClient>;
   stop(): Promise<void>;
 }
 
@@ -71,6 +74,15 @@ export async function startCommandApi(
   const { createAgent } = await import('./http-client.ts');
   const http = new HttpClient(baseUrl, createAgent(opts.maxSockets ?? 50));
   const tokens = new Map<string, string>();
+  const tokenFor = async (principal: Principal): Promise<string> => {
+    const cacheKey = `${principal.role}:${principal.sub}`;
+    let token = tokens.get(cacheKey);
+    if (!token) {
+      token = await signToken(TEST_SECRET, principal, { expiresIn: '10m' });
+      tokens.set(cacheKey, token);
+    }
+    return token;
+  };
   return {
     api,
     server,
@@ -79,14 +91,9 @@ export async function startCommandApi(
     baseUrl,
     hooks,
     clock,
-    async tokenFor(principal) {
-      const cacheKey = `${principal.role}:${principal.sub}`;
-      let token = tokens.get(cacheKey);
-      if (!token) {
-        token = await signToken(TEST_SECRET, principal, { expiresIn: '10m' });
-        tokens.set(cacheKey, token);
-      }
-      return token;
+    tokenFor,
+    async clientFor(principal) {
+      return createCommandApiClient({ baseUrl, token: await tokenFor(principal) });
     },
     async stop() {
       http.close();
@@ -98,7 +105,8 @@ export async function startCommandApi(
 
 export const newKey = (): string => randomUUID();
 
-export function anOpenScheduleRequest(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+/** A valid open-schedule body; `overrides` may make it invalid (the bad-input tests send it raw). */
+export function anOpenScheduleRequest(overrides: Record<string, unknown> = {}): CommandBody<'openSchedule'> {
   return {
     doctorId: 'doctor-1',
     institutionId: 'institution-1',
@@ -113,13 +121,13 @@ export function anOpenScheduleRequest(overrides: Record<string, unknown> = {}): 
 
 /** Opens a schedule as a hospital user and returns its id. */
 export async function openSchedule(h: Harness, overrides: Record<string, unknown> = {}): Promise<string> {
-  const res = await h.http.post('/v1/schedules', {
-    token: await h.tokenFor({ sub: 'hospital-1', role: 'hospital' }),
-    idempotencyKey: newKey(),
+  const hospital = await h.clientFor({ sub: 'hospital-1', role: 'hospital' });
+  const { data, error, response } = await hospital.POST('/v1/schedules', {
+    params: { header: { 'Idempotency-Key': newKey() } },
     body: anOpenScheduleRequest(overrides),
   });
-  if (res.status !== 201) throw new Error(`open schedule failed: ${res.status} ${res.text}`);
-  return (res.body as { scheduleId: string }).scheduleId;
+  if (!data) throw new Error(`open schedule failed: ${response.status} ${JSON.stringify(error)}`);
+  return data.scheduleId;
 }
 
 export async function book(h: Harness, scheduleId: string, patientId: string, key = newKey()) {

@@ -69,12 +69,14 @@ describe('query API over the CDC-filled read models', () => {
       timeoutMs: 90_000,
       what: 'the row in Redis',
     });
+    const institution = (instance: QueryInstance) =>
+      instance.client.GET('/v1/institutions/{id}', { params: { path: { id: String(id) } } });
     for (const instance of [a, b]) {
-      const first = await instance.get(`/v1/institutions/${id}`);
-      expect(first.status).toBe(200);
-      const second = await instance.get(`/v1/institutions/${id}`);
-      expect(second.headers.get('x-cache')).toBe('l1-hit');
-      expect(((await second.json()) as { institution: Institution }).institution.name).toBe('缓存人民医院');
+      const first = await institution(instance);
+      expect(first.response.status).toBe(200);
+      const second = await institution(instance);
+      expect(second.response.headers.get('x-cache')).toBe('l1-hit');
+      expect(second.data?.institution.name).toBe('缓存人民医院');
     }
 
     await p.db.query('UPDATE institutions SET name = $2 WHERE id = $1', [id, '缓存人民医院（新院区）']);
@@ -88,9 +90,8 @@ describe('query API over the CDC-filled read models', () => {
       [a, b].map((instance) =>
         waitFor(
           async () => {
-            const res = await instance.get(`/v1/institutions/${id}`);
-            const body = (await res.json()) as { institution: Institution };
-            return body.institution.name === '缓存人民医院（新院区）' ? Date.now() - inRedisAt : undefined;
+            const { data } = await institution(instance);
+            return data?.institution.name === '缓存人民医院（新院区）' ? Date.now() - inRedisAt : undefined;
           },
           { timeoutMs: 5_000, intervalMs: 10, what: 'the update through the query API' },
         ),
@@ -191,13 +192,15 @@ describe('query API over the CDC-filled read models', () => {
     let cursor: string | null = null;
     let pages = 0;
     do {
-      const query: string = `/v1/institutions?city=${encodeURIComponent(walkCity)}&limit=7${cursor ? `&cursor=${cursor}` : ''}`;
-      const res = await (pages % 2 === 0 ? a : b).get(query);
-      expect(res.status).toBe(200);
-      const page = (await res.json()) as ListPage;
-      expect(page.items.length).toBeLessThanOrEqual(7);
-      seen.push(...page.items.map((i) => i.id));
-      cursor = page.nextCursor;
+      const query: { city: string; limit: number; cursor?: string } = { city: walkCity, limit: 7 };
+      if (cursor) query.cursor = cursor;
+      const { data: page, response } = await (pages % 2 === 0 ? a : b).client.GET('/v1/institutions', {
+        params: { query },
+      });
+      expect(response.status).toBe(200);
+      expect(page!.items.length).toBeLessThanOrEqual(7);
+      seen.push(...page!.items.map((i) => Number(i.id)));
+      cursor = page!.nextCursor;
       pages += 1;
       await new Promise((r) => setTimeout(r, 40));
     } while (cursor && pages < 100);
@@ -269,15 +272,13 @@ describe('query API over the CDC-filled read models', () => {
     ids.push(id);
     const found = await waitFor(
       async () => {
-        const res = await a.get(
-          `/v1/search/institutions?q=${encodeURIComponent('仁济')}&city=${encodeURIComponent(city)}`,
-        );
-        if (res.status !== 200) return undefined;
-        const body = (await res.json()) as { items: Institution[] };
-        return body.items.some((i) => i.id === id) ? body : undefined;
+        const { data } = await a.client.GET('/v1/search/institutions', {
+          params: { query: { q: '仁济', city } },
+        });
+        return data?.items.some((i) => i.id === id) ? data : undefined;
       },
       { timeoutMs: 30_000, intervalMs: 200, what: 'the institution in search results' },
     );
-    expect(found.items.every((i) => (i as unknown as { city: string }).city === city)).toBe(true);
+    expect(found.items.every((i) => i.city === city)).toBe(true);
   });
 });

@@ -1,3 +1,4 @@
+import { createQueryApiClient, type QueryApiClient } from '../../clients/index.ts';
 import { parseQueryApiConfig, type QueryApiConfig } from '../../query-api/config.ts';
 import { startQueryApi } from '../../query-api/start.ts';
 import type { QueryApi } from '../../query-api/app.ts';
@@ -7,6 +8,9 @@ import { createLogger } from '../../platform/logger.ts';
 export interface QueryInstance {
   api: QueryApi;
   baseUrl: string;
+  /** The typed client of clients/ (what our users call the API with). */
+  client: QueryApiClient;
+  /** Raw HTTP, for what a typed client does not express (bad parameters, validators, encodings). */
   get(path: string, headers?: Record<string, string>): Promise<Response>;
   close(): Promise<void>;
 }
@@ -43,6 +47,7 @@ export async function startQueryInstance(
   return {
     api: started.api,
     baseUrl,
+    client: createQueryApiClient({ baseUrl }),
     get: (path, headers = {}) => fetch(`${baseUrl}${path}`, { headers }),
     close: () => started.stop(1_000),
   };

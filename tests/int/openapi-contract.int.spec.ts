@@ -8,6 +8,7 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import type { Redis } from 'ioredis';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clientDocuments } from '../../clients/generate.ts';
 import { type ScheduleEvent, scheduleStreamName } from '../../domain/schedule.ts';
 import { keyspace, type ScheduleView } from '../../read-models/bookings.ts';
 import { scheduleEffects } from '../../projections/redis/read-model.ts';
@@ -98,6 +99,11 @@ describe('the documents', () => {
     console.log(`[openapi] query API routes: ${qry.join(', ')}`);
     expect(documentedRoutes(commandDoc)).toEqual(cmd);
     expect(documentedRoutes(queryDoc)).toEqual(qry);
+  });
+
+  it('are the documents the clients are generated from', () => {
+    expect(commandDoc).toEqual(clientDocuments['command-api.d.ts']);
+    expect(queryDoc).toEqual(clientDocuments['query-api.d.ts']);
   });
 
   it('describe the bearer scheme and every problem type with its page', () => {

@@ -14,6 +14,7 @@ import prettier from 'eslint-config-prettier';
  *   command-api/, projections/, query-api/   never each other
  *   supervisor/, infra/, connectors/, tests/, bench/   process roots and tools: anything
  *   contracts/    the generator of the published event contracts (a tool): anything
+ *   clients/      the typed API clients users import (index.ts: generated types and openapi-fetch only)
  */
 const TOP_LEVEL = [
   'domain',
@@ -28,6 +29,7 @@ const TOP_LEVEL = [
   'tests',
   'bench',
   'contracts',
+  'clients',
 ];
 const into = (/** @type {string[]} */ dirs) => `^(\\.\\./)+(${dirs.join('|')})(/|$)`;
 const layer = (
@@ -121,5 +123,16 @@ export default tseslint.config(
     // zod is the one package: its schemas are pure values, and the events are defined once with it.
     [{ regex: '^(?!zod$)[^.]', message: 'domain/ is pure: no packages but zod, no node: built-ins' }],
   ),
+  {
+    // What users of the API import: the generated types and openapi-fetch, never the servers'
+    // code (clients/generate.ts, a build tool, reads the route specs).
+    files: ['clients/index.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: '^\\.\\./', message: 'clients/index.ts must not import the platform' }] },
+      ],
+    },
+  },
   prettier,
 );

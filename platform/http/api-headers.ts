@@ -17,7 +17,11 @@ export const requestHeaders = {
   'Idempotency-Key': {
     description:
       'Required on every command: 1-255 printable ASCII characters (e.g. a UUID), bare or as a quoted structured-field string. A retry with the same key and payload gets the first outcome back (Idempotent-Replayed: true); keys are kept per principal for 24 hours.',
-    schema: { type: 'string', pattern: '^[\\x21-\\x7e]{1,257}$' },
+    // idempotency.ts's two accepted forms: a bare token, or a quoted structured-field string.
+    schema: {
+      type: 'string',
+      pattern: '^(?:[\\x21\\x23-\\x7e]{1,255}|"(?:[\\x20\\x21\\x23-\\x5b\\x5d-\\x7e]|\\\\["\\\\]){1,255}")$',
+    },
   },
   'Booking-Checkpoint': {
     description:
@@ -28,11 +32,6 @@ export const requestHeaders = {
     description:
       'W3C trace context: honoured when valid (the request joins the trace), else a trace is started.',
     schema: { type: 'string', pattern: '^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$' },
-  },
-  'X-Correlation-Id': {
-    description:
-      'Optional correlation id (1-128 printable ASCII characters) carried into logs and event metadata.',
-    schema: text,
   },
   'If-None-Match': {
     description: 'An ETag from an earlier response: 304 Not Modified (no body) while it still matches.',

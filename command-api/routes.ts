@@ -49,6 +49,7 @@ export function commandRoutes(deps: RoutesDeps): Router {
   return router;
 }
 
+/** A command's handler, typed by its declared route's body and path schemas. */
 type Spec<R> = R extends { body: infer B extends z.ZodType; params: infer P extends z.ZodType }
   ? CommandRouteSpec<B, P>
   : never;

@@ -21,6 +21,10 @@ RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:20-slim AS runtime
 ENV NODE_ENV=production
+# Every node process of the image starts OpenTelemetry first (platform/telemetry-register.ts):
+# OTEL_EXPORTER_ZIPKIN_ENDPOINT, or OTEL_TRACES_EXPORTER=otlp with OTEL_EXPORTER_OTLP_ENDPOINT, say
+# where spans go; OTEL_SDK_DISABLED=true turns it off.
+ENV NODE_OPTIONS="--import=./dist/platform/telemetry-register.js"
 WORKDIR /app
 # Owned by root, read-only for the service: it writes nothing to its own tree.
 COPY --from=build /app/package.json ./package.json

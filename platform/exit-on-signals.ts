@@ -1,3 +1,4 @@
+import { shutdownTelemetry } from './context.ts';
 import type { Logger } from './logger.ts';
 
 const describe = (err: unknown): string => (err instanceof Error ? err.message : String(err));
@@ -27,6 +28,7 @@ export function exitOnSignals(opts: { logger: Logger; stop: () => Promise<void>;
       code = code || 1;
     }
     opts.logger.info('stopped');
+    await shutdownTelemetry(); // the spans still buffered go out before the exit
     process.exit(code);
   };
   const onSignal = (signal: NodeJS.Signals) => {

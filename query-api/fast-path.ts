@@ -1,7 +1,7 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { LRUCache } from 'lru-cache';
 import type { Counter } from 'prom-client';
-import { contextFromTraceparent, toTraceparent } from '../platform/context.ts';
+import { traceNoRequestsWhere } from '../platform/context.ts';
 import { httpDurationHistogram, type Registry } from '../platform/http/metrics.ts';
 import type { Logger } from '../platform/logger.ts';
 import { sendCached } from './cache/send-cached.ts';
@@ -26,8 +26,12 @@ export class FastRoutes {
 /**
  * The hot path of the read-heavy front door: a GET whose bytes sit fresh in the in-process
  * cache is answered straight from node:http, before Express routing, with the same headers,
- * ETag/304 handling, compression, trace headers and metrics as the Express route. Anything else
- * (a miss, a stale or invalidated entry, a new URL, Redis down) goes to Express unchanged.
+ * ETag/304 handling, compression and metrics as the Express route. Anything else (a miss, a stale
+ * or invalidated entry, a new URL, Redis down) goes to Express unchanged.
+ *
+ * It stays outside tracing: the same test tells the http instrumentation to make no span for a
+ * request this path will answer (platform/telemetry.ts), so a cache hit carries no `traceparent`
+ * or `X-Trace-Id` and costs no span.
  */
 export function withFastPath(
   app: RequestListener,
@@ -45,34 +49,34 @@ export function withFastPath(
   const duration = httpDurationHistogram(deps.registry);
   const debug = deps.logger.isLevelEnabled('debug');
 
-  return (req: IncomingMessage, res: ServerResponse) => {
+  /** The fresh cache entry this request would be answered from, if the fast path answers it. */
+  const fastEntry = (req: IncomingMessage) => {
     // A read-your-writes request must wait for its checkpoint: only the Express route does that.
     if (
-      req.method === 'GET' &&
-      req.url &&
-      req.headers['booking-checkpoint'] === undefined &&
-      !deps.disabled() &&
-      deps.redisReady()
-    ) {
-      const known = deps.routes.lookup(req.url);
-      const entry = known && deps.cache.peekFresh(known.key);
-      if (known && entry) {
-        const started = process.hrtime.bigint();
-        const traceparent = req.headers.traceparent;
-        const ctx = contextFromTraceparent(typeof traceparent === 'string' ? traceparent : undefined);
-        res.setHeader('traceparent', toTraceparent(ctx));
-        res.setHeader('X-Trace-Id', ctx.traceId);
-        sendCached(req, res, entry, { outcome: 'l1-hit' });
-        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-        duration.observe({ method: 'GET', route: known.route, status_code: String(res.statusCode) }, seconds);
-        deps.outcomes.inc({ route: known.route, outcome: 'l1-hit' });
-        if (debug)
-          deps.logger.debug(
-            { traceId: ctx.traceId, path: req.url, status: res.statusCode },
-            'request (fast path)',
-          );
-        return;
-      }
+      req.method !== 'GET' ||
+      !req.url ||
+      req.headers['booking-checkpoint'] !== undefined ||
+      deps.disabled() ||
+      !deps.redisReady()
+    )
+      return undefined;
+    const known = deps.routes.lookup(req.url);
+    const entry = known && deps.cache.peekFresh(known.key);
+    return known && entry ? { known, entry } : undefined;
+  };
+  traceNoRequestsWhere((req) => fastEntry(req) !== undefined);
+
+  return (req: IncomingMessage, res: ServerResponse) => {
+    const hit = fastEntry(req);
+    if (hit) {
+      const { known, entry } = hit;
+      const started = process.hrtime.bigint();
+      sendCached(req, res, entry, { outcome: 'l1-hit' });
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      duration.observe({ method: 'GET', route: known.route, status_code: String(res.statusCode) }, seconds);
+      deps.outcomes.inc({ route: known.route, outcome: 'l1-hit' });
+      if (debug) deps.logger.debug({ path: req.url, status: res.statusCode }, 'request (fast path)');
+      return;
     }
     app(req, res);
   };

@@ -23,6 +23,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 // plain node from dist/; run from the sources (`npm start`), under tsx.
 const compiled = import.meta.url.endsWith('.js');
 const entryFile = (entry: string) => (compiled ? entry.replace(/\.ts$/, '.js') : entry);
+const telemetryPreload = new URL(`../platform/telemetry-register.${compiled ? 'js' : 'ts'}`, import.meta.url).href;
 const platformPort = Number(process.env.PLATFORM_PORT ?? 3000);
 
 interface ServiceSpec {
@@ -67,7 +68,10 @@ let stopping = false;
 function startService(spec: ServiceSpec): void {
   expected.add(spec.name);
   const startedAt = Date.now();
-  const args = compiled ? [entryFile(spec.entry)] : ['--import', 'tsx', spec.entry];
+  // The telemetry preload (OpenTelemetry, platform/telemetry.ts) starts before the entry loads.
+  const args = compiled
+    ? ['--import', telemetryPreload, entryFile(spec.entry)]
+    : ['--import', 'tsx', '--import', telemetryPreload, spec.entry];
   const child = spawn(process.execPath, args, {
     cwd: root,
     // Children write to this process's stdout, in the format it chose (LOG_FORMAT, else pretty

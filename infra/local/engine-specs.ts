@@ -13,9 +13,13 @@ export const ports = {
   connect: Number(process.env.LOCAL_CONNECT_PORT ?? 8083),
   opensearch: Number(process.env.LOCAL_OPENSEARCH_PORT ?? 9200),
   opensearchTransport: Number(process.env.LOCAL_OPENSEARCH_TRANSPORT_PORT ?? 9300),
+  zipkin: Number(process.env.LOCAL_ZIPKIN_PORT ?? 9411),
 };
 
-export type EngineName = 'kafka' | 'connect' | 'opensearch';
+/** Spans the in-memory Zipkin keeps before dropping the oldest traces (bounds its heap). */
+export const zipkinMaxSpans = Number(process.env.LOCAL_ZIPKIN_MAX_SPANS ?? 100_000);
+
+export type EngineName = 'kafka' | 'connect' | 'opensearch' | 'zipkin';
 
 export interface EngineSpec {
   name: EngineName;
@@ -53,9 +57,19 @@ export const specs: Record<EngineName, EngineSpec> = {
     mainClass: 'org.codelibs.opensearch.runner.OpenSearchRunner',
     describe: `OpenSearch at http://127.0.0.1:${ports.opensearch}`,
   },
+  zipkin: {
+    name: 'zipkin',
+    poms: ['zipkin'],
+    port: ports.zipkin,
+    // In-memory storage, bounded by MEM_MAX_SPANS: traces of a laptop, not an archive.
+    heap: '-Xms128m -Xmx512m',
+    // The exec jar is a Spring Boot jar: its launcher finds the bundled classes in that jar.
+    mainClass: 'org.springframework.boot.loader.launch.JarLauncher',
+    describe: `Zipkin (traces) UI at http://127.0.0.1:${ports.zipkin}/zipkin/`,
+  },
 };
 
-export const START_ORDER: EngineName[] = ['kafka', 'opensearch', 'connect'];
+export const START_ORDER: EngineName[] = ['kafka', 'opensearch', 'zipkin', 'connect'];
 
 export const paths = {
   lib: (pom: string) => join(ENGINES_HOME, pom, 'lib'),

@@ -14,7 +14,15 @@ import {
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { Redis } from 'ioredis';
-import { ENGINES_HOME, paths, ports, specs, START_ORDER, type EngineName } from './engine-specs.ts';
+import {
+  ENGINES_HOME,
+  paths,
+  ports,
+  specs,
+  START_ORDER,
+  zipkinMaxSpans,
+  type EngineName,
+} from './engine-specs.ts';
 import { ensureTopics } from '../../platform/kafka.ts';
 import { platformTopics } from '../kafka-topics.ts';
 import { preparePostgres } from './postgres-setup.ts';
@@ -97,6 +105,14 @@ const readiness: Record<EngineName, () => Promise<boolean>> = {
         status: string;
       };
       return health.status === 'green' || health.status === 'yellow';
+    } catch {
+      return false;
+    }
+  },
+  async zipkin() {
+    try {
+      const health = (await httpJson(`http://127.0.0.1:${ports.zipkin}/health`)) as { status?: string };
+      return health.status === 'UP';
     } catch {
       return false;
     }
@@ -202,6 +218,22 @@ function prepare(engine: EngineName, log: Log): string[] {
         'booking-local',
       ];
     }
+    case 'zipkin':
+      // In-memory storage, nothing on disk: the data dir is only the working directory. Spans past
+      // MEM_MAX_SPANS evict the oldest traces; the HTTP collector takes /api/v2/spans on the same port.
+      return [
+        ...common,
+        '-cp',
+        classpath('zipkin'),
+        spec.mainClass,
+        `--server.port=${ports.zipkin}`,
+        '--zipkin.storage.type=mem',
+        `--zipkin.storage.mem.max-spans=${zipkinMaxSpans}`,
+        '--zipkin.collector.kafka.enabled=false',
+        '--zipkin.collector.rabbitmq.enabled=false',
+        '--zipkin.collector.activemq.enabled=false',
+        '--zipkin.collector.pulsar.enabled=false',
+      ];
     default: {
       const never: never = engine;
       throw new Error(`unknown engine ${String(never)}`);
@@ -308,7 +340,7 @@ export async function up(
   await preparePostgres(log, platformData ? {} : { database: null });
   await checkRedis(log);
   const reports: StartReport[] = [];
-  // Kafka and OpenSearch start side by side; Connect needs Kafka.
+  // Kafka, OpenSearch and Zipkin start side by side; Connect needs Kafka.
   const first = only.filter((e) => e !== 'connect');
   reports.push(...(await Promise.all(first.map((e) => startEngine(e, log)))));
   if (only.includes('kafka') && platformData) await createPlatformTopics(log);
@@ -330,7 +362,7 @@ export async function allReady(): Promise<boolean> {
 
 /** Stops every JVM we started (newest dependency first), SIGKILL after a grace period. */
 export async function down(log: Log = console.log, graceMs = 30_000): Promise<void> {
-  for (const engine of ['connect', 'opensearch', 'kafka'] as const) {
+  for (const engine of ['connect', 'zipkin', 'opensearch', 'kafka'] as const) {
     const procs = findEngineProcesses().filter((p) => p.engine === engine);
     for (const { pid } of procs) {
       log(`${engine}: stopping pid ${pid}…`);

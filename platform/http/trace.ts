@@ -1,24 +1,26 @@
 import type { RequestHandler } from 'express';
 import type { Logger } from 'pino';
-import { contextFromTraceparent, currentContext, runWithContext, toTraceparent } from '../context.ts';
+import { currentContext, toTraceparent, withCorrelationId } from '../context.ts';
 
 const CORRELATION_ID = /^[\x21-\x7e]{1,128}$/;
 
 /**
- * One trace context per request: an incoming W3C `traceparent` is honoured (new span, same trace),
- * otherwise a trace is started. Returned as `traceparent` and `X-Trace-Id`; everything downstream
- * (logs, event metadata) reads it from `currentContext()`.
+ * The request's trace context comes from OpenTelemetry (platform/telemetry.ts): the http
+ * instrumentation honours an incoming W3C `traceparent` (its server span joins that trace) or
+ * starts a trace. This returns the server span as `traceparent` and its trace id as `X-Trace-Id`,
+ * and keeps a valid `X-Correlation-Id` in the context (else the trace id is the correlation id).
+ * Without the SDK (OTEL_SDK_DISABLED=true) there is no span and no trace header.
  */
 export function traceMiddleware(): RequestHandler {
   return (req, res, next) => {
+    const ctx = currentContext();
+    if (ctx) {
+      res.setHeader('traceparent', toTraceparent(ctx));
+      res.setHeader('X-Trace-Id', ctx.traceId);
+    }
     const correlation = req.header('x-correlation-id');
-    const ctx = contextFromTraceparent(
-      req.header('traceparent'),
-      correlation && CORRELATION_ID.test(correlation) ? correlation : undefined,
-    );
-    res.setHeader('traceparent', toTraceparent(ctx));
-    res.setHeader('X-Trace-Id', ctx.traceId);
-    runWithContext(ctx, next);
+    if (correlation && CORRELATION_ID.test(correlation)) withCorrelationId(correlation, next);
+    else next();
   };
 }
 

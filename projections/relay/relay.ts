@@ -7,7 +7,8 @@
  *   batch and harmless (consumers guard on the stream revision). Nothing is ever skipped, since
  *   readAll never skips a late commit.
  * - Order: key = stream id, so one stream's events land in one partition, in readAll order.
- * - Throughput: up to `batchSize` events per read, one `sendBatch`; polls again at once while
+ * - Throughput: up to `batchSize` events per read, one `sendBatch` (traced-send.ts: each event's
+ *   record continues the trace its metadata names); polls again at once while
  *   batches come back full, and backs off (up to `maxIdleMs`) while the log is idle.
  * - One active relay per name: a session advisory lock, so a second replica waits as a standby
  *   and takes over when the first one dies (PostgreSQL drops the lock with the connection).
@@ -23,7 +24,7 @@ import type { Logger } from '../../platform/logger.ts';
 import type { Pool, Queryable } from '../../platform/pg.ts';
 import { describeError } from '../runtime/errors.ts';
 import { projectionMetrics } from '../runtime/metrics.ts';
-import { toKafkaMessage } from './event-message.ts';
+import { sendTraced } from './traced-send.ts';
 
 export type RelayStart = 'beginning' | 'end' | Checkpoint;
 
@@ -216,10 +217,7 @@ export function startRelay(opts: RelayOptions): RelayHandle {
           continue;
         }
         idle = 0;
-        await producer.sendBatch({
-          acks: -1,
-          topicMessages: [{ topic: opts.topic, messages: events.map(toKafkaMessage) }],
-        });
+        await sendTraced(producer, opts.topic, events);
         await opts.afterSend?.(events.length);
         await saveCheckpoint(opts.pool, opts.name, next, events.length);
         checkpoint = next;

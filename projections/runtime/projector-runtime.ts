@@ -26,6 +26,7 @@ import { BatchInterrupted, describeError, isTransientError } from './errors.ts';
 import { consumerGroupLag, type PartitionLag } from './lag.ts';
 import { DLQ_HEADERS, type ProjectorMessage, toProjectorMessage } from './messages.ts';
 import { projectionMetrics } from './metrics.ts';
+import { chunkSpan } from './tracing.ts';
 
 export interface PoisonMessage {
   message: ProjectorMessage;
@@ -295,7 +296,9 @@ export async function runProjector(opts: RunProjectorOptions): Promise<Projector
         const last = chunk.at(-1);
         if (!last) continue;
         const started = performance.now();
-        const { applied, poison } = await processor.process(chunk, beat);
+        const { applied, poison } = await chunkSpan(opts.name, groupId, chunk, () =>
+          processor.process(chunk, beat),
+        );
         if (poison.length > 0) {
           if (!producer || !opts.dlqTopic) {
             throw new Error(

@@ -1,0 +1,85 @@
+/**
+ * OpenTelemetry for every process of the platform: the Node SDK with the http, express, pg,
+ * ioredis and kafkajs instrumentations, the W3C trace-context propagator, and spans exported to
+ * Zipkin (or wherever OTEL_* says). Started by platform/telemetry-register.ts, which the services
+ * are run with (`node --import ./platform/telemetry-register.ts …`), before any instrumented
+ * module loads. Everything else reads the trace context through platform/context.ts.
+ *
+ * Configuration is OpenTelemetry's own environment:
+ *   OTEL_SDK_DISABLED=true               no SDK at all (no spans, no trace ids)
+ *   OTEL_SERVICE_NAME                    default: from the entry file (command-api, query-api, …)
+ *   OTEL_TRACES_EXPORTER                 default `zipkin`; `otlp` (with OTEL_EXPORTER_OTLP_*) or `console`
+ *   OTEL_EXPORTER_ZIPKIN_ENDPOINT        default http://127.0.0.1:9411/api/v2/spans
+ *   OTEL_TRACES_SAMPLER(_ARG)            default parentbased_always_on
+ *   OTEL_BSP_SCHEDULE_DELAY              export interval of the batch span processor (ms)
+ */
+import type { IncomingMessage } from 'node:http';
+import { ExpressInstrumentation, ExpressLayerType } from '@opentelemetry/instrumentation-express';
+import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
+import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
+import { KafkaJsInstrumentation } from '@opentelemetry/instrumentation-kafkajs';
+import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import { isUntracedRequest, onTelemetryShutdown } from './context.ts';
+
+export const DEFAULT_ZIPKIN_ENDPOINT = 'http://127.0.0.1:9411/api/v2/spans';
+
+/** Probes and scrapes: answered often, never worth a trace. */
+const QUIET_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+
+/** Service name from the entry file the process runs (`…/query-api/main.ts` → `query-api`). */
+export function serviceNameOf(entry: string | undefined): string {
+  const path = (entry ?? '').replaceAll('\\', '/');
+  if (/projections\/catalog\/main\.[jt]s$/.test(path)) return 'catalog-projections';
+  const known = ['command-api', 'query-api', 'projections', 'supervisor'].find((name) =>
+    new RegExp(`(^|/)${name}/[^/]+\\.[jt]s$`).test(path),
+  );
+  if (known) return known;
+  if (/projections-child\.[jt]s$/.test(path)) return 'projections';
+  return path ? (path.split('/').at(-1) ?? 'booking').replace(/\.[jt]s$/, '') : 'booking';
+}
+
+const ignoredIncoming = (req: IncomingMessage): boolean => {
+  const path = (req.url ?? '').split('?')[0] ?? '';
+  return QUIET_PATHS.has(path) || isUntracedRequest(req);
+};
+
+export interface Telemetry {
+  readonly serviceName: string;
+  shutdown(): Promise<void>;
+}
+
+/** Starts the SDK unless OTEL_SDK_DISABLED=true; returns undefined when it is off. */
+export function startTelemetry(env: NodeJS.ProcessEnv = process.env): Telemetry | undefined {
+  if (/^(true|1)$/i.test(env.OTEL_SDK_DISABLED ?? '')) return undefined;
+  env.OTEL_TRACES_EXPORTER ??= 'zipkin';
+  env.OTEL_EXPORTER_ZIPKIN_ENDPOINT ??= DEFAULT_ZIPKIN_ENDPOINT;
+  // Metrics stay with prom-client (/metrics); logs with pino.
+  env.OTEL_METRICS_EXPORTER ??= 'none';
+  env.OTEL_LOGS_EXPORTER ??= 'none';
+  const serviceName = env.OTEL_SERVICE_NAME ?? serviceNameOf(process.argv[1]);
+
+  const sdk = new NodeSDK({
+    serviceName,
+    instrumentations: [
+      new HttpInstrumentation({
+        ignoreIncomingRequestHook: ignoredIncoming,
+        // A background call (a health probe of the search engine, a metrics scrape) starts no trace.
+        requireParentforOutgoingSpans: true,
+      }),
+      // Middleware layers (auth, body parsing, logging) would be a span each; routes and handlers stay.
+      new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE] }),
+      // Polls (the relay's readAll, lag samplers, health checks) have no parent span: no trace each.
+      new PgInstrumentation({ requireParentSpan: true }),
+      new IORedisInstrumentation({ requireParentSpan: true }),
+      new KafkaJsInstrumentation(),
+    ],
+  });
+  sdk.start();
+  const telemetry: Telemetry = {
+    serviceName,
+    shutdown: () => sdk.shutdown(),
+  };
+  onTelemetryShutdown(() => sdk.shutdown());
+  return telemetry;
+}

@@ -67,8 +67,10 @@ export function startTelemetry(env: NodeJS.ProcessEnv = process.env): Telemetry 
         // A background call (a health probe of the search engine, a metrics scrape) starts no trace.
         requireParentforOutgoingSpans: true,
       }),
-      // Middleware layers (auth, body parsing, logging) would be a span each; routes and handlers stay.
-      new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE] }),
+      // Middleware and router layers (auth, body parsing, logging) would be a span each; handlers stay.
+      new ExpressInstrumentation({
+        ignoreLayersType: [ExpressLayerType.MIDDLEWARE, ExpressLayerType.ROUTER],
+      }),
       // Polls (the relay's readAll, lag samplers, health checks) have no parent span: no trace each.
       new PgInstrumentation({ requireParentSpan: true }),
       new IORedisInstrumentation({ requireParentSpan: true }),

@@ -23,7 +23,8 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 // plain node from dist/; run from the sources (`npm start`), under tsx.
 const compiled = import.meta.url.endsWith('.js');
 const entryFile = (entry: string) => (compiled ? entry.replace(/\.ts$/, '.js') : entry);
-const telemetryPreload = new URL(`../platform/telemetry-register.${compiled ? 'js' : 'ts'}`, import.meta.url).href;
+const telemetryPreload = new URL(`../platform/telemetry-register.${compiled ? 'js' : 'ts'}`, import.meta.url)
+  .href;
 const platformPort = Number(process.env.PLATFORM_PORT ?? 3000);
 
 interface ServiceSpec {

@@ -49,7 +49,8 @@ export async function sendTraced(producer: Producer, topic: string, events: read
   try {
     return await untraced(() => producer.sendBatch({ acks: -1, topicMessages: [{ topic, messages }] }));
   } catch (err) {
-    for (const span of spans) span.setStatus({ code: 2, message: err instanceof Error ? err.message : String(err) });
+    for (const span of spans)
+      span.setStatus({ code: 2, message: err instanceof Error ? err.message : String(err) });
     throw err;
   } finally {
     for (const span of spans) span.end();

@@ -5,12 +5,7 @@
  * under a new `poll` trace with links only; this span is what joins the booking's trace, and the
  * projector's Redis, search and PostgreSQL calls are its children. A no-op without the SDK.
  */
-import {
-  contextOfTraceparent,
-  inSpan,
-  linkOfTraceparent,
-  SpanKind,
-} from '../../platform/context.ts';
+import { contextOfTraceparent, inSpan, linkOfTraceparent, SpanKind } from '../../platform/context.ts';
 import type { ProjectorMessage } from './messages.ts';
 
 const TRACEPARENT = 'traceparent';

@@ -1,0 +1,246 @@
+/**
+ * One trace across the asynchronous hops: the command API and the projections (relay, Redis and
+ * search projectors) run as child processes with the telemetry preload (as `npm start` runs
+ * them), export to the local Zipkin, and a booking sent with a known `traceparent` is found in
+ * Zipkin's API as one trace: the HTTP request and its PostgreSQL statements, the relay's send to
+ * Kafka, and each projector's processing with its Redis or search calls.
+ *
+ * Names (topics, relay, groups, key root, index alias) come from the projections harness, i.e.
+ * uniqueName(); the children inherit the test run's environment (its database and tag).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ports } from '../../infra/local/engine-specs.ts';
+import { signToken } from '../../platform/http/auth.ts';
+import { anOpenScheduleRequest, newKey, TEST_SECRET } from '../support/command-api-harness.ts';
+import { freePort } from '../support/free-port.ts';
+import { projectionsHarness, type Harness } from '../support/projections-harness.ts';
+import { waitFor } from '../support/wait.ts';
+
+interface ZipkinSpan {
+  traceId: string;
+  id: string;
+  parentId?: string;
+  name?: string;
+  kind?: 'SERVER' | 'CLIENT' | 'PRODUCER' | 'CONSUMER';
+  localEndpoint?: { serviceName?: string };
+  tags?: Record<string, string>;
+}
+
+const ZIPKIN = `http://127.0.0.1:${ports.zipkin}`;
+
+interface Service {
+  process: ChildProcess;
+  output: () => string;
+  stop: () => Promise<void>;
+}
+
+/** Starts an entry under tsx with the telemetry preload; resolves with the first log line matching `ready`. */
+async function spawnTraced(
+  entry: string,
+  env: Record<string, string>,
+  ready: (line: Record<string, unknown>) => boolean,
+): Promise<Service & { readyLine: Record<string, unknown> }> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', '--import', './platform/telemetry-register.ts', entry],
+    {
+      env: {
+        ...process.env,
+        LOG_LEVEL: 'info',
+        LOG_FORMAT: 'json',
+        OTEL_SDK_DISABLED: 'false',
+        OTEL_TRACES_EXPORTER: 'zipkin',
+        OTEL_EXPORTER_ZIPKIN_ENDPOINT: `${ZIPKIN}/api/v2/spans`,
+        OTEL_BSP_SCHEDULE_DELAY: '200',
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let out = '';
+  let found: Record<string, unknown> | undefined;
+  const onData = (d: Buffer) => {
+    out += d.toString();
+    if (found) return;
+    for (const text of out.split('\n')) {
+      try {
+        const line = JSON.parse(text) as Record<string, unknown>;
+        if (ready(line)) found = line;
+      } catch {
+        // not a JSON line
+      }
+    }
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
+  };
+  try {
+    const readyLine = await waitFor(
+      () => ((found ?? child.exitCode !== null) ? (found ?? { exited: child.exitCode }) : undefined),
+      { what: `${entry} ready`, timeoutMs: 60_000 },
+    );
+    if ('exited' in readyLine) throw new Error(`exited with ${String(readyLine.exited)}`);
+    return { process: child, output: () => out, stop, readyLine };
+  } catch (err) {
+    await stop();
+    throw new Error(`${entry} did not start:\n${out.slice(-3000)}`, { cause: err });
+  }
+}
+
+const traceOf = async (traceId: string): Promise<ZipkinSpan[]> => {
+  const res = await fetch(`${ZIPKIN}/api/v2/trace/${traceId}`);
+  return res.ok ? ((await res.json()) as ZipkinSpan[]) : [];
+};
+
+const service = (s: ZipkinSpan) => s.localEndpoint?.serviceName ?? '';
+const name = (s: ZipkinSpan) => (s.name ?? '').toLowerCase();
+const isRedis = (s: ZipkinSpan) =>
+  s.tags?.['db.system'] === 'redis' || s.tags?.['db.system.name'] === 'redis';
+const isPg = (s: ZipkinSpan) =>
+  s.tags?.['db.system'] === 'postgresql' || s.tags?.['db.system.name'] === 'postgresql';
+
+/** Spans below `root` (children, grandchildren, …). */
+function descendants(spans: ZipkinSpan[], root: ZipkinSpan): ZipkinSpan[] {
+  const below: ZipkinSpan[] = [];
+  let frontier = [root.id];
+  while (frontier.length) {
+    const next = spans.filter((s) => s.parentId !== undefined && frontier.includes(s.parentId));
+    below.push(...next);
+    frontier = next.map((s) => s.id);
+  }
+  return below;
+}
+
+describe('one trace across the command API, the relay and the projectors (Zipkin)', () => {
+  let h: Harness;
+  let api: Service & { readyLine: Record<string, unknown> };
+  let projections: Service;
+  let baseUrl: string;
+
+  beforeAll(async () => {
+    const health = await fetch(`${ZIPKIN}/health`).catch(() => undefined);
+    if (!health?.ok) throw new Error(`Zipkin is not running at ${ZIPKIN}: npm run engines -- up`);
+    h = await projectionsHarness();
+    projections = await spawnTraced(
+      'projections/main.ts',
+      { ...h.env },
+      (l) => l.msg === 'projections ready',
+    );
+    api = await spawnTraced(
+      'command-api/main.ts',
+      { PORT: String(await freePort()), JWT_SECRET: TEST_SECRET, PATIENT_COMMANDS_PER_MINUTE: '0' },
+      (l) => l.msg === 'command API listening',
+    );
+    baseUrl = `http://127.0.0.1:${String(api.readyLine.port)}`;
+  }, 120_000);
+
+  afterAll(async () => {
+    await api?.stop();
+    await projections?.stop();
+    await h?.close();
+  });
+
+  async function post(
+    path: string,
+    role: 'hospital' | 'patient',
+    sub: string,
+    body: unknown,
+    traceparent?: string,
+  ) {
+    const token = await signToken(TEST_SECRET, { sub, role }, { expiresIn: '10m' });
+    return fetch(`${baseUrl}${path}`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${token}`,
+        'content-type': 'application/json',
+        'idempotency-key': newKey(),
+        ...(traceparent ? { traceparent } : {}),
+      },
+      body: JSON.stringify(body),
+    });
+  }
+
+  /** Waits until Zipkin holds a trace with both projectors' processing spans, and returns it. */
+  const projectedTrace = (traceId: string) =>
+    waitFor(
+      async () => {
+        const spans = await traceOf(traceId);
+        const done = ['project redis', 'project search'].every((n) => spans.some((s) => name(s) === n));
+        return done ? spans : undefined;
+      },
+      { what: `trace ${traceId} projected by both projectors`, timeoutMs: 45_000, intervalMs: 500 },
+    );
+
+  it('follows a booking from the HTTP request to both read models', async () => {
+    // The schedule first, projected completely, so the booking's records come in chunks of their own.
+    const opened = await post('/v1/schedules', 'hospital', 'hospital-1', anOpenScheduleRequest());
+    expect(opened.status).toBe(201);
+    const { scheduleId } = (await opened.json()) as { scheduleId: string };
+    const openTrace = opened.headers.get('x-trace-id');
+    expect(openTrace).toMatch(/^[0-9a-f]{32}$/);
+    await projectedTrace(openTrace!);
+
+    const traceId = randomBytes(16).toString('hex');
+    const patientId = `patient-${randomBytes(4).toString('hex')}`;
+    const booked = await post(
+      '/v1/appointments',
+      'patient',
+      patientId,
+      { scheduleId, patientId },
+      `00-${traceId}-${randomBytes(8).toString('hex')}-01`,
+    );
+    expect(booked.status).toBe(201);
+    expect(booked.headers.get('x-trace-id')).toBe(traceId);
+    expect(booked.headers.get('traceparent')).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
+
+    // The event's metadata keeps the trace context the relay publishes.
+    const { rows } = await h.pool.query<{ metadata: Record<string, unknown> }>(
+      `SELECT metadata FROM events WHERE stream_id = $1 AND event_type = 'AppointmentBooked'`,
+      [`schedule-${scheduleId}`],
+    );
+    expect(rows[0]?.metadata).toMatchObject({
+      correlationId: traceId,
+      traceparent: expect.stringMatching(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`)),
+    });
+
+    const spans = await projectedTrace(traceId);
+    const summary = spans.map((s) => `${service(s)} ${s.kind ?? 'LOCAL'} ${name(s)}`).sort();
+    console.log(`[tracing] trace ${traceId}: ${spans.length} spans\n  ${summary.join('\n  ')}`);
+    expect(new Set(spans.map((s) => s.traceId))).toEqual(new Set([traceId]));
+
+    // The command API: the HTTP request and its PostgreSQL statements, among them the append.
+    const server = spans.find((s) => service(s) === 'command-api' && s.kind === 'SERVER');
+    expect(server, summary.join('\n')).toBeDefined();
+    const statements = spans.filter((s) => service(s) === 'command-api' && isPg(s));
+    expect(statements.length, summary.join('\n')).toBeGreaterThan(0);
+    expect(
+      statements.some((s) => /insert\s+into\s+events/i.test(Object.values(s.tags ?? {}).join(' '))),
+      summary.join('\n'),
+    ).toBe(true);
+
+    // The relay: the send to Kafka, under the command API's span that wrote the event.
+    const send = spans.find((s) => service(s) === 'projections' && s.kind === 'PRODUCER');
+    expect(send, summary.join('\n')).toBeDefined();
+    expect(name(send!)).toBe(`send ${h.pc.EVENTS_TOPIC}`.toLowerCase());
+    expect(spans.find((s) => s.id === send!.parentId && service(s) === 'command-api')).toBeDefined();
+
+    // Each projector: its processing span under the send, its store calls under that.
+    for (const [projector, isStoreCall] of [
+      ['redis', isRedis],
+      ['search', (s: ZipkinSpan) => s.kind === 'CLIENT' && !isPg(s) && !isRedis(s)],
+    ] as const) {
+      const processing = spans.find((s) => name(s) === `project ${projector}`);
+      expect(processing, summary.join('\n')).toBeDefined();
+      expect(processing!.kind).toBe('CONSUMER');
+      expect(processing!.parentId).toBe(send!.id);
+      const calls = descendants(spans, processing!).filter((s) => isStoreCall(s));
+      expect(calls.length, `${projector} calls\n${summary.join('\n')}`).toBeGreaterThan(0);
+    }
+  }, 120_000);
+});

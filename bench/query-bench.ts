@@ -5,6 +5,10 @@
  *   naive    Express with one Redis GET + JSON parse/stringify per request
  * The read models are filled by the real catalog pipeline (Debezium snapshot of the seeded
  * catalog → CDC projectors → a private Redis prefix). Run: npm run bench:query
+ *
+ * `npm run bench:query -- --tracing` instead compares the query API with the OpenTelemetry preload
+ * (platform/telemetry-register.ts, spans exported to the local Zipkin) against the same API without
+ * it, side by side, and writes bench/results/tracing.md.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -18,8 +22,9 @@ import { uniqueName, waitFor } from '../tests/support/wait.ts';
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
-const targets = ['ceiling', 'naive', 'ours'] as const;
-type Target = (typeof targets)[number];
+const TRACING = process.argv.includes('--tracing');
+type Target = 'ceiling' | 'naive' | 'ours' | 'traced';
+const targets: readonly Target[] = TRACING ? ['ours', 'traced'] : ['ceiling', 'naive', 'ours'];
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -27,10 +32,23 @@ const median = (xs: number[]): number => {
 };
 
 function startServer(kind: Target, port: number, env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/query-servers.ts', kind, String(port)], {
-    env: { ...process.env, ...env, LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-  });
+  // `traced` is `ours` started with the telemetry preload, as the supervisor starts the services.
+  const preload = kind === 'traced' ? ['--import', './platform/telemetry-register.ts'] : [];
+  const server = kind === 'traced' ? 'ours' : kind;
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', ...preload, 'bench/query-servers.ts', server, String(port)],
+    {
+      env: {
+        ...process.env,
+        ...env,
+        LOG_LEVEL: 'warn',
+        OTEL_SDK_DISABLED: kind === 'traced' ? 'false' : 'true',
+        OTEL_SERVICE_NAME: 'query-api-bench',
+      },
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    },
+  );
   return new Promise((resolve, reject) => {
     child.once('message', () => resolve(child));
     child.once('exit', (code) => reject(new Error(`${kind} server exited with ${code}`)));
@@ -85,14 +103,14 @@ async function main(): Promise<void> {
       list: `/v1/institutions?city=${encodeURIComponent(city)}&limit=20`,
     };
 
-    const ports: Record<Target, number> = { ours: 39_102, ceiling: 39_100, naive: 39_101 };
-    children.push(
-      await startServer('ours', ports.ours, {
-        BENCH_CATALOG_PREFIX: p.keys.prefix,
-        BENCH_SEARCH_ALIAS: p.alias,
-        BENCH_READ_MODEL_ROOT: uniqueName('rm'),
-      }),
-    );
+    const ports: Record<Target, number> = { ours: 39_102, ceiling: 39_100, naive: 39_101, traced: 39_103 };
+    const oursEnv = {
+      BENCH_CATALOG_PREFIX: p.keys.prefix,
+      BENCH_SEARCH_ALIAS: p.alias,
+      BENCH_READ_MODEL_ROOT: uniqueName('rm'),
+    };
+    children.push(await startServer('ours', ports.ours, oursEnv));
+    if (TRACING) children.push(await startServer('traced', ports.traced, oursEnv));
     const bodies: Record<string, string> = {};
     const naivePrefix = `${uniqueName('bench:naive')}:`;
     for (const path of Object.values(paths)) {
@@ -104,8 +122,10 @@ async function main(): Promise<void> {
     }
     const bodiesFile = join(tmpdir(), `${uniqueName('bench-bodies')}.json`);
     writeFileSync(bodiesFile, JSON.stringify(bodies));
-    children.push(await startServer('ceiling', ports.ceiling, { BENCH_BODIES_FILE: bodiesFile }));
-    children.push(await startServer('naive', ports.naive, { BENCH_NAIVE_PREFIX: naivePrefix }));
+    if (!TRACING) {
+      children.push(await startServer('ceiling', ports.ceiling, { BENCH_BODIES_FILE: bodiesFile }));
+      children.push(await startServer('naive', ports.naive, { BENCH_NAIVE_PREFIX: naivePrefix }));
+    }
 
     for (const t of targets)
       for (const path of Object.values(paths)) await run(ports[t], path, { duration: 2 });
@@ -126,6 +146,51 @@ async function main(): Promise<void> {
           console.log(`round ${round} ${key}: ${Math.round(r.rps)} req/s, P99 ${r.p99} ms`);
         }
       }
+    }
+
+    if (TRACING) {
+      // After the runs the entry may be stale or reloaded; ask until the fast path answers (l1-hit).
+      let traced = await fetch(`http://127.0.0.1:${ports.traced}${paths.homepage}`);
+      for (let i = 0; i < 20 && traced.headers.get('x-cache') !== 'l1-hit'; i++) {
+        await traced.arrayBuffer();
+        await new Promise((r) => setTimeout(r, 50));
+        traced = await fetch(`http://127.0.0.1:${ports.traced}${paths.homepage}`);
+      }
+      const hit = `X-Cache: ${traced.headers.get('x-cache') ?? '-'}, X-Trace-Id: ${traced.headers.get('x-trace-id') ?? 'none'}`;
+      const lines = [
+        '# Query API with tracing on and off — homepage and institution list',
+        '',
+        `Generated by \`npm run bench:query -- --tracing\` on ${started.toISOString()}.`,
+        '',
+        `- Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}; Node ${process.version}; Redis, Zipkin and the load generator on the same host`,
+        `- Load: autocannon, ${CONNECTIONS} connections, ${DURATION} s per run after a 2 s warm-up, ${ROUNDS} rounds interleaved (off, on); each server in its own process; LOG_LEVEL=warn`,
+        '- off: the query API without the telemetry preload (OTEL_SDK_DISABLED=true); on: the same API started with `--import ./platform/telemetry-register.ts` (http, express, ioredis, … instrumentations; spans to Zipkin)',
+        `- Both pages are answered by the cache-hit fast path once warm, which the http instrumentation is told to leave alone (no span, no trace id; a warm homepage response with tracing on: ${hit})`,
+        `- Data: the seeded catalog (${active} active institutions), city ${city}`,
+        `- Host load average before: ${load0.map((x) => x.toFixed(2)).join(', ')}; after: ${loadavg()
+          .map((x) => x.toFixed(2))
+          .join(', ')}`,
+        '',
+        '| page | tracing | req/s (median) | P50 ms | P99 ms (median) | runs (req/s) | non-2xx + errors |',
+        '|---|---|---:|---:|---:|---|---:|',
+      ];
+      for (const name of Object.keys(paths)) {
+        for (const t of targets) {
+          const row = results.get(`${name}:${t}`)!;
+          lines.push(
+            `| ${name} | ${t === 'traced' ? 'on' : 'off'} | ${Math.round(median(row.rps))} | ${median(row.p50)} | ${median(row.p99)} | ${row.rps.map((x) => Math.round(x)).join(' / ')} | ${row.non2xx} |`,
+          );
+        }
+      }
+      lines.push('', '| page | on / off |', '|---|---:|');
+      for (const name of Object.keys(paths)) {
+        const ratio = median(results.get(`${name}:traced`)!.rps) / median(results.get(`${name}:ours`)!.rps);
+        lines.push(`| ${name} | ${ratio.toFixed(2)}× |`);
+      }
+      mkdirSync('bench/results', { recursive: true });
+      writeFileSync('bench/results/tracing.md', `${lines.join('\n')}\n`);
+      console.log(lines.join('\n'));
+      return;
     }
 
     const fixed: Record<string, { rate: number; rps: number; p50: number; p99: number; non2xx: number }> = {};

@@ -21,7 +21,16 @@ const compose = parse(readFileSync(new URL('../../infra/docker-compose.yml', imp
   services: Record<string, Service>;
 };
 const services = compose.services;
-const ENGINES = ['connect', 'elasticsearch', 'kafka', 'kurrentdb', 'opensearch', 'postgres', 'redis'];
+const ENGINES = [
+  'connect',
+  'elasticsearch',
+  'kafka',
+  'kurrentdb',
+  'opensearch',
+  'postgres',
+  'redis',
+  'zipkin',
+];
 const PLATFORM = ['migrate', 'connector', 'command-api', 'query-api', 'projections', 'catalog-projections'];
 const hostPorts = (s: Service) => (s.ports ?? []).map((p) => Number(p.split(':')[0]));
 
@@ -34,6 +43,7 @@ describe('infra/docker-compose.yml', () => {
     expect(services.connect!.image).toMatch(/^quay\.io\/debezium\/connect:/);
     expect(services.elasticsearch!.image).toMatch(/^docker\.elastic\.co\/elasticsearch\/elasticsearch:8\./);
     expect(services.opensearch!.image).toMatch(/^opensearchproject\/opensearch:2\./);
+    expect(services.zipkin!.image).toMatch(/^openzipkin\/zipkin:3\./);
     expect(services.kurrentdb!.image).toMatch(
       /^(eventstore\/eventstore:2[4-9]\.|docker\.kurrent\.io\/kurrent-latest\/kurrentdb:)/,
     );

@@ -354,10 +354,10 @@ export interface operations {
       /** @description Opened */
       201: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description Path of the created resource. */
           Location: string;
           /** @description Position of the command's last event: send it to the query API to read your own write. */
@@ -394,10 +394,10 @@ export interface operations {
        */
       400: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
           'Idempotent-Replayed'?: string;
           [name: string]: unknown;
@@ -437,10 +437,10 @@ export interface operations {
        */
       401: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description Bearer challenge (`Bearer realm="booking"`, with `error="invalid_token"` for a bad token). */
           'WWW-Authenticate'?: string;
           /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
@@ -477,10 +477,10 @@ export interface operations {
        */
       403: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
           'Idempotent-Replayed'?: string;
           [name: string]: unknown;
@@ -518,10 +518,10 @@ export interface operations {
        */
       409: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description Seconds to wait before retrying. */
           'Retry-After'?: number;
           /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
@@ -566,10 +566,10 @@ export interface operations {
        */
       413: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
           'Idempotent-Replayed'?: string;
           [name: string]: unknown;
@@ -604,10 +604,10 @@ export interface operations {
        */
       415: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
           'Idempotent-Replayed'?: string;
           [name: string]: unknown;
@@ -642,10 +642,10 @@ export interface operations {
        */
       422: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
           'Idempotent-Replayed'?: string;
           [name: string]: unknown;
@@ -680,10 +680,10 @@ export interface operations {
        */
       429: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description Seconds to wait before retrying. */
           'Retry-After'?: number;
           /** @description Requests a patient may send per window (IETF RateLimit header fields draft; patients only). */
@@ -726,10 +726,10 @@ export interface operations {
        */
       500: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
           'Idempotent-Replayed'?: string;
           [name: string]: unknown;
@@ -764,10 +764,10 @@ export interface operations {
        */
       503: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description Seconds to wait before retrying. */
           'Retry-After'?: number;
           /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
@@ -824,10 +824,10 @@ export interface operations {
       /** @description Changed (or already so) */
       200: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description Position of the command's last event: send it to the query API to read your own write. */
           'Booking-Checkpoint'?: string;
           /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
@@ -859,10 +859,10 @@ export interface operations {
        */
       400: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
           'Idempotent-Replayed'?: string;
           [name: string]: unknown;
@@ -907,10 +907,10 @@ export interface operations {
        */
       401: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description Bearer challenge (`Bearer realm="booking"`, with `error="invalid_token"` for a bad token). */
           'WWW-Authenticate'?: string;
           /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
@@ -947,10 +947,10 @@ export interface operations {
        */
       403: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
           'Idempotent-Replayed'?: string;
           [name: string]: unknown;
@@ -985,10 +985,10 @@ export interface operations {
        */
       404: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
           'Idempotent-Replayed'?: string;
           [name: string]: unknown;
@@ -1026,10 +1026,10 @@ export interface operations {
        */
       409: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description Seconds to wait before retrying. */
           'Retry-After'?: number;
           /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
@@ -1074,10 +1074,10 @@ export interface operations {
        */
       413: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
           'Idempotent-Replayed'?: string;
           [name: string]: unknown;
@@ -1112,10 +1112,10 @@ export interface operations {
        */
       415: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
           'Idempotent-Replayed'?: string;
           [name: string]: unknown;
@@ -1150,10 +1150,10 @@ export interface operations {
        */
       422: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
           'Idempotent-Replayed'?: string;
           [name: string]: unknown;
@@ -1188,10 +1188,10 @@ export interface operations {
        */
       429: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description Seconds to wait before retrying. */
           'Retry-After'?: number;
           /** @description Requests a patient may send per window (IETF RateLimit header fields draft; patients only). */
@@ -1234,10 +1234,10 @@ export interface operations {
        */
       500: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
           'Idempotent-Replayed'?: string;
           [name: string]: unknown;
@@ -1272,10 +1272,10 @@ export interface operations {
        */
       503: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description Seconds to wait before retrying. */
           'Retry-After'?: number;
           /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
@@ -1332,10 +1332,10 @@ export interface operations {
       /** @description Closed */
       200: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description Position of the command's last event: send it to the query API to read your own write. */
           'Booking-Checkpoint'?: string;
           /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
@@ -1369,10 +1369,10 @@ export interface operations {
        */
       400: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
           'Idempotent-Replayed'?: string;
           [name: string]: unknown;
@@ -1417,10 +1417,10 @@ export interface operations {
        */
       401: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description Bearer challenge (`Bearer realm="booking"`, with `error="invalid_token"` for a bad token). */
           'WWW-Authenticate'?: string;
           /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
@@ -1457,10 +1457,10 @@ export interface operations {
        */
       403: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
           'Idempotent-Replayed'?: string;
           [name: string]: unknown;
@@ -1495,10 +1495,10 @@ export interface operations {
        */
       404: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
           'Idempotent-Replayed'?: string;
           [name: string]: unknown;
@@ -1535,10 +1535,10 @@ export interface operations {
        */
       409: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description Seconds to wait before retrying. */
           'Retry-After'?: number;
           /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
@@ -1578,10 +1578,10 @@ export interface operations {
        */
       413: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
           'Idempotent-Replayed'?: string;
           [name: string]: unknown;
@@ -1616,10 +1616,10 @@ export interface operations {
        */
       415: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
           'Idempotent-Replayed'?: string;
           [name: string]: unknown;
@@ -1654,10 +1654,10 @@ export interface operations {
        */
       422: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
           'Idempotent-Replayed'?: string;
           [name: string]: unknown;
@@ -1692,10 +1692,10 @@ export interface operations {
        */
       429: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description Seconds to wait before retrying. */
           'Retry-After'?: number;
           /** @description Requests a patient may send per window (IETF RateLimit header fields draft; patients only). */
@@ -1738,10 +1738,10 @@ export interface operations {
        */
       500: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
           'Idempotent-Replayed'?: string;
           [name: string]: unknown;
@@ -1776,10 +1776,10 @@ export interface operations {
        */
       503: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description Seconds to wait before retrying. */
           'Retry-After'?: number;
           /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
@@ -1836,10 +1836,10 @@ export interface operations {
       /** @description Booked */
       201: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description Path of the created resource. */
           Location: string;
           /** @description Position of the command's last event: send it to the query API to read your own write. */
@@ -1875,10 +1875,10 @@ export interface operations {
        */
       400: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
           'Idempotent-Replayed'?: string;
           [name: string]: unknown;
@@ -1918,10 +1918,10 @@ export interface operations {
        */
       401: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description Bearer challenge (`Bearer realm="booking"`, with `error="invalid_token"` for a bad token). */
           'WWW-Authenticate'?: string;
           /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
@@ -1958,10 +1958,10 @@ export interface operations {
        */
       403: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
           'Idempotent-Replayed'?: string;
           [name: string]: unknown;
@@ -1996,10 +1996,10 @@ export interface operations {
        */
       404: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
           'Idempotent-Replayed'?: string;
           [name: string]: unknown;
@@ -2039,10 +2039,10 @@ export interface operations {
        */
       409: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description Seconds to wait before retrying. */
           'Retry-After'?: number;
           /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
@@ -2091,10 +2091,10 @@ export interface operations {
        */
       413: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
           'Idempotent-Replayed'?: string;
           [name: string]: unknown;
@@ -2129,10 +2129,10 @@ export interface operations {
        */
       415: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
           'Idempotent-Replayed'?: string;
           [name: string]: unknown;
@@ -2167,10 +2167,10 @@ export interface operations {
        */
       422: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
           'Idempotent-Replayed'?: string;
           [name: string]: unknown;
@@ -2205,10 +2205,10 @@ export interface operations {
        */
       429: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description Seconds to wait before retrying. */
           'Retry-After'?: number;
           /** @description Requests a patient may send per window (IETF RateLimit header fields draft; patients only). */
@@ -2251,10 +2251,10 @@ export interface operations {
        */
       500: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
           'Idempotent-Replayed'?: string;
           [name: string]: unknown;
@@ -2289,10 +2289,10 @@ export interface operations {
        */
       503: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description Seconds to wait before retrying. */
           'Retry-After'?: number;
           /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
@@ -2349,10 +2349,10 @@ export interface operations {
       /** @description Cancelled */
       200: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description Position of the command's last event: send it to the query API to read your own write. */
           'Booking-Checkpoint'?: string;
           /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
@@ -2387,10 +2387,10 @@ export interface operations {
        */
       400: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
           'Idempotent-Replayed'?: string;
           [name: string]: unknown;
@@ -2435,10 +2435,10 @@ export interface operations {
        */
       401: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description Bearer challenge (`Bearer realm="booking"`, with `error="invalid_token"` for a bad token). */
           'WWW-Authenticate'?: string;
           /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
@@ -2475,10 +2475,10 @@ export interface operations {
        */
       403: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
           'Idempotent-Replayed'?: string;
           [name: string]: unknown;
@@ -2513,10 +2513,10 @@ export interface operations {
        */
       404: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
           'Idempotent-Replayed'?: string;
           [name: string]: unknown;
@@ -2553,10 +2553,10 @@ export interface operations {
        */
       409: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description Seconds to wait before retrying. */
           'Retry-After'?: number;
           /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
@@ -2596,10 +2596,10 @@ export interface operations {
        */
       413: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
           'Idempotent-Replayed'?: string;
           [name: string]: unknown;
@@ -2634,10 +2634,10 @@ export interface operations {
        */
       415: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
           'Idempotent-Replayed'?: string;
           [name: string]: unknown;
@@ -2672,10 +2672,10 @@ export interface operations {
        */
       422: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
           'Idempotent-Replayed'?: string;
           [name: string]: unknown;
@@ -2710,10 +2710,10 @@ export interface operations {
        */
       429: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description Seconds to wait before retrying. */
           'Retry-After'?: number;
           /** @description Requests a patient may send per window (IETF RateLimit header fields draft; patients only). */
@@ -2756,10 +2756,10 @@ export interface operations {
        */
       500: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
           'Idempotent-Replayed'?: string;
           [name: string]: unknown;
@@ -2794,10 +2794,10 @@ export interface operations {
        */
       503: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description Seconds to wait before retrying. */
           'Retry-After'?: number;
           /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
@@ -2841,10 +2841,10 @@ export interface operations {
       /** @description Healthy (liveness may say `degraded` with reasons) */
       200: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -2863,10 +2863,10 @@ export interface operations {
       /** @description The process should be restarted (a loop of its own died) */
       503: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -2896,10 +2896,10 @@ export interface operations {
       /** @description Healthy (liveness may say `degraded` with reasons) */
       200: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -2918,10 +2918,10 @@ export interface operations {
       /** @description Not ready: starting, stopping or a dependency is unavailable */
       503: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -2951,10 +2951,10 @@ export interface operations {
       /** @description Prometheus text exposition */
       200: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -2975,10 +2975,10 @@ export interface operations {
       /** @description The document */
       200: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -2999,10 +2999,10 @@ export interface operations {
       /** @description HTML page */
       200: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -3053,10 +3053,10 @@ export interface operations {
       /** @description The problem type */
       200: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -3081,10 +3081,10 @@ export interface operations {
        */
       404: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           [name: string]: unknown;
         };
         content: {

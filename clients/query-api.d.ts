@@ -375,10 +375,10 @@ export interface operations {
       /** @description The homepage */
       200: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description Strong validator of the representation (per content coding): send it back as If-None-Match. */
           ETag?: string;
           /** @description How the in-process cache served the read: l1-hit, l1-stale-revalidating, l1-stale-fallback (Redis down), l2-load (from Redis). */
@@ -439,10 +439,10 @@ export interface operations {
       /** @description Not modified (If-None-Match matched) */
       304: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description Strong validator of the representation (per content coding): send it back as If-None-Match. */
           ETag?: string;
           /** @description How the in-process cache served the read: l1-hit, l1-stale-revalidating, l1-stale-fallback (Redis down), l2-load (from Redis). */
@@ -464,10 +464,10 @@ export interface operations {
        */
       400: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -500,10 +500,10 @@ export interface operations {
        */
       500: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -536,10 +536,10 @@ export interface operations {
        */
       503: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description Seconds to wait before retrying. */
           'Retry-After'?: number;
           [name: string]: unknown;
@@ -592,10 +592,10 @@ export interface operations {
       /** @description A page of institutions */
       200: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description Strong validator of the representation (per content coding): send it back as If-None-Match. */
           ETag?: string;
           /** @description How the in-process cache served the read: l1-hit, l1-stale-revalidating, l1-stale-fallback (Redis down), l2-load (from Redis). */
@@ -624,10 +624,10 @@ export interface operations {
       /** @description Not modified (If-None-Match matched) */
       304: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description Strong validator of the representation (per content coding): send it back as If-None-Match. */
           ETag?: string;
           /** @description How the in-process cache served the read: l1-hit, l1-stale-revalidating, l1-stale-fallback (Redis down), l2-load (from Redis). */
@@ -649,10 +649,10 @@ export interface operations {
        */
       400: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -685,10 +685,10 @@ export interface operations {
        */
       500: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -721,10 +721,10 @@ export interface operations {
        */
       503: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description Seconds to wait before retrying. */
           'Retry-After'?: number;
           [name: string]: unknown;
@@ -773,10 +773,10 @@ export interface operations {
       /** @description The institution */
       200: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description Strong validator of the representation (per content coding): send it back as If-None-Match. */
           ETag?: string;
           /** @description How the in-process cache served the read: l1-hit, l1-stale-revalidating, l1-stale-fallback (Redis down), l2-load (from Redis). */
@@ -802,10 +802,10 @@ export interface operations {
       /** @description Not modified (If-None-Match matched) */
       304: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description Strong validator of the representation (per content coding): send it back as If-None-Match. */
           ETag?: string;
           /** @description How the in-process cache served the read: l1-hit, l1-stale-revalidating, l1-stale-fallback (Redis down), l2-load (from Redis). */
@@ -827,10 +827,10 @@ export interface operations {
        */
       400: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -863,10 +863,10 @@ export interface operations {
        */
       404: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -899,10 +899,10 @@ export interface operations {
        */
       500: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -935,10 +935,10 @@ export interface operations {
        */
       503: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description Seconds to wait before retrying. */
           'Retry-After'?: number;
           [name: string]: unknown;
@@ -987,10 +987,10 @@ export interface operations {
       /** @description The departments */
       200: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description Strong validator of the representation (per content coding): send it back as If-None-Match. */
           ETag?: string;
           /** @description How the in-process cache served the read: l1-hit, l1-stale-revalidating, l1-stale-fallback (Redis down), l2-load (from Redis). */
@@ -1017,10 +1017,10 @@ export interface operations {
       /** @description Not modified (If-None-Match matched) */
       304: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description Strong validator of the representation (per content coding): send it back as If-None-Match. */
           ETag?: string;
           /** @description How the in-process cache served the read: l1-hit, l1-stale-revalidating, l1-stale-fallback (Redis down), l2-load (from Redis). */
@@ -1042,10 +1042,10 @@ export interface operations {
        */
       400: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -1078,10 +1078,10 @@ export interface operations {
        */
       404: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -1114,10 +1114,10 @@ export interface operations {
        */
       500: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -1150,10 +1150,10 @@ export interface operations {
        */
       503: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description Seconds to wait before retrying. */
           'Retry-After'?: number;
           [name: string]: unknown;
@@ -1207,10 +1207,10 @@ export interface operations {
       /** @description The schedules */
       200: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description Strong validator of the representation (per content coding): send it back as If-None-Match. */
           ETag?: string;
           /** @description How the in-process cache served the read: l1-hit, l1-stale-revalidating, l1-stale-fallback (Redis down), l2-load (from Redis). */
@@ -1250,10 +1250,10 @@ export interface operations {
       /** @description Not modified (If-None-Match matched) */
       304: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description Strong validator of the representation (per content coding): send it back as If-None-Match. */
           ETag?: string;
           /** @description How the in-process cache served the read: l1-hit, l1-stale-revalidating, l1-stale-fallback (Redis down), l2-load (from Redis). */
@@ -1275,10 +1275,10 @@ export interface operations {
        */
       400: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -1311,10 +1311,10 @@ export interface operations {
        */
       404: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -1347,10 +1347,10 @@ export interface operations {
        */
       500: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -1383,10 +1383,10 @@ export interface operations {
        */
       503: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description Seconds to wait before retrying. */
           'Retry-After'?: number;
           [name: string]: unknown;
@@ -1436,10 +1436,10 @@ export interface operations {
       /** @description Hits by relevance */
       200: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description Caching policy of the response. */
           'Cache-Control'?: string;
           [name: string]: unknown;
@@ -1465,10 +1465,10 @@ export interface operations {
        */
       400: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -1501,10 +1501,10 @@ export interface operations {
        */
       500: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -1537,10 +1537,10 @@ export interface operations {
        */
       503: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description Seconds to wait before retrying. */
           'Retry-After'?: number;
           [name: string]: unknown;
@@ -1589,10 +1589,10 @@ export interface operations {
       /** @description The appointment */
       200: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description Present when the data could not be refreshed: `redis-unavailable` (served from memory) or `checkpoint-not-reached` (Booking-Checkpoint waited for in vain). */
           'X-Data-Stale'?: string;
           /** @description Caching policy of the response. */
@@ -1619,10 +1619,10 @@ export interface operations {
        */
       400: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -1655,10 +1655,10 @@ export interface operations {
        */
       401: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description Bearer challenge (`Bearer realm="booking"`, with `error="invalid_token"` for a bad token). */
           'WWW-Authenticate'?: string;
           [name: string]: unknown;
@@ -1693,10 +1693,10 @@ export interface operations {
        */
       403: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -1729,10 +1729,10 @@ export interface operations {
        */
       404: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -1765,10 +1765,10 @@ export interface operations {
        */
       500: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -1801,10 +1801,10 @@ export interface operations {
        */
       503: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           /** @description Seconds to wait before retrying. */
           'Retry-After'?: number;
           [name: string]: unknown;
@@ -1846,10 +1846,10 @@ export interface operations {
       /** @description Healthy (liveness may say `degraded` with reasons) */
       200: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -1868,10 +1868,10 @@ export interface operations {
       /** @description The process should be restarted (a loop of its own died) */
       503: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -1901,10 +1901,10 @@ export interface operations {
       /** @description Healthy (liveness may say `degraded` with reasons) */
       200: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -1923,10 +1923,10 @@ export interface operations {
       /** @description Not ready: starting, stopping or a dependency is unavailable */
       503: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -1956,10 +1956,10 @@ export interface operations {
       /** @description Prometheus text exposition */
       200: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -1980,10 +1980,10 @@ export interface operations {
       /** @description The document */
       200: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -2004,10 +2004,10 @@ export interface operations {
       /** @description HTML page */
       200: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -2058,10 +2058,10 @@ export interface operations {
       /** @description The problem type */
       200: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -2086,10 +2086,10 @@ export interface operations {
        */
       404: {
         headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace). */
-          traceparent: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. */
-          'X-Trace-Id': string;
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
           [name: string]: unknown;
         };
         content: {

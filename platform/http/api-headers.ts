@@ -41,11 +41,13 @@ export const requestHeaders = {
 
 export const responseHeaders = {
   traceparent: {
-    description: 'W3C trace context of this request (a new span of the incoming trace).',
+    description:
+      'W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request.',
     schema: text,
   },
   'X-Trace-Id': {
-    description: 'Trace id of this request (also the problem traceId): quote it when reporting.',
+    description:
+      'Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits).',
     schema: { type: 'string', pattern: '^[0-9a-f]{32}$' },
   },
   Location: { description: 'Path of the created resource.', schema: text },

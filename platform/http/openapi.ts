@@ -16,7 +16,11 @@ export interface ApiInfo {
   description: string;
 }
 
-/** Headers on every response (traceMiddleware). */
+/**
+ * Headers of every traced response: present when the service runs with OpenTelemetry (the
+ * telemetry preload) and the request is traced; a cache hit of the query API's fast path and a
+ * service run without the SDK carry none, so they are documented, never required.
+ */
 const TRACE_HEADERS: readonly ResponseHeaderName[] = ['traceparent', 'X-Trace-Id'];
 
 export function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Json {
@@ -118,10 +122,7 @@ function successResponses(route: RouteSpec): Json {
         status,
         {
           description: r.description,
-          headers: headerObjects(
-            [...TRACE_HEADERS, ...(r.headers ?? [])],
-            [...TRACE_HEADERS, ...(r.requiredHeaders ?? [])],
-          ),
+          headers: headerObjects([...TRACE_HEADERS, ...(r.headers ?? [])], r.requiredHeaders ?? []),
           ...(Object.keys(content).length ? { content } : {}),
         },
       ];
@@ -155,7 +156,7 @@ function problemResponses(route: RouteSpec, problemBase: string): Json {
         String(status),
         {
           description: `Problem (RFC 9457):\n\n${list}`,
-          headers: headerObjects(names, TRACE_HEADERS),
+          headers: headerObjects(names, []),
           content: { 'application/problem+json': { schema: problemSchema(codes, problemBase) } },
           'x-problem-codes': codes,
         },

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { decide, fold, type ScheduleCommand, type ScheduleEvent } from '../../domain/schedule.ts';
+import type { ScheduleEvent } from '../../domain/schedule.ts';
 import { createLogger } from '../../platform/logger.ts';
 import { createRedis } from '../../platform/redis.ts';
 import { coalesceOps, type RedisOp, scheduleEffects } from '../../projections/redis/read-model.ts';
@@ -20,6 +20,7 @@ import {
   aClosure,
   anOpenSchedule,
   BEFORE_SESSION,
+  historyOf,
 } from '../support/schedule-mother.ts';
 import { testConfig } from '../support/test-config.ts';
 import { uniqueName } from '../support/wait.ts';
@@ -118,17 +119,6 @@ describe('the revision guard (APPLY_LUA)', () => {
   });
 });
 
-/** Runs commands through the real decider and returns the events, as the command API would. */
-function history(...commands: ScheduleCommand[]): ScheduleEvent[] {
-  const events: ScheduleEvent[] = [];
-  for (const command of commands) {
-    const decision = decide(command, fold(events));
-    if (!decision.ok) throw new Error(`rejected: ${decision.error.code}`);
-    events.push(...decision.events);
-  }
-  return events;
-}
-
 const envelopes = (scheduleId: string, events: ScheduleEvent[]): EventEnvelope[] =>
   events.map((event, revision) => ({
     eventId: randomUUID(),
@@ -167,7 +157,7 @@ describe('Redis read models: the writes, as the script applies them', () => {
   const day = hospitalDate(BEFORE_SESSION.toISOString());
 
   it('writes availability, the doctor list, the patient list and the day counters', async () => {
-    const events = history(open, a1, a2, aCancellation(a2.appointmentId));
+    const events = historyOf(open, a1, a2, aCancellation(a2.appointmentId));
     const keys = await project(root, open.scheduleId, events);
     expect(await redis.hgetall(keys.schedule(open.scheduleId))).toMatchObject({
       capacity: '3',
@@ -196,7 +186,7 @@ describe('Redis read models: the writes, as the script applies them', () => {
   });
 
   it('a redelivered event changes nothing: the revision guard covers the counters too', async () => {
-    const events = history(open, a1, a2);
+    const events = historyOf(open, a1, a2);
     const twiceRoot = `${root}-twice`;
     await project(root, open.scheduleId, events);
     await project(twiceRoot, open.scheduleId, events, true);
@@ -206,7 +196,7 @@ describe('Redis read models: the writes, as the script applies them', () => {
   });
 
   it('closing a schedule removes it from the doctor list and leaves nothing bookable', async () => {
-    const keys = await project(root, open.scheduleId, history(open, a1, aClosure()));
+    const keys = await project(root, open.scheduleId, historyOf(open, a1, aClosure()));
     expect(await redis.zrange(keys.doctorSchedules('doc-1'), 0, -1)).toEqual([]);
     expect(await redis.hgetall(keys.schedule(open.scheduleId))).toMatchObject({
       status: 'closed',
@@ -221,7 +211,7 @@ describe('coalesceOps', () => {
   it('gives the same Redis state with fewer commands', async () => {
     const schedule = anOpenSchedule({ capacity: 50 });
     const bookings = Array.from({ length: 20 }, () => aBooking(schedule.scheduleId));
-    const events = history(schedule, ...bookings, aCancellation(bookings[3]!.appointmentId), aClosure());
+    const events = historyOf(schedule, ...bookings, aCancellation(bookings[3]!.appointmentId), aClosure());
     const [plainRoot, mergedRoot] = [`${root}-plain`, `${root}-merged`];
     const opsUnder = (keyRoot: string) => {
       let view: ScheduleView | null = null;

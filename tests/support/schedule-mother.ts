@@ -3,6 +3,7 @@
  * with random ids, so tests only spell out what they are about.
  */
 import { randomUUID } from 'node:crypto';
+import { decide, fold } from '../../domain/schedule.ts';
 import type {
   Actor,
   AppointmentBooked,
@@ -11,6 +12,8 @@ import type {
   ChangeCapacity,
   CloseSchedule,
   OpenSchedule,
+  ScheduleCommand,
+  ScheduleEvent,
   ScheduleOpened,
 } from '../../domain/schedule.ts';
 import { sessionStart } from '../../domain/session-time.ts';
@@ -108,4 +111,15 @@ export function aClosure(overrides: Partial<CloseSchedule> = {}): CloseSchedule 
     now: BEFORE_SESSION,
     ...overrides,
   };
+}
+
+/** Runs commands through the real decider and returns the events, as the command API would. */
+export function historyOf(...commands: ScheduleCommand[]): ScheduleEvent[] {
+  const events: ScheduleEvent[] = [];
+  for (const command of commands) {
+    const decision = decide(command, fold(events));
+    if (!decision.ok) throw new Error(`rejected: ${decision.error.code}`);
+    events.push(...decision.events);
+  }
+  return events;
 }

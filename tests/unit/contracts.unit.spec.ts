@@ -11,13 +11,7 @@ import { parse as parseYaml } from 'yaml';
 import { driftedContracts } from '../../contracts/generate.ts';
 import { eventVersions, payloadFile } from '../../contracts/event-schemas.ts';
 import { latestSchemaVersions } from '../../domain/event-versions.ts';
-import {
-  decide,
-  fold,
-  type ScheduleCommand,
-  type ScheduleEvent,
-  scheduleEventTypes,
-} from '../../domain/schedule.ts';
+import { scheduleEventTypes } from '../../domain/schedule.ts';
 import { toKafkaMessage } from '../../projections/relay/event-message.ts';
 import { contractsAjv, contractViolations, payloadViolations } from '../support/event-contracts.ts';
 import {
@@ -26,20 +20,11 @@ import {
   aCapacityChange,
   aClosure,
   anOpenSchedule,
+  historyOf,
 } from '../support/schedule-mother.ts';
 import { unversionedStoredEvents } from '../support/unversioned-events.ts';
 
 const ASYNCAPI = fileURLToPath(new URL('../../contracts/asyncapi.yaml', import.meta.url));
-
-function decided(...commands: ScheduleCommand[]): ScheduleEvent[] {
-  const events: ScheduleEvent[] = [];
-  for (const command of commands) {
-    const decision = decide(command, fold(events));
-    if (!decision.ok) throw new Error(`rejected: ${decision.error.code}`);
-    events.push(...decision.events);
-  }
-  return events;
-}
 
 describe('contracts/events: JSON Schemas generated from the zod schemas', () => {
   it('are committed exactly as `npm run contracts:generate` writes them', async () => {
@@ -56,7 +41,7 @@ describe('contracts/events: JSON Schemas generated from the zod schemas', () => 
   it('accept what the decider emits and refuse what it never would', () => {
     const open = anOpenSchedule({ capacity: 3 });
     const booking = aBooking(open.scheduleId);
-    const events = decided(
+    const events = historyOf(
       open,
       booking,
       aCancellation(booking.appointmentId),

@@ -1,7 +1,6 @@
 // The Redis writes themselves (revision guard script, effects, coalescing) are tested against the
 // real Redis in tests/int/redis-read-model.int.spec.ts.
 import { describe, expect, it } from 'vitest';
-import { decide, fold, type ScheduleCommand, type ScheduleEvent } from '../../domain/schedule.ts';
 import { evolveSchedule } from '../../projections/redis/read-model.ts';
 import type { ScheduleView } from '../../read-models/bookings.ts';
 import { parseScheduleEvent } from '../../projections/schedule-events.ts';
@@ -12,18 +11,8 @@ import {
   aCapacityChange,
   aClosure,
   anOpenSchedule,
+  historyOf,
 } from '../support/schedule-mother.ts';
-
-/** Runs commands through the real decider and returns the events, as the command API would. */
-function history(...commands: ScheduleCommand[]): ScheduleEvent[] {
-  const events: ScheduleEvent[] = [];
-  for (const command of commands) {
-    const decision = decide(command, fold(events));
-    if (!decision.ok) throw new Error(`rejected: ${decision.error.code}`);
-    events.push(...decision.events);
-  }
-  return events;
-}
 
 describe('schedule availability: evolve', () => {
   const open = anOpenSchedule({ capacity: 2 });
@@ -31,19 +20,19 @@ describe('schedule availability: evolve', () => {
   const a2 = aBooking(open.scheduleId, { patientId: 'p2' });
 
   it('counts bookings and cancellations against capacity', () => {
-    const events = history(open, a1, a2, aCancellation(a1.appointmentId), aCapacityChange(5));
+    const events = historyOf(open, a1, a2, aCancellation(a1.appointmentId), aCapacityChange(5));
     const view = events.reduce<ScheduleView | null>((v, e, rev) => evolveSchedule(v, e, rev), null);
     expect(view).toMatchObject({ capacity: 5, booked: 1, status: 'open', rev: 4, doctorId: open.doctorId });
   });
 
   it('closing cancels every appointment first, then closes', () => {
-    const events = history(open, a1, a2, aClosure());
+    const events = historyOf(open, a1, a2, aClosure());
     const view = events.reduce<ScheduleView | null>((v, e, rev) => evolveSchedule(v, e, rev), null);
     expect(view).toMatchObject({ booked: 0, status: 'closed', rev: events.length - 1 });
   });
 
   it('refuses an event before the schedule was opened', () => {
-    const [, booked] = history(open, a1);
+    const [, booked] = historyOf(open, a1);
     expect(() => evolveSchedule(null, booked!, 1)).toThrow(/before the schedule was opened/);
   });
 });

@@ -1,12 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  decide,
-  fold,
-  type ScheduleCommand,
-  type ScheduleEvent,
-  scheduleEventSchemas,
-  scheduleEventTypes,
-} from '../../domain/schedule.ts';
+import { scheduleEventSchemas, scheduleEventTypes } from '../../domain/schedule.ts';
 import { parseScheduleEvent } from '../../projections/schedule-events.ts';
 import {
   aBooking,
@@ -14,22 +7,13 @@ import {
   aCapacityChange,
   aClosure,
   anOpenSchedule,
+  historyOf,
 } from '../support/schedule-mother.ts';
-
-function history(...commands: ScheduleCommand[]): ScheduleEvent[] {
-  const events: ScheduleEvent[] = [];
-  for (const command of commands) {
-    const decision = decide(command, fold(events));
-    if (!decision.ok) throw new Error(`rejected: ${decision.error.code}`);
-    events.push(...decision.events);
-  }
-  return events;
-}
 
 describe('schedule events: one definition', () => {
   const open = anOpenSchedule({ capacity: 3 });
   const booking = aBooking(open.scheduleId);
-  const events = history(
+  const events = historyOf(
     open,
     booking,
     aBooking(open.scheduleId),

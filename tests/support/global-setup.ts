@@ -84,11 +84,12 @@ export default async function setup(): Promise<() => Promise<void>> {
         throw new Error(`the test run changed the shared engines:\n  ${diff.join('\n  ')}`);
       }
       console.log('[global-teardown] engines exactly as before the run');
-      await lock.release();
     } catch (err) {
       // vitest reports an error thrown here but still exits 0: set the exit code ourselves.
       process.exitCode = 1;
       throw err;
+    } finally {
+      await lock.release(); // its open connection would otherwise keep vitest from exiting
     }
   };
 }

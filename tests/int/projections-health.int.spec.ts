@@ -39,6 +39,30 @@ afterAll(async () => {
   await h?.close();
 });
 
+/** A worker whose only liveness input is `watch` (Kafka reported up), as the projections process serves it. */
+async function watchedWorker(watch: ReturnType<typeof deathWatch>) {
+  const broker = startSampler({ name: 'kafka', read: () => Promise.resolve(1), intervalMs: 60_000 });
+  await broker.sampleNow();
+  const worker = await serveWorker({
+    registry: createRegistry(),
+    port: 0,
+    host: '127.0.0.1',
+    health: projectionsHealth(
+      {
+        hasRelay: false,
+        relay: () => undefined,
+        kafka: broker,
+        dependencies: {},
+        lag: () => [],
+        isStarted: () => true,
+        isStopping: () => false,
+      },
+      watch,
+    ),
+  });
+  return { broker, worker };
+}
+
 describe('projections health', () => {
   it('everything up: /healthz 200 ok, /readyz 200 ready, lag sampled in the background', async () => {
     const p = await startProjections(
@@ -231,25 +255,7 @@ describe('liveness of the loops', () => {
     });
     const watch = deathWatch();
     watch.watch(doomed);
-    const broker = startSampler({ name: 'kafka', read: () => Promise.resolve(1), intervalMs: 60_000 });
-    await broker.sampleNow();
-    const worker = await serveWorker({
-      registry: createRegistry(),
-      port: 0,
-      host: '127.0.0.1',
-      health: projectionsHealth(
-        {
-          hasRelay: false,
-          relay: () => undefined,
-          kafka: broker,
-          dependencies: {},
-          lag: () => [],
-          isStarted: () => true,
-          isStopping: () => false,
-        },
-        watch,
-      ),
-    });
+    const { broker, worker } = await watchedWorker(watch);
     try {
       await doomed.ready;
       expect((await get(`${worker.url}/healthz`)).status).toBe(200);
@@ -276,25 +282,9 @@ describe('liveness of the loops', () => {
     let kill!: (err: Error) => void;
     const done = new Promise<void>((_, reject) => (kill = reject));
     watch.watch({ name: 'redis', done });
-    const broker = startSampler({ name: 'kafka', read: () => Promise.resolve(1), intervalMs: 60_000 });
-    await broker.sampleNow();
-    server = await serveWorker({
-      registry: createRegistry(),
-      port: 0,
-      host: '127.0.0.1',
-      health: projectionsHealth(
-        {
-          hasRelay: false,
-          relay: () => undefined,
-          kafka: broker,
-          dependencies: {},
-          lag: () => [],
-          isStarted: () => true,
-          isStopping: () => false,
-        },
-        watch,
-      ),
-    });
+    const watched = await watchedWorker(watch);
+    const broker = watched.broker;
+    server = watched.worker;
     expect((await get(`${server.url}/healthz`)).status).toBe(200);
     kill(new Error('The group coordinator is not available (restart: false)'));
     await new Promise((r) => setTimeout(r, 10));

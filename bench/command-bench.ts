@@ -489,7 +489,7 @@ async function orchestrate(): Promise<void> {
   await migrate(cfg.DATABASE_URL);
   const hospitalToken = await signToken(
     cfg.JWT_SECRET,
-    { sub: 'bench-hospital', role: 'hospital' },
+    { sub: 'bench-hospital', role: 'hospital', institutionId: '1' },
     { expiresIn: '2h' },
   );
   const pgVersion = await (async () => {

@@ -1,17 +1,21 @@
 /**
  * Prints a bearer token for local use:
  *   npm run token -- --sub p1 --role patient [--expires 1h]
+ *   npm run token -- --sub h1 --role hospital --institution 1
  */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../platform/config.ts';
 import { roles, signToken, type Role } from '../platform/http/auth.ts';
 
-const usage = 'usage: npm run token -- --sub <subject> --role <patient|hospital|admin> [--expires 1h]';
+const usage =
+  'usage: npm run token -- --sub <subject> --role <patient|hospital|admin> [--institution <id>] [--expires 1h]\n' +
+  '  --institution: the catalog institution a hospital token acts for (required for --role hospital)';
 
 const { values } = parseArgs({
   options: {
     sub: { type: 'string' },
     role: { type: 'string' },
+    institution: { type: 'string' },
     expires: { type: 'string', default: '1h' },
     help: { type: 'boolean', short: 'h' },
   },
@@ -20,14 +24,23 @@ const { values } = parseArgs({
 
 if (values.help) {
   process.stdout.write(`${usage}\n`);
-} else if (!values.sub || !values.role || !(roles as readonly string[]).includes(values.role)) {
+} else if (
+  !values.sub ||
+  !values.role ||
+  !(roles as readonly string[]).includes(values.role) ||
+  (values.role === 'hospital') !== (values.institution !== undefined)
+) {
   process.stderr.write(`${usage}\n`);
   process.exitCode = 2;
 } else {
   const { JWT_SECRET } = loadConfig();
   const token = await signToken(
     JWT_SECRET,
-    { sub: values.sub, role: values.role as Role },
+    {
+      sub: values.sub,
+      role: values.role as Role,
+      ...(values.institution === undefined ? {} : { institutionId: values.institution }),
+    },
     { expiresIn: values.expires },
   );
   process.stdout.write(`${token}\n`);

@@ -1,5 +1,6 @@
 /**
- * Bearer-token authentication: HS256 JWTs (jose) carrying `sub` and `role`. The verified principal
+ * Bearer-token authentication: HS256 JWTs (jose) carrying `sub`, `role` and, for hospitals, the
+ * `institutionId` they act for. The verified principal
  * is attached to the request and read with `principalOf(req)`.
  */
 import type { Request, RequestHandler } from 'express';
@@ -14,12 +15,25 @@ export type Role = (typeof roles)[number];
 export interface Principal {
   sub: string;
   role: Role;
+  /** The institution a hospital principal acts for (claim `institutionId`); only hospitals carry one. */
+  institutionId?: string;
 }
 
-const claimsSchema = z.object({
-  sub: z.string().min(1).max(128),
-  role: z.enum(roles),
-});
+const claimsSchema = z
+  .object({
+    sub: z.string().min(1).max(128),
+    role: z.enum(roles),
+    institutionId: z
+      .string()
+      .regex(/^[0-9]{1,18}$/, 'a catalog institution id')
+      .optional(),
+  })
+  .refine((c) => (c.role === 'hospital') === (c.institutionId !== undefined), {
+    message: 'institutionId is required for role hospital and allowed for no other role',
+  })
+  .transform(({ sub, role, institutionId }): Principal =>
+    institutionId === undefined ? { sub, role } : { sub, role, institutionId },
+  );
 
 const principals = new WeakMap<Request, Principal>();
 
@@ -36,7 +50,9 @@ export async function verifyToken(token: string, secret: string): Promise<Princi
     });
     const claims = claimsSchema.safeParse(payload);
     if (!claims.success) {
-      throw new AppError('unauthenticated', 'Token lacks a valid sub or role claim', { headers: CHALLENGE });
+      throw new AppError('unauthenticated', 'Token lacks a valid sub, role or institutionId claim', {
+        headers: CHALLENGE,
+      });
     }
     return claims.data;
   } catch (err) {
@@ -53,7 +69,11 @@ export async function signToken(
   principal: Principal,
   opts: { expiresIn?: string | number } = {},
 ): Promise<string> {
-  return new SignJWT({ role: principal.role })
+  const claims =
+    principal.institutionId === undefined
+      ? { role: principal.role }
+      : { role: principal.role, institutionId: principal.institutionId };
+  return new SignJWT(claims)
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(principal.sub)
     .setIssuedAt()

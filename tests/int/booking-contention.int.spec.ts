@@ -96,7 +96,7 @@ describe('contention on one schedule', () => {
       // Instance one now caches "full"; instance two frees the place behind its back.
       expect((await book(h, scheduleId, randomPatient())).status).toBe(409);
       const cancel = await second.http.post(`/v1/appointments/${String(first.body.appointmentId)}/cancel`, {
-        token: await second.tokenFor({ sub: 'hospital-1', role: 'hospital' }),
+        token: await second.tokenFor({ sub: 'hospital-1', role: 'hospital', institutionId: '1' }),
         idempotencyKey: randomUUID(),
         body: {},
       });

@@ -28,9 +28,9 @@ let admin: CommandApiClient;
 
 beforeAll(async () => {
   h = await startCommandApi();
-  hospitalToken = await h.tokenFor({ sub: 'hospital-1', role: 'hospital' });
+  hospitalToken = await h.tokenFor({ sub: 'hospital-1', role: 'hospital', institutionId: '1' });
   adminToken = await h.tokenFor({ sub: 'admin-1', role: 'admin' });
-  hospital = await h.clientFor({ sub: 'hospital-1', role: 'hospital' });
+  hospital = await h.clientFor({ sub: 'hospital-1', role: 'hospital', institutionId: '1' });
   admin = await h.clientFor({ sub: 'admin-1', role: 'admin' });
 });
 

@@ -22,7 +22,7 @@ describe('per-patient rate limit on commands', () => {
       insuranceLimiter: new RateLimiterMemory({ points: 3, duration: 60 }),
     });
     api = await startCommandApi({ patientRateLimiter: limiter });
-    hospitalToken = await api.tokenFor({ sub: 'hospital-rl', role: 'hospital' });
+    hospitalToken = await api.tokenFor({ sub: 'hospital-rl', role: 'hospital', institutionId: '1' });
     const opened = await api.http.post('/v1/schedules', {
       token: hospitalToken,
       idempotencyKey: randomUUID(),

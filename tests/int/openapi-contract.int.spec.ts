@@ -138,7 +138,7 @@ describe('command API responses', () => {
   let appointmentId: string;
 
   beforeAll(async () => {
-    hospital = await commands.tokenFor({ sub: 'hospital-oapi', role: 'hospital' });
+    hospital = await commands.tokenFor({ sub: 'hospital-oapi', role: 'hospital', institutionId: '1' });
     patientId = `patient-${randomUUID().slice(0, 12)}`;
     patient = await commands.tokenFor({ sub: patientId, role: 'patient' });
   });
@@ -303,7 +303,7 @@ describe('query API responses', () => {
   beforeAll(async () => {
     institutionId = await insertInstitution(p.db, { name: '契约测试医院', alias_names: ['契约'], city });
     institutionIds.push(institutionId);
-    const hospital = await commands.tokenFor({ sub: 'hospital-oapi', role: 'hospital' });
+    const hospital = await commands.tokenFor({ sub: 'hospital-oapi', role: 'hospital', institutionId: '1' });
     const opened = await post('/v1/schedules', {
       token: hospital,
       body: anOpenScheduleRequest({ doctorId: 'doc-oapi-q', institutionId: String(institutionId) }),
@@ -372,7 +372,7 @@ describe('query API responses', () => {
     check('get', '/v1/search/institutions', unavailable);
 
     const token = async (sub: string, role: 'patient' | 'hospital') => ({
-      authorization: `Bearer ${await commands.tokenFor({ sub, role })}`,
+      authorization: `Bearer ${await commands.tokenFor(role === 'hospital' ? { sub, role, institutionId: '1' } : { sub, role })}`,
     });
     const mine = await token(patientId, 'patient');
     await read('/v1/appointments/{id}', `/v1/appointments/${appointmentId}`, 200, mine);

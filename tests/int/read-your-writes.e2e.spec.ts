@@ -32,7 +32,7 @@ describe('read-your-writes after a booking', () => {
       jwtSecret: TEST_SECRET,
       queryConfig: { QUERY_RYW_TIMEOUT_MS: 2000 },
     });
-    hospitalToken = await commands.tokenFor({ sub: 'hospital-ryw', role: 'hospital' });
+    hospitalToken = await commands.tokenFor({ sub: 'hospital-ryw', role: 'hospital', institutionId: '1' });
   }, 120_000);
 
   afterAll(async () => {

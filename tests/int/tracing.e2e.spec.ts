@@ -153,7 +153,8 @@ describe('one trace across the command API, the relay and the projectors (Zipkin
     body: unknown,
     traceparent?: string,
   ) {
-    const token = await signToken(TEST_SECRET, { sub, role }, { expiresIn: '10m' });
+    const principal = role === 'hospital' ? { sub, role, institutionId: '1' } : { sub, role };
+    const token = await signToken(TEST_SECRET, principal, { expiresIn: '10m' });
     return fetch(`${baseUrl}${path}`, {
       method: 'POST',
       headers: {

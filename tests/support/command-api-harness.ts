@@ -121,7 +121,7 @@ export function anOpenScheduleRequest(overrides: Record<string, unknown> = {}): 
 
 /** Opens a schedule as a hospital user and returns its id. */
 export async function openSchedule(h: Harness, overrides: Record<string, unknown> = {}): Promise<string> {
-  const hospital = await h.clientFor({ sub: 'hospital-1', role: 'hospital' });
+  const hospital = await h.clientFor({ sub: 'hospital-1', role: 'hospital', institutionId: '1' });
   const { data, error, response } = await hospital.POST('/v1/schedules', {
     params: { header: { 'Idempotency-Key': newKey() } },
     body: anOpenScheduleRequest(overrides),

@@ -395,17 +395,38 @@ export interface operations {
           'application/json': {
             city: string;
             date: string;
-            banners: ({
-              id: number | string;
-            } & {
-              [key: string]: unknown;
-            })[];
-            featuredInstitutions: ({
-              id: number | string;
+            banners: {
+              id: number;
+              /** @enum {string} */
+              kind?: 'banner' | 'video' | 'article';
+              tab?: string;
+              title?: string;
+              url?: string;
+              cover_url?: string | null;
+              weight?: number;
+              starts_at?: string;
+              ends_at?: string | null;
+              city?: string | null;
+              updated_at?: string;
+            }[];
+            featuredInstitutions: {
+              id: number;
+              name?: string;
+              alias_names?: string[];
+              city?: string;
+              district?: string | null;
+              address?: string | null;
+              level?: string;
+              type?: string;
+              tags?: string[];
+              rating?: number | null;
+              latitude?: number | null;
+              longitude?: number | null;
+              /** @enum {string} */
+              status?: 'active' | 'suspended' | 'closed';
+              updated_at?: string;
               bookingsToday: number;
-            } & {
-              [key: string]: unknown;
-            })[];
+            }[];
             hotDepartments: {
               departmentId: string;
               bookings: number;
@@ -415,19 +436,37 @@ export interface operations {
             }[];
             videos: {
               tab: string;
-              items: ({
-                id: number | string;
-              } & {
-                [key: string]: unknown;
-              })[];
+              items: {
+                id: number;
+                /** @enum {string} */
+                kind?: 'banner' | 'video' | 'article';
+                tab?: string;
+                title?: string;
+                url?: string;
+                cover_url?: string | null;
+                weight?: number;
+                starts_at?: string;
+                ends_at?: string | null;
+                city?: string | null;
+                updated_at?: string;
+              }[];
             }[];
             science: {
               tab: string;
-              items: ({
-                id: number | string;
-              } & {
-                [key: string]: unknown;
-              })[];
+              items: {
+                id: number;
+                /** @enum {string} */
+                kind?: 'banner' | 'video' | 'article';
+                tab?: string;
+                title?: string;
+                url?: string;
+                cover_url?: string | null;
+                weight?: number;
+                starts_at?: string;
+                ends_at?: string | null;
+                city?: string | null;
+                updated_at?: string;
+              }[];
             }[];
             stats: {
               date: string;
@@ -610,11 +649,23 @@ export interface operations {
         };
         content: {
           'application/json': {
-            items: ({
-              id: number | string;
-            } & {
-              [key: string]: unknown;
-            })[];
+            items: {
+              id: number;
+              name?: string;
+              alias_names?: string[];
+              city?: string;
+              district?: string | null;
+              address?: string | null;
+              level?: string;
+              type?: string;
+              tags?: string[];
+              rating?: number | null;
+              latitude?: number | null;
+              longitude?: number | null;
+              /** @enum {string} */
+              status?: 'active' | 'suspended' | 'closed';
+              updated_at?: string;
+            }[];
             limit: number;
             /** @description Opaque cursor of the next page; null on the last page */
             nextCursor: string | null;
@@ -792,9 +843,21 @@ export interface operations {
         content: {
           'application/json': {
             institution: {
-              id: number | string;
-            } & {
-              [key: string]: unknown;
+              id: number;
+              name?: string;
+              alias_names?: string[];
+              city?: string;
+              district?: string | null;
+              address?: string | null;
+              level?: string;
+              type?: string;
+              tags?: string[];
+              rating?: number | null;
+              latitude?: number | null;
+              longitude?: number | null;
+              /** @enum {string} */
+              status?: 'active' | 'suspended' | 'closed';
+              updated_at?: string;
             };
           };
         };
@@ -1006,11 +1069,13 @@ export interface operations {
         content: {
           'application/json': {
             institutionId: string;
-            departments: ({
-              id: number | string;
-            } & {
-              [key: string]: unknown;
-            })[];
+            departments: {
+              id: number;
+              institution_id?: number;
+              name?: string;
+              category?: string;
+              updated_at?: string;
+            }[];
           };
         };
       };
@@ -1447,12 +1512,24 @@ export interface operations {
         content: {
           'application/json': {
             total: number;
-            items: ({
-              id: number | string;
+            items: {
+              id: number;
+              name?: string;
+              alias_names?: string[];
+              city?: string;
+              district?: string | null;
+              address?: string | null;
+              level?: string;
+              type?: string;
+              tags?: string[];
+              rating?: number | null;
+              latitude?: number | null;
+              longitude?: number | null;
+              /** @enum {string} */
+              status?: 'active' | 'suspended' | 'closed';
+              updated_at?: string;
               score: number;
-            } & {
-              [key: string]: unknown;
-            })[];
+            }[];
             /** @description Opaque cursor of the next page; null on the last page */
             nextCursor: string | null;
           };

@@ -5,6 +5,8 @@ import { AppError } from '../platform/http/errors.ts';
 import { parseOrThrow } from '../platform/http/zod-problem.ts';
 import { SearchUnavailableError, type SearchEngine } from '../platform/search/index.ts';
 import { hospitalDate, hospitalDayStart } from '../read-models/hospital-date.ts';
+import { publish } from '../read-models/published-columns.ts';
+import type { Row } from '../read-models/catalog.ts';
 import { makeCachedResponse } from './cache/cached-response.ts';
 import { sendCached, STALE_HEADER } from './cache/send-cached.ts';
 import type { TwoLevelCache } from './cache/two-level-cache.ts';
@@ -95,7 +97,10 @@ export function queryRoutes(deps: RouteDeps): Router {
         const at = now();
         const tabs = (names: readonly string[], size: number) =>
           Promise.all(
-            names.map(async (tab) => ({ tab, items: await catalog.content(tab, q.city, at, size, d) })),
+            names.map(async (tab) => ({
+              tab,
+              items: (await catalog.content(tab, q.city, at, size, d)).map(publishContent),
+            })),
           );
         const [banners, featured, videos, science] = await Promise.all([
           catalog.content(config.HOMEPAGE_BANNER_TAB, q.city, at, 5, d),
@@ -124,9 +129,9 @@ export function queryRoutes(deps: RouteDeps): Router {
         return {
           city: q.city,
           date: today,
-          banners,
+          banners: banners.map(publishContent),
           featuredInstitutions: featured.items.map((i) => ({
-            ...i,
+            ...publish('institutions', i),
             bookingsToday: stats.byInstitution[String(i.id)] ?? 0,
           })),
           hotDepartments: stats.hotDepartments.map((h) => {
@@ -165,7 +170,7 @@ export function queryRoutes(deps: RouteDeps): Router {
       async (d) => {
         const page = await catalog.page('institutions', index, after, q.limit, d);
         return {
-          items: page.items,
+          items: page.items.map(publishInstitution),
           limit: q.limit,
           nextCursor: page.next ? encodeCursor(fingerprint, [page.next]) : null,
         };
@@ -177,7 +182,7 @@ export function queryRoutes(deps: RouteDeps): Router {
     const { id } = parseOrThrow(institutionRoute.params, req.params, 'bad_parameter');
     const found = await cached(req, res, institutionRoute.path, `institution:${id}`, async (d) => {
       const institution = await catalog.doc('institutions', id, d);
-      return institution ? { institution } : MISSING;
+      return institution ? { institution: publish('institutions', institution) } : MISSING;
     });
     if (!found) throw new AppError('institution_not_found', `No institution ${id}`);
   });
@@ -199,7 +204,7 @@ export function queryRoutes(deps: RouteDeps): Router {
           500,
           d,
         );
-        return { institutionId: id, departments: page.items };
+        return { institutionId: id, departments: page.items.map((r) => publish('departments', r)) };
       },
     );
     if (!found) throw new AppError('institution_not_found', `No institution ${id}`);
@@ -290,7 +295,7 @@ export function queryRoutes(deps: RouteDeps): Router {
       res.setHeader('Cache-Control', 'public, max-age=5');
       res.json({
         total: result.total,
-        items: hits.map((h) => ({ ...h.source, score: h.score })),
+        items: hits.map((h) => ({ ...publish('institutions', h.source), score: h.score })),
         nextCursor:
           result.hits.length > q.limit && last?.sort
             ? encodeCursor(fingerprint, last.sort as (string | number)[])
@@ -332,6 +337,9 @@ export function queryRoutes(deps: RouteDeps): Router {
 
   return router;
 }
+
+const publishContent = (row: Row): Row => publish('homepage_content', row);
+const publishInstitution = (row: Row): Row => publish('institutions', row);
 
 function listIndex(catalog: CatalogReader, f: { city?: string; level?: string; category?: string }): string {
   const k = catalog.keys;

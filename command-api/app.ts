@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Express, RequestHandler } from 'express';
 import { Counter, Histogram } from 'prom-client';
+import { PgAuditTrail } from '../platform/audit.ts';
 import type { Config } from '../platform/config.ts';
 import { PgEventStore } from '../platform/event-store/pg-event-store.ts';
 import { authenticate, principalOf } from '../platform/http/auth.ts';
@@ -18,6 +19,7 @@ import { serviceApp } from '../platform/http/service-app.ts';
 import { createLogger, type Logger } from '../platform/logger.ts';
 import type { Pool } from '../platform/pg.ts';
 import { PgAppointmentIndex } from './appointment-index.ts';
+import { auditRoutes } from './audit-route.ts';
 import { type CommandPathOptions, createCommands } from './command-path.ts';
 import type { CommandHooks } from './command-route.ts';
 import { commandApiInfo, commandApiRoutes } from './route-specs.ts';
@@ -121,6 +123,7 @@ export function createApp(deps: CommandApiDeps): CommandApi {
     );
   }
   app.use('/v1', ...v1, ...jsonBody());
+  app.use(auditRoutes(new PgAuditTrail(pool)));
   app.use(
     commandRoutes({
       commands,

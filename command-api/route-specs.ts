@@ -11,6 +11,8 @@ import {
   appointmentBooked,
   appointmentCancelled,
   appointmentParams,
+  auditPage,
+  auditQuery,
   bookAppointmentBody,
   cancelAppointmentBody,
   capacityChanged,
@@ -154,12 +156,29 @@ export const cancelAppointmentRoute = defineRoute({
   problems: [...COMMON_PROBLEMS, ...PATH_PROBLEMS, 'appointment_not_found', 'appointment_not_active'],
 });
 
+export const auditRoute = defineRoute({
+  method: 'get',
+  path: '/v1/audit',
+  operationId: 'listAuditEntries',
+  summary: 'The audit trail, newest first (admins only)',
+  description:
+    'Every access to patient data by a hospital or an admin and every admin action: who, what, when, trace id. Patients appear only as their opaque patient reference. Filter by actor, action or subject; page on with `cursor` = the previous nextCursor.',
+  tag: 'audit',
+  auth: { roles: ['admin'] },
+  requestHeaders: [{ name: 'traceparent' }],
+  params: noParams,
+  query: auditQuery,
+  responses: { 200: { description: 'A page of audit entries', body: auditPage } },
+  problems: ['bad_parameter', 'unauthenticated', 'forbidden', 'internal', 'dependency_unavailable'],
+});
+
 export const commandApiRoutes: readonly RouteSpec[] = [
   openScheduleRoute,
   changeCapacityRoute,
   closeScheduleRoute,
   bookAppointmentRoute,
   cancelAppointmentRoute,
+  auditRoute,
 ];
 
 export const commandApiInfo = {

@@ -24,7 +24,7 @@ export interface RoutesDeps extends CommandRouteDeps {
   ids: () => string;
 }
 
-const methodNotAllowed =
+export const methodNotAllowed =
   (...allowed: string[]): RequestHandler =>
   (req) => {
     throw new AppError('method_not_allowed', `${req.method} is not supported here`, {

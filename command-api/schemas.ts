@@ -71,3 +71,44 @@ export const appointmentCancelled = z.strictObject({
   scheduleId: z.uuid(),
   status: z.literal('cancelled'),
 });
+
+// The audit trail (admins only).
+const auditText = z.string().min(1).max(128);
+export const auditQuery = z.strictObject({
+  actorId: auditText.optional(),
+  action: z
+    .string()
+    .regex(/^[a-z_]+\.[a-z_]+$/, 'expected <subject>.<verb>, e.g. appointment.read')
+    .optional(),
+  subjectType: z
+    .string()
+    .regex(/^[a-z_]{1,32}$/)
+    .optional(),
+  subjectId: auditText.optional(),
+  /** The previous page's nextCursor. */
+  cursor: z
+    .string()
+    .regex(/^\d{1,18}$/, 'not a cursor returned by this API')
+    .optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+});
+
+export const auditPage = z.strictObject({
+  items: z.array(
+    z.strictObject({
+      id: z.string(),
+      at: z.iso.datetime(),
+      actor: z.strictObject({
+        role: z.enum(['hospital', 'admin', 'operator']),
+        id: z.string(),
+        institutionId: z.string().optional(),
+      }),
+      action: z.string(),
+      outcome: z.enum(['allowed', 'denied']),
+      subject: z.strictObject({ type: z.string(), id: z.string() }),
+      traceId: z.string().nullable(),
+      detail: z.record(z.string(), z.unknown()),
+    }),
+  ),
+  nextCursor: z.string().nullable().describe('Cursor of the next (older) page; null on the last page'),
+});

@@ -1,0 +1,107 @@
+/**
+ * The audit trail on the real database: append-only, queryable by admins only, keyset pages
+ * newest first, filters by actor, action and subject.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type AuditEntry, PgAuditTrail } from '../../platform/audit.ts';
+import { type Harness, startCommandApi } from '../support/command-api-harness.ts';
+
+const anEntry = (overrides: Partial<AuditEntry> = {}): AuditEntry => ({
+  actor: { role: 'admin', id: 'admin-audit' },
+  action: 'patient.forget',
+  outcome: 'allowed',
+  subject: { type: 'patient', id: randomUUID() },
+  ...overrides,
+});
+
+interface Page {
+  items: { subject: { id: string }; action: string }[];
+  nextCursor: string | null;
+}
+const subjectIds = (page: Page) => page.items.map((e) => e.subject.id);
+
+describe('audit trail', () => {
+  let h: Harness;
+  let trail: PgAuditTrail;
+  let admin: string;
+  // A subject of this test's own, so other files' entries never land on its pages.
+  const actorId = `auditor-${randomUUID()}`;
+
+  beforeAll(async () => {
+    h = await startCommandApi();
+    trail = new PgAuditTrail(h.pool);
+    admin = await h.tokenFor({ sub: 'admin-audit', role: 'admin' });
+  });
+
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  it('given entries, when an admin pages by actor, then they come newest first with a working cursor', async () => {
+    const subjects = Array.from({ length: 5 }, () => randomUUID());
+    for (const id of subjects) {
+      await trail.record([
+        anEntry({
+          actor: { role: 'hospital', id: actorId, institutionId: '7' },
+          subject: { type: 'appointment', id },
+          action: 'appointment.read',
+        }),
+      ]);
+    }
+    const first = await h.http.get(`/v1/audit?actorId=${actorId}&limit=3`, { token: admin });
+    expect(first.status).toBe(200);
+    expect(subjectIds(first.body as Page)).toEqual(subjects.slice(2).reverse());
+    expect(first.body.items[0]).toMatchObject({
+      actor: { role: 'hospital', id: actorId, institutionId: '7' },
+      action: 'appointment.read',
+      outcome: 'allowed',
+      subject: { type: 'appointment' },
+    });
+    const second = await h.http.get(`/v1/audit?actorId=${actorId}&limit=3&cursor=${first.body.nextCursor}`, {
+      token: admin,
+    });
+    expect(subjectIds(second.body as Page)).toEqual(subjects.slice(0, 2).reverse());
+    expect(second.body.nextCursor).toBeNull();
+  });
+
+  it('filters by subject and action', async () => {
+    const subject = randomUUID();
+    await trail.record([
+      anEntry({ subject: { type: 'patient', id: subject } }),
+      anEntry({ subject: { type: 'patient', id: subject }, action: 'patient.read', outcome: 'denied' }),
+    ]);
+    const res = await h.http.get(`/v1/audit?subjectType=patient&subjectId=${subject}&action=patient.read`, {
+      token: admin,
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.items).toHaveLength(1);
+    expect(res.body.items[0]).toMatchObject({ action: 'patient.read', outcome: 'denied' });
+  });
+
+  it('is append-only: UPDATE, DELETE and TRUNCATE are refused by the database', async () => {
+    await trail.record([anEntry({ actor: { role: 'admin', id: actorId } })]);
+    await expect(
+      h.pool.query('UPDATE audit_log SET actor_id = $1 WHERE actor_id = $2', ['x', actorId]),
+    ).rejects.toThrow(/append-only/);
+    await expect(h.pool.query('DELETE FROM audit_log WHERE actor_id = $1', [actorId])).rejects.toThrow(
+      /append-only/,
+    );
+    await expect(h.pool.query('TRUNCATE audit_log')).rejects.toThrow(/append-only/);
+  });
+
+  it('answers only admins, and names a bad parameter', async () => {
+    const hospital = await h.tokenFor({ sub: 'h-audit', role: 'hospital', institutionId: '1' });
+    const patient = await h.tokenFor({ sub: 'p-audit', role: 'patient' });
+    expect((await h.http.get('/v1/audit', { token: hospital })).status).toBe(403);
+    expect((await h.http.get('/v1/audit', { token: patient })).status).toBe(403);
+    expect((await h.http.get('/v1/audit')).status).toBe(401);
+    const bad = await h.http.get('/v1/audit?cursor=abc', { token: admin });
+    expect(bad.status).toBe(400);
+    expect(bad.body['invalid-params']).toEqual(
+      expect.arrayContaining([expect.objectContaining({ name: 'cursor' })]),
+    );
+    const post = await h.http.post('/v1/audit', { token: admin, idempotencyKey: randomUUID(), body: {} });
+    expect(post.status).toBe(405);
+  });
+});

@@ -26,6 +26,7 @@ import { serveWorker } from '../platform/worker-shell.ts';
 import { groupIdOf, type ProjectionsConfig } from './config.ts';
 import { deathWatch, projectionsHealth } from './health.ts';
 import { startRelay, type RelayHandle, type RelayStart } from './relay/relay.ts';
+import { watchRelay, type RelayWatch } from './relay/relay-watch.ts';
 import { describeError } from './runtime/errors.ts';
 import { startup } from './startup.ts';
 import {
@@ -126,6 +127,7 @@ export async function startProjections(
   const { unlessStopped } = boot;
 
   let relay: RelayHandle | undefined;
+  let relayWatch: RelayWatch | undefined;
   const projectors: ProjectorHandle[] = [];
   const lag: Sampler<number>[] = [];
   const watch = deathWatch();
@@ -146,11 +148,15 @@ export async function startProjections(
         postgres: () => io.pool.query('SELECT 1'),
         ...(io.redis ? { redis: () => io.redis?.ping() } : {}),
         ...(io.engine ? { search: () => searchAnswers(io.engine) } : {}),
+        ...(enabled('relay') ? { 'relay-held-back': () => relayWatch?.check() } : {}),
       },
       lag: () => lag,
       isStarted: () => started,
       isStopping: () => boot.signal.aborted,
-      details: () => ({ components: pc.PROJECTIONS_COMPONENTS }),
+      details: () => ({
+        components: pc.PROJECTIONS_COMPONENTS,
+        ...(relayWatch ? { relay: relayWatch.report() } : {}),
+      }),
     },
     watch,
   );
@@ -199,6 +205,13 @@ export async function startProjections(
       relay = r;
       r.done.catch((err: unknown) => reportFailure(new Error(`relay: ${describeError(err)}`)));
       sampleLag('relay', () => r.lag());
+      relayWatch = watchRelay({
+        pool: io.pool,
+        checkpoint: () => r.checkpoint(),
+        registry,
+        budgetSeconds: pc.RELAY_HELD_BACK_BUDGET_SECONDS,
+        ...probe,
+      });
       await unlessStopped(r.ready);
     }
     if (io.redis && !projectors.some((p) => p.name === 'redis')) {
@@ -239,6 +252,7 @@ export async function startProjections(
     (stopping ??= (async () => {
       boot.stop();
       for (const s of lag) s.stop();
+      relayWatch?.stop();
       await broker.close();
       await relay?.stop();
       await Promise.all(projectors.map((p) => p.stop()));

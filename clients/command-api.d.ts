@@ -14,7 +14,7 @@ export interface paths {
     put?: never;
     /**
      * Open a schedule (a doctor's session with a number of places)
-     * @description Open a schedule (a doctor's session with a number of places)
+     * @description Open a schedule for an active catalog doctor of the institution and department named (a hospital only for its own institution), dated from the hospital's today to BOOKING_HORIZON_DAYS (90) ahead; one open schedule per doctor, date and period.
      *
      *     Roles: hospital, admin.
      */
@@ -80,7 +80,7 @@ export interface paths {
     put?: never;
     /**
      * Book a place on a schedule
-     * @description Book a place on a schedule. A patient books only for themselves (patientId = their sub).
+     * @description Book a place on a schedule. A patient books only for themselves (patientId = their sub); a hospital only on its own institution's schedules.
      *
      *     Roles: patient, hospital, admin.
      */
@@ -102,7 +102,7 @@ export interface paths {
     put?: never;
     /**
      * Cancel an appointment
-     * @description Cancel an appointment (a patient only their own). The body is optional.
+     * @description Cancel an appointment (a patient only their own, a hospital only on its own institution's schedules). The body is optional.
      *
      *     Roles: patient, hospital, admin.
      */
@@ -286,10 +286,13 @@ export interface components {
         | '/problems/session_started'
         | '/problems/appointment_not_active'
         | '/problems/capacity_below_active'
+        | '/problems/session_already_scheduled'
         | '/problems/concurrency_conflict'
         | '/problems/payload_too_large'
         | '/problems/unsupported_media_type'
         | '/problems/idempotency_key_reused'
+        | '/problems/catalog_reference_invalid'
+        | '/problems/date_outside_horizon'
         | '/problems/too_many_requests'
         | '/problems/dependency_unavailable'
         | '/problems/internal';
@@ -319,10 +322,13 @@ export interface components {
         | 'session_started'
         | 'appointment_not_active'
         | 'capacity_below_active'
+        | 'session_already_scheduled'
         | 'concurrency_conflict'
         | 'payload_too_large'
         | 'unsupported_media_type'
         | 'idempotency_key_reused'
+        | 'catalog_reference_invalid'
+        | 'date_outside_horizon'
         | 'too_many_requests'
         | 'dependency_unavailable'
         | 'internal';
@@ -537,6 +543,7 @@ export interface operations {
        *     - [`concurrency_conflict`](/problems/concurrency_conflict): Concurrent modification, retry. Retry the same request shortly. A retry of the same request may reuse its Idempotency-Key.
        *     - [`schedule_already_exists`](/problems/schedule_already_exists): Schedule already exists. Choose another scheduleId, or omit it to let the server pick one. Only a changed request needs a new Idempotency-Key (the old key stays bound to the old payload).
        *     - [`session_started`](/problems/session_started): Session has already started. Do not retry; offer a later session.
+       *     - [`session_already_scheduled`](/problems/session_already_scheduled): The session already has an open schedule. Do not open it again: change the open schedule's capacity, or close it first, or choose another date or period. Only a changed request needs a new Idempotency-Key (the old key stays bound to the old payload).
        */
       409: {
         headers: {
@@ -560,7 +567,8 @@ export interface operations {
               | '/problems/idempotency_key_in_flight'
               | '/problems/concurrency_conflict'
               | '/problems/schedule_already_exists'
-              | '/problems/session_started';
+              | '/problems/session_started'
+              | '/problems/session_already_scheduled';
             title: string;
             /** @enum {integer} */
             status: 409;
@@ -569,7 +577,8 @@ export interface operations {
               | 'idempotency_key_in_flight'
               | 'concurrency_conflict'
               | 'schedule_already_exists'
-              | 'session_started';
+              | 'session_started'
+              | 'session_already_scheduled';
             detail?: string;
             /** Format: uri-reference */
             instance?: string;
@@ -661,6 +670,8 @@ export interface operations {
        * @description Problem (RFC 9457):
        *
        *     - [`idempotency_key_reused`](/problems/idempotency_key_reused): Idempotency-Key reused with a different payload. Send a new Idempotency-Key for a new request; reuse a key only to retry the very same request.
+       *     - [`catalog_reference_invalid`](/problems/catalog_reference_invalid): The request refers to the catalog wrongly. Use the ids of an active doctor of the institution and department (GET /v1/institutions/{id}/departments on the query API). Only a changed request needs a new Idempotency-Key (the old key stays bound to the old payload).
+       *     - [`date_outside_horizon`](/problems/date_outside_horizon): Date outside the booking horizon. Choose a date within the range the detail gives. Only a changed request needs a new Idempotency-Key (the old key stays bound to the old payload).
        */
       422: {
         headers: {
@@ -678,12 +689,15 @@ export interface operations {
              * Format: uri-reference
              * @enum {string}
              */
-            type: '/problems/idempotency_key_reused';
+            type:
+              | '/problems/idempotency_key_reused'
+              | '/problems/catalog_reference_invalid'
+              | '/problems/date_outside_horizon';
             title: string;
             /** @enum {integer} */
             status: 422;
             /** @enum {string} */
-            code: 'idempotency_key_reused';
+            code: 'idempotency_key_reused' | 'catalog_reference_invalid' | 'date_outside_horizon';
             detail?: string;
             /** Format: uri-reference */
             instance?: string;
@@ -3303,10 +3317,13 @@ export interface operations {
           | 'session_started'
           | 'appointment_not_active'
           | 'capacity_below_active'
+          | 'session_already_scheduled'
           | 'concurrency_conflict'
           | 'payload_too_large'
           | 'unsupported_media_type'
           | 'idempotency_key_reused'
+          | 'catalog_reference_invalid'
+          | 'date_outside_horizon'
           | 'too_many_requests'
           | 'dependency_unavailable'
           | 'internal';

@@ -20,14 +20,17 @@ import { createLogger, type Logger } from '../platform/logger.ts';
 import type { Pool } from '../platform/pg.ts';
 import { PgAppointmentIndex } from './appointment-index.ts';
 import { auditRoutes } from './audit-route.ts';
+import { PgCatalogDirectory } from './catalog-directory.ts';
 import { type CommandPathOptions, createCommands } from './command-path.ts';
 import type { CommandHooks } from './command-route.ts';
+import { PgOpenSessions } from './open-sessions.ts';
 import { commandApiInfo, commandApiRoutes } from './route-specs.ts';
 import { commandRoutes } from './routes.ts';
 
 export interface CommandApiDeps {
   pool: Pool;
-  config: Pick<Config, 'JWT_SECRET' | 'IDEMPOTENCY_TTL_HOURS'>;
+  config: Pick<Config, 'JWT_SECRET' | 'IDEMPOTENCY_TTL_HOURS'> &
+    Partial<Pick<Config, 'BOOKING_HORIZON_DAYS'>>;
   logger?: Logger;
   registry?: Registry;
   clock?: () => Date;
@@ -86,7 +89,7 @@ export function createApp(deps: CommandApiDeps): CommandApi {
   });
   const appointments = new PgAppointmentIndex(pool);
   const commands = createCommands(
-    { store, keys: idempotency, appointments },
+    { store, keys: idempotency, appointments, sessions: new PgOpenSessions() },
     {
       ...deps.commands,
       onRetry: () => {
@@ -130,6 +133,8 @@ export function createApp(deps: CommandApiDeps): CommandApi {
       appointments,
       idempotency,
       ids: deps.ids ?? randomUUID,
+      catalog: new PgCatalogDirectory(pool),
+      bookingHorizonDays: deps.config.BOOKING_HORIZON_DAYS ?? 90,
       clock: deps.clock ?? (() => new Date()),
       hooks: deps.hooks ?? {},
       onReplay: () => replays.inc(),

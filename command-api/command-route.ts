@@ -5,7 +5,7 @@
  */
 import type { Request, RequestHandler, Response } from 'express';
 import type { z } from 'zod';
-import type { ScheduleCommand } from '../domain/schedule.ts';
+import type { ScheduleCommand, ScheduleState } from '../domain/schedule.ts';
 import { currentContext, toTraceparent } from '../platform/context.ts';
 import type { EventMetadata } from '../platform/event-store/event-store.ts';
 import type { RouteSpec } from '../platform/http/api-spec.ts';
@@ -52,6 +52,8 @@ export interface PreparedCommand {
   streamId: string;
   command: ScheduleCommand;
   reply: (committed: Committed) => Reply;
+  /** Authorisation against the schedule's loaded state (tenancy.ts); a problem refuses the command. */
+  authorize?: ((state: ScheduleState) => ProblemOutcome | undefined) | undefined;
 }
 
 /** A command's declaration (route-specs.ts): its schemas validate the request, its roles guard it. */

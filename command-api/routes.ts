@@ -9,6 +9,7 @@ import { scheduleStreamName } from '../domain/schedule.ts';
 import { requireRole } from '../platform/http/auth.ts';
 import { AppError } from '../platform/http/errors.ts';
 import type { PgAppointmentIndex } from './appointment-index.ts';
+import { catalogProblem, type CatalogDirectory } from './catalog-directory.ts';
 import { commandRoute, type CommandRouteDeps, type CommandRouteSpec } from './command-route.ts';
 import { problem } from './problems.ts';
 import {
@@ -18,10 +19,15 @@ import {
   closeScheduleRoute,
   openScheduleRoute,
 } from './route-specs.ts';
+import { ownSchedulesOnly, requireOwnInstitution } from './tenancy.ts';
 
 export interface RoutesDeps extends CommandRouteDeps {
   appointments: Pick<PgAppointmentIndex, 'find'>;
   ids: () => string;
+  /** Where opening a schedule checks its doctor, institution and department. */
+  catalog: CatalogDirectory;
+  /** Days after the hospital's today a schedule may be opened for (BOOKING_HORIZON_DAYS). */
+  bookingHorizonDays: number;
 }
 
 export const methodNotAllowed =
@@ -41,7 +47,7 @@ export function commandRoutes(deps: RoutesDeps): Router {
       .post(requireRole(...spec.route.auth.roles), commandRoute(deps, spec))
       .all(methodNotAllowed('POST'));
   };
-  post(openSchedule(deps.ids));
+  post(openSchedule(deps));
   post(changeCapacity);
   post(closeSchedule);
   post(bookAppointment(deps.ids));
@@ -54,10 +60,20 @@ type Spec<R> = R extends { body: infer B extends z.ZodType; params: infer P exte
   ? CommandRouteSpec<B, P>
   : never;
 
-const openSchedule = (ids: () => string): Spec<typeof openScheduleRoute> => ({
+const openSchedule = (
+  deps: Pick<RoutesDeps, 'ids' | 'catalog' | 'bookingHorizonDays'>,
+): Spec<typeof openScheduleRoute> => ({
   route: openScheduleRoute,
-  prepare: ({ body, principal, now }) => {
-    const scheduleId = body.scheduleId ?? ids();
+  authorize: (principal, body) => requireOwnInstitution(principal, body.institutionId),
+  prepare: async ({ body, principal, now }) => {
+    const invalid = catalogProblem(body, await deps.catalog.doctor(body.doctorId));
+    if (invalid.length > 0) {
+      const fields = invalid.map((p) => p.name).join(', ');
+      return problem('catalog_reference_invalid', `Not an active catalog reference: ${fields}`, {
+        invalidParams: invalid,
+      });
+    }
+    const scheduleId = body.scheduleId ?? deps.ids();
     return {
       streamId: scheduleStreamName(scheduleId),
       command: {
@@ -72,6 +88,7 @@ const openSchedule = (ids: () => string): Spec<typeof openScheduleRoute> => ({
         fee: body.fee,
         actor: { id: principal.sub, role: principal.role },
         now,
+        bookingHorizonDays: deps.bookingHorizonDays,
       },
       reply: ({ state }) => ({
         status: 201,
@@ -91,6 +108,7 @@ const changeCapacity: Spec<typeof changeCapacityRoute> = {
   route: changeCapacityRoute,
   prepare: ({ body, params, principal, now }) => ({
     streamId: scheduleStreamName(params.scheduleId),
+    authorize: ownSchedulesOnly(principal),
     command: {
       type: 'ChangeCapacity',
       capacity: body.capacity,
@@ -105,6 +123,7 @@ const closeSchedule: Spec<typeof closeScheduleRoute> = {
   route: closeScheduleRoute,
   prepare: ({ body, params, principal, now }) => ({
     streamId: scheduleStreamName(params.scheduleId),
+    authorize: ownSchedulesOnly(principal),
     command: {
       type: 'CloseSchedule',
       reason: body.reason,
@@ -131,10 +150,11 @@ const bookAppointment = (ids: () => string): Spec<typeof bookAppointmentRoute> =
       throw new AppError('forbidden', 'Patients may only book for themselves');
     }
   },
-  prepare: ({ body, now }) => {
+  prepare: ({ body, principal, now }) => {
     const appointmentId = ids();
     return {
       streamId: scheduleStreamName(body.scheduleId),
+      authorize: ownSchedulesOnly(principal),
       command: {
         type: 'BookAppointment',
         scheduleId: body.scheduleId,
@@ -158,6 +178,7 @@ const cancelAppointment = (index: Pick<PgAppointmentIndex, 'find'>): Spec<typeof
     if (!indexed) return problem('appointment_not_found');
     return {
       streamId: indexed.streamId,
+      authorize: ownSchedulesOnly(principal),
       command: {
         type: 'CancelAppointment',
         appointmentId: params.appointmentId,

@@ -106,6 +106,8 @@ export const configSchema = z
       .min(24)
       .max(24 * 30)
       .default(24),
+    /** How many days after the hospital's today a schedule may be opened for (the booking horizon). */
+    BOOKING_HORIZON_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
     /** Inbound flow control: commands one patient may send per minute, shared by every instance (0: off). */
     PATIENT_COMMANDS_PER_MINUTE: z.coerce.number().int().min(0).max(100_000).default(30),
   })

@@ -81,7 +81,7 @@ export const catalogue = {
     status: 403,
     title: 'Not allowed',
     explanation:
-      "The principal may not do this: its role is not allowed here, or a patient acted for someone else (booking, cancelling or reading another patient's appointment).",
+      "The principal may not do this: its role is not allowed here, a patient acted for someone else (booking, cancelling or reading another patient's appointment), or a hospital acted for another institution (a schedule of another institution, or opening one for it).",
     clientAction:
       'Do not retry with the same token; act only for yourself, or use an account with the needed role.',
     action: 'do-not-retry',
@@ -192,6 +192,14 @@ export const catalogue = {
     clientAction: `Choose a capacity of at least the active count (or cancel appointments first). ${NEW_KEY}`,
     action: 'fix-request',
   },
+  session_already_scheduled: {
+    status: 409,
+    title: 'The session already has an open schedule',
+    explanation:
+      'A doctor has at most one open schedule per date and period; another schedule is open for this doctorId, date and period (detail names it, invalid-params the fields).',
+    clientAction: `Do not open it again: change the open schedule's capacity, or close it first, or choose another date or period. ${NEW_KEY}`,
+    action: 'fix-request',
+  },
   concurrency_conflict: {
     status: 409,
     title: 'Concurrent modification, retry',
@@ -220,6 +228,22 @@ export const catalogue = {
       'This key was used before (by the same principal, within 24 hours) for a different method, path or body.',
     clientAction:
       'Send a new Idempotency-Key for a new request; reuse a key only to retry the very same request.',
+    action: 'fix-request',
+  },
+  catalog_reference_invalid: {
+    status: 422,
+    title: 'The request refers to the catalog wrongly',
+    explanation:
+      'A doctor, institution or department id is unknown to the catalog, the doctor is not in that institution and department, or the doctor or institution is not active; invalid-params names the field.',
+    clientAction: `Use the ids of an active doctor of the institution and department (GET /v1/institutions/{id}/departments on the query API). ${NEW_KEY}`,
+    action: 'fix-request',
+  },
+  date_outside_horizon: {
+    status: 422,
+    title: 'Date outside the booking horizon',
+    explanation:
+      "The date lies before the hospital's today (Asia/Shanghai) or further ahead than the booking horizon (BOOKING_HORIZON_DAYS, 90 days by default); detail gives the allowed range.",
+    clientAction: `Choose a date within the range the detail gives. ${NEW_KEY}`,
     action: 'fix-request',
   },
   too_many_requests: {

@@ -96,7 +96,8 @@ describe('contention on one schedule', () => {
       // Instance one now caches "full"; instance two frees the place behind its back.
       expect((await book(h, scheduleId, randomPatient())).status).toBe(409);
       const cancel = await second.http.post(`/v1/appointments/${String(first.body.appointmentId)}/cancel`, {
-        token: await second.tokenFor({ sub: 'hospital-1', role: 'hospital', institutionId: '1' }),
+        // h's hospital: the schedule is of h's catalog institution, not second's.
+        token: await second.tokenFor(h.hospital),
         idempotencyKey: randomUUID(),
         body: {},
       });

@@ -166,7 +166,7 @@ describe('Idempotency-Key', () => {
     expect(full.status).toBe(409);
     expect(full.body.code).toBe('schedule_full');
     const raise = await h.http.post(`/v1/schedules/${scheduleId}/capacity`, {
-      token: await h.tokenFor({ sub: 'hospital-1', role: 'hospital', institutionId: '1' }),
+      token: await h.tokenFor(h.hospital),
       idempotencyKey: newKey(),
       body: { capacity: 2 },
     });

@@ -88,8 +88,15 @@ export function createApp(deps: CommandApiDeps): CommandApi {
     ...(deps.idempotencyLeaseSeconds === undefined ? {} : { leaseSeconds: deps.idempotencyLeaseSeconds }),
   });
   const appointments = new PgAppointmentIndex(pool);
+  const audit = new PgAuditTrail(pool);
   const commands = createCommands(
-    { store, keys: idempotency, appointments, sessions: new PgOpenSessions() },
+    {
+      store,
+      keys: idempotency,
+      appointments,
+      sessions: new PgOpenSessions(),
+      audit: { record: (tx, entries) => audit.record(entries, tx) },
+    },
     {
       ...deps.commands,
       onRetry: () => {
@@ -126,7 +133,7 @@ export function createApp(deps: CommandApiDeps): CommandApi {
     );
   }
   app.use('/v1', ...v1, ...jsonBody());
-  app.use(auditRoutes(new PgAuditTrail(pool)));
+  app.use(auditRoutes(audit));
   app.use(
     commandRoutes({
       commands,

@@ -32,7 +32,9 @@ import { stampSchemaVersion } from '../domain/event-versions.ts';
 import { AppError } from '../platform/http/errors.ts';
 import type { StoredOutcome } from '../platform/http/idempotency.ts';
 import { KeyedQueue } from '../platform/keyed-queue.ts';
+import type { AuditEntry } from '../platform/audit.ts';
 import { bookedIn, type IndexedAppointment } from './appointment-index.ts';
+import type { CommandAudit } from './command-audit.ts';
 import { SessionTakenError } from './open-sessions.ts';
 import { problem, problemFor, type ProblemOutcome, type ResponseOutcome } from './problems.ts';
 import { type LoadedState, ScheduleStates } from './schedule-states.ts';
@@ -71,6 +73,8 @@ export interface CommandRequest {
   authorize?: ((state: ScheduleState) => ProblemOutcome | undefined) | undefined;
   /** Test seam: runs just before the key is completed (inside the transaction, when there is one). */
   beforeCommit?: () => Promise<void> | void;
+  /** The audit trail's entries for the events (hospital and admin commands), written in the transaction. */
+  audit?: CommandAudit | undefined;
 }
 
 /** The adapters the path writes through, each joining the store's transaction `Tx`. */
@@ -85,6 +89,8 @@ export interface CommandPorts<Tx> {
   appointments: { add(tx: Tx, rows: readonly IndexedAppointment[]): Promise<void> };
   /** Claims the sessions `events` open, frees those they close; throws SessionTakenError. */
   sessions: { apply(tx: Tx, events: readonly ScheduleEvent[]): Promise<void> };
+  /** The audit trail (platform/audit.ts); absent in the benchmark's bare command path. */
+  audit?: { record(tx: Tx, entries: readonly AuditEntry[]): Promise<void> };
 }
 
 export interface CommandPathOptions {
@@ -246,6 +252,8 @@ async function commit<Tx>(
     await path.appointments.add(tx.handle, bookedIn(streamId, events));
     // 3b. One open schedule per doctor session: the table's key holds it across streams.
     await path.sessions.apply(tx.handle, events);
+    // 3c. What a hospital or an admin changed, in the audit trail, with the change or not at all.
+    if (req.audit && path.audit) await path.audit.record(tx.handle, req.audit(events));
     // 4. Complete the key with the response, last, so its row is locked only until COMMIT.
     const { checkpoint } = appended;
     const outcome = responseOf(req.reply({ events, state, checkpoint }), checkpoint);

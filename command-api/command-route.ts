@@ -20,6 +20,7 @@ import {
 } from '../platform/http/idempotency.ts';
 import { parseOrThrow } from '../platform/http/zod-problem.ts';
 import { isDatabaseUnavailable } from '../platform/pg.ts';
+import { commandAudit } from './command-audit.ts';
 import type { ClaimedKey, Commands, Committed, Reply } from './command-path.ts';
 import type { ProblemOutcome, ResponseOutcome } from './problems.ts';
 
@@ -142,6 +143,7 @@ async function run(
     ...prepared,
     key,
     metadata: metadataOf(principalOf(req), key.key),
+    audit: commandAudit(principalOf(req)),
     beforeCommit: () => deps.hooks.beforeCommit?.({ req }),
   });
 }

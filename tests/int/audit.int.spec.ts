@@ -5,7 +5,12 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AuditEntry, PgAuditTrail } from '../../platform/audit.ts';
-import { type Harness, startCommandApi } from '../support/command-api-harness.ts';
+import {
+  anOpenScheduleRequest,
+  book,
+  type Harness,
+  startCommandApi,
+} from '../support/command-api-harness.ts';
 
 const anEntry = (overrides: Partial<AuditEntry> = {}): AuditEntry => ({
   actor: { role: 'admin', id: 'admin-audit' },
@@ -37,6 +42,16 @@ describe('audit trail', () => {
   afterAll(async () => {
     await h?.stop();
   });
+
+  async function openScheduleAs(token: string): Promise<string> {
+    const res = await h.http.post('/v1/schedules', {
+      token,
+      idempotencyKey: randomUUID(),
+      body: anOpenScheduleRequest(h.catalog),
+    });
+    expect(res.status).toBe(201);
+    return (res.body as { scheduleId: string }).scheduleId;
+  }
 
   it('given entries, when an admin pages by actor, then they come newest first with a working cursor', async () => {
     const subjects = Array.from({ length: 5 }, () => randomUUID());
@@ -77,6 +92,46 @@ describe('audit trail', () => {
     expect(res.status).toBe(200);
     expect(res.body.items).toHaveLength(1);
     expect(res.body.items[0]).toMatchObject({ action: 'patient.read', outcome: 'denied' });
+  });
+
+  it('records what a hospital and an admin change, in the command transaction, and no patient id', async () => {
+    // Given a hospital of its own (a unique sub), a schedule it opened and a patient's booking
+    const hospital = { ...h.hospital, sub: `hospital-${randomUUID()}` };
+    const hospitalToken = await h.tokenFor(hospital);
+    const scheduleId = await openScheduleAs(hospitalToken);
+    const patientId = `patient-${randomUUID()}`;
+    const booked = await book(h, scheduleId, patientId);
+    expect(booked.status).toBe(201);
+    const appointmentId = (booked.body as { appointmentId: string }).appointmentId;
+    // When the hospital cancels it and then closes the schedule
+    const cancel = await h.http.post(`/v1/appointments/${appointmentId}/cancel`, {
+      token: hospitalToken,
+      idempotencyKey: randomUUID(),
+      body: { reason: 'doctor ill' },
+    });
+    expect(cancel.status).toBe(200);
+    const close = await h.http.post(`/v1/schedules/${scheduleId}/close`, {
+      token: hospitalToken,
+      idempotencyKey: randomUUID(),
+      body: { reason: 'closed' },
+    });
+    expect(close.status).toBe(200);
+    // Then the trail holds the hospital's three changes, newest first; the patient's own booking is not audited
+    const res = await h.http.get(`/v1/audit?actorId=${hospital.sub}`, { token: admin });
+    expect((res.body as Page).items.map((e) => e.action)).toEqual([
+      'schedule.close',
+      'appointment.cancel',
+      'schedule.open',
+    ]);
+    expect(res.body.items[1]).toMatchObject({
+      actor: { role: 'hospital', id: hospital.sub, institutionId: h.catalog.institutionId },
+      subject: { type: 'appointment', id: appointmentId },
+    });
+    const { rows } = await h.pool.query<{ n: string }>(
+      `SELECT count(*)::text AS n FROM audit_log WHERE audit_log::text LIKE '%' || $1 || '%'`,
+      [patientId],
+    );
+    expect(rows[0]?.n).toBe('0');
   });
 
   it('is append-only: UPDATE, DELETE and TRUNCATE are refused by the database', async () => {

@@ -7,7 +7,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PgEventStore } from '../../platform/event-store/pg-event-store.ts';
 import { createRegistry } from '../../platform/http/metrics.ts';
-import type { Pool } from '../../platform/pg.ts';
+import { createPool, type Pool } from '../../platform/pg.ts';
 import { describeHolder, relayHolder, relayLagSeconds } from '../../projections/relay/held-back.ts';
 import { watchRelay } from '../../projections/relay/relay-watch.ts';
 import { migrateTestDatabase, testPool } from '../support/db.ts';
@@ -86,6 +86,39 @@ describe('relay held back by a long transaction', () => {
     }
     // Once it ended, nothing holds the relay back.
     expect(await relayHolder(pool)).toBeUndefined();
+  });
+
+  it('bounds: any session of the database is ended after 60 s idle in a transaction, a platform pool session after its own limit', async () => {
+    const raw = new pg.Client({ connectionString: testConfig().DATABASE_URL });
+    await raw.connect();
+    try {
+      const { rows } = await raw.query<{ idle_in_transaction_session_timeout: string }>(
+        'SHOW idle_in_transaction_session_timeout',
+      );
+      expect(rows[0]?.idle_in_transaction_session_timeout).toBe('1min');
+    } finally {
+      await raw.end();
+    }
+    // A platform pool sets its own, shorter limit; a short one here to watch it act.
+    const bounded = createPool(
+      { DATABASE_URL: testConfig().DATABASE_URL, PG_POOL_MAX: 1 },
+      { idleInTransactionTimeoutMs: 300 },
+    );
+    bounded.on('error', () => undefined); // the server ends the idle client: expected here
+    const client = await bounded.connect();
+    client.on('error', () => undefined);
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT pg_current_xact_id()');
+      await appendOne();
+      expect(await relayHolder(pool)).toBeDefined();
+      await new Promise((r) => setTimeout(r, 1_000));
+      await expect(client.query('SELECT 1')).rejects.toThrow();
+      expect(await relayHolder(pool)).toBeUndefined();
+    } finally {
+      client.release(true);
+      await bounded.end();
+    }
   });
 
   it('a transaction without an xid (a plain reader) holds nothing back', async () => {

@@ -34,7 +34,7 @@ export interface CommandHooks {
 
 export interface CommandRouteDeps {
   commands: Commands;
-  idempotency: Pick<PgIdempotencyStore, 'claim' | 'release'>;
+  idempotency: Pick<PgIdempotencyStore, 'claim' | 'release' | 'keep'>;
   clock: () => Date;
   hooks: CommandHooks;
   onReplay?: () => void;
@@ -115,6 +115,8 @@ async function handleCommand<BS extends z.ZodType, PS extends z.ZodType>(
   }
 
   const key: ClaimedKey = { principal: principal.sub, key: idempotencyKey, token: claim.token };
+  // Renewed while this request runs: the claim lapses (and a retry takes it over) only if we die.
+  const letGo = deps.idempotency.keep(key.principal, key.key, key.token);
   let outcome: StoredOutcome;
   try {
     const prepared = await spec.prepare({ body, params, principal, now: deps.clock() });
@@ -124,6 +126,8 @@ async function handleCommand<BS extends z.ZodType, PS extends z.ZodType>(
     // the key would no longer be in flight and this would delete nothing.)
     await deps.idempotency.release(key.principal, key.key, key.token).catch(() => undefined);
     throw err;
+  } finally {
+    letGo();
   }
   if (outcome.kind === 'response') await deps.hooks.afterCommit?.({ req, res, outcome });
   send(res, outcome, false);

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { scheduleStreamName } from '../../domain/schedule.ts';
-import { requestFingerprint } from '../../platform/http/idempotency.ts';
+import { DEFAULT_LEASE_SECONDS, requestFingerprint } from '../../platform/http/idempotency.ts';
 import {
   book,
   type Harness,
@@ -266,6 +266,30 @@ describe('crash safety', () => {
     expect(await keyRow(patientId, key)).toMatchObject({ status: 'in_flight' });
   });
 
+  it('a live owner slower than the lease keeps its claim (renewed): the retry waits, then replays', async () => {
+    const scheduleId = await openSchedule(h);
+    const patientId = randomPatient();
+    const key = newKey();
+    let entered!: () => void;
+    const inside = new Promise<void>((r) => (entered = r));
+    h.hooks.beforeCommit = async () => {
+      entered();
+      await sleep(LEASE_SECONDS * 1000 * 2.5);
+    };
+    const first = book(h, scheduleId, patientId, key);
+    await inside;
+    h.hooks.beforeCommit = undefined;
+    await sleep(LEASE_SECONDS * 1000 * 1.5);
+    const retry = await book(h, scheduleId, patientId, key);
+    expect(retry.status).toBe(409);
+    expect(retry.body.code).toBe('idempotency_key_in_flight');
+    expect((await first).status).toBe(201);
+    const replay = await book(h, scheduleId, patientId, key);
+    expect(replay.status).toBe(201);
+    expect(replay.headers['idempotent-replayed']).toBe('true');
+    expect(await bookingsOf(scheduleId, patientId)).toHaveLength(1);
+  });
+
   it('a process that died before commit leaves an in-flight claim: 409 until the lease lapses, then taken over', async () => {
     const scheduleId = await openSchedule(h);
     const patientId = randomPatient();
@@ -334,5 +358,38 @@ describe('expiry', () => {
     );
     expect(await h.api.idempotency.purgeExpired()).toBeGreaterThanOrEqual(1);
     expect(await keyRow(patientId, key)).toBeUndefined();
+  });
+});
+
+describe('takeover with the production lease', () => {
+  it('a claim whose owner died is taken over within 5 s by a client retrying every Retry-After', async () => {
+    const prod = await startCommandApi(); // DEFAULT_LEASE_SECONDS
+    try {
+      const scheduleId = await openSchedule(prod);
+      const patientId = randomPatient();
+      const key = newKey();
+      // What a process killed between claim and commit leaves behind: a claim nobody renews.
+      const claim = await prod.api.idempotency.claim(
+        patientId,
+        key,
+        requestFingerprint('POST', '/v1/appointments', { scheduleId, patientId }),
+      );
+      expect(claim.kind).toBe('claimed');
+      const claimedAt = Date.now();
+      let res = await book(prod, scheduleId, patientId, key);
+      while (res.status === 409 && Date.now() - claimedAt < 10_000) {
+        expect(res.headers['retry-after']).toBe('1');
+        await sleep(1_000);
+        res = await book(prod, scheduleId, patientId, key);
+      }
+      const waited = Date.now() - claimedAt;
+      console.log(`[idempotency] dead owner's claim taken over after ${waited} ms`);
+      expect(res.status).toBe(201);
+      // Not before the lease (the owner might have been alive), not after the 5 s promised.
+      expect(waited).toBeGreaterThanOrEqual(DEFAULT_LEASE_SECONDS * 1000);
+      expect(waited).toBeLessThanOrEqual(5_500);
+    } finally {
+      await prod.stop();
+    }
   });
 });

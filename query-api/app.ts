@@ -17,6 +17,7 @@ import { BookingReader } from './read-models/booking-reader.ts';
 import { CatalogReader } from './read-models/catalog-reader.ts';
 import { FastRoutes, withFastPath } from './fast-path.ts';
 import { queryApiInfo, queryApiRoutes } from './route-specs.ts';
+import { watchRedis } from './redis-watch.ts';
 import { queryRoutes } from './routes.ts';
 
 export interface QueryApiDeps {
@@ -87,7 +88,9 @@ export function createApp(deps: QueryApiDeps): QueryApi {
   });
 
   const fastRoutes = new FastRoutes();
-  const redisReady = () => deps.redis.status === 'ready';
+  // Judged by answers (a paused Redis keeps its connection): stale marks and the fast path follow it.
+  const redisWatch = watchRedis(deps.redis, { budgetMs: deps.config.QUERY_REDIS_TIMEOUT_MS });
+  const redisReady = () => redisWatch.answering();
   const service = serviceApp({
     logger,
     registry,
@@ -130,6 +133,9 @@ export function createApp(deps: QueryApiDeps): QueryApi {
     }),
     cache,
     registry,
-    beginShutdown: service.beginShutdown,
+    beginShutdown: () => {
+      redisWatch.stop();
+      service.beginShutdown();
+    },
   };
 }

@@ -90,7 +90,7 @@ function table(r: DrillResult, archiveTimeoutS: number): string {
       'client view: acked before T missing / sent after T present / in flight at T',
       `${v.client.ackedBeforeMissing} of ${v.client.ackedBefore} / ${v.client.sentAfterPresent} of ${v.client.sentAfter} / ${v.client.inFlight}`,
     ],
-    ['RPO at T: T − last restored commit', ms(v.gapToTargetMs)],
+    ['RPO at T: T − last restored commit', `${v.gapToTargetMs.toFixed(1)} ms`],
     [
       'RPO if the primary is lost: unarchived WAL age, max sampled (bound: archive_timeout)',
       `${ms(r.maxUnarchivedMs)} (${archiveTimeoutS} s)`,

@@ -100,7 +100,12 @@ export class Drill {
 
   constructor(private readonly opts: DrillOptions) {}
 
+  /** Registers an undo step; after cleanup() (a signal mid-run) it runs at once, so nothing outlives it. */
   private defer(fn: () => Promise<void>): void {
+    if (this.cleaned) {
+      void fn().catch(() => undefined);
+      throw new Error('the drill was stopped');
+    }
     this.cleanups.push(fn);
   }
 
@@ -132,6 +137,7 @@ export class Drill {
       await pool.end().catch(() => undefined);
     });
     const sampler = archiveSampler(source.url());
+    this.defer(async () => void (await sampler.stop()));
     opts.log(`writing ${opts.rate} commands/s with ${opts.workers} workers`);
 
     const { backup, target, lsnAfter } = await this.phases(source, load, join(work, 'base'));

@@ -181,6 +181,8 @@ async function waitPromoted(url: string, timeoutMs: number): Promise<void> {
 /** One row from a short-lived connection. */
 export async function one<T>(url: string, sql: string, params: unknown[] = []): Promise<T> {
   const client = new pg.Client({ connectionString: url, application_name: 'pitr-drill' });
+  // A cluster stopped under it (cleanup after a signal) fails the query; it must not crash the process.
+  client.on('error', () => undefined);
   await client.connect();
   try {
     const { rows } = await client.query(sql, params);

@@ -28,6 +28,8 @@ export interface RestoredEvent {
 
 async function rows<T>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
   const client = new pg.Client({ connectionString: url, application_name: 'pitr-drill' });
+  // A cluster stopped under it (cleanup after a signal) fails the query; it must not crash the process.
+  client.on('error', () => undefined);
   await client.connect();
   try {
     return (await client.query(sql, params)).rows as T[];

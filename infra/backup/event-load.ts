@@ -61,6 +61,7 @@ function nextCommand(s: Schedule | undefined, capacity: number, worker: number):
       period: 'morning',
       capacity,
       fee: 5000,
+      bookingHorizonDays: 90,
       actor: { id: 'pitr-hospital', role: 'hospital' },
       now: NOW,
     };

@@ -389,7 +389,7 @@ export interface operations {
           ETag?: string;
           /** @description How the in-process cache served the read: l1-hit, l1-stale-revalidating, l1-stale-fallback (Redis down), l2-load (from Redis). */
           'X-Cache'?: string;
-          /** @description Present when the data could not be refreshed: `redis-unavailable` (served from memory) or `checkpoint-not-reached` (Booking-Checkpoint waited for in vain). */
+          /** @description Present when the data could not be refreshed: `redis-unavailable` (Redis does not answer: served from memory), `read-model-rebuilding` (the booking read model is being rebuilt from the event log) or `checkpoint-not-reached` (Booking-Checkpoint waited for in vain). */
           'X-Data-Stale'?: string;
           /** @description Seconds since the stale copy was loaded (with X-Data-Stale). */
           Age?: number;
@@ -492,7 +492,7 @@ export interface operations {
           ETag?: string;
           /** @description How the in-process cache served the read: l1-hit, l1-stale-revalidating, l1-stale-fallback (Redis down), l2-load (from Redis). */
           'X-Cache'?: string;
-          /** @description Present when the data could not be refreshed: `redis-unavailable` (served from memory) or `checkpoint-not-reached` (Booking-Checkpoint waited for in vain). */
+          /** @description Present when the data could not be refreshed: `redis-unavailable` (Redis does not answer: served from memory), `read-model-rebuilding` (the booking read model is being rebuilt from the event log) or `checkpoint-not-reached` (Booking-Checkpoint waited for in vain). */
           'X-Data-Stale'?: string;
           /** @description Seconds since the stale copy was loaded (with X-Data-Stale). */
           Age?: number;
@@ -645,7 +645,7 @@ export interface operations {
           ETag?: string;
           /** @description How the in-process cache served the read: l1-hit, l1-stale-revalidating, l1-stale-fallback (Redis down), l2-load (from Redis). */
           'X-Cache'?: string;
-          /** @description Present when the data could not be refreshed: `redis-unavailable` (served from memory) or `checkpoint-not-reached` (Booking-Checkpoint waited for in vain). */
+          /** @description Present when the data could not be refreshed: `redis-unavailable` (Redis does not answer: served from memory), `read-model-rebuilding` (the booking read model is being rebuilt from the event log) or `checkpoint-not-reached` (Booking-Checkpoint waited for in vain). */
           'X-Data-Stale'?: string;
           /** @description Seconds since the stale copy was loaded (with X-Data-Stale). */
           Age?: number;
@@ -689,7 +689,7 @@ export interface operations {
           ETag?: string;
           /** @description How the in-process cache served the read: l1-hit, l1-stale-revalidating, l1-stale-fallback (Redis down), l2-load (from Redis). */
           'X-Cache'?: string;
-          /** @description Present when the data could not be refreshed: `redis-unavailable` (served from memory) or `checkpoint-not-reached` (Booking-Checkpoint waited for in vain). */
+          /** @description Present when the data could not be refreshed: `redis-unavailable` (Redis does not answer: served from memory), `read-model-rebuilding` (the booking read model is being rebuilt from the event log) or `checkpoint-not-reached` (Booking-Checkpoint waited for in vain). */
           'X-Data-Stale'?: string;
           /** @description Seconds since the stale copy was loaded (with X-Data-Stale). */
           Age?: number;
@@ -838,7 +838,7 @@ export interface operations {
           ETag?: string;
           /** @description How the in-process cache served the read: l1-hit, l1-stale-revalidating, l1-stale-fallback (Redis down), l2-load (from Redis). */
           'X-Cache'?: string;
-          /** @description Present when the data could not be refreshed: `redis-unavailable` (served from memory) or `checkpoint-not-reached` (Booking-Checkpoint waited for in vain). */
+          /** @description Present when the data could not be refreshed: `redis-unavailable` (Redis does not answer: served from memory), `read-model-rebuilding` (the booking read model is being rebuilt from the event log) or `checkpoint-not-reached` (Booking-Checkpoint waited for in vain). */
           'X-Data-Stale'?: string;
           /** @description Seconds since the stale copy was loaded (with X-Data-Stale). */
           Age?: number;
@@ -879,7 +879,7 @@ export interface operations {
           ETag?: string;
           /** @description How the in-process cache served the read: l1-hit, l1-stale-revalidating, l1-stale-fallback (Redis down), l2-load (from Redis). */
           'X-Cache'?: string;
-          /** @description Present when the data could not be refreshed: `redis-unavailable` (served from memory) or `checkpoint-not-reached` (Booking-Checkpoint waited for in vain). */
+          /** @description Present when the data could not be refreshed: `redis-unavailable` (Redis does not answer: served from memory), `read-model-rebuilding` (the booking read model is being rebuilt from the event log) or `checkpoint-not-reached` (Booking-Checkpoint waited for in vain). */
           'X-Data-Stale'?: string;
           /** @description Seconds since the stale copy was loaded (with X-Data-Stale). */
           Age?: number;
@@ -1064,7 +1064,7 @@ export interface operations {
           ETag?: string;
           /** @description How the in-process cache served the read: l1-hit, l1-stale-revalidating, l1-stale-fallback (Redis down), l2-load (from Redis). */
           'X-Cache'?: string;
-          /** @description Present when the data could not be refreshed: `redis-unavailable` (served from memory) or `checkpoint-not-reached` (Booking-Checkpoint waited for in vain). */
+          /** @description Present when the data could not be refreshed: `redis-unavailable` (Redis does not answer: served from memory), `read-model-rebuilding` (the booking read model is being rebuilt from the event log) or `checkpoint-not-reached` (Booking-Checkpoint waited for in vain). */
           'X-Data-Stale'?: string;
           /** @description Seconds since the stale copy was loaded (with X-Data-Stale). */
           Age?: number;
@@ -1096,7 +1096,7 @@ export interface operations {
           ETag?: string;
           /** @description How the in-process cache served the read: l1-hit, l1-stale-revalidating, l1-stale-fallback (Redis down), l2-load (from Redis). */
           'X-Cache'?: string;
-          /** @description Present when the data could not be refreshed: `redis-unavailable` (served from memory) or `checkpoint-not-reached` (Booking-Checkpoint waited for in vain). */
+          /** @description Present when the data could not be refreshed: `redis-unavailable` (Redis does not answer: served from memory), `read-model-rebuilding` (the booking read model is being rebuilt from the event log) or `checkpoint-not-reached` (Booking-Checkpoint waited for in vain). */
           'X-Data-Stale'?: string;
           /** @description Seconds since the stale copy was loaded (with X-Data-Stale). */
           Age?: number;
@@ -1286,7 +1286,7 @@ export interface operations {
           ETag?: string;
           /** @description How the in-process cache served the read: l1-hit, l1-stale-revalidating, l1-stale-fallback (Redis down), l2-load (from Redis). */
           'X-Cache'?: string;
-          /** @description Present when the data could not be refreshed: `redis-unavailable` (served from memory) or `checkpoint-not-reached` (Booking-Checkpoint waited for in vain). */
+          /** @description Present when the data could not be refreshed: `redis-unavailable` (Redis does not answer: served from memory), `read-model-rebuilding` (the booking read model is being rebuilt from the event log) or `checkpoint-not-reached` (Booking-Checkpoint waited for in vain). */
           'X-Data-Stale'?: string;
           /** @description Seconds since the stale copy was loaded (with X-Data-Stale). */
           Age?: number;
@@ -1329,7 +1329,7 @@ export interface operations {
           ETag?: string;
           /** @description How the in-process cache served the read: l1-hit, l1-stale-revalidating, l1-stale-fallback (Redis down), l2-load (from Redis). */
           'X-Cache'?: string;
-          /** @description Present when the data could not be refreshed: `redis-unavailable` (served from memory) or `checkpoint-not-reached` (Booking-Checkpoint waited for in vain). */
+          /** @description Present when the data could not be refreshed: `redis-unavailable` (Redis does not answer: served from memory), `read-model-rebuilding` (the booking read model is being rebuilt from the event log) or `checkpoint-not-reached` (Booking-Checkpoint waited for in vain). */
           'X-Data-Stale'?: string;
           /** @description Seconds since the stale copy was loaded (with X-Data-Stale). */
           Age?: number;
@@ -1676,7 +1676,7 @@ export interface operations {
           traceparent?: string;
           /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
           'X-Trace-Id'?: string;
-          /** @description Present when the data could not be refreshed: `redis-unavailable` (served from memory) or `checkpoint-not-reached` (Booking-Checkpoint waited for in vain). */
+          /** @description Present when the data could not be refreshed: `redis-unavailable` (Redis does not answer: served from memory), `read-model-rebuilding` (the booking read model is being rebuilt from the event log) or `checkpoint-not-reached` (Booking-Checkpoint waited for in vain). */
           'X-Data-Stale'?: string;
           /** @description Caching policy of the response. */
           'Cache-Control'?: string;

@@ -40,6 +40,8 @@ export const projectionsConfigSchema = z
     RELAY_START: z.enum(['beginning', 'end']).default('beginning'),
     /** A transaction holding the relay back longer than this makes the process degraded (ADR 0002). */
     RELAY_HELD_BACK_BUDGET_SECONDS: int(10, 1, 3_600),
+    /** How often the Redis projector checks that its read model was not lost (epoch marker). */
+    READ_MODEL_CHECK_INTERVAL_MS: int(5_000, 100, 600_000),
     /** READ_MODEL_PREFIX, APPOINTMENTS_ALIAS: shared with the query API. */
     ...bookingReadModelSettings,
     /** Consumer groups are `<prefix>.redis` and `<prefix>.search`. */

@@ -27,6 +27,8 @@ import { groupIdOf, type ProjectionsConfig } from './config.ts';
 import { deathWatch, projectionsHealth } from './health.ts';
 import { startRelay, type RelayHandle, type RelayStart } from './relay/relay.ts';
 import { watchRelay, type RelayWatch } from './relay/relay-watch.ts';
+import { guardKeyspace, type KeyspaceGuard } from './redis/keyspace-guard.ts';
+import { rebuildRedis } from './rebuild.ts';
 import { describeError } from './runtime/errors.ts';
 import { startup } from './startup.ts';
 import {
@@ -128,6 +130,7 @@ export async function startProjections(
 
   let relay: RelayHandle | undefined;
   let relayWatch: RelayWatch | undefined;
+  let keyspaceGuard: KeyspaceGuard | undefined;
   const projectors: ProjectorHandle[] = [];
   const lag: Sampler<number>[] = [];
   const watch = deathWatch();
@@ -218,6 +221,29 @@ export async function startProjections(
       const writer = redisWriter({ redis: io.redis, store: io.store, config: pc, logger });
       await unlessStopped(writer.liveVersion());
       await startProjector('redis', handlerOf('redis', handlerFor(writer)));
+      const redis = io.redis;
+      keyspaceGuard = guardKeyspace({
+        redis,
+        root: pc.READ_MODEL_PREFIX,
+        hasProjected: () => groupHasCommitted(io.kafka, groupIdOf(pc, 'redis'), pc.EVENTS_TOPIC),
+        rebuild: async (onProgress) => {
+          await rebuildRedis({
+            store: io.store,
+            pool: io.pool,
+            kafka: io.kafka,
+            config: pc,
+            logger,
+            redis,
+            onProgress,
+          });
+        },
+        logger,
+        registry,
+        intervalMs: pc.READ_MODEL_CHECK_INTERVAL_MS,
+      });
+      void keyspaceGuard
+        .check()
+        .catch((err: unknown) => logger.warn({ err }, 'read-model keyspace check failed'));
     }
     if (io.engine && !projectors.some((p) => p.name === 'search')) {
       await unlessStopped(ensureAppointmentsIndex(io.engine, pc.APPOINTMENTS_ALIAS));
@@ -253,6 +279,7 @@ export async function startProjections(
       boot.stop();
       for (const s of lag) s.stop();
       relayWatch?.stop();
+      keyspaceGuard?.stop();
       await broker.close();
       await relay?.stop();
       await Promise.all(projectors.map((p) => p.stop()));
@@ -282,6 +309,18 @@ async function ensureEventTopics(kafka: Kafka, pc: ProjectionsConfig): Promise<v
       { topic: pc.EVENTS_TOPIC, numPartitions: 6, replicationFactor: 1 },
       { topic: pc.EVENTS_DLQ_TOPIC, numPartitions: 1, replicationFactor: 1 },
     ]);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Whether a consumer group has committed any offset on `topic` (it has consumed before). */
+async function groupHasCommitted(kafka: Kafka, groupId: string, topic: string): Promise<boolean> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const offsets = await admin.fetchOffsets({ groupId, topics: [topic] });
+    return offsets.some((t) => t.partitions.some((p) => Number(p.offset) >= 0));
   } finally {
     await admin.disconnect();
   }

@@ -17,6 +17,7 @@ import { BookingReader } from './read-models/booking-reader.ts';
 import { CatalogReader } from './read-models/catalog-reader.ts';
 import { FastRoutes, withFastPath } from './fast-path.ts';
 import { queryApiInfo, queryApiRoutes } from './route-specs.ts';
+import { rebuildingKey } from '../read-models/bookings.ts';
 import { watchRedis } from './redis-watch.ts';
 import { queryRoutes } from './routes.ts';
 
@@ -89,8 +90,12 @@ export function createApp(deps: QueryApiDeps): QueryApi {
 
   const fastRoutes = new FastRoutes();
   // Judged by answers (a paused Redis keeps its connection): stale marks and the fast path follow it.
-  const redisWatch = watchRedis(deps.redis, { budgetMs: deps.config.QUERY_REDIS_TIMEOUT_MS });
+  const redisWatch = watchRedis(deps.redis, {
+    budgetMs: deps.config.QUERY_REDIS_TIMEOUT_MS,
+    rebuildingKey: rebuildingKey(deps.readModelRoot),
+  });
   const redisReady = () => redisWatch.answering();
+  const rebuilding = () => redisWatch.rebuilding();
   const service = serviceApp({
     logger,
     registry,
@@ -115,6 +120,7 @@ export function createApp(deps: QueryApiDeps): QueryApi {
       outcomes,
       fastRoutes,
       redisReady,
+      rebuilding,
       ...(deps.clock ? { clock: deps.clock } : {}),
     }),
   );
@@ -128,7 +134,8 @@ export function createApp(deps: QueryApiDeps): QueryApi {
       registry,
       outcomes,
       logger,
-      redisReady,
+      // While a lost booking read model is rebuilt, answers go through the routes, which mark them.
+      redisReady: () => redisReady() && !rebuilding(),
       disabled: service.isShuttingDown,
     }),
     cache,

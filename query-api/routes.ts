@@ -37,8 +37,10 @@ export interface RouteDeps {
   jwtSecret: string;
   outcomes: Counter<'route' | 'outcome'>;
   fastRoutes: FastRoutes;
-  /** False while the Redis connection is down: whatever the cache serves then is marked stale. */
+  /** False while Redis does not answer: whatever the cache serves then is marked stale. */
   redisReady: () => boolean;
+  /** True while the projectors rebuild a lost booking read model: booking answers are marked stale. */
+  rebuilding?: () => boolean;
   clock?: () => Date;
 }
 
@@ -61,6 +63,7 @@ export function queryRoutes(deps: RouteDeps): Router {
     route: string,
     key: string,
     build: (deps: Deps) => Promise<unknown>,
+    opts: { bookings?: boolean } = {},
   ): Promise<boolean> => {
     const result = await cache
       .get(key, () =>
@@ -79,7 +82,11 @@ export function queryRoutes(deps: RouteDeps): Router {
     if (result.entry.missing) return false;
     const fellBack = result.outcome === 'l1-stale-fallback';
     const stale =
-      fellBack || (result.outcome !== 'l2-load' && !deps.redisReady()) ? 'redis-unavailable' : undefined;
+      fellBack || (result.outcome !== 'l2-load' && !deps.redisReady())
+        ? 'redis-unavailable'
+        : opts.bookings && deps.rebuilding?.()
+          ? 'read-model-rebuilding'
+          : undefined;
     if (!stale) deps.fastRoutes.remember(req.originalUrl, key, route);
     sendCached(req, res, result.entry, { outcome: result.outcome, stale });
     return true;
@@ -148,6 +155,7 @@ export function queryRoutes(deps: RouteDeps): Router {
           stats: { date: today, totalBookings: stats.totalBookings },
         };
       },
+      { bookings: true },
     );
   });
 
@@ -264,6 +272,7 @@ export function queryRoutes(deps: RouteDeps): Router {
         const r = await load(d);
         return r.schedules.length === 0 && r.doctor === null ? MISSING : shape(r);
       },
+      { bookings: true },
     );
     if (!found) throw new AppError('doctor_not_found', `No doctor ${id}`);
   });

@@ -7,7 +7,7 @@ import type { Express, RequestHandler } from 'express';
 import { Counter, Histogram } from 'prom-client';
 import type { Config } from '../platform/config.ts';
 import { PgEventStore } from '../platform/event-store/pg-event-store.ts';
-import { authenticate, principalOf } from '../platform/http/auth.ts';
+import { authenticate, jwtSettingsOf, principalOf } from '../platform/http/auth.ts';
 import { rateLimit } from '../platform/http/rate-limit.ts';
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import { jsonBody } from '../platform/http/body.ts';
@@ -25,7 +25,8 @@ import { commandRoutes } from './routes.ts';
 
 export interface CommandApiDeps {
   pool: Pool;
-  config: Pick<Config, 'JWT_SECRET' | 'IDEMPOTENCY_TTL_HOURS'>;
+  config: Pick<Config, 'JWT_SECRET' | 'IDEMPOTENCY_TTL_HOURS'> &
+    Partial<Pick<Config, 'JWT_KEYS' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'JWT_MAX_TTL_SECONDS'>>;
   logger?: Logger;
   registry?: Registry;
   clock?: () => Date;
@@ -107,7 +108,7 @@ export function createApp(deps: CommandApiDeps): CommandApi {
   const { app } = service;
 
   // Everything under /v1 is authenticated (also an unknown path: no route discovery without a token).
-  const v1: RequestHandler[] = [authenticate({ secret: deps.config.JWT_SECRET })];
+  const v1: RequestHandler[] = [authenticate({ jwt: jwtSettingsOf(deps.config) })];
   if (deps.patientRateLimiter) {
     v1.push(
       rateLimit({

@@ -9,7 +9,7 @@ import type { ScheduleCommand } from '../domain/schedule.ts';
 import { currentContext, toTraceparent } from '../platform/context.ts';
 import type { EventMetadata } from '../platform/event-store/event-store.ts';
 import type { RouteSpec } from '../platform/http/api-spec.ts';
-import { type Principal, principalOf, type Role } from '../platform/http/auth.ts';
+import { type Principal, principalOf, principalScope, type Role } from '../platform/http/auth.ts';
 import { AppError } from '../platform/http/errors.ts';
 import {
   parseIdempotencyKey,
@@ -104,14 +104,15 @@ async function handleCommand<BS extends z.ZodType, PS extends z.ZodType>(
 
   const path = req.originalUrl.split('?')[0] ?? req.path;
   const fingerprint = requestFingerprint(req.method, path, rawBody);
-  const claim = await deps.idempotency.claim(principal.sub, idempotencyKey, fingerprint);
+  const scope = principalScope(principal);
+  const claim = await deps.idempotency.claim(scope, idempotencyKey, fingerprint);
   if (claim.kind === 'completed') {
     deps.onReplay?.();
     send(res, claim.outcome, true);
     return;
   }
 
-  const key: ClaimedKey = { principal: principal.sub, key: idempotencyKey, token: claim.token };
+  const key: ClaimedKey = { principal: scope, key: idempotencyKey, token: claim.token };
   let outcome: StoredOutcome;
   try {
     const prepared = await spec.prepare({ body, params, principal, now: deps.clock() });

@@ -6,6 +6,7 @@ import type { RequestListener } from 'node:http';
 import type { Express } from 'express';
 import type { Redis } from 'ioredis';
 import { Counter, Gauge } from 'prom-client';
+import type { JwtInput } from '../platform/http/auth.ts';
 import { createRegistry, type Registry } from '../platform/http/metrics.ts';
 import { problemBaseFromEnv } from '../platform/http/problem-base.ts';
 import { serviceApp } from '../platform/http/service-app.ts';
@@ -23,7 +24,8 @@ export interface QueryApiDeps {
   redis: Redis;
   search: SearchEngine;
   config: QueryApiConfig;
-  jwtSecret: string;
+  /** Keys and checks of bearer tokens (a bare secret: one key, default issuer, audience, lifetime). */
+  jwt: JwtInput;
   /** Root of the booking read-model keys (`rm`). */
   readModelRoot: string;
   /** Prefix of the catalog read-model keys (`catalog:`). */
@@ -108,7 +110,7 @@ export function createApp(deps: QueryApiDeps): QueryApi {
       search: deps.search,
       searchAlias: deps.searchAlias,
       config: deps.config,
-      jwtSecret: deps.jwtSecret,
+      jwt: deps.jwt,
       outcomes,
       fastRoutes,
       redisReady,

@@ -5,6 +5,7 @@
  */
 import type { Server } from 'node:http';
 import type { Config } from '../platform/config.ts';
+import { jwtSettingsOf } from '../platform/http/auth.ts';
 import type { HealthResponse } from '../platform/http/health.ts';
 import { createRegistry, type Registry } from '../platform/http/metrics.ts';
 import { boundPort, drain, listen } from '../platform/http/server.ts';
@@ -71,7 +72,7 @@ export async function startQueryApi(opts: QueryApiStartOptions): Promise<QueryAp
     redis,
     search,
     config: queryConfig,
-    jwtSecret: config.JWT_SECRET,
+    jwt: jwtSettingsOf(config),
     readModelRoot,
     catalogPrefix,
     searchAlias,

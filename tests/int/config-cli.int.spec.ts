@@ -29,6 +29,18 @@ describe('config on the command line', () => {
     expect(result.stdout).not.toContain('x'.repeat(40));
   });
 
+  it('refuses to start in production with the development JWT secret, and masks JWT_KEYS', () => {
+    const refused = run({ NODE_ENV: 'production', JWT_SECRET: '', JWT_KEYS: '' });
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toMatch(/JWT_SECRET="": must be set in production/);
+    const keys = `k2:${'s'.repeat(40)},k1:${'t'.repeat(40)}`;
+    const shown = run({ NODE_ENV: 'production', JWT_KEYS: keys, PSEUDONYM_SECRET: 'p'.repeat(40) });
+    expect(shown.status).toBe(0);
+    expect(shown.stdout).toContain('JWT_KEYS=********');
+    expect(shown.stdout).toContain('HOST=127.0.0.1');
+    expect(shown.stdout).not.toContain('s'.repeat(40));
+  });
+
   it('masks the EventStoreDB password and refuses eventstoredb without its URL', () => {
     const url = 'esdb://admin:changeit@127.0.0.1:2113?tls=false';
     const shown = run({ EVENT_STORE: 'eventstoredb', EVENTSTORE_URL: url });

@@ -64,7 +64,7 @@ beforeAll(async () => {
     catalogPrefix: p.keys.prefix,
     searchAlias: p.alias,
     readModelRoot,
-    jwtSecret: TEST_SECRET,
+    jwt: TEST_SECRET,
     queryConfig: { QUERY_REDIS_TIMEOUT_MS: 1000 },
   };
   query = await startQueryInstance(config, names);

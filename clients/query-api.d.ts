@@ -185,26 +185,6 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
-  '/metrics': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    /**
-     * Prometheus metrics
-     * @description Prometheus metrics
-     */
-    get: operations['metrics'];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
   '/openapi.json': {
     parameters: {
       query?: never;
@@ -278,6 +258,7 @@ export interface components {
         | '/problems/validation_failed'
         | '/problems/malformed_json'
         | '/problems/bad_parameter'
+        | '/problems/bad_request'
         | '/problems/idempotency_key_missing'
         | '/problems/idempotency_key_invalid'
         | '/problems/unauthenticated'
@@ -300,17 +281,19 @@ export interface components {
         | '/problems/payload_too_large'
         | '/problems/unsupported_media_type'
         | '/problems/idempotency_key_reused'
+        | '/problems/request_header_too_large'
         | '/problems/too_many_requests'
         | '/problems/dependency_unavailable'
         | '/problems/internal';
       title: string;
       /** @enum {integer} */
-      status: 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 422 | 429 | 503 | 500;
+      status: 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 422 | 431 | 429 | 503 | 500;
       /** @enum {string} */
       code:
         | 'validation_failed'
         | 'malformed_json'
         | 'bad_parameter'
+        | 'bad_request'
         | 'idempotency_key_missing'
         | 'idempotency_key_invalid'
         | 'unauthenticated'
@@ -333,6 +316,7 @@ export interface components {
         | 'payload_too_large'
         | 'unsupported_media_type'
         | 'idempotency_key_reused'
+        | 'request_header_too_large'
         | 'too_many_requests'
         | 'dependency_unavailable'
         | 'internal';
@@ -1857,11 +1841,6 @@ export interface operations {
             /** @enum {string} */
             status: 'ok' | 'degraded' | 'failing' | 'ready' | 'not_ready' | 'starting' | 'stopping';
             reasons?: string[];
-            checks?: {
-              [key: string]: 'ok' | 'failing';
-            };
-          } & {
-            [key: string]: unknown;
           };
         };
       };
@@ -1879,11 +1858,6 @@ export interface operations {
             /** @enum {string} */
             status: 'ok' | 'degraded' | 'failing' | 'ready' | 'not_ready' | 'starting' | 'stopping';
             reasons?: string[];
-            checks?: {
-              [key: string]: 'ok' | 'failing';
-            };
-          } & {
-            [key: string]: unknown;
           };
         };
       };
@@ -1912,11 +1886,6 @@ export interface operations {
             /** @enum {string} */
             status: 'ok' | 'degraded' | 'failing' | 'ready' | 'not_ready' | 'starting' | 'stopping';
             reasons?: string[];
-            checks?: {
-              [key: string]: 'ok' | 'failing';
-            };
-          } & {
-            [key: string]: unknown;
           };
         };
       };
@@ -1934,36 +1903,7 @@ export interface operations {
             /** @enum {string} */
             status: 'ok' | 'degraded' | 'failing' | 'ready' | 'not_ready' | 'starting' | 'stopping';
             reasons?: string[];
-            checks?: {
-              [key: string]: 'ok' | 'failing';
-            };
-          } & {
-            [key: string]: unknown;
           };
-        };
-      };
-    };
-  };
-  metrics: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description Prometheus text exposition */
-      200: {
-        headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
-          traceparent?: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
-          'X-Trace-Id'?: string;
-          [name: string]: unknown;
-        };
-        content: {
-          'text/plain': unknown;
         };
       };
     };
@@ -2025,6 +1965,7 @@ export interface operations {
           | 'validation_failed'
           | 'malformed_json'
           | 'bad_parameter'
+          | 'bad_request'
           | 'idempotency_key_missing'
           | 'idempotency_key_invalid'
           | 'unauthenticated'
@@ -2047,6 +1988,7 @@ export interface operations {
           | 'payload_too_large'
           | 'unsupported_media_type'
           | 'idempotency_key_reused'
+          | 'request_header_too_large'
           | 'too_many_requests'
           | 'dependency_unavailable'
           | 'internal';

@@ -3,6 +3,7 @@
  * against a real database. `main.ts` is the composition root that wires real ones.
  */
 import { randomUUID } from 'node:crypto';
+import type { RequestListener } from 'node:http';
 import type { Express, RequestHandler } from 'express';
 import { Counter, Histogram } from 'prom-client';
 import type { Config } from '../platform/config.ts';
@@ -45,6 +46,8 @@ export interface CommandApiDeps {
 
 export interface CommandApi {
   app: Express;
+  /** /metrics and the detailed health, for the admin port. */
+  admin: RequestListener;
   registry: Registry;
   idempotency: PgIdempotencyStore;
   /** Readiness starts failing and responses ask clients to close their connections. */
@@ -150,6 +153,7 @@ export function createApp(deps: CommandApiDeps): CommandApi {
 
   return {
     app,
+    admin: service.admin,
     registry,
     idempotency,
     beginShutdown: service.beginShutdown,

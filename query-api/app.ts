@@ -42,6 +42,8 @@ export interface QueryApi {
   app: Express;
   /** What the server listens with: the cache fast path in front of the Express app. */
   handler: RequestListener;
+  /** /metrics and the detailed health, for the admin port. */
+  admin: RequestListener;
   cache: TwoLevelCache;
   registry: Registry;
   beginShutdown(): void;
@@ -101,7 +103,6 @@ export function createApp(deps: QueryApiDeps): QueryApi {
     },
   });
   const { app } = service;
-  app.set('query parser', 'simple');
   app.use(
     queryRoutes({
       cache,
@@ -130,6 +131,7 @@ export function createApp(deps: QueryApiDeps): QueryApi {
       redisReady,
       disabled: service.isShuttingDown,
     }),
+    admin: service.admin,
     cache,
     registry,
     beginShutdown: service.beginShutdown,

@@ -64,7 +64,7 @@ beforeAll(async () => {
     catalogPrefix: p.keys.prefix,
     searchAlias: p.alias,
     readModelRoot,
-    jwt: TEST_SECRET,
+    jwtSecret: TEST_SECRET,
     queryConfig: { QUERY_REDIS_TIMEOUT_MS: 1000 },
   };
   query = await startQueryInstance(config, names);

@@ -301,7 +301,7 @@ describe('crash safety', () => {
     const body = { scheduleId, patientId };
     // Exactly what a process leaves behind when it dies between the claim and the commit.
     const claim = await h.api.idempotency.claim(
-      patientId,
+      patientScope(patientId),
       key,
       requestFingerprint('POST', '/v1/appointments', body),
     );
@@ -319,7 +319,7 @@ describe('crash safety', () => {
     // The dead owner's token can no longer complete the key.
     if (claim.kind !== 'claimed') throw new Error('unreachable');
     await expect(
-      h.api.idempotency.complete(h.pool, patientId, key, claim.token, {
+      h.api.idempotency.complete(h.pool, patientScope(patientId), key, claim.token, {
         kind: 'response',
         status: 201,
         headers: {},

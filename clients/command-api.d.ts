@@ -417,7 +417,7 @@ export interface operations {
       /**
        * @description Problem (RFC 9457):
        *
-       *     - [`unauthenticated`](/problems/unauthenticated): Authentication required. Obtain a fresh HS256 JWT with sub, role and exp, send it as Authorization: Bearer <token>, then retry.
+       *     - [`unauthenticated`](/problems/unauthenticated): Authentication required. Obtain a fresh HS256 JWT with sub, role, iss, aud, iat and exp, send it as Authorization: Bearer <token>, then retry.
        */
       401: {
         headers: {
@@ -887,7 +887,7 @@ export interface operations {
       /**
        * @description Problem (RFC 9457):
        *
-       *     - [`unauthenticated`](/problems/unauthenticated): Authentication required. Obtain a fresh HS256 JWT with sub, role and exp, send it as Authorization: Bearer <token>, then retry.
+       *     - [`unauthenticated`](/problems/unauthenticated): Authentication required. Obtain a fresh HS256 JWT with sub, role, iss, aud, iat and exp, send it as Authorization: Bearer <token>, then retry.
        */
       401: {
         headers: {
@@ -1397,7 +1397,7 @@ export interface operations {
       /**
        * @description Problem (RFC 9457):
        *
-       *     - [`unauthenticated`](/problems/unauthenticated): Authentication required. Obtain a fresh HS256 JWT with sub, role and exp, send it as Authorization: Bearer <token>, then retry.
+       *     - [`unauthenticated`](/problems/unauthenticated): Authentication required. Obtain a fresh HS256 JWT with sub, role, iss, aud, iat and exp, send it as Authorization: Bearer <token>, then retry.
        */
       401: {
         headers: {
@@ -1898,7 +1898,7 @@ export interface operations {
       /**
        * @description Problem (RFC 9457):
        *
-       *     - [`unauthenticated`](/problems/unauthenticated): Authentication required. Obtain a fresh HS256 JWT with sub, role and exp, send it as Authorization: Bearer <token>, then retry.
+       *     - [`unauthenticated`](/problems/unauthenticated): Authentication required. Obtain a fresh HS256 JWT with sub, role, iss, aud, iat and exp, send it as Authorization: Bearer <token>, then retry.
        */
       401: {
         headers: {
@@ -2415,7 +2415,7 @@ export interface operations {
       /**
        * @description Problem (RFC 9457):
        *
-       *     - [`unauthenticated`](/problems/unauthenticated): Authentication required. Obtain a fresh HS256 JWT with sub, role and exp, send it as Authorization: Bearer <token>, then retry.
+       *     - [`unauthenticated`](/problems/unauthenticated): Authentication required. Obtain a fresh HS256 JWT with sub, role, iss, aud, iat and exp, send it as Authorization: Bearer <token>, then retry.
        */
       401: {
         headers: {

@@ -1635,7 +1635,7 @@ export interface operations {
       /**
        * @description Problem (RFC 9457):
        *
-       *     - [`unauthenticated`](/problems/unauthenticated): Authentication required. Obtain a fresh HS256 JWT with sub, role and exp, send it as Authorization: Bearer <token>, then retry.
+       *     - [`unauthenticated`](/problems/unauthenticated): Authentication required. Obtain a fresh HS256 JWT with sub, role, iss, aud, iat and exp, send it as Authorization: Bearer <token>, then retry.
        */
       401: {
         headers: {

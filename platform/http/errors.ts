@@ -79,9 +79,9 @@ export const catalogue = {
     status: 401,
     title: 'Authentication required',
     explanation:
-      'The bearer token is missing, malformed, expired, wrongly signed or lacks a valid sub or role claim.',
+      'The bearer token is missing, malformed, expired, wrongly signed or under an unknown key (kid), from another issuer (iss) or audience (aud), lives longer than allowed (exp - iat), or lacks a valid sub or role claim; detail says which.',
     clientAction:
-      'Obtain a fresh HS256 JWT with sub, role and exp, send it as Authorization: Bearer <token>, then retry.',
+      'Obtain a fresh HS256 JWT with sub, role, iss, aud, iat and exp, send it as Authorization: Bearer <token>, then retry.',
     action: 'authenticate',
     headers: ['WWW-Authenticate'],
   },

@@ -9,6 +9,7 @@ import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { healthResponseFor, sendHealth, type HealthOptions } from './health.ts';
+import { answerClientErrors } from './server.ts';
 
 /** Offset of each process's admin port from its public port (3001 → 4001). */
 export const ADMIN_PORT_OFFSET = 1000;
@@ -59,6 +60,7 @@ export async function serveHandler(
   host: string,
 ): Promise<AdminServer> {
   const server: Server = createServer(handler);
+  answerClientErrors(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {

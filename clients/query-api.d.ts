@@ -185,26 +185,6 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
-  '/metrics': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    /**
-     * Prometheus metrics
-     * @description Prometheus metrics
-     */
-    get: operations['metrics'];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
   '/openapi.json': {
     parameters: {
       query?: never;
@@ -278,6 +258,7 @@ export interface components {
         | '/problems/validation_failed'
         | '/problems/malformed_json'
         | '/problems/bad_parameter'
+        | '/problems/bad_request'
         | '/problems/idempotency_key_missing'
         | '/problems/idempotency_key_invalid'
         | '/problems/unauthenticated'
@@ -303,17 +284,19 @@ export interface components {
         | '/problems/idempotency_key_reused'
         | '/problems/catalog_reference_invalid'
         | '/problems/date_outside_horizon'
+        | '/problems/request_header_too_large'
         | '/problems/too_many_requests'
         | '/problems/dependency_unavailable'
         | '/problems/internal';
       title: string;
       /** @enum {integer} */
-      status: 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 422 | 429 | 503 | 500;
+      status: 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 422 | 431 | 429 | 503 | 500;
       /** @enum {string} */
       code:
         | 'validation_failed'
         | 'malformed_json'
         | 'bad_parameter'
+        | 'bad_request'
         | 'idempotency_key_missing'
         | 'idempotency_key_invalid'
         | 'unauthenticated'
@@ -339,6 +322,7 @@ export interface components {
         | 'idempotency_key_reused'
         | 'catalog_reference_invalid'
         | 'date_outside_horizon'
+        | 'request_header_too_large'
         | 'too_many_requests'
         | 'dependency_unavailable'
         | 'internal';
@@ -1734,7 +1718,7 @@ export interface operations {
       /**
        * @description Problem (RFC 9457):
        *
-       *     - [`unauthenticated`](/problems/unauthenticated): Authentication required. Obtain a fresh HS256 JWT with sub, role and exp, send it as Authorization: Bearer <token>, then retry.
+       *     - [`unauthenticated`](/problems/unauthenticated): Authentication required. Obtain a fresh HS256 JWT with sub, role, iss, aud, iat and exp, send it as Authorization: Bearer <token>, then retry.
        */
       401: {
         headers: {
@@ -1940,11 +1924,6 @@ export interface operations {
             /** @enum {string} */
             status: 'ok' | 'degraded' | 'failing' | 'ready' | 'not_ready' | 'starting' | 'stopping';
             reasons?: string[];
-            checks?: {
-              [key: string]: 'ok' | 'failing';
-            };
-          } & {
-            [key: string]: unknown;
           };
         };
       };
@@ -1962,11 +1941,6 @@ export interface operations {
             /** @enum {string} */
             status: 'ok' | 'degraded' | 'failing' | 'ready' | 'not_ready' | 'starting' | 'stopping';
             reasons?: string[];
-            checks?: {
-              [key: string]: 'ok' | 'failing';
-            };
-          } & {
-            [key: string]: unknown;
           };
         };
       };
@@ -1995,11 +1969,6 @@ export interface operations {
             /** @enum {string} */
             status: 'ok' | 'degraded' | 'failing' | 'ready' | 'not_ready' | 'starting' | 'stopping';
             reasons?: string[];
-            checks?: {
-              [key: string]: 'ok' | 'failing';
-            };
-          } & {
-            [key: string]: unknown;
           };
         };
       };
@@ -2017,36 +1986,7 @@ export interface operations {
             /** @enum {string} */
             status: 'ok' | 'degraded' | 'failing' | 'ready' | 'not_ready' | 'starting' | 'stopping';
             reasons?: string[];
-            checks?: {
-              [key: string]: 'ok' | 'failing';
-            };
-          } & {
-            [key: string]: unknown;
           };
-        };
-      };
-    };
-  };
-  metrics: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description Prometheus text exposition */
-      200: {
-        headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
-          traceparent?: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
-          'X-Trace-Id'?: string;
-          [name: string]: unknown;
-        };
-        content: {
-          'text/plain': unknown;
         };
       };
     };
@@ -2108,6 +2048,7 @@ export interface operations {
           | 'validation_failed'
           | 'malformed_json'
           | 'bad_parameter'
+          | 'bad_request'
           | 'idempotency_key_missing'
           | 'idempotency_key_invalid'
           | 'unauthenticated'
@@ -2133,6 +2074,7 @@ export interface operations {
           | 'idempotency_key_reused'
           | 'catalog_reference_invalid'
           | 'date_outside_horizon'
+          | 'request_header_too_large'
           | 'too_many_requests'
           | 'dependency_unavailable'
           | 'internal';

@@ -3,12 +3,13 @@
  * against a real database. `main.ts` is the composition root that wires real ones.
  */
 import { randomUUID } from 'node:crypto';
+import type { RequestListener } from 'node:http';
 import type { Express, RequestHandler } from 'express';
 import { Counter, Histogram } from 'prom-client';
 import { PgAuditTrail } from '../platform/audit.ts';
 import type { Config } from '../platform/config.ts';
 import { PgEventStore } from '../platform/event-store/pg-event-store.ts';
-import { authenticate, principalOf } from '../platform/http/auth.ts';
+import { authenticate, jwtSettingsOf, principalOf } from '../platform/http/auth.ts';
 import { rateLimit } from '../platform/http/rate-limit.ts';
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import { jsonBody } from '../platform/http/body.ts';
@@ -30,7 +31,12 @@ import { commandRoutes } from './routes.ts';
 export interface CommandApiDeps {
   pool: Pool;
   config: Pick<Config, 'JWT_SECRET' | 'IDEMPOTENCY_TTL_HOURS'> &
-    Partial<Pick<Config, 'BOOKING_HORIZON_DAYS'>>;
+    Partial<
+      Pick<
+        Config,
+        'BOOKING_HORIZON_DAYS' | 'JWT_KEYS' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'JWT_MAX_TTL_SECONDS'
+      >
+    >;
   logger?: Logger;
   registry?: Registry;
   clock?: () => Date;
@@ -49,6 +55,8 @@ export interface CommandApiDeps {
 
 export interface CommandApi {
   app: Express;
+  /** /metrics and the detailed health, for the admin port. */
+  admin: RequestListener;
   registry: Registry;
   idempotency: PgIdempotencyStore;
   /** Readiness starts failing and responses ask clients to close their connections. */
@@ -119,7 +127,7 @@ export function createApp(deps: CommandApiDeps): CommandApi {
   const { app } = service;
 
   // Everything under /v1 is authenticated (also an unknown path: no route discovery without a token).
-  const v1: RequestHandler[] = [authenticate({ secret: deps.config.JWT_SECRET })];
+  const v1: RequestHandler[] = [authenticate({ jwt: jwtSettingsOf(deps.config) })];
   if (deps.patientRateLimiter) {
     v1.push(
       rateLimit({
@@ -164,6 +172,7 @@ export function createApp(deps: CommandApiDeps): CommandApi {
 
   return {
     app,
+    admin: service.admin,
     registry,
     idempotency,
     beginShutdown: service.beginShutdown,

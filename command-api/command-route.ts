@@ -9,7 +9,7 @@ import type { ScheduleCommand, ScheduleState } from '../domain/schedule.ts';
 import { currentContext, toTraceparent } from '../platform/context.ts';
 import type { EventMetadata } from '../platform/event-store/event-store.ts';
 import type { RouteSpec } from '../platform/http/api-spec.ts';
-import { type Principal, principalOf, type Role } from '../platform/http/auth.ts';
+import { type Principal, principalOf, principalScope, type Role } from '../platform/http/auth.ts';
 import { AppError } from '../platform/http/errors.ts';
 import {
   parseIdempotencyKey,
@@ -107,14 +107,15 @@ async function handleCommand<BS extends z.ZodType, PS extends z.ZodType>(
 
   const path = req.originalUrl.split('?')[0] ?? req.path;
   const fingerprint = requestFingerprint(req.method, path, rawBody);
-  const claim = await deps.idempotency.claim(principal.sub, idempotencyKey, fingerprint);
+  const scope = principalScope(principal);
+  const claim = await deps.idempotency.claim(scope, idempotencyKey, fingerprint);
   if (claim.kind === 'completed') {
     deps.onReplay?.();
     send(res, claim.outcome, true);
     return;
   }
 
-  const key: ClaimedKey = { principal: principal.sub, key: idempotencyKey, token: claim.token };
+  const key: ClaimedKey = { principal: scope, key: idempotencyKey, token: claim.token };
   // Renewed while this request runs: the claim lapses (and a retry takes it over) only if we die.
   const letGo = deps.idempotency.keep(key.principal, key.key, key.token);
   let outcome: StoredOutcome;

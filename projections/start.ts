@@ -69,7 +69,10 @@ export interface StartProjectionsDeps {
   hooks?: ProjectionsHooks;
   /** Default: PORT, else PROJECTIONS_PORT (0 picks a free port). */
   port?: number;
+  /** Default HOST (127.0.0.1). */
   host?: string;
+  /** Default: ADMIN_PORT, else the port + 1000 (0 picks a free port). */
+  adminPort?: number;
   /** Overrides RELAY_START (e.g. a precise checkpoint). */
   relayStartFrom?: RelayStart;
   projectorRetry?: Partial<RetryOptions>;
@@ -80,6 +83,8 @@ export interface StartProjectionsDeps {
 export interface ProjectionsHandle {
   readonly port: number;
   readonly url: string;
+  /** /metrics and the detailed health. */
+  readonly adminUrl: string;
   /** Resolves once every part started; rejects only if stopped first. */
   readonly ready: Promise<void>;
   readonly relay: RelayHandle | undefined;
@@ -262,7 +267,8 @@ export async function startProjections(
     registry,
     health,
     port: deps.port ?? c.PORT ?? pc.PROJECTIONS_PORT,
-    ...(deps.host ? { host: deps.host } : {}),
+    host: deps.host ?? c.HOST,
+    ...((deps.adminPort ?? c.ADMIN_PORT) === undefined ? {} : { adminPort: deps.adminPort ?? c.ADMIN_PORT }),
   }).catch(async (err: unknown) => {
     await broker.close();
     await io.close();
@@ -290,6 +296,7 @@ export async function startProjections(
   return {
     port: server.port,
     url: server.url,
+    adminUrl: server.adminUrl,
     ready,
     get relay() {
       return relay;

@@ -6,6 +6,7 @@ import type { RequestListener } from 'node:http';
 import type { Express } from 'express';
 import type { Redis } from 'ioredis';
 import { Counter, Gauge } from 'prom-client';
+import type { JwtInput } from '../platform/http/auth.ts';
 import { createRegistry, type Registry } from '../platform/http/metrics.ts';
 import { problemBaseFromEnv } from '../platform/http/problem-base.ts';
 import { serviceApp } from '../platform/http/service-app.ts';
@@ -25,7 +26,8 @@ export interface QueryApiDeps {
   redis: Redis;
   search: SearchEngine;
   config: QueryApiConfig;
-  jwtSecret: string;
+  /** Keys and checks of bearer tokens (a bare secret: one key, default issuer, audience, lifetime). */
+  jwt: JwtInput;
   /** Root of the booking read-model keys (`rm`). */
   readModelRoot: string;
   /** Prefix of the catalog read-model keys (`catalog:`). */
@@ -42,6 +44,8 @@ export interface QueryApi {
   app: Express;
   /** What the server listens with: the cache fast path in front of the Express app. */
   handler: RequestListener;
+  /** /metrics and the detailed health, for the admin port. */
+  admin: RequestListener;
   cache: TwoLevelCache;
   registry: Registry;
   beginShutdown(): void;
@@ -107,7 +111,6 @@ export function createApp(deps: QueryApiDeps): QueryApi {
     },
   });
   const { app } = service;
-  app.set('query parser', 'simple');
   app.use(
     queryRoutes({
       cache,
@@ -116,7 +119,7 @@ export function createApp(deps: QueryApiDeps): QueryApi {
       search: deps.search,
       searchAlias: deps.searchAlias,
       config: deps.config,
-      jwtSecret: deps.jwtSecret,
+      jwt: deps.jwt,
       outcomes,
       fastRoutes,
       redisReady,
@@ -138,6 +141,7 @@ export function createApp(deps: QueryApiDeps): QueryApi {
       redisReady: () => redisReady() && !rebuilding(),
       disabled: service.isShuttingDown,
     }),
+    admin: service.admin,
     cache,
     registry,
     beginShutdown: () => {

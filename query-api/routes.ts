@@ -1,6 +1,6 @@
 import { Router, type Request, type Response } from 'express';
 import type { Counter } from 'prom-client';
-import { authenticate, principalOf } from '../platform/http/auth.ts';
+import { authenticate, type JwtInput, principalOf } from '../platform/http/auth.ts';
 import { AppError } from '../platform/http/errors.ts';
 import { parseOrThrow } from '../platform/http/zod-problem.ts';
 import { SearchUnavailableError, type SearchEngine } from '../platform/search/index.ts';
@@ -34,7 +34,8 @@ export interface RouteDeps {
   search: SearchEngine;
   searchAlias: string;
   config: QueryApiConfig;
-  jwtSecret: string;
+  /** Keys and checks of the bearer tokens (GET /v1/appointments/{id}). */
+  jwt: JwtInput;
   outcomes: Counter<'route' | 'outcome'>;
   fastRoutes: FastRoutes;
   /** False while Redis does not answer: whatever the cache serves then is marked stale. */
@@ -324,7 +325,7 @@ export function queryRoutes(deps: RouteDeps): Router {
     }
   });
 
-  router.get(appointmentRoute.path, authenticate({ secret: deps.jwtSecret }), async (req, res) => {
+  router.get(appointmentRoute.path, authenticate({ jwt: deps.jwt }), async (req, res) => {
     const { id } = parseOrThrow(appointmentRoute.params, req.params, 'bad_parameter');
     const principal = principalOf(req);
     const checkpoint = requestedCheckpoint(req);

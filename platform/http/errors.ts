@@ -51,6 +51,14 @@ export const catalogue = {
       'Fix the parameters listed in invalid-params; use cursors only with the query that returned them.',
     action: 'fix-request',
   },
+  bad_request: {
+    status: 400,
+    title: 'Bad request',
+    explanation:
+      'The request is not valid HTTP/1.1 (the server could not parse its request line or headers).',
+    clientAction: 'Send a well-formed HTTP request.',
+    action: 'fix-request',
+  },
   idempotency_key_missing: {
     status: 400,
     title: 'Idempotency-Key header is required',
@@ -71,9 +79,9 @@ export const catalogue = {
     status: 401,
     title: 'Authentication required',
     explanation:
-      'The bearer token is missing, malformed, expired, wrongly signed or lacks a valid sub or role claim.',
+      'The bearer token is missing, malformed, expired, wrongly signed or under an unknown key (kid), from another issuer (iss) or audience (aud), lives longer than allowed (exp - iat), or lacks a valid sub or role claim; detail says which.',
     clientAction:
-      'Obtain a fresh HS256 JWT with sub, role and exp, send it as Authorization: Bearer <token>, then retry.',
+      'Obtain a fresh HS256 JWT with sub, role, iss, aud, iat and exp, send it as Authorization: Bearer <token>, then retry.',
     action: 'authenticate',
     headers: ['WWW-Authenticate'],
   },
@@ -246,6 +254,13 @@ export const catalogue = {
     clientAction: `Choose a date within the range the detail gives. ${NEW_KEY}`,
     action: 'fix-request',
   },
+  request_header_too_large: {
+    status: 431,
+    title: 'Request header fields too large',
+    explanation: 'The request line (the URL) and headers together exceed the server limit (16 KiB).',
+    clientAction: 'Send a shorter URL (fewer or shorter query parameters) or smaller headers.',
+    action: 'fix-request',
+  },
   too_many_requests: {
     status: 429,
     title: 'Too many requests',
@@ -329,6 +344,35 @@ export interface ProblemDocument {
   'invalid-params'?: InvalidParam[];
 }
 
+/**
+ * How much of the request a problem may echo: an error body stays small whatever the client sent
+ * (a 16 KiB URL or a thousand unknown query parameters must not come back multiplied).
+ */
+export const PROBLEM_LIMITS = {
+  instance: 256,
+  detail: 512,
+  invalidParams: 20,
+  paramName: 128,
+  paramReason: 256,
+} as const;
+
+/** At most `max` characters: the rest replaced by an ellipsis (never splitting a surrogate pair). */
+export function truncate(s: string, max: number): string {
+  if (s.length <= max) return s;
+  let cut = max - 1;
+  const code = s.charCodeAt(cut - 1);
+  if (code >= 0xd800 && code <= 0xdbff) cut -= 1;
+  return `${s.slice(0, cut)}…`;
+}
+
+/** The first PROBLEM_LIMITS.invalidParams entries, each name and reason bounded. */
+export function boundedInvalidParams(params: readonly InvalidParam[]): InvalidParam[] {
+  return params.slice(0, PROBLEM_LIMITS.invalidParams).map((p) => ({
+    name: truncate(p.name, PROBLEM_LIMITS.paramName),
+    reason: truncate(p.reason, PROBLEM_LIMITS.paramReason),
+  }));
+}
+
 export function toProblem(
   err: AppError,
   instance?: string,
@@ -341,9 +385,9 @@ export function toProblem(
     title: entry.title,
     status: entry.status,
     code: err.code,
-    ...(err.detail ? { detail: err.detail } : {}),
-    ...(instance ? { instance } : {}),
+    ...(err.detail ? { detail: truncate(err.detail, PROBLEM_LIMITS.detail) } : {}),
+    ...(instance ? { instance: truncate(instance, PROBLEM_LIMITS.instance) } : {}),
     ...(traceId ? { traceId } : {}),
-    ...(err.invalidParams ? { 'invalid-params': err.invalidParams } : {}),
+    ...(err.invalidParams ? { 'invalid-params': boundedInvalidParams(err.invalidParams) } : {}),
   };
 }

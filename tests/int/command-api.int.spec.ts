@@ -455,11 +455,22 @@ describe('bad input never yields a 5xx', () => {
 });
 
 describe('operations', () => {
-  it('/healthz is live, /readyz checks PostgreSQL', async () => {
+  it('/healthz is live, /readyz checks PostgreSQL: status only in public, the checks on the admin port', async () => {
     expect((await h.http.get('/healthz')).status).toBe(200);
     const ready = await h.http.get('/readyz');
     expect(ready.status).toBe(200);
-    expect(ready.body.checks).toEqual({ postgres: 'ok' });
+    expect(ready.body).toEqual({ status: 'ready' });
+    const detailed = await h.admin.get('/readyz');
+    expect(detailed.status).toBe(200);
+    expect(detailed.body.checks).toEqual({ postgres: 'ok' });
+  });
+
+  it('/metrics is served on the admin port only', async () => {
+    expect((await h.http.get('/metrics')).status).toBe(404);
+    const metrics = await h.admin.get('/metrics');
+    expect(metrics.status).toBe(200);
+    expect(metrics.text).toMatch(/http_request_duration_seconds/);
+    expect(new URL(h.baseUrl).hostname).toBe('127.0.0.1');
   });
 
   it('/metrics exposes request durations per route template and append latency', async () => {
@@ -470,7 +481,7 @@ describe('operations', () => {
       idempotencyKey: newKey(),
       body: {},
     });
-    const metrics = (await h.http.get('/metrics')).text;
+    const metrics = (await h.admin.get('/metrics')).text;
     expect(metrics).toMatch(
       /http_request_duration_seconds_count\{method="POST",route="\/v1\/appointments\/:appointmentId\/cancel",status_code="200"\} \d+/,
     );

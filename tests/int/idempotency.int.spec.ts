@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { scheduleStreamName } from '../../domain/schedule.ts';
+import { principalScope } from '../../platform/http/auth.ts';
 import { DEFAULT_LEASE_SECONDS, requestFingerprint } from '../../platform/http/idempotency.ts';
 import {
   book,
@@ -37,10 +38,13 @@ async function bookingsOf(scheduleId: string, patientId: string): Promise<string
   return rows.map((r) => r.appointment_id);
 }
 
-async function keyRow(principal: string, key: string) {
+/** The stored principal of a patient's keys (role, tenant, subject). */
+const patientScope = (patientId: string): string => principalScope({ sub: patientId, role: 'patient' });
+
+async function keyRow(patientId: string, key: string) {
   const { rows } = await h.pool.query<{ status: string }>(
     'SELECT status FROM idempotency_keys WHERE principal = $1 AND idem_key = $2',
-    [principal, key],
+    [patientScope(patientId), key],
   );
   return rows[0];
 }
@@ -157,6 +161,30 @@ describe('Idempotency-Key', () => {
     expect(b.body.appointmentId).not.toBe(a.body.appointmentId);
   });
 
+  it("scopes keys by role and tenant too: an admin whose sub equals a hospital's does not get its replay", async () => {
+    const scheduleId = await openSchedule(h);
+    const key = newKey();
+    const sub = `shared-sub-${newKey()}`;
+    const body = { capacity: 7 };
+    const asHospital = await h.http.post(`/v1/schedules/${scheduleId}/capacity`, {
+      token: await h.tokenFor({ sub, role: 'hospital', institutionId: '1' }),
+      idempotencyKey: key,
+      body,
+    });
+    expect(asHospital.status).toBe(200);
+    const asAdmin = await h.http.post(`/v1/schedules/${scheduleId}/capacity`, {
+      token: await h.tokenFor({ sub, role: 'admin' }),
+      idempotencyKey: key,
+      body,
+    });
+    expect(asAdmin.headers['idempotent-replayed']).toBeUndefined();
+    const { rows } = await h.pool.query<{ principal: string }>(
+      'SELECT principal FROM idempotency_keys WHERE idem_key = $1 ORDER BY principal',
+      [key],
+    );
+    expect(rows.map((r) => r.principal)).toEqual([`admin:-:${sub}`, `hospital:1:${sub}`]);
+  });
+
   it('replays a business-rule rejection too, even after the rule would pass', async () => {
     const scheduleId = await openSchedule(h, { capacity: 1 });
     await book(h, scheduleId, randomPatient());
@@ -251,7 +279,7 @@ describe('crash safety', () => {
       // Another process takes the key over (as after a lapsed lease) while this command runs.
       await h.pool.query(
         'UPDATE idempotency_keys SET lease_token = gen_random_uuid() WHERE principal = $1 AND idem_key = $2',
-        [patientId, key],
+        [patientScope(patientId), key],
       );
     };
     const lost = await book(h, scheduleId, patientId, key);
@@ -297,7 +325,7 @@ describe('crash safety', () => {
     const body = { scheduleId, patientId };
     // Exactly what a process leaves behind when it dies between the claim and the commit.
     const claim = await h.api.idempotency.claim(
-      patientId,
+      patientScope(patientId),
       key,
       requestFingerprint('POST', '/v1/appointments', body),
     );
@@ -315,7 +343,7 @@ describe('crash safety', () => {
     // The dead owner's token can no longer complete the key.
     if (claim.kind !== 'claimed') throw new Error('unreachable');
     await expect(
-      h.api.idempotency.complete(h.pool, patientId, key, claim.token, {
+      h.api.idempotency.complete(h.pool, patientScope(patientId), key, claim.token, {
         kind: 'response',
         status: 201,
         headers: {},
@@ -334,7 +362,7 @@ describe('expiry', () => {
     expect((await book(h, a, patientId, key)).status).toBe(201);
     await h.pool.query(
       "UPDATE idempotency_keys SET expires_at = now() - interval '1 second' WHERE principal = $1 AND idem_key = $2",
-      [patientId, key],
+      [patientScope(patientId), key],
     );
     const reused = await book(h, b, patientId, key);
     expect(reused.status).toBe(201);
@@ -348,13 +376,13 @@ describe('expiry', () => {
     const { rows } = await h.pool.query<{ hours: number }>(
       `SELECT extract(epoch FROM expires_at - created_at) / 3600 AS hours
        FROM idempotency_keys WHERE principal = $1 AND idem_key = $2`,
-      [patientId, key],
+      [patientScope(patientId), key],
     );
     expect(Number(rows[0]?.hours)).toBeGreaterThanOrEqual(24);
 
     await h.pool.query(
       "UPDATE idempotency_keys SET expires_at = now() - interval '1 hour' WHERE principal = $1 AND idem_key = $2",
-      [patientId, key],
+      [patientScope(patientId), key],
     );
     expect(await h.api.idempotency.purgeExpired()).toBeGreaterThanOrEqual(1);
     expect(await keyRow(patientId, key)).toBeUndefined();
@@ -370,7 +398,7 @@ describe('takeover with the production lease', () => {
       const key = newKey();
       // What a process killed between claim and commit leaves behind: a claim nobody renews.
       const claim = await prod.api.idempotency.claim(
-        patientId,
+        patientScope(patientId),
         key,
         requestFingerprint('POST', '/v1/appointments', { scheduleId, patientId }),
       );

@@ -258,14 +258,15 @@ describe('command API responses', () => {
   });
 });
 
-/** /healthz, /readyz, /metrics, /openapi.json, /docs (and its assets) and /problems/{code}. */
+/** /healthz, /readyz, /openapi.json, /docs (and its assets) and /problems/{code}; no /metrics (admin port). */
 async function checkOperations(base: string, doc: Json) {
   const { check } = conformance(doc);
-  for (const path of ['/healthz', '/readyz', '/metrics', '/openapi.json', '/docs']) {
+  for (const path of ['/healthz', '/readyz', '/openapi.json', '/docs']) {
     const res = await get(base, path);
     expect(res.status, path).toBe(200);
     check('get', path, res);
   }
+  expect((await get(base, '/metrics')).status).toBe(404);
   const page = await get(base, '/docs');
   for (const asset of page.text.match(/\/docs\/assets\/[\w.-]+/g) ?? []) {
     expect((await get(base, asset)).status, asset).toBe(200);

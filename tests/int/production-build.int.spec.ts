@@ -42,6 +42,7 @@ describe('the production build', () => {
           JWT_SECRET: 'production-build-test-secret-0123456789-abcdef',
           PSEUDONYM_SECRET: 'production-build-test-pseudonym-0123456789',
           PORT: String(port),
+          ADMIN_PORT: '0',
           LOG_FORMAT: 'json',
         },
         stdio: ['ignore', 'pipe', 'pipe'],

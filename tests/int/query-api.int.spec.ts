@@ -141,7 +141,7 @@ describe('query API over the CDC-filled read models', () => {
     expect(homepage.featuredInstitutions.map((i) => i.id)).toContain(id);
 
     // Fast-path hits count in the same per-route histogram, and the hit ratio per level is exported.
-    const metrics = await (await a.get('/metrics')).text();
+    const metrics = await (await a.adminGet('/metrics')).text();
     const served = new RegExp(
       `http_request_duration_seconds_count\\{method="GET",route="/v1/institutions/:id",status_code="(200|304)"\\} (\\d+)`,
       'g',

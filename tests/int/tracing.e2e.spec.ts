@@ -137,7 +137,12 @@ describe('one trace across the command API, the relay and the projectors (Zipkin
     );
     api = await spawnTraced(
       'command-api/main.ts',
-      { PORT: String(await freePort()), JWT_SECRET: TEST_SECRET, PATIENT_COMMANDS_PER_MINUTE: '0' },
+      {
+        PORT: String(await freePort()),
+        ADMIN_PORT: '0',
+        JWT_SECRET: TEST_SECRET,
+        PATIENT_COMMANDS_PER_MINUTE: '0',
+      },
       (l) => l.msg === 'command API listening',
     );
     baseUrl = `http://127.0.0.1:${String(api.readyLine.port)}`;

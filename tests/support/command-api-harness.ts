@@ -24,6 +24,8 @@ export interface Harness {
   pool: Pool;
   http: HttpClient;
   baseUrl: string;
+  /** The admin listener: /metrics and the detailed health. */
+  admin: HttpClient;
   /** Mutable test seams: set `hooks.afterCommit = …` inside a test, reset afterwards. */
   hooks: CommandHooks;
   clock: { now: () => Date };
@@ -79,6 +81,7 @@ export async function startCommandApi(
   const baseUrl = started.url;
   const { createAgent } = await import('./http-client.ts');
   const http = new HttpClient(baseUrl, createAgent(opts.maxSockets ?? 50));
+  const admin = new HttpClient(started.adminUrl, createAgent(2));
   const tokens = new Map<string, string>();
   const tokenFor = async (principal: Principal): Promise<string> => {
     const cacheKey = `${principal.role}:${principal.sub}:${principal.institutionId ?? ''}`;
@@ -95,6 +98,7 @@ export async function startCommandApi(
     pool,
     http,
     baseUrl,
+    admin,
     hooks,
     clock,
     catalog,
@@ -105,6 +109,7 @@ export async function startCommandApi(
     },
     async stop() {
       http.close();
+      admin.close();
       await started.stop(2_000);
       await pool.end();
     },

@@ -16,7 +16,10 @@ import { createRegistry, type Registry } from '../platform/http/metrics.ts';
 import { problemBaseFromEnv } from '../platform/http/problem-base.ts';
 import { serviceApp } from '../platform/http/service-app.ts';
 import { createLogger, type Logger } from '../platform/logger.ts';
+import { sealingReads } from '../platform/legacy-patients.ts';
+import { patientVault } from '../platform/patient-vault.ts';
 import type { Pool } from '../platform/pg.ts';
+import { forgetPatient } from './forget-route.ts';
 import { PgAppointmentIndex } from './appointment-index.ts';
 import { type CommandPathOptions, createCommands } from './command-path.ts';
 import type { CommandHooks } from './command-route.ts';
@@ -25,7 +28,7 @@ import { commandRoutes } from './routes.ts';
 
 export interface CommandApiDeps {
   pool: Pool;
-  config: Pick<Config, 'JWT_SECRET' | 'IDEMPOTENCY_TTL_HOURS'>;
+  config: Pick<Config, 'JWT_SECRET' | 'IDEMPOTENCY_TTL_HOURS' | 'PATIENT_KEK'>;
   logger?: Logger;
   registry?: Registry;
   clock?: () => Date;
@@ -83,8 +86,10 @@ export function createApp(deps: CommandApiDeps): CommandApi {
     ...(deps.idempotencyLeaseSeconds === undefined ? {} : { leaseSeconds: deps.idempotencyLeaseSeconds }),
   });
   const appointments = new PgAppointmentIndex(pool);
+  const patients = patientVault(pool, deps.config);
   const commands = createCommands(
-    { store, keys: idempotency, appointments },
+    // Streams are read through the vault: events stored in v1's clear shape reach the decider as v2.
+    { store: sealingReads(store, patients), keys: idempotency, appointments },
     {
       ...deps.commands,
       onRetry: () => {
@@ -114,20 +119,24 @@ export function createApp(deps: CommandApiDeps): CommandApi {
         limiter: deps.patientRateLimiter,
         key: (req) => {
           const principal = principalOf(req);
-          return principal.role === 'patient' ? `patient:${principal.sub}` : undefined;
+          // A Redis key name never carries a patient id in clear (docs/adr/0010).
+          return principal.role === 'patient' ? `patient:${patients.digest(principal.sub)}` : undefined;
         },
         what: 'commands from this patient',
       }),
     );
   }
   app.use('/v1', ...v1, ...jsonBody());
+  const clock = deps.clock ?? (() => new Date());
   app.use(
     commandRoutes({
       commands,
       appointments,
+      patients,
+      forget: forgetPatient({ store, idempotency, patients, clock }),
       idempotency,
       ids: deps.ids ?? randomUUID,
-      clock: deps.clock ?? (() => new Date()),
+      clock,
       hooks: deps.hooks ?? {},
       onReplay: () => replays.inc(),
     }),

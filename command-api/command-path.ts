@@ -193,7 +193,7 @@ async function decideAndCommit<Tx>(path: CommandPath<Tx>, req: CommandRequest): 
     }));
     const appended = await tx.appendToStream(streamId, toAppend, loaded.revision ?? 'no_stream');
     // 3. Index the booked appointments: addressable by id exactly when they exist.
-    await path.appointments.add(tx.handle, bookedIn(streamId, events));
+    await path.appointments.add(tx.handle, bookedIn(streamId, events, state));
     // 4. Complete the key with the response, last, so its row is locked only until COMMIT.
     const { checkpoint } = appended;
     const outcome = responseOf(req.reply({ events, state, checkpoint }), checkpoint);

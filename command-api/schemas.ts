@@ -71,3 +71,11 @@ export const appointmentCancelled = z.strictObject({
   scheduleId: z.uuid(),
   status: z.literal('cancelled'),
 });
+
+/** The patient to forget: the id they book under (an external id, like `patientId` in a booking). */
+export const patientParams = z.strictObject({ patientId: externalId });
+
+export const patientForgotten = z.strictObject({
+  status: z.literal('forgotten'),
+  forgottenAt: z.iso.datetime(),
+});

@@ -9,14 +9,14 @@
  *   from N to N+1, and writes a new JSON Schema (npm run contracts:generate).
  * - A version above the latest (a newer producer) is refused, never guessed at.
  */
-import type { z } from 'zod';
+import { z } from 'zod';
 import { scheduleEventSchemas, type ScheduleEventType } from './schedule-events.ts';
 
 /** The version this build writes of each event type (the shape of `scheduleEventSchemas`). */
 export const latestSchemaVersions: Readonly<Record<ScheduleEventType, number>> = {
   ScheduleOpened: 1,
-  AppointmentBooked: 1,
-  AppointmentCancelled: 1,
+  AppointmentBooked: 2,
+  AppointmentCancelled: 2,
   CapacityChanged: 1,
   ScheduleClosed: 1,
 };
@@ -134,11 +134,105 @@ export function upcasterRegistry(
   };
 }
 
-/** The schedule's upcasters: none yet, every event type is at version 1. */
+const actorV1 = z.object({ id: z.string(), role: z.enum(['patient', 'hospital', 'admin']) });
+
+/**
+ * v1 of the appointment events carried the patient's id in clear (docs/adr/0010). Lifting them to
+ * v2 needs the patient's reference and sealed identity, which only the vault (I/O) can produce:
+ * the reader resolves them first and attaches them to the data (`withResolvedPatient`), and this
+ * pure step then drops the clear id. Unresolved, the result lacks `patientRef` and fails the v2
+ * schema, so a reader that forgot to resolve refuses the event rather than leaking the id.
+ */
+const resolvedPatient = { patientRef: z.string().min(1).optional(), patient: z.string().optional() };
+
+const appointmentBookedV1 = z
+  .object({
+    scheduleId: z.string().min(1),
+    appointmentId: z.string().min(1),
+    patientId: z.string().min(1),
+    bookedAt: z.string().min(1),
+  })
+  .extend(resolvedPatient);
+
+const appointmentCancelledV1 = z
+  .object({
+    scheduleId: z.string().min(1),
+    appointmentId: z.string().min(1),
+    patientId: z.string().min(1),
+    reason: z.string().nullable(),
+    cancelledBy: actorV1,
+    cancelledAt: z.string().min(1),
+  })
+  .extend(resolvedPatient);
+
+/** v1 → v2 of the appointment events: the clear id out, the attached reference (and seal) in. */
+export const patientUpcasters: readonly Upcaster[] = [
+  defineUpcaster({
+    type: 'AppointmentBooked',
+    from: 1,
+    schema: appointmentBookedV1,
+    up: ({ patientId: _clear, patientRef, patient, ...rest }) => ({ ...rest, patientRef, patient }),
+  }),
+  defineUpcaster({
+    type: 'AppointmentCancelled',
+    from: 1,
+    schema: appointmentCancelledV1,
+    up: ({ patientId: _clear, patientRef, patient: _sealed, cancelledBy, ...rest }) => ({
+      ...rest,
+      patientRef,
+      // Only the holder may cancel as a patient, so a patient actor is the holder: their reference.
+      cancelledBy: cancelledBy.role === 'patient' ? { id: patientRef, role: 'patient' } : cancelledBy,
+    }),
+  }),
+];
+
+/** The patient id a stored event carries in clear (v1 appointment events), if any. */
+export function clearPatientIdOf(event: {
+  type: string;
+  data: unknown;
+  metadata?: Readonly<Record<string, unknown>> | undefined;
+}): string | undefined {
+  if (event.type !== 'AppointmentBooked' && event.type !== 'AppointmentCancelled') return undefined;
+  if (recordedSchemaVersion(event.metadata) !== 1) return undefined;
+  const id = (event.data as { patientId?: unknown } | null)?.patientId;
+  return typeof id === 'string' && id !== '' ? id : undefined;
+}
+
+/** What the vault resolved for a clear patient id: the reference and the sealed `{ patientId }`. */
+export interface ResolvedPatient {
+  patientRef: string;
+  patient: string;
+}
+
+/**
+ * Pure: a v1 appointment event lifted to the latest version with the resolved patient, its
+ * metadata's patient actor replaced by the reference and its version restamped. Anything else
+ * (or an event that does not upcast) comes back unchanged.
+ */
+export function withResolvedPatient<
+  E extends { type: string; data: unknown; metadata: Readonly<Record<string, unknown>> },
+>(event: E, resolved: ResolvedPatient): E {
+  const clear = clearPatientIdOf(event);
+  if (clear === undefined) return event;
+  const upcast = scheduleEventUpcasters.upcast(event.type, 1, {
+    ...(event.data as object),
+    ...resolved,
+  });
+  if (!upcast.ok) return event;
+  const actor = event.metadata.actor as { id?: unknown; role?: unknown } | undefined;
+  const metadata: Record<string, unknown> = {
+    ...event.metadata,
+    [SCHEMA_VERSION_KEY]: latestSchemaVersions[event.type as ScheduleEventType],
+  };
+  if (actor?.role === 'patient') metadata.actor = { id: resolved.patientRef, role: 'patient' };
+  return { ...event, data: upcast.data, metadata };
+}
+
+/** The schedule's upcasters: v1 → v2 of the appointment events (patient ids sealed). */
 export const scheduleEventUpcasters: UpcasterRegistry = upcasterRegistry(
   latestSchemaVersions,
   scheduleEventSchemas,
-  [],
+  patientUpcasters,
 );
 
 /** The latest shape of a stored schedule event's data (not validated yet), or why it has none. */

@@ -7,8 +7,6 @@ import { z } from 'zod';
 import { loadEnv, parseEnv, type EnvResult } from '../platform/config.ts';
 import { bookingReadModelSettings } from '../read-models/settings.ts';
 
-export const DEV_PSEUDONYM_SECRET = 'local-dev-only-pseudonym-secret-change-me';
-
 export const components = ['relay', 'redis', 'search'] as const;
 export type Component = (typeof components)[number];
 
@@ -44,12 +42,8 @@ export const projectionsConfigSchema = z
     PROJECTOR_GROUP_PREFIX: z.string().min(1).default('projections'),
     PROJECTOR_BATCH_SIZE: int(1000, 1, 100_000),
     PROJECTOR_PARTITION_CONCURRENCY: int(3, 1, 64),
-    /** Key of the HMAC that pseudonymises patient ids in the search index. Change it in production. */
-    PSEUDONYM_SECRET: z.string().min(16, 'must be at least 16 characters').default(DEV_PSEUDONYM_SECRET),
-  })
-  .refine((c) => c.NODE_ENV !== 'production' || c.PSEUDONYM_SECRET !== DEV_PSEUDONYM_SECRET, {
-    path: ['PSEUDONYM_SECRET'],
-    message: 'must be set in production',
+    // The search index's pseudonyms derive from each patient's data key (PATIENT_KEK wraps it,
+    // platform/config.ts; docs/adr/0010): there is no pseudonym secret any more.
   });
 
 export type ProjectionsConfig = z.infer<typeof projectionsConfigSchema>;

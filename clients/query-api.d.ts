@@ -131,8 +131,8 @@ export interface paths {
       cookie?: never;
     };
     /**
-     * One appointment (a patient reads only their own)
-     * @description One appointment; a patient reads only their own. Right after a command, send its Booking-Checkpoint to wait (up to 2 s) for the write.
+     * One appointment (its holder, its institution's hospital, or an admin)
+     * @description One appointment; a patient reads only their own, a hospital only its institution's. Authorisation comes first (an unknown id is 404, a foreign one 403, at once). Right after a command, send its Booking-Checkpoint to wait (up to 2 s) for the write; one beyond the event store's head is 400. An appointment that exists but is not projected yet is 202 with status `pending` and X-Data-Stale. `patientId` is null once the patient is forgotten.
      *
      *     Roles: patient, hospital, admin.
      */
@@ -285,6 +285,7 @@ export interface components {
         | '/problems/not_found'
         | '/problems/schedule_not_found'
         | '/problems/appointment_not_found'
+        | '/problems/patient_not_found'
         | '/problems/institution_not_found'
         | '/problems/doctor_not_found'
         | '/problems/method_not_allowed'
@@ -318,6 +319,7 @@ export interface components {
         | 'not_found'
         | 'schedule_not_found'
         | 'appointment_not_found'
+        | 'patient_not_found'
         | 'institution_not_found'
         | 'doctor_not_found'
         | 'method_not_allowed'
@@ -383,7 +385,7 @@ export interface operations {
           ETag?: string;
           /** @description How the in-process cache served the read: l1-hit, l1-stale-revalidating, l1-stale-fallback (Redis down), l2-load (from Redis). */
           'X-Cache'?: string;
-          /** @description Present when the data could not be refreshed: `redis-unavailable` (served from memory) or `checkpoint-not-reached` (Booking-Checkpoint waited for in vain). */
+          /** @description Present when the data could not be refreshed: `redis-unavailable` (served from memory), `checkpoint-not-reached` (Booking-Checkpoint waited for in vain) or `not-projected-yet` (an appointment the read model does not hold yet). */
           'X-Data-Stale'?: string;
           /** @description Seconds since the stale copy was loaded (with X-Data-Stale). */
           Age?: number;
@@ -447,7 +449,7 @@ export interface operations {
           ETag?: string;
           /** @description How the in-process cache served the read: l1-hit, l1-stale-revalidating, l1-stale-fallback (Redis down), l2-load (from Redis). */
           'X-Cache'?: string;
-          /** @description Present when the data could not be refreshed: `redis-unavailable` (served from memory) or `checkpoint-not-reached` (Booking-Checkpoint waited for in vain). */
+          /** @description Present when the data could not be refreshed: `redis-unavailable` (served from memory), `checkpoint-not-reached` (Booking-Checkpoint waited for in vain) or `not-projected-yet` (an appointment the read model does not hold yet). */
           'X-Data-Stale'?: string;
           /** @description Seconds since the stale copy was loaded (with X-Data-Stale). */
           Age?: number;
@@ -600,7 +602,7 @@ export interface operations {
           ETag?: string;
           /** @description How the in-process cache served the read: l1-hit, l1-stale-revalidating, l1-stale-fallback (Redis down), l2-load (from Redis). */
           'X-Cache'?: string;
-          /** @description Present when the data could not be refreshed: `redis-unavailable` (served from memory) or `checkpoint-not-reached` (Booking-Checkpoint waited for in vain). */
+          /** @description Present when the data could not be refreshed: `redis-unavailable` (served from memory), `checkpoint-not-reached` (Booking-Checkpoint waited for in vain) or `not-projected-yet` (an appointment the read model does not hold yet). */
           'X-Data-Stale'?: string;
           /** @description Seconds since the stale copy was loaded (with X-Data-Stale). */
           Age?: number;
@@ -632,7 +634,7 @@ export interface operations {
           ETag?: string;
           /** @description How the in-process cache served the read: l1-hit, l1-stale-revalidating, l1-stale-fallback (Redis down), l2-load (from Redis). */
           'X-Cache'?: string;
-          /** @description Present when the data could not be refreshed: `redis-unavailable` (served from memory) or `checkpoint-not-reached` (Booking-Checkpoint waited for in vain). */
+          /** @description Present when the data could not be refreshed: `redis-unavailable` (served from memory), `checkpoint-not-reached` (Booking-Checkpoint waited for in vain) or `not-projected-yet` (an appointment the read model does not hold yet). */
           'X-Data-Stale'?: string;
           /** @description Seconds since the stale copy was loaded (with X-Data-Stale). */
           Age?: number;
@@ -781,7 +783,7 @@ export interface operations {
           ETag?: string;
           /** @description How the in-process cache served the read: l1-hit, l1-stale-revalidating, l1-stale-fallback (Redis down), l2-load (from Redis). */
           'X-Cache'?: string;
-          /** @description Present when the data could not be refreshed: `redis-unavailable` (served from memory) or `checkpoint-not-reached` (Booking-Checkpoint waited for in vain). */
+          /** @description Present when the data could not be refreshed: `redis-unavailable` (served from memory), `checkpoint-not-reached` (Booking-Checkpoint waited for in vain) or `not-projected-yet` (an appointment the read model does not hold yet). */
           'X-Data-Stale'?: string;
           /** @description Seconds since the stale copy was loaded (with X-Data-Stale). */
           Age?: number;
@@ -810,7 +812,7 @@ export interface operations {
           ETag?: string;
           /** @description How the in-process cache served the read: l1-hit, l1-stale-revalidating, l1-stale-fallback (Redis down), l2-load (from Redis). */
           'X-Cache'?: string;
-          /** @description Present when the data could not be refreshed: `redis-unavailable` (served from memory) or `checkpoint-not-reached` (Booking-Checkpoint waited for in vain). */
+          /** @description Present when the data could not be refreshed: `redis-unavailable` (served from memory), `checkpoint-not-reached` (Booking-Checkpoint waited for in vain) or `not-projected-yet` (an appointment the read model does not hold yet). */
           'X-Data-Stale'?: string;
           /** @description Seconds since the stale copy was loaded (with X-Data-Stale). */
           Age?: number;
@@ -995,7 +997,7 @@ export interface operations {
           ETag?: string;
           /** @description How the in-process cache served the read: l1-hit, l1-stale-revalidating, l1-stale-fallback (Redis down), l2-load (from Redis). */
           'X-Cache'?: string;
-          /** @description Present when the data could not be refreshed: `redis-unavailable` (served from memory) or `checkpoint-not-reached` (Booking-Checkpoint waited for in vain). */
+          /** @description Present when the data could not be refreshed: `redis-unavailable` (served from memory), `checkpoint-not-reached` (Booking-Checkpoint waited for in vain) or `not-projected-yet` (an appointment the read model does not hold yet). */
           'X-Data-Stale'?: string;
           /** @description Seconds since the stale copy was loaded (with X-Data-Stale). */
           Age?: number;
@@ -1025,7 +1027,7 @@ export interface operations {
           ETag?: string;
           /** @description How the in-process cache served the read: l1-hit, l1-stale-revalidating, l1-stale-fallback (Redis down), l2-load (from Redis). */
           'X-Cache'?: string;
-          /** @description Present when the data could not be refreshed: `redis-unavailable` (served from memory) or `checkpoint-not-reached` (Booking-Checkpoint waited for in vain). */
+          /** @description Present when the data could not be refreshed: `redis-unavailable` (served from memory), `checkpoint-not-reached` (Booking-Checkpoint waited for in vain) or `not-projected-yet` (an appointment the read model does not hold yet). */
           'X-Data-Stale'?: string;
           /** @description Seconds since the stale copy was loaded (with X-Data-Stale). */
           Age?: number;
@@ -1215,7 +1217,7 @@ export interface operations {
           ETag?: string;
           /** @description How the in-process cache served the read: l1-hit, l1-stale-revalidating, l1-stale-fallback (Redis down), l2-load (from Redis). */
           'X-Cache'?: string;
-          /** @description Present when the data could not be refreshed: `redis-unavailable` (served from memory) or `checkpoint-not-reached` (Booking-Checkpoint waited for in vain). */
+          /** @description Present when the data could not be refreshed: `redis-unavailable` (served from memory), `checkpoint-not-reached` (Booking-Checkpoint waited for in vain) or `not-projected-yet` (an appointment the read model does not hold yet). */
           'X-Data-Stale'?: string;
           /** @description Seconds since the stale copy was loaded (with X-Data-Stale). */
           Age?: number;
@@ -1258,7 +1260,7 @@ export interface operations {
           ETag?: string;
           /** @description How the in-process cache served the read: l1-hit, l1-stale-revalidating, l1-stale-fallback (Redis down), l2-load (from Redis). */
           'X-Cache'?: string;
-          /** @description Present when the data could not be refreshed: `redis-unavailable` (served from memory) or `checkpoint-not-reached` (Booking-Checkpoint waited for in vain). */
+          /** @description Present when the data could not be refreshed: `redis-unavailable` (served from memory), `checkpoint-not-reached` (Booking-Checkpoint waited for in vain) or `not-projected-yet` (an appointment the read model does not hold yet). */
           'X-Data-Stale'?: string;
           /** @description Seconds since the stale copy was loaded (with X-Data-Stale). */
           Age?: number;
@@ -1593,7 +1595,7 @@ export interface operations {
           traceparent?: string;
           /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
           'X-Trace-Id'?: string;
-          /** @description Present when the data could not be refreshed: `redis-unavailable` (served from memory) or `checkpoint-not-reached` (Booking-Checkpoint waited for in vain). */
+          /** @description Present when the data could not be refreshed: `redis-unavailable` (served from memory), `checkpoint-not-reached` (Booking-Checkpoint waited for in vain) or `not-projected-yet` (an appointment the read model does not hold yet). */
           'X-Data-Stale'?: string;
           /** @description Caching policy of the response. */
           'Cache-Control'?: string;
@@ -1604,7 +1606,33 @@ export interface operations {
             appointment: {
               appointmentId: string;
               scheduleId: string;
-              patientId: string;
+              patientId: string | null;
+              status: string;
+            } & {
+              [key: string]: string;
+            };
+          };
+        };
+      };
+      /** @description It exists, but the read model has not caught up (status `pending`) */
+      202: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Present when the data could not be refreshed: `redis-unavailable` (served from memory), `checkpoint-not-reached` (Booking-Checkpoint waited for in vain) or `not-projected-yet` (an appointment the read model does not hold yet). */
+          'X-Data-Stale'?: string;
+          /** @description Caching policy of the response. */
+          'Cache-Control'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            appointment: {
+              appointmentId: string;
+              scheduleId: string;
+              patientId: string | null;
               status: string;
             } & {
               [key: string]: string;
@@ -2032,6 +2060,7 @@ export interface operations {
           | 'not_found'
           | 'schedule_not_found'
           | 'appointment_not_found'
+          | 'patient_not_found'
           | 'institution_not_found'
           | 'doctor_not_found'
           | 'method_not_allowed'

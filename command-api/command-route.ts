@@ -155,7 +155,9 @@ async function run(
  * patients in names them by reference (`PreparedCommand.actor`); this never writes their id.
  */
 const actorOf = (principal: Principal): { id: string; role: Role } =>
-  principal.role === 'patient' ? { id: 'patient', role: 'patient' } : { id: principal.sub, role: principal.role };
+  principal.role === 'patient'
+    ? { id: 'patient', role: 'patient' }
+    : { id: principal.sub, role: principal.role };
 
 /** What travels with the events: the trace the request belongs to, the key, the actor. */
 export function metadataOf(actor: { id: string; role: Role }, idempotencyKey: string): EventMetadata {

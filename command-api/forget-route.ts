@@ -48,10 +48,12 @@ export function forgetPatient(deps: ForgetDeps): RequestHandler {
       outcome = await deps.store.transaction(async (tx) => {
         const forgotten = await deps.patients.forget(patientId, tx.handle);
         const result: StoredOutcome = forgotten
-          ? await recordForgotten(tx, forgotten, deps.clock(), metadataOf(
-              { id: principal.sub, role: principal.role },
-              idempotencyKey,
-            ))
+          ? await recordForgotten(
+              tx,
+              forgotten,
+              deps.clock(),
+              metadataOf({ id: principal.sub, role: principal.role }, idempotencyKey),
+            )
           : problem('patient_not_found');
         await deps.idempotency.complete(tx.handle, principal.sub, idempotencyKey, claim.token, result);
         return result;

@@ -161,7 +161,7 @@ export const forgetPatientRoute = defineRoute({
   method: 'post',
   path: '/v1/patients/:patientId/forget',
   operationId: 'forgetPatient',
-  summary: "Forget a patient (delete their data key)",
+  summary: 'Forget a patient (delete their data key)',
   description:
     "Admin only. Deletes the patient's data key and records PatientForgotten: their events stay in the store but their identity is unrecoverable everywhere, the read models drop it and the analysts' pseudonym no longer links. Their appointments stay, anonymous (a hospital or an admin can still cancel them). An unknown or already forgotten patient is 404 patient_not_found. The body is ignored.",
   tag: 'patients',

@@ -143,27 +143,27 @@ const actorV1 = z.object({ id: z.string(), role: z.enum(['patient', 'hospital', 
  * pure step then drops the clear id. Unresolved, the result lacks `patientRef` and fails the v2
  * schema, so a reader that forgot to resolve refuses the event rather than leaking the id.
  */
-const resolvedPatient = { patientRef: z.string().min(1).optional(), patient: z.string().optional() };
+const appointmentBookedV1 = z.looseObject({
+  scheduleId: z.string().min(1),
+  appointmentId: z.string().min(1),
+  patientId: z.string().min(1),
+  bookedAt: z.string().min(1),
+});
 
-const appointmentBookedV1 = z
-  .object({
-    scheduleId: z.string().min(1),
-    appointmentId: z.string().min(1),
-    patientId: z.string().min(1),
-    bookedAt: z.string().min(1),
-  })
-  .extend(resolvedPatient);
+const appointmentCancelledV1 = z.looseObject({
+  scheduleId: z.string().min(1),
+  appointmentId: z.string().min(1),
+  patientId: z.string().min(1),
+  reason: z.string().nullable(),
+  cancelledBy: actorV1,
+  cancelledAt: z.string().min(1),
+});
 
-const appointmentCancelledV1 = z
-  .object({
-    scheduleId: z.string().min(1),
-    appointmentId: z.string().min(1),
-    patientId: z.string().min(1),
-    reason: z.string().nullable(),
-    cancelledBy: actorV1,
-    cancelledAt: z.string().min(1),
-  })
-  .extend(resolvedPatient);
+/** The reference (and seal) the reader attached to a v1 event's data, kept by the loose v1 schemas. */
+const attached = (data: Record<string, unknown>) => ({
+  patientRef: typeof data.patientRef === 'string' ? data.patientRef : undefined,
+  patient: typeof data.patient === 'string' ? data.patient : undefined,
+});
 
 /** v1 → v2 of the appointment events: the clear id out, the attached reference (and seal) in. */
 export const patientUpcasters: readonly Upcaster[] = [
@@ -171,18 +171,28 @@ export const patientUpcasters: readonly Upcaster[] = [
     type: 'AppointmentBooked',
     from: 1,
     schema: appointmentBookedV1,
-    up: ({ patientId: _clear, patientRef, patient, ...rest }) => ({ ...rest, patientRef, patient }),
+    up: (v1) => {
+      const { scheduleId, appointmentId, bookedAt } = v1;
+      return { scheduleId, appointmentId, ...attached(v1), bookedAt };
+    },
   }),
   defineUpcaster({
     type: 'AppointmentCancelled',
     from: 1,
     schema: appointmentCancelledV1,
-    up: ({ patientId: _clear, patientRef, patient: _sealed, cancelledBy, ...rest }) => ({
-      ...rest,
-      patientRef,
-      // Only the holder may cancel as a patient, so a patient actor is the holder: their reference.
-      cancelledBy: cancelledBy.role === 'patient' ? { id: patientRef, role: 'patient' } : cancelledBy,
-    }),
+    up: (v1) => {
+      const { scheduleId, appointmentId, reason, cancelledBy, cancelledAt } = v1;
+      const { patientRef } = attached(v1);
+      return {
+        scheduleId,
+        appointmentId,
+        patientRef,
+        reason,
+        // Only the holder may cancel as a patient, so a patient actor is the holder: their reference.
+        cancelledBy: cancelledBy.role === 'patient' ? { id: patientRef, role: 'patient' } : cancelledBy,
+        cancelledAt,
+      };
+    },
   }),
 ];
 

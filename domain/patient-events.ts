@@ -19,7 +19,10 @@ export const patientEventSchemas = {
   }),
 } as const;
 
-export type PatientForgotten = { type: 'PatientForgotten'; data: z.infer<typeof patientEventSchemas.PatientForgotten> };
+export type PatientForgotten = {
+  type: 'PatientForgotten';
+  data: z.infer<typeof patientEventSchemas.PatientForgotten>;
+};
 
 export const latestPatientEventVersions = { PatientForgotten: 1 } as const;
 

@@ -50,7 +50,13 @@ export class SealedValueError extends Error {
 /** The plaintext; throws SealedValueError when the value is malformed or fails authentication. */
 export function openWith(key: Buffer, context: string, sealed: string): string {
   const [version, iv, ct, tag, ...rest] = sealed.split('.');
-  if (version !== SEALED_VERSION || iv === undefined || ct === undefined || tag === undefined || rest.length) {
+  if (
+    version !== SEALED_VERSION ||
+    iv === undefined ||
+    ct === undefined ||
+    tag === undefined ||
+    rest.length
+  ) {
     throw new SealedValueError('not a sealed value');
   }
   try {

@@ -341,7 +341,12 @@ export function queryRoutes(deps: RouteDeps): Router {
       // It exists (the index says so) but the read model has not caught up: what the command side knows.
       res.setHeader(STALE_HEADER, checkpoint ? 'checkpoint-not-reached' : 'not-projected-yet');
       res.status(202).json({
-        appointment: { appointmentId: id, scheduleId: indexed.scheduleId, status: 'pending', patientId: null },
+        appointment: {
+          appointmentId: id,
+          scheduleId: indexed.scheduleId,
+          status: 'pending',
+          patientId: null,
+        },
       });
       return;
     }

@@ -157,10 +157,7 @@ export class RedisReadModelWriter {
    * Applies the items (in log order) to `version`, or to the live version read in the same round
    * trip as the schedule hashes. Idempotent.
    */
-  async write<S>(
-    input: readonly WriteItem<S>[],
-    opts: { version?: number } = {},
-  ): Promise<WriteResult<S>> {
+  async write<S>(input: readonly WriteItem<S>[], opts: { version?: number } = {}): Promise<WriteResult<S>> {
     const items = await this.#sealLegacy(input);
     const result: WriteResult<S> = {
       applied: 0,
@@ -226,7 +223,9 @@ export class RedisReadModelWriter {
       items.map((i) => i.envelope),
       this.#patients,
     );
-    return items.map((item, i) => (envelopes[i] === item.envelope ? item : { ...item, envelope: envelopes[i]! }));
+    return items.map((item, i) =>
+      envelopes[i] === item.envelope ? item : { ...item, envelope: envelopes[i]! },
+    );
   }
 
   /** References of the batch's bookings whose patient is already forgotten (their key is gone). */

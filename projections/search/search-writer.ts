@@ -251,7 +251,12 @@ export class AppointmentsSearchWriter {
           (e.type === 'AppointmentBooked' || e.type === 'AppointmentCancelled') &&
           e.data.appointmentId === p.appointmentId
         ) {
-          doc = evolveAppointment(doc, e, this.#facts.get(p.scheduleId), (ref) => pseudonyms.get(ref) ?? null);
+          doc = evolveAppointment(
+            doc,
+            e,
+            this.#facts.get(p.scheduleId),
+            (ref) => pseudonyms.get(ref) ?? null,
+          );
         }
       }
       if (doc) out.set(p.appointmentId, doc);

@@ -1,3 +1,4 @@
+import { DEV_PATIENT_KEK } from '../../platform/patient-vault.ts';
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CommandApiClient } from '../../clients/index.ts';
@@ -478,7 +479,7 @@ describe('operations', () => {
     );
     const dead = createApp({
       pool: deadPool,
-      config: { JWT_SECRET: TEST_SECRET, IDEMPOTENCY_TTL_HOURS: 24 },
+      config: { JWT_SECRET: TEST_SECRET, IDEMPOTENCY_TTL_HOURS: 24, PATIENT_KEK: DEV_PATIENT_KEK },
       logger: createLogger('dead', 'silent'),
       idempotencyPurgeIntervalMs: 0,
     });

@@ -152,8 +152,8 @@ describe('Redis read models: the writes, as the script applies them', () => {
     departmentId: 'dept-1',
     doctorId: 'doc-1',
   });
-  const a1 = aBooking(open.scheduleId, { patientId: 'p1' });
-  const a2 = aBooking(open.scheduleId, { patientId: 'p2' });
+  const a1 = aBooking(open.scheduleId, { patientRef: 'p1' });
+  const a2 = aBooking(open.scheduleId, { patientRef: 'p2' });
   const day = hospitalDate(BEFORE_SESSION.toISOString());
 
   it('writes availability, the doctor list, the patient list and the day counters', async () => {
@@ -174,7 +174,7 @@ describe('Redis read models: the writes, as the script applies them', () => {
     expect(await redis.zrange(keys.patientAppointments('p1'), 0, -1)).toEqual([a1.appointmentId]);
     expect(await redis.hgetall(keys.appointment(a2.appointmentId))).toMatchObject({
       status: 'cancelled',
-      patientId: 'p2',
+      patientRef: 'p2',
       institutionId: 'inst-1',
       date: '2030-01-15',
       period: 'morning',

@@ -49,10 +49,16 @@ describe('contracts/events: JSON Schemas generated from the zod schemas', () => 
       aClosure(),
     );
     const ajv = contractsAjv();
-    for (const e of events)
-      expect(payloadViolations(ajv, e.type, 1, JSON.parse(JSON.stringify(e.data)))).toEqual([]);
-    const { patientId: _, ...withoutPatient } = events[1]!.data as Record<string, unknown>;
-    expect(payloadViolations(ajv, 'AppointmentBooked', 1, withoutPatient)).not.toEqual([]);
+    for (const e of events) {
+      const version = latestSchemaVersions[e.type];
+      expect(payloadViolations(ajv, e.type, version, JSON.parse(JSON.stringify(e.data)))).toEqual([]);
+    }
+    const { patientRef: _, ...withoutPatient } = events[1]!.data as Record<string, unknown>;
+    expect(payloadViolations(ajv, 'AppointmentBooked', 2, withoutPatient)).not.toEqual([]);
+    // v2 never carries the id in clear: a v2 booking with only `patientId` is refused.
+    expect(
+      payloadViolations(ajv, 'AppointmentBooked', 2, { ...withoutPatient, patientId: 'p1' }),
+    ).not.toEqual([]);
   });
 
   it("accept today's stored events and the records the relay now publishes for them", () => {

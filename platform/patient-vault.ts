@@ -100,7 +100,10 @@ export interface ForgottenPatient {
 }
 
 export interface PatientVaultOptions {
-  /** How long an unwrapped key (and a patient's reference) is cached. Default 30 s. */
+  /**
+   * How long an unwrapped key (and a patient's reference) is cached. Default 30 s; 0 caches
+   * nothing (the query API: a forgotten patient is refused from the next request on).
+   */
   ttlMs?: number;
   max?: number;
 }
@@ -116,8 +119,10 @@ export class PatientVault {
     this.#db = db;
     this.#kek = kek;
     const ttl = opts.ttlMs ?? 30_000;
-    this.#keys = new LRUCache({ max: opts.max ?? 50_000, ttl });
-    this.#refs = new LRUCache({ max: opts.max ?? 50_000, ttl });
+    // lru-cache reads ttl 0 as "forever": no caching at all is a cache of size 1 with 1 ms.
+    const max = ttl > 0 ? (opts.max ?? 50_000) : 1;
+    this.#keys = new LRUCache({ max, ttl: Math.max(ttl, 1) });
+    this.#refs = new LRUCache({ max, ttl: Math.max(ttl, 1) });
   }
 
   /** The patient's reference; with `create`, a new key and reference on their first use. */

@@ -75,7 +75,8 @@ export async function startQueryApi(opts: QueryApiStartOptions): Promise<QueryAp
     { DATABASE_URL: config.DATABASE_URL, PG_POOL_MAX: Math.min(config.PG_POOL_MAX, 5) },
     { applicationName: 'query-api', statementTimeoutMs: 2_000, logger },
   );
-  const appointments = new AppointmentAccess(pool, patientVault(pool, config));
+  // No vault cache here: a forgotten patient is refused (and revealed nothing) from the next request.
+  const appointments = new AppointmentAccess(pool, patientVault(pool, config, { ttlMs: 0 }));
   const api = createApp({
     appointments,
     redis,

@@ -35,7 +35,11 @@ describe('read-your-writes after a booking', () => {
       jwtSecret: TEST_SECRET,
       queryConfig: { QUERY_RYW_TIMEOUT_MS: 2000 },
     });
-    hospitalToken = await commands.tokenFor({ sub: 'hospital-ryw', role: 'hospital', institutionId: '1' });
+    hospitalToken = await commands.tokenFor({
+      sub: 'hospital-ryw',
+      role: 'hospital',
+      institutionId: '424242',
+    });
   }, 120_000);
 
   afterAll(async () => {
@@ -50,7 +54,7 @@ describe('read-your-writes after a booking', () => {
       idempotencyKey: randomUUID(),
       body: {
         doctorId,
-        institutionId: 'inst-ryw',
+        institutionId: '424242',
         departmentId: 'dept-ryw',
         date: '2030-03-01',
         period: 'morning',
@@ -128,7 +132,7 @@ describe('read-your-writes after a booking', () => {
       idempotencyKey: randomUUID(),
       body: {
         doctorId,
-        institutionId: 'i',
+        institutionId: '424242',
         departmentId: 'd',
         date: '2030-03-02',
         period: 'evening',

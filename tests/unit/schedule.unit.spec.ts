@@ -227,6 +227,15 @@ describe('CancelAppointment', () => {
       ]);
   });
 
+  it('compares patients by reference: a patient without a key (forgotten) holds nothing', () => {
+    // The command API names a patient actor by their reference, and one without a key by a
+    // reference no appointment has: the anonymous appointment of a forgotten patient stays theirs
+    // to nobody.
+    given(opened, booked)
+      .when(aCancellation(booked.data.appointmentId, { actor: patient('no-patient-key') }))
+      .thenRejectedWith('not_appointment_holder');
+  });
+
   it.each([hospital(), admin()])('lets the $role cancel any appointment', (actor) => {
     const decision = decide(aCancellation(booked.data.appointmentId, { actor }), fold([opened, booked]));
     expect(decision.ok).toBe(true);

@@ -3,6 +3,7 @@
  * projector runs) on its own, and the writes the pure read model emits as that script applies
  * them. Every test writes under a key root of its own and deletes its keys afterwards.
  */
+import { stampSchemaVersion } from '../../domain/event-versions.ts';
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -126,7 +127,7 @@ const envelopes = (scheduleId: string, events: ScheduleEvent[]): EventEnvelope[]
     revision,
     type: event.type,
     data: event.data,
-    metadata: {},
+    metadata: stampSchemaVersion(event.type, {}),
     createdAt: BEFORE_SESSION.toISOString(),
     checkpoint: `1:${revision + 1}`,
   }));

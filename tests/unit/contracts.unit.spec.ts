@@ -3,6 +3,7 @@
  * schemas generate, the relay's records conform to them, and the AsyncAPI document is valid
  * AsyncAPI 3.0 (@asyncapi/parser, offline: every $ref is a local file) and lists every event.
  */
+import { latestPatientEventVersions } from '../../domain/patient-events.ts';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { fromFile, Parser } from '@asyncapi/parser';
@@ -114,11 +115,12 @@ describe('contracts/asyncapi.yaml', () => {
   it('describes every event type of booking.events with the schema of its latest version', () => {
     const events = Object.values(raw.channels).find((c) => c.address === 'booking.events')!;
     const listed = Object.values(events.messages).map((m) => m.$ref.replace('#/components/messages/', ''));
-    expect(listed.sort()).toEqual([...scheduleEventTypes].sort());
-    for (const type of scheduleEventTypes) {
+    const latest: Record<string, number> = { ...latestSchemaVersions, ...latestPatientEventVersions };
+    expect(listed.sort()).toEqual(Object.keys(latest).sort());
+    for (const [type, version] of Object.entries(latest)) {
       const data = raw.components.messages[type]!.payload.allOf?.find((s) => s.properties?.data)?.properties
         ?.data;
-      expect(data?.$ref, type).toBe(`./events/${payloadFile(type, latestSchemaVersions[type])}`);
+      expect(data?.$ref, type).toBe(`./events/${payloadFile(type, version)}`);
     }
   });
 });

@@ -13,38 +13,37 @@ export type Component = (typeof components)[number];
 const int = (fallback: number, min = 1, max = 1_000_000) =>
   z.coerce.number().int().min(min).max(max).default(fallback);
 
-export const projectionsConfigSchema = z
-  .object({
-    NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
-    PROJECTIONS_PORT: int(3003, 0, 65535),
-    /** Which parts this process runs, e.g. `relay` or `redis,search`. */
-    PROJECTIONS_COMPONENTS: z
-      .string()
-      .default(components.join(','))
-      .transform((s) =>
-        s
-          .split(',')
-          .map((c) => c.trim())
-          .filter(Boolean),
-      )
-      .pipe(z.array(z.enum(components)).min(1)),
-    EVENTS_TOPIC: z.string().min(1).default('booking.events'),
-    EVENTS_DLQ_TOPIC: z.string().min(1).default('booking.events.dlq'),
-    /** Checkpoint row of the relay in relay_checkpoints. */
-    RELAY_NAME: z.string().min(1).default('booking.events'),
-    RELAY_BATCH_SIZE: int(500, 1, 10_000),
-    RELAY_MAX_IDLE_MS: int(100, 1, 10_000),
-    /** Where a relay without a checkpoint starts: the beginning of the log, or its current end. */
-    RELAY_START: z.enum(['beginning', 'end']).default('beginning'),
-    /** READ_MODEL_PREFIX, APPOINTMENTS_ALIAS: shared with the query API. */
-    ...bookingReadModelSettings,
-    /** Consumer groups are `<prefix>.redis` and `<prefix>.search`. */
-    PROJECTOR_GROUP_PREFIX: z.string().min(1).default('projections'),
-    PROJECTOR_BATCH_SIZE: int(1000, 1, 100_000),
-    PROJECTOR_PARTITION_CONCURRENCY: int(3, 1, 64),
-    // The search index's pseudonyms derive from each patient's data key (PATIENT_KEK wraps it,
-    // platform/config.ts; docs/adr/0010): there is no pseudonym secret any more.
-  });
+export const projectionsConfigSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  PROJECTIONS_PORT: int(3003, 0, 65535),
+  /** Which parts this process runs, e.g. `relay` or `redis,search`. */
+  PROJECTIONS_COMPONENTS: z
+    .string()
+    .default(components.join(','))
+    .transform((s) =>
+      s
+        .split(',')
+        .map((c) => c.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.enum(components)).min(1)),
+  EVENTS_TOPIC: z.string().min(1).default('booking.events'),
+  EVENTS_DLQ_TOPIC: z.string().min(1).default('booking.events.dlq'),
+  /** Checkpoint row of the relay in relay_checkpoints. */
+  RELAY_NAME: z.string().min(1).default('booking.events'),
+  RELAY_BATCH_SIZE: int(500, 1, 10_000),
+  RELAY_MAX_IDLE_MS: int(100, 1, 10_000),
+  /** Where a relay without a checkpoint starts: the beginning of the log, or its current end. */
+  RELAY_START: z.enum(['beginning', 'end']).default('beginning'),
+  /** READ_MODEL_PREFIX, APPOINTMENTS_ALIAS: shared with the query API. */
+  ...bookingReadModelSettings,
+  /** Consumer groups are `<prefix>.redis` and `<prefix>.search`. */
+  PROJECTOR_GROUP_PREFIX: z.string().min(1).default('projections'),
+  PROJECTOR_BATCH_SIZE: int(1000, 1, 100_000),
+  PROJECTOR_PARTITION_CONCURRENCY: int(3, 1, 64),
+  // The search index's pseudonyms derive from each patient's data key (PATIENT_KEK wraps it,
+  // platform/config.ts; docs/adr/0010): there is no pseudonym secret any more.
+});
 
 export type ProjectionsConfig = z.infer<typeof projectionsConfigSchema>;
 

@@ -159,7 +159,12 @@ export function searchEngineOver(transport: RawTransport): SearchEngine {
           { index: { _index: h._index, _id: h._id, version: h._version, version_type: 'external_gte' } },
           { ...h._source, [field]: null },
         ]);
-        const result = await send({ method: 'POST', path: '/_bulk', querystring: { refresh: 'true' }, bulkBody });
+        const result = await send({
+          method: 'POST',
+          path: '/_bulk',
+          querystring: { refresh: 'true' },
+          bulkBody,
+        });
         const items = (result.body as { items: Parameters<typeof summariseBulk>[0] }).items;
         cleared += summariseBulk(items).applied;
       }

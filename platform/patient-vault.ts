@@ -132,13 +132,14 @@ export class PatientVault {
     let row = await this.#select(patientId);
     if (!row && opts.create) {
       const ref = randomUUID();
-      await this.#db.query({
+      const { rows } = await this.#db.query<{ patient_ref: string; wrapped_key: Buffer }>({
         name: 'patient_keys_insert',
         text: `INSERT INTO patient_keys (patient_ref, patient_id, wrapped_key) VALUES ($1, $2, $3)
-               ON CONFLICT (patient_id) DO NOTHING`,
+               ON CONFLICT (patient_id) DO NOTHING RETURNING patient_ref, wrapped_key`,
         values: [ref, patientId, wrapKey(this.#kek, ref, randomBytes(KEY_BYTES))],
       });
-      row = await this.#select(patientId);
+      // Nothing returned: a concurrent first booking of the same patient won; read theirs.
+      row = rows[0] ?? (await this.#select(patientId));
     }
     if (!row) return undefined;
     this.#refs.set(patientId, row.patient_ref);

@@ -2,6 +2,7 @@
  * Crash tests: the relay and the Redis projector run as child processes (`projections/main.ts`
  * under tsx) and are killed with SIGKILL in the middle of their work, then restarted.
  */
+import { stampSchemaVersion } from '../../domain/event-versions.ts';
 import type { KafkaMessage } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decide, fold, scheduleStreamName, type ScheduleEvent } from '../../domain/schedule.ts';
@@ -62,7 +63,7 @@ async function appendInChunks(
     const slice = events.slice(i, i + chunk);
     const result = await h.store.appendToStream(
       stream,
-      slice.map((e) => ({ type: e.type, data: e.data })),
+      slice.map((e) => ({ type: e.type, data: e.data, metadata: stampSchemaVersion(e.type, {}) })),
       i === 0 ? 'no_stream' : BigInt(i - 1),
     );
     for (const e of result.events) ids?.add(e.id);

@@ -253,7 +253,9 @@ describe('crash safety', () => {
     const recovered = await dumpKeyspace(h.redis, keys.prefix);
     const rebuilt = await dumpKeyspace(h.redis, keyspace(scratchRoot, 1).prefix);
     await deleteKeys(h.redis, `${scratchRoot}:*`);
-    expect(Object.keys(recovered).length).toBeGreaterThan(1500);
+    // This test's patient references have no key in the vault, so their bookings are written
+    // anonymous (no patient lists, docs/adr/0010): fewer keys than one per event, still plenty.
+    expect(Object.keys(recovered).length).toBeGreaterThan(1000);
     expect(recovered).toEqual(rebuilt);
     await scratch.stop();
     await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);

@@ -30,6 +30,7 @@ import pg from 'pg';
 import { decide, evolve, initialState, type ScheduleEvent, type ScheduleState } from '../domain/schedule.ts';
 import { createApp } from '../command-api/app.ts';
 import { createCommands } from '../command-api/command-path.ts';
+import { addDays, hospitalDateAt } from '../domain/session-time.ts';
 import { migrate } from '../infra/migrate.ts';
 import { parseConfig } from '../platform/config.ts';
 import { PgEventStore } from '../platform/event-store/pg-event-store.ts';
@@ -47,7 +48,9 @@ type Target = (typeof TARGETS)[number];
 const POOL_MAX = Number(process.env.BENCH_POOL_MAX ?? 20);
 const SCHEDULES_PER_ROUND = 200;
 const CAPACITY = 1000;
-const SESSION = { date: '2031-06-02', period: 'morning' as const };
+/** Sessions inside the booking horizon (BOOKING_HORIZON_DAYS, default 90): from tomorrow on. */
+const today = () => hospitalDateAt(new Date());
+const SESSION = { date: addDays(today(), 30), period: 'morning' as const };
 
 function config() {
   const parsed = parseConfig(process.env);
@@ -108,6 +111,7 @@ const openCommand = (scheduleId: string) =>
     fee: 1000,
     actor: { id: 'bench', role: 'hospital' },
     now: new Date(),
+    bookingHorizonDays: 90,
   }) as const;
 
 async function serve(target: Target): Promise<void> {
@@ -124,6 +128,7 @@ async function serve(target: Target): Promise<void> {
       store: new PgEventStore(pool),
       keys: { complete: () => Promise.resolve(), completeAlone: () => Promise.resolve() },
       appointments: { add: () => Promise.resolve() },
+      sessions: { apply: () => Promise.resolve() },
     });
     const run = (streamId: string, command: Parameters<typeof decide>[0], body: unknown) =>
       commands.execute({
@@ -270,21 +275,65 @@ async function post(url: string, body: unknown, headers: Record<string, string> 
   return res.json() as Promise<Record<string, unknown>>;
 }
 
-async function openSchedules(target: Target, port: number, hospitalToken: string): Promise<string[]> {
+/**
+ * The catalog rows the real API checks a schedule against: one institution and department for the
+ * whole run (the hospital token acts for it), a fresh doctor per round (one open schedule per
+ * doctor, date and period: 200 schedules take 67 days of three periods each).
+ */
+interface BenchCatalog {
+  institutionId: string;
+  departmentId: string;
+  db: pg.Client;
+}
+
+async function benchCatalog(databaseUrl: string): Promise<BenchCatalog> {
+  const db = new pg.Client({ connectionString: databaseUrl, application_name: 'bench-catalog' });
+  await db.connect();
+  const tag = randomUUID().slice(0, 8);
+  const inst = await db.query<{ id: string }>(
+    `INSERT INTO institutions (name, city, level, type) VALUES ($1, $2, '三级甲等', '综合医院') RETURNING id`,
+    [`bench hospital ${tag}`, `bench city ${tag}`],
+  );
+  const institutionId = String(inst.rows[0]!.id);
+  const dept = await db.query<{ id: string }>(
+    `INSERT INTO departments (institution_id, name, category) VALUES ($1, 'bench', '内科') RETURNING id`,
+    [institutionId],
+  );
+  return { institutionId, departmentId: String(dept.rows[0]!.id), db };
+}
+
+async function benchDoctor(catalog: BenchCatalog): Promise<string> {
+  const { rows } = await catalog.db.query<{ id: string }>(
+    `INSERT INTO doctors (institution_id, department_id, name, title) VALUES ($1, $2, 'bench doctor', '主治医师') RETURNING id`,
+    [catalog.institutionId, catalog.departmentId],
+  );
+  return String(rows[0]!.id);
+}
+
+const periods = ['morning', 'afternoon', 'evening'] as const;
+
+async function openSchedules(
+  target: Target,
+  port: number,
+  hospitalToken: string,
+  catalog: BenchCatalog,
+): Promise<string[]> {
   const ids = Array.from({ length: SCHEDULES_PER_ROUND }, () => randomUUID());
   const base = `http://127.0.0.1:${port}`;
   if (target === 'ours') {
+    const doctorId = await benchDoctor(catalog);
     for (let i = 0; i < ids.length; i += 20) {
       await Promise.all(
-        ids.slice(i, i + 20).map((scheduleId) =>
+        ids.slice(i, i + 20).map((scheduleId, j) =>
           post(
             `${base}/v1/schedules`,
             {
               scheduleId,
-              doctorId: 'bench-doctor',
-              institutionId: 'bench-institution',
-              departmentId: 'bench',
-              ...SESSION,
+              doctorId,
+              institutionId: catalog.institutionId,
+              departmentId: catalog.departmentId,
+              date: addDays(today(), 1 + Math.floor((i + j) / 3)),
+              period: periods[(i + j) % 3],
               capacity: CAPACITY,
               fee: 1000,
             },
@@ -460,28 +509,60 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 };
 
+const OPTIONS = {
+  help: { type: 'boolean', default: false },
+  duration: { type: 'string', default: '10' },
+  rounds: { type: 'string', default: '3' },
+  connections: { type: 'string', default: '50' },
+  'fixed-rate': { type: 'string', default: '500' },
+  'fixed-duration': { type: 'string', default: '20' },
+  'fixed-rounds': { type: 'string', default: '3' },
+  // Writes <path>.<round>.csv: each request's scheduled offset and latency (to see when the tail happens).
+  'fixed-trace': { type: 'string' },
+  // Socket cap of the open-loop generator: enough that the rate is not capped by latency
+  // (rate × latency ≤ sockets; 500/s × 200 ms = 100); a request waiting for a socket counts as latency.
+  'fixed-connections': { type: 'string', default: '100' },
+  targets: { type: 'string', default: TARGETS.join(',') },
+  pool: { type: 'string', default: String(POOL_MAX) },
+  out: { type: 'string', default: RESULTS },
+} as const;
+type Options = ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'];
+
+const USAGE = `npx tsx bench/command-bench.ts [--duration 10] [--rounds 3] [--connections 50]
+  [--fixed-rate 500] [--fixed-duration 20] [--fixed-rounds 3] [--fixed-connections 100]
+  [--fixed-trace <path>] [--targets ours,core,emmett,floor] [--pool 20] [--out ${RESULTS}]
+Needs the migrated database (DATABASE_URL); adds a catalog institution for the run and removes it after.
+`;
+
 async function orchestrate(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      duration: { type: 'string', default: '10' },
-      rounds: { type: 'string', default: '3' },
-      connections: { type: 'string', default: '50' },
-      'fixed-rate': { type: 'string', default: '500' },
-      'fixed-duration': { type: 'string', default: '20' },
-      'fixed-rounds': { type: 'string', default: '3' },
-      // Writes <path>.<round>.csv: each request's scheduled offset and latency (to see when the tail happens).
-      'fixed-trace': { type: 'string' },
-      // Socket cap of the open-loop generator: enough that the rate is not capped by latency
-      // (rate × latency ≤ sockets; 500/s × 200 ms = 100); a request waiting for a socket counts as latency.
-      'fixed-connections': { type: 'string', default: '100' },
-      targets: { type: 'string', default: TARGETS.join(',') },
-      pool: { type: 'string', default: String(POOL_MAX) },
-      out: { type: 'string', default: RESULTS },
-    },
-  });
+  const { values } = parseArgs({ options: OPTIONS });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
   const targets = values.targets
     .split(',')
     .filter((t): t is Target => (TARGETS as readonly string[]).includes(t));
+  process.env.BENCH_POOL_MAX = values.pool;
+
+  const cfg = config();
+  await migrate(cfg.DATABASE_URL);
+  const catalog = await benchCatalog(cfg.DATABASE_URL);
+  try {
+    await measure(values, targets, cfg, catalog);
+  } finally {
+    // The run's catalog rows go (doctors and the department cascade); its schedules stay in the store.
+    await catalog.db.query('DELETE FROM institutions WHERE id = $1', [catalog.institutionId]);
+    await catalog.db.end();
+  }
+}
+
+async function measure(
+  values: Options,
+  targets: Target[],
+  cfg: ReturnType<typeof config>,
+  catalog: BenchCatalog,
+): Promise<void> {
   const fixedConnections = Number(values['fixed-connections']);
   const duration = Number(values.duration);
   const rounds = Number(values.rounds);
@@ -489,13 +570,9 @@ async function orchestrate(): Promise<void> {
   const fixedRate = Number(values['fixed-rate']);
   const fixedDuration = Number(values['fixed-duration']);
   const fixedRounds = Number(values['fixed-rounds']);
-  process.env.BENCH_POOL_MAX = values.pool;
-
-  const cfg = config();
-  await migrate(cfg.DATABASE_URL);
   const hospitalToken = await signToken(
     cfg.JWT_SECRET,
-    { sub: 'bench-hospital', role: 'hospital', institutionId: '1' },
+    { sub: 'bench-hospital', role: 'hospital', institutionId: catalog.institutionId },
     { expiresIn: '2h' },
   );
   const pgVersion = await (async () => {
@@ -517,7 +594,7 @@ async function orchestrate(): Promise<void> {
     for (const target of targets) {
       const server = await startServer(target);
       try {
-        const scheduleIds = await openSchedules(target, server.port, hospitalToken);
+        const scheduleIds = await openSchedules(target, server.port, hospitalToken, catalog);
         await load(target, server.port, scheduleIds, hospitalToken, { duration: 2, connections }); // warm-up
         const r = await load(target, server.port, scheduleIds, hospitalToken, { duration, connections });
         const m: Measured = {
@@ -546,7 +623,7 @@ async function orchestrate(): Promise<void> {
     const server = await startServer('ours');
     const agent = new http.Agent({ keepAlive: true, maxSockets: fixedConnections });
     try {
-      const scheduleIds = await openSchedules('ours', server.port, hospitalToken);
+      const scheduleIds = await openSchedules('ours', server.port, hospitalToken, catalog);
       // Warm-up with the generator itself: JIT on both sides and the generator's keep-alive sockets
       // (opening them mid-run would be measured as latency).
       await openLoop(server.port, scheduleIds, hospitalToken, {

@@ -152,6 +152,7 @@ async function seed(events: number): Promise<{ first: Checkpoint | undefined; la
       fee: 5000,
       actor: { id: 'bench', role: 'hospital' as const },
       now: new Date('2030-01-10T09:30:00Z'),
+      bookingHorizonDays: 90,
     };
     const list: ScheduleEvent[] = [];
     const d = decide(open, fold([]));
@@ -397,6 +398,7 @@ async function freshness(): Promise<{
         fee: 0,
         actor: { id: 'bench', role: 'hospital' },
         now: new Date('2030-01-10T09:30:00Z'),
+        bookingHorizonDays: 90,
       },
       fold([]),
     );

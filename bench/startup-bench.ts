@@ -119,6 +119,7 @@ async function runOnce(service: Service, mode: Mode, env: Record<string, string>
       ...env,
       LOG_FORMAT: 'json',
       PORT: String(port),
+      ADMIN_PORT: '0',
       PROJECTIONS_PORT: String(port),
       CATALOG_PROJECTIONS_PORT: String(port),
     },

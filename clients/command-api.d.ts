@@ -14,7 +14,7 @@ export interface paths {
     put?: never;
     /**
      * Open a schedule (a doctor's session with a number of places)
-     * @description Open a schedule (a doctor's session with a number of places)
+     * @description Open a schedule for an active catalog doctor of the institution and department named (a hospital only for its own institution), dated from the hospital's today to BOOKING_HORIZON_DAYS (90) ahead; one open schedule per doctor, date and period.
      *
      *     Roles: hospital, admin.
      */
@@ -80,7 +80,7 @@ export interface paths {
     put?: never;
     /**
      * Book a place on a schedule
-     * @description Book a place on a schedule. A patient books only for themselves (patientId = their sub).
+     * @description Book a place on a schedule. A patient books only for themselves (patientId = their sub); a hospital only on its own institution's schedules.
      *
      *     Roles: patient, hospital, admin.
      */
@@ -102,7 +102,7 @@ export interface paths {
     put?: never;
     /**
      * Cancel an appointment
-     * @description Cancel an appointment (a patient only their own). The body is optional.
+     * @description Cancel an appointment (a patient only their own, a hospital only on its own institution's schedules). The body is optional.
      *
      *     Roles: patient, hospital, admin.
      */
@@ -129,6 +129,28 @@ export interface paths {
      *     Roles: admin.
      */
     post: operations['forgetPatient'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/audit': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * The audit trail, newest first (admins only)
+     * @description Every access to patient data by a hospital or an admin and every admin action: who, what, when, trace id. Patients appear only as their opaque patient reference. Filter by actor, action or subject; page on with `cursor` = the previous nextCursor.
+     *
+     *     Roles: admin.
+     */
+    get: operations['listAuditEntries'];
+    put?: never;
+    post?: never;
     delete?: never;
     options?: never;
     head?: never;
@@ -167,26 +189,6 @@ export interface paths {
      * @description Readiness
      */
     get: operations['readiness'];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/metrics': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    /**
-     * Prometheus metrics
-     * @description Prometheus metrics
-     */
-    get: operations['metrics'];
     put?: never;
     post?: never;
     delete?: never;
@@ -268,6 +270,7 @@ export interface components {
         | '/problems/validation_failed'
         | '/problems/malformed_json'
         | '/problems/bad_parameter'
+        | '/problems/bad_request'
         | '/problems/idempotency_key_missing'
         | '/problems/idempotency_key_invalid'
         | '/problems/unauthenticated'
@@ -287,21 +290,26 @@ export interface components {
         | '/problems/session_started'
         | '/problems/appointment_not_active'
         | '/problems/capacity_below_active'
+        | '/problems/session_already_scheduled'
         | '/problems/concurrency_conflict'
         | '/problems/payload_too_large'
         | '/problems/unsupported_media_type'
         | '/problems/idempotency_key_reused'
+        | '/problems/catalog_reference_invalid'
+        | '/problems/date_outside_horizon'
+        | '/problems/request_header_too_large'
         | '/problems/too_many_requests'
         | '/problems/dependency_unavailable'
         | '/problems/internal';
       title: string;
       /** @enum {integer} */
-      status: 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 422 | 429 | 503 | 500;
+      status: 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 422 | 431 | 429 | 503 | 500;
       /** @enum {string} */
       code:
         | 'validation_failed'
         | 'malformed_json'
         | 'bad_parameter'
+        | 'bad_request'
         | 'idempotency_key_missing'
         | 'idempotency_key_invalid'
         | 'unauthenticated'
@@ -321,10 +329,14 @@ export interface components {
         | 'session_started'
         | 'appointment_not_active'
         | 'capacity_below_active'
+        | 'session_already_scheduled'
         | 'concurrency_conflict'
         | 'payload_too_large'
         | 'unsupported_media_type'
         | 'idempotency_key_reused'
+        | 'catalog_reference_invalid'
+        | 'date_outside_horizon'
+        | 'request_header_too_large'
         | 'too_many_requests'
         | 'dependency_unavailable'
         | 'internal';
@@ -457,7 +469,7 @@ export interface operations {
       /**
        * @description Problem (RFC 9457):
        *
-       *     - [`unauthenticated`](/problems/unauthenticated): Authentication required. Obtain a fresh HS256 JWT with sub, role and exp, send it as Authorization: Bearer <token>, then retry.
+       *     - [`unauthenticated`](/problems/unauthenticated): Authentication required. Obtain a fresh HS256 JWT with sub, role, iss, aud, iat and exp, send it as Authorization: Bearer <token>, then retry.
        */
       401: {
         headers: {
@@ -539,6 +551,7 @@ export interface operations {
        *     - [`concurrency_conflict`](/problems/concurrency_conflict): Concurrent modification, retry. Retry the same request shortly. A retry of the same request may reuse its Idempotency-Key.
        *     - [`schedule_already_exists`](/problems/schedule_already_exists): Schedule already exists. Choose another scheduleId, or omit it to let the server pick one. Only a changed request needs a new Idempotency-Key (the old key stays bound to the old payload).
        *     - [`session_started`](/problems/session_started): Session has already started. Do not retry; offer a later session.
+       *     - [`session_already_scheduled`](/problems/session_already_scheduled): The session already has an open schedule. Do not open it again: change the open schedule's capacity, or close it first, or choose another date or period. Only a changed request needs a new Idempotency-Key (the old key stays bound to the old payload).
        */
       409: {
         headers: {
@@ -562,7 +575,8 @@ export interface operations {
               | '/problems/idempotency_key_in_flight'
               | '/problems/concurrency_conflict'
               | '/problems/schedule_already_exists'
-              | '/problems/session_started';
+              | '/problems/session_started'
+              | '/problems/session_already_scheduled';
             title: string;
             /** @enum {integer} */
             status: 409;
@@ -571,7 +585,8 @@ export interface operations {
               | 'idempotency_key_in_flight'
               | 'concurrency_conflict'
               | 'schedule_already_exists'
-              | 'session_started';
+              | 'session_started'
+              | 'session_already_scheduled';
             detail?: string;
             /** Format: uri-reference */
             instance?: string;
@@ -663,6 +678,8 @@ export interface operations {
        * @description Problem (RFC 9457):
        *
        *     - [`idempotency_key_reused`](/problems/idempotency_key_reused): Idempotency-Key reused with a different payload. Send a new Idempotency-Key for a new request; reuse a key only to retry the very same request.
+       *     - [`catalog_reference_invalid`](/problems/catalog_reference_invalid): The request refers to the catalog wrongly. Use the ids of an active doctor of the institution and department (GET /v1/institutions/{id}/departments on the query API). Only a changed request needs a new Idempotency-Key (the old key stays bound to the old payload).
+       *     - [`date_outside_horizon`](/problems/date_outside_horizon): Date outside the booking horizon. Choose a date within the range the detail gives. Only a changed request needs a new Idempotency-Key (the old key stays bound to the old payload).
        */
       422: {
         headers: {
@@ -680,12 +697,15 @@ export interface operations {
              * Format: uri-reference
              * @enum {string}
              */
-            type: '/problems/idempotency_key_reused';
+            type:
+              | '/problems/idempotency_key_reused'
+              | '/problems/catalog_reference_invalid'
+              | '/problems/date_outside_horizon';
             title: string;
             /** @enum {integer} */
             status: 422;
             /** @enum {string} */
-            code: 'idempotency_key_reused';
+            code: 'idempotency_key_reused' | 'catalog_reference_invalid' | 'date_outside_horizon';
             detail?: string;
             /** Format: uri-reference */
             instance?: string;
@@ -927,7 +947,7 @@ export interface operations {
       /**
        * @description Problem (RFC 9457):
        *
-       *     - [`unauthenticated`](/problems/unauthenticated): Authentication required. Obtain a fresh HS256 JWT with sub, role and exp, send it as Authorization: Bearer <token>, then retry.
+       *     - [`unauthenticated`](/problems/unauthenticated): Authentication required. Obtain a fresh HS256 JWT with sub, role, iss, aud, iat and exp, send it as Authorization: Bearer <token>, then retry.
        */
       401: {
         headers: {
@@ -1437,7 +1457,7 @@ export interface operations {
       /**
        * @description Problem (RFC 9457):
        *
-       *     - [`unauthenticated`](/problems/unauthenticated): Authentication required. Obtain a fresh HS256 JWT with sub, role and exp, send it as Authorization: Bearer <token>, then retry.
+       *     - [`unauthenticated`](/problems/unauthenticated): Authentication required. Obtain a fresh HS256 JWT with sub, role, iss, aud, iat and exp, send it as Authorization: Bearer <token>, then retry.
        */
       401: {
         headers: {
@@ -1938,7 +1958,7 @@ export interface operations {
       /**
        * @description Problem (RFC 9457):
        *
-       *     - [`unauthenticated`](/problems/unauthenticated): Authentication required. Obtain a fresh HS256 JWT with sub, role and exp, send it as Authorization: Bearer <token>, then retry.
+       *     - [`unauthenticated`](/problems/unauthenticated): Authentication required. Obtain a fresh HS256 JWT with sub, role, iss, aud, iat and exp, send it as Authorization: Bearer <token>, then retry.
        */
       401: {
         headers: {
@@ -2455,7 +2475,7 @@ export interface operations {
       /**
        * @description Problem (RFC 9457):
        *
-       *     - [`unauthenticated`](/problems/unauthenticated): Authentication required. Obtain a fresh HS256 JWT with sub, role and exp, send it as Authorization: Bearer <token>, then retry.
+       *     - [`unauthenticated`](/problems/unauthenticated): Authentication required. Obtain a fresh HS256 JWT with sub, role, iss, aud, iat and exp, send it as Authorization: Bearer <token>, then retry.
        */
       401: {
         headers: {
@@ -2948,7 +2968,7 @@ export interface operations {
       /**
        * @description Problem (RFC 9457):
        *
-       *     - [`unauthenticated`](/problems/unauthenticated): Authentication required. Obtain a fresh HS256 JWT with sub, role and exp, send it as Authorization: Bearer <token>, then retry.
+       *     - [`unauthenticated`](/problems/unauthenticated): Authentication required. Obtain a fresh HS256 JWT with sub, role, iss, aud, iat and exp, send it as Authorization: Bearer <token>, then retry.
        */
       401: {
         headers: {
@@ -3342,6 +3362,249 @@ export interface operations {
       };
     };
   };
+  listAuditEntries: {
+    parameters: {
+      query?: {
+        actorId?: string;
+        action?: string;
+        subjectType?: string;
+        subjectId?: string;
+        cursor?: string;
+        limit?: number;
+      };
+      header?: {
+        /** @description W3C trace context: honoured when valid (the request joins the trace), else a trace is started. */
+        traceparent?: string;
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of audit entries */
+      200: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            items: {
+              id: string;
+              /** Format: date-time */
+              at: string;
+              actor: {
+                /** @enum {string} */
+                role: 'hospital' | 'admin' | 'operator';
+                id: string;
+                institutionId?: string;
+              };
+              action: string;
+              /** @enum {string} */
+              outcome: 'allowed' | 'denied';
+              subject: {
+                type: string;
+                id: string;
+              };
+              traceId: string | null;
+              detail: {
+                [key: string]: unknown;
+              };
+            }[];
+            /** @description Cursor of the next (older) page; null on the last page */
+            nextCursor: string | null;
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`bad_parameter`](/problems/bad_parameter): Invalid query parameter. Fix the parameters listed in invalid-params; use cursors only with the query that returned them.
+       */
+      400: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/bad_parameter';
+            title: string;
+            /** @enum {integer} */
+            status: 400;
+            /** @enum {string} */
+            code: 'bad_parameter';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`unauthenticated`](/problems/unauthenticated): Authentication required. Obtain a fresh HS256 JWT with sub, role, iss, aud, iat and exp, send it as Authorization: Bearer <token>, then retry.
+       */
+      401: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Bearer challenge (`Bearer realm="booking"`, with `error="invalid_token"` for a bad token). */
+          'WWW-Authenticate'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/unauthenticated';
+            title: string;
+            /** @enum {integer} */
+            status: 401;
+            /** @enum {string} */
+            code: 'unauthenticated';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`forbidden`](/problems/forbidden): Not allowed. Do not retry with the same token; act only for yourself, or use an account with the needed role.
+       */
+      403: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/forbidden';
+            title: string;
+            /** @enum {integer} */
+            status: 403;
+            /** @enum {string} */
+            code: 'forbidden';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`internal`](/problems/internal): Internal server error. Retry later (with the same Idempotency-Key for a command); report the traceId if it persists. A retry of the same request may reuse its Idempotency-Key.
+       */
+      500: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/internal';
+            title: string;
+            /** @enum {integer} */
+            status: 500;
+            /** @enum {string} */
+            code: 'internal';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`dependency_unavailable`](/problems/dependency_unavailable): A dependency is unavailable. Wait Retry-After seconds, then retry. A retry of the same request may reuse its Idempotency-Key.
+       */
+      503: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Seconds to wait before retrying. */
+          'Retry-After'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/dependency_unavailable';
+            title: string;
+            /** @enum {integer} */
+            status: 503;
+            /** @enum {string} */
+            code: 'dependency_unavailable';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+    };
+  };
   liveness: {
     parameters: {
       query?: never;
@@ -3365,11 +3628,6 @@ export interface operations {
             /** @enum {string} */
             status: 'ok' | 'degraded' | 'failing' | 'ready' | 'not_ready' | 'starting' | 'stopping';
             reasons?: string[];
-            checks?: {
-              [key: string]: 'ok' | 'failing';
-            };
-          } & {
-            [key: string]: unknown;
           };
         };
       };
@@ -3387,11 +3645,6 @@ export interface operations {
             /** @enum {string} */
             status: 'ok' | 'degraded' | 'failing' | 'ready' | 'not_ready' | 'starting' | 'stopping';
             reasons?: string[];
-            checks?: {
-              [key: string]: 'ok' | 'failing';
-            };
-          } & {
-            [key: string]: unknown;
           };
         };
       };
@@ -3420,11 +3673,6 @@ export interface operations {
             /** @enum {string} */
             status: 'ok' | 'degraded' | 'failing' | 'ready' | 'not_ready' | 'starting' | 'stopping';
             reasons?: string[];
-            checks?: {
-              [key: string]: 'ok' | 'failing';
-            };
-          } & {
-            [key: string]: unknown;
           };
         };
       };
@@ -3442,36 +3690,7 @@ export interface operations {
             /** @enum {string} */
             status: 'ok' | 'degraded' | 'failing' | 'ready' | 'not_ready' | 'starting' | 'stopping';
             reasons?: string[];
-            checks?: {
-              [key: string]: 'ok' | 'failing';
-            };
-          } & {
-            [key: string]: unknown;
           };
-        };
-      };
-    };
-  };
-  metrics: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description Prometheus text exposition */
-      200: {
-        headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
-          traceparent?: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
-          'X-Trace-Id'?: string;
-          [name: string]: unknown;
-        };
-        content: {
-          'text/plain': unknown;
         };
       };
     };
@@ -3533,6 +3752,7 @@ export interface operations {
           | 'validation_failed'
           | 'malformed_json'
           | 'bad_parameter'
+          | 'bad_request'
           | 'idempotency_key_missing'
           | 'idempotency_key_invalid'
           | 'unauthenticated'
@@ -3552,10 +3772,14 @@ export interface operations {
           | 'session_started'
           | 'appointment_not_active'
           | 'capacity_below_active'
+          | 'session_already_scheduled'
           | 'concurrency_conflict'
           | 'payload_too_large'
           | 'unsupported_media_type'
           | 'idempotency_key_reused'
+          | 'catalog_reference_invalid'
+          | 'date_outside_horizon'
+          | 'request_header_too_large'
           | 'too_many_requests'
           | 'dependency_unavailable'
           | 'internal';

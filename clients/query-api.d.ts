@@ -185,26 +185,6 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
-  '/metrics': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    /**
-     * Prometheus metrics
-     * @description Prometheus metrics
-     */
-    get: operations['metrics'];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
   '/openapi.json': {
     parameters: {
       query?: never;
@@ -278,6 +258,7 @@ export interface components {
         | '/problems/validation_failed'
         | '/problems/malformed_json'
         | '/problems/bad_parameter'
+        | '/problems/bad_request'
         | '/problems/idempotency_key_missing'
         | '/problems/idempotency_key_invalid'
         | '/problems/unauthenticated'
@@ -297,21 +278,26 @@ export interface components {
         | '/problems/session_started'
         | '/problems/appointment_not_active'
         | '/problems/capacity_below_active'
+        | '/problems/session_already_scheduled'
         | '/problems/concurrency_conflict'
         | '/problems/payload_too_large'
         | '/problems/unsupported_media_type'
         | '/problems/idempotency_key_reused'
+        | '/problems/catalog_reference_invalid'
+        | '/problems/date_outside_horizon'
+        | '/problems/request_header_too_large'
         | '/problems/too_many_requests'
         | '/problems/dependency_unavailable'
         | '/problems/internal';
       title: string;
       /** @enum {integer} */
-      status: 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 422 | 429 | 503 | 500;
+      status: 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 422 | 431 | 429 | 503 | 500;
       /** @enum {string} */
       code:
         | 'validation_failed'
         | 'malformed_json'
         | 'bad_parameter'
+        | 'bad_request'
         | 'idempotency_key_missing'
         | 'idempotency_key_invalid'
         | 'unauthenticated'
@@ -331,10 +317,14 @@ export interface components {
         | 'session_started'
         | 'appointment_not_active'
         | 'capacity_below_active'
+        | 'session_already_scheduled'
         | 'concurrency_conflict'
         | 'payload_too_large'
         | 'unsupported_media_type'
         | 'idempotency_key_reused'
+        | 'catalog_reference_invalid'
+        | 'date_outside_horizon'
+        | 'request_header_too_large'
         | 'too_many_requests'
         | 'dependency_unavailable'
         | 'internal';
@@ -385,7 +375,7 @@ export interface operations {
           ETag?: string;
           /** @description How the in-process cache served the read: l1-hit, l1-stale-revalidating, l1-stale-fallback (Redis down), l2-load (from Redis). */
           'X-Cache'?: string;
-          /** @description Present when the data could not be refreshed: `redis-unavailable` (served from memory), `checkpoint-not-reached` (Booking-Checkpoint waited for in vain) or `not-projected-yet` (an appointment the read model does not hold yet). */
+          /** @description Present when the data could not be refreshed: `redis-unavailable` (Redis does not answer: served from memory), `read-model-rebuilding` (the booking read model is being rebuilt from the event log), `checkpoint-not-reached` (Booking-Checkpoint waited for in vain) or `not-projected-yet` (an appointment the read model does not hold yet). */
           'X-Data-Stale'?: string;
           /** @description Seconds since the stale copy was loaded (with X-Data-Stale). */
           Age?: number;
@@ -397,17 +387,38 @@ export interface operations {
           'application/json': {
             city: string;
             date: string;
-            banners: ({
-              id: number | string;
-            } & {
-              [key: string]: unknown;
-            })[];
-            featuredInstitutions: ({
-              id: number | string;
+            banners: {
+              id: number;
+              /** @enum {string} */
+              kind?: 'banner' | 'video' | 'article';
+              tab?: string;
+              title?: string;
+              url?: string;
+              cover_url?: string | null;
+              weight?: number;
+              starts_at?: string;
+              ends_at?: string | null;
+              city?: string | null;
+              updated_at?: string;
+            }[];
+            featuredInstitutions: {
+              id: number;
+              name?: string;
+              alias_names?: string[];
+              city?: string;
+              district?: string | null;
+              address?: string | null;
+              level?: string;
+              type?: string;
+              tags?: string[];
+              rating?: number | null;
+              latitude?: number | null;
+              longitude?: number | null;
+              /** @enum {string} */
+              status?: 'active' | 'suspended' | 'closed';
+              updated_at?: string;
               bookingsToday: number;
-            } & {
-              [key: string]: unknown;
-            })[];
+            }[];
             hotDepartments: {
               departmentId: string;
               bookings: number;
@@ -417,19 +428,37 @@ export interface operations {
             }[];
             videos: {
               tab: string;
-              items: ({
-                id: number | string;
-              } & {
-                [key: string]: unknown;
-              })[];
+              items: {
+                id: number;
+                /** @enum {string} */
+                kind?: 'banner' | 'video' | 'article';
+                tab?: string;
+                title?: string;
+                url?: string;
+                cover_url?: string | null;
+                weight?: number;
+                starts_at?: string;
+                ends_at?: string | null;
+                city?: string | null;
+                updated_at?: string;
+              }[];
             }[];
             science: {
               tab: string;
-              items: ({
-                id: number | string;
-              } & {
-                [key: string]: unknown;
-              })[];
+              items: {
+                id: number;
+                /** @enum {string} */
+                kind?: 'banner' | 'video' | 'article';
+                tab?: string;
+                title?: string;
+                url?: string;
+                cover_url?: string | null;
+                weight?: number;
+                starts_at?: string;
+                ends_at?: string | null;
+                city?: string | null;
+                updated_at?: string;
+              }[];
             }[];
             stats: {
               date: string;
@@ -449,7 +478,7 @@ export interface operations {
           ETag?: string;
           /** @description How the in-process cache served the read: l1-hit, l1-stale-revalidating, l1-stale-fallback (Redis down), l2-load (from Redis). */
           'X-Cache'?: string;
-          /** @description Present when the data could not be refreshed: `redis-unavailable` (served from memory), `checkpoint-not-reached` (Booking-Checkpoint waited for in vain) or `not-projected-yet` (an appointment the read model does not hold yet). */
+          /** @description Present when the data could not be refreshed: `redis-unavailable` (Redis does not answer: served from memory), `read-model-rebuilding` (the booking read model is being rebuilt from the event log), `checkpoint-not-reached` (Booking-Checkpoint waited for in vain) or `not-projected-yet` (an appointment the read model does not hold yet). */
           'X-Data-Stale'?: string;
           /** @description Seconds since the stale copy was loaded (with X-Data-Stale). */
           Age?: number;
@@ -602,7 +631,7 @@ export interface operations {
           ETag?: string;
           /** @description How the in-process cache served the read: l1-hit, l1-stale-revalidating, l1-stale-fallback (Redis down), l2-load (from Redis). */
           'X-Cache'?: string;
-          /** @description Present when the data could not be refreshed: `redis-unavailable` (served from memory), `checkpoint-not-reached` (Booking-Checkpoint waited for in vain) or `not-projected-yet` (an appointment the read model does not hold yet). */
+          /** @description Present when the data could not be refreshed: `redis-unavailable` (Redis does not answer: served from memory), `read-model-rebuilding` (the booking read model is being rebuilt from the event log), `checkpoint-not-reached` (Booking-Checkpoint waited for in vain) or `not-projected-yet` (an appointment the read model does not hold yet). */
           'X-Data-Stale'?: string;
           /** @description Seconds since the stale copy was loaded (with X-Data-Stale). */
           Age?: number;
@@ -612,11 +641,23 @@ export interface operations {
         };
         content: {
           'application/json': {
-            items: ({
-              id: number | string;
-            } & {
-              [key: string]: unknown;
-            })[];
+            items: {
+              id: number;
+              name?: string;
+              alias_names?: string[];
+              city?: string;
+              district?: string | null;
+              address?: string | null;
+              level?: string;
+              type?: string;
+              tags?: string[];
+              rating?: number | null;
+              latitude?: number | null;
+              longitude?: number | null;
+              /** @enum {string} */
+              status?: 'active' | 'suspended' | 'closed';
+              updated_at?: string;
+            }[];
             limit: number;
             /** @description Opaque cursor of the next page; null on the last page */
             nextCursor: string | null;
@@ -634,7 +675,7 @@ export interface operations {
           ETag?: string;
           /** @description How the in-process cache served the read: l1-hit, l1-stale-revalidating, l1-stale-fallback (Redis down), l2-load (from Redis). */
           'X-Cache'?: string;
-          /** @description Present when the data could not be refreshed: `redis-unavailable` (served from memory), `checkpoint-not-reached` (Booking-Checkpoint waited for in vain) or `not-projected-yet` (an appointment the read model does not hold yet). */
+          /** @description Present when the data could not be refreshed: `redis-unavailable` (Redis does not answer: served from memory), `read-model-rebuilding` (the booking read model is being rebuilt from the event log), `checkpoint-not-reached` (Booking-Checkpoint waited for in vain) or `not-projected-yet` (an appointment the read model does not hold yet). */
           'X-Data-Stale'?: string;
           /** @description Seconds since the stale copy was loaded (with X-Data-Stale). */
           Age?: number;
@@ -783,7 +824,7 @@ export interface operations {
           ETag?: string;
           /** @description How the in-process cache served the read: l1-hit, l1-stale-revalidating, l1-stale-fallback (Redis down), l2-load (from Redis). */
           'X-Cache'?: string;
-          /** @description Present when the data could not be refreshed: `redis-unavailable` (served from memory), `checkpoint-not-reached` (Booking-Checkpoint waited for in vain) or `not-projected-yet` (an appointment the read model does not hold yet). */
+          /** @description Present when the data could not be refreshed: `redis-unavailable` (Redis does not answer: served from memory), `read-model-rebuilding` (the booking read model is being rebuilt from the event log), `checkpoint-not-reached` (Booking-Checkpoint waited for in vain) or `not-projected-yet` (an appointment the read model does not hold yet). */
           'X-Data-Stale'?: string;
           /** @description Seconds since the stale copy was loaded (with X-Data-Stale). */
           Age?: number;
@@ -794,9 +835,21 @@ export interface operations {
         content: {
           'application/json': {
             institution: {
-              id: number | string;
-            } & {
-              [key: string]: unknown;
+              id: number;
+              name?: string;
+              alias_names?: string[];
+              city?: string;
+              district?: string | null;
+              address?: string | null;
+              level?: string;
+              type?: string;
+              tags?: string[];
+              rating?: number | null;
+              latitude?: number | null;
+              longitude?: number | null;
+              /** @enum {string} */
+              status?: 'active' | 'suspended' | 'closed';
+              updated_at?: string;
             };
           };
         };
@@ -812,7 +865,7 @@ export interface operations {
           ETag?: string;
           /** @description How the in-process cache served the read: l1-hit, l1-stale-revalidating, l1-stale-fallback (Redis down), l2-load (from Redis). */
           'X-Cache'?: string;
-          /** @description Present when the data could not be refreshed: `redis-unavailable` (served from memory), `checkpoint-not-reached` (Booking-Checkpoint waited for in vain) or `not-projected-yet` (an appointment the read model does not hold yet). */
+          /** @description Present when the data could not be refreshed: `redis-unavailable` (Redis does not answer: served from memory), `read-model-rebuilding` (the booking read model is being rebuilt from the event log), `checkpoint-not-reached` (Booking-Checkpoint waited for in vain) or `not-projected-yet` (an appointment the read model does not hold yet). */
           'X-Data-Stale'?: string;
           /** @description Seconds since the stale copy was loaded (with X-Data-Stale). */
           Age?: number;
@@ -997,7 +1050,7 @@ export interface operations {
           ETag?: string;
           /** @description How the in-process cache served the read: l1-hit, l1-stale-revalidating, l1-stale-fallback (Redis down), l2-load (from Redis). */
           'X-Cache'?: string;
-          /** @description Present when the data could not be refreshed: `redis-unavailable` (served from memory), `checkpoint-not-reached` (Booking-Checkpoint waited for in vain) or `not-projected-yet` (an appointment the read model does not hold yet). */
+          /** @description Present when the data could not be refreshed: `redis-unavailable` (Redis does not answer: served from memory), `read-model-rebuilding` (the booking read model is being rebuilt from the event log), `checkpoint-not-reached` (Booking-Checkpoint waited for in vain) or `not-projected-yet` (an appointment the read model does not hold yet). */
           'X-Data-Stale'?: string;
           /** @description Seconds since the stale copy was loaded (with X-Data-Stale). */
           Age?: number;
@@ -1008,11 +1061,13 @@ export interface operations {
         content: {
           'application/json': {
             institutionId: string;
-            departments: ({
-              id: number | string;
-            } & {
-              [key: string]: unknown;
-            })[];
+            departments: {
+              id: number;
+              institution_id?: number;
+              name?: string;
+              category?: string;
+              updated_at?: string;
+            }[];
           };
         };
       };
@@ -1027,7 +1082,7 @@ export interface operations {
           ETag?: string;
           /** @description How the in-process cache served the read: l1-hit, l1-stale-revalidating, l1-stale-fallback (Redis down), l2-load (from Redis). */
           'X-Cache'?: string;
-          /** @description Present when the data could not be refreshed: `redis-unavailable` (served from memory), `checkpoint-not-reached` (Booking-Checkpoint waited for in vain) or `not-projected-yet` (an appointment the read model does not hold yet). */
+          /** @description Present when the data could not be refreshed: `redis-unavailable` (Redis does not answer: served from memory), `read-model-rebuilding` (the booking read model is being rebuilt from the event log), `checkpoint-not-reached` (Booking-Checkpoint waited for in vain) or `not-projected-yet` (an appointment the read model does not hold yet). */
           'X-Data-Stale'?: string;
           /** @description Seconds since the stale copy was loaded (with X-Data-Stale). */
           Age?: number;
@@ -1217,7 +1272,7 @@ export interface operations {
           ETag?: string;
           /** @description How the in-process cache served the read: l1-hit, l1-stale-revalidating, l1-stale-fallback (Redis down), l2-load (from Redis). */
           'X-Cache'?: string;
-          /** @description Present when the data could not be refreshed: `redis-unavailable` (served from memory), `checkpoint-not-reached` (Booking-Checkpoint waited for in vain) or `not-projected-yet` (an appointment the read model does not hold yet). */
+          /** @description Present when the data could not be refreshed: `redis-unavailable` (Redis does not answer: served from memory), `read-model-rebuilding` (the booking read model is being rebuilt from the event log), `checkpoint-not-reached` (Booking-Checkpoint waited for in vain) or `not-projected-yet` (an appointment the read model does not hold yet). */
           'X-Data-Stale'?: string;
           /** @description Seconds since the stale copy was loaded (with X-Data-Stale). */
           Age?: number;
@@ -1260,7 +1315,7 @@ export interface operations {
           ETag?: string;
           /** @description How the in-process cache served the read: l1-hit, l1-stale-revalidating, l1-stale-fallback (Redis down), l2-load (from Redis). */
           'X-Cache'?: string;
-          /** @description Present when the data could not be refreshed: `redis-unavailable` (served from memory), `checkpoint-not-reached` (Booking-Checkpoint waited for in vain) or `not-projected-yet` (an appointment the read model does not hold yet). */
+          /** @description Present when the data could not be refreshed: `redis-unavailable` (Redis does not answer: served from memory), `read-model-rebuilding` (the booking read model is being rebuilt from the event log), `checkpoint-not-reached` (Booking-Checkpoint waited for in vain) or `not-projected-yet` (an appointment the read model does not hold yet). */
           'X-Data-Stale'?: string;
           /** @description Seconds since the stale copy was loaded (with X-Data-Stale). */
           Age?: number;
@@ -1449,12 +1504,24 @@ export interface operations {
         content: {
           'application/json': {
             total: number;
-            items: ({
-              id: number | string;
+            items: {
+              id: number;
+              name?: string;
+              alias_names?: string[];
+              city?: string;
+              district?: string | null;
+              address?: string | null;
+              level?: string;
+              type?: string;
+              tags?: string[];
+              rating?: number | null;
+              latitude?: number | null;
+              longitude?: number | null;
+              /** @enum {string} */
+              status?: 'active' | 'suspended' | 'closed';
+              updated_at?: string;
               score: number;
-            } & {
-              [key: string]: unknown;
-            })[];
+            }[];
             /** @description Opaque cursor of the next page; null on the last page */
             nextCursor: string | null;
           };
@@ -1595,7 +1662,7 @@ export interface operations {
           traceparent?: string;
           /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
           'X-Trace-Id'?: string;
-          /** @description Present when the data could not be refreshed: `redis-unavailable` (served from memory), `checkpoint-not-reached` (Booking-Checkpoint waited for in vain) or `not-projected-yet` (an appointment the read model does not hold yet). */
+          /** @description Present when the data could not be refreshed: `redis-unavailable` (Redis does not answer: served from memory), `read-model-rebuilding` (the booking read model is being rebuilt from the event log), `checkpoint-not-reached` (Booking-Checkpoint waited for in vain) or `not-projected-yet` (an appointment the read model does not hold yet). */
           'X-Data-Stale'?: string;
           /** @description Caching policy of the response. */
           'Cache-Control'?: string;
@@ -1621,7 +1688,7 @@ export interface operations {
           traceparent?: string;
           /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
           'X-Trace-Id'?: string;
-          /** @description Present when the data could not be refreshed: `redis-unavailable` (served from memory), `checkpoint-not-reached` (Booking-Checkpoint waited for in vain) or `not-projected-yet` (an appointment the read model does not hold yet). */
+          /** @description Present when the data could not be refreshed: `redis-unavailable` (Redis does not answer: served from memory), `read-model-rebuilding` (the booking read model is being rebuilt from the event log), `checkpoint-not-reached` (Booking-Checkpoint waited for in vain) or `not-projected-yet` (an appointment the read model does not hold yet). */
           'X-Data-Stale'?: string;
           /** @description Caching policy of the response. */
           'Cache-Control'?: string;
@@ -1679,7 +1746,7 @@ export interface operations {
       /**
        * @description Problem (RFC 9457):
        *
-       *     - [`unauthenticated`](/problems/unauthenticated): Authentication required. Obtain a fresh HS256 JWT with sub, role and exp, send it as Authorization: Bearer <token>, then retry.
+       *     - [`unauthenticated`](/problems/unauthenticated): Authentication required. Obtain a fresh HS256 JWT with sub, role, iss, aud, iat and exp, send it as Authorization: Bearer <token>, then retry.
        */
       401: {
         headers: {
@@ -1885,11 +1952,6 @@ export interface operations {
             /** @enum {string} */
             status: 'ok' | 'degraded' | 'failing' | 'ready' | 'not_ready' | 'starting' | 'stopping';
             reasons?: string[];
-            checks?: {
-              [key: string]: 'ok' | 'failing';
-            };
-          } & {
-            [key: string]: unknown;
           };
         };
       };
@@ -1907,11 +1969,6 @@ export interface operations {
             /** @enum {string} */
             status: 'ok' | 'degraded' | 'failing' | 'ready' | 'not_ready' | 'starting' | 'stopping';
             reasons?: string[];
-            checks?: {
-              [key: string]: 'ok' | 'failing';
-            };
-          } & {
-            [key: string]: unknown;
           };
         };
       };
@@ -1940,11 +1997,6 @@ export interface operations {
             /** @enum {string} */
             status: 'ok' | 'degraded' | 'failing' | 'ready' | 'not_ready' | 'starting' | 'stopping';
             reasons?: string[];
-            checks?: {
-              [key: string]: 'ok' | 'failing';
-            };
-          } & {
-            [key: string]: unknown;
           };
         };
       };
@@ -1962,36 +2014,7 @@ export interface operations {
             /** @enum {string} */
             status: 'ok' | 'degraded' | 'failing' | 'ready' | 'not_ready' | 'starting' | 'stopping';
             reasons?: string[];
-            checks?: {
-              [key: string]: 'ok' | 'failing';
-            };
-          } & {
-            [key: string]: unknown;
           };
-        };
-      };
-    };
-  };
-  metrics: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description Prometheus text exposition */
-      200: {
-        headers: {
-          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
-          traceparent?: string;
-          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
-          'X-Trace-Id'?: string;
-          [name: string]: unknown;
-        };
-        content: {
-          'text/plain': unknown;
         };
       };
     };
@@ -2053,6 +2076,7 @@ export interface operations {
           | 'validation_failed'
           | 'malformed_json'
           | 'bad_parameter'
+          | 'bad_request'
           | 'idempotency_key_missing'
           | 'idempotency_key_invalid'
           | 'unauthenticated'
@@ -2072,10 +2096,14 @@ export interface operations {
           | 'session_started'
           | 'appointment_not_active'
           | 'capacity_below_active'
+          | 'session_already_scheduled'
           | 'concurrency_conflict'
           | 'payload_too_large'
           | 'unsupported_media_type'
           | 'idempotency_key_reused'
+          | 'catalog_reference_invalid'
+          | 'date_outside_horizon'
+          | 'request_header_too_large'
           | 'too_many_requests'
           | 'dependency_unavailable'
           | 'internal';

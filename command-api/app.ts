@@ -3,11 +3,13 @@
  * against a real database. `main.ts` is the composition root that wires real ones.
  */
 import { randomUUID } from 'node:crypto';
+import type { RequestListener } from 'node:http';
 import type { Express, RequestHandler } from 'express';
 import { Counter, Histogram } from 'prom-client';
+import { PgAuditTrail } from '../platform/audit.ts';
 import type { Config } from '../platform/config.ts';
 import { PgEventStore } from '../platform/event-store/pg-event-store.ts';
-import { authenticate, principalOf } from '../platform/http/auth.ts';
+import { authenticate, jwtSettingsOf, principalOf } from '../platform/http/auth.ts';
 import { rateLimit } from '../platform/http/rate-limit.ts';
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import { jsonBody } from '../platform/http/body.ts';
@@ -21,14 +23,23 @@ import { patientVault } from '../platform/patient-vault.ts';
 import type { Pool } from '../platform/pg.ts';
 import { forgetPatient } from './forget-route.ts';
 import { PgAppointmentIndex } from './appointment-index.ts';
+import { auditRoutes } from './audit-route.ts';
+import { PgCatalogDirectory } from './catalog-directory.ts';
 import { type CommandPathOptions, createCommands } from './command-path.ts';
 import type { CommandHooks } from './command-route.ts';
+import { PgOpenSessions } from './open-sessions.ts';
 import { commandApiInfo, commandApiRoutes } from './route-specs.ts';
 import { commandRoutes } from './routes.ts';
 
 export interface CommandApiDeps {
   pool: Pool;
-  config: Pick<Config, 'JWT_SECRET' | 'IDEMPOTENCY_TTL_HOURS' | 'PATIENT_KEK'>;
+  config: Pick<Config, 'JWT_SECRET' | 'IDEMPOTENCY_TTL_HOURS' | 'PATIENT_KEK'> &
+    Partial<
+      Pick<
+        Config,
+        'BOOKING_HORIZON_DAYS' | 'JWT_KEYS' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'JWT_MAX_TTL_SECONDS'
+      >
+    >;
   logger?: Logger;
   registry?: Registry;
   clock?: () => Date;
@@ -47,6 +58,8 @@ export interface CommandApiDeps {
 
 export interface CommandApi {
   app: Express;
+  /** /metrics and the detailed health, for the admin port. */
+  admin: RequestListener;
   registry: Registry;
   idempotency: PgIdempotencyStore;
   /** Readiness starts failing and responses ask clients to close their connections. */
@@ -86,10 +99,17 @@ export function createApp(deps: CommandApiDeps): CommandApi {
     ...(deps.idempotencyLeaseSeconds === undefined ? {} : { leaseSeconds: deps.idempotencyLeaseSeconds }),
   });
   const appointments = new PgAppointmentIndex(pool);
+  const audit = new PgAuditTrail(pool);
   const patients = patientVault(pool, deps.config);
   const commands = createCommands(
-    // Streams are read through the vault: events stored in v1's clear shape reach the decider as v2.
-    { store: sealingReads(store, patients), keys: idempotency, appointments },
+    {
+      // Streams are read through the vault: events stored in v1's clear shape reach the decider as v2.
+      store: sealingReads(store, patients),
+      keys: idempotency,
+      appointments,
+      sessions: new PgOpenSessions(),
+      audit: { record: (tx, entries) => audit.record(entries, tx) },
+    },
     {
       ...deps.commands,
       onRetry: () => {
@@ -112,7 +132,7 @@ export function createApp(deps: CommandApiDeps): CommandApi {
   const { app } = service;
 
   // Everything under /v1 is authenticated (also an unknown path: no route discovery without a token).
-  const v1: RequestHandler[] = [authenticate({ secret: deps.config.JWT_SECRET })];
+  const v1: RequestHandler[] = [authenticate({ jwt: jwtSettingsOf(deps.config) })];
   if (deps.patientRateLimiter) {
     v1.push(
       rateLimit({
@@ -127,15 +147,18 @@ export function createApp(deps: CommandApiDeps): CommandApi {
     );
   }
   app.use('/v1', ...v1, ...jsonBody());
+  app.use(auditRoutes(audit));
   const clock = deps.clock ?? (() => new Date());
   app.use(
     commandRoutes({
       commands,
       appointments,
       patients,
-      forget: forgetPatient({ store, idempotency, patients, clock }),
+      forget: forgetPatient({ store, idempotency, patients, audit, clock }),
       idempotency,
       ids: deps.ids ?? randomUUID,
+      catalog: new PgCatalogDirectory(pool),
+      bookingHorizonDays: deps.config.BOOKING_HORIZON_DAYS ?? 90,
       clock,
       hooks: deps.hooks ?? {},
       onReplay: () => replays.inc(),
@@ -158,6 +181,7 @@ export function createApp(deps: CommandApiDeps): CommandApi {
 
   return {
     app,
+    admin: service.admin,
     registry,
     idempotency,
     beginShutdown: service.beginShutdown,

@@ -1,14 +1,18 @@
 /**
  * The command path. `decideAndCommit` reads top to bottom and is all of it: it loads the
- * schedule's state and decides, then in ONE transaction of the event store appends the events
- * (expecting the loaded revision), indexes the booked appointments and completes the
- * Idempotency-Key with the response. `executeCommand` puts the retry policy around it: an
- * optimistic-concurrency conflict (someone appended first) rolls that transaction back and
- * reruns the attempt on fresh state.
+ * schedule's state and decides, then (`commit`) in ONE transaction of the event store appends
+ * the events (expecting the loaded revision), indexes the booked appointments, claims or frees
+ * the doctor's session and completes the Idempotency-Key with the response. `executeCommand`
+ * puts the retry policy around it: an optimistic-concurrency conflict (someone appended first)
+ * rolls that transaction back and reruns the attempt on fresh state.
  *
- * It sees ports only — the event store, the key's completion, the appointment index — and hands
- * the store's transaction (`Tx`, opaque here) to the latter two. See docs/adr/0001 (the stream is
- * the consistency boundary) and docs/adr/0007 (idempotency).
+ * A request may carry an `authorize` step: it judges the loaded state before the decider does (a
+ * hospital acts only on its own institution's schedules), on every attempt, so a retry judges
+ * fresh state too.
+ *
+ * It sees ports only — the event store, the key's completion, the appointment index, the open
+ * sessions — and hands the store's transaction (`Tx`, opaque here) to the others. See
+ * docs/adr/0001 (the stream is the consistency boundary) and docs/adr/0007 (idempotency).
  */
 import { ExponentialBackoff, handleType, type IPolicy, retry } from 'cockatiel';
 import {
@@ -28,8 +32,11 @@ import { stampSchemaVersion } from '../domain/event-versions.ts';
 import { AppError } from '../platform/http/errors.ts';
 import type { StoredOutcome } from '../platform/http/idempotency.ts';
 import { KeyedQueue } from '../platform/keyed-queue.ts';
+import type { AuditEntry } from '../platform/audit.ts';
 import { bookedIn, type IndexedAppointment } from './appointment-index.ts';
-import { problemFor, type ResponseOutcome } from './problems.ts';
+import type { CommandAudit } from './command-audit.ts';
+import { SessionTakenError } from './open-sessions.ts';
+import { problem, problemFor, type ProblemOutcome, type ResponseOutcome } from './problems.ts';
 import { type LoadedState, ScheduleStates } from './schedule-states.ts';
 
 export const CHECKPOINT_HEADER = 'Booking-Checkpoint';
@@ -62,8 +69,12 @@ export interface CommandRequest {
   metadata: EventMetadata;
   key: ClaimedKey;
   reply: (committed: Committed) => Reply;
+  /** Authorisation against the loaded state: a problem refuses the command (stored with the key). */
+  authorize?: ((state: ScheduleState) => ProblemOutcome | undefined) | undefined;
   /** Test seam: runs just before the key is completed (inside the transaction, when there is one). */
   beforeCommit?: () => Promise<void> | void;
+  /** The audit trail's entries for the events (hospital and admin commands), written in the transaction. */
+  audit?: CommandAudit | undefined;
 }
 
 /** The adapters the path writes through, each joining the store's transaction `Tx`. */
@@ -76,6 +87,10 @@ export interface CommandPorts<Tx> {
     completeAlone(principal: string, key: string, token: string, outcome: StoredOutcome): Promise<void>;
   };
   appointments: { add(tx: Tx, rows: readonly IndexedAppointment[]): Promise<void> };
+  /** Claims the sessions `events` open, frees those they close; throws SessionTakenError. */
+  sessions: { apply(tx: Tx, events: readonly ScheduleEvent[]): Promise<void> };
+  /** The audit trail (platform/audit.ts); absent in the benchmark's bare command path. */
+  audit?: { record(tx: Tx, entries: readonly AuditEntry[]): Promise<void> };
 }
 
 export interface CommandPathOptions {
@@ -161,21 +176,21 @@ async function attempt<Tx>(path: CommandPath<Tx>, req: CommandRequest): Promise<
  * with nothing to append returns its outcome for the caller to store with the key.
  */
 async function decideAndCommit<Tx>(path: CommandPath<Tx>, req: CommandRequest): Promise<Decided> {
-  const { streamId, command } = req;
+  const { streamId } = req;
 
   // 1. Load and decide. Deciding on the cached state saves the read: accepted, it is safe (a stale
   //    cache fails the append's revision check); a rejection or a no-op counts only once decided
   //    on the stream as it is now.
   const cached = path.states.cached(streamId);
   let loaded = cached ?? (await path.states.load(path.store, streamId));
-  let decision = decide(command, loaded.state);
+  let decision = judge(req, loaded.state);
   if (cached && !(decision.ok && decision.events.length > 0)) {
     loaded = await path.states.load(path.store, streamId);
-    decision = decide(command, loaded.state);
+    decision = judge(req, loaded.state);
   }
   // A rejection (stored too: a retry of the key gets the same answer) or a no-op writes nothing
   // but the key's outcome: one statement, atomic on its own (executeCommand stores it).
-  if (!decision.ok) return { keyOnly: problemFor(decision.error) };
+  if (!decision.ok) return { keyOnly: decision.outcome };
   const { events } = decision;
   const state = fold(events, loaded.state);
   if (events.length === 0) {
@@ -183,6 +198,47 @@ async function decideAndCommit<Tx>(path: CommandPath<Tx>, req: CommandRequest): 
     return { keyOnly: responseOf(reply, loaded.checkpoint) };
   }
 
+  try {
+    return await commit(path, req, loaded, events, state);
+  } catch (err) {
+    // The session is another schedule's: the transaction rolled back, the refusal is the outcome.
+    if (err instanceof SessionTakenError) return { keyOnly: sessionTaken(err) };
+    throw err;
+  }
+}
+
+/** Authorisation, then the decider: the events to append, or the problem that refuses them. */
+function judge(
+  req: CommandRequest,
+  state: ScheduleState,
+): { ok: true; events: ScheduleEvent[] } | { ok: false; outcome: ProblemOutcome } {
+  const denied = req.authorize?.(state);
+  if (denied) return { ok: false, outcome: denied };
+  const decision = decide(req.command, state);
+  return decision.ok ? decision : { ok: false, outcome: problemFor(decision.error) };
+}
+
+const sessionTaken = ({ session, scheduleId }: SessionTakenError): ProblemOutcome =>
+  problem(
+    'session_already_scheduled',
+    `Schedule ${scheduleId ?? '(unknown)'} is open for doctor ${session.doctorId} on ${session.date} ${session.period}`,
+    {
+      invalidParams: (['doctorId', 'date', 'period'] as const).map((name) => ({
+        name,
+        reason: 'another schedule is open for this doctorId, date and period',
+      })),
+    },
+  );
+
+/** Append, index, claim or free sessions and complete the key: one transaction. */
+async function commit<Tx>(
+  path: CommandPath<Tx>,
+  req: CommandRequest,
+  loaded: LoadedState,
+  events: ScheduleEvent[],
+  state: ScheduleState,
+): Promise<Decided> {
+  const { streamId } = req;
   return path.store.transaction(async (tx) => {
     // 2. Append, expecting the loaded revision: a conflict throws and the retry reruns all of this.
     // Every stored event says which version of its type's schema it was written in (ADR 0009).
@@ -194,6 +250,10 @@ async function decideAndCommit<Tx>(path: CommandPath<Tx>, req: CommandRequest): 
     const appended = await tx.appendToStream(streamId, toAppend, loaded.revision ?? 'no_stream');
     // 3. Index the booked appointments: addressable by id exactly when they exist.
     await path.appointments.add(tx.handle, bookedIn(streamId, events, state));
+    // 3b. One open schedule per doctor session: the table's key holds it across streams.
+    await path.sessions.apply(tx.handle, events);
+    // 3c. What a hospital or an admin changed, in the audit trail, with the change or not at all.
+    if (req.audit && path.audit) await path.audit.record(tx.handle, req.audit(events));
     // 4. Complete the key with the response, last, so its row is locked only until COMMIT.
     const { checkpoint } = appended;
     const outcome = responseOf(req.reply({ events, state, checkpoint }), checkpoint);

@@ -5,11 +5,11 @@
  */
 import type { Request, RequestHandler, Response } from 'express';
 import type { z } from 'zod';
-import type { ScheduleCommand } from '../domain/schedule.ts';
+import type { ScheduleCommand, ScheduleState } from '../domain/schedule.ts';
 import { currentContext, toTraceparent } from '../platform/context.ts';
 import type { EventMetadata } from '../platform/event-store/event-store.ts';
 import type { RouteSpec } from '../platform/http/api-spec.ts';
-import { type Principal, principalOf, type Role } from '../platform/http/auth.ts';
+import { type Principal, principalOf, principalScope, type Role } from '../platform/http/auth.ts';
 import { AppError } from '../platform/http/errors.ts';
 import {
   parseIdempotencyKey,
@@ -20,6 +20,7 @@ import {
 } from '../platform/http/idempotency.ts';
 import { parseOrThrow } from '../platform/http/zod-problem.ts';
 import { isDatabaseUnavailable } from '../platform/pg.ts';
+import { commandAudit } from './command-audit.ts';
 import type { ClaimedKey, Commands, Committed, Reply } from './command-path.ts';
 import type { ProblemOutcome, ResponseOutcome } from './problems.ts';
 
@@ -33,7 +34,7 @@ export interface CommandHooks {
 
 export interface CommandRouteDeps {
   commands: Commands;
-  idempotency: Pick<PgIdempotencyStore, 'claim' | 'release'>;
+  idempotency: Pick<PgIdempotencyStore, 'claim' | 'release' | 'keep'>;
   clock: () => Date;
   hooks: CommandHooks;
   onReplay?: () => void;
@@ -57,6 +58,8 @@ export interface PreparedCommand {
    * their opaque reference, never their id (docs/adr/0010).
    */
   actor?: { id: string; role: Role };
+  /** Authorisation against the schedule's loaded state (tenancy.ts); a problem refuses the command. */
+  authorize?: ((state: ScheduleState) => ProblemOutcome | undefined) | undefined;
 }
 
 /** A command's declaration (route-specs.ts): its schemas validate the request, its roles guard it. */
@@ -109,14 +112,17 @@ async function handleCommand<BS extends z.ZodType, PS extends z.ZodType>(
 
   const path = req.originalUrl.split('?')[0] ?? req.path;
   const fingerprint = requestFingerprint(req.method, path, rawBody);
-  const claim = await deps.idempotency.claim(principal.sub, idempotencyKey, fingerprint);
+  const scope = principalScope(principal);
+  const claim = await deps.idempotency.claim(scope, idempotencyKey, fingerprint);
   if (claim.kind === 'completed') {
     deps.onReplay?.();
     send(res, claim.outcome, true);
     return;
   }
 
-  const key: ClaimedKey = { principal: principal.sub, key: idempotencyKey, token: claim.token };
+  const key: ClaimedKey = { principal: scope, key: idempotencyKey, token: claim.token };
+  // Renewed while this request runs: the claim lapses (and a retry takes it over) only if we die.
+  const letGo = deps.idempotency.keep(key.principal, key.key, key.token);
   let outcome: StoredOutcome;
   try {
     const prepared = await spec.prepare({ body, params, principal, now: deps.clock() });
@@ -126,6 +132,8 @@ async function handleCommand<BS extends z.ZodType, PS extends z.ZodType>(
     // the key would no longer be in flight and this would delete nothing.)
     await deps.idempotency.release(key.principal, key.key, key.token).catch(() => undefined);
     throw err;
+  } finally {
+    letGo();
   }
   if (outcome.kind === 'response') await deps.hooks.afterCommit?.({ req, res, outcome });
   send(res, outcome, false);
@@ -146,6 +154,7 @@ async function run(
     ...command,
     key,
     metadata: metadataOf(actor ?? actorOf(principalOf(req)), key.key),
+    audit: commandAudit(principalOf(req)),
     beforeCommit: () => deps.hooks.beforeCommit?.({ req }),
   });
 }

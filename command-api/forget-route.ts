@@ -7,6 +7,7 @@
  */
 import type { RequestHandler } from 'express';
 import { latestPatientEventVersions, patientStreamName } from '../domain/patient-events.ts';
+import type { PgAuditTrail } from '../platform/audit.ts';
 import type { PgEventStore } from '../platform/event-store/pg-event-store.ts';
 import { principalOf } from '../platform/http/auth.ts';
 import {
@@ -25,6 +26,8 @@ export interface ForgetDeps {
   store: Pick<PgEventStore, 'transaction'>;
   idempotency: Pick<PgIdempotencyStore, 'claim' | 'release' | 'complete'>;
   patients: Pick<PatientVault, 'forget'>;
+  /** The audit trail: `patient.forget`, naming the patient by reference, in the same transaction. */
+  audit?: Pick<PgAuditTrail, 'record'>;
   clock: () => Date;
 }
 
@@ -47,6 +50,19 @@ export function forgetPatient(deps: ForgetDeps): RequestHandler {
     try {
       outcome = await deps.store.transaction(async (tx) => {
         const forgotten = await deps.patients.forget(patientId, tx.handle);
+        if (forgotten) {
+          await deps.audit?.record(
+            [
+              {
+                actor: { role: 'admin', id: principal.sub },
+                action: 'patient.forget',
+                outcome: 'allowed',
+                subject: { type: 'patient', id: forgotten.patientRef },
+              },
+            ],
+            tx.handle,
+          );
+        }
         const result: StoredOutcome = forgotten
           ? await recordForgotten(
               tx,

@@ -30,6 +30,16 @@ export function problemFor(error: ScheduleError): ProblemOutcome {
       return problem('schedule_closed');
     case 'session_started':
       return problem('session_started', `The session started at ${error.sessionStartsAt}`);
+    case 'date_outside_horizon':
+      return problem(
+        'date_outside_horizon',
+        `Schedules open from ${error.earliest} to ${error.latest} (hospital dates); ${error.date} is outside`,
+        {
+          invalidParams: [
+            { name: 'date', reason: `expected a date from ${error.earliest} to ${error.latest}` },
+          ],
+        },
+      );
     case 'schedule_full':
       return problem('schedule_full', `All ${error.capacity} places are taken`);
     case 'already_booked':

@@ -11,6 +11,8 @@ import {
   appointmentBooked,
   appointmentCancelled,
   appointmentParams,
+  auditPage,
+  auditQuery,
   bookAppointmentBody,
   cancelAppointmentBody,
   capacityChanged,
@@ -76,12 +78,21 @@ export const openScheduleRoute = defineRoute({
   path: '/v1/schedules',
   operationId: 'openSchedule',
   summary: "Open a schedule (a doctor's session with a number of places)",
+  description:
+    "Open a schedule for an active catalog doctor of the institution and department named (a hospital only for its own institution), dated from the hospital's today to BOOKING_HORIZON_DAYS (90) ahead; one open schedule per doctor, date and period.",
   tag: 'schedules',
   auth: { roles: STAFF },
   params: noParams,
   body: openScheduleBody,
   responses: { 201: reply('Opened', scheduleOpened, true) },
-  problems: [...COMMON_PROBLEMS, 'schedule_already_exists', 'session_started'],
+  problems: [
+    ...COMMON_PROBLEMS,
+    'schedule_already_exists',
+    'session_started',
+    'session_already_scheduled',
+    'catalog_reference_invalid',
+    'date_outside_horizon',
+  ],
 });
 
 export const changeCapacityRoute = defineRoute({
@@ -124,7 +135,8 @@ export const bookAppointmentRoute = defineRoute({
   path: '/v1/appointments',
   operationId: 'bookAppointment',
   summary: 'Book a place on a schedule',
-  description: 'Book a place on a schedule. A patient books only for themselves (patientId = their sub).',
+  description:
+    "Book a place on a schedule. A patient books only for themselves (patientId = their sub); a hospital only on its own institution's schedules.",
   tag: 'appointments',
   auth: { roles: ANYONE },
   params: noParams,
@@ -146,7 +158,8 @@ export const cancelAppointmentRoute = defineRoute({
   path: '/v1/appointments/:appointmentId/cancel',
   operationId: 'cancelAppointment',
   summary: 'Cancel an appointment',
-  description: 'Cancel an appointment (a patient only their own). The body is optional.',
+  description:
+    "Cancel an appointment (a patient only their own, a hospital only on its own institution's schedules). The body is optional.",
   tag: 'appointments',
   auth: { roles: ANYONE },
   params: appointmentParams,
@@ -173,6 +186,22 @@ export const forgetPatientRoute = defineRoute({
   problems: [...COMMON_PROBLEMS, ...PATH_PROBLEMS, 'patient_not_found'],
 });
 
+export const auditRoute = defineRoute({
+  method: 'get',
+  path: '/v1/audit',
+  operationId: 'listAuditEntries',
+  summary: 'The audit trail, newest first (admins only)',
+  description:
+    'Every access to patient data by a hospital or an admin and every admin action: who, what, when, trace id. Patients appear only as their opaque patient reference. Filter by actor, action or subject; page on with `cursor` = the previous nextCursor.',
+  tag: 'audit',
+  auth: { roles: ['admin'] },
+  requestHeaders: [{ name: 'traceparent' }],
+  params: noParams,
+  query: auditQuery,
+  responses: { 200: { description: 'A page of audit entries', body: auditPage } },
+  problems: ['bad_parameter', 'unauthenticated', 'forbidden', 'internal', 'dependency_unavailable'],
+});
+
 export const commandApiRoutes: readonly RouteSpec[] = [
   openScheduleRoute,
   changeCapacityRoute,
@@ -180,6 +209,7 @@ export const commandApiRoutes: readonly RouteSpec[] = [
   bookAppointmentRoute,
   cancelAppointmentRoute,
   forgetPatientRoute,
+  auditRoute,
 ];
 
 export const commandApiInfo = {

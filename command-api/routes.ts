@@ -10,6 +10,7 @@ import { type Principal, requireRole, type Role } from '../platform/http/auth.ts
 import { AppError } from '../platform/http/errors.ts';
 import type { PatientVault } from '../platform/patient-vault.ts';
 import type { PgAppointmentIndex } from './appointment-index.ts';
+import { catalogProblem, type CatalogDirectory } from './catalog-directory.ts';
 import { commandRoute, type CommandRouteDeps, type CommandRouteSpec } from './command-route.ts';
 import { problem } from './problems.ts';
 import {
@@ -20,6 +21,7 @@ import {
   forgetPatientRoute,
   openScheduleRoute,
 } from './route-specs.ts';
+import { ownSchedulesOnly, requireOwnInstitution } from './tenancy.ts';
 
 export interface RoutesDeps extends CommandRouteDeps {
   appointments: Pick<PgAppointmentIndex, 'find'>;
@@ -27,9 +29,13 @@ export interface RoutesDeps extends CommandRouteDeps {
   patients: Pick<PatientVault, 'resolve' | 'refFor'>;
   /** POST /v1/patients/{id}/forget (forget-route.ts): not a schedule command. */
   forget: RequestHandler;
+  /** Where opening a schedule checks its doctor, institution and department. */
+  catalog: CatalogDirectory;
+  /** Days after the hospital's today a schedule may be opened for (BOOKING_HORIZON_DAYS). */
+  bookingHorizonDays: number;
 }
 
-const methodNotAllowed =
+export const methodNotAllowed =
   (...allowed: string[]): RequestHandler =>
   (req) => {
     throw new AppError('method_not_allowed', `${req.method} is not supported here`, {
@@ -46,7 +52,7 @@ export function commandRoutes(deps: RoutesDeps): Router {
       .post(requireRole(...spec.route.auth.roles), commandRoute(deps, spec))
       .all(methodNotAllowed('POST'));
   };
-  post(openSchedule(deps.ids));
+  post(openSchedule(deps));
   post(changeCapacity);
   post(closeSchedule);
   post(bookAppointment(deps.ids, deps.patients));
@@ -63,10 +69,20 @@ type Spec<R> = R extends { body: infer B extends z.ZodType; params: infer P exte
   ? CommandRouteSpec<B, P>
   : never;
 
-const openSchedule = (ids: () => string): Spec<typeof openScheduleRoute> => ({
+const openSchedule = (
+  deps: Pick<RoutesDeps, 'ids' | 'catalog' | 'bookingHorizonDays'>,
+): Spec<typeof openScheduleRoute> => ({
   route: openScheduleRoute,
-  prepare: ({ body, principal, now }) => {
-    const scheduleId = body.scheduleId ?? ids();
+  authorize: (principal, body) => requireOwnInstitution(principal, body.institutionId),
+  prepare: async ({ body, principal, now }) => {
+    const invalid = catalogProblem(body, await deps.catalog.doctor(body.doctorId));
+    if (invalid.length > 0) {
+      const fields = invalid.map((p) => p.name).join(', ');
+      return problem('catalog_reference_invalid', `Not an active catalog reference: ${fields}`, {
+        invalidParams: invalid,
+      });
+    }
+    const scheduleId = body.scheduleId ?? deps.ids();
     return {
       streamId: scheduleStreamName(scheduleId),
       command: {
@@ -81,6 +97,7 @@ const openSchedule = (ids: () => string): Spec<typeof openScheduleRoute> => ({
         fee: body.fee,
         actor: { id: principal.sub, role: principal.role },
         now,
+        bookingHorizonDays: deps.bookingHorizonDays,
       },
       reply: ({ state }) => ({
         status: 201,
@@ -100,6 +117,7 @@ const changeCapacity: Spec<typeof changeCapacityRoute> = {
   route: changeCapacityRoute,
   prepare: ({ body, params, principal, now }) => ({
     streamId: scheduleStreamName(params.scheduleId),
+    authorize: ownSchedulesOnly(principal),
     command: {
       type: 'ChangeCapacity',
       capacity: body.capacity,
@@ -114,6 +132,7 @@ const closeSchedule: Spec<typeof closeScheduleRoute> = {
   route: closeScheduleRoute,
   prepare: ({ body, params, principal, now }) => ({
     streamId: scheduleStreamName(params.scheduleId),
+    authorize: ownSchedulesOnly(principal),
     command: {
       type: 'CloseSchedule',
       reason: body.reason,
@@ -150,6 +169,7 @@ const bookAppointment = (
     const { patientRef, patient } = await patients.resolve(body.patientId);
     return {
       streamId: scheduleStreamName(body.scheduleId),
+      authorize: ownSchedulesOnly(principal),
       command: {
         type: 'BookAppointment',
         scheduleId: body.scheduleId,
@@ -179,6 +199,7 @@ const cancelAppointment = (
     const actor = await actorFor(principal, patients);
     return {
       streamId: indexed.streamId,
+      authorize: ownSchedulesOnly(principal),
       command: {
         type: 'CancelAppointment',
         appointmentId: params.appointmentId,

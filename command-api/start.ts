@@ -9,6 +9,7 @@ import { requirePostgresEventStore } from '../platform/event-store/index.ts';
 import type { HealthResponse } from '../platform/http/health.ts';
 import { healthOf } from '../platform/http/service-app.ts';
 import { createRegistry, type Registry } from '../platform/http/metrics.ts';
+import { defaultAdminPort, serveHandler } from '../platform/http/admin.ts';
 import { boundPort, drain, listen } from '../platform/http/server.ts';
 import { createLogger, type Logger } from '../platform/logger.ts';
 import { createPool, type Pool } from '../platform/pg.ts';
@@ -21,7 +22,10 @@ export interface CommandApiStartOptions {
   registry?: Registry;
   /** Default: PORT, else COMMAND_API_PORT (0 picks a free port). */
   port?: number;
+  /** Default HOST (127.0.0.1). */
   host?: string;
+  /** Default: ADMIN_PORT, else the port + 1000 (0 picks a free port). */
+  adminPort?: number;
   /** Apply pending migrations before listening. Default true. */
   migrate?: boolean;
   /** A pool owned by the caller (stop does not end it). */
@@ -33,6 +37,8 @@ export interface CommandApiStartOptions {
 export interface CommandApiHandle {
   readonly port: number;
   readonly url: string;
+  /** /metrics and the detailed health. */
+  readonly adminUrl: string;
   /** Resolves at once: the API takes traffic once start resolved (readiness says whether it can). */
   readonly ready: Promise<void>;
   readonly server: Server;
@@ -86,12 +92,17 @@ export async function startCommandApi(opts: CommandApiStartOptions): Promise<Com
     logger,
     registry: opts.registry ?? createRegistry(),
   });
-  const server = await listen(api.app, opts.port ?? config.PORT ?? config.COMMAND_API_PORT, opts.host);
+  const host = opts.host ?? config.HOST;
+  const requested = opts.port ?? config.PORT ?? config.COMMAND_API_PORT;
+  const server = await listen(api.app, requested, host);
   const port = boundPort(server);
+  const adminPort = opts.adminPort ?? defaultAdminPort(requested, config.ADMIN_PORT);
+  const admin = await serveHandler(api.admin, adminPort, host);
   let stopping: Promise<void> | undefined;
   return {
     port,
-    url: `http://${opts.host ?? '127.0.0.1'}:${port}`,
+    url: `http://${host}:${port}`,
+    adminUrl: admin.url,
     ready: Promise.resolve(),
     server,
     api,
@@ -101,6 +112,7 @@ export async function startCommandApi(opts: CommandApiStartOptions): Promise<Com
       (stopping ??= (async () => {
         api.beginShutdown();
         await drain(server, drainMs);
+        await admin.close();
         api.close();
         limiter?.close();
         if (!opts.pool) await pool.end();

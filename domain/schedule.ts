@@ -6,7 +6,14 @@
  * Pure: no I/O, no clock, no id generation. Callers pass `now` and every id in.
  */
 import type { Actor, AppointmentCancelled, ScheduleEvent } from './schedule-events.ts';
-import { isCalendarDate, type Period, periods, sessionStart } from './session-time.ts';
+import {
+  addDays,
+  hospitalDateAt,
+  isCalendarDate,
+  type Period,
+  periods,
+  sessionStart,
+} from './session-time.ts';
 
 export const MIN_CAPACITY = 1;
 export const MAX_CAPACITY = 1000;
@@ -29,6 +36,11 @@ export interface OpenSchedule {
   fee: number;
   actor: Actor;
   now: Date;
+  /**
+   * How far ahead a session may be opened, in days after the hospital's today (config
+   * BOOKING_HORIZON_DAYS): the date must lie in today..today+bookingHorizonDays.
+   */
+  bookingHorizonDays: number;
 }
 
 export interface BookAppointment {
@@ -134,6 +146,8 @@ export type ScheduleError =
   | { code: 'schedule_already_exists' }
   | { code: 'schedule_closed' }
   | { code: 'session_started'; sessionStartsAt: string }
+  /** The date lies before the hospital's today or after the booking horizon (both inclusive bounds). */
+  | { code: 'date_outside_horizon'; date: string; earliest: string; latest: string }
   | { code: 'schedule_full'; capacity: number }
   | { code: 'already_booked'; appointmentId: string }
   | { code: 'appointment_id_taken'; appointmentId: string }
@@ -212,7 +226,14 @@ function openSchedule(cmd: OpenSchedule, state: ScheduleState): Decision {
   if (!Number.isInteger(cmd.fee) || cmd.fee < 0) {
     return reject({ code: 'invalid_command', field: 'fee', reason: 'expected a non-negative integer (fen)' });
   }
+  const earliest = hospitalDateAt(cmd.now);
+  const latest = addDays(earliest, cmd.bookingHorizonDays);
+  // YYYY-MM-DD strings compare as the dates they write.
+  if (cmd.date < earliest || cmd.date > latest) {
+    return reject({ code: 'date_outside_horizon', date: cmd.date, earliest, latest });
+  }
   const startsAt = sessionStart(cmd.date, cmd.period);
+  // Today's session may have begun already.
   if (cmd.now.getTime() >= startsAt.getTime()) {
     return reject({ code: 'session_started', sessionStartsAt: startsAt.toISOString() });
   }

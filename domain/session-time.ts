@@ -34,3 +34,16 @@ export function isCalendarDate(value: string): boolean {
 export function sessionStart(date: string, period: Period): Date {
   return new Date(`${date}T${periodStartTime[period]}:00${HOSPITAL_UTC_OFFSET}`);
 }
+
+const DAY_MS = 86_400_000;
+const OFFSET_MS = 8 * 3_600_000;
+
+/** The hospital's calendar date (YYYY-MM-DD) at an instant. */
+export function hospitalDateAt(instant: Date): string {
+  return new Date(instant.getTime() + OFFSET_MS).toISOString().slice(0, 10);
+}
+
+/** The calendar date `days` after `date` (YYYY-MM-DD; negative goes back). */
+export function addDays(date: string, days: number): string {
+  return new Date(Date.parse(`${date}T00:00:00Z`) + days * DAY_MS).toISOString().slice(0, 10);
+}

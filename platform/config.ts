@@ -68,6 +68,37 @@ const esdbUrl = z
     },
   );
 
+export const DEV_JWT_SECRET = 'local-dev-only-secret-change-me-0123456789';
+
+/** Bytes an HS256 secret needs (RFC 7518 §3.2: at least the hash size, 256 bits). */
+export const MIN_JWT_SECRET_BYTES = 32;
+
+export interface JwtKey {
+  kid: string;
+  secret: string;
+}
+
+/**
+ * JWT_KEYS: `kid1:secret1,kid2:secret2` (the first signs, all verify; a kid is 1-64 of
+ * `[A-Za-z0-9._-]`, a secret runs to the next comma). Returns the keys or why the value is invalid.
+ */
+export function parseJwtKeys(value: string): JwtKey[] | string {
+  const keys: JwtKey[] = [];
+  for (const entry of value.split(',')) {
+    const at = entry.indexOf(':');
+    const kid = entry.slice(0, at).trim();
+    const secret = entry.slice(at + 1).trim();
+    if (at < 0 || !/^[A-Za-z0-9._-]{1,64}$/.test(kid) || secret === '') {
+      return 'expected kid:secret pairs separated by commas, e.g. k2:<secret>,k1:<old secret>';
+    }
+    if (keys.some((k) => k.kid === kid)) return `kid ${kid} appears twice`;
+    keys.push({ kid, secret });
+  }
+  return keys;
+}
+
+const secretBytes = (secret: string): number => Buffer.byteLength(secret, 'utf8');
+
 /**
  * Every environment variable the platform reads, with the default that points at the
  * local engines (`npm run engines -- up`). The README's configuration table mirrors this.
@@ -97,10 +128,39 @@ export const configSchema = z
     QUERY_API_PORT: port(3002),
     /** Overrides the listening port of whichever single service this process runs. */
     PORT: z.coerce.number().int().min(1).max(65535).optional(),
+    /** Interface every service listens on (public and admin ports). */
+    HOST: z.string().min(1).default('127.0.0.1'),
+    /** Overrides the admin port (/metrics, detailed health) of whichever single service this process runs. */
+    ADMIN_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+    /** The one HS256 key (kid `default`) when JWT_KEYS is unset. */
     JWT_SECRET: z
       .string()
-      .min(32, 'must be at least 32 characters')
-      .default('local-dev-only-secret-change-me-0123456789'),
+      .refine((s) => secretBytes(s) >= MIN_JWT_SECRET_BYTES, `must be at least ${MIN_JWT_SECRET_BYTES} bytes`)
+      .default(DEV_JWT_SECRET),
+    /** Key rotation: `kid1:secret1,kid2:secret2`; replaces JWT_SECRET; the first key signs. */
+    JWT_KEYS: z
+      .string()
+      .optional()
+      .superRefine((s, ctx) => {
+        if (s === undefined) return;
+        const keys = parseJwtKeys(s);
+        if (typeof keys === 'string') ctx.addIssue({ code: 'custom', message: keys });
+        else if (keys.some((k) => secretBytes(k.secret) < MIN_JWT_SECRET_BYTES)) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `every secret must be at least ${MIN_JWT_SECRET_BYTES} bytes`,
+          });
+        }
+      }),
+    JWT_ISSUER: z.string().min(1).default('booking-platform'),
+    JWT_AUDIENCE: z.string().min(1).default('booking-api'),
+    /** Longest token lifetime (exp - iat) accepted and minted. */
+    JWT_MAX_TTL_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(60)
+      .max(30 * 86_400)
+      .default(86_400),
     IDEMPOTENCY_TTL_HOURS: z.coerce
       .number()
       .int()
@@ -115,6 +175,8 @@ export const configSchema = z
       .string()
       .default(DEV_PATIENT_KEK)
       .refine((s) => parseKek(s) !== undefined, { message: 'expected 32 bytes as 64 hex digits or base64' }),
+    /** How many days after the hospital's today a schedule may be opened for (the booking horizon). */
+    BOOKING_HORIZON_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
     /** Inbound flow control: commands one patient may send per minute, shared by every instance (0: off). */
     PATIENT_COMMANDS_PER_MINUTE: z.coerce.number().int().min(0).max(100_000).default(30),
   })
@@ -129,7 +191,30 @@ export const configSchema = z
         message: 'required when EVENT_STORE=eventstoredb (e.g. esdb://127.0.0.1:2113?tls=false)',
       });
     }
+    // The development secret is public (it is in this file): a production token signed with it is forgeable.
+    if (c.NODE_ENV === 'production' && c.JWT_KEYS === undefined && c.JWT_SECRET === DEV_JWT_SECRET) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['JWT_SECRET'],
+        message: `must be set in production (or JWT_KEYS), to a secret of at least ${MIN_JWT_SECRET_BYTES} bytes`,
+      });
+    }
+    const keys = c.JWT_KEYS === undefined ? [] : parseJwtKeys(c.JWT_KEYS);
+    if (c.NODE_ENV === 'production' && Array.isArray(keys) && keys.some((k) => k.secret === DEV_JWT_SECRET)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['JWT_KEYS'],
+        message: 'must not use the development secret in production',
+      });
+    }
   });
+
+/** The verification keys of a configuration: JWT_KEYS, else JWT_SECRET as kid `default`. */
+export function jwtKeysOf(config: Pick<Config, 'JWT_SECRET'> & Partial<Pick<Config, 'JWT_KEYS'>>): JwtKey[] {
+  const keys = config.JWT_KEYS === undefined ? undefined : parseJwtKeys(config.JWT_KEYS);
+  if (typeof keys === 'string') throw new Error(`JWT_KEYS: ${keys}`);
+  return keys ?? [{ kid: 'default', secret: config.JWT_SECRET }];
+}
 
 export type Config = z.infer<typeof configSchema>;
 

@@ -11,6 +11,11 @@ export interface PoolOptions {
   applicationName?: string;
   /** Server-side cap on any single statement, so a stuck query cannot hold a connection forever. */
   statementTimeoutMs?: number;
+  /**
+   * Server-side cap on a transaction left idle (a crashed request, a forgotten COMMIT): an open
+   * transaction with an xid holds back the relay and every projection (docs/adr/0002). Default 10 s.
+   */
+  idleInTransactionTimeoutMs?: number;
   connectionTimeoutMs?: number;
   idleTimeoutMs?: number;
   logger?: Logger;
@@ -26,6 +31,7 @@ export function createPool(
     max: config.PG_POOL_MAX,
     application_name: opts.applicationName ?? 'booking-platform',
     statement_timeout: opts.statementTimeoutMs ?? 30_000,
+    idle_in_transaction_session_timeout: opts.idleInTransactionTimeoutMs ?? 10_000,
     connectionTimeoutMillis: opts.connectionTimeoutMs ?? 5_000,
     idleTimeoutMillis: opts.idleTimeoutMs ?? 30_000,
   });

@@ -1,56 +1,53 @@
 /**
- * The server of a background worker (projections, catalog projections): /healthz, /readyz and
- * /metrics over plain node:http, with the health semantics of platform/http/health.ts.
+ * The servers of a background worker (projections, catalog projections) over plain node:http, with
+ * the health semantics of platform/http/health.ts: the public port answers /healthz and /readyz
+ * (status and reasons), the admin port (platform/http/admin.ts) /metrics and the detailed health.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { defaultAdminPort, serveAdmin, serveHandler } from './http/admin.ts';
 import { handleHealth, type HealthOptions } from './http/health.ts';
 
 export interface WorkerServer {
   readonly port: number;
   readonly url: string;
+  /** Where /metrics and the detailed health answer. */
+  readonly adminPort: number;
+  readonly adminUrl: string;
   close(): Promise<void>;
 }
 
-const describe = (err: unknown): string => (err instanceof Error ? err.message : String(err));
-
-/** Serves /healthz, /readyz and /metrics; port 0 picks one. */
+/** Serves the public health on `port` and the admin listener on `adminPort` (default port + 1000); 0 picks one. */
 export async function serveWorker(opts: {
   registry: Registry;
   health: HealthOptions;
   port: number;
+  adminPort?: number;
   host?: string;
 }): Promise<WorkerServer> {
-  const server: Server = createServer((req, res) => {
-    if (handleHealth(req, res, opts.health)) return;
-    if (req.url !== '/metrics') {
-      res.writeHead(404).end();
-      return;
-    }
-    opts.registry.metrics().then(
-      (text) => {
-        res.setHeader('Content-Type', opts.registry.contentType);
-        res.end(text);
-      },
-      (err: unknown) => res.writeHead(500).end(describe(err)),
-    );
+  const host = opts.host ?? '127.0.0.1';
+  const server = await serveHandler(
+    (req, res) => {
+      if (!handleHealth(req, res, opts.health)) res.writeHead(404).end();
+    },
+    opts.port,
+    host,
+  );
+  const admin = await serveAdmin({
+    registry: opts.registry,
+    health: opts.health,
+    port: defaultAdminPort(opts.port, opts.adminPort),
+    host,
+  }).catch(async (err: unknown) => {
+    await server.close();
+    throw err;
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
   return {
-    port,
-    url: `http://${opts.host ?? '127.0.0.1'}:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    port: server.port,
+    url: server.url,
+    adminPort: admin.port,
+    adminUrl: admin.url,
+    close: async () => {
+      await Promise.all([server.close(), admin.close()]);
+    },
   };
 }

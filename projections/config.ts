@@ -35,6 +35,10 @@ export const projectionsConfigSchema = z.object({
   RELAY_MAX_IDLE_MS: int(100, 1, 10_000),
   /** Where a relay without a checkpoint starts: the beginning of the log, or its current end. */
   RELAY_START: z.enum(['beginning', 'end']).default('beginning'),
+  /** A transaction holding the relay back longer than this makes the process degraded (ADR 0002). */
+  RELAY_HELD_BACK_BUDGET_SECONDS: int(10, 1, 3_600),
+  /** How often the Redis projector checks that its read model was not lost (epoch marker). */
+  READ_MODEL_CHECK_INTERVAL_MS: int(5_000, 100, 600_000),
   /** READ_MODEL_PREFIX, APPOINTMENTS_ALIAS: shared with the query API. */
   ...bookingReadModelSettings,
   /** Consumer groups are `<prefix>.redis` and `<prefix>.search`. */

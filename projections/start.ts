@@ -28,6 +28,9 @@ import { serveWorker } from '../platform/worker-shell.ts';
 import { groupIdOf, type ProjectionsConfig } from './config.ts';
 import { deathWatch, projectionsHealth } from './health.ts';
 import { startRelay, type RelayHandle, type RelayStart } from './relay/relay.ts';
+import { watchRelay, type RelayWatch } from './relay/relay-watch.ts';
+import { guardKeyspace, type KeyspaceGuard } from './redis/keyspace-guard.ts';
+import { rebuildRedis } from './rebuild.ts';
 import { describeError } from './runtime/errors.ts';
 import { startup } from './startup.ts';
 import {
@@ -68,7 +71,10 @@ export interface StartProjectionsDeps {
   hooks?: ProjectionsHooks;
   /** Default: PORT, else PROJECTIONS_PORT (0 picks a free port). */
   port?: number;
+  /** Default HOST (127.0.0.1). */
   host?: string;
+  /** Default: ADMIN_PORT, else the port + 1000 (0 picks a free port). */
+  adminPort?: number;
   /** Overrides RELAY_START (e.g. a precise checkpoint). */
   relayStartFrom?: RelayStart;
   projectorRetry?: Partial<RetryOptions>;
@@ -79,6 +85,8 @@ export interface StartProjectionsDeps {
 export interface ProjectionsHandle {
   readonly port: number;
   readonly url: string;
+  /** /metrics and the detailed health. */
+  readonly adminUrl: string;
   /** Resolves once every part started; rejects only if stopped first. */
   readonly ready: Promise<void>;
   readonly relay: RelayHandle | undefined;
@@ -129,6 +137,8 @@ export async function startProjections(
   const { unlessStopped } = boot;
 
   let relay: RelayHandle | undefined;
+  let relayWatch: RelayWatch | undefined;
+  let keyspaceGuard: KeyspaceGuard | undefined;
   const projectors: ProjectorHandle[] = [];
   const lag: Sampler<number>[] = [];
   const watch = deathWatch();
@@ -149,11 +159,15 @@ export async function startProjections(
         postgres: () => io.pool.query('SELECT 1'),
         ...(io.redis ? { redis: () => io.redis?.ping() } : {}),
         ...(io.engine ? { search: () => searchAnswers(io.engine) } : {}),
+        ...(enabled('relay') ? { 'relay-held-back': () => relayWatch?.check() } : {}),
       },
       lag: () => lag,
       isStarted: () => started,
       isStopping: () => boot.signal.aborted,
-      details: () => ({ components: pc.PROJECTIONS_COMPONENTS }),
+      details: () => ({
+        components: pc.PROJECTIONS_COMPONENTS,
+        ...(relayWatch ? { relay: relayWatch.report() } : {}),
+      }),
     },
     watch,
   );
@@ -203,6 +217,13 @@ export async function startProjections(
       relay = r;
       r.done.catch((err: unknown) => reportFailure(new Error(`relay: ${describeError(err)}`)));
       sampleLag('relay', () => r.lag());
+      relayWatch = watchRelay({
+        pool: io.pool,
+        checkpoint: () => r.checkpoint(),
+        registry,
+        budgetSeconds: pc.RELAY_HELD_BACK_BUDGET_SECONDS,
+        ...probe,
+      });
       await unlessStopped(r.ready);
     }
     if (io.redis && !projectors.some((p) => p.name === 'redis')) {
@@ -215,6 +236,29 @@ export async function startProjections(
       });
       await unlessStopped(writer.liveVersion());
       await startProjector('redis', handlerOf('redis', handlerFor(writer)));
+      const redis = io.redis;
+      keyspaceGuard = guardKeyspace({
+        redis,
+        root: pc.READ_MODEL_PREFIX,
+        hasProjected: () => groupHasCommitted(io.kafka, groupIdOf(pc, 'redis'), pc.EVENTS_TOPIC),
+        rebuild: async (onProgress) => {
+          await rebuildRedis({
+            store: io.store,
+            pool: io.pool,
+            kafka: io.kafka,
+            config: pc,
+            logger,
+            redis,
+            onProgress,
+          });
+        },
+        logger,
+        registry,
+        intervalMs: pc.READ_MODEL_CHECK_INTERVAL_MS,
+      });
+      void keyspaceGuard
+        .check()
+        .catch((err: unknown) => logger.warn({ err }, 'read-model keyspace check failed'));
     }
     if (io.engine && !projectors.some((p) => p.name === 'search')) {
       await unlessStopped(ensureAppointmentsIndex(io.engine, pc.APPOINTMENTS_ALIAS));
@@ -234,7 +278,8 @@ export async function startProjections(
     registry,
     health,
     port: deps.port ?? c.PORT ?? pc.PROJECTIONS_PORT,
-    ...(deps.host ? { host: deps.host } : {}),
+    host: deps.host ?? c.HOST,
+    ...((deps.adminPort ?? c.ADMIN_PORT) === undefined ? {} : { adminPort: deps.adminPort ?? c.ADMIN_PORT }),
   }).catch(async (err: unknown) => {
     await broker.close();
     await io.close();
@@ -250,6 +295,8 @@ export async function startProjections(
     (stopping ??= (async () => {
       boot.stop();
       for (const s of lag) s.stop();
+      relayWatch?.stop();
+      keyspaceGuard?.stop();
       await broker.close();
       await relay?.stop();
       await Promise.all(projectors.map((p) => p.stop()));
@@ -260,6 +307,7 @@ export async function startProjections(
   return {
     port: server.port,
     url: server.url,
+    adminUrl: server.adminUrl,
     ready,
     get relay() {
       return relay;
@@ -279,6 +327,18 @@ async function ensureEventTopics(kafka: Kafka, pc: ProjectionsConfig): Promise<v
       { topic: pc.EVENTS_TOPIC, numPartitions: 6, replicationFactor: 1 },
       { topic: pc.EVENTS_DLQ_TOPIC, numPartitions: 1, replicationFactor: 1 },
     ]);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Whether a consumer group has committed any offset on `topic` (it has consumed before). */
+async function groupHasCommitted(kafka: Kafka, groupId: string, topic: string): Promise<boolean> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const offsets = await admin.fetchOffsets({ groupId, topics: [topic] });
+    return offsets.some((t) => t.partitions.some((p) => Number(p.offset) >= 0));
   } finally {
     await admin.disconnect();
   }

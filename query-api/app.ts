@@ -6,6 +6,7 @@ import type { RequestListener } from 'node:http';
 import type { Express } from 'express';
 import type { Redis } from 'ioredis';
 import { Counter, Gauge } from 'prom-client';
+import type { JwtInput } from '../platform/http/auth.ts';
 import { createRegistry, type Registry } from '../platform/http/metrics.ts';
 import { problemBaseFromEnv } from '../platform/http/problem-base.ts';
 import { serviceApp } from '../platform/http/service-app.ts';
@@ -18,13 +19,16 @@ import { BookingReader } from './read-models/booking-reader.ts';
 import { CatalogReader } from './read-models/catalog-reader.ts';
 import { FastRoutes, withFastPath } from './fast-path.ts';
 import { queryApiInfo, queryApiRoutes } from './route-specs.ts';
+import { rebuildingKey } from '../read-models/bookings.ts';
+import { watchRedis } from './redis-watch.ts';
 import { queryRoutes } from './routes.ts';
 
 export interface QueryApiDeps {
   redis: Redis;
   search: SearchEngine;
   config: QueryApiConfig;
-  jwtSecret: string;
+  /** Keys and checks of bearer tokens (a bare secret: one key, default issuer, audience, lifetime). */
+  jwt: JwtInput;
   /** Root of the booking read-model keys (`rm`). */
   readModelRoot: string;
   /** Prefix of the catalog read-model keys (`catalog:`). */
@@ -43,6 +47,8 @@ export interface QueryApi {
   app: Express;
   /** What the server listens with: the cache fast path in front of the Express app. */
   handler: RequestListener;
+  /** /metrics and the detailed health, for the admin port. */
+  admin: RequestListener;
   cache: TwoLevelCache;
   registry: Registry;
   beginShutdown(): void;
@@ -90,7 +96,13 @@ export function createApp(deps: QueryApiDeps): QueryApi {
   });
 
   const fastRoutes = new FastRoutes();
-  const redisReady = () => deps.redis.status === 'ready';
+  // Judged by answers (a paused Redis keeps its connection): stale marks and the fast path follow it.
+  const redisWatch = watchRedis(deps.redis, {
+    budgetMs: deps.config.QUERY_REDIS_TIMEOUT_MS,
+    rebuildingKey: rebuildingKey(deps.readModelRoot),
+  });
+  const redisReady = () => redisWatch.answering();
+  const rebuilding = () => redisWatch.rebuilding();
   const service = serviceApp({
     logger,
     registry,
@@ -102,7 +114,6 @@ export function createApp(deps: QueryApiDeps): QueryApi {
     },
   });
   const { app } = service;
-  app.set('query parser', 'simple');
   app.use(
     queryRoutes({
       cache,
@@ -111,11 +122,12 @@ export function createApp(deps: QueryApiDeps): QueryApi {
       search: deps.search,
       searchAlias: deps.searchAlias,
       config: deps.config,
-      jwtSecret: deps.jwtSecret,
+      jwt: deps.jwt,
       outcomes,
       fastRoutes,
       redisReady,
       appointments: deps.appointments,
+      rebuilding,
       ...(deps.clock ? { clock: deps.clock } : {}),
     }),
   );
@@ -129,11 +141,16 @@ export function createApp(deps: QueryApiDeps): QueryApi {
       registry,
       outcomes,
       logger,
-      redisReady,
+      // While a lost booking read model is rebuilt, answers go through the routes, which mark them.
+      redisReady: () => redisReady() && !rebuilding(),
       disabled: service.isShuttingDown,
     }),
+    admin: service.admin,
     cache,
     registry,
-    beginShutdown: service.beginShutdown,
+    beginShutdown: () => {
+      redisWatch.stop();
+      service.beginShutdown();
+    },
   };
 }

@@ -1,22 +1,31 @@
 /**
  * What the query API answers, as zod schemas: the OpenAPI document and the generated clients read
- * them. Catalog rows carry every column Debezium delivered, so only the fields clients rely on
- * are named and the rest passes through.
+ * them. Catalog rows are their published columns (read-models/published-columns.ts), strictly: a
+ * column that is not published must not appear in a response.
  */
 import { z } from 'zod';
 import { periods } from '../domain/session-time.ts';
+import type { CatalogTable } from '../read-models/catalog.ts';
+import { publishedColumns } from '../read-models/published-columns.ts';
 
 const id = z.union([z.int(), z.string()]);
 const cursor = z.string().nullable().describe('Opaque cursor of the next page; null on the last page');
 
-/** A catalog row (institution, department, doctor, homepage content) as projected. */
-export const catalogRow = z.looseObject({ id });
+/**
+ * A catalog row as served: its published columns. Only `id` is always there: a column published
+ * after a row was last changed appears at that row's next change (docs/adr/0004).
+ */
+const published = (table: CatalogTable) =>
+  z.strictObject(publishedColumns[table]).partial().required({ id: true });
+const institutionRow = published('institutions');
+const departmentRow = published('departments');
+const contentRow = published('homepage_content');
 
 export const homepage = z.strictObject({
   city: z.string(),
   date: z.string(),
-  banners: z.array(catalogRow),
-  featuredInstitutions: z.array(catalogRow.extend({ bookingsToday: z.int() })),
+  banners: z.array(contentRow),
+  featuredInstitutions: z.array(institutionRow.extend({ bookingsToday: z.int() })),
   hotDepartments: z.array(
     z.strictObject({
       departmentId: z.string(),
@@ -26,22 +35,22 @@ export const homepage = z.strictObject({
       institutionId: id.nullable(),
     }),
   ),
-  videos: z.array(z.strictObject({ tab: z.string(), items: z.array(catalogRow) })),
-  science: z.array(z.strictObject({ tab: z.string(), items: z.array(catalogRow) })),
+  videos: z.array(z.strictObject({ tab: z.string(), items: z.array(contentRow) })),
+  science: z.array(z.strictObject({ tab: z.string(), items: z.array(contentRow) })),
   stats: z.strictObject({ date: z.string(), totalBookings: z.number() }),
 });
 
 export const institutionsPage = z.strictObject({
-  items: z.array(catalogRow),
+  items: z.array(institutionRow),
   limit: z.int(),
   nextCursor: cursor,
 });
 
-export const institution = z.strictObject({ institution: catalogRow });
+export const institution = z.strictObject({ institution: institutionRow });
 
 export const institutionDepartments = z.strictObject({
   institutionId: z.string(),
-  departments: z.array(catalogRow),
+  departments: z.array(departmentRow),
 });
 
 export const doctorSchedules = z.strictObject({
@@ -69,7 +78,7 @@ export const doctorSchedules = z.strictObject({
 
 export const institutionSearch = z.strictObject({
   total: z.int(),
-  items: z.array(catalogRow.extend({ score: z.number() })),
+  items: z.array(institutionRow.extend({ score: z.number() })),
   nextCursor: cursor,
 });
 

@@ -1,12 +1,14 @@
 import { Router, type Request, type Response } from 'express';
 import type { Counter } from 'prom-client';
-import { authenticate, type Principal, principalOf } from '../platform/http/auth.ts';
+import { authenticate, type JwtInput, type Principal, principalOf } from '../platform/http/auth.ts';
 import { isDatabaseUnavailable } from '../platform/pg.ts';
 import type { AppointmentAccess } from './appointment-access.ts';
 import { AppError } from '../platform/http/errors.ts';
 import { parseOrThrow } from '../platform/http/zod-problem.ts';
 import { SearchUnavailableError, type SearchEngine } from '../platform/search/index.ts';
 import { hospitalDate, hospitalDayStart } from '../read-models/hospital-date.ts';
+import { publish } from '../read-models/published-columns.ts';
+import type { Row } from '../read-models/catalog.ts';
 import { makeCachedResponse } from './cache/cached-response.ts';
 import { sendCached, STALE_HEADER } from './cache/send-cached.ts';
 import type { TwoLevelCache } from './cache/two-level-cache.ts';
@@ -34,13 +36,16 @@ export interface RouteDeps {
   search: SearchEngine;
   searchAlias: string;
   config: QueryApiConfig;
-  jwtSecret: string;
+  /** Keys and checks of the bearer tokens (GET /v1/appointments/{id}). */
+  jwt: JwtInput;
   outcomes: Counter<'route' | 'outcome'>;
   fastRoutes: FastRoutes;
-  /** False while the Redis connection is down: whatever the cache serves then is marked stale. */
+  /** False while Redis does not answer: whatever the cache serves then is marked stale. */
   redisReady: () => boolean;
   /** appointment_index, the event store's head and the patient vault (PostgreSQL). */
   appointments: AppointmentAccess;
+  /** True while the projectors rebuild a lost booking read model: booking answers are marked stale. */
+  rebuilding?: () => boolean;
   clock?: () => Date;
 }
 
@@ -63,6 +68,7 @@ export function queryRoutes(deps: RouteDeps): Router {
     route: string,
     key: string,
     build: (deps: Deps) => Promise<unknown>,
+    opts: { bookings?: boolean } = {},
   ): Promise<boolean> => {
     const result = await cache
       .get(key, () =>
@@ -81,7 +87,11 @@ export function queryRoutes(deps: RouteDeps): Router {
     if (result.entry.missing) return false;
     const fellBack = result.outcome === 'l1-stale-fallback';
     const stale =
-      fellBack || (result.outcome !== 'l2-load' && !deps.redisReady()) ? 'redis-unavailable' : undefined;
+      fellBack || (result.outcome !== 'l2-load' && !deps.redisReady())
+        ? 'redis-unavailable'
+        : opts.bookings && deps.rebuilding?.()
+          ? 'read-model-rebuilding'
+          : undefined;
     if (!stale) deps.fastRoutes.remember(req.originalUrl, key, route);
     sendCached(req, res, result.entry, { outcome: result.outcome, stale });
     return true;
@@ -99,7 +109,10 @@ export function queryRoutes(deps: RouteDeps): Router {
         const at = now();
         const tabs = (names: readonly string[], size: number) =>
           Promise.all(
-            names.map(async (tab) => ({ tab, items: await catalog.content(tab, q.city, at, size, d) })),
+            names.map(async (tab) => ({
+              tab,
+              items: (await catalog.content(tab, q.city, at, size, d)).map(publishContent),
+            })),
           );
         const [banners, featured, videos, science] = await Promise.all([
           catalog.content(config.HOMEPAGE_BANNER_TAB, q.city, at, 5, d),
@@ -128,9 +141,9 @@ export function queryRoutes(deps: RouteDeps): Router {
         return {
           city: q.city,
           date: today,
-          banners,
+          banners: banners.map(publishContent),
           featuredInstitutions: featured.items.map((i) => ({
-            ...i,
+            ...publish('institutions', i),
             bookingsToday: stats.byInstitution[String(i.id)] ?? 0,
           })),
           hotDepartments: stats.hotDepartments.map((h) => {
@@ -147,6 +160,7 @@ export function queryRoutes(deps: RouteDeps): Router {
           stats: { date: today, totalBookings: stats.totalBookings },
         };
       },
+      { bookings: true },
     );
   });
 
@@ -169,7 +183,7 @@ export function queryRoutes(deps: RouteDeps): Router {
       async (d) => {
         const page = await catalog.page('institutions', index, after, q.limit, d);
         return {
-          items: page.items,
+          items: page.items.map(publishInstitution),
           limit: q.limit,
           nextCursor: page.next ? encodeCursor(fingerprint, [page.next]) : null,
         };
@@ -181,7 +195,7 @@ export function queryRoutes(deps: RouteDeps): Router {
     const { id } = parseOrThrow(institutionRoute.params, req.params, 'bad_parameter');
     const found = await cached(req, res, institutionRoute.path, `institution:${id}`, async (d) => {
       const institution = await catalog.doc('institutions', id, d);
-      return institution ? { institution } : MISSING;
+      return institution ? { institution: publish('institutions', institution) } : MISSING;
     });
     if (!found) throw new AppError('institution_not_found', `No institution ${id}`);
   });
@@ -203,7 +217,7 @@ export function queryRoutes(deps: RouteDeps): Router {
           500,
           d,
         );
-        return { institutionId: id, departments: page.items };
+        return { institutionId: id, departments: page.items.map((r) => publish('departments', r)) };
       },
     );
     if (!found) throw new AppError('institution_not_found', `No institution ${id}`);
@@ -263,6 +277,7 @@ export function queryRoutes(deps: RouteDeps): Router {
         const r = await load(d);
         return r.schedules.length === 0 && r.doctor === null ? MISSING : shape(r);
       },
+      { bookings: true },
     );
     if (!found) throw new AppError('doctor_not_found', `No doctor ${id}`);
   });
@@ -294,7 +309,7 @@ export function queryRoutes(deps: RouteDeps): Router {
       res.setHeader('Cache-Control', 'public, max-age=5');
       res.json({
         total: result.total,
-        items: hits.map((h) => ({ ...h.source, score: h.score })),
+        items: hits.map((h) => ({ ...publish('institutions', h.source), score: h.score })),
         nextCursor:
           result.hits.length > q.limit && last?.sort
             ? encodeCursor(fingerprint, last.sort as (string | number)[])
@@ -314,7 +329,7 @@ export function queryRoutes(deps: RouteDeps): Router {
     }
   });
 
-  router.get(appointmentRoute.path, authenticate({ secret: deps.jwtSecret }), async (req, res) => {
+  router.get(appointmentRoute.path, authenticate({ jwt: deps.jwt }), async (req, res) => {
     const { id } = parseOrThrow(appointmentRoute.params, req.params, 'bad_parameter');
     const principal = principalOf(req);
     const checkpoint = requestedCheckpoint(req);
@@ -362,6 +377,9 @@ export function queryRoutes(deps: RouteDeps): Router {
 
   return router;
 }
+
+const publishContent = (row: Row): Row => publish('homepage_content', row);
+const publishInstitution = (row: Row): Row => publish('institutions', row);
 
 function listIndex(catalog: CatalogReader, f: { city?: string; level?: string; category?: string }): string {
   const k = catalog.keys;

@@ -5,8 +5,10 @@
  */
 import type { Server } from 'node:http';
 import type { Config } from '../platform/config.ts';
+import { jwtSettingsOf } from '../platform/http/auth.ts';
 import type { HealthResponse } from '../platform/http/health.ts';
 import { createRegistry, type Registry } from '../platform/http/metrics.ts';
+import { defaultAdminPort, serveHandler } from '../platform/http/admin.ts';
 import { boundPort, drain, listen } from '../platform/http/server.ts';
 import { healthOf } from '../platform/http/service-app.ts';
 import { createLogger, type Logger } from '../platform/logger.ts';
@@ -27,7 +29,10 @@ export interface QueryApiStartOptions {
   registry?: Registry;
   /** Default: PORT, else QUERY_API_PORT (0 picks a free port). */
   port?: number;
+  /** Default HOST (127.0.0.1). */
   host?: string;
+  /** Default: ADMIN_PORT, else the port + 1000 (0 picks a free port). */
+  adminPort?: number;
   /** Override the read-model names of `queryConfig` (tests, benchmarks). */
   readModelRoot?: string;
   catalogPrefix?: string;
@@ -37,6 +42,8 @@ export interface QueryApiStartOptions {
 export interface QueryApiHandle {
   readonly port: number;
   readonly url: string;
+  /** /metrics and the detailed health. */
+  readonly adminUrl: string;
   /** Resolves at once: start waits for Redis and the invalidation subscription before listening. */
   readonly ready: Promise<void>;
   readonly server: Server;
@@ -82,7 +89,7 @@ export async function startQueryApi(opts: QueryApiStartOptions): Promise<QueryAp
     redis,
     search,
     config: queryConfig,
-    jwtSecret: config.JWT_SECRET,
+    jwt: jwtSettingsOf(config),
     readModelRoot,
     catalogPrefix,
     searchAlias,
@@ -95,12 +102,17 @@ export async function startQueryApi(opts: QueryApiStartOptions): Promise<QueryAp
     logger,
     { prefixes: [`${readModelRoot}:`, catalogPrefix] },
   );
-  const server = await listen(api.handler, opts.port ?? config.PORT ?? config.QUERY_API_PORT, opts.host);
+  const host = opts.host ?? config.HOST;
+  const requested = opts.port ?? config.PORT ?? config.QUERY_API_PORT;
+  const server = await listen(api.handler, requested, host);
   const port = boundPort(server);
+  const adminPort = opts.adminPort ?? defaultAdminPort(requested, config.ADMIN_PORT);
+  const admin = await serveHandler(api.admin, adminPort, host);
   let stopping: Promise<void> | undefined;
   return {
     port,
-    url: `http://${opts.host ?? '127.0.0.1'}:${port}`,
+    url: `http://${host}:${port}`,
+    adminUrl: admin.url,
     ready: Promise.resolve(),
     server,
     api,
@@ -109,6 +121,7 @@ export async function startQueryApi(opts: QueryApiStartOptions): Promise<QueryAp
       (stopping ??= (async () => {
         api.beginShutdown();
         await drain(server, drainMs);
+        await admin.close();
         await subscription.close();
         redis.disconnect();
         await search.close();

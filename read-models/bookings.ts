@@ -58,6 +58,14 @@ export interface Keyspace {
 
 /** `root` is the configurable key prefix (default `rm`); tests use a random one. */
 export const versionKey = (root: string): string => `${root}:version`;
+/**
+ * The keyspace's epoch marker: set once the read model is known to hold the whole log (built from
+ * the start, or rebuilt). A Redis that restarted without persistence, or was flushed, has lost it,
+ * which is how the projectors tell "empty because lost" from "empty because new".
+ */
+export const epochKey = (root: string): string => `${root}:epoch`;
+/** Present (with progress, JSON) while the projectors rebuild a lost keyspace from the event log. */
+export const rebuildingKey = (root: string): string => `${root}:rebuilding`;
 
 export function keyspace(root: string, version: number): Keyspace {
   const p = `${root}:v${version}`;

@@ -3,7 +3,7 @@
 // endpoint. Ctrl-C stops the services; the engines keep running until `npm run engines -- down`.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { createServer, type RequestListener } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { catalogConnector, catalogConnectorSettings } from '../connectors/catalog-connector.ts';
 import { ConnectClient } from '../connectors/connect-client.ts';
@@ -13,6 +13,7 @@ import { loadCatalogProjectionConfig } from '../projections/catalog/config.ts';
 import { loadProjectionsConfig } from '../projections/config.ts';
 import { seedIfEmpty } from '../infra/seed/seed.ts';
 import { loadConfig } from '../platform/config.ts';
+import { defaultAdminPort } from '../platform/http/admin.ts';
 import { createLogger, logFormat } from '../platform/logger.ts';
 import { afterProbe, probeService, type ServiceProbe } from './watchdog.ts';
 
@@ -26,6 +27,11 @@ const entryFile = (entry: string) => (compiled ? entry.replace(/\.ts$/, '.js') :
 const telemetryPreload = new URL(`../platform/telemetry-register.${compiled ? 'js' : 'ts'}`, import.meta.url)
   .href;
 const platformPort = Number(process.env.PLATFORM_PORT ?? 3000);
+/** The aggregate's detail (engines with pids and RSS, services with their probes) answers here only. */
+const platformAdminPort = defaultAdminPort(platformPort, config.ADMIN_PORT);
+// The services listen on HOST; a wildcard address is reached over loopback.
+const serviceHost = ['0.0.0.0', '::'].includes(config.HOST) ? '127.0.0.1' : config.HOST;
+const urlHost = serviceHost.includes(':') ? `[${serviceHost}]` : serviceHost;
 
 interface ServiceSpec {
   name: string;
@@ -39,22 +45,22 @@ const services: ServiceSpec[] = [
   {
     name: 'command-api',
     entry: 'command-api/main.ts',
-    baseUrl: `http://127.0.0.1:${config.COMMAND_API_PORT}`,
+    baseUrl: `http://${urlHost}:${config.COMMAND_API_PORT}`,
   },
   {
     name: 'projections',
     entry: 'projections/main.ts',
-    baseUrl: `http://127.0.0.1:${loadProjectionsConfig().PROJECTIONS_PORT}`,
+    baseUrl: `http://${urlHost}:${loadProjectionsConfig().PROJECTIONS_PORT}`,
   },
   {
     name: 'catalog-projections',
     entry: 'projections/catalog/main.ts',
-    baseUrl: `http://127.0.0.1:${loadCatalogProjectionConfig().CATALOG_PROJECTIONS_PORT}`,
+    baseUrl: `http://${urlHost}:${loadCatalogProjectionConfig().CATALOG_PROJECTIONS_PORT}`,
   },
   {
     name: 'query-api',
     entry: 'query-api/main.ts',
-    baseUrl: `http://127.0.0.1:${config.QUERY_API_PORT}`,
+    baseUrl: `http://${urlHost}:${config.QUERY_API_PORT}`,
   },
 ];
 
@@ -77,7 +83,8 @@ function startService(spec: ServiceSpec): void {
     cwd: root,
     // Children write to this process's stdout, in the format it chose (LOG_FORMAT, else pretty
     // on a terminal from the sources, JSON from the build), so all lines look alike.
-    env: { ...process.env, PORT: '', LOG_FORMAT: logFormat() },
+    // PORT and ADMIN_PORT name one service's ports: each child takes its own defaults instead.
+    env: { ...process.env, PORT: '', ADMIN_PORT: '', LOG_FORMAT: logFormat() },
     stdio: ['ignore', 'inherit', 'inherit'],
     // Its own process group: a Ctrl-C reaches only this supervisor, which stops each service with
     // one SIGTERM so it drains (a second signal would make it exit at once).
@@ -152,6 +159,20 @@ function platformHealth(): { statusCode: number; body: Record<string, unknown> }
   };
 }
 
+/** /healthz and /readyz of the aggregate: status and reasons in public, everything on the admin port. */
+function healthHandler(detailed: boolean): RequestListener {
+  return (req, res) => {
+    const health = platformHealth();
+    const { status, reasons } = health.body;
+    const body = detailed ? health.body : { status, reasons };
+    const answer = (statusCode: number) =>
+      res.writeHead(statusCode, { 'content-type': 'application/json' }).end(JSON.stringify(body, null, 2));
+    if (req.url === '/healthz') answer(health.statusCode);
+    else if (req.url === '/readyz') answer(health.body.ready ? 200 : 503);
+    else res.writeHead(404).end();
+  };
+}
+
 async function main(): Promise<void> {
   await up((line) => log.info(line));
   await migrate(config.DATABASE_URL, (line) => log.info(line));
@@ -164,17 +185,14 @@ async function main(): Promise<void> {
   }
 
   const watching = startWatching();
-  const server = createServer((req, res) => {
-    const health = platformHealth();
-    const answer = (statusCode: number, body: unknown) =>
-      res.writeHead(statusCode, { 'content-type': 'application/json' }).end(JSON.stringify(body, null, 2));
-    if (req.url === '/healthz') answer(health.statusCode, health.body);
-    else if (req.url === '/readyz') answer(health.body.ready ? 200 : 503, health.body);
-    else res.writeHead(404).end();
+  const server = createServer(healthHandler(false));
+  server.listen(platformPort, config.HOST, () => {
+    log.info(
+      `platform health at http://${urlHost}:${platformPort}/healthz (detail on :${platformAdminPort})`,
+    );
   });
-  server.listen(platformPort, '127.0.0.1', () => {
-    log.info(`platform health at http://127.0.0.1:${platformPort}/healthz`);
-  });
+  const adminServer = createServer(healthHandler(true));
+  adminServer.listen(platformAdminPort, config.HOST);
 
   const stop = () => {
     if (stopping) return;
@@ -182,6 +200,7 @@ async function main(): Promise<void> {
     clearInterval(watching);
     log.info('stopping services (engines keep running: `npm run engines -- down` stops them)');
     server.close();
+    adminServer.close();
     for (const child of children.values()) child.kill('SIGTERM');
     const deadline = setTimeout(() => {
       for (const [name, child] of children) {

@@ -322,6 +322,20 @@ async function checkRedis(log: Log): Promise<void> {
   try {
     await redis.connect();
     await redis.ping();
+    // The read models are rebuilt from the event log when lost, but a rebuild takes time: keep
+    // them across a Redis restart. The machine's Redis starts with `appendonly no`; switch the
+    // running server to append-only (fsync every second). CONFIG REWRITE persists it when the
+    // server has a config file it may write; otherwise it holds until that Redis restarts.
+    const [, appendonly] = (await redis.config('GET', 'appendonly')) as [string, string];
+    if (appendonly !== 'yes') {
+      await redis.config('SET', 'appendonly', 'yes');
+      await redis.config('SET', 'appendfsync', 'everysec');
+      const persisted = await redis.config('REWRITE').then(
+        () => 'and its config file',
+        () => 'until it restarts (no writable config file)',
+      );
+      log(`redis: append-only persistence switched on (CONFIG SET appendonly yes) ${persisted}`);
+    }
     log(`redis: ready at ${url}`);
   } finally {
     redis.disconnect();

@@ -7,7 +7,9 @@ import type { Request, RequestHandler } from 'express';
 import { errors as joseErrors, decodeJwt, jwtVerify, SignJWT } from 'jose';
 import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
+import { jwtKeysOf, type Config, type JwtKey } from '../config.ts';
 import { AppError } from './errors.ts';
+import { invalidTextReason } from './text.ts';
 
 export const roles = ['patient', 'hospital', 'admin'] as const;
 export type Role = (typeof roles)[number];
@@ -21,7 +23,11 @@ export interface Principal {
 
 const claimsSchema = z
   .object({
-    sub: z.string().min(1).max(128),
+    sub: z
+      .string()
+      .min(1)
+      .max(128)
+      .refine((s) => invalidTextReason(s) === undefined, 'sub contains a NUL character or invalid Unicode'),
     role: z.enum(roles),
     institutionId: z
       .string()
@@ -35,19 +41,109 @@ const claimsSchema = z
     institutionId === undefined ? { sub, role } : { sub, role, institutionId },
   );
 
+/**
+ * Who owns per-principal state such as Idempotency-Keys: role, tenant (institutionId) and subject,
+ * not `sub` alone, so an admin whose sub equals a hospital's never sees that hospital's keys.
+ * Unambiguous: role and institutionId hold no `:`, and sub comes last.
+ */
+export const principalScope = (principal: Principal): string =>
+  `${principal.role}:${principal.institutionId ?? '-'}:${principal.sub}`;
+
 const principals = new WeakMap<Request, Principal>();
 
 const secretKey = (secret: string): Uint8Array => new TextEncoder().encode(secret);
 
 const CHALLENGE = { 'WWW-Authenticate': 'Bearer realm="booking"' };
+const INVALID_TOKEN = { 'WWW-Authenticate': `Bearer realm="booking", error="invalid_token"` };
 
-export async function verifyToken(token: string, secret: string): Promise<Principal> {
+/** Seconds of clock skew tolerated between the token's issuer and this process. */
+export const CLOCK_TOLERANCE_SECONDS = 5;
+
+/** How tokens are signed and verified (JWT_KEYS or JWT_SECRET, JWT_ISSUER, JWT_AUDIENCE, JWT_MAX_TTL_SECONDS). */
+export interface JwtSettings {
+  /** HS256 keys by kid: the first signs, every one verifies (rotation). */
+  keys: readonly JwtKey[];
+  issuer: string;
+  audience: string;
+  /** A token whose exp - iat exceeds this is refused (and never minted). */
+  maxTtlSeconds: number;
+}
+
+export const JWT_DEFAULTS = {
+  issuer: 'booking-platform',
+  audience: 'booking-api',
+  maxTtlSeconds: 86_400,
+} as const;
+
+/** A bare secret means one key (kid `default`) with the default issuer, audience and lifetime. */
+export type JwtInput = string | JwtSettings;
+
+export const jwtSettings = (input: JwtInput): JwtSettings =>
+  typeof input === 'string' ? { keys: [{ kid: 'default', secret: input }], ...JWT_DEFAULTS } : input;
+
+/** The JWT settings of a configuration (fields a caller leaves out take their defaults). */
+export function jwtSettingsOf(
+  config: Pick<Config, 'JWT_SECRET'> &
+    Partial<Pick<Config, 'JWT_KEYS' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'JWT_MAX_TTL_SECONDS'>>,
+): JwtSettings {
+  return {
+    keys: jwtKeysOf(config),
+    issuer: config.JWT_ISSUER ?? JWT_DEFAULTS.issuer,
+    audience: config.JWT_AUDIENCE ?? JWT_DEFAULTS.audience,
+    maxTtlSeconds: config.JWT_MAX_TTL_SECONDS ?? JWT_DEFAULTS.maxTtlSeconds,
+  };
+}
+
+const unauthenticated = (detail: string): AppError =>
+  new AppError('unauthenticated', detail, { headers: INVALID_TOKEN });
+
+/** Why a verified token's lifetime is refused, or undefined when it is within bounds. */
+export function lifetimeProblem(
+  claims: { iat?: number; exp?: number },
+  maxTtlSeconds: number,
+  nowSeconds: number,
+): string | undefined {
+  if (typeof claims.iat !== 'number' || typeof claims.exp !== 'number') return 'Token lacks iat or exp';
+  if (claims.iat > nowSeconds + CLOCK_TOLERANCE_SECONDS) return 'Token issued in the future (iat)';
+  if (claims.exp - claims.iat > maxTtlSeconds) {
+    return `Token lifetime (exp - iat) exceeds the maximum of ${maxTtlSeconds} s`;
+  }
+  return undefined;
+}
+
+function describeJoseError(err: unknown): string {
+  if (err instanceof joseErrors.JWTExpired) return 'Token expired';
+  if (err instanceof joseErrors.JWTClaimValidationFailed) {
+    if (err.claim === 'iss') return 'Token issuer (iss) not accepted';
+    if (err.claim === 'aud') return 'Token audience (aud) not accepted';
+    if (err.reason === 'missing') return `Token lacks the ${err.claim} claim`;
+    return `Token claim ${err.claim} is invalid`;
+  }
+  return 'Invalid token';
+}
+
+export async function verifyToken(token: string, jwt: JwtInput): Promise<Principal> {
+  const settings = jwtSettings(jwt);
   try {
-    const { payload } = await jwtVerify(token, secretKey(secret), {
-      algorithms: ['HS256'],
-      requiredClaims: ['exp'],
-      clockTolerance: 5,
-    });
+    const { payload } = await jwtVerify(
+      token,
+      (header) => {
+        // A token without kid predates rotation: it can only mean the compatibility key.
+        const kid = header.kid ?? 'default';
+        const key = settings.keys.find((k) => k.kid === kid);
+        if (!key) throw unauthenticated('Token signed with an unknown key (kid)');
+        return secretKey(key.secret);
+      },
+      {
+        algorithms: ['HS256'],
+        issuer: settings.issuer,
+        audience: settings.audience,
+        requiredClaims: ['exp', 'iat'],
+        clockTolerance: CLOCK_TOLERANCE_SECONDS,
+      },
+    );
+    const lifetime = lifetimeProblem(payload, settings.maxTtlSeconds, Math.floor(Date.now() / 1000));
+    if (lifetime) throw unauthenticated(lifetime);
     const claims = claimsSchema.safeParse(payload);
     if (!claims.success) {
       throw new AppError('unauthenticated', 'Token lacks a valid sub, role or institutionId claim', {
@@ -57,32 +153,39 @@ export async function verifyToken(token: string, secret: string): Promise<Princi
     return claims.data;
   } catch (err) {
     if (err instanceof AppError) throw err;
-    const expired = err instanceof joseErrors.JWTExpired;
-    throw new AppError('unauthenticated', expired ? 'Token expired' : 'Invalid token', {
-      headers: { 'WWW-Authenticate': `Bearer realm="booking", error="invalid_token"` },
-    });
+    throw unauthenticated(describeJoseError(err));
   }
 }
 
+/** Signs with the first key (its kid in the header), iss, aud, iat and an exp within the maximum lifetime. */
 export async function signToken(
-  secret: string,
+  jwt: JwtInput,
   principal: Principal,
   opts: { expiresIn?: string | number } = {},
 ): Promise<string> {
+  const settings = jwtSettings(jwt);
+  const key = settings.keys[0];
+  if (!key) throw new Error('no JWT signing key');
   const claims =
     principal.institutionId === undefined
       ? { role: principal.role }
       : { role: principal.role, institutionId: principal.institutionId };
-  return new SignJWT(claims)
-    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+  const token = await new SignJWT(claims)
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT', kid: key.kid })
     .setSubject(principal.sub)
+    .setIssuer(settings.issuer)
+    .setAudience(settings.audience)
     .setIssuedAt()
     .setExpirationTime(opts.expiresIn ?? '1h')
-    .sign(secretKey(secret));
+    .sign(secretKey(key.secret));
+  const lifetime = lifetimeProblem(decodeJwt(token), settings.maxTtlSeconds, Math.floor(Date.now() / 1000));
+  if (lifetime) throw new Error(`${lifetime}: choose a shorter expiry`);
+  return token;
 }
 
 export interface AuthenticateOptions {
-  secret: string;
+  /** The keys and checks (a bare secret: one key, the default issuer, audience and lifetime). */
+  jwt: JwtInput;
   /**
    * Verified tokens are remembered by their exact string for at most this long (and never past
    * their `exp`), so a client reusing its token skips the HMAC verification (WebCrypto through
@@ -97,7 +200,8 @@ export interface AuthenticateOptions {
 export function authenticate(opts: AuthenticateOptions): RequestHandler {
   const ttl = opts.cacheTtlMs ?? 60_000;
   // Only successful verifications are cached, keyed by the whole token (signature included), for
-  // one secret: the same string verified once verifies again until it expires. An entry is good
+  // one set of JWT settings (fixed per middleware, so the token string is the whole key: its kid,
+  // iss, aud, iat and exp are all inside it): the same string verified once verifies again until it expires. An entry is good
   // until min(now + ttl, exp) (without the verifier's clock tolerance, checked against Date.now()
   // on every read), so an expired token is re-verified and rejected exactly as before.
   const verified =
@@ -115,7 +219,7 @@ export function authenticate(opts: AuthenticateOptions): RequestHandler {
     if (cached && now < cached.until) {
       principal = cached.principal;
     } else {
-      principal = await verifyToken(token, opts.secret);
+      principal = await verifyToken(token, opts.jwt);
       const { exp } = decodeJwt(token); // required and checked by verifyToken
       const until = Math.min(now + ttl, (exp ?? 0) * 1000);
       if (verified && until > now) verified.set(token, { principal, until });

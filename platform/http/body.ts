@@ -12,9 +12,24 @@ export function hasBody(req: Request): boolean {
   return length !== undefined && length !== '0';
 }
 
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * body-parser decodes leniently (an invalid byte sequence becomes U+FFFD and would be stored so);
+ * a fatal decoder refuses it. The throw surfaces as `entity.verify.failed`, which the problem
+ * middleware answers as 400 malformed_json.
+ */
+function requireUtf8(_req: unknown, _res: unknown, buf: Buffer): void {
+  try {
+    utf8.decode(buf);
+  } catch {
+    throw Object.assign(new Error('The request body is not valid UTF-8'), { invalidUtf8: true });
+  }
+}
+
 /**
  * JSON body parsing for commands: a body that is not JSON → 415, over the limit (64 KiB) → 413,
- * malformed → 400 (both rendered by the problem middleware). A request without a body leaves
+ * malformed or not UTF-8 → 400 (both rendered by the problem middleware). A request without a body leaves
  * `req.body` undefined.
  */
 export function jsonBody(opts: { limit?: string | number } = {}): RequestHandler[] {
@@ -32,6 +47,11 @@ export function jsonBody(opts: { limit?: string | number } = {}): RequestHandler
   };
   return [
     requireJson,
-    express.json({ limit: opts.limit ?? DEFAULT_BODY_LIMIT, strict: true, type: JSON_TYPES }),
+    express.json({
+      limit: opts.limit ?? DEFAULT_BODY_LIMIT,
+      strict: true,
+      type: JSON_TYPES,
+      verify: requireUtf8,
+    }),
   ];
 }

@@ -51,6 +51,14 @@ export const catalogue = {
       'Fix the parameters listed in invalid-params; use cursors only with the query that returned them.',
     action: 'fix-request',
   },
+  bad_request: {
+    status: 400,
+    title: 'Bad request',
+    explanation:
+      'The request is not valid HTTP/1.1 (the server could not parse its request line or headers).',
+    clientAction: 'Send a well-formed HTTP request.',
+    action: 'fix-request',
+  },
   idempotency_key_missing: {
     status: 400,
     title: 'Idempotency-Key header is required',
@@ -71,9 +79,9 @@ export const catalogue = {
     status: 401,
     title: 'Authentication required',
     explanation:
-      'The bearer token is missing, malformed, expired, wrongly signed or lacks a valid sub or role claim.',
+      'The bearer token is missing, malformed, expired, wrongly signed or under an unknown key (kid), from another issuer (iss) or audience (aud), lives longer than allowed (exp - iat), or lacks a valid sub or role claim; detail says which.',
     clientAction:
-      'Obtain a fresh HS256 JWT with sub, role and exp, send it as Authorization: Bearer <token>, then retry.',
+      'Obtain a fresh HS256 JWT with sub, role, iss, aud, iat and exp, send it as Authorization: Bearer <token>, then retry.',
     action: 'authenticate',
     headers: ['WWW-Authenticate'],
   },
@@ -81,7 +89,7 @@ export const catalogue = {
     status: 403,
     title: 'Not allowed',
     explanation:
-      "The principal may not do this: its role is not allowed here, or a patient acted for someone else (booking, cancelling or reading another patient's appointment).",
+      "The principal may not do this: its role is not allowed here, a patient acted for someone else (booking, cancelling or reading another patient's appointment), or a hospital acted for another institution (a schedule of another institution, or opening one for it).",
     clientAction:
       'Do not retry with the same token; act only for yourself, or use an account with the needed role.',
     action: 'do-not-retry',
@@ -200,6 +208,14 @@ export const catalogue = {
     clientAction: `Choose a capacity of at least the active count (or cancel appointments first). ${NEW_KEY}`,
     action: 'fix-request',
   },
+  session_already_scheduled: {
+    status: 409,
+    title: 'The session already has an open schedule',
+    explanation:
+      'A doctor has at most one open schedule per date and period; another schedule is open for this doctorId, date and period (detail names it, invalid-params the fields).',
+    clientAction: `Do not open it again: change the open schedule's capacity, or close it first, or choose another date or period. ${NEW_KEY}`,
+    action: 'fix-request',
+  },
   concurrency_conflict: {
     status: 409,
     title: 'Concurrent modification, retry',
@@ -228,6 +244,29 @@ export const catalogue = {
       'This key was used before (by the same principal, within 24 hours) for a different method, path or body.',
     clientAction:
       'Send a new Idempotency-Key for a new request; reuse a key only to retry the very same request.',
+    action: 'fix-request',
+  },
+  catalog_reference_invalid: {
+    status: 422,
+    title: 'The request refers to the catalog wrongly',
+    explanation:
+      'A doctor, institution or department id is unknown to the catalog, the doctor is not in that institution and department, or the doctor or institution is not active; invalid-params names the field.',
+    clientAction: `Use the ids of an active doctor of the institution and department (GET /v1/institutions/{id}/departments on the query API). ${NEW_KEY}`,
+    action: 'fix-request',
+  },
+  date_outside_horizon: {
+    status: 422,
+    title: 'Date outside the booking horizon',
+    explanation:
+      "The date lies before the hospital's today (Asia/Shanghai) or further ahead than the booking horizon (BOOKING_HORIZON_DAYS, 90 days by default); detail gives the allowed range.",
+    clientAction: `Choose a date within the range the detail gives. ${NEW_KEY}`,
+    action: 'fix-request',
+  },
+  request_header_too_large: {
+    status: 431,
+    title: 'Request header fields too large',
+    explanation: 'The request line (the URL) and headers together exceed the server limit (16 KiB).',
+    clientAction: 'Send a shorter URL (fewer or shorter query parameters) or smaller headers.',
     action: 'fix-request',
   },
   too_many_requests: {
@@ -313,6 +352,35 @@ export interface ProblemDocument {
   'invalid-params'?: InvalidParam[];
 }
 
+/**
+ * How much of the request a problem may echo: an error body stays small whatever the client sent
+ * (a 16 KiB URL or a thousand unknown query parameters must not come back multiplied).
+ */
+export const PROBLEM_LIMITS = {
+  instance: 256,
+  detail: 512,
+  invalidParams: 20,
+  paramName: 128,
+  paramReason: 256,
+} as const;
+
+/** At most `max` characters: the rest replaced by an ellipsis (never splitting a surrogate pair). */
+export function truncate(s: string, max: number): string {
+  if (s.length <= max) return s;
+  let cut = max - 1;
+  const code = s.charCodeAt(cut - 1);
+  if (code >= 0xd800 && code <= 0xdbff) cut -= 1;
+  return `${s.slice(0, cut)}…`;
+}
+
+/** The first PROBLEM_LIMITS.invalidParams entries, each name and reason bounded. */
+export function boundedInvalidParams(params: readonly InvalidParam[]): InvalidParam[] {
+  return params.slice(0, PROBLEM_LIMITS.invalidParams).map((p) => ({
+    name: truncate(p.name, PROBLEM_LIMITS.paramName),
+    reason: truncate(p.reason, PROBLEM_LIMITS.paramReason),
+  }));
+}
+
 export function toProblem(
   err: AppError,
   instance?: string,
@@ -325,9 +393,9 @@ export function toProblem(
     title: entry.title,
     status: entry.status,
     code: err.code,
-    ...(err.detail ? { detail: err.detail } : {}),
-    ...(instance ? { instance } : {}),
+    ...(err.detail ? { detail: truncate(err.detail, PROBLEM_LIMITS.detail) } : {}),
+    ...(instance ? { instance: truncate(instance, PROBLEM_LIMITS.instance) } : {}),
     ...(traceId ? { traceId } : {}),
-    ...(err.invalidParams ? { 'invalid-params': err.invalidParams } : {}),
+    ...(err.invalidParams ? { 'invalid-params': boundedInvalidParams(err.invalidParams) } : {}),
   };
 }

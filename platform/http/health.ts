@@ -140,11 +140,24 @@ export async function readinessResponse(opts: HealthOptions): Promise<HealthResp
   return { statusCode: 200, body: { status: 'ready', checks, ...details } };
 }
 
+/**
+ * What the public port shows of a health answer: its status code, status and reasons. The checks
+ * and details (lag, components, stores) are for the admin port (admin.ts).
+ */
+export function publicHealth(answer: HealthResponse): HealthResponse {
+  const { status, reasons } = answer.body;
+  return { statusCode: answer.statusCode, body: reasons ? { status, reasons } : { status } };
+}
+
 /** The health answer for a path, or undefined when the path is not a health endpoint. */
-export function healthResponseFor(path: string, opts: HealthOptions): Promise<HealthResponse> | undefined {
-  if (path === '/healthz') return livenessResponse(opts);
-  if (path === '/readyz') return readinessResponse(opts);
-  return undefined;
+export function healthResponseFor(
+  path: string,
+  opts: HealthOptions,
+  view: { detailed?: boolean } = {},
+): Promise<HealthResponse> | undefined {
+  const answer =
+    path === '/healthz' ? livenessResponse(opts) : path === '/readyz' ? readinessResponse(opts) : undefined;
+  return view.detailed ? answer : answer?.then(publicHealth);
 }
 
 /** Writes a health answer (never cached: it is a point-in-time observation). */
@@ -153,7 +166,7 @@ export function sendHealth(res: ServerResponse, answer: HealthResponse): void {
   res.end(JSON.stringify(answer.body));
 }
 
-/** node:http handler part for workers: answers /healthz and /readyz, returns false for other paths. */
+/** node:http handler part: answers /healthz and /readyz (public view), returns false for other paths. */
 export function handleHealth(req: IncomingMessage, res: ServerResponse, opts: HealthOptions): boolean {
   const answer = healthResponseFor((req.url ?? '').split('?')[0] ?? '', opts);
   if (!answer) return false;
@@ -165,7 +178,7 @@ export function handleHealth(req: IncomingMessage, res: ServerResponse, opts: He
   return true;
 }
 
-/** `/healthz` and `/readyz` for the Express services. */
+/** `/healthz` and `/readyz` for the Express services (public view: status and reasons). */
 export function healthRouter(opts: HealthOptions): Router {
   const router = Router();
   router.get(['/healthz', '/readyz'], (req, res) => {

@@ -57,10 +57,3 @@ export function httpMetricsMiddleware(registry: Registry): RequestHandler {
     next();
   };
 }
-
-export function metricsHandler(registry: Registry): RequestHandler {
-  return async (_req, res) => {
-    res.setHeader('Content-Type', registry.contentType);
-    res.send(await registry.metrics());
-  };
-}

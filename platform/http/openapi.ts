@@ -45,7 +45,8 @@ export function buildOpenApiDocument(info: ApiInfo, routes: readonly RouteSpec[]
           type: 'http',
           scheme: 'bearer',
           bearerFormat: 'JWT',
-          description: 'HS256 JWT with `sub`, `role` (patient, hospital or admin) and `exp` claims.',
+          description:
+            'HS256 JWT with `sub`, `role` (patient, hospital or admin; a hospital also `institutionId`), `iss`, `aud`, `iat` and `exp` claims, signed under the `kid` in its header.',
         },
       },
       schemas: { Problem: problemSchema(errorCodes, problemBase) },

@@ -1,16 +1,17 @@
 /**
- * The routes every API serves besides its own (health, metrics, the documentation and the problem
- * pages), declared like the API's routes so the OpenAPI document covers them too.
+ * The routes every API serves besides its own (health, the documentation and the problem pages),
+ * declared like the API's routes so the OpenAPI document covers them too. /metrics and the
+ * detailed health are on the admin port (admin.ts), not part of the public API.
  */
 import { z } from 'zod';
 import { defineRoute, type RouteSpec } from './api-spec.ts';
 import { errorCodes } from './errors.ts';
 import { problemTypeDocSchema } from './problem-pages.ts';
 
-const healthBody = z.looseObject({
+/** The public view: status and reasons (the checks and details are on the admin port). */
+const healthBody = z.strictObject({
   status: z.enum(['ok', 'degraded', 'failing', 'ready', 'not_ready', 'starting', 'stopping']),
   reasons: z.array(z.string()).optional(),
-  checks: z.record(z.string(), z.enum(['ok', 'failing'])).optional(),
 });
 
 const health = (path: '/healthz' | '/readyz', summary: string, unhealthy: string) =>
@@ -32,15 +33,6 @@ export const problemCodeParams = z.strictObject({ code: z.enum(errorCodes as [st
 export const opsRoutes: readonly RouteSpec[] = [
   health('/healthz', 'Liveness', 'The process should be restarted (a loop of its own died)'),
   health('/readyz', 'Readiness', 'Not ready: starting, stopping or a dependency is unavailable'),
-  defineRoute({
-    method: 'get',
-    path: '/metrics',
-    operationId: 'metrics',
-    summary: 'Prometheus metrics',
-    tag: 'operations',
-    responses: { 200: { description: 'Prometheus text exposition', content: [{ type: 'text/plain' }] } },
-    problems: [],
-  }),
   defineRoute({
     method: 'get',
     path: '/openapi.json',

@@ -10,6 +10,8 @@ function classify(err: unknown): AppError {
   switch (e?.type) {
     case 'entity.parse.failed':
       return new AppError('malformed_json', 'The request body is not valid JSON');
+    case 'entity.verify.failed':
+      return new AppError('malformed_json', 'The request body is not valid UTF-8');
     case 'entity.too.large':
       return new AppError('payload_too_large', 'The request body exceeds the limit');
     case 'encoding.unsupported':

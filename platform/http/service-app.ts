@@ -1,3 +1,5 @@
+import { parse as parseQuery } from 'node:querystring';
+import type { RequestListener } from 'node:http';
 import express, { type Express } from 'express';
 import type { Logger } from '../logger.ts';
 import { apiDocsRouter, type ApiDescription } from './api-docs.ts';
@@ -8,9 +10,13 @@ import {
   type HealthOptions,
   type HealthResponse,
 } from './health.ts';
-import { httpMetricsMiddleware, metricsHandler, type Registry } from './metrics.ts';
+import { httpMetricsMiddleware, type Registry } from './metrics.ts';
+import { adminHandler } from './admin.ts';
 import { notFoundHandler, problemMiddleware } from './problem-middleware.ts';
 import { requestLogger, traceMiddleware } from './trace.ts';
+
+/** Query parameters parsed per request; the rest are ignored (no route takes more than a handful). */
+export const MAX_QUERY_PARAMS = 50;
 
 export interface ServiceHealth {
   live: () => Promise<HealthResponse>;
@@ -31,13 +37,16 @@ export interface ServiceApp {
   /** Readiness fails and responses ask clients to close their connections. */
   beginShutdown: () => void;
   isShuttingDown: () => boolean;
+  /** The admin listener's handler: /metrics and the detailed health (serve it on the admin port). */
+  admin: RequestListener;
   /** Adds the 404 and problem+json handlers; call after mounting the service's routes. */
   finish: () => Express;
 }
 
 /**
  * What every HTTP service of the platform shares, in order: trace context, the request-duration
- * histogram, the access log, connection draining on shutdown, /healthz, /readyz and /metrics
+ * histogram, the access log, connection draining on shutdown, the public /healthz and /readyz (and
+ * an admin handler with /metrics and the detailed health, for the admin port)
  * (and, for an API, /openapi.json, /docs and /problems/:code).
  */
 export function serviceApp(opts: {
@@ -51,6 +60,9 @@ export function serviceApp(opts: {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  // Node's querystring (Express's 'simple' parser) with a bound on parameters: a URL with
+  // thousands of them costs no more to parse, and cannot come back as thousands of problems.
+  app.set('query parser', (query: string) => parseQuery(query, '&', '=', { maxKeys: MAX_QUERY_PARAMS }));
   app.use(traceMiddleware());
   app.use(httpMetricsMiddleware(opts.registry));
   app.use(requestLogger(opts.logger));
@@ -61,10 +73,10 @@ export function serviceApp(opts: {
   const health: HealthOptions = { ...opts.readiness, isShuttingDown: () => shuttingDown };
   app.use(healthRouter(health));
   healthByApp.set(app, { live: () => livenessResponse(health), ready: () => readinessResponse(health) });
-  app.get('/metrics', metricsHandler(opts.registry));
   if (opts.api) app.use(apiDocsRouter(opts.api));
   return {
     app,
+    admin: adminHandler({ registry: opts.registry, health }),
     beginShutdown: () => {
       shuttingDown = true;
     },

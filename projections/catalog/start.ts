@@ -44,7 +44,10 @@ export interface StartCatalogDeps {
   search?: SearchEngine;
   /** Default CATALOG_PROJECTIONS_PORT, where 0 means no server; here 0 picks a free port. */
   port?: number;
+  /** Default HOST (127.0.0.1). */
   host?: string;
+  /** Default: ADMIN_PORT, else the port + 1000 (0 picks a free port). */
+  adminPort?: number;
   probe?: { intervalMs?: number; timeoutMs?: number };
   /** Called after each applied batch (freshness measurements in tests and benchmarks). */
   observe?: ApplyObserver;
@@ -54,6 +57,8 @@ export interface CatalogProjectionsHandle {
   /** Undefined when the process serves no health endpoint (CATALOG_PROJECTIONS_PORT=0). */
   readonly port: number | undefined;
   readonly url: string | undefined;
+  /** /metrics and the detailed health (undefined without a server). */
+  readonly adminUrl: string | undefined;
   readonly ready: Promise<void>;
   readonly projection: CatalogProjection | undefined;
   /** Resolves with the reason when a projector stopped for good (the composition root exits). */
@@ -137,14 +142,20 @@ export async function startCatalogProjections(
   const server: WorkerServer | undefined =
     port === undefined
       ? undefined
-      : await serveWorker({ registry, health, port, host: deps.host ?? '127.0.0.1' }).catch(
-          async (err: unknown) => {
-            await broker.close();
-            if (!deps.redis) redis.disconnect();
-            if (!deps.search) await search.close();
-            throw err;
-          },
-        );
+      : await serveWorker({
+          registry,
+          health,
+          port,
+          host: deps.host ?? c.HOST,
+          ...((deps.adminPort ?? c.ADMIN_PORT) === undefined
+            ? {}
+            : { adminPort: deps.adminPort ?? c.ADMIN_PORT }),
+        }).catch(async (err: unknown) => {
+          await broker.close();
+          if (!deps.redis) redis.disconnect();
+          if (!deps.search) await search.close();
+          throw err;
+        });
   const ready = boot.retry(startParts);
   ready.catch(() => undefined);
 
@@ -163,6 +174,7 @@ export async function startCatalogProjections(
   return {
     port: server?.port,
     url: server?.url,
+    adminUrl: server?.adminUrl,
     ready,
     get projection() {
       return projection;

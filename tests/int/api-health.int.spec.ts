@@ -35,8 +35,12 @@ describe('command API health', () => {
       expect(ready.ms).toBeLessThan(1000);
       const live = await get(`${api.url}/healthz`);
       expect(live.status).toBe(200);
-      expect(live.body).toMatchObject({ status: 'degraded', checks: { postgres: 'failing' } });
+      expect(live.body).toEqual({ status: 'degraded', reasons: [expect.stringMatching(/^postgres: /)] });
       expect(live.ms).toBeLessThan(1000);
+      // The checks are on the admin port (bound to 127.0.0.1 like the public one).
+      const detailed = await get(`${api.adminUrl}/healthz`);
+      expect(detailed.body).toMatchObject({ status: 'degraded', checks: { postgres: 'failing' } });
+      expect(new URL(api.adminUrl).hostname).toBe('127.0.0.1');
       expect((await api.health.live()).body.status).toBe('degraded');
     } finally {
       await api.stop(1_000);

@@ -76,7 +76,7 @@ describe('contention on one schedule', () => {
       for (const label of Object.keys(counts))
         expect(['201', '409 schedule_full', '409 concurrency_conflict']).toContain(label);
       expect(await activeBookings(h, scheduleId)).toEqual({ booked: 50, patients: 50 });
-      const metrics = (await second.http.get('/metrics')).text + (await h.http.get('/metrics')).text;
+      const metrics = (await second.admin.get('/metrics')).text + (await h.admin.get('/metrics')).text;
       const retries = [...metrics.matchAll(/^command_concurrency_retries_total (\d+)/gm)].reduce(
         (n, m) => n + Number(m[1]),
         0,
@@ -96,7 +96,8 @@ describe('contention on one schedule', () => {
       // Instance one now caches "full"; instance two frees the place behind its back.
       expect((await book(h, scheduleId, randomPatient())).status).toBe(409);
       const cancel = await second.http.post(`/v1/appointments/${String(first.body.appointmentId)}/cancel`, {
-        token: await second.tokenFor({ sub: 'hospital-1', role: 'hospital', institutionId: '1' }),
+        // h's hospital: the schedule is of h's catalog institution, not second's.
+        token: await second.tokenFor(h.hospital),
         idempotencyKey: randomUUID(),
         body: {},
       });

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CommandApiClient } from '../../clients/index.ts';
 import { scheduleStreamName } from '../../domain/schedule.ts';
+import { sessionStart } from '../../domain/session-time.ts';
 import { signToken } from '../../platform/http/auth.ts';
 import { createApp } from '../../command-api/app.ts';
 import { boundPort, drain, listen } from '../../platform/http/server.ts';
@@ -18,6 +19,7 @@ import {
   startCommandApi,
   TEST_SECRET,
 } from '../support/command-api-harness.ts';
+import { nextSessionDate } from '../support/catalog-mother.ts';
 import { HttpClient, type HttpResponse } from '../support/http-client.ts';
 
 let h: Harness;
@@ -29,9 +31,9 @@ let admin: CommandApiClient;
 
 beforeAll(async () => {
   h = await startCommandApi();
-  hospitalToken = await h.tokenFor({ sub: 'hospital-1', role: 'hospital', institutionId: '1' });
+  hospitalToken = await h.tokenFor(h.hospital);
   adminToken = await h.tokenFor({ sub: 'admin-1', role: 'admin' });
-  hospital = await h.clientFor({ sub: 'hospital-1', role: 'hospital', institutionId: '1' });
+  hospital = await h.clientFor(h.hospital);
   admin = await h.clientFor({ sub: 'admin-1', role: 'admin' });
 });
 
@@ -60,12 +62,17 @@ async function streamEvents(scheduleId: string) {
 
 describe('POST /v1/schedules', () => {
   it('opens a schedule: 201 with its id, Location and a checkpoint', async () => {
+    const body = anOpenScheduleRequest(h.catalog, { period: 'evening', capacity: 7 });
     const { data, response } = await hospital.POST('/v1/schedules', {
       params: { header: { 'Idempotency-Key': newKey() } },
-      body: anOpenScheduleRequest({ period: 'evening', capacity: 7 }),
+      body,
     });
     expect(response.status).toBe(201);
-    expect(data).toMatchObject({ status: 'open', capacity: 7, sessionStartsAt: '2030-01-15T10:00:00.000Z' });
+    expect(data).toMatchObject({
+      status: 'open',
+      capacity: 7,
+      sessionStartsAt: sessionStart(body.date, 'evening').toISOString(),
+    });
     expect(response.headers.get('location')).toBe(`/v1/schedules/${data!.scheduleId}`);
     expect(response.headers.get('booking-checkpoint')).toMatch(/^\d+:\d+$/);
     expect((await streamEvents(data!.scheduleId)).map((e) => e.event_type)).toEqual(['ScheduleOpened']);
@@ -76,7 +83,7 @@ describe('POST /v1/schedules', () => {
     const open = (client: CommandApiClient) =>
       client.POST('/v1/schedules', {
         params: { header: { 'Idempotency-Key': newKey() } },
-        body: anOpenScheduleRequest({ scheduleId }),
+        body: anOpenScheduleRequest(h.catalog, { scheduleId }),
       });
     const first = await open(hospital);
     expect(first.response.status).toBe(201);
@@ -90,17 +97,19 @@ describe('POST /v1/schedules', () => {
     const res = await h.http.post('/v1/schedules', {
       token: await h.tokenFor({ sub: 'p1', role: 'patient' }),
       idempotencyKey: newKey(),
-      body: anOpenScheduleRequest(),
+      body: anOpenScheduleRequest(h.catalog),
     });
     expect(res.status).toBe(403);
     expect(problemCode(res)).toBe('forbidden');
   });
 
-  it('rejects a session in the past with 409 session_started', async () => {
+  it('rejects a session of today that has begun with 409 session_started', async () => {
+    const date = nextSessionDate();
+    h.clock.now = () => new Date(sessionStart(date, 'morning').getTime() + 3_600_000);
     const res = await h.http.post('/v1/schedules', {
       token: hospitalToken,
       idempotencyKey: newKey(),
-      body: anOpenScheduleRequest({ date: '2020-01-01' }),
+      body: anOpenScheduleRequest(h.catalog, { date, period: 'morning' }),
     });
     expect(res.status).toBe(409);
     expect(problemCode(res)).toBe('session_started');
@@ -181,8 +190,9 @@ describe('POST /v1/appointments', () => {
   });
 
   it('409 session_started once the session has begun', async () => {
-    const scheduleId = await openSchedule(h, { date: '2030-01-15', period: 'morning' });
-    h.clock.now = () => new Date('2030-01-15T00:30:00Z');
+    const date = nextSessionDate();
+    const scheduleId = await openSchedule(h, { date, period: 'morning' });
+    h.clock.now = () => new Date(sessionStart(date, 'morning').getTime() + 30 * 60_000);
     const res = await book(h, scheduleId, randomPatient());
     expect(res.status).toBe(409);
     expect(problemCode(res)).toBe('session_started');
@@ -363,7 +373,7 @@ describe('bad input never yields a 5xx', () => {
       token: hospitalToken,
       idempotencyKey: newKey(),
       body: {
-        ...anOpenScheduleRequest({ date: '2030-02-30', period: 'night', capacity: 0, fee: -5 }),
+        ...anOpenScheduleRequest(h.catalog, { date: '2030-02-30', period: 'night', capacity: 0, fee: -5 }),
         extra: true,
       },
     });
@@ -454,11 +464,22 @@ describe('bad input never yields a 5xx', () => {
 });
 
 describe('operations', () => {
-  it('/healthz is live, /readyz checks PostgreSQL', async () => {
+  it('/healthz is live, /readyz checks PostgreSQL: status only in public, the checks on the admin port', async () => {
     expect((await h.http.get('/healthz')).status).toBe(200);
     const ready = await h.http.get('/readyz');
     expect(ready.status).toBe(200);
-    expect(ready.body.checks).toEqual({ postgres: 'ok' });
+    expect(ready.body).toEqual({ status: 'ready' });
+    const detailed = await h.admin.get('/readyz');
+    expect(detailed.status).toBe(200);
+    expect(detailed.body.checks).toEqual({ postgres: 'ok' });
+  });
+
+  it('/metrics is served on the admin port only', async () => {
+    expect((await h.http.get('/metrics')).status).toBe(404);
+    const metrics = await h.admin.get('/metrics');
+    expect(metrics.status).toBe(200);
+    expect(metrics.text).toMatch(/http_request_duration_seconds/);
+    expect(new URL(h.baseUrl).hostname).toBe('127.0.0.1');
   });
 
   it('/metrics exposes request durations per route template and append latency', async () => {
@@ -469,7 +490,7 @@ describe('operations', () => {
       idempotencyKey: newKey(),
       body: {},
     });
-    const metrics = (await h.http.get('/metrics')).text;
+    const metrics = (await h.admin.get('/metrics')).text;
     expect(metrics).toMatch(
       /http_request_duration_seconds_count\{method="POST",route="\/v1\/appointments\/:appointmentId\/cancel",status_code="200"\} \d+/,
     );

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedis } from '../../platform/redis.ts';
-import { startCommandApi, type Harness } from '../support/command-api-harness.ts';
+import { anOpenScheduleRequest, startCommandApi, type Harness } from '../support/command-api-harness.ts';
 import { testConfig } from '../support/test-config.ts';
 import { uniqueName } from '../support/wait.ts';
 
@@ -22,19 +22,11 @@ describe('per-patient rate limit on commands', () => {
       insuranceLimiter: new RateLimiterMemory({ points: 3, duration: 60 }),
     });
     api = await startCommandApi({ patientRateLimiter: limiter });
-    hospitalToken = await api.tokenFor({ sub: 'hospital-rl', role: 'hospital', institutionId: '1' });
+    hospitalToken = await api.tokenFor({ ...api.hospital, sub: 'hospital-rl' });
     const opened = await api.http.post('/v1/schedules', {
       token: hospitalToken,
       idempotencyKey: randomUUID(),
-      body: {
-        doctorId: 'doc-rl',
-        institutionId: 'inst-rl',
-        departmentId: 'dept-rl',
-        date: '2030-05-01',
-        period: 'afternoon',
-        capacity: 100,
-        fee: 0,
-      },
+      body: anOpenScheduleRequest(api.catalog, { period: 'afternoon', capacity: 100, fee: 0 }),
     });
     expect(opened.status).toBe(201);
     scheduleId = (opened.body as { scheduleId: string }).scheduleId;

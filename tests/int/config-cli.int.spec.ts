@@ -1,5 +1,8 @@
 import { spawnSync } from 'node:child_process';
+import { decodeProtectedHeader } from 'jose';
 import { describe, expect, it } from 'vitest';
+import { DEV_JWT_SECRET } from '../../platform/config.ts';
+import { jwtSettingsOf, verifyToken } from '../../platform/http/auth.ts';
 
 // The process-level contract: a bad environment prints one line per bad key and exits non-zero, no stack trace.
 describe('config on the command line', () => {
@@ -29,6 +32,18 @@ describe('config on the command line', () => {
     expect(result.stdout).not.toContain('x'.repeat(40));
   });
 
+  it('refuses to start in production with the development JWT secret, and masks JWT_KEYS', () => {
+    const refused = run({ NODE_ENV: 'production', JWT_SECRET: '', JWT_KEYS: '' });
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toMatch(/JWT_SECRET="": must be set in production/);
+    const keys = `k2:${'s'.repeat(40)},k1:${'t'.repeat(40)}`;
+    const shown = run({ NODE_ENV: 'production', JWT_KEYS: keys, PSEUDONYM_SECRET: 'p'.repeat(40) });
+    expect(shown.status).toBe(0);
+    expect(shown.stdout).toContain('JWT_KEYS=********');
+    expect(shown.stdout).toContain('HOST=127.0.0.1');
+    expect(shown.stdout).not.toContain('s'.repeat(40));
+  });
+
   it('masks the EventStoreDB password and refuses eventstoredb without its URL', () => {
     const url = 'esdb://admin:changeit@127.0.0.1:2113?tls=false';
     const shown = run({ EVENT_STORE: 'eventstoredb', EVENTSTORE_URL: url });
@@ -41,5 +56,31 @@ describe('config on the command line', () => {
     expect(missing.stderr.trim().split('\n').slice(1)).toEqual([
       expect.stringMatching(/^ {2}- EVENTSTORE_URL="": required when EVENT_STORE=eventstoredb/),
     ]);
+  });
+});
+
+describe('npm run token', () => {
+  const mint = (args: string[], env: Record<string, string> = {}) =>
+    spawnSync(process.execPath, ['--import', 'tsx', 'command-api/token-cli.ts', ...args], {
+      env: { ...process.env, JWT_SECRET: '', JWT_KEYS: '', ...env },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+  const keys = `k2:${'n'.repeat(40)},k1:${'o'.repeat(40)}`;
+
+  it('mints a token the APIs accept: first key and its kid, iss, aud, iat; keeps --institution', async () => {
+    const result = mint(['--sub', 'h1', '--role', 'hospital', '--institution', '1'], { JWT_KEYS: keys });
+    expect(result.status, result.stderr).toBe(0);
+    const token = result.stdout.trim();
+    expect(decodeProtectedHeader(token).kid).toBe('k2');
+    const jwt = jwtSettingsOf({ JWT_SECRET: DEV_JWT_SECRET, JWT_KEYS: keys });
+    expect(await verifyToken(token, jwt)).toEqual({ sub: 'h1', role: 'hospital', institutionId: '1' });
+  });
+
+  it('refuses an --expires past JWT_MAX_TTL_SECONDS', () => {
+    const result = mint(['--sub', 'p1', '--role', 'patient', '--expires', '100y']);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(/exceeds the maximum of 86400 s/);
+    expect(result.stdout).toBe('');
   });
 });

@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { scheduleStreamName } from '../../domain/schedule.ts';
-import { requestFingerprint } from '../../platform/http/idempotency.ts';
+import { principalScope } from '../../platform/http/auth.ts';
+import { DEFAULT_LEASE_SECONDS, requestFingerprint } from '../../platform/http/idempotency.ts';
 import {
   book,
   type Harness,
@@ -39,10 +40,13 @@ async function bookingsOf(scheduleId: string, patientId: string): Promise<string
   return rows.map((r) => r.appointment_id);
 }
 
-async function keyRow(principal: string, key: string) {
+/** The stored principal of a patient's keys (role, tenant, subject). */
+const patientScope = (patientId: string): string => principalScope({ sub: patientId, role: 'patient' });
+
+async function keyRow(patientId: string, key: string) {
   const { rows } = await h.pool.query<{ status: string }>(
     'SELECT status FROM idempotency_keys WHERE principal = $1 AND idem_key = $2',
-    [principal, key],
+    [patientScope(patientId), key],
   );
   return rows[0];
 }
@@ -159,6 +163,30 @@ describe('Idempotency-Key', () => {
     expect(b.body.appointmentId).not.toBe(a.body.appointmentId);
   });
 
+  it("scopes keys by role and tenant too: an admin whose sub equals a hospital's does not get its replay", async () => {
+    const scheduleId = await openSchedule(h);
+    const key = newKey();
+    const sub = `shared-sub-${newKey()}`;
+    const body = { capacity: 7 };
+    const asHospital = await h.http.post(`/v1/schedules/${scheduleId}/capacity`, {
+      token: await h.tokenFor({ sub, role: 'hospital', institutionId: '1' }),
+      idempotencyKey: key,
+      body,
+    });
+    expect(asHospital.status).toBe(200);
+    const asAdmin = await h.http.post(`/v1/schedules/${scheduleId}/capacity`, {
+      token: await h.tokenFor({ sub, role: 'admin' }),
+      idempotencyKey: key,
+      body,
+    });
+    expect(asAdmin.headers['idempotent-replayed']).toBeUndefined();
+    const { rows } = await h.pool.query<{ principal: string }>(
+      'SELECT principal FROM idempotency_keys WHERE idem_key = $1 ORDER BY principal',
+      [key],
+    );
+    expect(rows.map((r) => r.principal)).toEqual([`admin:-:${sub}`, `hospital:1:${sub}`]);
+  });
+
   it('replays a business-rule rejection too, even after the rule would pass', async () => {
     const scheduleId = await openSchedule(h, { capacity: 1 });
     await book(h, scheduleId, randomPatient());
@@ -168,7 +196,7 @@ describe('Idempotency-Key', () => {
     expect(full.status).toBe(409);
     expect(full.body.code).toBe('schedule_full');
     const raise = await h.http.post(`/v1/schedules/${scheduleId}/capacity`, {
-      token: await h.tokenFor({ sub: 'hospital-1', role: 'hospital', institutionId: '1' }),
+      token: await h.tokenFor(h.hospital),
       idempotencyKey: newKey(),
       body: { capacity: 2 },
     });
@@ -253,7 +281,7 @@ describe('crash safety', () => {
       // Another process takes the key over (as after a lapsed lease) while this command runs.
       await h.pool.query(
         'UPDATE idempotency_keys SET lease_token = gen_random_uuid() WHERE principal = $1 AND idem_key = $2',
-        [patientId, key],
+        [patientScope(patientId), key],
       );
     };
     const lost = await book(h, scheduleId, patientId, key);
@@ -268,6 +296,30 @@ describe('crash safety', () => {
     expect(await keyRow(patientId, key)).toMatchObject({ status: 'in_flight' });
   });
 
+  it('a live owner slower than the lease keeps its claim (renewed): the retry waits, then replays', async () => {
+    const scheduleId = await openSchedule(h);
+    const patientId = randomPatient();
+    const key = newKey();
+    let entered!: () => void;
+    const inside = new Promise<void>((r) => (entered = r));
+    h.hooks.beforeCommit = async () => {
+      entered();
+      await sleep(LEASE_SECONDS * 1000 * 2.5);
+    };
+    const first = book(h, scheduleId, patientId, key);
+    await inside;
+    h.hooks.beforeCommit = undefined;
+    await sleep(LEASE_SECONDS * 1000 * 1.5);
+    const retry = await book(h, scheduleId, patientId, key);
+    expect(retry.status).toBe(409);
+    expect(retry.body.code).toBe('idempotency_key_in_flight');
+    expect((await first).status).toBe(201);
+    const replay = await book(h, scheduleId, patientId, key);
+    expect(replay.status).toBe(201);
+    expect(replay.headers['idempotent-replayed']).toBe('true');
+    expect(await bookingsOf(scheduleId, patientId)).toHaveLength(1);
+  });
+
   it('a process that died before commit leaves an in-flight claim: 409 until the lease lapses, then taken over', async () => {
     const scheduleId = await openSchedule(h);
     const patientId = randomPatient();
@@ -275,7 +327,7 @@ describe('crash safety', () => {
     const body = { scheduleId, patientId };
     // Exactly what a process leaves behind when it dies between the claim and the commit.
     const claim = await h.api.idempotency.claim(
-      patientId,
+      patientScope(patientId),
       key,
       requestFingerprint('POST', '/v1/appointments', body),
     );
@@ -293,7 +345,7 @@ describe('crash safety', () => {
     // The dead owner's token can no longer complete the key.
     if (claim.kind !== 'claimed') throw new Error('unreachable');
     await expect(
-      h.api.idempotency.complete(h.pool, patientId, key, claim.token, {
+      h.api.idempotency.complete(h.pool, patientScope(patientId), key, claim.token, {
         kind: 'response',
         status: 201,
         headers: {},
@@ -312,7 +364,7 @@ describe('expiry', () => {
     expect((await book(h, a, patientId, key)).status).toBe(201);
     await h.pool.query(
       "UPDATE idempotency_keys SET expires_at = now() - interval '1 second' WHERE principal = $1 AND idem_key = $2",
-      [patientId, key],
+      [patientScope(patientId), key],
     );
     const reused = await book(h, b, patientId, key);
     expect(reused.status).toBe(201);
@@ -326,15 +378,48 @@ describe('expiry', () => {
     const { rows } = await h.pool.query<{ hours: number }>(
       `SELECT extract(epoch FROM expires_at - created_at) / 3600 AS hours
        FROM idempotency_keys WHERE principal = $1 AND idem_key = $2`,
-      [patientId, key],
+      [patientScope(patientId), key],
     );
     expect(Number(rows[0]?.hours)).toBeGreaterThanOrEqual(24);
 
     await h.pool.query(
       "UPDATE idempotency_keys SET expires_at = now() - interval '1 hour' WHERE principal = $1 AND idem_key = $2",
-      [patientId, key],
+      [patientScope(patientId), key],
     );
     expect(await h.api.idempotency.purgeExpired()).toBeGreaterThanOrEqual(1);
     expect(await keyRow(patientId, key)).toBeUndefined();
+  });
+});
+
+describe('takeover with the production lease', () => {
+  it('a claim whose owner died is taken over within 5 s by a client retrying every Retry-After', async () => {
+    const prod = await startCommandApi(); // DEFAULT_LEASE_SECONDS
+    try {
+      const scheduleId = await openSchedule(prod);
+      const patientId = randomPatient();
+      const key = newKey();
+      // What a process killed between claim and commit leaves behind: a claim nobody renews.
+      const claim = await prod.api.idempotency.claim(
+        patientScope(patientId),
+        key,
+        requestFingerprint('POST', '/v1/appointments', { scheduleId, patientId }),
+      );
+      expect(claim.kind).toBe('claimed');
+      const claimedAt = Date.now();
+      let res = await book(prod, scheduleId, patientId, key);
+      while (res.status === 409 && Date.now() - claimedAt < 10_000) {
+        expect(res.headers['retry-after']).toBe('1');
+        await sleep(1_000);
+        res = await book(prod, scheduleId, patientId, key);
+      }
+      const waited = Date.now() - claimedAt;
+      console.log(`[idempotency] dead owner's claim taken over after ${waited} ms`);
+      expect(res.status).toBe(201);
+      // Not before the lease (the owner might have been alive), not after the 5 s promised.
+      expect(waited).toBeGreaterThanOrEqual(DEFAULT_LEASE_SECONDS * 1000);
+      expect(waited).toBeLessThanOrEqual(5_500);
+    } finally {
+      await prod.stop();
+    }
   });
 });

@@ -12,7 +12,9 @@ import { clientDocuments } from '../../clients/generate.ts';
 import { type ScheduleEvent, scheduleStreamName } from '../../domain/schedule.ts';
 import { keyspace, type ScheduleView } from '../../read-models/bookings.ts';
 import { scheduleEffects } from '../../projections/redis/read-model.ts';
+import { addDays } from '../../domain/session-time.ts';
 import { errorCodes } from '../../platform/http/errors.ts';
+import { givenCatalogDoctor, hospitalToday, nextSessionDate } from '../support/catalog-mother.ts';
 import {
   anOpenScheduleRequest,
   type Harness,
@@ -138,7 +140,7 @@ describe('command API responses', () => {
   let appointmentId: string;
 
   beforeAll(async () => {
-    hospital = await commands.tokenFor({ sub: 'hospital-oapi', role: 'hospital', institutionId: '1' });
+    hospital = await commands.tokenFor({ ...commands.hospital, sub: 'hospital-oapi' });
     patientId = `patient-${randomUUID().slice(0, 12)}`;
     patient = await commands.tokenFor({ sub: patientId, role: 'patient' });
   });
@@ -150,15 +152,18 @@ describe('command API responses', () => {
       return res;
     };
 
-    const opened = expectStatus(
-      await post('/v1/schedules', {
-        token: hospital,
-        body: anOpenScheduleRequest({ capacity: 1, doctorId: 'doc-oapi' }),
-      }),
-      201,
-    );
+    const openBody = anOpenScheduleRequest(commands.catalog, { capacity: 1 });
+    const opened = expectStatus(await post('/v1/schedules', { token: hospital, body: openBody }), 201);
     check('post', '/v1/schedules', opened);
     scheduleId = String(json(opened).scheduleId);
+    const rejectedOpen = async (body: unknown, status: number, code: string) => {
+      const res = expectStatus(await post('/v1/schedules', { token: hospital, body }), status);
+      check('post', '/v1/schedules', res);
+      expect(json(res).code).toBe(code);
+    };
+    await rejectedOpen(openBody, 409, 'session_already_scheduled');
+    await rejectedOpen({ ...openBody, doctorId: '999999999999' }, 422, 'catalog_reference_invalid');
+    await rejectedOpen({ ...openBody, date: addDays(hospitalToday(), 365) }, 422, 'date_outside_horizon');
     check(
       'post',
       '/v1/schedules',
@@ -253,14 +258,15 @@ describe('command API responses', () => {
   });
 });
 
-/** /healthz, /readyz, /metrics, /openapi.json, /docs (and its assets) and /problems/{code}. */
+/** /healthz, /readyz, /openapi.json, /docs (and its assets) and /problems/{code}; no /metrics (admin port). */
 async function checkOperations(base: string, doc: Json) {
   const { check } = conformance(doc);
-  for (const path of ['/healthz', '/readyz', '/metrics', '/openapi.json', '/docs']) {
+  for (const path of ['/healthz', '/readyz', '/openapi.json', '/docs']) {
     const res = await get(base, path);
     expect(res.status, path).toBe(200);
     check('get', path, res);
   }
+  expect((await get(base, '/metrics')).status).toBe(404);
   const page = await get(base, '/docs');
   for (const asset of page.text.match(/\/docs\/assets\/[\w.-]+/g) ?? []) {
     expect((await get(base, asset)).status, asset).toBe(200);
@@ -295,6 +301,8 @@ async function projectSchedule(redis: Redis, pool: Harness['pool'], scheduleId: 
 
 describe('query API responses', () => {
   let institutionId: number;
+  let doctorId: string;
+  let sessionDate: string;
   let scheduleId: string;
   let appointmentId: string;
   const patientId = `patient-${randomUUID().slice(0, 12)}`;
@@ -303,10 +311,17 @@ describe('query API responses', () => {
   beforeAll(async () => {
     institutionId = await insertInstitution(p.db, { name: '契约测试医院', alias_names: ['契约'], city });
     institutionIds.push(institutionId);
-    const hospital = await commands.tokenFor({ sub: 'hospital-oapi', role: 'hospital', institutionId: '1' });
+    const doctor = await givenCatalogDoctor(p.db, { institutionId: String(institutionId) });
+    doctorId = doctor.doctorId;
+    sessionDate = nextSessionDate();
+    const hospital = await commands.tokenFor({
+      sub: 'hospital-oapi',
+      role: 'hospital',
+      institutionId: doctor.institutionId,
+    });
     const opened = await post('/v1/schedules', {
       token: hospital,
-      body: anOpenScheduleRequest({ doctorId: 'doc-oapi-q', institutionId: String(institutionId) }),
+      body: anOpenScheduleRequest(doctor, { date: sessionDate }),
     });
     scheduleId = String(json(opened).scheduleId);
     const booked = await post('/v1/appointments', { token: hospital, body: { scheduleId, patientId } });
@@ -352,12 +367,12 @@ describe('query API responses', () => {
     await read('/v1/institutions/{id}/departments', '/v1/institutions/99999999998/departments', 404);
     await read(
       '/v1/doctors/{id}/schedules',
-      '/v1/doctors/doc-oapi-q/schedules?from=2030-01-01&to=2030-01-31',
+      `/v1/doctors/${doctorId}/schedules?from=${sessionDate}&to=${sessionDate}`,
       200,
     );
     await read(
       '/v1/doctors/{id}/schedules',
-      '/v1/doctors/doc-oapi-q/schedules?from=2030-01-01&to=2030-01-31',
+      `/v1/doctors/${doctorId}/schedules?from=${sessionDate}&to=${sessionDate}`,
       200,
       {
         'booking-checkpoint': '999999999:0',
@@ -372,7 +387,7 @@ describe('query API responses', () => {
     check('get', '/v1/search/institutions', unavailable);
 
     const token = async (sub: string, role: 'patient' | 'hospital') => ({
-      authorization: `Bearer ${await commands.tokenFor(role === 'hospital' ? { sub, role, institutionId: '1' } : { sub, role })}`,
+      authorization: `Bearer ${await commands.tokenFor(role === 'hospital' ? { sub, role, institutionId: String(institutionId) } : { sub, role })}`,
     });
     const mine = await token(patientId, 'patient');
     await read('/v1/appointments/{id}', `/v1/appointments/${appointmentId}`, 200, mine);

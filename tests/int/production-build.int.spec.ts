@@ -42,6 +42,7 @@ describe('the production build', () => {
           JWT_SECRET: 'production-build-test-secret-0123456789-abcdef',
           PATIENT_KEK: 'ab'.repeat(32),
           PORT: String(port),
+          ADMIN_PORT: '0',
           LOG_FORMAT: 'json',
         },
         stdio: ['ignore', 'pipe', 'pipe'],

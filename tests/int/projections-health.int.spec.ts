@@ -82,7 +82,7 @@ describe('projections health', () => {
       await p.ready;
       const ready = await waitFor(
         async () => {
-          const r = await get(`${p.url}/readyz`);
+          const r = await get(`${p.adminUrl}/readyz`);
           return r.status === 200 && (r.body.lag as Record<string, { value: unknown }>).redis?.value !== null
             ? r
             : undefined;
@@ -98,8 +98,14 @@ describe('projections health', () => {
       });
       const live = await get(`${p.url}/healthz`);
       expect(live.status).toBe(200);
-      expect(live.body.status).toBe('ok');
+      // The public port shows status and reasons only; the checks and lag are on the admin port.
+      expect(live.body).toEqual({ status: 'ok' });
       expect(live.ms).toBeLessThan(1000);
+      expect((await get(`${p.url}/readyz`)).body).toEqual({ status: 'ready' });
+      expect((await fetch(`${p.url}/metrics`)).status).toBe(404);
+      const metrics = await fetch(`${p.adminUrl}/metrics`);
+      expect(metrics.status).toBe(200);
+      expect(await metrics.text()).toMatch(/# HELP/);
     } finally {
       await p.stop();
     }

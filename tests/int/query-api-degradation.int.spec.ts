@@ -139,6 +139,38 @@ describe('query API when Redis or search goes away', () => {
     console.log(`[degradation] after the Redis restart a change was visible in ${Date.now() - t0} ms`);
   });
 
+  it('a hung Redis (connected, not answering) marks answers stale, then fresh again once it answers', async () => {
+    // Runs after the restart above: the document is back in the private Redis.
+    const path = `/v1/institutions/${ids[1]}`;
+    await waitFor(async () => ((await longTtl.get(path)).status === 200 ? true : undefined), {
+      timeoutMs: 5_000,
+      what: 'the document served',
+    });
+    const fresh = await longTtl.get(path);
+    expect(fresh.headers.get('x-data-stale')).toBeNull();
+
+    const admin = new Redis(privateRedis.url);
+    admin.on('error', () => undefined);
+    try {
+      await admin.call('CLIENT', 'PAUSE', '3000', 'ALL');
+      const during = await waitFor(
+        async () => {
+          const res = await longTtl.get(path);
+          return res.headers.get('x-data-stale') === 'redis-unavailable' ? res : undefined;
+        },
+        { timeoutMs: 2_000, intervalMs: 50, what: 'answers marked stale while Redis is paused' },
+      );
+      expect(during.status).toBe(200);
+      await waitFor(
+        async () => ((await longTtl.get(path)).headers.get('x-data-stale') === null ? true : undefined),
+        { timeoutMs: 6_000, intervalMs: 100, what: 'answers fresh again after the pause' },
+      );
+    } finally {
+      await admin.call('CLIENT', 'UNPAUSE').catch(() => undefined);
+      admin.disconnect();
+    }
+  });
+
   it('answers 503 for search when the search engine is unreachable, and serves everything else', async () => {
     const search = await noSearch.get(`/v1/search/institutions?q=${encodeURIComponent('降级')}`);
     expect(search.status).toBe(503);

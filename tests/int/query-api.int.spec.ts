@@ -141,7 +141,7 @@ describe('query API over the CDC-filled read models', () => {
     expect(homepage.featuredInstitutions.map((i) => i.id)).toContain(id);
 
     // Fast-path hits count in the same per-route histogram, and the hit ratio per level is exported.
-    const metrics = await (await a.get('/metrics')).text();
+    const metrics = await (await a.adminGet('/metrics')).text();
     const served = new RegExp(
       `http_request_duration_seconds_count\\{method="GET",route="/v1/institutions/:id",status_code="(200|304)"\\} (\\d+)`,
       'g',
@@ -260,6 +260,54 @@ describe('query API over the CDC-filled read models', () => {
       ),
     ).toEqual(['cursor']);
     expect((await a.get('/v1/institutions/%E0')).status).toBe(400);
+  });
+
+  it('serves published columns only: a new column reaches Redis and the index through CDC, not the API', async () => {
+    // Given a column added for internal use, and a row that carries a value in it
+    await p.db.query('ALTER TABLE institutions ADD COLUMN IF NOT EXISTS internal_notes text');
+    try {
+      const id = await insertInstitution(p.db, { name: '内部备注医院', city, rating: 4.1 });
+      ids.push(id);
+      await p.db.query('UPDATE institutions SET internal_notes = $2 WHERE id = $1', [id, 'secret-note']);
+      // Then CDC copies it into Redis and into the analysts' index with no code change
+      await waitFor(
+        async () =>
+          (await p.reader.get('institutions', String(id)))?.doc?.internal_notes === 'secret-note' ||
+          undefined,
+        { timeoutMs: 30_000, what: 'internal_notes in the Redis document' },
+      );
+      await waitFor(
+        async () => {
+          await p.search.refresh(p.alias);
+          return (await p.search.count(p.alias, { term: { 'internal_notes.keyword': 'secret-note' } })) === 1
+            ? true
+            : undefined;
+        },
+        { timeoutMs: 30_000, what: 'internal_notes in the search index' },
+      );
+      // But no public response carries it
+      const one = await a.get(`/v1/institutions/${id}`);
+      const body = (await one.json()) as { institution: Record<string, unknown> };
+      expect(body.institution.name).toBe('内部备注医院');
+      expect(body.institution).not.toHaveProperty('internal_notes');
+      const list = await a.get(`/v1/institutions?city=${encodeURIComponent(city)}`);
+      expect(list.status).toBe(200);
+      expect(await list.text()).not.toContain('secret-note');
+      const found = await waitFor(
+        async () => {
+          const res = await a.get(
+            `/v1/search/institutions?q=${encodeURIComponent('内部备注')}&city=${encodeURIComponent(city)}`,
+          );
+          const text = await res.text();
+          return text.includes(`"id":${id}`) ? text : undefined;
+        },
+        { timeoutMs: 30_000, intervalMs: 200, what: 'the institution in search results' },
+      );
+      expect(found).not.toContain('secret-note');
+      expect(found).not.toContain('internal_notes');
+    } finally {
+      await p.db.query('ALTER TABLE institutions DROP COLUMN IF EXISTS internal_notes');
+    }
   });
 
   it('searches names and aliases in Chinese, filtered by city, from the projected index', async () => {

@@ -6,7 +6,9 @@
 import { DEV_PATIENT_KEK } from '../../platform/patient-vault.ts';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { givenCatalogDoctor } from '../support/catalog-mother.ts';
 import {
+  anOpenScheduleRequest,
   startCommandApi,
   TEST_SECRET,
   type Harness as CommandHarness,
@@ -35,11 +37,7 @@ describe('read-your-writes after a booking', () => {
       jwtSecret: TEST_SECRET,
       queryConfig: { QUERY_RYW_TIMEOUT_MS: 2000 },
     });
-    hospitalToken = await commands.tokenFor({
-      sub: 'hospital-ryw',
-      role: 'hospital',
-      institutionId: '424242',
-    });
+    hospitalToken = await commands.tokenFor({ ...commands.hospital, sub: 'hospital-ryw' });
   }, 120_000);
 
   afterAll(async () => {
@@ -48,30 +46,23 @@ describe('read-your-writes after a booking', () => {
     await commands?.stop();
   });
 
-  async function openSchedule(doctorId: string) {
+  /** A doctor of its own (of the hospital's institution): the doctor's schedule list is the test's alone. */
+  const aDoctor = () => givenCatalogDoctor(commands.pool, { institutionId: commands.catalog.institutionId });
+
+  it('sees its own booking at once when it sends back the checkpoint, and the schedule shows it', async () => {
+    const doctor = await aDoctor();
+    const { doctorId } = doctor;
+    const request = anOpenScheduleRequest(doctor, { capacity: 5 });
     const res = await commands.http.post('/v1/schedules', {
       token: hospitalToken,
       idempotencyKey: randomUUID(),
-      body: {
-        doctorId,
-        institutionId: '424242',
-        departmentId: 'dept-ryw',
-        date: '2030-03-01',
-        period: 'morning',
-        capacity: 5,
-        fee: 5000,
-      },
+      body: request,
     });
     expect(res.status).toBe(201);
-    return res.body as { scheduleId: string };
-  }
-
-  it('sees its own booking at once when it sends back the checkpoint, and the schedule shows it', async () => {
-    const doctorId = `doc-${randomUUID().slice(0, 8)}`;
-    const { scheduleId } = await openSchedule(doctorId);
+    const { scheduleId } = res.body as { scheduleId: string };
     // The patient looks at the schedule first, so its bytes sit in the query API's cache
     // (the second read comes from the fast path) before the booking changes them.
-    const schedulesPath = `/v1/doctors/${doctorId}/schedules?from=2030-03-01&to=2030-03-01`;
+    const schedulesPath = `/v1/doctors/${doctorId}/schedules?from=${request.date}&to=${request.date}`;
     await waitFor(
       async () => {
         const res = await query.get(schedulesPath);
@@ -126,25 +117,19 @@ describe('read-your-writes after a booking', () => {
   });
 
   it('answers with what it has and says so when the checkpoint is not reached in time', async () => {
-    const doctorId = `doc-${randomUUID().slice(0, 8)}`;
+    const doctor = await aDoctor();
+    const { doctorId } = doctor;
+    const body = anOpenScheduleRequest(doctor, { period: 'evening', capacity: 3, fee: 0 });
     const opened = await commands.http.post('/v1/schedules', {
       token: hospitalToken,
       idempotencyKey: randomUUID(),
-      body: {
-        doctorId,
-        institutionId: '424242',
-        departmentId: 'd',
-        date: '2030-03-02',
-        period: 'evening',
-        capacity: 3,
-        fee: 0,
-      },
+      body,
     });
     const checkpoint = opened.headers['booking-checkpoint'] as string;
     const [xid, pos] = checkpoint.split(':').map(BigInt) as [bigint, bigint];
     const future = `${xid + 1_000_000n}:${pos + 1_000_000n}`;
     const t0 = Date.now();
-    const res = await query.get(`/v1/doctors/${doctorId}/schedules?from=2030-03-02&to=2030-03-02`, {
+    const res = await query.get(`/v1/doctors/${doctorId}/schedules?from=${body.date}&to=${body.date}`, {
       'booking-checkpoint': future,
     });
     const elapsed = Date.now() - t0;

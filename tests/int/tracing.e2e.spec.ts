@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ports } from '../../infra/local/engine-specs.ts';
 import { signToken } from '../../platform/http/auth.ts';
+import { type CatalogDoctorIds, givenCatalogDoctor } from '../support/catalog-mother.ts';
 import { anOpenScheduleRequest, newKey, TEST_SECRET } from '../support/command-api-harness.ts';
 import { freePort } from '../support/free-port.ts';
 import { projectionsHarness, type Harness } from '../support/projections-harness.ts';
@@ -122,11 +123,13 @@ describe('one trace across the command API, the relay and the projectors (Zipkin
   let api: Service & { readyLine: Record<string, unknown> };
   let projections: Service;
   let baseUrl: string;
+  let doctor: CatalogDoctorIds;
 
   beforeAll(async () => {
     const health = await fetch(`${ZIPKIN}/health`).catch(() => undefined);
     if (!health?.ok) throw new Error(`Zipkin is not running at ${ZIPKIN}: npm run engines -- up`);
     h = await projectionsHarness();
+    doctor = await givenCatalogDoctor(h.pool);
     projections = await spawnTraced(
       'projections/main.ts',
       { ...h.env },
@@ -134,7 +137,12 @@ describe('one trace across the command API, the relay and the projectors (Zipkin
     );
     api = await spawnTraced(
       'command-api/main.ts',
-      { PORT: String(await freePort()), JWT_SECRET: TEST_SECRET, PATIENT_COMMANDS_PER_MINUTE: '0' },
+      {
+        PORT: String(await freePort()),
+        ADMIN_PORT: '0',
+        JWT_SECRET: TEST_SECRET,
+        PATIENT_COMMANDS_PER_MINUTE: '0',
+      },
       (l) => l.msg === 'command API listening',
     );
     baseUrl = `http://127.0.0.1:${String(api.readyLine.port)}`;
@@ -153,7 +161,8 @@ describe('one trace across the command API, the relay and the projectors (Zipkin
     body: unknown,
     traceparent?: string,
   ) {
-    const principal = role === 'hospital' ? { sub, role, institutionId: '1' } : { sub, role };
+    const principal =
+      role === 'hospital' ? { sub, role, institutionId: doctor.institutionId } : { sub, role };
     const token = await signToken(TEST_SECRET, principal, { expiresIn: '10m' });
     return fetch(`${baseUrl}${path}`, {
       method: 'POST',
@@ -180,7 +189,7 @@ describe('one trace across the command API, the relay and the projectors (Zipkin
 
   it('follows a booking from the HTTP request to both read models', async () => {
     // The schedule first, projected completely, so the booking's records come in chunks of their own.
-    const opened = await post('/v1/schedules', 'hospital', 'hospital-1', anOpenScheduleRequest());
+    const opened = await post('/v1/schedules', 'hospital', 'hospital-1', anOpenScheduleRequest(doctor));
     expect(opened.status).toBe(201);
     const { scheduleId } = (await opened.json()) as { scheduleId: string };
     const openTrace = opened.headers.get('x-trace-id');

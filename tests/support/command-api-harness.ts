@@ -12,6 +12,7 @@ import { type Principal, signToken } from '../../platform/http/auth.ts';
 import { createLogger } from '../../platform/logger.ts';
 import type { Pool } from '../../platform/pg.ts';
 import { startCommandApi as startApi } from '../../command-api/start.ts';
+import { type CatalogDoctorIds, givenCatalogDoctor, nextSessionDate } from './catalog-mother.ts';
 import { migrateTestDatabase, testPool } from './db.ts';
 import { HttpClient } from './http-client.ts';
 
@@ -23,9 +24,15 @@ export interface Harness {
   pool: Pool;
   http: HttpClient;
   baseUrl: string;
+  /** The admin listener: /metrics and the detailed health. */
+  admin: HttpClient;
   /** Mutable test seams: set `hooks.afterCommit = …` inside a test, reset afterwards. */
   hooks: CommandHooks;
   clock: { now: () => Date };
+  /** An active catalog doctor (with its institution and department) of this harness's own. */
+  catalog: CatalogDoctorIds;
+  /** A hospital user of `catalog`'s institution. */
+  hospital: Principal;
   tokenFor(principal: Principal): Promise<string>;
   /** The typed client of clients/ (what our users call the API with), acting as `principal`. */
   clientFor(principal: Principal): Promise<CommandApiClient>;
@@ -42,6 +49,7 @@ export async function startCommandApi(
   const parsed = parseConfig(process.env);
   if (!parsed.ok) throw new Error(parsed.errors.join('; '));
   const pool = testPool(opts.poolSize ?? 10);
+  const catalog = await givenCatalogDoctor(pool);
   const hooks: CommandHooks = {};
   const clock = { now: () => new Date() };
   const { config: configOverrides, logger, registry, ...app } = opts;
@@ -73,9 +81,10 @@ export async function startCommandApi(
   const baseUrl = started.url;
   const { createAgent } = await import('./http-client.ts');
   const http = new HttpClient(baseUrl, createAgent(opts.maxSockets ?? 50));
+  const admin = new HttpClient(started.adminUrl, createAgent(2));
   const tokens = new Map<string, string>();
   const tokenFor = async (principal: Principal): Promise<string> => {
-    const cacheKey = `${principal.role}:${principal.sub}`;
+    const cacheKey = `${principal.role}:${principal.sub}:${principal.institutionId ?? ''}`;
     let token = tokens.get(cacheKey);
     if (!token) {
       token = await signToken(TEST_SECRET, principal, { expiresIn: '10m' });
@@ -89,14 +98,18 @@ export async function startCommandApi(
     pool,
     http,
     baseUrl,
+    admin,
     hooks,
     clock,
+    catalog,
+    hospital: { sub: 'hospital-1', role: 'hospital', institutionId: catalog.institutionId },
     tokenFor,
     async clientFor(principal) {
       return createCommandApiClient({ baseUrl, token: await tokenFor(principal) });
     },
     async stop() {
       http.close();
+      admin.close();
       await started.stop(2_000);
       await pool.end();
     },
@@ -105,13 +118,17 @@ export async function startCommandApi(
 
 export const newKey = (): string => randomUUID();
 
-/** A valid open-schedule body; `overrides` may make it invalid (the bad-input tests send it raw). */
-export function anOpenScheduleRequest(overrides: Record<string, unknown> = {}): CommandBody<'openSchedule'> {
+/**
+ * A valid open-schedule body for a catalog doctor, on a date of its own (nextSessionDate);
+ * `overrides` may make it invalid (the bad-input tests send it raw).
+ */
+export function anOpenScheduleRequest(
+  catalog: CatalogDoctorIds,
+  overrides: Record<string, unknown> = {},
+): CommandBody<'openSchedule'> {
   return {
-    doctorId: 'doctor-1',
-    institutionId: 'institution-1',
-    departmentId: 'cardiology',
-    date: '2030-01-15',
+    ...catalog,
+    date: nextSessionDate(),
     period: 'morning',
     capacity: 5,
     fee: 5000,
@@ -119,12 +136,12 @@ export function anOpenScheduleRequest(overrides: Record<string, unknown> = {}): 
   };
 }
 
-/** Opens a schedule as a hospital user and returns its id. */
+/** Opens a schedule of the harness's catalog doctor as its hospital user and returns its id. */
 export async function openSchedule(h: Harness, overrides: Record<string, unknown> = {}): Promise<string> {
-  const hospital = await h.clientFor({ sub: 'hospital-1', role: 'hospital', institutionId: '1' });
+  const hospital = await h.clientFor(h.hospital);
   const { data, error, response } = await hospital.POST('/v1/schedules', {
     params: { header: { 'Idempotency-Key': newKey() } },
-    body: anOpenScheduleRequest(overrides),
+    body: anOpenScheduleRequest(h.catalog, overrides),
   });
   if (!data) throw new Error(`open schedule failed: ${response.status} ${JSON.stringify(error)}`);
   return data.scheduleId;

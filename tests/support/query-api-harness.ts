@@ -12,6 +12,8 @@ export interface QueryInstance {
   client: QueryApiClient;
   /** Raw HTTP, for what a typed client does not express (bad parameters, validators, encodings). */
   get(path: string, headers?: Record<string, string>): Promise<Response>;
+  /** The admin listener: /metrics and the detailed health. */
+  adminGet(path: string): Promise<Response>;
   close(): Promise<void>;
 }
 
@@ -49,6 +51,7 @@ export async function startQueryInstance(
     baseUrl,
     client: createQueryApiClient({ baseUrl }),
     get: (path, headers = {}) => fetch(`${baseUrl}${path}`, { headers }),
+    adminGet: (path) => fetch(`${started.adminUrl}${path}`),
     close: () => started.stop(1_000),
   };
 }

@@ -39,6 +39,7 @@ export function anOpenSchedule(overrides: Partial<OpenSchedule> = {}): OpenSched
     fee: 5000,
     actor: hospital(),
     now: BEFORE_SESSION,
+    bookingHorizonDays: 90,
     ...overrides,
   };
 }

@@ -31,7 +31,7 @@ afterEach(() => {
 
 describe('authenticate: verified-token cache', () => {
   it('accepts the same token again (from the cache) and still rejects a tampered one', async () => {
-    const mw = authenticate({ secret: SECRET });
+    const mw = authenticate({ jwt: SECRET });
     const token = await signToken(SECRET, { sub: 'p-1', role: 'patient' });
     vi.mocked(jose.jwtVerify).mockClear();
     expect(await run(mw, token)).toEqual({ sub: 'p-1', role: 'patient' });
@@ -49,7 +49,7 @@ describe('authenticate: verified-token cache', () => {
 
   it('never serves a token from the cache past its exp', async () => {
     vi.useFakeTimers({ toFake: ['Date'] });
-    const mw = authenticate({ secret: SECRET });
+    const mw = authenticate({ jwt: SECRET });
     const token = await signToken(SECRET, { sub: 'p-2', role: 'patient' }, { expiresIn: '30s' });
     expect(await run(mw, token)).toEqual({ sub: 'p-2', role: 'patient' });
     vi.advanceTimersByTime(60_000); // past exp + the verifier's 5 s clock tolerance

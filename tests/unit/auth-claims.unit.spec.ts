@@ -6,9 +6,13 @@ import { AppError } from '../../platform/http/errors.ts';
 const SECRET = 'unit-test-secret-unit-test-secret';
 
 const raw = (claims: Record<string, unknown>) =>
+  // Valid in every other respect (issuer, audience, iat), so only the claims under test can fail.
   new SignJWT(claims)
     .setProtectedHeader({ alg: 'HS256' })
     .setSubject('someone')
+    .setIssuer('booking-platform')
+    .setAudience('booking-api')
+    .setIssuedAt()
     .setExpirationTime('5m')
     .sign(new TextEncoder().encode(SECRET));
 
@@ -26,5 +30,6 @@ describe('token claims: the institution a hospital acts for', () => {
     const err = await verifyToken(await raw(claims), SECRET).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AppError);
     expect((err as AppError).code).toBe('unauthenticated');
+    expect((err as AppError).detail).toMatch(/institutionId/);
   });
 });

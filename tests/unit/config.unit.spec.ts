@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../platform/config.ts';
+import { DEV_JWT_SECRET, parseConfig } from '../../platform/config.ts';
+
+const PATIENT_KEK = 'cd'.repeat(32);
 
 describe('config', () => {
   it('defaults point at the local engines', () => {
@@ -58,5 +60,49 @@ describe('event store selection', () => {
     const byKey = Object.fromEntries(result.errors.map((e) => [e.split('=')[0], e]));
     expect(byKey.EVENT_STORE).toContain('eventstoredb');
     expect(byKey.EVENTSTORE_URL).toContain('esdb://');
+  });
+});
+
+describe('JWT keys', () => {
+  it('defaults: 127.0.0.1, issuer, audience and a one-day maximum lifetime', () => {
+    expect(parseConfig({})).toMatchObject({
+      ok: true,
+      config: {
+        HOST: '127.0.0.1',
+        JWT_ISSUER: 'booking-platform',
+        JWT_AUDIENCE: 'booking-api',
+        JWT_MAX_TTL_SECONDS: 86_400,
+      },
+    });
+  });
+
+  it('in production refuses the development JWT secret, and any secret under 32 bytes anywhere', () => {
+    // A production key-encryption key throughout: its own refusal is tested in patient-vault.unit.spec.ts.
+    const dev = parseConfig({ NODE_ENV: 'production', PATIENT_KEK });
+    expect(dev.ok).toBe(false);
+    if (!dev.ok)
+      expect(dev.errors).toEqual([expect.stringMatching(/^JWT_SECRET="": must be set in production/)]);
+    expect(parseConfig({ NODE_ENV: 'production', PATIENT_KEK, JWT_SECRET: 'p'.repeat(32) }).ok).toBe(true);
+    const short = parseConfig({ JWT_SECRET: 'short' });
+    expect(short.ok).toBe(false);
+    if (!short.ok) expect(short.errors[0]).toMatch(/^JWT_SECRET="short": must be at least 32 bytes/);
+    // JWT_KEYS replaces JWT_SECRET, so the unused development default does not block production.
+    expect(parseConfig({ NODE_ENV: 'production', PATIENT_KEK, JWT_KEYS: `k1:${'p'.repeat(32)}` }).ok).toBe(
+      true,
+    );
+  });
+
+  it('JWT_KEYS: kid:secret pairs, each secret of at least 32 bytes, no kid twice, not the dev secret in production', () => {
+    const bad = (value: string, env: Record<string, string> = {}) => {
+      const r = parseConfig({ ...env, JWT_KEYS: value });
+      return r.ok ? undefined : r.errors[0];
+    };
+    expect(bad(`k2:${'a'.repeat(32)},k1:${'b'.repeat(40)}`)).toBeUndefined();
+    expect(bad('no-colon')).toMatch(/kid:secret/);
+    expect(bad(`k1:${'a'.repeat(31)}`)).toMatch(/32 bytes/);
+    expect(bad(`k1:${'a'.repeat(32)},k1:${'b'.repeat(32)}`)).toMatch(/twice/);
+    expect(bad(`k1:${DEV_JWT_SECRET}`, { NODE_ENV: 'production', PATIENT_KEK })).toMatch(
+      /development secret/,
+    );
   });
 });

@@ -144,6 +144,8 @@ describe('infra/docker-compose.yml', () => {
         if (!result.ok) throw new Error(`${name}: ${result.errors.join('\n')}`);
         const c = result.config;
         expect(c.NODE_ENV, name).toBe('production');
+        // The services default to 127.0.0.1; a container publishes its port only on 0.0.0.0.
+        expect(c.HOST, name).toBe('0.0.0.0');
         expect(new URL(c.DATABASE_URL).hostname, name).toBe('postgres');
         expect(new URL(c.REDIS_URL).hostname, name).toBe('redis');
         expect(c.KAFKA_BROKERS, name).toEqual(['kafka:29092']);

@@ -75,7 +75,8 @@ describe('PATIENT_KEK', () => {
     expect(prod.ok).toBe(false);
     expect(!prod.ok && prod.errors.join()).toContain('PATIENT_KEK');
     expect(parseConfig({ NODE_ENV: 'production', PATIENT_KEK: DEV_PATIENT_KEK }).ok).toBe(false);
-    expect(parseConfig({ NODE_ENV: 'production', PATIENT_KEK: 'cd'.repeat(32) }).ok).toBe(true);
+    const jwt = { JWT_SECRET: 'p'.repeat(32) };
+    expect(parseConfig({ NODE_ENV: 'production', ...jwt, PATIENT_KEK: 'cd'.repeat(32) }).ok).toBe(true);
     expect(parseConfig({ PATIENT_KEK: 'nope' }).ok).toBe(false);
   });
 });

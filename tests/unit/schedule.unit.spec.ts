@@ -6,7 +6,7 @@ import {
   type ScheduleErrorCode,
   type ScheduleEvent,
 } from '../../domain/schedule.ts';
-import { isCalendarDate, sessionStart } from '../../domain/session-time.ts';
+import { addDays, hospitalDateAt, isCalendarDate, sessionStart } from '../../domain/session-time.ts';
 import {
   aBooking,
   aCancellation,
@@ -43,6 +43,14 @@ describe('session time', () => {
     expect(sessionStart('2030-01-15', 'morning').toISOString()).toBe('2030-01-15T00:00:00.000Z');
     expect(sessionStart('2030-07-15', 'afternoon').toISOString()).toBe('2030-07-15T05:00:00.000Z');
     expect(sessionStart('2030-01-15', 'evening').toISOString()).toBe('2030-01-15T10:00:00.000Z');
+  });
+
+  it('cuts the hospital day at midnight UTC+8 and counts calendar days across months', () => {
+    expect(hospitalDateAt(new Date('2030-01-09T15:59:59Z'))).toBe('2030-01-09');
+    expect(hospitalDateAt(new Date('2030-01-09T16:00:00Z'))).toBe('2030-01-10');
+    expect(addDays('2030-01-31', 1)).toBe('2030-02-01');
+    expect(addDays('2028-02-28', 1)).toBe('2028-02-29');
+    expect(addDays('2030-01-10', 90)).toBe('2030-04-10');
   });
 
   it('accepts only real calendar dates', () => {
@@ -98,6 +106,30 @@ describe('OpenSchedule', () => {
     given()
       .when(anOpenSchedule({ fee: -1 }))
       .thenRejectedWith('invalid_command');
+  });
+
+  it('given the hospital date, when the date lies before today, then it is outside the horizon', () => {
+    // 2030-01-10 00:30 in Shanghai is still 2030-01-09 in UTC: the hospital's day counts.
+    const now = new Date('2030-01-09T16:30:00Z');
+    given()
+      .when(anOpenSchedule({ date: '2030-01-09', now }))
+      .thenRejectedWith('date_outside_horizon');
+    expect(decide(anOpenSchedule({ date: '2030-01-10', period: 'evening', now }), fold([])).ok).toBe(true);
+  });
+
+  it('given a horizon of 90 days, when the date is 90 days ahead it opens, 91 days ahead it is refused', () => {
+    const now = new Date('2030-01-10T02:00:00Z'); // hospital date 2030-01-10
+    expect(decide(anOpenSchedule({ date: '2030-04-10', now }), fold([])).ok).toBe(true);
+    const decision = decide(anOpenSchedule({ date: '2030-04-11', now }), fold([]));
+    expect(decision).toEqual({
+      ok: false,
+      error: {
+        code: 'date_outside_horizon',
+        date: '2030-04-11',
+        earliest: '2030-01-10',
+        latest: '2030-04-10',
+      },
+    });
   });
 
   it('rejects a session that has already started', () => {

@@ -1,0 +1,137 @@
+/**
+ * A long transaction anywhere in the cluster holds the relay back (docs/adr/0002). The relay says
+ * which one: pid, database, application, age, and how many committed events wait behind it.
+ */
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PgEventStore } from '../../platform/event-store/pg-event-store.ts';
+import { createRegistry } from '../../platform/http/metrics.ts';
+import { createPool, type Pool } from '../../platform/pg.ts';
+import { describeHolder, relayHolder, relayLagSeconds } from '../../projections/relay/held-back.ts';
+import { watchRelay } from '../../projections/relay/relay-watch.ts';
+import { migrateTestDatabase, testPool } from '../support/db.ts';
+import { testConfig } from '../support/test-config.ts';
+import { waitFor } from '../support/wait.ts';
+
+describe('relay held back by a long transaction', () => {
+  let pool: Pool;
+  let store: PgEventStore;
+
+  beforeAll(async () => {
+    await migrateTestDatabase();
+    pool = testPool(4);
+    store = new PgEventStore(pool);
+  });
+  afterAll(async () => {
+    await pool?.end();
+  });
+
+  const appendOne = () =>
+    store.appendToStream(`held-back-${randomUUID()}`, [{ type: 'ProbeHappened', data: {} }], 'no_stream');
+
+  it('given an open transaction with an xid and a later commit, then the holder is named until it ends', async () => {
+    const holderClient = new pg.Client({
+      connectionString: testConfig().DATABASE_URL,
+      application_name: 'long-report-job',
+    });
+    await holderClient.connect();
+    try {
+      await holderClient.query('BEGIN');
+      const { rows } = await holderClient.query<{ pid: number }>(
+        'SELECT pg_backend_pid() AS pid, pg_current_xact_id()',
+      );
+      const pid = rows[0]!.pid;
+      await appendOne();
+
+      const holder = await relayHolder(pool);
+      expect(holder).toMatchObject({ pid, application: 'long-report-job', state: 'idle in transaction' });
+      expect(holder!.waiting).toBeGreaterThanOrEqual(1);
+      expect(describeHolder(holder!)).toContain(`pid ${pid}`);
+      // Nothing published yet: the relay is at least as far behind as the waiting event is old.
+      expect(await relayLagSeconds(pool, undefined)).toBeGreaterThanOrEqual(0);
+
+      // The watch turns it into a degraded reason once past the budget, and into gauges.
+      const registry = createRegistry();
+      const watch = watchRelay({
+        pool,
+        checkpoint: () => undefined,
+        registry,
+        budgetSeconds: 0.2,
+        intervalMs: 100,
+        timeoutMs: 1_000,
+      });
+      try {
+        const reason = await waitFor(
+          () => {
+            try {
+              watch.check();
+              return undefined;
+            } catch (err) {
+              return (err as Error).message;
+            }
+          },
+          { timeoutMs: 5_000, what: 'the held-back reason' },
+        );
+        expect(reason).toContain(`pid ${pid}`);
+        expect(reason).toContain('long-report-job');
+        const metrics = await registry.metrics();
+        expect(metrics).toMatch(new RegExp(`relay_holding_pid ${pid}\\b`));
+      } finally {
+        watch.stop();
+      }
+    } finally {
+      await holderClient.query('ROLLBACK').catch(() => undefined);
+      await holderClient.end();
+    }
+    // Once it ended, nothing holds the relay back.
+    expect(await relayHolder(pool)).toBeUndefined();
+  });
+
+  it('bounds: any session of the database is ended after 60 s idle in a transaction, a platform pool session after its own limit', async () => {
+    const raw = new pg.Client({ connectionString: testConfig().DATABASE_URL });
+    await raw.connect();
+    try {
+      const { rows } = await raw.query<{ idle_in_transaction_session_timeout: string }>(
+        'SHOW idle_in_transaction_session_timeout',
+      );
+      expect(rows[0]?.idle_in_transaction_session_timeout).toBe('1min');
+    } finally {
+      await raw.end();
+    }
+    // A platform pool sets its own, shorter limit; a short one here to watch it act.
+    const bounded = createPool(
+      { DATABASE_URL: testConfig().DATABASE_URL, PG_POOL_MAX: 1 },
+      { idleInTransactionTimeoutMs: 300 },
+    );
+    bounded.on('error', () => undefined); // the server ends the idle client: expected here
+    const client = await bounded.connect();
+    client.on('error', () => undefined);
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT pg_current_xact_id()');
+      await appendOne();
+      expect(await relayHolder(pool)).toBeDefined();
+      await new Promise((r) => setTimeout(r, 1_000));
+      await expect(client.query('SELECT 1')).rejects.toThrow();
+      expect(await relayHolder(pool)).toBeUndefined();
+    } finally {
+      client.release(true);
+      await bounded.end();
+    }
+  });
+
+  it('a transaction without an xid (a plain reader) holds nothing back', async () => {
+    const reader = new pg.Client({ connectionString: testConfig().DATABASE_URL });
+    await reader.connect();
+    try {
+      await reader.query('BEGIN');
+      await reader.query('SELECT count(*) FROM events');
+      await appendOne();
+      expect(await relayHolder(pool)).toBeUndefined();
+    } finally {
+      await reader.query('ROLLBACK');
+      await reader.end();
+    }
+  });
+});

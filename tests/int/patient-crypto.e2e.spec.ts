@@ -14,7 +14,9 @@ import { patientVault } from '../../platform/patient-vault.ts';
 import type { ProjectorHandle } from '../../projections/runtime/projector-runtime.ts';
 import type { AppointmentDoc } from '../../projections/search/appointments-model.ts';
 import { keyspace } from '../../read-models/bookings.ts';
+import { givenCatalogDoctor } from '../support/catalog-mother.ts';
 import {
+  anOpenScheduleRequest,
   startCommandApi,
   TEST_SECRET,
   type Harness as CommandHarness,
@@ -28,8 +30,6 @@ let projections: ProjectionsHarness;
 let query: QueryInstance;
 let redisProjector: ProjectorHandle;
 
-// A catalog institution id (tokens carry only those).
-const institutionId = String(100_000_000 + Math.floor(Math.random() * 800_000_000));
 const patientId = `patient-${randomUUID()}`;
 const otherPatientId = `patient-${randomUUID()}`;
 
@@ -55,25 +55,20 @@ afterAll(async () => {
   await commands?.stop();
 });
 
-const hospital = () => commands.tokenFor({ sub: `h-${institutionId}`, role: 'hospital', institutionId });
+// The harness's hospital user, of its catalog institution.
+const hospital = () => commands.tokenFor({ ...commands.hospital, sub: 'hospital-crypto' });
 const admin = () => commands.tokenFor({ sub: 'admin-1', role: 'admin' });
 const asPatient = (sub: string) => commands.tokenFor({ sub, role: 'patient' });
 
-async function openSchedule(date: string): Promise<string> {
+/** A schedule of a doctor of its own (one open schedule per doctor session), in the catalog. */
+async function openSchedule(): Promise<string> {
+  const doctor = await givenCatalogDoctor(commands.pool, { institutionId: commands.catalog.institutionId });
   const res = await commands.http.post('/v1/schedules', {
     token: await hospital(),
     idempotencyKey: randomUUID(),
-    body: {
-      doctorId: `doc-${randomUUID().slice(0, 8)}`,
-      institutionId,
-      departmentId: 'dept-crypto',
-      date,
-      period: 'morning',
-      capacity: 5,
-      fee: 100,
-    },
+    body: anOpenScheduleRequest(doctor, { capacity: 5 }),
   });
-  expect(res.status).toBe(201);
+  expect(res.status, JSON.stringify(res.body)).toBe(201);
   return (res.body as { scheduleId: string }).scheduleId;
 }
 
@@ -156,8 +151,8 @@ describe('patient data in the platform', () => {
   let pseudonym: string;
 
   it('a booked patient id appears on no topic, no Redis key or value, no index document, no stored event', async () => {
-    scheduleId = await openSchedule('2030-05-01');
-    const other = await openSchedule('2030-05-02');
+    scheduleId = await openSchedule();
+    const other = await openSchedule();
     kept = await bookAs(patientId, scheduleId);
     const cancelled = await bookAs(patientId, other);
     await bookAs(otherPatientId, scheduleId);
@@ -323,7 +318,7 @@ describe('patient data in the platform', () => {
       queryConfig: { QUERY_RYW_TIMEOUT_MS: 300 },
     });
     try {
-      const booked = await bookAs(otherPatientId, await openSchedule('2030-05-03'));
+      const booked = await bookAs(otherPatientId, await openSchedule());
       const res = await quick.get(`/v1/appointments/${booked.appointmentId}`, {
         authorization: `Bearer ${await asPatient(otherPatientId)}`,
         'booking-checkpoint': booked.checkpoint,

@@ -11,6 +11,8 @@ import { encodeCheckpoint } from '../platform/event-store/pg-event-store.ts';
 import type { PatientVault } from '../platform/patient-vault.ts';
 import type { Queryable } from '../platform/pg.ts';
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 export interface IndexedAppointment {
   appointmentId: string;
   scheduleId: string;
@@ -44,6 +46,8 @@ export class AppointmentAccess {
   }
 
   async find(appointmentId: string): Promise<IndexedAppointment | undefined> {
+    // Appointment ids are uuids (the column's type): anything else is unknown, not a database error.
+    if (!UUID.test(appointmentId)) return undefined;
     const { rows } = await this.#db.query<{
       schedule_id: string;
       institution_id: string | null;

@@ -169,7 +169,8 @@ describe('Idempotency-Key', () => {
     const sub = `shared-sub-${newKey()}`;
     const body = { capacity: 7 };
     const asHospital = await h.http.post(`/v1/schedules/${scheduleId}/capacity`, {
-      token: await h.tokenFor({ sub, role: 'hospital', institutionId: '1' }),
+      // A hospital of the schedule's institution (tenancy), so the command itself is allowed.
+      token: await h.tokenFor({ sub, role: 'hospital', institutionId: h.catalog.institutionId }),
       idempotencyKey: key,
       body,
     });
@@ -184,7 +185,10 @@ describe('Idempotency-Key', () => {
       'SELECT principal FROM idempotency_keys WHERE idem_key = $1 ORDER BY principal',
       [key],
     );
-    expect(rows.map((r) => r.principal)).toEqual([`admin:-:${sub}`, `hospital:1:${sub}`]);
+    expect(rows.map((r) => r.principal)).toEqual([
+      `admin:-:${sub}`,
+      `hospital:${h.catalog.institutionId}:${sub}`,
+    ]);
   });
 
   it('replays a business-rule rejection too, even after the rule would pass', async () => {

@@ -93,6 +93,12 @@ function minimalShell(routes: {
   return app;
 }
 
+/**
+ * The baselines decide without the patient vault: the reference stands in for the id and the
+ * sealed identity is a fixed stub (target `ours`, the real API, resolves and seals for real).
+ */
+const stubPatient = (patientId: string) => ({ patientRef: patientId, patient: 'v1.c3R1Yg.c3R1Yg.c3R1Yg' });
+
 const openCommand = (scheduleId: string) =>
   ({
     type: 'OpenSchedule',
@@ -141,7 +147,7 @@ async function serve(target: Target): Promise<void> {
         const body = { appointmentId, scheduleId, status: 'active' };
         const outcome = await run(
           `schedule-${scheduleId}`,
-          { type: 'BookAppointment', scheduleId, appointmentId, patientId, now: new Date() },
+          { type: 'BookAppointment', scheduleId, appointmentId, ...stubPatient(patientId), now: new Date() },
           body,
         );
         return outcome.kind === 'response'
@@ -188,7 +194,7 @@ async function serve(target: Target): Promise<void> {
           type: 'BookAppointment',
           scheduleId,
           appointmentId,
-          patientId,
+          ...stubPatient(patientId),
           now: new Date(),
         });
         return result.ok

@@ -15,6 +15,7 @@
  *
  * Writes bench/results/projections.md.
  */
+import { stampSchemaVersion } from '../domain/event-versions.ts';
 import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
@@ -164,7 +165,9 @@ async function seed(events: number): Promise<{ first: Checkpoint | undefined; la
           type: 'BookAppointment',
           scheduleId: open.scheduleId,
           appointmentId: randomUUID(),
-          patientId: `bench-patient-${randomUUID().slice(0, 12)}`,
+          // Events as the command API writes them: a reference and a sealed identity (a stub here).
+          patientRef: `bench-patient-${randomUUID().slice(0, 12)}`,
+          patient: 'v1.c3R1Yg.c3R1Yg.c3R1Yg',
           now: open.now,
         },
         state,
@@ -177,7 +180,9 @@ async function seed(events: number): Promise<{ first: Checkpoint | undefined; la
     for (let k = 0; k < list.length; k += 20) {
       const r = await store.appendToStream(
         stream,
-        list.slice(k, k + 20).map((x) => ({ type: x.type, data: x.data })),
+        list
+          .slice(k, k + 20)
+          .map((x) => ({ type: x.type, data: x.data, metadata: stampSchemaVersion(x.type, {}) })),
         k === 0 ? 'no_stream' : BigInt(k - 1),
       );
       if (!last || store.compareCheckpoints(r.checkpoint, last) > 0) last = r.checkpoint;
@@ -400,7 +405,7 @@ async function freshness(): Promise<{
     if (!d.ok) throw new Error(d.error.code);
     await store.appendToStream(
       scheduleStreamName(id),
-      d.events.map((e) => ({ type: e.type, data: e.data })),
+      d.events.map((e) => ({ type: e.type, data: e.data, metadata: stampSchemaVersion(e.type, {}) })),
       'no_stream',
     );
     schedules.push({ id, state: fold(d.events), rev: 0, chain: Promise.resolve() });
@@ -453,7 +458,8 @@ async function freshness(): Promise<{
           type: 'BookAppointment',
           scheduleId: s.id,
           appointmentId,
-          patientId: `fresh-p-${randomUUID().slice(0, 12)}`,
+          patientRef: `fresh-p-${randomUUID().slice(0, 12)}`,
+          patient: 'v1.c3R1Yg.c3R1Yg.c3R1Yg',
           now: new Date('2030-01-10T09:30:00Z'),
         },
         s.state,
@@ -461,7 +467,7 @@ async function freshness(): Promise<{
       if (!d.ok) throw new Error(d.error.code);
       await store.appendToStream(
         scheduleStreamName(s.id),
-        d.events.map((e) => ({ type: e.type, data: e.data })),
+        d.events.map((e) => ({ type: e.type, data: e.data, metadata: stampSchemaVersion(e.type, {}) })),
         BigInt(s.rev),
       );
       pending.set(keys.appointment(appointmentId), performance.now());

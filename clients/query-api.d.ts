@@ -131,8 +131,8 @@ export interface paths {
       cookie?: never;
     };
     /**
-     * One appointment (a patient reads only their own)
-     * @description One appointment; a patient reads only their own. Right after a command, send its Booking-Checkpoint to wait (up to 2 s) for the write.
+     * One appointment (its holder, its institution's hospital, or an admin)
+     * @description One appointment; a patient reads only their own, a hospital only its institution's. Authorisation comes first (an unknown id is 404, a foreign one 403, at once). Right after a command, send its Booking-Checkpoint to wait (up to 2 s) for the write; one beyond the event store's head is 400. An appointment that exists but is not projected yet is 202 with status `pending` and X-Data-Stale. `patientId` is null once the patient is forgotten.
      *
      *     Roles: patient, hospital, admin.
      */
@@ -266,6 +266,7 @@ export interface components {
         | '/problems/not_found'
         | '/problems/schedule_not_found'
         | '/problems/appointment_not_found'
+        | '/problems/patient_not_found'
         | '/problems/institution_not_found'
         | '/problems/doctor_not_found'
         | '/problems/method_not_allowed'
@@ -304,6 +305,7 @@ export interface components {
         | 'not_found'
         | 'schedule_not_found'
         | 'appointment_not_found'
+        | 'patient_not_found'
         | 'institution_not_found'
         | 'doctor_not_found'
         | 'method_not_allowed'
@@ -373,7 +375,7 @@ export interface operations {
           ETag?: string;
           /** @description How the in-process cache served the read: l1-hit, l1-stale-revalidating, l1-stale-fallback (Redis down), l2-load (from Redis). */
           'X-Cache'?: string;
-          /** @description Present when the data could not be refreshed: `redis-unavailable` (Redis does not answer: served from memory), `read-model-rebuilding` (the booking read model is being rebuilt from the event log) or `checkpoint-not-reached` (Booking-Checkpoint waited for in vain). */
+          /** @description Present when the data could not be refreshed: `redis-unavailable` (Redis does not answer: served from memory), `read-model-rebuilding` (the booking read model is being rebuilt from the event log), `checkpoint-not-reached` (Booking-Checkpoint waited for in vain) or `not-projected-yet` (an appointment the read model does not hold yet). */
           'X-Data-Stale'?: string;
           /** @description Seconds since the stale copy was loaded (with X-Data-Stale). */
           Age?: number;
@@ -476,7 +478,7 @@ export interface operations {
           ETag?: string;
           /** @description How the in-process cache served the read: l1-hit, l1-stale-revalidating, l1-stale-fallback (Redis down), l2-load (from Redis). */
           'X-Cache'?: string;
-          /** @description Present when the data could not be refreshed: `redis-unavailable` (Redis does not answer: served from memory), `read-model-rebuilding` (the booking read model is being rebuilt from the event log) or `checkpoint-not-reached` (Booking-Checkpoint waited for in vain). */
+          /** @description Present when the data could not be refreshed: `redis-unavailable` (Redis does not answer: served from memory), `read-model-rebuilding` (the booking read model is being rebuilt from the event log), `checkpoint-not-reached` (Booking-Checkpoint waited for in vain) or `not-projected-yet` (an appointment the read model does not hold yet). */
           'X-Data-Stale'?: string;
           /** @description Seconds since the stale copy was loaded (with X-Data-Stale). */
           Age?: number;
@@ -629,7 +631,7 @@ export interface operations {
           ETag?: string;
           /** @description How the in-process cache served the read: l1-hit, l1-stale-revalidating, l1-stale-fallback (Redis down), l2-load (from Redis). */
           'X-Cache'?: string;
-          /** @description Present when the data could not be refreshed: `redis-unavailable` (Redis does not answer: served from memory), `read-model-rebuilding` (the booking read model is being rebuilt from the event log) or `checkpoint-not-reached` (Booking-Checkpoint waited for in vain). */
+          /** @description Present when the data could not be refreshed: `redis-unavailable` (Redis does not answer: served from memory), `read-model-rebuilding` (the booking read model is being rebuilt from the event log), `checkpoint-not-reached` (Booking-Checkpoint waited for in vain) or `not-projected-yet` (an appointment the read model does not hold yet). */
           'X-Data-Stale'?: string;
           /** @description Seconds since the stale copy was loaded (with X-Data-Stale). */
           Age?: number;
@@ -673,7 +675,7 @@ export interface operations {
           ETag?: string;
           /** @description How the in-process cache served the read: l1-hit, l1-stale-revalidating, l1-stale-fallback (Redis down), l2-load (from Redis). */
           'X-Cache'?: string;
-          /** @description Present when the data could not be refreshed: `redis-unavailable` (Redis does not answer: served from memory), `read-model-rebuilding` (the booking read model is being rebuilt from the event log) or `checkpoint-not-reached` (Booking-Checkpoint waited for in vain). */
+          /** @description Present when the data could not be refreshed: `redis-unavailable` (Redis does not answer: served from memory), `read-model-rebuilding` (the booking read model is being rebuilt from the event log), `checkpoint-not-reached` (Booking-Checkpoint waited for in vain) or `not-projected-yet` (an appointment the read model does not hold yet). */
           'X-Data-Stale'?: string;
           /** @description Seconds since the stale copy was loaded (with X-Data-Stale). */
           Age?: number;
@@ -822,7 +824,7 @@ export interface operations {
           ETag?: string;
           /** @description How the in-process cache served the read: l1-hit, l1-stale-revalidating, l1-stale-fallback (Redis down), l2-load (from Redis). */
           'X-Cache'?: string;
-          /** @description Present when the data could not be refreshed: `redis-unavailable` (Redis does not answer: served from memory), `read-model-rebuilding` (the booking read model is being rebuilt from the event log) or `checkpoint-not-reached` (Booking-Checkpoint waited for in vain). */
+          /** @description Present when the data could not be refreshed: `redis-unavailable` (Redis does not answer: served from memory), `read-model-rebuilding` (the booking read model is being rebuilt from the event log), `checkpoint-not-reached` (Booking-Checkpoint waited for in vain) or `not-projected-yet` (an appointment the read model does not hold yet). */
           'X-Data-Stale'?: string;
           /** @description Seconds since the stale copy was loaded (with X-Data-Stale). */
           Age?: number;
@@ -863,7 +865,7 @@ export interface operations {
           ETag?: string;
           /** @description How the in-process cache served the read: l1-hit, l1-stale-revalidating, l1-stale-fallback (Redis down), l2-load (from Redis). */
           'X-Cache'?: string;
-          /** @description Present when the data could not be refreshed: `redis-unavailable` (Redis does not answer: served from memory), `read-model-rebuilding` (the booking read model is being rebuilt from the event log) or `checkpoint-not-reached` (Booking-Checkpoint waited for in vain). */
+          /** @description Present when the data could not be refreshed: `redis-unavailable` (Redis does not answer: served from memory), `read-model-rebuilding` (the booking read model is being rebuilt from the event log), `checkpoint-not-reached` (Booking-Checkpoint waited for in vain) or `not-projected-yet` (an appointment the read model does not hold yet). */
           'X-Data-Stale'?: string;
           /** @description Seconds since the stale copy was loaded (with X-Data-Stale). */
           Age?: number;
@@ -1048,7 +1050,7 @@ export interface operations {
           ETag?: string;
           /** @description How the in-process cache served the read: l1-hit, l1-stale-revalidating, l1-stale-fallback (Redis down), l2-load (from Redis). */
           'X-Cache'?: string;
-          /** @description Present when the data could not be refreshed: `redis-unavailable` (Redis does not answer: served from memory), `read-model-rebuilding` (the booking read model is being rebuilt from the event log) or `checkpoint-not-reached` (Booking-Checkpoint waited for in vain). */
+          /** @description Present when the data could not be refreshed: `redis-unavailable` (Redis does not answer: served from memory), `read-model-rebuilding` (the booking read model is being rebuilt from the event log), `checkpoint-not-reached` (Booking-Checkpoint waited for in vain) or `not-projected-yet` (an appointment the read model does not hold yet). */
           'X-Data-Stale'?: string;
           /** @description Seconds since the stale copy was loaded (with X-Data-Stale). */
           Age?: number;
@@ -1080,7 +1082,7 @@ export interface operations {
           ETag?: string;
           /** @description How the in-process cache served the read: l1-hit, l1-stale-revalidating, l1-stale-fallback (Redis down), l2-load (from Redis). */
           'X-Cache'?: string;
-          /** @description Present when the data could not be refreshed: `redis-unavailable` (Redis does not answer: served from memory), `read-model-rebuilding` (the booking read model is being rebuilt from the event log) or `checkpoint-not-reached` (Booking-Checkpoint waited for in vain). */
+          /** @description Present when the data could not be refreshed: `redis-unavailable` (Redis does not answer: served from memory), `read-model-rebuilding` (the booking read model is being rebuilt from the event log), `checkpoint-not-reached` (Booking-Checkpoint waited for in vain) or `not-projected-yet` (an appointment the read model does not hold yet). */
           'X-Data-Stale'?: string;
           /** @description Seconds since the stale copy was loaded (with X-Data-Stale). */
           Age?: number;
@@ -1270,7 +1272,7 @@ export interface operations {
           ETag?: string;
           /** @description How the in-process cache served the read: l1-hit, l1-stale-revalidating, l1-stale-fallback (Redis down), l2-load (from Redis). */
           'X-Cache'?: string;
-          /** @description Present when the data could not be refreshed: `redis-unavailable` (Redis does not answer: served from memory), `read-model-rebuilding` (the booking read model is being rebuilt from the event log) or `checkpoint-not-reached` (Booking-Checkpoint waited for in vain). */
+          /** @description Present when the data could not be refreshed: `redis-unavailable` (Redis does not answer: served from memory), `read-model-rebuilding` (the booking read model is being rebuilt from the event log), `checkpoint-not-reached` (Booking-Checkpoint waited for in vain) or `not-projected-yet` (an appointment the read model does not hold yet). */
           'X-Data-Stale'?: string;
           /** @description Seconds since the stale copy was loaded (with X-Data-Stale). */
           Age?: number;
@@ -1313,7 +1315,7 @@ export interface operations {
           ETag?: string;
           /** @description How the in-process cache served the read: l1-hit, l1-stale-revalidating, l1-stale-fallback (Redis down), l2-load (from Redis). */
           'X-Cache'?: string;
-          /** @description Present when the data could not be refreshed: `redis-unavailable` (Redis does not answer: served from memory), `read-model-rebuilding` (the booking read model is being rebuilt from the event log) or `checkpoint-not-reached` (Booking-Checkpoint waited for in vain). */
+          /** @description Present when the data could not be refreshed: `redis-unavailable` (Redis does not answer: served from memory), `read-model-rebuilding` (the booking read model is being rebuilt from the event log), `checkpoint-not-reached` (Booking-Checkpoint waited for in vain) or `not-projected-yet` (an appointment the read model does not hold yet). */
           'X-Data-Stale'?: string;
           /** @description Seconds since the stale copy was loaded (with X-Data-Stale). */
           Age?: number;
@@ -1660,7 +1662,7 @@ export interface operations {
           traceparent?: string;
           /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
           'X-Trace-Id'?: string;
-          /** @description Present when the data could not be refreshed: `redis-unavailable` (Redis does not answer: served from memory), `read-model-rebuilding` (the booking read model is being rebuilt from the event log) or `checkpoint-not-reached` (Booking-Checkpoint waited for in vain). */
+          /** @description Present when the data could not be refreshed: `redis-unavailable` (Redis does not answer: served from memory), `read-model-rebuilding` (the booking read model is being rebuilt from the event log), `checkpoint-not-reached` (Booking-Checkpoint waited for in vain) or `not-projected-yet` (an appointment the read model does not hold yet). */
           'X-Data-Stale'?: string;
           /** @description Caching policy of the response. */
           'Cache-Control'?: string;
@@ -1671,7 +1673,33 @@ export interface operations {
             appointment: {
               appointmentId: string;
               scheduleId: string;
-              patientId: string;
+              patientId: string | null;
+              status: string;
+            } & {
+              [key: string]: string;
+            };
+          };
+        };
+      };
+      /** @description It exists, but the read model has not caught up (status `pending`) */
+      202: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Present when the data could not be refreshed: `redis-unavailable` (Redis does not answer: served from memory), `read-model-rebuilding` (the booking read model is being rebuilt from the event log), `checkpoint-not-reached` (Booking-Checkpoint waited for in vain) or `not-projected-yet` (an appointment the read model does not hold yet). */
+          'X-Data-Stale'?: string;
+          /** @description Caching policy of the response. */
+          'Cache-Control'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            appointment: {
+              appointmentId: string;
+              scheduleId: string;
+              patientId: string | null;
               status: string;
             } & {
               [key: string]: string;
@@ -2056,6 +2084,7 @@ export interface operations {
           | 'not_found'
           | 'schedule_not_found'
           | 'appointment_not_found'
+          | 'patient_not_found'
           | 'institution_not_found'
           | 'doctor_not_found'
           | 'method_not_allowed'

@@ -18,7 +18,10 @@ import { createRegistry, type Registry } from '../platform/http/metrics.ts';
 import { problemBaseFromEnv } from '../platform/http/problem-base.ts';
 import { serviceApp } from '../platform/http/service-app.ts';
 import { createLogger, type Logger } from '../platform/logger.ts';
+import { sealingReads } from '../platform/legacy-patients.ts';
+import { patientVault } from '../platform/patient-vault.ts';
 import type { Pool } from '../platform/pg.ts';
+import { forgetPatient } from './forget-route.ts';
 import { PgAppointmentIndex } from './appointment-index.ts';
 import { auditRoutes } from './audit-route.ts';
 import { PgCatalogDirectory } from './catalog-directory.ts';
@@ -30,7 +33,7 @@ import { commandRoutes } from './routes.ts';
 
 export interface CommandApiDeps {
   pool: Pool;
-  config: Pick<Config, 'JWT_SECRET' | 'IDEMPOTENCY_TTL_HOURS'> &
+  config: Pick<Config, 'JWT_SECRET' | 'IDEMPOTENCY_TTL_HOURS' | 'PATIENT_KEK'> &
     Partial<
       Pick<
         Config,
@@ -97,9 +100,11 @@ export function createApp(deps: CommandApiDeps): CommandApi {
   });
   const appointments = new PgAppointmentIndex(pool);
   const audit = new PgAuditTrail(pool);
+  const patients = patientVault(pool, deps.config);
   const commands = createCommands(
     {
-      store,
+      // Streams are read through the vault: events stored in v1's clear shape reach the decider as v2.
+      store: sealingReads(store, patients),
       keys: idempotency,
       appointments,
       sessions: new PgOpenSessions(),
@@ -134,7 +139,8 @@ export function createApp(deps: CommandApiDeps): CommandApi {
         limiter: deps.patientRateLimiter,
         key: (req) => {
           const principal = principalOf(req);
-          return principal.role === 'patient' ? `patient:${principal.sub}` : undefined;
+          // A Redis key name never carries a patient id in clear (docs/adr/0010).
+          return principal.role === 'patient' ? `patient:${patients.digest(principal.sub)}` : undefined;
         },
         what: 'commands from this patient',
       }),
@@ -142,15 +148,18 @@ export function createApp(deps: CommandApiDeps): CommandApi {
   }
   app.use('/v1', ...v1, ...jsonBody());
   app.use(auditRoutes(audit));
+  const clock = deps.clock ?? (() => new Date());
   app.use(
     commandRoutes({
       commands,
       appointments,
+      patients,
+      forget: forgetPatient({ store, idempotency, patients, audit, clock }),
       idempotency,
       ids: deps.ids ?? randomUUID,
       catalog: new PgCatalogDirectory(pool),
       bookingHorizonDays: deps.config.BOOKING_HORIZON_DAYS ?? 90,
-      clock: deps.clock ?? (() => new Date()),
+      clock,
       hooks: deps.hooks ?? {},
       onReplay: () => replays.inc(),
     }),

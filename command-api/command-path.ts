@@ -249,7 +249,7 @@ async function commit<Tx>(
     }));
     const appended = await tx.appendToStream(streamId, toAppend, loaded.revision ?? 'no_stream');
     // 3. Index the booked appointments: addressable by id exactly when they exist.
-    await path.appointments.add(tx.handle, bookedIn(streamId, events));
+    await path.appointments.add(tx.handle, bookedIn(streamId, events, state));
     // 3b. One open schedule per doctor session: the table's key holds it across streams.
     await path.sessions.apply(tx.handle, events);
     // 3c. What a hospital or an admin changed, in the audit trail, with the change or not at all.

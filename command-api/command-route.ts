@@ -53,6 +53,11 @@ export interface PreparedCommand {
   streamId: string;
   command: ScheduleCommand;
   reply: (committed: Committed) => Reply;
+  /**
+   * Who the events record as the actor, when not the principal as is: a patient is recorded by
+   * their opaque reference, never their id (docs/adr/0010).
+   */
+  actor?: { id: string; role: Role };
   /** Authorisation against the schedule's loaded state (tenancy.ts); a problem refuses the command. */
   authorize?: ((state: ScheduleState) => ProblemOutcome | undefined) | undefined;
 }
@@ -144,29 +149,39 @@ async function run(
     await deps.commands.completeWithout(key, prepared);
     return prepared;
   }
+  const { actor, ...command } = prepared;
   return deps.commands.execute({
-    ...prepared,
+    ...command,
     key,
-    metadata: metadataOf(principalOf(req), key.key),
+    metadata: metadataOf(actor ?? actorOf(principalOf(req)), key.key),
     audit: commandAudit(principalOf(req)),
     beforeCommit: () => deps.hooks.beforeCommit?.({ req }),
   });
 }
 
+/**
+ * The principal as an actor in events. A patient has no recordable id here: a route that lets
+ * patients in names them by reference (`PreparedCommand.actor`); this never writes their id.
+ */
+const actorOf = (principal: Principal): { id: string; role: Role } =>
+  principal.role === 'patient'
+    ? { id: 'patient', role: 'patient' }
+    : { id: principal.sub, role: principal.role };
+
 /** What travels with the events: the trace the request belongs to, the key, the actor. */
-function metadataOf(principal: Principal, idempotencyKey: string): EventMetadata {
+export function metadataOf(actor: { id: string; role: Role }, idempotencyKey: string): EventMetadata {
   const ctx = currentContext();
   return {
     ...(ctx
       ? { correlationId: ctx.correlationId, causationId: ctx.spanId, traceparent: toTraceparent(ctx) }
       : {}),
     idempotencyKey,
-    actor: { id: principal.sub, role: principal.role },
+    actor,
   };
 }
 
 /** Writes a stored outcome: a response as it was, a problem through the problem middleware. */
-function send(res: Response, outcome: StoredOutcome, replayed: boolean): void {
+export function send(res: Response, outcome: StoredOutcome, replayed: boolean): void {
   if (outcome.kind === 'problem') {
     throw new AppError(outcome.code, outcome.detail, {
       ...(outcome.invalidParams ? { invalidParams: outcome.invalidParams } : {}),

@@ -19,6 +19,8 @@ import {
   changeCapacityBody,
   closeScheduleBody,
   openScheduleBody,
+  patientForgotten,
+  patientParams,
   scheduleClosed,
   scheduleOpened,
   scheduleParams,
@@ -167,6 +169,23 @@ export const cancelAppointmentRoute = defineRoute({
   problems: [...COMMON_PROBLEMS, ...PATH_PROBLEMS, 'appointment_not_found', 'appointment_not_active'],
 });
 
+export const forgetPatientRoute = defineRoute({
+  ...command,
+  method: 'post',
+  path: '/v1/patients/:patientId/forget',
+  operationId: 'forgetPatient',
+  summary: 'Forget a patient (delete their data key)',
+  description:
+    "Admin only. Deletes the patient's data key and records PatientForgotten: their events stay in the store but their identity is unrecoverable everywhere, the read models drop it and the analysts' pseudonym no longer links. Their appointments stay, anonymous (a hospital or an admin can still cancel them). An unknown or already forgotten patient is 404 patient_not_found. The body is ignored.",
+  tag: 'patients',
+  auth: { roles: ['admin'] as const },
+  params: patientParams,
+  body: z.object({}),
+  bodyRequired: false,
+  responses: { 200: { description: 'Forgotten', body: patientForgotten, headers: ['Idempotent-Replayed'] } },
+  problems: [...COMMON_PROBLEMS, ...PATH_PROBLEMS, 'patient_not_found'],
+});
+
 export const auditRoute = defineRoute({
   method: 'get',
   path: '/v1/audit',
@@ -189,6 +208,7 @@ export const commandApiRoutes: readonly RouteSpec[] = [
   closeScheduleRoute,
   bookAppointmentRoute,
   cancelAppointmentRoute,
+  forgetPatientRoute,
   auditRoute,
 ];
 

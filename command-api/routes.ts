@@ -6,8 +6,9 @@
 import { type RequestHandler, Router } from 'express';
 import type { z } from 'zod';
 import { scheduleStreamName } from '../domain/schedule.ts';
-import { requireRole } from '../platform/http/auth.ts';
+import { type Principal, requireRole, type Role } from '../platform/http/auth.ts';
 import { AppError } from '../platform/http/errors.ts';
+import type { PatientVault } from '../platform/patient-vault.ts';
 import type { PgAppointmentIndex } from './appointment-index.ts';
 import { catalogProblem, type CatalogDirectory } from './catalog-directory.ts';
 import { commandRoute, type CommandRouteDeps, type CommandRouteSpec } from './command-route.ts';
@@ -17,6 +18,7 @@ import {
   cancelAppointmentRoute,
   changeCapacityRoute,
   closeScheduleRoute,
+  forgetPatientRoute,
   openScheduleRoute,
 } from './route-specs.ts';
 import { ownSchedulesOnly, requireOwnInstitution } from './tenancy.ts';
@@ -24,6 +26,9 @@ import { ownSchedulesOnly, requireOwnInstitution } from './tenancy.ts';
 export interface RoutesDeps extends CommandRouteDeps {
   appointments: Pick<PgAppointmentIndex, 'find'>;
   ids: () => string;
+  patients: Pick<PatientVault, 'resolve' | 'refFor'>;
+  /** POST /v1/patients/{id}/forget (forget-route.ts): not a schedule command. */
+  forget: RequestHandler;
   /** Where opening a schedule checks its doctor, institution and department. */
   catalog: CatalogDirectory;
   /** Days after the hospital's today a schedule may be opened for (BOOKING_HORIZON_DAYS). */
@@ -50,8 +55,12 @@ export function commandRoutes(deps: RoutesDeps): Router {
   post(openSchedule(deps));
   post(changeCapacity);
   post(closeSchedule);
-  post(bookAppointment(deps.ids));
-  post(cancelAppointment(deps.appointments));
+  post(bookAppointment(deps.ids, deps.patients));
+  post(cancelAppointment(deps.appointments, deps.patients));
+  router
+    .route(forgetPatientRoute.path)
+    .post(requireRole(...forgetPatientRoute.auth.roles), deps.forget)
+    .all(methodNotAllowed('POST'));
   return router;
 }
 
@@ -143,15 +152,21 @@ const closeSchedule: Spec<typeof closeScheduleRoute> = {
   }),
 };
 
-const bookAppointment = (ids: () => string): Spec<typeof bookAppointmentRoute> => ({
+const bookAppointment = (
+  ids: () => string,
+  patients: RoutesDeps['patients'],
+): Spec<typeof bookAppointmentRoute> => ({
   route: bookAppointmentRoute,
   authorize: (principal, body) => {
     if (principal.role === 'patient' && body.patientId !== principal.sub) {
       throw new AppError('forbidden', 'Patients may only book for themselves');
     }
   },
-  prepare: ({ body, principal, now }) => {
+  prepare: async ({ body, principal, now }) => {
     const appointmentId = ids();
+    // The patient's key is created on their first booking; events carry only the reference and
+    // the sealed id (docs/adr/0010).
+    const { patientRef, patient } = await patients.resolve(body.patientId);
     return {
       streamId: scheduleStreamName(body.scheduleId),
       authorize: ownSchedulesOnly(principal),
@@ -159,9 +174,11 @@ const bookAppointment = (ids: () => string): Spec<typeof bookAppointmentRoute> =
         type: 'BookAppointment',
         scheduleId: body.scheduleId,
         appointmentId,
-        patientId: body.patientId,
+        patientRef,
+        patient,
         now,
       },
+      ...(principal.role === 'patient' ? { actor: { id: patientRef, role: 'patient' as const } } : {}),
       reply: () => ({
         status: 201,
         body: { appointmentId, scheduleId: body.scheduleId, status: 'active' },
@@ -171,11 +188,15 @@ const bookAppointment = (ids: () => string): Spec<typeof bookAppointmentRoute> =
   },
 });
 
-const cancelAppointment = (index: Pick<PgAppointmentIndex, 'find'>): Spec<typeof cancelAppointmentRoute> => ({
+const cancelAppointment = (
+  index: Pick<PgAppointmentIndex, 'find'>,
+  patients: RoutesDeps['patients'],
+): Spec<typeof cancelAppointmentRoute> => ({
   route: cancelAppointmentRoute,
   prepare: async ({ body, params, principal, now }) => {
     const indexed = await index.find(params.appointmentId);
     if (!indexed) return problem('appointment_not_found');
+    const actor = await actorFor(principal, patients);
     return {
       streamId: indexed.streamId,
       authorize: ownSchedulesOnly(principal),
@@ -183,9 +204,10 @@ const cancelAppointment = (index: Pick<PgAppointmentIndex, 'find'>): Spec<typeof
         type: 'CancelAppointment',
         appointmentId: params.appointmentId,
         reason: body.reason,
-        actor: { id: principal.sub, role: principal.role },
+        actor,
         now,
       },
+      actor,
       reply: () => ({
         status: 200,
         body: { appointmentId: params.appointmentId, scheduleId: indexed.scheduleId, status: 'cancelled' },
@@ -193,3 +215,18 @@ const cancelAppointment = (index: Pick<PgAppointmentIndex, 'find'>): Spec<typeof
     };
   },
 });
+
+/**
+ * The actor a cancellation records and the decider compares: a patient by their reference. A
+ * patient without a key (never booked, or forgotten) holds nothing: a reference no appointment
+ * has, so the decider answers not_appointment_holder (a forgotten patient's old appointments are
+ * anonymous: only a hospital or an admin can cancel them).
+ */
+async function actorFor(
+  principal: Principal,
+  patients: RoutesDeps['patients'],
+): Promise<{ id: string; role: Role }> {
+  if (principal.role !== 'patient') return { id: principal.sub, role: principal.role };
+  const ref = await patients.refFor(principal.sub, { create: false });
+  return { id: ref ?? 'no-patient-key', role: 'patient' };
+}

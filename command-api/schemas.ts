@@ -77,6 +77,14 @@ export const appointmentCancelled = z.strictObject({
   status: z.literal('cancelled'),
 });
 
+/** The patient to forget: the id they book under (an external id, like `patientId` in a booking). */
+export const patientParams = z.strictObject({ patientId: externalId });
+
+export const patientForgotten = z.strictObject({
+  status: z.literal('forgotten'),
+  forgottenAt: z.iso.datetime(),
+});
+
 // The audit trail (admins only).
 const auditText = z.string().min(1).max(128);
 export const auditQuery = z.strictObject({

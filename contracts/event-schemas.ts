@@ -14,6 +14,7 @@
  */
 import { z } from 'zod';
 import { scheduleEventUpcasters } from '../domain/event-versions.ts';
+import { latestPatientEventVersions, patientEventSchemas } from '../domain/patient-events.ts';
 import { scheduleEventTypes } from '../domain/schedule-events.ts';
 import { publishedEnvelopeSchema, publishedHeadersSchema } from '../projections/relay/event-message.ts';
 
@@ -27,10 +28,17 @@ const toJsonSchema = (schema: z.ZodType, title: string, description: string): Js
 };
 
 /** Every (type, version) a consumer may meet, oldest version first. */
-export const eventVersions = (): { type: string; version: number; schema: z.ZodType }[] =>
-  scheduleEventTypes.flatMap((type) =>
+export const eventVersions = (): { type: string; version: number; schema: z.ZodType }[] => [
+  ...scheduleEventTypes.flatMap((type) =>
     scheduleEventUpcasters.versions(type).map(({ version, schema }) => ({ type, version, schema })),
-  );
+  ),
+  // A patient's own stream (`patient-<ref>`, docs/adr/0010): one version each so far.
+  ...Object.entries(patientEventSchemas).map(([type, schema]) => ({
+    type,
+    version: latestPatientEventVersions[type as keyof typeof latestPatientEventVersions],
+    schema,
+  })),
+];
 
 /** The value with its `data` checked against the schema its `type` and version name. */
 function bookingEventSchema(): JsonSchema {

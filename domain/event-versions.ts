@@ -9,14 +9,14 @@
  *   from N to N+1, and writes a new JSON Schema (npm run contracts:generate).
  * - A version above the latest (a newer producer) is refused, never guessed at.
  */
-import type { z } from 'zod';
+import { z } from 'zod';
 import { scheduleEventSchemas, type ScheduleEventType } from './schedule-events.ts';
 
 /** The version this build writes of each event type (the shape of `scheduleEventSchemas`). */
 export const latestSchemaVersions: Readonly<Record<ScheduleEventType, number>> = {
   ScheduleOpened: 1,
-  AppointmentBooked: 1,
-  AppointmentCancelled: 1,
+  AppointmentBooked: 2,
+  AppointmentCancelled: 2,
   CapacityChanged: 1,
   ScheduleClosed: 1,
 };
@@ -134,11 +134,115 @@ export function upcasterRegistry(
   };
 }
 
-/** The schedule's upcasters: none yet, every event type is at version 1. */
+const actorV1 = z.object({ id: z.string(), role: z.enum(['patient', 'hospital', 'admin']) });
+
+/**
+ * v1 of the appointment events carried the patient's id in clear (docs/adr/0010). Lifting them to
+ * v2 needs the patient's reference and sealed identity, which only the vault (I/O) can produce:
+ * the reader resolves them first and attaches them to the data (`withResolvedPatient`), and this
+ * pure step then drops the clear id. Unresolved, the result lacks `patientRef` and fails the v2
+ * schema, so a reader that forgot to resolve refuses the event rather than leaking the id.
+ */
+const appointmentBookedV1 = z.looseObject({
+  scheduleId: z.string().min(1),
+  appointmentId: z.string().min(1),
+  patientId: z.string().min(1),
+  bookedAt: z.string().min(1),
+});
+
+const appointmentCancelledV1 = z.looseObject({
+  scheduleId: z.string().min(1),
+  appointmentId: z.string().min(1),
+  patientId: z.string().min(1),
+  reason: z.string().nullable(),
+  cancelledBy: actorV1,
+  cancelledAt: z.string().min(1),
+});
+
+/** The reference (and seal) the reader attached to a v1 event's data, kept by the loose v1 schemas. */
+const attached = (data: Record<string, unknown>) => ({
+  patientRef: typeof data.patientRef === 'string' ? data.patientRef : undefined,
+  patient: typeof data.patient === 'string' ? data.patient : undefined,
+});
+
+/** v1 → v2 of the appointment events: the clear id out, the attached reference (and seal) in. */
+export const patientUpcasters: readonly Upcaster[] = [
+  defineUpcaster({
+    type: 'AppointmentBooked',
+    from: 1,
+    schema: appointmentBookedV1,
+    up: (v1) => {
+      const { scheduleId, appointmentId, bookedAt } = v1;
+      return { scheduleId, appointmentId, ...attached(v1), bookedAt };
+    },
+  }),
+  defineUpcaster({
+    type: 'AppointmentCancelled',
+    from: 1,
+    schema: appointmentCancelledV1,
+    up: (v1) => {
+      const { scheduleId, appointmentId, reason, cancelledBy, cancelledAt } = v1;
+      const { patientRef } = attached(v1);
+      return {
+        scheduleId,
+        appointmentId,
+        patientRef,
+        reason,
+        // Only the holder may cancel as a patient, so a patient actor is the holder: their reference.
+        cancelledBy: cancelledBy.role === 'patient' ? { id: patientRef, role: 'patient' } : cancelledBy,
+        cancelledAt,
+      };
+    },
+  }),
+];
+
+/** The patient id a stored event carries in clear (v1 appointment events), if any. */
+export function clearPatientIdOf(event: {
+  type: string;
+  data: unknown;
+  metadata?: Readonly<Record<string, unknown>> | undefined;
+}): string | undefined {
+  if (event.type !== 'AppointmentBooked' && event.type !== 'AppointmentCancelled') return undefined;
+  if (recordedSchemaVersion(event.metadata) !== 1) return undefined;
+  const id = (event.data as { patientId?: unknown } | null)?.patientId;
+  return typeof id === 'string' && id !== '' ? id : undefined;
+}
+
+/** What the vault resolved for a clear patient id: the reference and the sealed `{ patientId }`. */
+export interface ResolvedPatient {
+  patientRef: string;
+  patient: string;
+}
+
+/**
+ * Pure: a v1 appointment event lifted to the latest version with the resolved patient, its
+ * metadata's patient actor replaced by the reference and its version restamped. Anything else
+ * (or an event that does not upcast) comes back unchanged.
+ */
+export function withResolvedPatient<
+  E extends { type: string; data: unknown; metadata: Readonly<Record<string, unknown>> },
+>(event: E, resolved: ResolvedPatient): E {
+  const clear = clearPatientIdOf(event);
+  if (clear === undefined) return event;
+  const upcast = scheduleEventUpcasters.upcast(event.type, 1, {
+    ...(event.data as object),
+    ...resolved,
+  });
+  if (!upcast.ok) return event;
+  const actor = event.metadata.actor as { id?: unknown; role?: unknown } | undefined;
+  const metadata: Record<string, unknown> = {
+    ...event.metadata,
+    [SCHEMA_VERSION_KEY]: latestSchemaVersions[event.type as ScheduleEventType],
+  };
+  if (actor?.role === 'patient') metadata.actor = { id: resolved.patientRef, role: 'patient' };
+  return { ...event, data: upcast.data, metadata };
+}
+
+/** The schedule's upcasters: v1 → v2 of the appointment events (patient ids sealed). */
 export const scheduleEventUpcasters: UpcasterRegistry = upcasterRegistry(
   latestSchemaVersions,
   scheduleEventSchemas,
-  [],
+  patientUpcasters,
 );
 
 /** The latest shape of a stored schedule event's data (not validated yet), or why it has none. */

@@ -22,6 +22,13 @@ const id = z.string().min(1);
 /** An instant, ISO-8601 in UTC. */
 const instant = z.string().min(1);
 const count = z.number().int().nonnegative();
+/**
+ * The opaque reference events carry instead of a patient's id (a random uuid, patient_keys in
+ * PostgreSQL; docs/adr/0010). It names the patient's data key; it is not identity.
+ */
+const patientRef = z.string().min(1);
+/** A patient's identity sealed with their data key: `v1.<iv>.<ciphertext>.<tag>` (base64url). */
+const sealed = z.string().regex(/^v1\.[\w-]+\.[\w-]*\.[\w-]+$/);
 
 export const scheduleEventSchemas = {
   ScheduleOpened: z.object({
@@ -39,16 +46,19 @@ export const scheduleEventSchemas = {
     openedBy: actor,
     openedAt: instant,
   }),
+  /** v2: the patient as a reference and a sealed `{ patientId }` (v1 carried `patientId` in clear). */
   AppointmentBooked: z.object({
     scheduleId: id,
     appointmentId: id,
-    patientId: id,
+    patientRef,
+    patient: sealed,
     bookedAt: instant,
   }),
+  /** v2: `patientRef` instead of `patientId`; a patient who cancels is `{ id: <patientRef>, role }`. */
   AppointmentCancelled: z.object({
     scheduleId: id,
     appointmentId: id,
-    patientId: id,
+    patientRef,
     reason: z.string().nullable(),
     cancelledBy: actor,
     cancelledAt: instant,

@@ -47,7 +47,10 @@ export interface BookAppointment {
   type: 'BookAppointment';
   scheduleId: string;
   appointmentId: string;
-  patientId: string;
+  /** The patient's opaque reference (the caller resolves it from the patient's id; ADR 0010). */
+  patientRef: string;
+  /** The patient's identity sealed with their data key, recorded as is. */
+  patient: string;
   now: Date;
 }
 
@@ -104,7 +107,7 @@ export type {
 
 export interface Appointment {
   appointmentId: string;
-  patientId: string;
+  patientRef: string;
   status: 'active' | 'cancelled';
 }
 
@@ -119,7 +122,7 @@ export interface ScheduleFacts {
   fee: number;
   capacity: number;
   appointments: ReadonlyMap<string, Appointment>;
-  /** patientId → appointmentId of that patient's active appointment. Its size is the active count. */
+  /** patientRef → appointmentId of that patient's active appointment. Its size is the active count. */
   activeByPatient: ReadonlyMap<string, string>;
 }
 
@@ -257,7 +260,7 @@ function bookAppointment(cmd: BookAppointment, state: ScheduleState): Decision {
   if (cmd.now.getTime() >= Date.parse(state.sessionStartsAt)) {
     return reject({ code: 'session_started', sessionStartsAt: state.sessionStartsAt });
   }
-  const existing = state.activeByPatient.get(cmd.patientId);
+  const existing = state.activeByPatient.get(cmd.patientRef);
   if (existing !== undefined) return reject({ code: 'already_booked', appointmentId: existing });
   if (state.activeByPatient.size >= state.capacity)
     return reject({ code: 'schedule_full', capacity: state.capacity });
@@ -269,7 +272,8 @@ function bookAppointment(cmd: BookAppointment, state: ScheduleState): Decision {
     data: {
       scheduleId: state.scheduleId,
       appointmentId: cmd.appointmentId,
-      patientId: cmd.patientId,
+      patientRef: cmd.patientRef,
+      patient: cmd.patient,
       bookedAt: cmd.now.toISOString(),
     },
   });
@@ -280,7 +284,8 @@ function cancelAppointment(cmd: CancelAppointment, state: ScheduleState): Decisi
     return reject({ code: 'appointment_not_found', appointmentId: cmd.appointmentId });
   const appointment = state.appointments.get(cmd.appointmentId);
   if (!appointment) return reject({ code: 'appointment_not_found', appointmentId: cmd.appointmentId });
-  if (cmd.actor.role === 'patient' && cmd.actor.id !== appointment.patientId) {
+  // A patient actor is named by their reference (the caller resolved it), so holding compares refs.
+  if (cmd.actor.role === 'patient' && cmd.actor.id !== appointment.patientRef) {
     return reject({ code: 'not_appointment_holder', appointmentId: cmd.appointmentId });
   }
   if (appointment.status !== 'active') {
@@ -291,7 +296,7 @@ function cancelAppointment(cmd: CancelAppointment, state: ScheduleState): Decisi
     data: {
       scheduleId: state.scheduleId,
       appointmentId: appointment.appointmentId,
-      patientId: appointment.patientId,
+      patientRef: appointment.patientRef,
       reason: cmd.reason ?? null,
       cancelledBy: cmd.actor,
       cancelledAt: cmd.now.toISOString(),
@@ -330,13 +335,13 @@ function closeSchedule(cmd: CloseSchedule, state: ScheduleState): Decision {
     return reject({ code: 'invalid_command', field: 'reason', reason: 'required' });
   const at = cmd.now.toISOString();
   const cancellations: AppointmentCancelled[] = [];
-  for (const [patientId, appointmentId] of state.activeByPatient) {
+  for (const [patientRef, appointmentId] of state.activeByPatient) {
     cancellations.push({
       type: 'AppointmentCancelled',
       data: {
         scheduleId: state.scheduleId,
         appointmentId,
-        patientId,
+        patientRef,
         reason: cmd.reason,
         cancelledBy: cmd.actor,
         cancelledAt: at,
@@ -382,11 +387,11 @@ export function evolve(state: ScheduleState, event: ScheduleEvent): ScheduleStat
     }
     case 'AppointmentBooked': {
       if (state.status === 'initial') return state;
-      const { appointmentId, patientId } = event.data;
+      const { appointmentId, patientRef } = event.data;
       const appointments = new Map(state.appointments);
-      appointments.set(appointmentId, { appointmentId, patientId, status: 'active' });
+      appointments.set(appointmentId, { appointmentId, patientRef, status: 'active' });
       const activeByPatient = new Map(state.activeByPatient);
-      activeByPatient.set(patientId, appointmentId);
+      activeByPatient.set(patientRef, appointmentId);
       return { ...state, appointments, activeByPatient };
     }
     case 'AppointmentCancelled': {
@@ -396,8 +401,8 @@ export function evolve(state: ScheduleState, event: ScheduleEvent): ScheduleStat
       const appointments = new Map(state.appointments);
       appointments.set(current.appointmentId, { ...current, status: 'cancelled' });
       const activeByPatient = new Map(state.activeByPatient);
-      if (activeByPatient.get(current.patientId) === current.appointmentId)
-        activeByPatient.delete(current.patientId);
+      if (activeByPatient.get(current.patientRef) === current.appointmentId)
+        activeByPatient.delete(current.patientRef);
       return { ...state, appointments, activeByPatient };
     }
     case 'CapacityChanged':

@@ -1,7 +1,7 @@
 // `npm run config`: validates the environment and prints the effective configuration (secrets masked).
 import { loadConfig } from './config.ts';
 
-const SECRET = /SECRET|PASSWORD|TOKEN|JWT_KEYS/;
+const SECRET = /SECRET|PASSWORD|TOKEN|JWT_KEYS|KEK/;
 
 const config = loadConfig();
 for (const [key, value] of Object.entries(config)) {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEV_PATIENT_KEK, parseKek } from './patient-vault.ts';
 
 const hostPort = /^[A-Za-z0-9.-]+:\d{1,5}$/;
 
@@ -166,12 +167,23 @@ export const configSchema = z
       .min(24)
       .max(24 * 30)
       .default(24),
+    /**
+     * Key-encryption key of the patients' data keys (docs/adr/0010): 32 bytes, hex or base64. The
+     * local default is refused when NODE_ENV=production.
+     */
+    PATIENT_KEK: z
+      .string()
+      .default(DEV_PATIENT_KEK)
+      .refine((s) => parseKek(s) !== undefined, { message: 'expected 32 bytes as 64 hex digits or base64' }),
     /** How many days after the hospital's today a schedule may be opened for (the booking horizon). */
     BOOKING_HORIZON_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
     /** Inbound flow control: commands one patient may send per minute, shared by every instance (0: off). */
     PATIENT_COMMANDS_PER_MINUTE: z.coerce.number().int().min(0).max(100_000).default(30),
   })
   .superRefine((c, ctx) => {
+    if (c.NODE_ENV === 'production' && c.PATIENT_KEK === DEV_PATIENT_KEK) {
+      ctx.addIssue({ code: 'custom', path: ['PATIENT_KEK'], message: 'must be set in production' });
+    }
     if (c.EVENT_STORE === 'eventstoredb' && c.EVENTSTORE_URL === undefined) {
       ctx.addIssue({
         code: 'custom',

@@ -7,54 +7,47 @@ import { z } from 'zod';
 import { loadEnv, parseEnv, type EnvResult } from '../platform/config.ts';
 import { bookingReadModelSettings } from '../read-models/settings.ts';
 
-export const DEV_PSEUDONYM_SECRET = 'local-dev-only-pseudonym-secret-change-me';
-
 export const components = ['relay', 'redis', 'search'] as const;
 export type Component = (typeof components)[number];
 
 const int = (fallback: number, min = 1, max = 1_000_000) =>
   z.coerce.number().int().min(min).max(max).default(fallback);
 
-export const projectionsConfigSchema = z
-  .object({
-    NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
-    PROJECTIONS_PORT: int(3003, 0, 65535),
-    /** Which parts this process runs, e.g. `relay` or `redis,search`. */
-    PROJECTIONS_COMPONENTS: z
-      .string()
-      .default(components.join(','))
-      .transform((s) =>
-        s
-          .split(',')
-          .map((c) => c.trim())
-          .filter(Boolean),
-      )
-      .pipe(z.array(z.enum(components)).min(1)),
-    EVENTS_TOPIC: z.string().min(1).default('booking.events'),
-    EVENTS_DLQ_TOPIC: z.string().min(1).default('booking.events.dlq'),
-    /** Checkpoint row of the relay in relay_checkpoints. */
-    RELAY_NAME: z.string().min(1).default('booking.events'),
-    RELAY_BATCH_SIZE: int(500, 1, 10_000),
-    RELAY_MAX_IDLE_MS: int(100, 1, 10_000),
-    /** Where a relay without a checkpoint starts: the beginning of the log, or its current end. */
-    RELAY_START: z.enum(['beginning', 'end']).default('beginning'),
-    /** A transaction holding the relay back longer than this makes the process degraded (ADR 0002). */
-    RELAY_HELD_BACK_BUDGET_SECONDS: int(10, 1, 3_600),
-    /** How often the Redis projector checks that its read model was not lost (epoch marker). */
-    READ_MODEL_CHECK_INTERVAL_MS: int(5_000, 100, 600_000),
-    /** READ_MODEL_PREFIX, APPOINTMENTS_ALIAS: shared with the query API. */
-    ...bookingReadModelSettings,
-    /** Consumer groups are `<prefix>.redis` and `<prefix>.search`. */
-    PROJECTOR_GROUP_PREFIX: z.string().min(1).default('projections'),
-    PROJECTOR_BATCH_SIZE: int(1000, 1, 100_000),
-    PROJECTOR_PARTITION_CONCURRENCY: int(3, 1, 64),
-    /** Key of the HMAC that pseudonymises patient ids in the search index. Change it in production. */
-    PSEUDONYM_SECRET: z.string().min(16, 'must be at least 16 characters').default(DEV_PSEUDONYM_SECRET),
-  })
-  .refine((c) => c.NODE_ENV !== 'production' || c.PSEUDONYM_SECRET !== DEV_PSEUDONYM_SECRET, {
-    path: ['PSEUDONYM_SECRET'],
-    message: 'must be set in production',
-  });
+export const projectionsConfigSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  PROJECTIONS_PORT: int(3003, 0, 65535),
+  /** Which parts this process runs, e.g. `relay` or `redis,search`. */
+  PROJECTIONS_COMPONENTS: z
+    .string()
+    .default(components.join(','))
+    .transform((s) =>
+      s
+        .split(',')
+        .map((c) => c.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.enum(components)).min(1)),
+  EVENTS_TOPIC: z.string().min(1).default('booking.events'),
+  EVENTS_DLQ_TOPIC: z.string().min(1).default('booking.events.dlq'),
+  /** Checkpoint row of the relay in relay_checkpoints. */
+  RELAY_NAME: z.string().min(1).default('booking.events'),
+  RELAY_BATCH_SIZE: int(500, 1, 10_000),
+  RELAY_MAX_IDLE_MS: int(100, 1, 10_000),
+  /** Where a relay without a checkpoint starts: the beginning of the log, or its current end. */
+  RELAY_START: z.enum(['beginning', 'end']).default('beginning'),
+  /** A transaction holding the relay back longer than this makes the process degraded (ADR 0002). */
+  RELAY_HELD_BACK_BUDGET_SECONDS: int(10, 1, 3_600),
+  /** How often the Redis projector checks that its read model was not lost (epoch marker). */
+  READ_MODEL_CHECK_INTERVAL_MS: int(5_000, 100, 600_000),
+  /** READ_MODEL_PREFIX, APPOINTMENTS_ALIAS: shared with the query API. */
+  ...bookingReadModelSettings,
+  /** Consumer groups are `<prefix>.redis` and `<prefix>.search`. */
+  PROJECTOR_GROUP_PREFIX: z.string().min(1).default('projections'),
+  PROJECTOR_BATCH_SIZE: int(1000, 1, 100_000),
+  PROJECTOR_PARTITION_CONCURRENCY: int(3, 1, 64),
+  // The search index's pseudonyms derive from each patient's data key (PATIENT_KEK wraps it,
+  // platform/config.ts; docs/adr/0010): there is no pseudonym secret any more.
+});
 
 export type ProjectionsConfig = z.infer<typeof projectionsConfigSchema>;
 

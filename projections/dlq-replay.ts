@@ -9,6 +9,7 @@ import { loadConfig } from '../platform/config.ts';
 import { PgEventStore } from '../platform/event-store/pg-event-store.ts';
 import { createKafka } from '../platform/kafka.ts';
 import { createLogger } from '../platform/logger.ts';
+import { patientVault } from '../platform/patient-vault.ts';
 import { createPool } from '../platform/pg.ts';
 import { createRedis } from '../platform/redis.ts';
 import { searchFromConfig } from '../platform/search/index.ts';
@@ -34,10 +35,11 @@ const engine = projector === 'search' ? searchFromConfig(config) : undefined;
 let exitCode = 0;
 try {
   let writer;
-  if (redis) writer = redisWriter({ redis, store, config: pc, logger });
+  const patients = patientVault(pool, config);
+  if (redis) writer = redisWriter({ redis, store, config: pc, patients, logger });
   else {
     await ensureAppointmentsIndex(engine!, pc.APPOINTMENTS_ALIAS);
-    writer = searchWriter({ engine: engine!, store, catalog: pool, config: pc, logger });
+    writer = searchWriter({ engine: engine!, store, catalog: pool, config: pc, patients, logger });
   }
   const result = await replayDeadLetters({
     kafka,

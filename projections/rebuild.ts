@@ -27,6 +27,8 @@ import type { Checkpoint, EventStore } from '../platform/event-store/event-store
 import type { Logger } from '../platform/logger.ts';
 import type { Queryable } from '../platform/pg.ts';
 import type { SearchEngine } from '../platform/search/index.ts';
+import { loadConfig } from '../platform/config.ts';
+import { patientVault, type ProjectorPatients } from '../platform/patient-vault.ts';
 import { groupIdOf, type ProjectionsConfig } from './config.ts';
 import { keyspace, versionKey } from '../read-models/bookings.ts';
 import { envelopeOf } from './relay/event-message.ts';
@@ -48,7 +50,12 @@ export interface RebuildDeps {
   /** How long to wait for the live group to pass the switch point (default 30 s). */
   liveWaitMs?: number;
   onProgress?: (p: { phase: 'fill' | 'catch-up'; done: number; total: number }) => void;
+  /** The patient vault (default: over `pool`, with this process's PATIENT_KEK). */
+  patients?: ProjectorPatients;
 }
+
+const patientsOf = (deps: RebuildDeps): ProjectorPatients =>
+  deps.patients ?? patientVault(deps.pool, loadConfig());
 
 export interface RebuildResult {
   target: string;
@@ -133,6 +140,7 @@ export async function rebuildRedis(deps: RebuildDeps & { redis: Redis }): Promis
     redis: deps.redis,
     store: deps.store,
     config: deps.config,
+    patients: patientsOf(deps),
     logger: deps.logger,
   });
   const live = await writer.liveVersion();
@@ -174,6 +182,7 @@ export async function rebuildSearch(deps: RebuildDeps & { engine: SearchEngine }
     store: deps.store,
     catalog: deps.pool,
     config: deps.config,
+    patients: patientsOf(deps),
     logger: deps.logger,
     target,
   });

@@ -18,6 +18,8 @@ import { createRegistry } from '../platform/http/metrics.ts';
 import { kafkaProbe } from '../platform/kafka-probe.ts';
 import { createKafka, ensureTopics } from '../platform/kafka.ts';
 import { createLogger, type Logger } from '../platform/logger.ts';
+import { sealingReads } from '../platform/legacy-patients.ts';
+import { patientVault } from '../platform/patient-vault.ts';
 import { createPool, type Pool } from '../platform/pg.ts';
 import { createRedis } from '../platform/redis.ts';
 import { startSampler, type Sampler } from '../platform/sampler.ts';
@@ -110,7 +112,8 @@ function clients(config: ProjectionsStartConfig, deps: StartProjectionsDeps, log
   const close = async () => {
     for (const dispose of owned.reverse()) await Promise.resolve(dispose()).catch(() => undefined);
   };
-  return { pool, store: new PgEventStore(pool), kafka, redis, engine, close };
+  const patients = patientVault(pool, c);
+  return { pool, store: new PgEventStore(pool), patients, kafka, redis, engine, close };
 }
 
 export async function startProjections(
@@ -198,7 +201,8 @@ export async function startProjections(
     if (enabled('relay') && !relay) {
       const r = startRelay({
         name: pc.RELAY_NAME,
-        store: io.store,
+        // Events stored in v1's clear shape are published as v2: Kafka never sees a patient id.
+        store: sealingReads(io.store, io.patients),
         pool: io.pool,
         databaseUrl: c.DATABASE_URL,
         kafka: io.kafka,
@@ -223,7 +227,13 @@ export async function startProjections(
       await unlessStopped(r.ready);
     }
     if (io.redis && !projectors.some((p) => p.name === 'redis')) {
-      const writer = redisWriter({ redis: io.redis, store: io.store, config: pc, logger });
+      const writer = redisWriter({
+        redis: io.redis,
+        store: io.store,
+        config: pc,
+        patients: io.patients,
+        logger,
+      });
       await unlessStopped(writer.liveVersion());
       await startProjector('redis', handlerOf('redis', handlerFor(writer)));
       const redis = io.redis;
@@ -257,6 +267,7 @@ export async function startProjections(
         store: io.store,
         catalog: io.pool,
         config: pc,
+        patients: io.patients,
         logger,
       });
       await startProjector('search', handlerOf('search', handlerFor(writer)));

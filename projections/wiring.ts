@@ -4,6 +4,8 @@
  */
 import type { Redis } from 'ioredis';
 import type { EventStore } from '../platform/event-store/event-store.ts';
+import { sealingReads } from '../platform/legacy-patients.ts';
+import type { ProjectorPatients } from '../platform/patient-vault.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Queryable } from '../platform/pg.ts';
 import type { SearchEngine } from '../platform/search/index.ts';
@@ -12,7 +14,6 @@ import { RedisReadModelWriter, type StreamHistory } from './redis/redis-writer.t
 import { eventProjectionHandler } from './event-projection-handler.ts';
 import {
   appointmentsIndexDefinition,
-  hmacPseudonymiser,
   indexVersion,
   versionedIndexName,
 } from './search/appointments-model.ts';
@@ -23,20 +24,27 @@ import type { BatchHandler } from './runtime/projector-runtime.ts';
 export const projectorNames = ['redis', 'search'] as const;
 export type ProjectorName = (typeof projectorNames)[number];
 
-export const historyOf = (store: Pick<EventStore<unknown>, 'readStream'>): StreamHistory => ({
-  readStream: (streamId, opts) => store.readStream(streamId, opts),
-});
+/** The store's streams as the writers read them: v1 records lifted to v2 when a vault is given. */
+export const historyOf = (
+  store: Pick<EventStore<unknown>, 'readStream'>,
+  patients?: ProjectorPatients,
+): StreamHistory => {
+  const reader = patients ? sealingReads(store, patients) : store;
+  return { readStream: (streamId, opts) => reader.readStream(streamId, opts) };
+};
 
 export function redisWriter(deps: {
   redis: Redis;
   store?: Pick<EventStore<unknown>, 'readStream'>;
   config: Pick<ProjectionsConfig, 'READ_MODEL_PREFIX'>;
+  patients?: ProjectorPatients;
   logger: Logger;
 }): RedisReadModelWriter {
   return new RedisReadModelWriter({
     redis: deps.redis,
     root: deps.config.READ_MODEL_PREFIX,
-    ...(deps.store ? { history: historyOf(deps.store) } : {}),
+    ...(deps.store ? { history: historyOf(deps.store, deps.patients) } : {}),
+    ...(deps.patients ? { patients: deps.patients } : {}),
     logger: deps.logger,
   });
 }
@@ -67,16 +75,17 @@ export function searchWriter(deps: {
   store: Pick<EventStore<unknown>, 'readStream'>;
   catalog?: Queryable;
   names?: NameResolver;
-  config: Pick<ProjectionsConfig, 'APPOINTMENTS_ALIAS' | 'PSEUDONYM_SECRET'>;
+  config: Pick<ProjectionsConfig, 'APPOINTMENTS_ALIAS'>;
+  patients: ProjectorPatients;
   logger: Logger;
   target?: string;
 }): AppointmentsSearchWriter {
   return new AppointmentsSearchWriter({
     engine: deps.engine,
     target: deps.target ?? deps.config.APPOINTMENTS_ALIAS,
-    history: historyOf(deps.store),
+    history: historyOf(deps.store, deps.patients),
     names: deps.names ?? (deps.catalog ? catalogNames(deps.catalog, { logger: deps.logger }) : idsOnly),
-    pseudonymise: hmacPseudonymiser(deps.config.PSEUDONYM_SECRET),
+    patients: deps.patients,
     logger: deps.logger,
   });
 }

@@ -12,6 +12,7 @@ import { problemBaseFromEnv } from '../platform/http/problem-base.ts';
 import { serviceApp } from '../platform/http/service-app.ts';
 import { createLogger, type Logger } from '../platform/logger.ts';
 import type { SearchEngine } from '../platform/search/index.ts';
+import type { AppointmentAccess } from './appointment-access.ts';
 import { TwoLevelCache } from './cache/two-level-cache.ts';
 import type { QueryApiConfig } from './config.ts';
 import { BookingReader } from './read-models/booking-reader.ts';
@@ -33,6 +34,8 @@ export interface QueryApiDeps {
   /** Prefix of the catalog read-model keys (`catalog:`). */
   catalogPrefix: string;
   searchAlias: string;
+  /** GET /v1/appointments/{id}: the command side's index, the store's head, the patient vault. */
+  appointments: AppointmentAccess;
   logger?: Logger;
   registry?: Registry;
   clock?: () => Date;
@@ -123,6 +126,7 @@ export function createApp(deps: QueryApiDeps): QueryApi {
       outcomes,
       fastRoutes,
       redisReady,
+      appointments: deps.appointments,
       rebuilding,
       ...(deps.clock ? { clock: deps.clock } : {}),
     }),

@@ -84,6 +84,12 @@ export const institutionSearch = z.strictObject({
 
 export const appointment = z.strictObject({
   appointment: z
-    .object({ appointmentId: z.string(), scheduleId: z.string(), patientId: z.string(), status: z.string() })
+    .object({
+      appointmentId: z.string(),
+      scheduleId: z.string(),
+      /** Revealed to the authorised reader only; null once the patient is forgotten (or while pending). */
+      patientId: z.string().nullable(),
+      status: z.string(),
+    })
     .catchall(z.string()),
 });

@@ -118,15 +118,20 @@ export const appointmentRoute = defineRoute({
   method: 'get',
   path: '/v1/appointments/:id',
   operationId: 'getAppointment',
-  summary: 'One appointment (a patient reads only their own)',
+  summary: "One appointment (its holder, its institution's hospital, or an admin)",
   description:
-    'One appointment; a patient reads only their own. Right after a command, send its Booking-Checkpoint to wait (up to 2 s) for the write.',
+    "One appointment; a patient reads only their own, a hospital only its institution's. Authorisation comes first (an unknown id is 404, a foreign one 403, at once). Right after a command, send its Booking-Checkpoint to wait (up to 2 s) for the write; one beyond the event store's head is 400. An appointment that exists but is not projected yet is 202 with status `pending` and X-Data-Stale. `patientId` is null once the patient is forgotten.",
   tag: 'appointments',
   auth: { roles: ['patient', 'hospital', 'admin'] },
   params: appointmentIdParam,
   requestHeaders: [{ name: 'Booking-Checkpoint' }, { name: 'traceparent' }],
   responses: {
     200: { description: 'The appointment', body: appointment, headers: ['X-Data-Stale', 'Cache-Control'] },
+    202: {
+      description: 'It exists, but the read model has not caught up (status `pending`)',
+      body: appointment,
+      headers: ['X-Data-Stale', 'Cache-Control'],
+    },
   },
   problems: [...COMMON_PROBLEMS, 'unauthenticated', 'forbidden', 'appointment_not_found'],
 });

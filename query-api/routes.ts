@@ -1,6 +1,8 @@
 import { Router, type Request, type Response } from 'express';
 import type { Counter } from 'prom-client';
-import { authenticate, type JwtInput, principalOf } from '../platform/http/auth.ts';
+import { authenticate, type JwtInput, type Principal, principalOf } from '../platform/http/auth.ts';
+import { isDatabaseUnavailable } from '../platform/pg.ts';
+import type { AppointmentAccess } from './appointment-access.ts';
 import { AppError } from '../platform/http/errors.ts';
 import { parseOrThrow } from '../platform/http/zod-problem.ts';
 import { SearchUnavailableError, type SearchEngine } from '../platform/search/index.ts';
@@ -16,7 +18,7 @@ import { decodeCursor, encodeCursor, queryFingerprint } from './cursor.ts';
 import type { BookingReader } from './read-models/booking-reader.ts';
 import type { CatalogReader } from './read-models/catalog-reader.ts';
 import { Deps, guardRedis } from './read-models/redis-reads.ts';
-import { loadUntil, reached, requestedCheckpoint } from './read-your-writes.ts';
+import { CHECKPOINT_HEADER, loadUntil, reached, requestedCheckpoint } from './read-your-writes.ts';
 import {
   appointmentRoute,
   doctorSchedulesRoute,
@@ -40,6 +42,8 @@ export interface RouteDeps {
   fastRoutes: FastRoutes;
   /** False while Redis does not answer: whatever the cache serves then is marked stale. */
   redisReady: () => boolean;
+  /** appointment_index, the event store's head and the patient vault (PostgreSQL). */
+  appointments: AppointmentAccess;
   /** True while the projectors rebuild a lost booking read model: booking answers are marked stale. */
   rebuilding?: () => boolean;
   clock?: () => Date;
@@ -329,20 +333,46 @@ export function queryRoutes(deps: RouteDeps): Router {
     const { id } = parseOrThrow(appointmentRoute.params, req.params, 'bad_parameter');
     const principal = principalOf(req);
     const checkpoint = requestedCheckpoint(req);
+    const { appointments } = deps;
+    // Authorise first, from the command side's index: an unknown id or a reader who may not see it
+    // is answered at once, never after a read-your-writes wait (docs/adr/0010).
+    const indexed = await guardPostgres(() => appointments.find(id));
+    if (!indexed) throw new AppError('appointment_not_found', `No appointment ${id}`);
+    await authorise(principal, indexed.institutionId, indexed.patientRef, appointments);
+    if (checkpoint && !(await guardPostgres(() => appointments.issued(checkpoint)))) {
+      throw new AppError('bad_parameter', `${CHECKPOINT_HEADER} is beyond the event store's head`, {
+        invalidParams: [{ name: CHECKPOINT_HEADER, reason: 'not a checkpoint the command API issued' }],
+      });
+    }
     const { value, fresh } = await guardRedis(() =>
       loadUntil(
         () => bookings.appointment(id, new Deps()),
-        (a) => !checkpoint || (a !== null && reached(a.checkpoint, checkpoint)),
+        (a) => a !== null && (!checkpoint || reached(a.checkpoint, checkpoint)),
         checkpoint ? config.QUERY_RYW_TIMEOUT_MS : 0,
       ),
     );
-    if (!value) throw new AppError('appointment_not_found', `No appointment ${id}`);
-    if (principal.role === 'patient' && principal.sub !== value.view.patientId) {
-      throw new AppError('forbidden', 'A patient may only read their own appointments');
-    }
-    if (!fresh && checkpoint) res.setHeader(STALE_HEADER, 'checkpoint-not-reached');
     res.setHeader('Cache-Control', 'private, no-store');
-    res.json({ appointment: value.view });
+    if (!value || (checkpoint && !fresh)) {
+      // It exists (the index says so) but the read model has not caught up: what the command side knows.
+      res.setHeader(STALE_HEADER, checkpoint ? 'checkpoint-not-reached' : 'not-projected-yet');
+      res.status(202).json({
+        appointment: {
+          appointmentId: id,
+          scheduleId: indexed.scheduleId,
+          status: 'pending',
+          patientId: null,
+        },
+      });
+      return;
+    }
+    const { patientRef, patient, ...view } = value.view;
+    // Rows indexed before the index knew institution and holder: authorise from the read model.
+    if (indexed.institutionId === null || indexed.patientRef === null) {
+      await authorise(principal, view.institutionId ?? null, patientRef ?? null, appointments);
+    }
+    const patientId =
+      patientRef && patient ? ((await appointments.patientIdOf(patientRef, patient)) ?? null) : null;
+    res.json({ appointment: { ...view, patientId } });
   });
 
   return router;
@@ -369,4 +399,40 @@ function listIndex(catalog: CatalogReader, f: { city?: string; level?: string; c
   if (f.city && f.level) return k.institutionsByCityLevel(f.city, f.level);
   if (f.city) return k.institutionsByCity(f.city);
   return k.institutionsAll;
+}
+
+/**
+ * Who may read an appointment: an admin; a hospital of the appointment's institution; the patient
+ * who holds it (their reference, from the vault, equals the holder's). A null fact (an old index
+ * row) is checked by the caller once the read model supplied it.
+ */
+async function authorise(
+  principal: Principal,
+  institutionId: string | null,
+  patientRef: string | null,
+  appointments: Pick<AppointmentAccess, 'patientRefOf'>,
+): Promise<void> {
+  if (principal.role === 'admin') return;
+  if (principal.role === 'hospital') {
+    if (institutionId !== null && principal.institutionId !== institutionId) {
+      throw new AppError('forbidden', "A hospital may only read its own institution's appointments");
+    }
+    return;
+  }
+  if (patientRef === null) return;
+  const own = await guardPostgres(() => appointments.patientRefOf(principal.sub));
+  if (own !== patientRef) throw new AppError('forbidden', 'A patient may only read their own appointments');
+}
+
+/** PostgreSQL unreachable → 503 dependency_unavailable (retry), not a 500. */
+async function guardPostgres<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (err) {
+    if (!isDatabaseUnavailable(err)) throw err;
+    throw new AppError('dependency_unavailable', 'The database is unavailable; retry shortly', {
+      headers: { 'Retry-After': '2' },
+      cause: err,
+    });
+  }
 }

@@ -12,7 +12,10 @@ import { defaultAdminPort, serveHandler } from '../platform/http/admin.ts';
 import { boundPort, drain, listen } from '../platform/http/server.ts';
 import { healthOf } from '../platform/http/service-app.ts';
 import { createLogger, type Logger } from '../platform/logger.ts';
+import { patientVault } from '../platform/patient-vault.ts';
+import { createPool } from '../platform/pg.ts';
 import { createRedis } from '../platform/redis.ts';
+import { AppointmentAccess } from './appointment-access.ts';
 import { searchFromConfig } from '../platform/search/index.ts';
 import { createApp, type QueryApi } from './app.ts';
 import { subscribeInvalidations } from './cache/invalidation.ts';
@@ -74,7 +77,15 @@ export async function startQueryApi(opts: QueryApiStartOptions): Promise<QueryAp
     else redis.once('ready', () => resolve());
   });
   const search = searchFromConfig(config, { requestTimeoutMs: 1500, maxRetries: 0 });
+  // A small pool: one indexed lookup (and a vault read) per GET /v1/appointments/{id}.
+  const pool = createPool(
+    { DATABASE_URL: config.DATABASE_URL, PG_POOL_MAX: Math.min(config.PG_POOL_MAX, 5) },
+    { applicationName: 'query-api', statementTimeoutMs: 2_000, logger },
+  );
+  // No vault cache here: a forgotten patient is refused (and revealed nothing) from the next request.
+  const appointments = new AppointmentAccess(pool, patientVault(pool, config, { ttlMs: 0 }));
   const api = createApp({
+    appointments,
     redis,
     search,
     config: queryConfig,
@@ -114,6 +125,7 @@ export async function startQueryApi(opts: QueryApiStartOptions): Promise<QueryAp
         await subscription.close();
         redis.disconnect();
         await search.close();
+        await pool.end();
       })()),
   };
 }

@@ -9,8 +9,12 @@
  *                                                   and `cp` (event-store checkpoint of that event,
  *                                                   for read-your-writes)
  *   rm:vN:doctor:{doctorId}:schedules          zset  open schedules, score = session start (ms)
- *   rm:vN:patient:{patientId}:appointments     zset  appointment ids, score = session start (ms)
- *   rm:vN:appointment:{appointmentId}          hash  one appointment (status, when, where)
+ *   rm:vN:patient:{patientRef}:appointments    zset  appointment ids, score = session start (ms)
+ *   rm:vN:appointment:{appointmentId}          hash  one appointment (status, when, where, the
+ *                                                   holder's `patientRef` and sealed `patient`)
+ * No key name or value carries a patient id in clear: patients are named by their opaque
+ * reference and their identity is sealed with their data key (docs/adr/0010). Forgetting a
+ * patient deletes their list and the two patient fields of their appointments.
  *   rm:vN:bookings:{date}:institutions         hash  institutionId → bookings made that day
  *   rm:vN:bookings:{date}:departments          hash  departmentId → bookings made that day
  *   rm:vN:hot-departments:{date}               zset  departmentId by bookings made that day
@@ -45,7 +49,7 @@ export interface Keyspace {
   readonly prefix: string;
   schedule(scheduleId: string): string;
   doctorSchedules(doctorId: string): string;
-  patientAppointments(patientId: string): string;
+  patientAppointments(patientRef: string): string;
   appointment(appointmentId: string): string;
   bookingsByInstitution(date: string): string;
   bookingsByDepartment(date: string): string;
@@ -131,7 +135,9 @@ export const storedRevision = (hash: Record<string, string>): number =>
 export interface AppointmentView {
   appointmentId: string;
   scheduleId: string;
-  patientId: string;
+  /** The holder's reference and sealed identity; both absent once the patient is forgotten. */
+  patientRef?: string;
+  patient?: string;
   status: string;
-  [field: string]: string;
+  [field: string]: string | undefined;
 }

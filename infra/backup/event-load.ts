@@ -5,6 +5,7 @@
  * Each worker owns its schedules (no conflicts); commands: open a schedule, book (85 %), cancel.
  * Every committed append is recorded with the client's clock before and after it.
  */
+import { stampSchemaVersion } from '../../domain/event-versions.ts';
 import { randomUUID } from 'node:crypto';
 import {
   decide,
@@ -79,7 +80,10 @@ function nextCommand(s: Schedule | undefined, capacity: number, worker: number):
     type: 'BookAppointment',
     scheduleId: s.id,
     appointmentId: randomUUID(),
-    patientId: `pitr-patient-${randomUUID().slice(0, 8)}`,
+    // The drill stores the shape the command API writes (docs/adr/0010): a reference and a
+    // sealed identity (a stub: the drill checks event identity and order, not the vault).
+    patientRef: `pitr-patient-${randomUUID().slice(0, 8)}`,
+    patient: 'v1.c3R1Yg.c3R1Yg.c3R1Yg',
     now: NOW,
   };
 }
@@ -92,7 +96,12 @@ async function execute(store: PgEventStore, s: Schedule, command: ScheduleComman
   const sentAt = Date.now();
   await store.appendToStream(
     stream,
-    decision.events.map((e: ScheduleEvent, i) => ({ id: ids[i], type: e.type, data: e.data })),
+    decision.events.map((e: ScheduleEvent, i) => ({
+      id: ids[i],
+      type: e.type,
+      data: e.data,
+      metadata: stampSchemaVersion(e.type, {}),
+    })),
     s.revision < 0 ? 'no_stream' : BigInt(s.revision),
   );
   const ackedAt = Date.now();

@@ -85,7 +85,7 @@ export const responseHeaders = {
   },
   'X-Data-Stale': {
     description:
-      'Present when the data could not be refreshed: `redis-unavailable` (Redis does not answer: served from memory), `read-model-rebuilding` (the booking read model is being rebuilt from the event log) or `checkpoint-not-reached` (Booking-Checkpoint waited for in vain).',
+      'Present when the data could not be refreshed: `redis-unavailable` (Redis does not answer: served from memory), `read-model-rebuilding` (the booking read model is being rebuilt from the event log), `checkpoint-not-reached` (Booking-Checkpoint waited for in vain) or `not-projected-yet` (an appointment the read model does not hold yet).',
     schema: text,
   },
   Age: { description: 'Seconds since the stale copy was loaded (with X-Data-Stale).', schema: seconds },

@@ -117,6 +117,14 @@ export const catalogue = {
       'Check the id; right after booking, read with the Booking-Checkpoint header to wait for your write.',
     action: 'do-not-retry',
   },
+  patient_not_found: {
+    status: 404,
+    title: 'Patient not found',
+    explanation:
+      'No data key exists for this patient: they never booked, or they were already forgotten (their identity is unrecoverable).',
+    clientAction: 'Nothing to forget; do not retry.',
+    action: 'do-not-retry',
+  },
   institution_not_found: {
     status: 404,
     title: 'Institution not found',

@@ -35,6 +35,13 @@ interface HitsBody {
 
 const enc = encodeURIComponent;
 
+interface ClearHit {
+  _index: string;
+  _id: string;
+  _version: number;
+  _source: Record<string, unknown>;
+}
+
 /** The search port, written once over either official client's transport. */
 export function searchEngineOver(transport: RawTransport): SearchEngine {
   const send = async (...args: Parameters<RawTransport['request']>) => {
@@ -135,6 +142,33 @@ export function searchEngineOver(transport: RawTransport): SearchEngine {
     },
     async refresh(index) {
       await send({ method: 'POST', path: `/${enc(index)}/_refresh` });
+    },
+    async clearField(index, field, value) {
+      let cleared = 0;
+      // A concurrent write may bump a document between search and re-index (a conflict): go again.
+      for (let round = 0; round < 10; round++) {
+        await send({ method: 'POST', path: `/${enc(index)}/_refresh` });
+        const { body } = await send({
+          method: 'POST',
+          path: `/${enc(index)}/_search`,
+          body: { query: { term: { [field]: value } }, size: 500, version: true },
+        });
+        const hits = (body as { hits: { hits: ClearHit[] } }).hits.hits;
+        if (hits.length === 0) return cleared;
+        const bulkBody = hits.flatMap((h) => [
+          { index: { _index: h._index, _id: h._id, version: h._version, version_type: 'external_gte' } },
+          { ...h._source, [field]: null },
+        ]);
+        const result = await send({
+          method: 'POST',
+          path: '/_bulk',
+          querystring: { refresh: 'true' },
+          bulkBody,
+        });
+        const items = (result.body as { items: Parameters<typeof summariseBulk>[0] }).items;
+        cleared += summariseBulk(items).applied;
+      }
+      throw new Error(`clearing ${field} in ${index} kept conflicting`);
     },
     close: () => transport.close(),
   };

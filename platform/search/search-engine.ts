@@ -66,6 +66,14 @@ export interface SearchEngine {
   get<T>(index: string, id: string): Promise<{ source: T; version: number } | null>;
   count(index: string, query?: Query): Promise<number>;
   refresh(index: string): Promise<void>;
+  /**
+   * Sets `field` to null in every document of `index` (an alias or index) whose `field` is
+   * exactly `value`; returns how many it changed. Each document is re-indexed at the version it
+   * has (external_gte), so external versioning of later writes is undisturbed — unlike
+   * _update_by_query, which would bump the version past the next event's. Refreshes first, so
+   * documents written just before are found.
+   */
+  clearField(index: string, field: string, value: string): Promise<number>;
   close(): Promise<void>;
 }
 

@@ -69,6 +69,8 @@ export function scheduleEffects(
   event: ScheduleEvent,
   rev: number,
   keys: Keyspace,
+  /** Patients already forgotten: their bookings are written anonymous (docs/adr/0010). */
+  forgotten: ReadonlySet<string> = new Set(),
 ): { view: ScheduleView; ops: RedisOp[] } {
   const after = evolveSchedule(view, event, rev);
   const ops: RedisOp[] = [];
@@ -85,6 +87,7 @@ export function scheduleEffects(
     case 'AppointmentBooked': {
       const d = event.data;
       const day = hospitalDate(d.bookedAt);
+      const anonymous = forgotten.has(d.patientRef);
       ops.push({
         cmd: 'HSET',
         key: scheduleKey,
@@ -98,8 +101,6 @@ export function scheduleEffects(
           d.appointmentId,
           'scheduleId',
           after.scheduleId,
-          'patientId',
-          d.patientId,
           'doctorId',
           after.doctorId,
           'institutionId',
@@ -116,13 +117,16 @@ export function scheduleEffects(
           'active',
           'bookedAt',
           d.bookedAt,
+          ...(anonymous ? [] : ['patientRef', d.patientRef, 'patient', d.patient]),
         ],
       });
-      ops.push({
-        cmd: 'ZADD',
-        key: keys.patientAppointments(d.patientId),
-        args: [sessionScore(after), d.appointmentId],
-      });
+      if (!anonymous) {
+        ops.push({
+          cmd: 'ZADD',
+          key: keys.patientAppointments(d.patientRef),
+          args: [sessionScore(after), d.appointmentId],
+        });
+      }
       ops.push({ cmd: 'HINCRBY', key: keys.bookingsByInstitution(day), args: [after.institutionId, '1'] });
       ops.push({ cmd: 'HINCRBY', key: keys.bookingsByDepartment(day), args: [after.departmentId, '1'] });
       ops.push({ cmd: 'ZINCRBY', key: keys.hotDepartments(day), args: ['1', after.departmentId] });

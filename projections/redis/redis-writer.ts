@@ -15,7 +15,10 @@
  * folding; without an event store the gap makes the event poison.
  */
 import type { Redis, Result } from 'ioredis';
+import { PATIENT_STREAM_PREFIX, parsePatientForgotten } from '../../domain/patient-events.ts';
 import type { RecordedEvent } from '../../platform/event-store/event-store.ts';
+import { sealLegacyPatients } from '../../platform/legacy-patients.ts';
+import type { ProjectorPatients } from '../../platform/patient-vault.ts';
 import type { Logger } from '../../platform/logger.ts';
 import {
   keyspace,
@@ -95,6 +98,11 @@ export interface RedisWriterOptions {
   /** Key root, default `rm`. */
   root?: string;
   history?: StreamHistory;
+  /**
+   * The vault: lifts v1 records (patient id in clear) to v2, and says which patients are already
+   * forgotten so their bookings are written anonymous. Without it a v1 record is poison.
+   */
+  patients?: ProjectorPatients;
   logger: Logger;
 }
 
@@ -125,6 +133,7 @@ export class RedisReadModelWriter {
   readonly #redis: Redis;
   readonly #history: StreamHistory | undefined;
   readonly #log: Logger;
+  readonly #patients: ProjectorPatients | undefined;
   #version: number | undefined;
 
   constructor(opts: RedisWriterOptions) {
@@ -132,6 +141,7 @@ export class RedisReadModelWriter {
     this.#redis = opts.redis;
     this.#history = opts.history;
     this.#log = opts.logger;
+    this.#patients = opts.patients;
     defineApplyCommand(this.#redis);
   }
 
@@ -147,7 +157,8 @@ export class RedisReadModelWriter {
    * Applies the items (in log order) to `version`, or to the live version read in the same round
    * trip as the schedule hashes. Idempotent.
    */
-  async write<S>(items: readonly WriteItem<S>[], opts: { version?: number } = {}): Promise<WriteResult<S>> {
+  async write<S>(input: readonly WriteItem<S>[], opts: { version?: number } = {}): Promise<WriteResult<S>> {
+    const items = await this.#sealLegacy(input);
     const result: WriteResult<S> = {
       applied: 0,
       duplicates: 0,
@@ -157,7 +168,16 @@ export class RedisReadModelWriter {
       version: 0,
     };
     const byStream = new Map<string, WriteItem<S>[]>();
+    const forgets: string[] = [];
     for (const item of items) {
+      const forgotten = item.envelope.streamId.startsWith(PATIENT_STREAM_PREFIX)
+        ? parsePatientForgotten(item.envelope)
+        : undefined;
+      if (forgotten) {
+        forgets.push(forgotten.data.patientRef);
+        this.#patients?.invalidate(forgotten.data.patientRef);
+        continue;
+      }
       if (!item.envelope.streamId.startsWith(SCHEDULE_STREAM_PREFIX)) {
         result.ignored += 1;
         continue;
@@ -166,6 +186,7 @@ export class RedisReadModelWriter {
       if (list) list.push(item);
       else byStream.set(item.envelope.streamId, [item]);
     }
+    const anonymous = await this.#forgottenAmong(items);
     let pending = [...byStream.keys()];
     for (let attempt = 0; pending.length > 0; attempt++) {
       if (attempt >= 5) throw new TransientError(`revision conflicts persist on ${pending.length} stream(s)`);
@@ -174,7 +195,7 @@ export class RedisReadModelWriter {
       const keys = keyspace(this.root, version);
       const folds = await Promise.all(
         pending.map((streamId, i) =>
-          this.#fold(streamId, byStream.get(streamId) ?? [], hashes[i] ?? {}, keys),
+          this.#fold(streamId, byStream.get(streamId) ?? [], hashes[i] ?? {}, keys, anonymous),
         ),
       );
       const conflicts = new Set(await this.#apply(folds.flatMap((f) => (f.write ? [f.write] : []))));
@@ -189,7 +210,54 @@ export class RedisReadModelWriter {
       pending = [...conflicts];
       if (pending.length) this.#log.debug({ conflicts: pending.length }, 'revision conflict: re-reading');
     }
+    if (forgets.length) {
+      result.version = await this.#forget(forgets, opts.version);
+      result.applied += forgets.length;
+    }
     return result;
+  }
+
+  /** v1 records (patient id in clear) lifted to v2 through the vault (docs/adr/0010). */
+  async #sealLegacy<S>(items: readonly WriteItem<S>[]): Promise<WriteItem<S>[]> {
+    const envelopes = await sealLegacyPatients(
+      items.map((i) => i.envelope),
+      this.#patients,
+    );
+    return items.map((item, i) =>
+      envelopes[i] === item.envelope ? item : { ...item, envelope: envelopes[i]! },
+    );
+  }
+
+  /** References of the batch's bookings whose patient is already forgotten (their key is gone). */
+  async #forgottenAmong<S>(items: readonly WriteItem<S>[]): Promise<Set<string>> {
+    if (!this.#patients) return new Set();
+    const refs = new Set<string>();
+    for (const { envelope } of items) {
+      const ref = (envelope.data as { patientRef?: unknown } | null)?.patientRef;
+      if (envelope.type === 'AppointmentBooked' && typeof ref === 'string') refs.add(ref);
+    }
+    if (refs.size === 0) return refs;
+    const known = await this.#patients.pseudonyms(refs);
+    return new Set([...refs].filter((ref) => !known.has(ref)));
+  }
+
+  /**
+   * Forgets patients in the read model: their appointment list goes, and their appointments keep
+   * everything but `patientRef` and `patient` (anonymous). Idempotent; not revision-guarded (it
+   * only ever removes).
+   */
+  async #forget(refs: readonly string[], fixed: number | undefined): Promise<number> {
+    const version = fixed ?? this.#version ?? (await this.liveVersion());
+    const keys = keyspace(this.root, version);
+    for (const ref of refs) {
+      const list = keys.patientAppointments(ref);
+      const ids = await this.#redis.zrange(list, 0, -1);
+      const pipeline = this.#redis.pipeline();
+      for (const id of ids) pipeline.hdel(keys.appointment(id), 'patientRef', 'patient');
+      pipeline.del(list);
+      unwrap(await pipeline.exec());
+    }
+    return version;
   }
 
   async #read(streamIds: string[], fixed: number | undefined) {
@@ -218,6 +286,7 @@ export class RedisReadModelWriter {
     items: WriteItem<S>[],
     hash: Record<string, string>,
     keys: ReturnType<typeof keyspace>,
+    anonymous: ReadonlySet<string>,
   ): Promise<StreamFold<S>> {
     const fromRev = storedRevision(hash);
     const result: StreamFold<S> = { streamId, applied: 0, duplicates: 0, ignored: 0, filled: 0, poison: [] };
@@ -236,7 +305,7 @@ export class RedisReadModelWriter {
         fromRevision: fromRev + 1,
         maxCount: maxRev - fromRev,
       });
-      for (const event of missing) {
+      for (const event of await sealLegacyPatients(missing, this.#patients)) {
         const rev = Number(event.revision);
         if (!byRev.has(rev)) {
           byRev.set(rev, { envelope: envelopeOf(event) });
@@ -265,7 +334,7 @@ export class RedisReadModelWriter {
       }
       if (parsed.kind === 'schedule') {
         try {
-          const effect = scheduleEffects(view, parsed.event, r, keys);
+          const effect = scheduleEffects(view, parsed.event, r, keys, anonymous);
           view = effect.view;
           ops.push(...effect.ops);
         } catch (err) {

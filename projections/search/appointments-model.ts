@@ -7,7 +7,6 @@
  * events are in its schedule's stream, so the version only grows), so redelivered and replayed
  * events are rejected by the engine as stale.
  */
-import { createHmac } from 'node:crypto';
 import type { AppointmentBooked, AppointmentCancelled, ScheduleOpened } from '../../domain/schedule.ts';
 import type { IndexDefinition } from '../../platform/search/index.ts';
 
@@ -46,7 +45,10 @@ export const appointmentsIndexDefinition: IndexDefinition = {
       bookedAt: date,
       cancelledAt: date,
       cancelledBy: keyword,
-      /** HMAC-SHA256(PSEUDONYM_SECRET, patientId): countable and joinable, not reversible. */
+      /**
+       * HMAC-SHA256(the patient's data key, 'analytics-pseudonym'): countable and joinable, not
+       * reversible; null once the patient is forgotten (docs/adr/0010).
+       */
       patientPseudonym: keyword,
     },
   },
@@ -80,7 +82,7 @@ export interface AppointmentDoc {
   bookedAt: string | null;
   cancelledAt: string | null;
   cancelledBy: string | null;
-  patientPseudonym: string;
+  patientPseudonym: string | null;
 }
 
 export interface Names {
@@ -89,12 +91,8 @@ export interface Names {
   doctorName: string;
 }
 
-export type Pseudonymise = (patientId: string) => string;
-
-export const hmacPseudonymiser =
-  (secret: string): Pseudonymise =>
-  (patientId) =>
-    createHmac('sha256', secret).update(patientId).digest('hex');
+/** The pseudonym of a patient by reference (resolved by the vault beforehand); null when forgotten. */
+export type Pseudonymise = (patientRef: string) => string | null;
 
 /** Names default to the ids until the catalog resolves them. */
 const idNames = (f: ScheduleFacts): Names => ({
@@ -103,7 +101,11 @@ const idNames = (f: ScheduleFacts): Names => ({
   doctorName: f.doctorId,
 });
 
-function fromFacts(facts: ScheduleFacts, appointmentId: string, patientPseudonym: string): AppointmentDoc {
+function fromFacts(
+  facts: ScheduleFacts,
+  appointmentId: string,
+  patientPseudonym: string | null,
+): AppointmentDoc {
   return {
     appointmentId,
     scheduleId: facts.scheduleId,
@@ -137,7 +139,7 @@ export function evolveAppointment(
   pseudonymise: Pseudonymise,
 ): AppointmentDoc {
   const d = event.data;
-  const base = doc ?? (facts ? fromFacts(facts, d.appointmentId, pseudonymise(d.patientId)) : undefined);
+  const base = doc ?? (facts ? fromFacts(facts, d.appointmentId, pseudonymise(d.patientRef)) : undefined);
   if (!base)
     throw new Error(`no schedule facts for ${d.scheduleId}: cannot build appointment ${d.appointmentId}`);
   switch (event.type) {

@@ -10,7 +10,10 @@
  * — e.g. right after an alias switch — the booking is read back from the event store).
  */
 import { LRUCache } from 'lru-cache';
+import { PATIENT_STREAM_PREFIX, parsePatientForgotten } from '../../domain/patient-events.ts';
 import type { ScheduleEvent } from '../../domain/schedule.ts';
+import { sealLegacyPatients } from '../../platform/legacy-patients.ts';
+import type { ProjectorPatients } from '../../platform/patient-vault.ts';
 import type { Logger } from '../../platform/logger.ts';
 import type { BulkOperation, SearchEngine } from '../../platform/search/index.ts';
 import type { StreamHistory, WriteItem } from '../redis/redis-writer.ts';
@@ -21,7 +24,6 @@ import {
   type AppointmentEvent,
   evolveAppointment,
   factsOf,
-  type Pseudonymise,
   type ScheduleFacts,
   withNames,
 } from './appointments-model.ts';
@@ -33,7 +35,8 @@ export interface SearchWriterOptions {
   target: string;
   history: StreamHistory;
   names: NameResolver;
-  pseudonymise: Pseudonymise;
+  /** The vault: pseudonyms derive from each patient's data key; v1 records are lifted to v2. */
+  patients: ProjectorPatients;
   logger: Logger;
 }
 
@@ -86,7 +89,21 @@ export class AppointmentsSearchWriter {
     const index = opts.index ?? this.#opts.target;
     const result: SearchWriteResult<S> = { applied: 0, stale: 0, ignored: 0, poison: [] };
     const byAppointment = new Map<string, Pending<S>>();
-    for (const { envelope, source } of items) {
+    const forgotten: string[] = [];
+    const envelopes = await sealLegacyPatients(
+      items.map((i) => i.envelope),
+      this.#opts.patients,
+    );
+    for (const [i, { source }] of items.entries()) {
+      const envelope = envelopes[i]!;
+      const forget = envelope.streamId.startsWith(PATIENT_STREAM_PREFIX)
+        ? parsePatientForgotten(envelope)
+        : undefined;
+      if (forget) {
+        this.#opts.patients.invalidate(forget.data.patientRef);
+        forgotten.push(forget.data.pseudonym);
+        continue;
+      }
       const parsed = parseScheduleEvent(envelope);
       if (parsed.kind === 'poison') {
         if (source !== undefined) result.poison.push({ source, reason: parsed.reason });
@@ -114,9 +131,13 @@ export class AppointmentsSearchWriter {
       }
       pending.events.push({ event, rev: envelope.revision, ...(source !== undefined ? { source } : {}) });
     }
-    if (byAppointment.size === 0) return result;
+    if (byAppointment.size === 0) return this.#forget(forgotten, index, result);
 
     const all = [...byAppointment.values()];
+    const pseudonyms = await this.#opts.patients.pseudonyms(
+      all.flatMap((p) => p.events.map((e) => e.event.data.patientRef)),
+    );
+    const pseudonymise = (ref: string) => pseudonyms.get(ref) ?? null;
     await this.#loadFacts([...new Set(all.map((p) => p.scheduleId))]);
     const current = await this.#currentDocs(
       all.filter((p) => p.events[0]?.event.type !== 'AppointmentBooked'),
@@ -129,7 +150,7 @@ export class AppointmentsSearchWriter {
       try {
         let doc = current.get(pending.appointmentId) ?? null;
         for (const { event } of pending.events) {
-          doc = evolveAppointment(doc, event, this.#facts.get(pending.scheduleId), this.#opts.pseudonymise);
+          doc = evolveAppointment(doc, event, this.#facts.get(pending.scheduleId), pseudonymise);
         }
         if (doc) docs.push({ pending, doc, version: pending.events.at(-1)!.rev });
       } catch (err) {
@@ -168,6 +189,15 @@ export class AppointmentsSearchWriter {
     }
     result.applied += bulk.applied;
     result.stale += bulk.stale;
+    return this.#forget(forgotten, index, result);
+  }
+
+  /** Drops forgotten patients' pseudonyms from the index (after this batch's own writes). */
+  async #forget<S>(pseudonyms: string[], index: string, result: SearchWriteResult<S>) {
+    for (const pseudonym of pseudonyms) {
+      await this.#opts.engine.clearField(index, 'patientPseudonym', pseudonym);
+      result.applied += 1;
+    }
     return result;
   }
 
@@ -202,7 +232,15 @@ export class AppointmentsSearchWriter {
       }
       // Not in the index (yet): rebuild the document from the stream's earlier events.
       const before = p.events[0]!.rev;
-      const history = await this.#opts.history.readStream(p.streamId, { fromRevision: 0, maxCount: before });
+      const history = await sealLegacyPatients(
+        await this.#opts.history.readStream(p.streamId, { fromRevision: 0, maxCount: before }),
+        this.#opts.patients,
+      );
+      const refs = history.flatMap((e) => {
+        const ref = (e.data as { patientRef?: unknown } | null)?.patientRef;
+        return typeof ref === 'string' ? [ref] : [];
+      });
+      const pseudonyms = await this.#opts.patients.pseudonyms(refs);
       let doc: AppointmentDoc | null = null;
       for (const recorded of history) {
         const parsed = parseScheduleEvent(recorded);
@@ -213,7 +251,12 @@ export class AppointmentsSearchWriter {
           (e.type === 'AppointmentBooked' || e.type === 'AppointmentCancelled') &&
           e.data.appointmentId === p.appointmentId
         ) {
-          doc = evolveAppointment(doc, e, this.#facts.get(p.scheduleId), this.#opts.pseudonymise);
+          doc = evolveAppointment(
+            doc,
+            e,
+            this.#facts.get(p.scheduleId),
+            (ref) => pseudonyms.get(ref) ?? null,
+          );
         }
       }
       if (doc) out.set(p.appointmentId, doc);

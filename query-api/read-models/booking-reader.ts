@@ -75,7 +75,7 @@ export class BookingReader {
     ];
     const failed = cpErr ?? hashErr;
     if (failed) throw failed;
-    if (!hash.appointmentId || !hash.patientId) return null;
+    if (!hash.appointmentId || !hash.scheduleId) return null;
     return { view: hash as AppointmentView, ...(cp ? { checkpoint: cp } : {}) };
   }
 

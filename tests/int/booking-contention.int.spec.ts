@@ -31,7 +31,7 @@ function tally(responses: HttpResponse[]) {
 
 async function activeBookings(harness: Harness, scheduleId: string) {
   const { rows } = await harness.pool.query<{ booked: string; patients: string }>(
-    `SELECT count(*) AS booked, count(DISTINCT data->>'patientId') AS patients FROM events
+    `SELECT count(*) AS booked, count(DISTINCT data->>'patientRef') AS patients FROM events
      WHERE stream_id = $1 AND event_type = 'AppointmentBooked'`,
     [scheduleStreamName(scheduleId)],
   );

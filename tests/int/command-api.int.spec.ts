@@ -1,3 +1,4 @@
+import { DEV_PATIENT_KEK } from '../../platform/patient-vault.ts';
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CommandApiClient } from '../../clients/index.ts';
@@ -129,17 +130,25 @@ describe('POST /v1/appointments', () => {
     expect(response.status).toBe(201);
     expect(data).toEqual({ appointmentId: expect.any(String), scheduleId, status: 'active' });
     const booked = (await streamEvents(scheduleId)).find((e) => e.event_type === 'AppointmentBooked');
-    expect(booked?.data).toMatchObject({ appointmentId: data!.appointmentId, patientId });
+    // The patient is their opaque reference and a sealed identity, never the id (docs/adr/0010).
+    const { rows: keys } = await h.pool.query<{ patient_ref: string }>(
+      'SELECT patient_ref FROM patient_keys WHERE patient_id = $1',
+      [patientId],
+    );
+    const patientRef = keys[0]!.patient_ref;
+    expect(booked?.data).toMatchObject({ appointmentId: data!.appointmentId, patientRef });
+    expect(JSON.stringify([booked?.data, booked?.metadata])).not.toContain(patientId);
     // Trace headers and the trace metadata (correlationId, traceparent) come from the OpenTelemetry
     // SDK, which this in-process API runs without: tests/int/tracing.e2e.spec.ts checks them.
     expect(booked?.metadata).toMatchObject({
       idempotencyKey: key,
-      actor: { id: patientId, role: 'patient' },
+      actor: { id: patientRef, role: 'patient' },
     });
-    const indexed = await h.pool.query('SELECT stream_id FROM appointment_index WHERE appointment_id = $1', [
-      data!.appointmentId,
-    ]);
-    expect(indexed.rows).toEqual([{ stream_id: scheduleStreamName(scheduleId) }]);
+    const indexed = await h.pool.query(
+      'SELECT stream_id, patient_ref FROM appointment_index WHERE appointment_id = $1',
+      [data!.appointmentId],
+    );
+    expect(indexed.rows).toEqual([{ stream_id: scheduleStreamName(scheduleId), patient_ref: patientRef }]);
   });
 
   it('forbids a patient from booking for someone else (403), lets a hospital book on their behalf', async () => {
@@ -499,7 +508,7 @@ describe('operations', () => {
     );
     const dead = createApp({
       pool: deadPool,
-      config: { JWT_SECRET: TEST_SECRET, IDEMPOTENCY_TTL_HOURS: 24 },
+      config: { JWT_SECRET: TEST_SECRET, IDEMPOTENCY_TTL_HOURS: 24, PATIENT_KEK: DEV_PATIENT_KEK },
       logger: createLogger('dead', 'silent'),
       idempotencyPurgeIntervalMs: 0,
     });

@@ -37,9 +37,13 @@ describe('config on the command line', () => {
     expect(refused.status).toBe(1);
     expect(refused.stderr).toMatch(/JWT_SECRET="": must be set in production/);
     const keys = `k2:${'s'.repeat(40)},k1:${'t'.repeat(40)}`;
-    const shown = run({ NODE_ENV: 'production', JWT_KEYS: keys, PSEUDONYM_SECRET: 'p'.repeat(40) });
+    // Production also needs its own key-encryption key (docs/adr/0010), masked like the secrets.
+    const kek = 'ab'.repeat(32);
+    const shown = run({ NODE_ENV: 'production', JWT_KEYS: keys, PATIENT_KEK: kek });
     expect(shown.status).toBe(0);
     expect(shown.stdout).toContain('JWT_KEYS=********');
+    expect(shown.stdout).toContain('PATIENT_KEK=********');
+    expect(shown.stdout).not.toContain(kek);
     expect(shown.stdout).toContain('HOST=127.0.0.1');
     expect(shown.stdout).not.toContain('s'.repeat(40));
   });

@@ -6,6 +6,7 @@
  *    `unknown schema version 99 of AppointmentBooked`, and the events after it in the same partition
  *    are applied.
  */
+import { latestSchemaVersions } from '../../domain/event-versions.ts';
 import { randomUUID } from 'node:crypto';
 import type { KafkaMessage } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -62,7 +63,7 @@ const headersOf = (m: KafkaMessage): Record<string, string> =>
 describe('producer: the relay publishes records that match the committed contract', () => {
   it('every record, of events stored unversioned or by the command API, validates against contracts/events/', async () => {
     const relay = await h.startRelay();
-    // Stored as today's code did (the harness appends without a schema version)…
+    // Decided and stored by the harness (stamped with the versions written)…
     const legacy = anOpenSchedule({ capacity: 3 });
     const booking = aBooking(legacy.scheduleId);
     for (const command of [
@@ -74,7 +75,7 @@ describe('producer: the relay publishes records that match the committed contrac
     ]) {
       await h.execute(legacy.scheduleId, command);
     }
-    // …and as the command API stores them now (the real one), with the version in their metadata.
+    // …and by the real command API (the patient sealed through the vault, docs/adr/0010).
     const api = await startCommandApi();
     let scheduleId: string;
     try {
@@ -85,8 +86,8 @@ describe('producer: the relay publishes records that match the committed contrac
     }
     const versioned = await h.store.readStream(scheduleStreamName(scheduleId));
     expect(versioned.map((e) => [e.type, e.metadata.schemaVersion])).toEqual([
-      ['ScheduleOpened', 1],
-      ['AppointmentBooked', 1],
+      ['ScheduleOpened', latestSchemaVersions.ScheduleOpened],
+      ['AppointmentBooked', latestSchemaVersions.AppointmentBooked],
     ]);
     const streams = new Set([scheduleStreamName(legacy.scheduleId), scheduleStreamName(scheduleId)]);
     const stored =
@@ -114,7 +115,8 @@ describe('producer: the relay publishes records that match the committed contrac
     );
     for (const record of records) {
       expect(contractViolations(ajv, record), String(record.value)).toEqual([]);
-      expect(headersOf(record)['schema-version']).toBe('1');
+      const type = headersOf(record)['event-type'] as keyof typeof latestSchemaVersions;
+      expect(headersOf(record)['schema-version']).toBe(String(latestSchemaVersions[type]));
     }
   });
 });

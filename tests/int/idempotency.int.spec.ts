@@ -31,8 +31,10 @@ afterEach(() => {
 
 async function bookingsOf(scheduleId: string, patientId: string): Promise<string[]> {
   const { rows } = await h.pool.query<{ appointment_id: string }>(
-    `SELECT data->>'appointmentId' AS appointment_id FROM events
-     WHERE stream_id = $1 AND event_type = 'AppointmentBooked' AND data->>'patientId' = $2`,
+    // Events name the patient by reference (docs/adr/0010): patient_keys maps the id to it.
+    `SELECT e.data->>'appointmentId' AS appointment_id FROM events e
+     JOIN patient_keys k ON k.patient_ref::text = e.data->>'patientRef'
+     WHERE e.stream_id = $1 AND e.event_type = 'AppointmentBooked' AND k.patient_id = $2`,
     [scheduleStreamName(scheduleId), patientId],
   );
   return rows.map((r) => r.appointment_id);
@@ -167,6 +169,7 @@ describe('Idempotency-Key', () => {
     const sub = `shared-sub-${newKey()}`;
     const body = { capacity: 7 };
     const asHospital = await h.http.post(`/v1/schedules/${scheduleId}/capacity`, {
+      // A hospital of the schedule's institution (tenancy), so the command itself is allowed.
       token: await h.tokenFor({ sub, role: 'hospital', institutionId: h.catalog.institutionId }),
       idempotencyKey: key,
       body,

@@ -40,7 +40,7 @@ describe('the production build', () => {
           ...process.env,
           NODE_ENV: 'production',
           JWT_SECRET: 'production-build-test-secret-0123456789-abcdef',
-          PSEUDONYM_SECRET: 'production-build-test-pseudonym-0123456789',
+          PATIENT_KEK: 'ab'.repeat(32),
           PORT: String(port),
           ADMIN_PORT: '0',
           LOG_FORMAT: 'json',

@@ -2,6 +2,7 @@
  * Crash tests: the relay and the Redis projector run as child processes (`projections/main.ts`
  * under tsx) and are killed with SIGKILL in the middle of their work, then restarted.
  */
+import { stampSchemaVersion } from '../../domain/event-versions.ts';
 import type { KafkaMessage } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decide, fold, scheduleStreamName, type ScheduleEvent } from '../../domain/schedule.ts';
@@ -62,7 +63,7 @@ async function appendInChunks(
     const slice = events.slice(i, i + chunk);
     const result = await h.store.appendToStream(
       stream,
-      slice.map((e) => ({ type: e.type, data: e.data })),
+      slice.map((e) => ({ type: e.type, data: e.data, metadata: stampSchemaVersion(e.type, {}) })),
       i === 0 ? 'no_stream' : BigInt(i - 1),
     );
     for (const e of result.events) ids?.add(e.id);
@@ -252,7 +253,9 @@ describe('crash safety', () => {
     const recovered = await dumpKeyspace(h.redis, keys.prefix);
     const rebuilt = await dumpKeyspace(h.redis, keyspace(scratchRoot, 1).prefix);
     await deleteKeys(h.redis, `${scratchRoot}:*`);
-    expect(Object.keys(recovered).length).toBeGreaterThan(1500);
+    // This test's patient references have no key in the vault, so their bookings are written
+    // anonymous (no patient lists, docs/adr/0010): fewer keys than one per event, still plenty.
+    expect(Object.keys(recovered).length).toBeGreaterThan(1000);
     expect(recovered).toEqual(rebuilt);
     await scratch.stop();
     await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);

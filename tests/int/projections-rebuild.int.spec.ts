@@ -1,3 +1,4 @@
+import { stampSchemaVersion } from '../../domain/event-versions.ts';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decide, fold, scheduleStreamName, type ScheduleEvent } from '../../domain/schedule.ts';
@@ -40,7 +41,7 @@ async function append(
 ): Promise<RecordedEvent[]> {
   const result = await h.store.appendToStream(
     stream,
-    events.map((e) => ({ type: e.type, data: e.data })),
+    events.map((e) => ({ type: e.type, data: e.data, metadata: stampSchemaVersion(e.type, {}) })),
     from === 0 ? 'no_stream' : BigInt(from - 1),
   );
   return result.events;
@@ -235,7 +236,7 @@ function fakeRecorded(streamId: string, revision: number, event: ScheduleEvent):
     checkpoint: '0:0',
     type: event.type,
     data: event.data,
-    metadata: {},
+    metadata: stampSchemaVersion(event.type, {}),
     createdAt: new Date(),
   };
 }

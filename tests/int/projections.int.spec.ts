@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { KafkaMessage } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyspace } from '../../read-models/bookings.ts';
-import { hmacPseudonymiser, type AppointmentDoc } from '../../projections/search/appointments-model.ts';
+import type { BookAppointment } from '../../domain/schedule.ts';
+import { patientVault } from '../../platform/patient-vault.ts';
+import type { AppointmentDoc } from '../../projections/search/appointments-model.ts';
 import { hospitalDate } from '../../read-models/hospital-date.ts';
 import { DLQ_HEADERS } from '../../projections/runtime/messages.ts';
 import type { ProjectorHandle } from '../../projections/runtime/projector-runtime.ts';
@@ -20,8 +22,24 @@ let h: Harness;
 let redisProjector: ProjectorHandle;
 let searchProjector: ProjectorHandle;
 
+const alice = patient();
+const bob = patient();
+// Patients by reference, with a real data key each (as the command API resolves them).
+let aliceRef: string;
+let bobRef: string;
+let bobPseudonym: string;
+let a1: BookAppointment;
+let a2: BookAppointment;
+
 beforeAll(async () => {
   h = await projectionsHarness();
+  const vault = patientVault(h.pool, h.config);
+  const [ra, rb] = [await vault.resolve(alice.id), await vault.resolve(bob.id)];
+  aliceRef = ra.patientRef;
+  bobRef = rb.patientRef;
+  bobPseudonym = (await vault.pseudonym(bobRef))!;
+  a1 = aBooking(open.scheduleId, ra);
+  a2 = aBooking(open.scheduleId, rb);
   await h.startRelay();
   redisProjector = await h.startProjector('redis');
   searchProjector = await h.startProjector('search');
@@ -35,10 +53,6 @@ const institutionId = `inst-${randomUUID().slice(0, 8)}`;
 const departmentId = `dept-${randomUUID().slice(0, 8)}`;
 const doctorId = `doc-${randomUUID().slice(0, 8)}`;
 const open = anOpenSchedule({ capacity: 5, institutionId, departmentId, doctorId });
-const alice = patient();
-const bob = patient();
-const a1 = aBooking(open.scheduleId, { patientId: alice.id });
-const a2 = aBooking(open.scheduleId, { patientId: bob.id });
 const day = hospitalDate(BEFORE_SESSION.toISOString());
 
 async function readAll(topic: string): Promise<KafkaMessage[]> {
@@ -65,8 +79,8 @@ async function mine() {
   return {
     schedule: await h.redis.hgetall(keys.schedule(open.scheduleId)),
     doctor: await h.redis.zrange(keys.doctorSchedules(doctorId), 0, -1, 'WITHSCORES'),
-    alice: await h.redis.zrange(keys.patientAppointments(alice.id), 0, -1, 'WITHSCORES'),
-    bob: await h.redis.zrange(keys.patientAppointments(bob.id), 0, -1, 'WITHSCORES'),
+    alice: await h.redis.zrange(keys.patientAppointments(aliceRef), 0, -1, 'WITHSCORES'),
+    bob: await h.redis.zrange(keys.patientAppointments(bobRef), 0, -1, 'WITHSCORES'),
     a1: await h.redis.hgetall(keys.appointment(a1.appointmentId)),
     a2: await h.redis.hgetall(keys.appointment(a2.appointmentId)),
     institution: await h.redis.hget(keys.bookingsByInstitution(day), institutionId),
@@ -98,7 +112,7 @@ describe('relay and projectors end to end', () => {
     );
     expect(schedule).toMatchObject({ capacity: '5', booked: '1', remaining: '4', status: 'open', doctorId });
     expect(await h.redis.zrange(keys.doctorSchedules(doctorId), 0, -1)).toEqual([open.scheduleId]);
-    expect(await h.redis.zrange(keys.patientAppointments(alice.id), 0, -1)).toEqual([a1.appointmentId]);
+    expect(await h.redis.zrange(keys.patientAppointments(aliceRef), 0, -1)).toEqual([a1.appointmentId]);
     expect(await h.redis.hget(keys.appointment(a2.appointmentId), 'status')).toBe('cancelled');
     expect(await h.redis.hget(keys.bookingsByInstitution(day), institutionId)).toBe('2');
     expect(await h.redis.hget(keys.bookingsByDepartment(day), departmentId)).toBe('2');
@@ -123,7 +137,7 @@ describe('relay and projectors end to end', () => {
       period: open.period,
       bookedAt: BEFORE_SESSION.toISOString(),
       cancelledAt: BEFORE_SESSION.toISOString(),
-      patientPseudonym: hmacPseudonymiser(h.pc.PSEUDONYM_SECRET)(bob.id),
+      patientPseudonym: bobPseudonym,
     });
     expect(JSON.stringify(doc.source)).not.toContain(bob.id);
     await h.engine.refresh(h.pc.APPOINTMENTS_ALIAS);

@@ -3,6 +3,7 @@
  * Redis projector → query API. The query sends back the Booking-Checkpoint the command returned
  * and must see its own booking, without waiting on the client side.
  */
+import { DEV_PATIENT_KEK } from '../../platform/patient-vault.ts';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { givenCatalogDoctor } from '../support/catalog-mother.ts';
@@ -23,7 +24,9 @@ describe('read-your-writes after a booking', () => {
   let hospitalToken: string;
 
   beforeAll(async () => {
-    commands = await startCommandApi({ config: { JWT_SECRET: TEST_SECRET, IDEMPOTENCY_TTL_HOURS: 24 } });
+    commands = await startCommandApi({
+      config: { JWT_SECRET: TEST_SECRET, IDEMPOTENCY_TTL_HOURS: 24, PATIENT_KEK: DEV_PATIENT_KEK },
+    });
     projections = await projectionsHarness();
     await projections.startRelay();
     await projections.startProjector('redis');

@@ -3,6 +3,7 @@
  * projector runs) on its own, and the writes the pure read model emits as that script applies
  * them. Every test writes under a key root of its own and deletes its keys afterwards.
  */
+import { stampSchemaVersion } from '../../domain/event-versions.ts';
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -126,7 +127,7 @@ const envelopes = (scheduleId: string, events: ScheduleEvent[]): EventEnvelope[]
     revision,
     type: event.type,
     data: event.data,
-    metadata: {},
+    metadata: stampSchemaVersion(event.type, {}),
     createdAt: BEFORE_SESSION.toISOString(),
     checkpoint: `1:${revision + 1}`,
   }));
@@ -152,8 +153,8 @@ describe('Redis read models: the writes, as the script applies them', () => {
     departmentId: 'dept-1',
     doctorId: 'doc-1',
   });
-  const a1 = aBooking(open.scheduleId, { patientId: 'p1' });
-  const a2 = aBooking(open.scheduleId, { patientId: 'p2' });
+  const a1 = aBooking(open.scheduleId, { patientRef: 'p1' });
+  const a2 = aBooking(open.scheduleId, { patientRef: 'p2' });
   const day = hospitalDate(BEFORE_SESSION.toISOString());
 
   it('writes availability, the doctor list, the patient list and the day counters', async () => {
@@ -174,7 +175,7 @@ describe('Redis read models: the writes, as the script applies them', () => {
     expect(await redis.zrange(keys.patientAppointments('p1'), 0, -1)).toEqual([a1.appointmentId]);
     expect(await redis.hgetall(keys.appointment(a2.appointmentId))).toMatchObject({
       status: 'cancelled',
-      patientId: 'p2',
+      patientRef: 'p2',
       institutionId: 'inst-1',
       date: '2030-01-15',
       period: 'morning',

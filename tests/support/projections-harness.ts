@@ -3,6 +3,7 @@
  * checkpoint row, consumer groups, Redis key root and index alias, so tests never collide with
  * each other or with a running `npm run projections`.
  */
+import { stampSchemaVersion } from '../../domain/event-versions.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -171,10 +172,11 @@ export async function projectionsHarness(): Promise<Harness> {
         decision.events.map((e) => ({
           type: e.type,
           data: e.data,
-          metadata: {
+          // Stamped with the version written, as the command path does (ADR 0009).
+          metadata: stampSchemaVersion(e.type, {
             correlationId: randomUUID(),
             traceparent: `00-${randomUUID().replaceAll('-', '')}-${'1'.repeat(16)}-01`,
-          },
+          }),
         })),
         recorded.length === 0 ? 'no_stream' : BigInt(recorded.length - 1),
       );

@@ -66,6 +66,12 @@ export function aScheduleOpened(overrides: Partial<ScheduleOpened['data']> = {})
   };
 }
 
+/**
+ * A sealed identity as the decider sees it: opaque, recorded as is (the domain never opens it;
+ * the vault's own tests seal and open real ones).
+ */
+export const SEALED_STUB = 'v1.aXY.Y2lwaGVy.dGFn';
+
 export function anAppointmentBooked(
   scheduleId: string,
   overrides: Partial<AppointmentBooked['data']> = {},
@@ -75,7 +81,8 @@ export function anAppointmentBooked(
     data: {
       scheduleId,
       appointmentId: randomUUID(),
-      patientId: patient().id,
+      patientRef: patient().id,
+      patient: SEALED_STUB,
       bookedAt: BEFORE_SESSION.toISOString(),
       ...overrides,
     },
@@ -87,7 +94,8 @@ export function aBooking(scheduleId: string, overrides: Partial<BookAppointment>
     type: 'BookAppointment',
     scheduleId,
     appointmentId: randomUUID(),
-    patientId: patient().id,
+    patientRef: patient().id,
+    patient: SEALED_STUB,
     now: BEFORE_SESSION,
     ...overrides,
   };

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { DEV_JWT_SECRET, parseConfig } from '../../platform/config.ts';
 
+const PATIENT_KEK = 'cd'.repeat(32);
+
 describe('config', () => {
   it('defaults point at the local engines', () => {
     const result = parseConfig({});
@@ -75,16 +77,19 @@ describe('JWT keys', () => {
   });
 
   it('in production refuses the development JWT secret, and any secret under 32 bytes anywhere', () => {
-    const dev = parseConfig({ NODE_ENV: 'production' });
+    // A production key-encryption key throughout: its own refusal is tested in patient-vault.unit.spec.ts.
+    const dev = parseConfig({ NODE_ENV: 'production', PATIENT_KEK });
     expect(dev.ok).toBe(false);
     if (!dev.ok)
       expect(dev.errors).toEqual([expect.stringMatching(/^JWT_SECRET="": must be set in production/)]);
-    expect(parseConfig({ NODE_ENV: 'production', JWT_SECRET: 'p'.repeat(32) }).ok).toBe(true);
+    expect(parseConfig({ NODE_ENV: 'production', PATIENT_KEK, JWT_SECRET: 'p'.repeat(32) }).ok).toBe(true);
     const short = parseConfig({ JWT_SECRET: 'short' });
     expect(short.ok).toBe(false);
     if (!short.ok) expect(short.errors[0]).toMatch(/^JWT_SECRET="short": must be at least 32 bytes/);
     // JWT_KEYS replaces JWT_SECRET, so the unused development default does not block production.
-    expect(parseConfig({ NODE_ENV: 'production', JWT_KEYS: `k1:${'p'.repeat(32)}` }).ok).toBe(true);
+    expect(parseConfig({ NODE_ENV: 'production', PATIENT_KEK, JWT_KEYS: `k1:${'p'.repeat(32)}` }).ok).toBe(
+      true,
+    );
   });
 
   it('JWT_KEYS: kid:secret pairs, each secret of at least 32 bytes, no kid twice, not the dev secret in production', () => {
@@ -96,6 +101,8 @@ describe('JWT keys', () => {
     expect(bad('no-colon')).toMatch(/kid:secret/);
     expect(bad(`k1:${'a'.repeat(31)}`)).toMatch(/32 bytes/);
     expect(bad(`k1:${'a'.repeat(32)},k1:${'b'.repeat(32)}`)).toMatch(/twice/);
-    expect(bad(`k1:${DEV_JWT_SECRET}`, { NODE_ENV: 'production' })).toMatch(/development secret/);
+    expect(bad(`k1:${DEV_JWT_SECRET}`, { NODE_ENV: 'production', PATIENT_KEK })).toMatch(
+      /development secret/,
+    );
   });
 });

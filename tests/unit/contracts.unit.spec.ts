@@ -3,6 +3,7 @@
  * schemas generate, the relay's records conform to them, and the AsyncAPI document is valid
  * AsyncAPI 3.0 (@asyncapi/parser, offline: every $ref is a local file) and lists every event.
  */
+import { latestPatientEventVersions } from '../../domain/patient-events.ts';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { fromFile, Parser } from '@asyncapi/parser';
@@ -49,10 +50,16 @@ describe('contracts/events: JSON Schemas generated from the zod schemas', () => 
       aClosure(),
     );
     const ajv = contractsAjv();
-    for (const e of events)
-      expect(payloadViolations(ajv, e.type, 1, JSON.parse(JSON.stringify(e.data)))).toEqual([]);
-    const { patientId: _, ...withoutPatient } = events[1]!.data as Record<string, unknown>;
-    expect(payloadViolations(ajv, 'AppointmentBooked', 1, withoutPatient)).not.toEqual([]);
+    for (const e of events) {
+      const version = latestSchemaVersions[e.type];
+      expect(payloadViolations(ajv, e.type, version, JSON.parse(JSON.stringify(e.data)))).toEqual([]);
+    }
+    const { patientRef: _, ...withoutPatient } = events[1]!.data as Record<string, unknown>;
+    expect(payloadViolations(ajv, 'AppointmentBooked', 2, withoutPatient)).not.toEqual([]);
+    // v2 never carries the id in clear: a v2 booking with only `patientId` is refused.
+    expect(
+      payloadViolations(ajv, 'AppointmentBooked', 2, { ...withoutPatient, patientId: 'p1' }),
+    ).not.toEqual([]);
   });
 
   it("accept today's stored events and the records the relay now publishes for them", () => {
@@ -109,11 +116,12 @@ describe('contracts/asyncapi.yaml', () => {
   it('describes every event type of booking.events with the schema of its latest version', () => {
     const events = Object.values(raw.channels).find((c) => c.address === 'booking.events')!;
     const listed = Object.values(events.messages).map((m) => m.$ref.replace('#/components/messages/', ''));
-    expect(listed.sort()).toEqual([...scheduleEventTypes].sort());
-    for (const type of scheduleEventTypes) {
+    const latest: Record<string, number> = { ...latestSchemaVersions, ...latestPatientEventVersions };
+    expect(listed.sort()).toEqual(Object.keys(latest).sort());
+    for (const [type, version] of Object.entries(latest)) {
       const data = raw.components.messages[type]!.payload.allOf?.find((s) => s.properties?.data)?.properties
         ?.data;
-      expect(data?.$ref, type).toBe(`./events/${payloadFile(type, latestSchemaVersions[type])}`);
+      expect(data?.$ref, type).toBe(`./events/${payloadFile(type, version)}`);
     }
   });
 });

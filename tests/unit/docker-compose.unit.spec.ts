@@ -154,8 +154,8 @@ describe('infra/docker-compose.yml', () => {
         expect(new URL(c.SEARCH_URL).hostname, name).toBe('elasticsearch');
         const projections = parseProjectionsConfig(values);
         if (!projections.ok) throw new Error(`${name}: ${projections.errors.join('\n')}`);
-        // Production refuses the development pseudonym key; compose supplies one (overridable).
-        expect(String(env.PSEUDONYM_SECRET), name).toMatch(/^\$\{PSEUDONYM_SECRET:-.{16,}\}$/);
+        // Production refuses the development key-encryption key; compose supplies one (overridable).
+        expect(String(env.PATIENT_KEK), name).toMatch(/^\$\{PATIENT_KEK:-[A-Za-z0-9+/]{43}=\}$/);
         expect(String(env.JWT_SECRET), name).toMatch(/^\$\{JWT_SECRET:-.{32,}\}$/);
         for (const dep of Object.keys(s.depends_on ?? {})) {
           expect([...engineHosts, ...PLATFORM], `${name} depends on ${dep}`).toContain(dep);

@@ -8,6 +8,7 @@ import { ScheduleStates } from '../../command-api/schedule-states.ts';
 import {
   defineUpcaster,
   latestSchemaVersions,
+  patientUpcasters,
   stampSchemaVersion,
   upcasterRegistry,
   upcastScheduleEvent,
@@ -16,6 +17,7 @@ import { scheduleEventSchemas, scheduleEventTypes } from '../../domain/schedule-
 import type { RecordedEvent } from '../../platform/event-store/event-store.ts';
 import { decodeEventMessage, envelopeOf, toKafkaMessage } from '../../projections/relay/event-message.ts';
 import { parseScheduleEvent } from '../../projections/schedule-events.ts';
+import { sealingReads, sealLegacyPatients } from '../../platform/legacy-patients.ts';
 import {
   unversionedKafkaMessages,
   unversionedStoredEvents,
@@ -24,50 +26,87 @@ import {
 
 const stored = unversionedStoredEvents();
 
-describe("today's stored events (no schema version: v1 by definition)", () => {
+/**
+ * The vault's part, pure: each clear id gets a reference and a sealed identity. The real vault
+ * (PostgreSQL, AES-GCM) is tested in patient-vault.int.spec.ts; here only the shape change is.
+ */
+const resolver = {
+  resolve: (patientId: string) =>
+    Promise.resolve({ patientRef: `ref-of-${patientId.length}`, patient: 'v1.aXY.Y2lwaGVy.dGFn' }),
+};
+const clearIds = stored.flatMap((e) => {
+  const id = (e.data as { patientId?: unknown }).patientId;
+  return typeof id === 'string' ? [id] : [];
+});
+
+describe("stored events of v1 (no schema version; AppointmentBooked/Cancelled carry the patient's id in clear)", () => {
   it('cover every event type and carry no version', () => {
     expect(new Set(stored.map((e) => e.type))).toEqual(new Set(scheduleEventTypes));
     for (const e of stored) expect(e.metadata).not.toHaveProperty('schemaVersion');
+    expect(clearIds.length).toBeGreaterThan(0);
   });
 
-  it('pass the upcaster unchanged and the projectors’ validation', () => {
+  it('unresolved, an appointment event is refused (the clear id is never passed on); the others pass', () => {
     for (const e of stored) {
-      expect(upcastScheduleEvent(e)).toEqual({ ok: true, data: e.data });
       const parsed = parseScheduleEvent(envelopeOf(e));
-      expect(parsed.kind, JSON.stringify(parsed)).toBe('schedule');
+      if (e.type === 'AppointmentBooked' || e.type === 'AppointmentCancelled') {
+        expect(parsed.kind, JSON.stringify(parsed)).toBe('poison');
+      } else {
+        expect(upcastScheduleEvent(e)).toEqual({ ok: true, data: e.data });
+        expect(parsed.kind, JSON.stringify(parsed)).toBe('schedule');
+      }
     }
   });
 
-  it('fold on the write side into the state they were decided from', async () => {
+  it('resolved through the vault, become v2: reference in, clear id out (data and patient actor), version restamped', async () => {
+    const sealed = await sealLegacyPatients(stored, resolver);
+    for (const [i, e] of sealed.entries()) {
+      const parsed = parseScheduleEvent(envelopeOf(e));
+      expect(parsed.kind, JSON.stringify(parsed)).toBe('schedule');
+      for (const id of clearIds) expect(JSON.stringify([e.data, e.metadata])).not.toContain(`"${id}"`);
+      if (e.type === 'AppointmentBooked') {
+        expect(e.metadata.schemaVersion).toBe(2);
+        const { patientId } = stored[i]!.data as { patientId: string };
+        expect(e.data).toMatchObject({
+          patientRef: `ref-of-${patientId.length}`,
+          patient: 'v1.aXY.Y2lwaGVy.dGFn',
+        });
+      }
+    }
+  });
+
+  it('fold on the write side (read through the vault) into the state they were decided from', async () => {
     const states = new ScheduleStates();
-    const reader = { readStream: async (): Promise<RecordedEvent[]> => stored };
+    const reader = sealingReads({ readStream: async (): Promise<RecordedEvent[]> => stored }, resolver);
     const loaded = await states.load(reader, unversionedStreamId());
     expect(loaded.state.status).toBe('closed');
     expect(loaded.revision).toBe(BigInt(stored.length - 1));
   });
 
-  it('are republished by today’s relay as schema version 1, header and envelope', () => {
-    for (const e of stored) {
+  it('are republished by the relay (reading through the vault) with the version of their new shape', async () => {
+    for (const e of await sealLegacyPatients(stored, resolver)) {
       const message = toKafkaMessage(e);
-      expect(message.headers?.['schema-version']).toBe('1');
-      const value = JSON.parse(String(message.value)) as { metadata: Record<string, unknown> };
-      expect(value.metadata).toEqual({ ...e.metadata, schemaVersion: 1 });
+      const version = String(latestSchemaVersions[e.type as keyof typeof latestSchemaVersions]);
+      expect(message.headers?.['schema-version']).toBe(e.type.startsWith('Appointment') ? version : '1');
+      for (const id of clearIds) expect(String(message.value)).not.toContain(`"${id}"`);
     }
   });
 });
 
-describe("today's Kafka records (no schema-version header)", () => {
-  it('decode, upcast and validate as the stored events they came from', () => {
+describe('Kafka records of v1 (no schema-version header)', () => {
+  it('decode, resolve through the vault, upcast and validate as the stored events they came from', async () => {
     const messages = unversionedKafkaMessages();
     expect(messages).toHaveLength(stored.length);
-    messages.forEach((message, i) => {
+    const fromStore = await sealLegacyPatients(stored, resolver);
+    for (const [i, message] of messages.entries()) {
       expect(message.headers).not.toHaveProperty('schema-version');
       const decoded = decodeEventMessage(message);
       if (!decoded.ok) throw new Error(decoded.reason);
-      const parsed = parseScheduleEvent(decoded.envelope);
-      expect(parsed).toEqual(parseScheduleEvent(envelopeOf(stored[i]!)));
+      const [envelope] = await sealLegacyPatients([decoded.envelope], resolver);
+      const parsed = parseScheduleEvent(envelope!);
+      expect(parsed).toEqual(parseScheduleEvent(envelopeOf(fromStore[i]!)));
       expect(parsed.kind).toBe('schedule');
-    });
+    }
   });
 });
 
@@ -159,7 +198,7 @@ describe('a breaking change: a hypothetical ScheduleOpened v2 (test only)', () =
   const registry = upcasterRegistry(
     { ...latestSchemaVersions, ScheduleOpened: 2 },
     { ...scheduleEventSchemas, ScheduleOpened: scheduleOpenedV2 },
-    [v1ToV2],
+    [v1ToV2, ...patientUpcasters],
   );
   const opened = stored.find((e) => e.type === 'ScheduleOpened')!;
 

@@ -16,8 +16,8 @@ import {
 
 describe('schedule availability: evolve', () => {
   const open = anOpenSchedule({ capacity: 2 });
-  const a1 = aBooking(open.scheduleId, { patientId: 'p1' });
-  const a2 = aBooking(open.scheduleId, { patientId: 'p2' });
+  const a1 = aBooking(open.scheduleId, { patientRef: 'p1' });
+  const a2 = aBooking(open.scheduleId, { patientRef: 'p2' });
 
   it('counts bookings and cancellations against capacity', () => {
     const events = historyOf(open, a1, a2, aCancellation(a1.appointmentId), aCapacityChange(5));

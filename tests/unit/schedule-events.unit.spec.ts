@@ -1,3 +1,4 @@
+import { stampSchemaVersion } from '../../domain/event-versions.ts';
 import { describe, expect, it } from 'vitest';
 import { scheduleEventSchemas, scheduleEventTypes } from '../../domain/schedule.ts';
 import { parseScheduleEvent } from '../../projections/schedule-events.ts';
@@ -35,7 +36,7 @@ describe('schedule events: one definition', () => {
         streamId: `schedule-${open.scheduleId}`,
         type: event.type,
         data: JSON.parse(JSON.stringify(event.data)) as unknown,
-        metadata: {},
+        metadata: stampSchemaVersion(event.type, {}),
       };
       expect(parseScheduleEvent(wire)).toEqual({ kind: 'schedule', event });
     }

@@ -8,7 +8,7 @@ import {
   type ScheduleCommand,
   type ScheduleState,
 } from '../../domain/schedule.ts';
-import { anOpenSchedule, BEFORE_SESSION } from '../support/schedule-mother.ts';
+import { anOpenSchedule, BEFORE_SESSION, SEALED_STUB } from '../support/schedule-mother.ts';
 
 const SCHEDULE = 'property-schedule';
 const patients = ['p1', 'p2', 'p3', 'p4', 'p5', 'p6', 'p7', 'p8'];
@@ -27,7 +27,8 @@ const commandArb: fc.Arbitrary<ScheduleCommand> = fc.oneof(
       type: fc.constant('BookAppointment' as const),
       scheduleId: fc.constant(SCHEDULE),
       appointmentId: fc.constantFrom(...appointmentIds),
-      patientId: fc.constantFrom(...patients),
+      patientRef: fc.constantFrom(...patients),
+      patient: fc.constant(SEALED_STUB),
       now: fc.constant(BEFORE_SESSION),
     }),
   },
@@ -69,7 +70,7 @@ function checkInvariants(state: ScheduleState): void {
   // the index of active appointments agrees with the appointments themselves
   expect(active.length).toBe(state.activeByPatient.size);
   // at most one active appointment per patient
-  expect(new Set(active.map((a) => a.patientId)).size).toBe(active.length);
+  expect(new Set(active.map((a) => a.patientRef)).size).toBe(active.length);
   expect(state.capacity).toBeGreaterThanOrEqual(1);
   expect(state.capacity).toBeLessThanOrEqual(1000);
   if (state.status === 'closed') expect(active).toHaveLength(0);
@@ -120,11 +121,11 @@ describe('schedule decider properties', () => {
               const expected =
                 !model.closed &&
                 activeRows.length < model.capacity &&
-                !activeRows.some((r) => r.patient === command.patientId) &&
+                !activeRows.some((r) => r.patient === command.patientRef) &&
                 !model.rows.some((r) => r.id === command.appointmentId);
               expect(decision.ok).toBe(expected);
               if (expected)
-                model.rows.push({ id: command.appointmentId, patient: command.patientId, active: true });
+                model.rows.push({ id: command.appointmentId, patient: command.patientRef, active: true });
             } else if (decision.ok) {
               for (const event of decision.events) {
                 if (event.type === 'AppointmentCancelled') {

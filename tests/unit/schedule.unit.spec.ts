@@ -151,7 +151,8 @@ describe('BookAppointment', () => {
           data: {
             scheduleId: opened.data.scheduleId,
             appointmentId: cmd.appointmentId,
-            patientId: cmd.patientId,
+            patientRef: cmd.patientRef,
+            patient: cmd.patient,
             bookedAt: cmd.now.toISOString(),
           },
         },
@@ -183,21 +184,23 @@ describe('BookAppointment', () => {
   it('lets a patient hold at most one active appointment per schedule', () => {
     const opened = aScheduleOpened();
     const id = opened.data.scheduleId;
-    given(opened, anAppointmentBooked(id, { patientId: 'p1' }))
-      .when(aBooking(id, { patientId: 'p1' }))
+    given(opened, anAppointmentBooked(id, { patientRef: 'p1' }))
+      .when(aBooking(id, { patientRef: 'p1' }))
       .thenRejectedWith('already_booked');
   });
 
   it('lets a patient book again after cancelling', () => {
     const opened = aScheduleOpened();
     const id = opened.data.scheduleId;
-    const booked = anAppointmentBooked(id, { patientId: 'p1' });
+    const booked = anAppointmentBooked(id, { patientRef: 'p1' });
     const cancel = decide(
       aCancellation(booked.data.appointmentId, { actor: patient('p1') }),
       fold([opened, booked]),
     );
     if (!cancel.ok) throw new Error('expected cancel to succeed');
-    expect(decide(aBooking(id, { patientId: 'p1' }), fold([opened, booked, ...cancel.events])).ok).toBe(true);
+    expect(decide(aBooking(id, { patientRef: 'p1' }), fold([opened, booked, ...cancel.events])).ok).toBe(
+      true,
+    );
   });
 
   it('rejects booking on a closed schedule', () => {
@@ -235,7 +238,7 @@ describe('BookAppointment', () => {
 describe('CancelAppointment', () => {
   const opened = aScheduleOpened();
   const id = opened.data.scheduleId;
-  const booked = anAppointmentBooked(id, { patientId: 'p1' });
+  const booked = anAppointmentBooked(id, { patientRef: 'p1' });
 
   it('lets the patient cancel their own appointment', () => {
     const cmd = aCancellation(booked.data.appointmentId, { actor: patient('p1'), reason: 'feeling better' });
@@ -247,13 +250,22 @@ describe('CancelAppointment', () => {
           data: {
             scheduleId: id,
             appointmentId: booked.data.appointmentId,
-            patientId: 'p1',
+            patientRef: 'p1',
             reason: 'feeling better',
             cancelledBy: patient('p1'),
             cancelledAt: cmd.now.toISOString(),
           },
         },
       ]);
+  });
+
+  it('compares patients by reference: a patient without a key (forgotten) holds nothing', () => {
+    // The command API names a patient actor by their reference, and one without a key by a
+    // reference no appointment has: the anonymous appointment of a forgotten patient stays theirs
+    // to nobody.
+    given(opened, booked)
+      .when(aCancellation(booked.data.appointmentId, { actor: patient('no-patient-key') }))
+      .thenRejectedWith('not_appointment_holder');
   });
 
   it.each([hospital(), admin()])('lets the $role cancel any appointment', (actor) => {
@@ -337,9 +349,9 @@ describe('CloseSchedule', () => {
   it('cancels every active appointment with the reason, then closes', () => {
     const opened = aScheduleOpened();
     const id = opened.data.scheduleId;
-    const a = anAppointmentBooked(id, { patientId: 'p1' });
-    const b = anAppointmentBooked(id, { patientId: 'p2' });
-    const c = anAppointmentBooked(id, { patientId: 'p3' });
+    const a = anAppointmentBooked(id, { patientRef: 'p1' });
+    const b = anAppointmentBooked(id, { patientRef: 'p2' });
+    const c = anAppointmentBooked(id, { patientRef: 'p3' });
     const cancelB = decide(aCancellation(b.data.appointmentId), fold([opened, a, b, c]));
     if (!cancelB.ok) throw new Error('expected cancel to succeed');
     const actor = admin();
@@ -353,7 +365,7 @@ describe('CloseSchedule', () => {
           data: {
             scheduleId: id,
             appointmentId: a.data.appointmentId,
-            patientId: 'p1',
+            patientRef: 'p1',
             reason: 'doctor ill',
             cancelledBy: actor,
             cancelledAt: at,
@@ -364,7 +376,7 @@ describe('CloseSchedule', () => {
           data: {
             scheduleId: id,
             appointmentId: c.data.appointmentId,
-            patientId: 'p3',
+            patientRef: 'p3',
             reason: 'doctor ill',
             cancelledBy: actor,
             cancelledAt: at,

@@ -1,0 +1,107 @@
+/**
+ * What the query API needs of PostgreSQL to answer GET /v1/appointments/{id} safely
+ * (docs/adr/0010): the command side's `appointment_index` (does it exist, whose institution, whose
+ * holder — one indexed query, so the answer to "may you see it" never waits on the projectors),
+ * the event store's head (a Booking-Checkpoint beyond it was never issued) and the patient vault
+ * (a patient's reference, and the identity it reveals to an authorised reader).
+ */
+import { checkpointParts, compareCheckpoints } from '../platform/event-store/checkpoint.ts';
+import type { Checkpoint } from '../platform/event-store/event-store.ts';
+import { encodeCheckpoint } from '../platform/event-store/pg-event-store.ts';
+import type { PatientVault } from '../platform/patient-vault.ts';
+import type { Queryable } from '../platform/pg.ts';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export interface IndexedAppointment {
+  appointmentId: string;
+  scheduleId: string;
+  /** Null on rows indexed before infra/migrations/005: the read model is asked instead. */
+  institutionId: string | null;
+  patientRef: string | null;
+}
+
+export interface AppointmentAccessOptions {
+  /** How long the event store's head is reused. Default 50 ms. */
+  headTtlMs?: number;
+  now?: () => number;
+}
+
+export class AppointmentAccess {
+  readonly #db: Queryable;
+  readonly #vault: Pick<PatientVault, 'refFor' | 'patientIdOf'>;
+  readonly #headTtlMs: number;
+  readonly #now: () => number;
+  #head: { at: number; value: Promise<Checkpoint | undefined> } | undefined;
+
+  constructor(
+    db: Queryable,
+    vault: Pick<PatientVault, 'refFor' | 'patientIdOf'>,
+    opts: AppointmentAccessOptions = {},
+  ) {
+    this.#db = db;
+    this.#vault = vault;
+    this.#headTtlMs = opts.headTtlMs ?? 50;
+    this.#now = opts.now ?? Date.now;
+  }
+
+  async find(appointmentId: string): Promise<IndexedAppointment | undefined> {
+    // Appointment ids are uuids (the column's type): anything else is unknown, not a database error.
+    if (!UUID.test(appointmentId)) return undefined;
+    const { rows } = await this.#db.query<{
+      schedule_id: string;
+      institution_id: string | null;
+      patient_ref: string | null;
+    }>({
+      name: 'query_appointment_index_find',
+      text: 'SELECT schedule_id, institution_id, patient_ref FROM appointment_index WHERE appointment_id = $1',
+      values: [appointmentId],
+    });
+    const row = rows[0];
+    return (
+      row && {
+        appointmentId,
+        scheduleId: row.schedule_id,
+        institutionId: row.institution_id,
+        patientRef: row.patient_ref,
+      }
+    );
+  }
+
+  /**
+   * Whether the store has reached `checkpoint`. The head is cached briefly; a checkpoint past the
+   * cached head is checked once more against a fresh one (it may have just been issued).
+   */
+  async issued(checkpoint: Checkpoint): Promise<boolean> {
+    checkpointParts(checkpoint);
+    const within = (head: Checkpoint | undefined) =>
+      head !== undefined && compareCheckpoints(checkpoint, head) <= 0;
+    if (this.#head && this.#now() - this.#head.at < this.#headTtlMs && within(await this.#head.value)) {
+      return true;
+    }
+    this.#head = { at: this.#now(), value: this.#readHead() };
+    return within(await this.#head.value);
+  }
+
+  /** The patient's reference; undefined when they have no key (never booked, or forgotten). */
+  patientRefOf(patientId: string): Promise<string | undefined> {
+    return this.#vault.refFor(patientId, { create: false });
+  }
+
+  /** The id a sealed identity holds; undefined once the patient is forgotten. */
+  patientIdOf(patientRef: string, sealed: string): Promise<string | undefined> {
+    return this.#vault.patientIdOf(patientRef, sealed);
+  }
+
+  async #readHead(): Promise<Checkpoint | undefined> {
+    // Every committed event counts (no visibility horizon): a command's checkpoint is issued after
+    // its commit, so it is at or below this.
+    const { rows } = await this.#db.query<{ xid: string; global_position: string }>({
+      name: 'query_event_store_head',
+      text: `SELECT transaction_id::text AS xid, global_position FROM events
+             ORDER BY transaction_id DESC, global_position DESC LIMIT 1`,
+    });
+    const row = rows[0];
+    return row ? encodeCheckpoint(row.xid, row.global_position) : undefined;
+  }
+}

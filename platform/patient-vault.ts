@@ -18,6 +18,10 @@ const TAG_BYTES = 16;
 const SEALED_VERSION = 'v1';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+interface KeyRow {
+  patient_ref: string;
+  wrapped_key: Buffer;
+}
 /** The development key-encryption key: refused when NODE_ENV=production (platform/config.ts). */
 export const DEV_PATIENT_KEK = Buffer.from('local-dev-only-patient-kek-00000').toString('base64');
 
@@ -129,22 +133,38 @@ export class PatientVault {
   async refFor(patientId: string, opts: { create: boolean }): Promise<string | undefined> {
     const cached = this.#refs.get(patientId);
     if (cached !== undefined) return cached;
-    let row = await this.#select(patientId);
-    if (!row && opts.create) {
-      const ref = randomUUID();
-      const { rows } = await this.#db.query<{ patient_ref: string; wrapped_key: Buffer }>({
-        name: 'patient_keys_insert',
-        text: `INSERT INTO patient_keys (patient_ref, patient_id, wrapped_key) VALUES ($1, $2, $3)
-               ON CONFLICT (patient_id) DO NOTHING RETURNING patient_ref, wrapped_key`,
-        values: [ref, patientId, wrapKey(this.#kek, ref, randomBytes(KEY_BYTES))],
-      });
-      // Nothing returned: a concurrent first booking of the same patient won; read theirs.
-      row = rows[0] ?? (await this.#select(patientId));
-    }
+    let row = opts.create ? await this.#selectOrInsert(patientId) : await this.#select(patientId);
+    // Nothing: not found, or a concurrent first booking of the same patient won; read theirs.
+    if (!row && opts.create) row = await this.#select(patientId);
     if (!row) return undefined;
     this.#refs.set(patientId, row.patient_ref);
     this.#keys.set(row.patient_ref, unwrapKey(this.#kek, row.patient_ref, row.wrapped_key));
     return row.patient_ref;
+  }
+
+  /**
+   * One statement for a booking: the patient's existing key, or a new one. The insert commits
+   * asynchronously (no WAL flush wait, so a first booking costs one durable commit, not two), and
+   * safely so, as the idempotency claim (ADR 0007): a booking that uses the key commits after it,
+   * durably, and that flush makes the earlier key row durable too (WAL is flushed in order). A
+   * crash can only lose a key no committed event refers to.
+   */
+  async #selectOrInsert(patientId: string): Promise<KeyRow | undefined> {
+    const ref = randomUUID();
+    const { rows } = await this.#db.query<KeyRow>({
+      name: 'patient_keys_select_or_insert',
+      text: `WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true)),
+                  created AS (
+                    INSERT INTO patient_keys (patient_ref, patient_id, wrapped_key)
+                    SELECT $1, $2, $3 FROM async_commit
+                    ON CONFLICT (patient_id) DO NOTHING RETURNING patient_ref, wrapped_key)
+             SELECT patient_ref, wrapped_key FROM created
+             UNION ALL
+             SELECT patient_ref, wrapped_key FROM patient_keys
+              WHERE patient_id = $2 AND NOT EXISTS (SELECT 1 FROM created)`,
+      values: [ref, patientId, wrapKey(this.#kek, ref, randomBytes(KEY_BYTES))],
+    });
+    return rows[0];
   }
 
   /** The reference and the sealed `{ patientId }` a booking records (creating the key if needed). */
@@ -233,8 +253,8 @@ export class PatientVault {
     return createHmac('sha256', this.#kek).update(`name:${patientId}`).digest('base64url');
   }
 
-  async #select(patientId: string) {
-    const { rows } = await this.#db.query<{ patient_ref: string; wrapped_key: Buffer }>({
+  async #select(patientId: string): Promise<KeyRow | undefined> {
+    const { rows } = await this.#db.query<KeyRow>({
       name: 'patient_keys_by_id',
       text: 'SELECT patient_ref, wrapped_key FROM patient_keys WHERE patient_id = $1',
       values: [patientId],

@@ -8,6 +8,7 @@
 import { checkpointParts, compareCheckpoints } from '../platform/event-store/checkpoint.ts';
 import type { Checkpoint } from '../platform/event-store/event-store.ts';
 import { encodeCheckpoint } from '../platform/event-store/pg-event-store.ts';
+import { type AuditEntry, PgAuditTrail } from '../platform/audit.ts';
 import type { PatientVault } from '../platform/patient-vault.ts';
 import type { Queryable } from '../platform/pg.ts';
 
@@ -33,6 +34,7 @@ export class AppointmentAccess {
   readonly #headTtlMs: number;
   readonly #now: () => number;
   #head: { at: number; value: Promise<Checkpoint | undefined> } | undefined;
+  readonly #trail: PgAuditTrail;
 
   constructor(
     db: Queryable,
@@ -40,9 +42,15 @@ export class AppointmentAccess {
     opts: AppointmentAccessOptions = {},
   ) {
     this.#db = db;
+    this.#trail = new PgAuditTrail(db);
     this.#vault = vault;
     this.#headTtlMs = opts.headTtlMs ?? 50;
     this.#now = opts.now ?? Date.now;
+  }
+
+  /** A read of patient data by a hospital or an admin, in the audit trail (platform/audit.ts). */
+  async audit(entry: AuditEntry): Promise<void> {
+    await this.#trail.record([entry]);
   }
 
   async find(appointmentId: string): Promise<IndexedAppointment | undefined> {

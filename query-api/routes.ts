@@ -338,7 +338,26 @@ export function queryRoutes(deps: RouteDeps): Router {
     // is answered at once, never after a read-your-writes wait (docs/adr/0010).
     const indexed = await guardPostgres(() => appointments.find(id));
     if (!indexed) throw new AppError('appointment_not_found', `No appointment ${id}`);
-    await authorise(principal, indexed.institutionId, indexed.patientRef, appointments);
+    // A hospital's or an admin's read of a patient's appointment is audited, allowed or denied.
+    const { role } = principal;
+    const audit = (outcome: 'allowed' | 'denied') =>
+      role === 'patient'
+        ? Promise.resolve()
+        : guardPostgres(() =>
+            appointments.audit({
+              actor: { role, id: principal.sub, institutionId: principal.institutionId },
+              action: 'appointment.read',
+              outcome,
+              subject: { type: 'appointment', id },
+              detail: { scheduleId: indexed.scheduleId },
+            }),
+          );
+    const check = (institutionId: string | null, patientRef: string | null) =>
+      authorise(principal, institutionId, patientRef, appointments).catch(async (err: unknown) => {
+        if (err instanceof AppError && err.code === 'forbidden') await audit('denied');
+        throw err;
+      });
+    await check(indexed.institutionId, indexed.patientRef);
     if (checkpoint && !(await guardPostgres(() => appointments.issued(checkpoint)))) {
       throw new AppError('bad_parameter', `${CHECKPOINT_HEADER} is beyond the event store's head`, {
         invalidParams: [{ name: CHECKPOINT_HEADER, reason: 'not a checkpoint the command API issued' }],
@@ -353,6 +372,7 @@ export function queryRoutes(deps: RouteDeps): Router {
     );
     res.setHeader('Cache-Control', 'private, no-store');
     if (!value || (checkpoint && !fresh)) {
+      await audit('allowed');
       // It exists (the index says so) but the read model has not caught up: what the command side knows.
       res.setHeader(STALE_HEADER, checkpoint ? 'checkpoint-not-reached' : 'not-projected-yet');
       res.status(202).json({
@@ -368,8 +388,9 @@ export function queryRoutes(deps: RouteDeps): Router {
     const { patientRef, patient, ...view } = value.view;
     // Rows indexed before the index knew institution and holder: authorise from the read model.
     if (indexed.institutionId === null || indexed.patientRef === null) {
-      await authorise(principal, view.institutionId ?? null, patientRef ?? null, appointments);
+      await check(view.institutionId ?? null, patientRef ?? null);
     }
+    await audit('allowed');
     const patientId =
       patientRef && patient ? ((await appointments.patientIdOf(patientRef, patient)) ?? null) : null;
     res.json({ appointment: { ...view, patientId } });

@@ -229,6 +229,15 @@ describe('patient data in the platform', () => {
     expect(Date.now() - t0).toBeLessThan(5_000);
     const own = await readAppointment(kept.appointmentId, await hospital());
     expect(own.status).toBe(200);
+    // The hospitals' reads are in the audit trail, the denied one too; the patients' are not.
+    const { rows } = await commands.pool.query<{ actor_id: string; outcome: string }>(
+      `SELECT actor_id, outcome FROM audit_log
+        WHERE action = 'appointment.read' AND subject_id = $1 AND actor_role = 'hospital' ORDER BY id`,
+      [kept.appointmentId],
+    );
+    expect(rows).toContainEqual({ actor_id: 'h-elsewhere', outcome: 'denied' });
+    expect(rows.at(-1)).toEqual({ actor_id: 'hospital-crypto', outcome: 'allowed' });
+    expect(rows.filter((r) => r.actor_id === 'h-elsewhere')).toHaveLength(1);
   });
 
   it('forget: admin only, idempotent by key, 404 once forgotten', async () => {

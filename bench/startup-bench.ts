@@ -29,7 +29,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { migrate } from '../infra/migrate.ts';
 import { loadConfig } from '../platform/config.ts';
-import { freePort } from '../tests/support/free-port.ts';
+import { freePort } from '../platform/free-port.ts';
 import { runEnvironment } from '../tests/support/test-run.ts';
 
 const { values: args } = parseArgs({

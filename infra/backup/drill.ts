@@ -15,18 +15,12 @@ import { createKafka } from '../../platform/kafka.ts';
 import { createLogger } from '../../platform/logger.ts';
 import { createPool, type Pool } from '../../platform/pg.ts';
 import { createRedis } from '../../platform/redis.ts';
+import { freePort } from '../../platform/free-port.ts';
 import { searchFromConfig } from '../../platform/search/index.ts';
 import { parseProjectionsConfig } from '../../projections/config.ts';
 import { migrate } from '../migrate.ts';
 import { startLoad, type Load } from './event-load.ts';
-import {
-  freePort,
-  makePgDir,
-  makeWorkDir,
-  removeDir,
-  stopCluster,
-  type ClusterHandle,
-} from './pg-cluster.ts';
+import { makePgDir, makeWorkDir, removeDir, stopCluster, type ClusterHandle } from './pg-cluster.ts';
 import {
   dirBytes,
   one,

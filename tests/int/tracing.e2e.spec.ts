@@ -15,7 +15,7 @@ import { ports } from '../../infra/local/engine-specs.ts';
 import { signToken } from '../../platform/http/auth.ts';
 import { type CatalogDoctorIds, givenCatalogDoctor } from '../support/catalog-mother.ts';
 import { anOpenScheduleRequest, newKey, TEST_SECRET } from '../support/command-api-harness.ts';
-import { freePort } from '../support/free-port.ts';
+import { freePort } from '../../platform/free-port.ts';
 import { projectionsHarness, type Harness } from '../support/projections-harness.ts';
 import { waitFor } from '../support/wait.ts';
 

@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
 
-/** A port nothing listens on right now (the OS picks it), for a process the test starts itself. */
+/** A port nothing listens on right now (the OS picks it), for a process the caller starts itself. */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();

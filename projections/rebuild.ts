@@ -95,6 +95,11 @@ async function waitForLiveGroup(deps: RebuildDeps, projector: 'redis' | 'search'
   try {
     const topic = deps.config.EVENTS_TOPIC;
     const groupId = groupIdOf(deps.config, projector);
+    // No topic (a new cluster, or one emptied after a restore: docs/operations): nothing in flight.
+    if (!(await admin.listTopics()).includes(topic)) {
+      deps.logger.info({ topic }, 'events topic absent: no live group can be writing');
+      return;
+    }
     const marks = await highWatermarks(admin, [topic]);
     const deadline = Date.now() + (deps.liveWaitMs ?? 30_000);
     const description = await admin.describeGroups([groupId]);

@@ -147,6 +147,31 @@ describe('rebuild while the live projectors run', () => {
     expect(rebuilt[after.open.scheduleId]).toMatchObject({ booked: '3', rev: '5' });
   });
 
+  it('rebuilds when the events topic does not exist (a new cluster, or one emptied after a restore)', async () => {
+    const root = uniqueName('rm-no-topic');
+    const config = { ...h.pc, EVENTS_TOPIC: uniqueName('absent.events'), READ_MODEL_PREFIX: root };
+    const result = await rebuildRedis({
+      store: h.store,
+      pool: h.pool,
+      kafka: h.kafka,
+      redis: h.redis,
+      config,
+      logger: h.logger,
+      from,
+      batchSize: 200,
+    });
+    expect(result.target).toBe(`${root}:v2`);
+    expect(await h.redis.get(versionKey(root))).toBe('2');
+    const admin = h.kafka.admin();
+    await admin.connect();
+    try {
+      expect(await admin.listTopics()).not.toContain(config.EVENTS_TOPIC);
+    } finally {
+      await admin.disconnect();
+    }
+    await deleteKeys(h.redis, `${root}:*`);
+  });
+
   it('rebuilds the search index into a new versioned index and swaps the alias', async () => {
     const s = scheduleEvents(6, 2);
     await append(h, s.stream, s.events);

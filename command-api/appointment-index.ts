@@ -4,16 +4,10 @@
  * transaction as the `AppointmentBooked` event it indexes.
  */
 import type { ScheduleEvent, ScheduleState } from '../domain/schedule.ts';
+import { findIndexedAppointment, type IndexedAppointment } from '../platform/appointment-index.ts';
 import type { Pool, Queryable } from '../platform/pg.ts';
 
-export interface IndexedAppointment {
-  appointmentId: string;
-  scheduleId: string;
-  streamId: string;
-  /** The schedule's institution and the holder's reference (infra/migrations/005; null on older rows). */
-  institutionId: string | null;
-  patientRef: string | null;
-}
+export type { IndexedAppointment };
 
 /** The index rows for the appointments booked by `events` (appended to `streamId`). */
 export const bookedIn = (
@@ -42,28 +36,8 @@ export class PgAppointmentIndex {
     this.#pool = pool;
   }
 
-  async find(appointmentId: string): Promise<IndexedAppointment | undefined> {
-    const { rows } = await this.#pool.query<{
-      schedule_id: string;
-      stream_id: string;
-      institution_id: string | null;
-      patient_ref: string | null;
-    }>({
-      name: 'appointment_index_find',
-      text: `SELECT schedule_id, stream_id, institution_id, patient_ref
-       FROM appointment_index WHERE appointment_id = $1`,
-      values: [appointmentId],
-    });
-    const row = rows[0];
-    return (
-      row && {
-        appointmentId,
-        scheduleId: row.schedule_id,
-        streamId: row.stream_id,
-        institutionId: row.institution_id,
-        patientRef: row.patient_ref,
-      }
-    );
+  find(appointmentId: string): Promise<IndexedAppointment | undefined> {
+    return findIndexedAppointment(this.#pool, appointmentId);
   }
 
   /** Inside the transaction that appends the bookings (`db` is its handle). */

@@ -11,16 +11,7 @@ import { encodeCheckpoint } from '../platform/event-store/pg-event-store.ts';
 import { type AuditEntry, PgAuditTrail } from '../platform/audit.ts';
 import type { PatientVault } from '../platform/patient-vault.ts';
 import type { Queryable } from '../platform/pg.ts';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-export interface IndexedAppointment {
-  appointmentId: string;
-  scheduleId: string;
-  /** Null on rows indexed before infra/migrations/005: the read model is asked instead. */
-  institutionId: string | null;
-  patientRef: string | null;
-}
+import { findIndexedAppointment, type IndexedAppointment } from '../platform/appointment-index.ts';
 
 export interface AppointmentAccessOptions {
   /** How long the event store's head is reused. Default 50 ms. */
@@ -53,27 +44,8 @@ export class AppointmentAccess {
     await this.#trail.record([entry]);
   }
 
-  async find(appointmentId: string): Promise<IndexedAppointment | undefined> {
-    // Appointment ids are uuids (the column's type): anything else is unknown, not a database error.
-    if (!UUID.test(appointmentId)) return undefined;
-    const { rows } = await this.#db.query<{
-      schedule_id: string;
-      institution_id: string | null;
-      patient_ref: string | null;
-    }>({
-      name: 'query_appointment_index_find',
-      text: 'SELECT schedule_id, institution_id, patient_ref FROM appointment_index WHERE appointment_id = $1',
-      values: [appointmentId],
-    });
-    const row = rows[0];
-    return (
-      row && {
-        appointmentId,
-        scheduleId: row.schedule_id,
-        institutionId: row.institution_id,
-        patientRef: row.patient_ref,
-      }
-    );
+  find(appointmentId: string): Promise<IndexedAppointment | undefined> {
+    return findIndexedAppointment(this.#db, appointmentId);
   }
 
   /**

@@ -161,6 +161,11 @@ export const configSchema = z
       .min(60)
       .max(30 * 86_400)
       .default(86_400),
+    /**
+     * A projector or relay further behind than this (events) makes its process degraded and not
+     * ready; the ProjectionLagOverBudget alert (infra/prometheus/alerts.yml) uses the same figure.
+     */
+    LAG_BUDGET_EVENTS: z.coerce.number().int().min(1).max(100_000_000).default(1000),
     IDEMPOTENCY_TTL_HOURS: z.coerce
       .number()
       .int()

@@ -3,7 +3,8 @@
  * terms of platform/http/health.ts:
  *   liveness   the relay loop is alive; no projector stopped for good (restart me otherwise);
  *   readiness  started, Kafka answers (background probe), every other dependency answers
- *              (direct checks under a deadline), the relay's last batch did not fail.
+ *              (direct checks under a deadline), the relay's last batch did not fail, and no
+ *              projector (nor the relay) is further behind than LAG_BUDGET_EVENTS.
  * Lag is never awaited on the request path: each source is sampled in the background and the
  * last value with its age is reported.
  */
@@ -25,6 +26,8 @@ export interface ProjectionsHealthParts {
   /** Other dependencies, each a direct check (e.g. `pool.query('SELECT 1')`). */
   dependencies: Record<string, HealthCheck>;
   lag: () => readonly SamplerView<number>[];
+  /** Events behind (per projector or relay) past which the process reports itself degraded. */
+  lagBudgetEvents: number;
   isStarted: () => boolean;
   isStopping: () => boolean;
   details?: () => Record<string, unknown>;
@@ -71,6 +74,20 @@ function relayPublishing(relay: () => { status(): RelayStatus } | undefined): He
   };
 }
 
+/**
+ * Lag over budget is a dependency-style failure: degraded (and not ready), never a restart, since
+ * a restart would only add a rejoin to the delay. It reads the last samples, never Kafka itself.
+ */
+function lagWithinBudget(lag: () => readonly SamplerView<number>[], budget: number): HealthCheck {
+  return () => {
+    const over = lag()
+      .map((s) => ({ name: s.name, good: s.lastGood() }))
+      .filter((s) => s.good !== undefined && s.good.value > budget)
+      .map((s) => `${s.name} ${s.good?.value ?? 0} events behind (sampled ${s.good?.ageMs ?? 0} ms ago)`);
+    if (over.length) throw new Error(`over budget of ${budget}: ${over.join(', ')}`);
+  };
+}
+
 /** The health options of a projection process; `hasRelay` when it runs (or will run) the relay. */
 export function projectionsHealth(
   parts: ProjectionsHealthParts & { hasRelay: boolean },
@@ -84,7 +101,12 @@ export function projectionsHealth(
     get liveness() {
       return { ...(parts.hasRelay ? { relay: relayLiveness(parts.relay) } : {}), ...watch.checks() };
     },
-    checks: { kafka: () => parts.kafka.check(), ...parts.dependencies, ...relayReady },
+    checks: {
+      kafka: () => parts.kafka.check(),
+      ...parts.dependencies,
+      ...relayReady,
+      lag: lagWithinBudget(parts.lag, parts.lagBudgetEvents),
+    },
     isStarted: parts.isStarted,
     isShuttingDown: parts.isStopping,
     details: () => ({

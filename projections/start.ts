@@ -162,6 +162,7 @@ export async function startProjections(
         ...(enabled('relay') ? { 'relay-held-back': () => relayWatch?.check() } : {}),
       },
       lag: () => lag,
+      lagBudgetEvents: c.LAG_BUDGET_EVENTS,
       isStarted: () => started,
       isStopping: () => boot.signal.aborted,
       details: () => ({

@@ -104,6 +104,7 @@ export async function startCatalogProjections(
           : {}),
       },
       lag: () => lag,
+      lagBudgetEvents: c.LAG_BUDGET_EVENTS,
       isStarted: () => projection !== undefined,
       isStopping: () => boot.signal.aborted,
       details: () => ({ stores }),

@@ -54,6 +54,7 @@ async function watchedWorker(watch: ReturnType<typeof deathWatch>) {
         kafka: broker,
         dependencies: {},
         lag: () => [],
+        lagBudgetEvents: 1000,
         isStarted: () => true,
         isStopping: () => false,
       },

@@ -14,14 +14,28 @@ const broker = (error?: string): SamplerView<number> => ({
   report: () => (error ? { value: null, error } : { value: 1, ageMs: 0 }),
 });
 
-function healthOf(relay: RelayStatus | undefined, kafkaError?: string, watch = deathWatch()) {
+const lagOf = (name: string, value: number): SamplerView<number> => ({
+  name,
+  last: () => ({ ok: true, value, at: Date.now() }),
+  lastGood: () => ({ value, ageMs: 1200 }),
+  check: () => undefined,
+  report: () => ({ value, ageMs: 1200 }),
+});
+
+function healthOf(
+  relay: RelayStatus | undefined,
+  kafkaError?: string,
+  watch = deathWatch(),
+  lag: SamplerView<number>[] = [],
+) {
   return projectionsHealth(
     {
       hasRelay: relay !== undefined,
       relay: () => (relay ? { status: () => relay } : undefined),
       kafka: broker(kafkaError),
       dependencies: {},
-      lag: () => [],
+      lag: () => lag,
+      lagBudgetEvents: 1000,
       isStarted: () => true,
       isStopping: () => false,
     },
@@ -59,5 +73,22 @@ describe('projections health', () => {
     const live = await livenessResponse(healthOf(undefined, undefined, watch));
     expect(live.statusCode).toBe(503);
     expect(live.body.reasons).toEqual(['projector:redis: stopped for good: Error: crashed']);
+  });
+
+  it('a projector further behind than the budget is degraded and not ready, with who and how far', async () => {
+    const h = healthOf(undefined, undefined, deathWatch(), [lagOf('redis', 1001), lagOf('search', 1000)]);
+    const live = await livenessResponse(h);
+    expect(live.statusCode).toBe(200);
+    expect(live.body.status).toBe('degraded');
+    expect(live.body.reasons).toEqual([
+      'lag: over budget of 1000: redis 1001 events behind (sampled 1200 ms ago)',
+    ]);
+    expect((await readinessResponse(h)).statusCode).toBe(503);
+  });
+
+  it('lag at the budget is healthy', async () => {
+    const h = healthOf(undefined, undefined, deathWatch(), [lagOf('redis', 1000)]);
+    expect((await livenessResponse(h)).body.status).toBe('ok');
+    expect((await readinessResponse(h)).statusCode).toBe(200);
   });
 });

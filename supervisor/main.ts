@@ -143,7 +143,8 @@ function platformHealth(): { statusCode: number; body: Record<string, unknown> }
   const svc = services.map((spec) => {
     const state = watch.get(spec.name);
     const running = children.has(spec.name);
-    return { name: spec.name, running, restarts: restarts.get(spec.name) ?? 0, ...state?.probe };
+    const pid = children.get(spec.name)?.pid;
+    return { name: spec.name, running, pid, restarts: restarts.get(spec.name) ?? 0, ...state?.probe };
   });
   const down = svc.filter((s) => expected.has(s.name) && (!s.running || s.live === 'failing'));
   const reasons = [

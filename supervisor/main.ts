@@ -96,10 +96,11 @@ function startService(spec: ServiceSpec): void {
     children.delete(spec.name);
     watch.delete(spec.name);
     if (stopping) return;
-    // Back off while it keeps crashing (1 s doubling to 30 s); a run of a minute resets it.
+    // A first crash restarts at once (every second of it is a second the read side is stale);
+    // one that keeps crashing backs off (1 s doubling to 30 s); a run of a minute resets it.
     const previous = Date.now() - startedAt > 60_000 ? 0 : (restarts.get(spec.name) ?? 0);
     restarts.set(spec.name, previous + 1);
-    const delayMs = Math.min(30_000, 1000 * 2 ** previous);
+    const delayMs = previous === 0 ? 0 : Math.min(30_000, 1000 * 2 ** (previous - 1));
     log.error({ component: spec.name, code, signal, delayMs }, 'service exited; restarting');
     setTimeout(() => !stopping && startService(spec), delayMs);
   });

@@ -19,6 +19,8 @@ export interface FaultContext {
   redisUrl: string;
   /** Prefix of the booking read model's keys (READ_MODEL_PREFIX). */
   readModelPrefix: string;
+  /** Public base URL of each service, by the supervisor's name for it. */
+  serviceUrls: Record<string, string>;
   log: (line: string) => void;
 }
 
@@ -34,16 +36,35 @@ export interface Fault {
 
 const OUTAGE_MS = 15_000;
 
+/** For the raw log: when the restarted service answered /healthz and /readyz again. */
+async function logRestart(url: string, killedAt: number, service: string, log: (line: string) => void) {
+  const answers = (path: string) =>
+    fetch(`${url}${path}`, { signal: AbortSignal.timeout(500) }).then(
+      (r) => r.status === 200,
+      () => false,
+    );
+  for (const path of ['/healthz', '/readyz']) {
+    while (!(await answers(path))) {
+      if (Date.now() - killedAt > 120_000) return log(`${service}: ${path} not 200 within 120 s`);
+      await sleep(100);
+    }
+    log(`${service}: ${path} 200 again ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the kill`);
+  }
+}
+
 function killService(service: string): Fault {
   return {
     id: service,
     name: `kill -9 ${service}`,
     describe: `SIGKILL to the ${service} process; the supervisor restarts it`,
-    async run({ platform, log }) {
+    async run({ platform, serviceUrls, log }) {
       const pid = await platform.pidOf(service);
       process.kill(pid, 'SIGKILL');
+      const killedAt = Date.now();
       log(`killed ${service} pid ${pid}`);
-      return Date.now();
+      const url = serviceUrls[service];
+      if (url) void logRestart(url, killedAt, service, log);
+      return killedAt;
     },
   };
 }

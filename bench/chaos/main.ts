@@ -99,11 +99,14 @@ async function main(): Promise<number> {
   const load0 = loadavg();
   log(`chaos run: ${selected.length} faults at ${rate} bookings/s; platform log ${platformLog}`);
   await up((line) => log(`engines: ${line}`));
-  const ns = await createNamespace(ports, jwtSecret);
+  const ns = await createNamespace(ports, jwtSecret, log);
   const doctors = await givenDoctors(ns.databaseUrl, Number(args.doctors));
   const institutionId = doctors[0]!.institutionId;
   log(`namespace ${TAG}: database ${new URL(ns.databaseUrl).pathname.slice(1)}, ${doctors.length} doctors`);
-  const platform = await startPlatform(ns, ports, platformLog);
+  const platform = await startPlatform(ns, ports, platformLog).catch(async (err: unknown) => {
+    await ns.remove();
+    throw err;
+  });
   log('platform ready');
   const pool = new pg.Pool({
     connectionString: ns.databaseUrl,
@@ -125,7 +128,18 @@ async function main(): Promise<number> {
       await untilReady(platform);
       const row = await runScenario(
         fault,
-        { platform, redisUrl: c.REDIS_URL, readModelPrefix: ns.env.READ_MODEL_PREFIX!, log },
+        {
+          platform,
+          redisUrl: c.REDIS_URL,
+          readModelPrefix: ns.env.READ_MODEL_PREFIX!,
+          serviceUrls: {
+            'command-api': `http://127.0.0.1:${ports.command}`,
+            'query-api': `http://127.0.0.1:${ports.query}`,
+            projections: `http://127.0.0.1:${ports.projections}`,
+            'catalog-projections': `http://127.0.0.1:${ports.catalog}`,
+          },
+          log,
+        },
         {
           commandUrl: `http://127.0.0.1:${ports.command}`,
           queryUrl: `http://127.0.0.1:${ports.query}`,
@@ -138,6 +152,7 @@ async function main(): Promise<number> {
           hospitalToken,
           tokenFor: (patientId) => signToken(jwtSecret, { sub: patientId, role: 'patient' }),
           log,
+          trace: (line) => appendFileSync(logPath, `${line}\n`),
         },
       );
       rows.push(row);

@@ -4,6 +4,7 @@
  * index, ports of its own), so a chaos run never touches the platform's data and leaves nothing.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { openSync, closeSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -15,8 +16,13 @@ import { runEnvironment } from '../../tests/support/test-run.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 export const ADMIN_URL = process.env.PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-/** One fixed tag: a run removes what an interrupted earlier run left before it starts. */
-export const TAG = 'chaos_';
+/**
+ * A tag of its own per run (Kafka Connect keeps a deleted connector's offsets: a name used again
+ * would resume from them). A run first removes what interrupted earlier runs left, found by
+ * their databases.
+ */
+export const TAG = `chaos${randomBytes(3).toString('hex')}_`;
+const DATABASE_SUFFIX = 'booking';
 
 export function enginesOf(): Engines {
   const parsed = parseConfig(process.env);
@@ -37,14 +43,29 @@ export interface Namespace {
   remove(): Promise<Record<string, number>>;
 }
 
-export async function createNamespace(ports: Ports, jwtSecret: string): Promise<Namespace> {
+/** Removes every earlier chaos run's namespace; returns their tags. */
+async function removeLeftovers(engines: Engines, admin: pg.Client): Promise<string[]> {
+  const { rows } = await admin.query<{ datname: string }>(
+    `SELECT datname FROM pg_database WHERE datname ~ '^chaos[0-9a-f]{6}_${DATABASE_SUFFIX}$'`,
+  );
+  for (const { datname } of rows)
+    await removeRun(engines, datname.slice(0, -DATABASE_SUFFIX.length), datname);
+  return rows.map((r) => r.datname.slice(0, -DATABASE_SUFFIX.length));
+}
+
+export async function createNamespace(
+  ports: Ports,
+  jwtSecret: string,
+  log: (line: string) => void,
+): Promise<Namespace> {
   const engines = enginesOf();
-  const database = `${TAG}booking`;
-  await removeRun(engines, TAG, database);
+  const database = `${TAG}${DATABASE_SUFFIX}`;
   const base = new URL(process.env.DATABASE_URL ?? 'postgres://booking:booking@127.0.0.1:5432/booking');
   const admin = new pg.Client({ connectionString: ADMIN_URL });
   await admin.connect();
   try {
+    const left = await removeLeftovers(engines, admin);
+    if (left.length) log(`removed what earlier runs left: ${left.join(', ')}`);
     const owner = decodeURIComponent(base.username) || 'booking';
     await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(database)} OWNER ${pg.escapeIdentifier(owner)}`);
   } finally {

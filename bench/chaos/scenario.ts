@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { addDays, hospitalDateAt } from '../../domain/session-time.ts';
 import type { Fault, FaultContext } from './faults.ts';
-import { recoveryOf, type Recovery } from './freshness.ts';
+import { recoveryOf, stalenessOf, type Recovery, type Sample } from './freshness.ts';
 import { startLoad, type Booking } from './load.ts';
 import { indexCounts, readCounts, startProbe, type ProbedSchedule, type ProbeTargets } from './probe.ts';
 
@@ -31,6 +31,8 @@ export interface ScenarioOptions {
   hospitalToken: string;
   tokenFor: (patientId: string) => Promise<string>;
   log: (line: string) => void;
+  /** Lines for the raw log only. */
+  trace: (line: string) => void;
 }
 
 export interface Row {
@@ -136,6 +138,28 @@ async function verify(t: ProbeTargets, bookings: readonly Booking[]) {
   };
 }
 
+/** One line per second of the probe's series: counts and staleness, relative to the fault's end. */
+function timeline(series: { store: Sample[]; reads: Sample[]; index: Sample[] }, liftedAt: number): string[] {
+  const lines: string[] = [];
+  let next = -Infinity;
+  const fmt = (s: Sample | undefined, ms: number) =>
+    s?.count === undefined
+      ? 'no answer'
+      : `${s.count} (${Number.isFinite(ms) ? (ms / 1000).toFixed(1) : '∞'} s)`;
+  series.store.forEach((store, i) => {
+    if (store.at < next) return;
+    next = store.at + 1000;
+    const read = series.reads[i];
+    const index = series.index[i];
+    lines.push(
+      `  t${((store.at - liftedAt) / 1000).toFixed(1).padStart(6)} s  store ${store.count ?? 'no answer'}  ` +
+        `read model ${fmt(read, read ? stalenessOf(series.store, read) : Infinity)}  ` +
+        `index ${fmt(index, index ? stalenessOf(series.store, index) : Infinity)}`,
+    );
+  });
+  return lines;
+}
+
 /** Keeps the load on after the fault until the read side has been fresh for `freshForMs`. */
 async function observe(series: ReturnType<typeof startProbe>['series'], liftedAt: number): Promise<void> {
   const minMs = 15_000;
@@ -170,6 +194,8 @@ export async function runScenario(fault: Fault, ctx: FaultContext, o: ScenarioOp
   o.log(`load stopped: ${bookings.length} bookings`);
   const checked = await verify(targets, bookings);
   const series = await probe.stop();
+  o.trace(`timeline of "${fault.name}" (t = seconds after the fault ended; staleness in brackets):`);
+  for (const line of timeline(series, liftedAt)) o.trace(line);
   const finals = bookings.filter((b) => b.status !== undefined && b.status !== 201);
   return {
     fault,

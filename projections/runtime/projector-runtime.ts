@@ -227,10 +227,11 @@ export async function runProjector(opts: RunProjectorOptions): Promise<Projector
 
   const consumer: Consumer = opts.kafka.consumer({
     // After a kill -9 the group waits for the dead member's session to expire before the restarted
-    // process gets its partitions (kafkajs has no static membership): 10 s bounds that freeze,
-    // where 30 s froze the read side for half a minute. Heartbeats every second (and between
-    // chunks, see `beat`) keep a live member in well within it.
-    sessionTimeout: 10_000,
+    // process gets its partitions (kafkajs has no static membership): 6 s, the broker's default
+    // group.min.session.timeout.ms, bounds that freeze (30 s froze the read side for half a
+    // minute; 10 s still left it 10.6 s stale in the chaos run). Heartbeats every second (and
+    // between chunks, see `beat`) keep a live member in well within it.
+    sessionTimeout: 6_000,
     heartbeatInterval: 1_000,
     ...opts.consumerConfig,
     groupId,

@@ -18,6 +18,17 @@ export interface ProbeTargets {
   searchUrl: string;
   appointmentsAlias: string;
   schedules: readonly ProbedSchedule[];
+  /** Each service's public base URL: its /healthz is sampled once a second. */
+  healthUrls?: Record<string, string>;
+}
+
+/** What the services' /healthz said during the window. */
+export interface HealthSeen {
+  /** Slowest answer in ms (a timeout counts as the 2 s deadline), and answers that timed out. */
+  slowestMs: number;
+  timedOut: number;
+  /** Statuses other than ok, per service, with the first reason given. */
+  notOk: Record<string, { status: string; reason?: string }>;
 }
 
 export interface Series {
@@ -26,6 +37,7 @@ export interface Series {
   index: Sample[];
   /** Query API answers that said they were stale (X-Data-Stale), by reason. */
   labelledStale: Record<string, number>;
+  health: HealthSeen;
 }
 
 const TIMEOUT_MS = 1_000;
@@ -78,14 +90,50 @@ export async function indexCounts(t: ProbeTargets): Promise<Map<string, number> 
   return new Map(body.aggregations.bySchedule.buckets.map((b) => [b.key, b.doc_count]));
 }
 
+const HEALTH_DEADLINE_MS = 2_000;
+
+async function sampleHealth(urls: Record<string, string>, seen: HealthSeen): Promise<void> {
+  await Promise.all(
+    Object.entries(urls).map(async ([service, url]) => {
+      const t0 = performance.now();
+      const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(HEALTH_DEADLINE_MS) }).catch(
+        (err: unknown) => err,
+      );
+      seen.slowestMs = Math.max(seen.slowestMs, Math.min(performance.now() - t0, HEALTH_DEADLINE_MS));
+      if (!(res instanceof Response)) {
+        const timedOut = res instanceof DOMException && res.name === 'TimeoutError';
+        if (timedOut) seen.timedOut += 1;
+        seen.notOk[service] ??= { status: timedOut ? 'no answer in 2 s' : 'unreachable' };
+        return;
+      }
+      const body = (await res.json().catch(() => ({}))) as { status?: string; reasons?: string[] };
+      if (body.status !== 'ok') {
+        seen.notOk[service] ??= { status: body.status ?? String(res.status), reason: body.reasons?.[0] };
+      }
+    }),
+  );
+}
+
 const total = (m: Map<string, number> | undefined): number | undefined =>
   m === undefined ? undefined : [...m.values()].reduce((a, b) => a + b, 0);
 
 export function startProbe(t: ProbeTargets, intervalMs = 250): { series: Series; stop(): Promise<Series> } {
-  const series: Series = { store: [], reads: [], index: [], labelledStale: {} };
+  const series: Series = {
+    store: [],
+    reads: [],
+    index: [],
+    labelledStale: {},
+    health: { slowestMs: 0, timedOut: 0, notOk: {} },
+  };
   let running: Promise<void> | undefined;
+  let healthDue = 0;
+  let healthRunning: Promise<void> | undefined;
   const tick = async () => {
     const at = Date.now();
+    if (t.healthUrls && at >= healthDue) {
+      healthDue = at + 1_000;
+      healthRunning ??= sampleHealth(t.healthUrls, series.health).finally(() => (healthRunning = undefined));
+    }
     const [store, reads, index] = await Promise.all([
       storeCount(t).catch(() => undefined),
       readCounts(t, series.labelledStale).catch(() => undefined),
@@ -103,6 +151,7 @@ export function startProbe(t: ProbeTargets, intervalMs = 250): { series: Series;
     async stop() {
       clearInterval(timer);
       await running;
+      await healthRunning;
       return series;
     },
   };

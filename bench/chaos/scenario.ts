@@ -10,7 +10,14 @@ import { addDays, hospitalDateAt } from '../../domain/session-time.ts';
 import type { Fault, FaultContext } from './faults.ts';
 import { recoveryOf, stalenessOf, type Recovery, type Sample } from './freshness.ts';
 import { startLoad, type Booking } from './load.ts';
-import { indexCounts, readCounts, startProbe, type ProbedSchedule, type ProbeTargets } from './probe.ts';
+import {
+  indexCounts,
+  readCounts,
+  startProbe,
+  type HealthSeen,
+  type ProbedSchedule,
+  type ProbeTargets,
+} from './probe.ts';
 
 export interface CatalogDoctor {
   doctorId: string;
@@ -23,6 +30,8 @@ export interface ScenarioOptions {
   queryUrl: string;
   searchUrl: string;
   appointmentsAlias: string;
+  /** Public base URL of each service (their /healthz is sampled). */
+  serviceUrls: Record<string, string>;
   pool: pg.Pool;
   doctors: readonly CatalogDoctor[];
   /** 1, 2, …: the scenario's session date is that many days after the hospital's today. */
@@ -50,6 +59,7 @@ export interface Row {
   read: Recovery;
   index: Recovery;
   labelledStale: Record<string, number>;
+  health: HealthSeen;
   settleSeconds: number;
 }
 
@@ -177,7 +187,7 @@ async function observe(series: ReturnType<typeof startProbe>['series'], liftedAt
 
 export async function runScenario(fault: Fault, ctx: FaultContext, o: ScenarioOptions): Promise<Row> {
   const schedules = await openSchedules(o);
-  const targets: ProbeTargets = { ...o, schedules };
+  const targets: ProbeTargets = { ...o, schedules, healthUrls: o.serviceUrls };
   const probe = startProbe(targets);
   const load = startLoad({
     commandUrl: o.commandUrl,
@@ -208,5 +218,6 @@ export async function runScenario(fault: Fault, ctx: FaultContext, o: ScenarioOp
     read: recoveryOf(series.store, series.reads, liftedAt),
     index: recoveryOf(series.store, series.index, liftedAt, 2_000),
     labelledStale: series.labelledStale,
+    health: series.health,
   };
 }

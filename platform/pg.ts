@@ -52,6 +52,11 @@ export async function withTransaction<T>(
 ): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
+  // A checked-out client that loses its connection between two statements (a PostgreSQL restart,
+  // pg_terminate_backend) emits 'error'; the pool only listens on idle clients, and an unheard
+  // 'error' event ends the process. Keep it: the next statement fails, and the client is destroyed.
+  const onError = (err: Error) => (broken = err);
+  client.on('error', onError);
   try {
     await client.query(opts.isolation ? `BEGIN ISOLATION LEVEL ${opts.isolation.toUpperCase()}` : 'BEGIN');
     const result = await fn(client);
@@ -65,6 +70,7 @@ export async function withTransaction<T>(
     }
     throw err;
   } finally {
+    client.off('error', onError);
     client.release(broken);
   }
 }

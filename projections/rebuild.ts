@@ -19,6 +19,7 @@
  *      store, so racing the live projector is harmless;
  *   5. drop the old version unless --keep-old.
  */
+import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { SingleBar, Presets } from 'cli-progress';
 import type { Redis } from 'ioredis';
@@ -30,7 +31,7 @@ import type { SearchEngine } from '../platform/search/index.ts';
 import { loadConfig } from '../platform/config.ts';
 import { patientVault, type ProjectorPatients } from '../platform/patient-vault.ts';
 import { groupIdOf, type ProjectionsConfig } from './config.ts';
-import { keyspace, versionKey } from '../read-models/bookings.ts';
+import { epochKey, keyspace, versionKey } from '../read-models/bookings.ts';
 import { envelopeOf } from './relay/event-message.ts';
 import { relayLag } from './relay/relay.ts';
 import { consumerGroupLag, highWatermarks } from './runtime/lag.ts';
@@ -162,7 +163,10 @@ export async function rebuildRedis(deps: RebuildDeps & { redis: Redis }): Promis
     );
   };
   const filled = await drain(deps, deps.from, sink, 'fill');
-  await deps.redis.set(versionKey(root), String(target));
+  // The new version holds the whole log up to the fill point, and the catch-up and the live group
+  // cover the rest: the keyspace is whole again, so the epoch marker goes with the switch (the live
+  // writer, held by a missing marker after a flush, resumes into the new version).
+  await deps.redis.multi().set(versionKey(root), String(target)).set(epochKey(root), randomUUID()).exec();
   deps.logger.info({ from: live, to: target }, 'switched the read-model version');
   await waitForLiveGroup(deps, 'redis');
   const caught = await drain(deps, filled.checkpoint, sink, 'catch-up');

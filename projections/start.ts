@@ -233,6 +233,7 @@ export async function startProjections(
         store: io.store,
         config: pc,
         patients: io.patients,
+        requireEpoch: true,
         logger,
       });
       await unlessStopped(writer.liveVersion());

@@ -38,6 +38,8 @@ export function redisWriter(deps: {
   store?: Pick<EventStore<unknown>, 'readStream'>;
   config: Pick<ProjectionsConfig, 'READ_MODEL_PREFIX'>;
   patients?: ProjectorPatients;
+  /** The live projector's writer: waits for a lost keyspace's rebuild (RedisWriterOptions). */
+  requireEpoch?: boolean;
   logger: Logger;
 }): RedisReadModelWriter {
   return new RedisReadModelWriter({
@@ -45,6 +47,7 @@ export function redisWriter(deps: {
     root: deps.config.READ_MODEL_PREFIX,
     ...(deps.store ? { history: historyOf(deps.store, deps.patients) } : {}),
     ...(deps.patients ? { patients: deps.patients } : {}),
+    ...(deps.requireEpoch ? { requireEpoch: true } : {}),
     logger: deps.logger,
   });
 }

@@ -8,7 +8,9 @@
  *   marker present                              → nothing to do;
  *   marker absent, no offsets committed yet     → a new read model: the projector builds it from
  *                                                 the start; set the marker;
- *   marker absent, keyspace content present     → a read model from before the marker existed; set it;
+ *   marker absent, keyspace content present     → a read model from before the marker existed; set it
+ *                                                 (live writes need the marker, so after a loss
+ *                                                 nothing but a rebuild recreates content);
  *   marker absent, offsets committed, no content → LOST: rebuild from the event store
  *                                                 (projections/rebuild.ts), then set the marker.
  * While rebuilding, `<root>:rebuilding` holds the progress (the query API marks booking answers
@@ -65,6 +67,8 @@ export function guardKeyspace(deps: KeyspaceGuardDeps): KeyspaceGuard {
 
   async function once(): Promise<GuardOutcome> {
     if ((await redis.exists(epochKey(root))) === 1) return 'intact';
+    // Another instance is rebuilding: its new version's content is not the whole log yet.
+    if ((await redis.exists(rebuildingKey(root))) === 1) return 'busy';
     if (!(await deps.hasProjected()) || (await hasContent(redis, root))) {
       await redis.set(epochKey(root), randomUUID(), 'NX');
       return 'marked';

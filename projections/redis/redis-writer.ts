@@ -21,6 +21,7 @@ import { sealLegacyPatients } from '../../platform/legacy-patients.ts';
 import type { ProjectorPatients } from '../../platform/patient-vault.ts';
 import type { Logger } from '../../platform/logger.ts';
 import {
+  epochKey,
   keyspace,
   parseScheduleHash,
   type ScheduleView,
@@ -33,19 +34,23 @@ import { parseScheduleEvent, SCHEDULE_STREAM_PREFIX } from '../schedule-events.t
 import { coalesceOps, type RedisOp, scheduleEffects } from './read-model.ts';
 
 /**
- * KEYS[1]: the schedule hash holding `rev`; KEYS[2..]: every other key the writes touch.
+ * KEYS[1]: the schedule hash holding `rev`; KEYS[2]: the keyspace's epoch marker; KEYS[3..]: every
+ * other key the writes touch.
  * ARGV[1]: revision the fold started from (-1: none); ARGV[2]: new revision;
  * ARGV[3]: event-store checkpoint of the new revision's event, stored as `cp` for read-your-writes;
- * ARGV[4..]: the writes, flat: cmd, keyIndex, argc, arg1..argN, cmd, … (no JSON to decode).
- * Returns 1 applied, 0 already applied, -1 conflict.
+ * ARGV[4]: '1' when the write needs the epoch marker (a live write), '0' otherwise (a rebuild);
+ * ARGV[5..]: the writes, flat: cmd, keyIndex, argc, arg1..argN, cmd, … (no JSON to decode).
+ * Returns 1 applied, 0 already applied, -1 conflict, -2 no epoch marker (the keyspace was lost: a
+ * live write would recreate part of it, and the guard would take that part for the whole).
  */
 export const APPLY_LUA = `
+if ARGV[4] == '1' and redis.call('EXISTS', KEYS[2]) == 0 then return -2 end
 local cur = tonumber(redis.call('HGET', KEYS[1], 'rev') or '-1')
 local new = tonumber(ARGV[2])
 if cur >= new then return 0 end
 if cur ~= tonumber(ARGV[1]) then return -1 end
 local allowed = { HSET = true, HINCRBY = true, ZADD = true, ZINCRBY = true, ZREM = true }
-local i = 4
+local i = 5
 local n = #ARGV
 while i <= n do
   local cmd = ARGV[i]
@@ -103,6 +108,12 @@ export interface RedisWriterOptions {
    * forgotten so their bookings are written anonymous. Without it a v1 record is poison.
    */
   patients?: ProjectorPatients;
+  /**
+   * Live writes only while the keyspace's epoch marker exists (the live projector): after a flush
+   * they wait (a transient error, retried) for the rebuild instead of recreating part of the read
+   * model. Writes to a fixed version (a rebuild) never wait.
+   */
+  requireEpoch?: boolean;
   logger: Logger;
 }
 
@@ -135,6 +146,7 @@ export class RedisReadModelWriter {
   readonly #log: Logger;
   readonly #patients: ProjectorPatients | undefined;
   #version: number | undefined;
+  readonly #requireEpoch: boolean;
 
   constructor(opts: RedisWriterOptions) {
     this.root = opts.root ?? 'rm';
@@ -142,6 +154,7 @@ export class RedisReadModelWriter {
     this.#history = opts.history;
     this.#log = opts.logger;
     this.#patients = opts.patients;
+    this.#requireEpoch = opts.requireEpoch ?? false;
     defineApplyCommand(this.#redis);
   }
 
@@ -198,7 +211,9 @@ export class RedisReadModelWriter {
           this.#fold(streamId, byStream.get(streamId) ?? [], hashes[i] ?? {}, keys, anonymous),
         ),
       );
-      const conflicts = new Set(await this.#apply(folds.flatMap((f) => (f.write ? [f.write] : []))));
+      const guarded = this.#requireEpoch && opts.version === undefined;
+      const writes = folds.flatMap((f) => (f.write ? [f.write] : []));
+      const conflicts = new Set(await this.#apply(writes, guarded));
       for (const fold of folds) {
         if (conflicts.has(fold.streamId)) continue;
         result.applied += fold.applied;
@@ -364,13 +379,17 @@ export class RedisReadModelWriter {
   }
 
   /** One pipeline of guarded script calls; returns the streams that hit a revision conflict. */
-  async #apply(folds: StreamWrite[]): Promise<string[]> {
+  async #apply(folds: StreamWrite[], guarded: boolean): Promise<string[]> {
     if (folds.length === 0) return [];
     const pipeline = this.#redis.pipeline();
+    const epoch = epochKey(this.root);
     for (const fold of folds) {
-      const keys = [fold.scheduleKey];
-      const index = new Map<string, number>([[fold.scheduleKey, 1]]);
-      const argv: string[] = [String(fold.fromRev), String(fold.toRev), fold.checkpoint];
+      const keys = [fold.scheduleKey, epoch];
+      const index = new Map<string, number>([
+        [fold.scheduleKey, 1],
+        [epoch, 2],
+      ]);
+      const argv: string[] = [String(fold.fromRev), String(fold.toRev), fold.checkpoint, guarded ? '1' : '0'];
       for (const op of coalesceOps(fold.ops)) {
         let i = index.get(op.key);
         if (i === undefined) {
@@ -383,6 +402,9 @@ export class RedisReadModelWriter {
       pipeline.rmApply(keys.length, ...keys, ...argv);
     }
     const replies = unwrap<number>(await pipeline.exec());
+    if (replies.includes(-2)) {
+      throw new TransientError('booking read model lost (no epoch marker): waiting for its rebuild');
+    }
     return folds.filter((_, i) => replies[i] === -1).map((f) => f.streamId);
   }
 }

@@ -81,4 +81,51 @@ describe('booking read model lost with Redis', () => {
     expect(metrics).toMatch(/read_model_rebuilds_total\{outcome="done"\} 1/);
     expect(metrics).toMatch(/read_model_rebuild_progress 1/);
   });
+
+  it('given bookings arriving while the keyspace is flushed, then the live projector recreates nothing partial and the rebuild restores every booking', async () => {
+    // The chaos run found it: bookings projected between the flush and the guard's next look
+    // recreated part of the keyspace, the guard took that for a whole read model, and the bookings
+    // before the flush were gone for good. A guard interval of 3 s leaves that window wide open.
+    await projections?.stop();
+    projections = await startProjections(
+      {
+        platform: h.config,
+        projections: {
+          ...h.pc,
+          PROJECTIONS_COMPONENTS: ['relay', 'redis'],
+          READ_MODEL_CHECK_INTERVAL_MS: 3_000,
+        },
+      },
+      {
+        logger: h.logger,
+        pool: h.pool,
+        kafka: h.kafka,
+        redis,
+        registry: createRegistry(),
+        port: 0,
+        host: '127.0.0.1',
+      },
+    );
+    await projections.ready;
+    const open = anOpenSchedule({ capacity: 10 });
+    await h.execute(open.scheduleId, open);
+    for (let i = 0; i < 3; i++) await h.execute(open.scheduleId, aBooking(open.scheduleId));
+    const booked = async (n: number) =>
+      (await redis.hget(await liveScheduleKey(open.scheduleId), 'booked')) === String(n) || undefined;
+    await waitFor(() => booked(3), { timeoutMs: 30_000, what: 'three bookings projected' });
+    await waitFor(async () => (await redis.exists(epochKey(h.pc.READ_MODEL_PREFIX))) === 1 || undefined, {
+      timeoutMs: 10_000,
+      what: 'the epoch marker',
+    });
+
+    await redis.flushall();
+    for (let i = 0; i < 2; i++) await h.execute(open.scheduleId, aBooking(open.scheduleId));
+
+    await waitFor(() => booked(5), {
+      timeoutMs: 60_000,
+      intervalMs: 200,
+      what: 'all five bookings in the read model',
+    });
+    expect(await redis.exists(epochKey(h.pc.READ_MODEL_PREFIX))).toBe(1);
+  });
 });

@@ -70,9 +70,15 @@ async function snapshot(prefix: string): Promise<Record<string, unknown>> {
 }
 
 /** One guarded script call, its arguments encoded exactly as APPLY_LUA documents them. */
-function apply(guard: string, fromRev: number, toRev: number, ops: RedisOp[]): Promise<number> {
-  const keys = [guard];
-  const argv = [String(fromRev), String(toRev), `cp-${toRev}`];
+function apply(
+  guard: string,
+  fromRev: number,
+  toRev: number,
+  ops: RedisOp[],
+  epoch?: { key: string },
+): Promise<number> {
+  const keys = [guard, epoch?.key ?? `${root}:epoch`];
+  const argv = [String(fromRev), String(toRev), `cp-${toRev}`, epoch ? '1' : '0'];
   for (const op of ops) {
     if (!keys.includes(op.key)) keys.push(op.key);
     argv.push(op.cmd, String(keys.indexOf(op.key) + 1), String(op.args.length), ...op.args);
@@ -111,6 +117,14 @@ describe('the revision guard (APPLY_LUA)', () => {
     expect(await apply(`${root}:guard`, -1, 1, ops())).toBe(-1); // folded without revision 0
     expect(await apply(`${root}:guard`, 1, 2, ops())).toBe(-1); // a gap: revision 1 missing
     expect(await snapshot(root)).toEqual(before);
+  });
+
+  it('answers -2 and writes nothing for a live write while the epoch marker is missing (a lost keyspace)', async () => {
+    const epoch = { key: `${root}:epoch-live` };
+    expect(await apply(`${root}:guard`, -1, 0, ops(), epoch)).toBe(-2);
+    expect(await keysUnder(root)).toEqual([]);
+    await redis.set(epoch.key, 'e1');
+    expect(await apply(`${root}:guard`, -1, 0, ops(), epoch)).toBe(1);
   });
 
   it('refuses a command outside its list', async () => {

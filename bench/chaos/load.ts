@@ -1,8 +1,10 @@
 /**
  * A bounded booking load, as careful clients send it: a fixed rate of new bookings, each with its
- * own patient and Idempotency-Key, retried with the same key (and the server's Retry-After, else
- * 250 ms) on anything that may not be final — a network error, a timeout, 5xx, 429, 409
- * idempotency_key_in_flight — until it gets an answer that is, or gives up after `giveUpMs`.
+ * own patient and Idempotency-Key, retried with the same key on anything that may not be final —
+ * a network error, a timeout, 5xx, 429, 409 idempotency_key_in_flight — after the server's
+ * Retry-After, else an exponential backoff with full jitter (250 ms doubling to 4 s: a fixed
+ * 250 ms made the clients of a restarting command API a retry storm that kept it down), until it
+ * gets an answer that is final, or gives up after `giveUpMs`.
  * Every attempt's outcome is counted by kind; every logical booking is kept for verification.
  */
 import { randomUUID } from 'node:crypto';
@@ -81,6 +83,9 @@ async function attempt(o: LoadOptions, b: Booking, token: string): Promise<Attem
   }
 }
 
+/** Full jitter (AWS Architecture Blog, "Exponential Backoff And Jitter"): uniform in [0, cap]. */
+const backoffMs = (attempt: number): number => Math.random() * Math.min(4_000, 250 * 2 ** (attempt - 1));
+
 async function settle(o: LoadOptions, b: Booking, count: (kind: string) => void): Promise<void> {
   const token = await o.tokenFor(b.patientId);
   const deadline = Date.now() + (o.giveUpMs ?? 30_000);
@@ -93,7 +98,7 @@ async function settle(o: LoadOptions, b: Booking, count: (kind: string) => void)
       b.appointmentId = a.appointmentId;
       return;
     }
-    await sleep(Math.min(a.retryAfterMs ?? 250, 1_000));
+    await sleep(a.retryAfterMs ?? backoffMs(b.attempts));
   }
 }
 

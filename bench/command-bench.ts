@@ -410,7 +410,7 @@ async function load(
             body,
             headers: {
               'content-type': 'application/json',
-              ...(target === 'ours'
+              ...(isApi(target)
                 ? { authorization: `Bearer ${token}`, 'idempotency-key': `${run}-${n}` }
                 : {}),
             },

@@ -14,12 +14,20 @@
  *
  *   npx tsx bench/command-bench.ts [--duration 10] [--rounds 3] [--connections 50]
  *
- * Writes bench/results/command.md.
+ * Writes bench/results/command.md (`--out` elsewhere); `--json <path>` also writes the figures as
+ * JSON (what `npm run gate` reads).
+ *
+ *   npx tsx bench/command-bench.ts --tracing
+ *
+ * instead compares our command API started with the OpenTelemetry preload (`traced`, as the
+ * supervisor starts it) against the same API without it (`ours`, OTEL_SDK_DISABLED=true), side by
+ * side, throughput and fixed rate, and writes its section of bench/results/tracing.md.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { writeSection } from './results-file.ts';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -41,8 +49,13 @@ import { createPool } from '../platform/pg.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const RESULTS = join(HERE, 'results', 'command.md');
-const TARGETS = ['ours', 'core', 'emmett', 'floor'] as const;
+const TRACING_RESULTS = join(HERE, 'results', 'tracing.md');
+/** `traced` is `ours` started with the telemetry preload (only in `--tracing` runs). */
+const TARGETS = ['ours', 'core', 'emmett', 'floor', 'traced'] as const;
+const DEFAULT_TARGETS = 'ours,core,emmett,floor';
 type Target = (typeof TARGETS)[number];
+/** The targets that are the real command API (JWT, keys, catalog checks), with or without tracing. */
+const isApi = (target: Target): boolean => target === 'ours' || target === 'traced';
 
 // Each target's pg pool size; the orchestrator passes --pool to its children through BENCH_POOL_MAX.
 const POOL_MAX = Number(process.env.BENCH_POOL_MAX ?? 20);
@@ -120,7 +133,7 @@ async function serve(target: Target): Promise<void> {
   const pool = createPool(cfg, { applicationName: `bench-${target}`, logger });
   let app: Express;
 
-  if (target === 'ours') {
+  if (isApi(target)) {
     app = createApp({ pool, config: cfg, logger, idempotencyPurgeIntervalMs: 0 }).app;
   } else if (target === 'core') {
     // The real command path with the key completion and the index left out (no SQL of theirs).
@@ -233,18 +246,27 @@ async function serve(target: Target): Promise<void> {
 // Orchestrator
 // ---------------------------------------------------------------------------------------------
 
+const TELEMETRY_PRELOAD = pathToFileURL(join(HERE, '..', 'platform', 'telemetry-register.ts')).href;
+
 interface Server {
   port: number;
   child: ChildProcess;
 }
 
 async function startServer(target: Target): Promise<Server> {
+  // `traced` starts as the supervisor starts the command API: the telemetry preload before the entry.
+  const preload = target === 'traced' ? ['--import', TELEMETRY_PRELOAD] : [];
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', fileURLToPath(import.meta.url), '--serve', target],
+    ['--import', 'tsx', ...preload, fileURLToPath(import.meta.url), '--serve', target],
     {
       stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, LOG_LEVEL: 'warn' },
+      env: {
+        ...process.env,
+        LOG_LEVEL: 'warn',
+        OTEL_SDK_DISABLED: target === 'traced' ? 'false' : 'true',
+        OTEL_SERVICE_NAME: 'command-api-bench',
+      },
     },
   );
   const port = await new Promise<number>((resolve, reject) => {
@@ -320,7 +342,7 @@ async function openSchedules(
 ): Promise<string[]> {
   const ids = Array.from({ length: SCHEDULES_PER_ROUND }, () => randomUUID());
   const base = `http://127.0.0.1:${port}`;
-  if (target === 'ours') {
+  if (isApi(target)) {
     const doctorId = await benchDoctor(catalog);
     for (let i = 0; i < ids.length; i += 20) {
       await Promise.all(
@@ -388,7 +410,7 @@ async function load(
             body,
             headers: {
               'content-type': 'application/json',
-              ...(target === 'ours'
+              ...(isApi(target)
                 ? { authorization: `Bearer ${token}`, 'idempotency-key': `${run}-${n}` }
                 : {}),
             },
@@ -522,16 +544,19 @@ const OPTIONS = {
   // Socket cap of the open-loop generator: enough that the rate is not capped by latency
   // (rate × latency ≤ sockets; 500/s × 200 ms = 100); a request waiting for a socket counts as latency.
   'fixed-connections': { type: 'string', default: '100' },
-  targets: { type: 'string', default: TARGETS.join(',') },
+  targets: { type: 'string' },
   pool: { type: 'string', default: String(POOL_MAX) },
-  out: { type: 'string', default: RESULTS },
+  out: { type: 'string' },
+  json: { type: 'string' },
+  tracing: { type: 'boolean', default: false },
 } as const;
 type Options = ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'];
 
 const USAGE = `npx tsx bench/command-bench.ts [--duration 10] [--rounds 3] [--connections 50]
   [--fixed-rate 500] [--fixed-duration 20] [--fixed-rounds 3] [--fixed-connections 100]
-  [--fixed-trace <path>] [--targets ours,core,emmett,floor] [--pool 20] [--out ${RESULTS}]
-Needs the migrated database (DATABASE_URL); adds a catalog institution for the run and removes it after.
+  [--fixed-trace <path>] [--targets ${DEFAULT_TARGETS}] [--pool 20] [--out ${RESULTS}] [--json <path>]
+npx tsx bench/command-bench.ts --tracing [same options]   # ours vs traced; --out default ${TRACING_RESULTS}
+Migrates DATABASE_URL; adds a catalog institution for the run and removes it after.
 `;
 
 async function orchestrate(): Promise<void> {
@@ -540,7 +565,7 @@ async function orchestrate(): Promise<void> {
     process.stdout.write(USAGE);
     return;
   }
-  const targets = values.targets
+  const targets = (values.targets ?? (values.tracing ? 'ours,traced' : DEFAULT_TARGETS))
     .split(',')
     .filter((t): t is Target => (TARGETS as readonly string[]).includes(t));
   process.env.BENCH_POOL_MAX = values.pool;
@@ -617,42 +642,52 @@ async function measure(
     }
   }
 
-  // Fixed rate: our API at `fixedRate` commands/s, open loop, `fixedRounds` times (fresh server each).
-  const fixedRuns: (FixedRateResult & { load: string })[] = [];
+  // Fixed rate: our API at `fixedRate` commands/s, open loop, `fixedRounds` times (fresh server each);
+  // with --tracing, traced and untraced interleaved.
+  const fixedTargets: Target[] = values.tracing ? targets.filter(isApi) : ['ours'];
+  const allFixedRuns: (FixedRateResult & { load: string; target: Target })[] = [];
   for (let round = 1; round <= fixedRounds; round++) {
-    const server = await startServer('ours');
-    const agent = new http.Agent({ keepAlive: true, maxSockets: fixedConnections });
-    try {
-      const scheduleIds = await openSchedules('ours', server.port, hospitalToken, catalog);
-      // Warm-up with the generator itself: JIT on both sides and the generator's keep-alive sockets
-      // (opening them mid-run would be measured as latency).
-      await openLoop(server.port, scheduleIds, hospitalToken, {
-        rate: fixedRate,
-        duration: 3,
-        agent,
-      });
-      const load1 = os.loadavg()[0]!.toFixed(2);
-      const r = await openLoop(server.port, scheduleIds, hospitalToken, {
-        rate: fixedRate,
-        duration: fixedDuration,
-        agent,
-        ...(values['fixed-trace'] ? { trace: `${values['fixed-trace']}.${round}.csv` } : {}),
-      });
-      fixedRuns.push({ ...r, load: load1 });
-      process.stderr.write(
-        `fixed ${fixedRate}/s round ${round}: achieved ${r.achieved.toFixed(0)}/s p50 ${r.p50} ms p99 ${r.p99} ms max ${r.max} ms non2xx ${r.non2xx} errors ${r.errors} (load1 ${load1})\n`,
-      );
-    } finally {
-      agent.destroy();
-      await stopServer(server);
+    for (const target of fixedTargets) {
+      const server = await startServer(target);
+      const agent = new http.Agent({ keepAlive: true, maxSockets: fixedConnections });
+      try {
+        const scheduleIds = await openSchedules(target, server.port, hospitalToken, catalog);
+        // Warm-up with the generator itself: JIT on both sides and the generator's keep-alive sockets
+        // (opening them mid-run would be measured as latency).
+        await openLoop(server.port, scheduleIds, hospitalToken, {
+          rate: fixedRate,
+          duration: 3,
+          agent,
+        });
+        const load1 = os.loadavg()[0]!.toFixed(2);
+        const r = await openLoop(server.port, scheduleIds, hospitalToken, {
+          rate: fixedRate,
+          duration: fixedDuration,
+          agent,
+          ...(values['fixed-trace'] ? { trace: `${values['fixed-trace']}.${round}.csv` } : {}),
+        });
+        allFixedRuns.push({ ...r, load: load1, target });
+        process.stderr.write(
+          `fixed ${fixedRate}/s ${values.tracing ? `${target} ` : ''}round ${round}: achieved ${r.achieved.toFixed(0)}/s p50 ${r.p50} ms p99 ${r.p99} ms max ${r.max} ms non2xx ${r.non2xx} errors ${r.errors} (load1 ${load1})\n`,
+        );
+      } finally {
+        agent.destroy();
+        await stopServer(server);
+      }
     }
   }
-  const fixed = {
-    achieved: median(fixedRuns.map((r) => r.achieved)),
-    p50: median(fixedRuns.map((r) => r.p50)),
-    p99: median(fixedRuns.map((r) => r.p99)),
-    failures: fixedRuns.reduce((n, r) => n + r.non2xx + r.errors, 0),
+  const fixedOf = (target: Target) => {
+    const runs = allFixedRuns.filter((r) => r.target === target);
+    return {
+      runs,
+      achieved: median(runs.map((r) => r.achieved)),
+      p50: median(runs.map((r) => r.p50)),
+      p99: median(runs.map((r) => r.p99)),
+      failures: runs.reduce((n, r) => n + r.non2xx + r.errors, 0),
+    };
   };
+  const fixed = fixedOf('ours');
+  const fixedRuns = fixed.runs;
 
   const loadAfter = os
     .loadavg()
@@ -676,7 +711,60 @@ async function measure(
     core: 'our command path, decide + append only (no key completion, no index), minimal shell',
     emmett: 'Emmett PostgreSQL event store: aggregateStream + decide + appendToStream, minimal shell',
     floor: 'one bare single-row INSERT through pg, minimal shell',
+    traced: 'our command API as `ours`, started with the OpenTelemetry preload (spans to Zipkin)',
   };
+  const numericRatio = (a: number, b: number) => (a === 0 || b === 0 ? null : a / b);
+  if (values.json) {
+    const figures = {
+      bench: 'command',
+      generatedAt: new Date().toISOString(),
+      machine: {
+        cpus: os.cpus().length,
+        model: os.cpus()[0]?.model ?? 'cpu',
+        node: process.version,
+        postgres: pgVersion,
+      },
+      load: {
+        before: loadBefore,
+        after: os
+          .loadavg()
+          .map((l) => l.toFixed(2))
+          .join(', '),
+      },
+      settings: {
+        duration,
+        rounds,
+        connections,
+        pool: Number(values.pool),
+        fixedRate,
+        fixedDuration,
+        fixedRounds,
+        fixedConnections,
+      },
+      targets: Object.fromEntries(summary.map((s) => [s.target, s])),
+      ratios: {
+        oursOverEmmett: numericRatio(by('ours').rps, by('emmett').rps),
+        oursOverFloor: numericRatio(by('ours').rps, by('floor').rps),
+        coreOverEmmett: numericRatio(by('core').rps, by('emmett').rps),
+        coreOverFloor: numericRatio(by('core').rps, by('floor').rps),
+        tracedOverOurs: numericRatio(by('traced').rps, by('ours').rps),
+      },
+      fixed: Object.fromEntries(fixedTargets.map((t) => [t, { rate: fixedRate, ...fixedOf(t) }])),
+    };
+    await mkdir(dirname(values.json), { recursive: true });
+    await writeFile(values.json, `${JSON.stringify(figures, null, 2)}\n`);
+    process.stderr.write(`wrote ${values.json}\n`);
+  }
+  if (values.tracing) {
+    const out = values.out ?? TRACING_RESULTS;
+    await writeSection(
+      out,
+      'command',
+      tracingSection({ values, summary, fixedOf, fixedTargets, loadBefore, loadAfter, pgVersion, describe }),
+    );
+    process.stderr.write(`wrote the command section of ${out}\n`);
+    return;
+  }
 
   const md = `# Command benchmark — booking commands over HTTP
 
@@ -728,9 +816,73 @@ ${fixedRuns.map((r, i) => `| ${i + 1} | ${r.achieved.toFixed(0)} | ${r.p50} | ${
 - All four share one 2-core machine with PostgreSQL and the load generator, so absolute numbers are modest;
   the ratios are the point.
 `;
-  await mkdir(dirname(values.out), { recursive: true });
-  await writeFile(values.out, md);
-  process.stderr.write(`wrote ${values.out}\n`);
+  const out = values.out ?? RESULTS;
+  await mkdir(dirname(out), { recursive: true });
+  await writeFile(out, md);
+  process.stderr.write(`wrote ${out}\n`);
+}
+
+interface TargetSummary {
+  target: Target;
+  rps: number;
+  p50: number;
+  p99: number;
+  runs: string;
+  failures: number;
+}
+
+interface FixedSummary {
+  runs: (FixedRateResult & { load: string })[];
+  achieved: number;
+  p50: number;
+  p99: number;
+  failures: number;
+}
+
+/** The command part of bench/results/tracing.md: ours (no preload) vs traced, side by side. */
+function tracingSection(r: {
+  values: Options;
+  summary: TargetSummary[];
+  fixedOf: (t: Target) => FixedSummary;
+  fixedTargets: Target[];
+  loadBefore: string;
+  loadAfter: string;
+  pgVersion: string;
+  describe: Record<Target, string>;
+}): string {
+  const { values } = r;
+  const label = (t: Target) => (t === 'traced' ? 'on' : t === 'ours' ? 'off' : t);
+  const rps = (t: Target) => r.summary.find((s) => s.target === t)?.rps ?? 0;
+  const onOff = rps('ours') > 0 ? rps('traced') / rps('ours') : 0;
+  const fixedRate = Number(values['fixed-rate']);
+  return `## Booking commands with tracing on and off
+
+Generated by \`npx tsx bench/command-bench.ts --tracing ${process.argv
+    .slice(2)
+    .filter((a) => a !== '--tracing')
+    .join(' ')}\` on ${new Date().toISOString()}.
+
+- Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}; Node ${process.version}; PostgreSQL ${r.pgVersion}, Zipkin and the load generator on the same host
+- off: the command API (\`createApp\`, everything on) without the telemetry preload, OTEL_SDK_DISABLED=true; on: the same API started with \`--import ./platform/telemetry-register.ts\` (http, express, pg, ioredis, kafkajs instrumentations; every booking a trace with its HTTP and pg spans, exported to Zipkin)
+- Throughput: autocannon, ${values.connections} connections, ${values.duration} s per run after a 2 s warm-up, ${values.rounds} rounds interleaved (off, on, off, …); each server in its own process with a ${values.pool}-connection pool; fresh schedules each run
+- Fixed rate: ${fixedRate} commands/s open loop (latency from each request's scheduled time), ${values['fixed-duration']} s per run after a 3 s warm-up, ${values['fixed-rounds']} runs of each, interleaved
+- Host load average before: ${r.loadBefore}; after: ${r.loadAfter}
+
+| tracing | commands/s (median) | P50 ms | P99 ms (median) | runs (cmd/s) | non-2xx + errors |
+|---|---:|---:|---:|---|---:|
+${r.summary.map((s) => `| ${label(s.target)} | ${s.rps.toFixed(0)} | ${s.p50} | ${s.p99} | ${s.runs} | ${s.failures} |`).join('\n')}
+
+**on / off: ${onOff.toFixed(2)}×** (target ≥ 0.90×: ${onOff >= 0.9 ? 'met' : 'NOT met'})
+
+| tracing | fixed ${fixedRate}/s: achieved (median) | P50 ms | P99 ms (median) | P99 runs | non-2xx + errors |
+|---|---:|---:|---:|---|---:|
+${r.fixedTargets
+  .map((t) => {
+    const f = r.fixedOf(t);
+    return `| ${label(t)} | ${f.achieved.toFixed(0)} | ${f.p50} | ${f.p99} | ${f.runs.map((x) => x.p99).join(' / ')} | ${f.failures} |`;
+  })
+  .join('\n')}
+`;
 }
 
 // ---------------------------------------------------------------------------------------------

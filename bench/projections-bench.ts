@@ -13,12 +13,15 @@
  *    time from "append returned" (command accepted) to "visible in the Redis read model"
  *    (the appointment hash exists), with relay and Redis projector running. P50/P99.
  *
- * Writes bench/results/projections.md.
+ * Writes bench/results/projections.md (`--out <path>` elsewhere); `--json <path>` also writes the
+ * figures as JSON (what `npm run gate` reads); `--rounds 0` measures freshness only.
  */
 import { stampSchemaVersion } from '../domain/event-versions.ts';
 import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Kafka } from 'kafkajs';
 import {
@@ -47,6 +50,8 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '3' },
     rate: { type: 'string', default: '200' },
     seconds: { type: 'string', default: '30' },
+    out: { type: 'string' },
+    json: { type: 'string' },
   },
 });
 const EVENTS = Number(args.events);
@@ -314,6 +319,7 @@ interface Round {
 }
 
 async function throughput(): Promise<{ rounds: Round[]; seeded: number; seedSeconds: number }> {
+  if (ROUNDS === 0) return { rounds: [], seeded: 0, seedSeconds: 0 };
   log(`seeding ${EVENTS} events…`);
   const t = performance.now();
   const { first, last } = await seed(EVENTS);
@@ -497,14 +503,8 @@ try {
   const p99 = percentile(fr.latencies, 99);
   const max = Math.max(...fr.latencies);
   const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
-  const md = `# Projections benchmark
-
-Run: \`npm run bench:projections -- --events ${EVENTS} --rounds ${ROUNDS} --rate ${RATE} --seconds ${SECONDS}\`
-on ${startedAt.toISOString()}, ${cpus().length} cores, load average at start ${load}, against the local
-engines (Kafka 4 KRaft, PostgreSQL, Redis, OpenSearch 2.19), all on the same machine — and shared
-with other work running at the same time, so absolute numbers are noisy; the ratios are the point.
-
-## Throughput (events/s, median of ${ROUNDS} rounds, ~${fmt(m('events'))} events per round)
+  const throughputMd = tp.rounds.length
+    ? `## Throughput (events/s, median of ${ROUNDS} rounds, ~${fmt(m('events'))} events per round)
 
 Each round has its own topic (6 partitions), groups, key root and index, over the same seeded
 events (${EVENTS} schedule events: open + 99 bookings per schedule, appended 20 per transaction).
@@ -520,7 +520,20 @@ Consumers are timed from their first batch to their last message (group join exc
 
 Target: Redis projector ≥ 10,000 events/s — **${m('redis') >= 10_000 ? 'met' : 'NOT met'}** (median ${fmt(m('redis'))}).
 
-## Freshness (command accepted → visible in Redis)
+`
+    : `## Throughput
+
+Not measured (\`--rounds 0\`).
+
+`;
+  const md = `# Projections benchmark
+
+Run: \`npm run bench:projections -- --events ${EVENTS} --rounds ${ROUNDS} --rate ${RATE} --seconds ${SECONDS}\`
+on ${startedAt.toISOString()}, ${cpus().length} cores, load average at start ${load}, against the local
+engines (Kafka 4 KRaft, PostgreSQL, Redis, OpenSearch 2.19), all on the same machine — and shared
+with other work running at the same time, so absolute numbers are noisy; the ratios are the point.
+
+${throughputMd}## Freshness (command accepted → visible in Redis)
 
 ${fmt(fr.offered)} BookAppointment commands offered at ${RATE}/s (open loop, achieved ${fr.achieved.toFixed(0)}/s),
 round-robin over 50 schedules; "accepted" = the event store append returned (what the command API
@@ -537,8 +550,44 @@ Not visible after 10 s: ${fr.lost}.
 
 Target: P99 ≤ 1 s — **${p99 <= 1000 ? 'met' : 'NOT met'}**.
 `;
-  await mkdir(new URL('./results/', import.meta.url), { recursive: true });
-  await writeFile(new URL('./results/projections.md', import.meta.url), md);
+  const out = args.out
+    ? pathToFileURL(resolve(args.out))
+    : new URL('./results/projections.md', import.meta.url);
+  await mkdir(new URL('./', out), { recursive: true });
+  await writeFile(out, md);
+  if (args.json) {
+    const throughputFigures = tp.rounds.length
+      ? {
+          events: m('events'),
+          floor: m('floor'),
+          relay: m('relay'),
+          redis: m('redis'),
+          search: m('search'),
+          ratios: { relay: ratio('relay'), redis: ratio('redis'), search: ratio('search') },
+          rounds: tp.rounds,
+        }
+      : null;
+    const figures = {
+      bench: 'projections',
+      generatedAt: new Date().toISOString(),
+      machine: { cpus: cpus().length, node: process.version },
+      loadAtStart: Number(load),
+      settings: { events: EVENTS, rounds: ROUNDS, rate: RATE, seconds: SECONDS },
+      throughput: throughputFigures,
+      freshness: {
+        offered: fr.offered,
+        achieved: fr.achieved,
+        lost: fr.lost,
+        p50: p50,
+        p99: p99,
+        max: max,
+        relayP99: percentile(fr.relayDelays, 99),
+        consumeP99: percentile(fr.consumeDelays, 99),
+      },
+    };
+    await mkdir(dirname(resolve(args.json)), { recursive: true });
+    await writeFile(args.json, `${JSON.stringify(figures, null, 2)}\n`);
+  }
   log(md);
 } finally {
   for (const c of cleanup.reverse()) await c().catch(() => undefined);

@@ -8,21 +8,37 @@
  *
  * `npm run bench:query -- --tracing` instead compares the query API with the OpenTelemetry preload
  * (platform/telemetry-register.ts, spans exported to the local Zipkin) against the same API without
- * it, side by side, and writes bench/results/tracing.md.
+ * it, side by side, and writes the head of bench/results/tracing.md (keeping the other sections).
+ *
+ * Options: --duration <s> --rounds <n> --connections <n> (defaults: BENCH_DURATION 10,
+ * BENCH_ROUNDS 3, BENCH_CONNECTIONS 50), --out <path> (the markdown elsewhere), --json <path>
+ * (the figures as JSON, what `npm run gate` reads).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { loadConfig } from '../platform/config.ts';
 import { createCatalogPipeline } from '../tests/support/catalog-pipeline.ts';
 import { uniqueName, waitFor } from '../tests/support/wait.ts';
+import { writeHead } from './results-file.ts';
 
-const DURATION = Number(process.env.BENCH_DURATION ?? 10);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
-const TRACING = process.argv.includes('--tracing');
+const { values: args } = parseArgs({
+  options: {
+    tracing: { type: 'boolean', default: false },
+    duration: { type: 'string', default: process.env.BENCH_DURATION ?? '10' },
+    rounds: { type: 'string', default: process.env.BENCH_ROUNDS ?? '3' },
+    connections: { type: 'string', default: process.env.BENCH_CONNECTIONS ?? '50' },
+    out: { type: 'string' },
+    json: { type: 'string' },
+  },
+});
+const DURATION = Number(args.duration);
+const ROUNDS = Number(args.rounds);
+const CONNECTIONS = Number(args.connections);
+const TRACING = args.tracing;
 type Target = 'ceiling' | 'naive' | 'ours' | 'traced';
 const targets: readonly Target[] = TRACING ? ['ours', 'traced'] : ['ceiling', 'naive', 'ours'];
 
@@ -130,7 +146,6 @@ async function main(): Promise<void> {
     for (const t of targets)
       for (const path of Object.values(paths)) await run(ports[t], path, { duration: 2 });
 
-    type Row = { rps: number[]; p50: number[]; p99: number[]; non2xx: number };
     const results = new Map<string, Row>();
     for (let round = 1; round <= ROUNDS; round++) {
       for (const t of targets) {
@@ -187,8 +202,7 @@ async function main(): Promise<void> {
         const ratio = median(results.get(`${name}:traced`)!.rps) / median(results.get(`${name}:ours`)!.rps);
         lines.push(`| ${name} | ${ratio.toFixed(2)}× |`);
       }
-      mkdirSync('bench/results', { recursive: true });
-      writeFileSync('bench/results/tracing.md', `${lines.join('\n')}\n`);
+      await writeHead(args.out ?? 'bench/results/tracing.md', `${lines.join('\n')}\n`);
       console.log(lines.join('\n'));
       return;
     }
@@ -239,13 +253,68 @@ async function main(): Promise<void> {
     for (const [name, f] of Object.entries(fixed)) {
       lines.push(`| ${name} | ${f.rate} | ${Math.round(f.rps)} | ${f.p50} | ${f.p99} | ${f.non2xx} |`);
     }
-    mkdirSync('bench/results', { recursive: true });
-    writeFileSync('bench/results/query.md', `${lines.join('\n')}\n`);
+    const out = args.out ?? 'bench/results/query.md';
+    mkdirSync(dirname(out), { recursive: true });
+    writeFileSync(out, `${lines.join('\n')}\n`);
+    if (args.json) writeJson(args.json, { results, fixed, active, city, load0, paths: Object.keys(paths) });
     console.log(lines.join('\n'));
   } finally {
     for (const child of children) child.kill('SIGTERM');
     await p.cleanup();
   }
+}
+
+type Row = { rps: number[]; p50: number[]; p99: number[]; non2xx: number };
+
+/** The figures of a run as JSON: per page and target the medians and runs, the ratios, the fixed-rate row. */
+function writeJson(
+  path: string,
+  r: {
+    results: Map<string, Row>;
+    fixed: Record<string, { rate: number; rps: number; p50: number; p99: number; non2xx: number }>;
+    active: number;
+    city: string;
+    load0: number[];
+    paths: string[];
+  },
+): void {
+  const pages = Object.fromEntries(
+    r.paths.map((page) => {
+      const of = (t: Target) => {
+        const row = r.results.get(`${page}:${t}`)!;
+        return {
+          rps: median(row.rps),
+          p50: median(row.p50),
+          p99: median(row.p99),
+          runs: row.rps,
+          failures: row.non2xx,
+        };
+      };
+      const [ceiling, naive, ours] = [of('ceiling'), of('naive'), of('ours')];
+      return [
+        page,
+        {
+          ceiling,
+          naive,
+          ours,
+          oursOverCeiling: ours.rps / ceiling.rps,
+          oursOverNaive: ours.rps / naive.rps,
+          fixed: r.fixed[page],
+        },
+      ];
+    }),
+  );
+  const figures = {
+    bench: 'query',
+    generatedAt: new Date().toISOString(),
+    machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'cpu', node: process.version },
+    load: { before: r.load0, after: loadavg() },
+    settings: { duration: DURATION, rounds: ROUNDS, connections: CONNECTIONS },
+    data: { activeInstitutions: r.active, city: r.city },
+    pages,
+  };
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, `${JSON.stringify(figures, null, 2)}\n`);
 }
 
 main().then(

@@ -335,7 +335,8 @@ export async function runProjector(opts: RunProjectorOptions): Promise<Projector
 
   const lagByPartition = async () => (await consumerGroupLag(admin, groupId, opts.topics)).partitions;
   const lag = async () => (await consumerGroupLag(admin, groupId, opts.topics)).total;
-  const untrack = metrics?.trackLag(opts.name, lag);
+  // One admin round per scrape gives both the total and the per-partition series.
+  const untrack = metrics?.trackLag(opts.name, () => consumerGroupLag(admin, groupId, opts.topics));
 
   let stopping: Promise<void> | undefined;
   const stop = () =>

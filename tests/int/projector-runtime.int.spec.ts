@@ -1,4 +1,5 @@
 import type { Kafka } from 'kafkajs';
+import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKafka } from '../../platform/kafka.ts';
 import { createLogger } from '../../platform/logger.ts';
@@ -17,6 +18,7 @@ describe('projector runtime on the real broker', () => {
   let kafka: Kafka;
   const topic = uniqueName('rt.events');
   const dlq = uniqueName('rt.dlq');
+  const lagTopic = uniqueName('rt.lag');
 
   beforeAll(async () => {
     kafka = createKafka(config, undefined, uniqueName('rt'));
@@ -26,6 +28,7 @@ describe('projector runtime on the real broker', () => {
       topics: [
         { topic, numPartitions: 3 },
         { topic: dlq, numPartitions: 1 },
+        { topic: lagTopic, numPartitions: 3 },
       ],
       waitForLeaders: true,
     });
@@ -35,7 +38,7 @@ describe('projector runtime on the real broker', () => {
   afterAll(async () => {
     const admin = kafka.admin();
     await admin.connect();
-    await admin.deleteTopics({ topics: [topic, dlq] }).catch(() => undefined);
+    await admin.deleteTopics({ topics: [topic, dlq, lagTopic] }).catch(() => undefined);
     await admin.disconnect();
   });
 
@@ -96,5 +99,49 @@ describe('projector runtime on the real broker', () => {
     expect(dead[0]!.headers[DLQ_HEADERS.topic]).toBe(topic);
     expect(dead[0]!.headers[DLQ_HEADERS.offset]).toMatch(/^\d+$/);
     expect(dead[0]!.headers.n).toBe('17');
+  });
+
+  it('/metrics shows the lag per topic partition next to the total', async () => {
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    // 5 messages on partition 0, 3 on partition 1, none on partition 2.
+    const placed = [0, 0, 0, 0, 0, 1, 1, 1].map((partition, i) => ({ partition, value: `m${i}` }));
+    await producer.send({ topic: lagTopic, acks: -1, messages: placed });
+    await producer.disconnect();
+
+    // The handler holds the first batch until the end: nothing is committed, so every message counts.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let batches = 0;
+    const registry = new Registry();
+    const name = uniqueName('rt-lag');
+    const projector = await runProjector({
+      kafka,
+      name,
+      topics: [lagTopic],
+      logger,
+      registry,
+      handleBatch: async () => {
+        batches += 1;
+        await held;
+      },
+    });
+    try {
+      await projector.ready;
+      await waitFor(() => (batches > 0 ? true : undefined), { what: 'the first batch', timeoutMs: 30_000 });
+      const text = await registry.metrics();
+      const series = (partition: number) =>
+        new RegExp(
+          `^projection_partition_lag_events\\{projector="${name}",topic="${lagTopic}",partition="${partition}"\\} (\\d+)$`,
+          'm',
+        ).exec(text)?.[1];
+      expect([series(0), series(1), series(2)]).toEqual(['5', '3', '0']);
+      expect(text).toMatch(new RegExp(`^projection_lag_events\\{projector="${name}"\\} 8$`, 'm'));
+    } finally {
+      release();
+      await projector.stop();
+    }
+    // Stopped: its lag series leave the scrape (its message counters stay, as counters do).
+    expect(await registry.metrics()).not.toMatch(new RegExp(`lag_events\\{projector="${name}"`));
   });
 });

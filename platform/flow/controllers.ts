@@ -25,8 +25,7 @@ export interface CheckContext {
 }
 
 export type Decision =
-  | { pass: true; waitMs: number; undo?: () => void }
-  | { pass: false; retryAfterMs: number; limit?: number };
+  { pass: true; waitMs: number; undo?: () => void } | { pass: false; retryAfterMs: number; limit?: number };
 
 export interface Controller {
   readonly rule: FlowRule;
@@ -113,7 +112,8 @@ export class WarmUpController implements Controller {
   private coolDownTokens(currentTime: number, passQps: number): number {
     const oldValue = this.storedTokens;
     let newValue = oldValue;
-    const refill = () => Math.trunc(oldValue + ((currentTime - this.lastFilledTime) * this.rule.count) / 1000);
+    const refill = () =>
+      Math.trunc(oldValue + ((currentTime - this.lastFilledTime) * this.rule.count) / 1000);
     // Tokens are added only while the bucket is below the warning line, or above it while traffic
     // is far below the threshold (under count / coldFactor): a busy system does not cool down.
     if (oldValue < this.warningToken) newValue = refill();
@@ -206,7 +206,11 @@ export class HotParamController implements Controller {
     if (bucket.tokens >= 1) {
       bucket.tokens -= 1;
       const taken = bucket;
-      return { pass: true, waitMs: 0, undo: () => void (taken.tokens = Math.min(capacity, taken.tokens + 1)) };
+      return {
+        pass: true,
+        waitMs: 0,
+        undo: () => void (taken.tokens = Math.min(capacity, taken.tokens + 1)),
+      };
     }
     return { pass: false, retryAfterMs: Math.ceil((1 - bucket.tokens) / perMs), limit: count };
   }

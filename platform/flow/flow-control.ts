@@ -135,6 +135,11 @@ export class FlowControl {
     return this.resource(name).stat;
   }
 
+  /** The rule states of a resource, in rule order (the admin view shows e.g. hot values tracked). */
+  controllers(name: string): readonly Controller[] {
+    return this.resource(name).controllers;
+  }
+
   /** Counts a request admitted without a check (the query API's cache-hit fast path): one increment. */
   fastPassCounter(name: string): () => void {
     const totals = this.resource(name).stat.totals;
@@ -152,7 +157,13 @@ export class FlowControl {
       if (!verdict.pass) {
         stat.addBlock(now, verdict.rule);
         this.systemBlocks.set(verdict.rule, (this.systemBlocks.get(verdict.rule) ?? 0) + 1);
-        return { pass: false, resource: name, rule: verdict.rule, system: true, retryAfterMs: verdict.retryAfterMs };
+        return {
+          pass: false,
+          resource: name,
+          rule: verdict.rule,
+          system: true,
+          retryAfterMs: verdict.retryAfterMs,
+        };
       }
     }
     const params = lookupOf(opts.params);

@@ -83,14 +83,22 @@ export function refusal(blocked: Blocked): AppError {
       headers: { 'Retry-After': retryAfter },
     });
   }
-  return new AppError('flow_limited', `Too many requests to ${blocked.resource} (${blocked.rule} rule); retry later`, {
-    headers: {
-      'Retry-After': retryAfter,
-      ...(blocked.limit === undefined
-        ? {}
-        : { 'RateLimit-Limit': String(blocked.limit), 'RateLimit-Remaining': '0', 'RateLimit-Reset': retryAfter }),
+  return new AppError(
+    'flow_limited',
+    `Too many requests to ${blocked.resource} (${blocked.rule} rule); retry later`,
+    {
+      headers: {
+        'Retry-After': retryAfter,
+        ...(blocked.limit === undefined
+          ? {}
+          : {
+              'RateLimit-Limit': String(blocked.limit),
+              'RateLimit-Remaining': '0',
+              'RateLimit-Reset': retryAfter,
+            }),
+      },
     },
-  });
+  );
 }
 
 /**

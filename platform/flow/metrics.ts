@@ -5,7 +5,11 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { FlowControl } from './flow-control.ts';
 
-export function registerFlowMetrics(registry: Registry, flow: FlowControl, signals?: () => { eventLoopDelayMs: number }): void {
+export function registerFlowMetrics(
+  registry: Registry,
+  flow: FlowControl,
+  signals?: () => { eventLoopDelayMs: number },
+): void {
   new Counter({
     name: 'flow_passed_total',
     help: 'Requests admitted per flow-control resource; path=fast: cache hits of the query API fast path (counted, never checked)',

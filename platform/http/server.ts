@@ -62,7 +62,10 @@ export const connectionLimitsOf = (
   config: Partial<
     Pick<
       Config,
-      'HTTP_MAX_CONNECTIONS' | 'HTTP_HEADERS_TIMEOUT_MS' | 'HTTP_REQUEST_TIMEOUT_MS' | 'HTTP_KEEP_ALIVE_TIMEOUT_MS'
+      | 'HTTP_MAX_CONNECTIONS'
+      | 'HTTP_HEADERS_TIMEOUT_MS'
+      | 'HTTP_REQUEST_TIMEOUT_MS'
+      | 'HTTP_KEEP_ALIVE_TIMEOUT_MS'
     >
   >,
 ): ConnectionLimits => ({

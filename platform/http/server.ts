@@ -47,7 +47,7 @@ export interface ConnectionLimits {
   headersTimeoutMs: number;
   /** The whole request, body included. */
   requestTimeoutMs: number;
-  /** An idle keep-alive connection is closed after this. */
+  /** An idle keep-alive connection is closed after this (Node 20.20 adds a 1 s grace past the advertised value). */
   keepAliveTimeoutMs: number;
 }
 

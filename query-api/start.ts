@@ -5,6 +5,7 @@
  */
 import type { Server } from 'node:http';
 import type { Config } from '../platform/config.ts';
+import type { FlowRules } from '../platform/flow/rules.ts';
 import { jwtSettingsOf } from '../platform/http/auth.ts';
 import type { HealthResponse } from '../platform/http/health.ts';
 import { createRegistry, type Registry } from '../platform/http/metrics.ts';
@@ -37,6 +38,8 @@ export interface QueryApiStartOptions {
   readModelRoot?: string;
   catalogPrefix?: string;
   searchAlias?: string;
+  /** Inbound flow rules (tests). Default: platform/flow/default-rules.ts. */
+  flowRules?: FlowRules;
 }
 
 export interface QueryApiHandle {
@@ -95,6 +98,7 @@ export async function startQueryApi(opts: QueryApiStartOptions): Promise<QueryAp
     searchAlias,
     logger,
     registry: opts.registry ?? createRegistry(),
+    ...(opts.flowRules ? { flowRules: opts.flowRules } : {}),
   });
   const subscription = await subscribeInvalidations(
     createRedis(config, 'query-api-invalidation', {}, logger),

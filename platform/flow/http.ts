@@ -119,7 +119,13 @@ export function flowMiddleware(opts: { flow: FlowControl; routes: readonly Inbou
       return;
     }
     res.once('close', () => entry.release({ error: res.statusCode >= 500 }));
-    if (entry.waitMs > 0) setTimeout(next, entry.waitMs);
-    else next();
+    if (entry.waitMs === 0) {
+      next();
+      return;
+    }
+    // A client that went away while queued is not served (its entry was released on close).
+    setTimeout(() => {
+      if (!res.destroyed && !res.writableEnded) next();
+    }, entry.waitMs);
   };
 }

@@ -2,10 +2,17 @@
  * Inbound flow control on the real APIs (platform/flow/http.ts): a hot-parameter rule with an
  * exception on search, refused as 429 flow_limited problem+json that matches the OpenAPI document;
  * system protection refusing as 503 system_overloaded before authentication and body parsing; a
- * QPS rule answered before authentication; the counters on /metrics, fast-path hits included.
+ * QPS rule answered before authentication; the counters on /metrics, fast-path hits included; paced
+ * queueing through the middleware (the caller waits for its slot).
  */
+import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FlowControl } from '../../platform/flow/flow-control.ts';
+import { flowMiddleware } from '../../platform/flow/http.ts';
 import { parseFlowRules } from '../../platform/flow/rules.ts';
+import { problemMiddleware } from '../../platform/http/problem-middleware.ts';
+import { boundPort, drain, listen } from '../../platform/http/server.ts';
+import { createLogger } from '../../platform/logger.ts';
 import {
   anOpenScheduleRequest,
   newKey,
@@ -182,5 +189,49 @@ describe('command API: system protection and rules run before authentication and
     expect(
       metric(body, 'flow_blocked_total', 'resource="POST /v1/appointments",rule="system-max-in-flight"'),
     ).toBe(1);
+  });
+});
+
+describe('paced queueing over HTTP (an Express app with the middleware, no engines)', () => {
+  it('given 10/s and a 250 ms maximum wait, when 5 arrive at once, then 3 are served about 100 ms apart and 2 refused at once', async () => {
+    const flow = new FlowControl(
+      parseFlowRules({ resources: { 'GET /paced': [{ kind: 'paced', count: 10, maxQueueingTimeMs: 250 }] } }),
+    );
+    const app = express();
+    app.use(flowMiddleware({ flow, routes: [{ method: 'get', path: '/paced' }] }));
+    app.get('/paced', (_req, res) => void res.json({ at: performance.now() }));
+    app.use(problemMiddleware(createLogger('paced-test', 'silent')));
+    const server = await listen(app, 0, '127.0.0.1');
+    try {
+      const t0 = performance.now();
+      const results = await Promise.all(
+        Array.from({ length: 5 }, async () => {
+          const res = await fetch(`http://127.0.0.1:${boundPort(server)}/paced`);
+          return {
+            status: res.status,
+            after: performance.now() - t0,
+            retryAfter: res.headers.get('retry-after'),
+          };
+        }),
+      );
+      const served = results
+        .filter((r) => r.status === 200)
+        .map((r) => r.after)
+        .sort((a, b) => a - b);
+      const refused = results.filter((r) => r.status === 429);
+      console.log(
+        `[flow-inbound] paced: served after ${served.map((t) => t.toFixed(0)).join(', ')} ms; refused after ${refused.map((r) => r.after.toFixed(0)).join(', ')} ms`,
+      );
+      expect(served).toHaveLength(3);
+      expect(refused).toHaveLength(2);
+      expect(served[2]! - served[0]!).toBeGreaterThanOrEqual(180);
+      for (const r of refused) {
+        expect(r.after).toBeLessThan(served[1]!);
+        expect(r.retryAfter).toBe('1');
+      }
+      expect(flow.stat('GET /paced').totals.block.get('paced')).toBe(2);
+    } finally {
+      await drain(server, 500);
+    }
   });
 });

@@ -299,6 +299,8 @@ export interface components {
         | '/problems/date_outside_horizon'
         | '/problems/request_header_too_large'
         | '/problems/too_many_requests'
+        | '/problems/flow_limited'
+        | '/problems/system_overloaded'
         | '/problems/dependency_unavailable'
         | '/problems/internal';
       title: string;
@@ -338,6 +340,8 @@ export interface components {
         | 'date_outside_horizon'
         | 'request_header_too_large'
         | 'too_many_requests'
+        | 'flow_limited'
+        | 'system_overloaded'
         | 'dependency_unavailable'
         | 'internal';
       detail?: string;
@@ -721,6 +725,7 @@ export interface operations {
        * @description Problem (RFC 9457):
        *
        *     - [`too_many_requests`](/problems/too_many_requests): Too many requests. Wait Retry-After seconds, then retry. A retry of the same request may reuse its Idempotency-Key.
+       *     - [`flow_limited`](/problems/flow_limited): Request refused by flow control. Wait Retry-After seconds, then retry; slow down if it keeps happening. A retry of the same request may reuse its Idempotency-Key.
        */
       429: {
         headers: {
@@ -746,12 +751,12 @@ export interface operations {
              * Format: uri-reference
              * @enum {string}
              */
-            type: '/problems/too_many_requests';
+            type: '/problems/too_many_requests' | '/problems/flow_limited';
             title: string;
             /** @enum {integer} */
             status: 429;
             /** @enum {string} */
-            code: 'too_many_requests';
+            code: 'too_many_requests' | 'flow_limited';
             detail?: string;
             /** Format: uri-reference */
             instance?: string;
@@ -805,6 +810,7 @@ export interface operations {
        * @description Problem (RFC 9457):
        *
        *     - [`dependency_unavailable`](/problems/dependency_unavailable): A dependency is unavailable. Wait Retry-After seconds, then retry. A retry of the same request may reuse its Idempotency-Key.
+       *     - [`system_overloaded`](/problems/system_overloaded): The server is overloaded. Wait Retry-After seconds, then retry (another instance may answer at once). A retry of the same request may reuse its Idempotency-Key.
        */
       503: {
         headers: {
@@ -824,12 +830,12 @@ export interface operations {
              * Format: uri-reference
              * @enum {string}
              */
-            type: '/problems/dependency_unavailable';
+            type: '/problems/dependency_unavailable' | '/problems/system_overloaded';
             title: string;
             /** @enum {integer} */
             status: 503;
             /** @enum {string} */
-            code: 'dependency_unavailable';
+            code: 'dependency_unavailable' | 'system_overloaded';
             detail?: string;
             /** Format: uri-reference */
             instance?: string;
@@ -1229,6 +1235,7 @@ export interface operations {
        * @description Problem (RFC 9457):
        *
        *     - [`too_many_requests`](/problems/too_many_requests): Too many requests. Wait Retry-After seconds, then retry. A retry of the same request may reuse its Idempotency-Key.
+       *     - [`flow_limited`](/problems/flow_limited): Request refused by flow control. Wait Retry-After seconds, then retry; slow down if it keeps happening. A retry of the same request may reuse its Idempotency-Key.
        */
       429: {
         headers: {
@@ -1254,12 +1261,12 @@ export interface operations {
              * Format: uri-reference
              * @enum {string}
              */
-            type: '/problems/too_many_requests';
+            type: '/problems/too_many_requests' | '/problems/flow_limited';
             title: string;
             /** @enum {integer} */
             status: 429;
             /** @enum {string} */
-            code: 'too_many_requests';
+            code: 'too_many_requests' | 'flow_limited';
             detail?: string;
             /** Format: uri-reference */
             instance?: string;
@@ -1313,6 +1320,7 @@ export interface operations {
        * @description Problem (RFC 9457):
        *
        *     - [`dependency_unavailable`](/problems/dependency_unavailable): A dependency is unavailable. Wait Retry-After seconds, then retry. A retry of the same request may reuse its Idempotency-Key.
+       *     - [`system_overloaded`](/problems/system_overloaded): The server is overloaded. Wait Retry-After seconds, then retry (another instance may answer at once). A retry of the same request may reuse its Idempotency-Key.
        */
       503: {
         headers: {
@@ -1332,12 +1340,12 @@ export interface operations {
              * Format: uri-reference
              * @enum {string}
              */
-            type: '/problems/dependency_unavailable';
+            type: '/problems/dependency_unavailable' | '/problems/system_overloaded';
             title: string;
             /** @enum {integer} */
             status: 503;
             /** @enum {string} */
-            code: 'dependency_unavailable';
+            code: 'dependency_unavailable' | 'system_overloaded';
             detail?: string;
             /** Format: uri-reference */
             instance?: string;
@@ -1733,6 +1741,7 @@ export interface operations {
        * @description Problem (RFC 9457):
        *
        *     - [`too_many_requests`](/problems/too_many_requests): Too many requests. Wait Retry-After seconds, then retry. A retry of the same request may reuse its Idempotency-Key.
+       *     - [`flow_limited`](/problems/flow_limited): Request refused by flow control. Wait Retry-After seconds, then retry; slow down if it keeps happening. A retry of the same request may reuse its Idempotency-Key.
        */
       429: {
         headers: {
@@ -1758,12 +1767,12 @@ export interface operations {
              * Format: uri-reference
              * @enum {string}
              */
-            type: '/problems/too_many_requests';
+            type: '/problems/too_many_requests' | '/problems/flow_limited';
             title: string;
             /** @enum {integer} */
             status: 429;
             /** @enum {string} */
-            code: 'too_many_requests';
+            code: 'too_many_requests' | 'flow_limited';
             detail?: string;
             /** Format: uri-reference */
             instance?: string;
@@ -1817,6 +1826,7 @@ export interface operations {
        * @description Problem (RFC 9457):
        *
        *     - [`dependency_unavailable`](/problems/dependency_unavailable): A dependency is unavailable. Wait Retry-After seconds, then retry. A retry of the same request may reuse its Idempotency-Key.
+       *     - [`system_overloaded`](/problems/system_overloaded): The server is overloaded. Wait Retry-After seconds, then retry (another instance may answer at once). A retry of the same request may reuse its Idempotency-Key.
        */
       503: {
         headers: {
@@ -1836,12 +1846,12 @@ export interface operations {
              * Format: uri-reference
              * @enum {string}
              */
-            type: '/problems/dependency_unavailable';
+            type: '/problems/dependency_unavailable' | '/problems/system_overloaded';
             title: string;
             /** @enum {integer} */
             status: 503;
             /** @enum {string} */
-            code: 'dependency_unavailable';
+            code: 'dependency_unavailable' | 'system_overloaded';
             detail?: string;
             /** Format: uri-reference */
             instance?: string;
@@ -2246,6 +2256,7 @@ export interface operations {
        * @description Problem (RFC 9457):
        *
        *     - [`too_many_requests`](/problems/too_many_requests): Too many requests. Wait Retry-After seconds, then retry. A retry of the same request may reuse its Idempotency-Key.
+       *     - [`flow_limited`](/problems/flow_limited): Request refused by flow control. Wait Retry-After seconds, then retry; slow down if it keeps happening. A retry of the same request may reuse its Idempotency-Key.
        */
       429: {
         headers: {
@@ -2271,12 +2282,12 @@ export interface operations {
              * Format: uri-reference
              * @enum {string}
              */
-            type: '/problems/too_many_requests';
+            type: '/problems/too_many_requests' | '/problems/flow_limited';
             title: string;
             /** @enum {integer} */
             status: 429;
             /** @enum {string} */
-            code: 'too_many_requests';
+            code: 'too_many_requests' | 'flow_limited';
             detail?: string;
             /** Format: uri-reference */
             instance?: string;
@@ -2330,6 +2341,7 @@ export interface operations {
        * @description Problem (RFC 9457):
        *
        *     - [`dependency_unavailable`](/problems/dependency_unavailable): A dependency is unavailable. Wait Retry-After seconds, then retry. A retry of the same request may reuse its Idempotency-Key.
+       *     - [`system_overloaded`](/problems/system_overloaded): The server is overloaded. Wait Retry-After seconds, then retry (another instance may answer at once). A retry of the same request may reuse its Idempotency-Key.
        */
       503: {
         headers: {
@@ -2349,12 +2361,12 @@ export interface operations {
              * Format: uri-reference
              * @enum {string}
              */
-            type: '/problems/dependency_unavailable';
+            type: '/problems/dependency_unavailable' | '/problems/system_overloaded';
             title: string;
             /** @enum {integer} */
             status: 503;
             /** @enum {string} */
-            code: 'dependency_unavailable';
+            code: 'dependency_unavailable' | 'system_overloaded';
             detail?: string;
             /** Format: uri-reference */
             instance?: string;
@@ -2751,6 +2763,7 @@ export interface operations {
        * @description Problem (RFC 9457):
        *
        *     - [`too_many_requests`](/problems/too_many_requests): Too many requests. Wait Retry-After seconds, then retry. A retry of the same request may reuse its Idempotency-Key.
+       *     - [`flow_limited`](/problems/flow_limited): Request refused by flow control. Wait Retry-After seconds, then retry; slow down if it keeps happening. A retry of the same request may reuse its Idempotency-Key.
        */
       429: {
         headers: {
@@ -2776,12 +2789,12 @@ export interface operations {
              * Format: uri-reference
              * @enum {string}
              */
-            type: '/problems/too_many_requests';
+            type: '/problems/too_many_requests' | '/problems/flow_limited';
             title: string;
             /** @enum {integer} */
             status: 429;
             /** @enum {string} */
-            code: 'too_many_requests';
+            code: 'too_many_requests' | 'flow_limited';
             detail?: string;
             /** Format: uri-reference */
             instance?: string;
@@ -2835,6 +2848,7 @@ export interface operations {
        * @description Problem (RFC 9457):
        *
        *     - [`dependency_unavailable`](/problems/dependency_unavailable): A dependency is unavailable. Wait Retry-After seconds, then retry. A retry of the same request may reuse its Idempotency-Key.
+       *     - [`system_overloaded`](/problems/system_overloaded): The server is overloaded. Wait Retry-After seconds, then retry (another instance may answer at once). A retry of the same request may reuse its Idempotency-Key.
        */
       503: {
         headers: {
@@ -2854,12 +2868,12 @@ export interface operations {
              * Format: uri-reference
              * @enum {string}
              */
-            type: '/problems/dependency_unavailable';
+            type: '/problems/dependency_unavailable' | '/problems/system_overloaded';
             title: string;
             /** @enum {integer} */
             status: 503;
             /** @enum {string} */
-            code: 'dependency_unavailable';
+            code: 'dependency_unavailable' | 'system_overloaded';
             detail?: string;
             /** Format: uri-reference */
             instance?: string;
@@ -3240,6 +3254,7 @@ export interface operations {
        * @description Problem (RFC 9457):
        *
        *     - [`too_many_requests`](/problems/too_many_requests): Too many requests. Wait Retry-After seconds, then retry. A retry of the same request may reuse its Idempotency-Key.
+       *     - [`flow_limited`](/problems/flow_limited): Request refused by flow control. Wait Retry-After seconds, then retry; slow down if it keeps happening. A retry of the same request may reuse its Idempotency-Key.
        */
       429: {
         headers: {
@@ -3265,12 +3280,12 @@ export interface operations {
              * Format: uri-reference
              * @enum {string}
              */
-            type: '/problems/too_many_requests';
+            type: '/problems/too_many_requests' | '/problems/flow_limited';
             title: string;
             /** @enum {integer} */
             status: 429;
             /** @enum {string} */
-            code: 'too_many_requests';
+            code: 'too_many_requests' | 'flow_limited';
             detail?: string;
             /** Format: uri-reference */
             instance?: string;
@@ -3324,6 +3339,7 @@ export interface operations {
        * @description Problem (RFC 9457):
        *
        *     - [`dependency_unavailable`](/problems/dependency_unavailable): A dependency is unavailable. Wait Retry-After seconds, then retry. A retry of the same request may reuse its Idempotency-Key.
+       *     - [`system_overloaded`](/problems/system_overloaded): The server is overloaded. Wait Retry-After seconds, then retry (another instance may answer at once). A retry of the same request may reuse its Idempotency-Key.
        */
       503: {
         headers: {
@@ -3343,12 +3359,12 @@ export interface operations {
              * Format: uri-reference
              * @enum {string}
              */
-            type: '/problems/dependency_unavailable';
+            type: '/problems/dependency_unavailable' | '/problems/system_overloaded';
             title: string;
             /** @enum {integer} */
             status: 503;
             /** @enum {string} */
-            code: 'dependency_unavailable';
+            code: 'dependency_unavailable' | 'system_overloaded';
             detail?: string;
             /** Format: uri-reference */
             instance?: string;
@@ -3532,6 +3548,50 @@ export interface operations {
       /**
        * @description Problem (RFC 9457):
        *
+       *     - [`flow_limited`](/problems/flow_limited): Request refused by flow control. Wait Retry-After seconds, then retry; slow down if it keeps happening. A retry of the same request may reuse its Idempotency-Key.
+       */
+      429: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Seconds to wait before retrying. */
+          'Retry-After'?: number;
+          /** @description Requests a patient may send per window (IETF RateLimit header fields draft; patients only). */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window. */
+          'RateLimit-Remaining'?: number;
+          /** @description Seconds until the window resets. */
+          'RateLimit-Reset'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/flow_limited';
+            title: string;
+            /** @enum {integer} */
+            status: 429;
+            /** @enum {string} */
+            code: 'flow_limited';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
        *     - [`internal`](/problems/internal): Internal server error. Retry later (with the same Idempotency-Key for a command); report the traceId if it persists. A retry of the same request may reuse its Idempotency-Key.
        */
       500: {
@@ -3569,6 +3629,7 @@ export interface operations {
        * @description Problem (RFC 9457):
        *
        *     - [`dependency_unavailable`](/problems/dependency_unavailable): A dependency is unavailable. Wait Retry-After seconds, then retry. A retry of the same request may reuse its Idempotency-Key.
+       *     - [`system_overloaded`](/problems/system_overloaded): The server is overloaded. Wait Retry-After seconds, then retry (another instance may answer at once). A retry of the same request may reuse its Idempotency-Key.
        */
       503: {
         headers: {
@@ -3586,12 +3647,12 @@ export interface operations {
              * Format: uri-reference
              * @enum {string}
              */
-            type: '/problems/dependency_unavailable';
+            type: '/problems/dependency_unavailable' | '/problems/system_overloaded';
             title: string;
             /** @enum {integer} */
             status: 503;
             /** @enum {string} */
-            code: 'dependency_unavailable';
+            code: 'dependency_unavailable' | 'system_overloaded';
             detail?: string;
             /** Format: uri-reference */
             instance?: string;
@@ -3781,6 +3842,8 @@ export interface operations {
           | 'date_outside_horizon'
           | 'request_header_too_large'
           | 'too_many_requests'
+          | 'flow_limited'
+          | 'system_overloaded'
           | 'dependency_unavailable'
           | 'internal';
       };

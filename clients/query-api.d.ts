@@ -287,6 +287,8 @@ export interface components {
         | '/problems/date_outside_horizon'
         | '/problems/request_header_too_large'
         | '/problems/too_many_requests'
+        | '/problems/flow_limited'
+        | '/problems/system_overloaded'
         | '/problems/dependency_unavailable'
         | '/problems/internal';
       title: string;
@@ -326,6 +328,8 @@ export interface components {
         | 'date_outside_horizon'
         | 'request_header_too_large'
         | 'too_many_requests'
+        | 'flow_limited'
+        | 'system_overloaded'
         | 'dependency_unavailable'
         | 'internal';
       detail?: string;
@@ -527,6 +531,50 @@ export interface operations {
       /**
        * @description Problem (RFC 9457):
        *
+       *     - [`flow_limited`](/problems/flow_limited): Request refused by flow control. Wait Retry-After seconds, then retry; slow down if it keeps happening. A retry of the same request may reuse its Idempotency-Key.
+       */
+      429: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Seconds to wait before retrying. */
+          'Retry-After'?: number;
+          /** @description Requests a patient may send per window (IETF RateLimit header fields draft; patients only). */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window. */
+          'RateLimit-Remaining'?: number;
+          /** @description Seconds until the window resets. */
+          'RateLimit-Reset'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/flow_limited';
+            title: string;
+            /** @enum {integer} */
+            status: 429;
+            /** @enum {string} */
+            code: 'flow_limited';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
        *     - [`internal`](/problems/internal): Internal server error. Retry later (with the same Idempotency-Key for a command); report the traceId if it persists. A retry of the same request may reuse its Idempotency-Key.
        */
       500: {
@@ -564,6 +612,7 @@ export interface operations {
        * @description Problem (RFC 9457):
        *
        *     - [`dependency_unavailable`](/problems/dependency_unavailable): A dependency is unavailable. Wait Retry-After seconds, then retry. A retry of the same request may reuse its Idempotency-Key.
+       *     - [`system_overloaded`](/problems/system_overloaded): The server is overloaded. Wait Retry-After seconds, then retry (another instance may answer at once). A retry of the same request may reuse its Idempotency-Key.
        */
       503: {
         headers: {
@@ -581,12 +630,12 @@ export interface operations {
              * Format: uri-reference
              * @enum {string}
              */
-            type: '/problems/dependency_unavailable';
+            type: '/problems/dependency_unavailable' | '/problems/system_overloaded';
             title: string;
             /** @enum {integer} */
             status: 503;
             /** @enum {string} */
-            code: 'dependency_unavailable';
+            code: 'dependency_unavailable' | 'system_overloaded';
             detail?: string;
             /** Format: uri-reference */
             instance?: string;
@@ -724,6 +773,50 @@ export interface operations {
       /**
        * @description Problem (RFC 9457):
        *
+       *     - [`flow_limited`](/problems/flow_limited): Request refused by flow control. Wait Retry-After seconds, then retry; slow down if it keeps happening. A retry of the same request may reuse its Idempotency-Key.
+       */
+      429: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Seconds to wait before retrying. */
+          'Retry-After'?: number;
+          /** @description Requests a patient may send per window (IETF RateLimit header fields draft; patients only). */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window. */
+          'RateLimit-Remaining'?: number;
+          /** @description Seconds until the window resets. */
+          'RateLimit-Reset'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/flow_limited';
+            title: string;
+            /** @enum {integer} */
+            status: 429;
+            /** @enum {string} */
+            code: 'flow_limited';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
        *     - [`internal`](/problems/internal): Internal server error. Retry later (with the same Idempotency-Key for a command); report the traceId if it persists. A retry of the same request may reuse its Idempotency-Key.
        */
       500: {
@@ -761,6 +854,7 @@ export interface operations {
        * @description Problem (RFC 9457):
        *
        *     - [`dependency_unavailable`](/problems/dependency_unavailable): A dependency is unavailable. Wait Retry-After seconds, then retry. A retry of the same request may reuse its Idempotency-Key.
+       *     - [`system_overloaded`](/problems/system_overloaded): The server is overloaded. Wait Retry-After seconds, then retry (another instance may answer at once). A retry of the same request may reuse its Idempotency-Key.
        */
       503: {
         headers: {
@@ -778,12 +872,12 @@ export interface operations {
              * Format: uri-reference
              * @enum {string}
              */
-            type: '/problems/dependency_unavailable';
+            type: '/problems/dependency_unavailable' | '/problems/system_overloaded';
             title: string;
             /** @enum {integer} */
             status: 503;
             /** @enum {string} */
-            code: 'dependency_unavailable';
+            code: 'dependency_unavailable' | 'system_overloaded';
             detail?: string;
             /** Format: uri-reference */
             instance?: string;
@@ -950,6 +1044,50 @@ export interface operations {
       /**
        * @description Problem (RFC 9457):
        *
+       *     - [`flow_limited`](/problems/flow_limited): Request refused by flow control. Wait Retry-After seconds, then retry; slow down if it keeps happening. A retry of the same request may reuse its Idempotency-Key.
+       */
+      429: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Seconds to wait before retrying. */
+          'Retry-After'?: number;
+          /** @description Requests a patient may send per window (IETF RateLimit header fields draft; patients only). */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window. */
+          'RateLimit-Remaining'?: number;
+          /** @description Seconds until the window resets. */
+          'RateLimit-Reset'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/flow_limited';
+            title: string;
+            /** @enum {integer} */
+            status: 429;
+            /** @enum {string} */
+            code: 'flow_limited';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
        *     - [`internal`](/problems/internal): Internal server error. Retry later (with the same Idempotency-Key for a command); report the traceId if it persists. A retry of the same request may reuse its Idempotency-Key.
        */
       500: {
@@ -987,6 +1125,7 @@ export interface operations {
        * @description Problem (RFC 9457):
        *
        *     - [`dependency_unavailable`](/problems/dependency_unavailable): A dependency is unavailable. Wait Retry-After seconds, then retry. A retry of the same request may reuse its Idempotency-Key.
+       *     - [`system_overloaded`](/problems/system_overloaded): The server is overloaded. Wait Retry-After seconds, then retry (another instance may answer at once). A retry of the same request may reuse its Idempotency-Key.
        */
       503: {
         headers: {
@@ -1004,12 +1143,12 @@ export interface operations {
              * Format: uri-reference
              * @enum {string}
              */
-            type: '/problems/dependency_unavailable';
+            type: '/problems/dependency_unavailable' | '/problems/system_overloaded';
             title: string;
             /** @enum {integer} */
             status: 503;
             /** @enum {string} */
-            code: 'dependency_unavailable';
+            code: 'dependency_unavailable' | 'system_overloaded';
             detail?: string;
             /** Format: uri-reference */
             instance?: string;
@@ -1167,6 +1306,50 @@ export interface operations {
       /**
        * @description Problem (RFC 9457):
        *
+       *     - [`flow_limited`](/problems/flow_limited): Request refused by flow control. Wait Retry-After seconds, then retry; slow down if it keeps happening. A retry of the same request may reuse its Idempotency-Key.
+       */
+      429: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Seconds to wait before retrying. */
+          'Retry-After'?: number;
+          /** @description Requests a patient may send per window (IETF RateLimit header fields draft; patients only). */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window. */
+          'RateLimit-Remaining'?: number;
+          /** @description Seconds until the window resets. */
+          'RateLimit-Reset'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/flow_limited';
+            title: string;
+            /** @enum {integer} */
+            status: 429;
+            /** @enum {string} */
+            code: 'flow_limited';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
        *     - [`internal`](/problems/internal): Internal server error. Retry later (with the same Idempotency-Key for a command); report the traceId if it persists. A retry of the same request may reuse its Idempotency-Key.
        */
       500: {
@@ -1204,6 +1387,7 @@ export interface operations {
        * @description Problem (RFC 9457):
        *
        *     - [`dependency_unavailable`](/problems/dependency_unavailable): A dependency is unavailable. Wait Retry-After seconds, then retry. A retry of the same request may reuse its Idempotency-Key.
+       *     - [`system_overloaded`](/problems/system_overloaded): The server is overloaded. Wait Retry-After seconds, then retry (another instance may answer at once). A retry of the same request may reuse its Idempotency-Key.
        */
       503: {
         headers: {
@@ -1221,12 +1405,12 @@ export interface operations {
              * Format: uri-reference
              * @enum {string}
              */
-            type: '/problems/dependency_unavailable';
+            type: '/problems/dependency_unavailable' | '/problems/system_overloaded';
             title: string;
             /** @enum {integer} */
             status: 503;
             /** @enum {string} */
-            code: 'dependency_unavailable';
+            code: 'dependency_unavailable' | 'system_overloaded';
             detail?: string;
             /** Format: uri-reference */
             instance?: string;
@@ -1400,6 +1584,50 @@ export interface operations {
       /**
        * @description Problem (RFC 9457):
        *
+       *     - [`flow_limited`](/problems/flow_limited): Request refused by flow control. Wait Retry-After seconds, then retry; slow down if it keeps happening. A retry of the same request may reuse its Idempotency-Key.
+       */
+      429: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Seconds to wait before retrying. */
+          'Retry-After'?: number;
+          /** @description Requests a patient may send per window (IETF RateLimit header fields draft; patients only). */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window. */
+          'RateLimit-Remaining'?: number;
+          /** @description Seconds until the window resets. */
+          'RateLimit-Reset'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/flow_limited';
+            title: string;
+            /** @enum {integer} */
+            status: 429;
+            /** @enum {string} */
+            code: 'flow_limited';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
        *     - [`internal`](/problems/internal): Internal server error. Retry later (with the same Idempotency-Key for a command); report the traceId if it persists. A retry of the same request may reuse its Idempotency-Key.
        */
       500: {
@@ -1437,6 +1665,7 @@ export interface operations {
        * @description Problem (RFC 9457):
        *
        *     - [`dependency_unavailable`](/problems/dependency_unavailable): A dependency is unavailable. Wait Retry-After seconds, then retry. A retry of the same request may reuse its Idempotency-Key.
+       *     - [`system_overloaded`](/problems/system_overloaded): The server is overloaded. Wait Retry-After seconds, then retry (another instance may answer at once). A retry of the same request may reuse its Idempotency-Key.
        */
       503: {
         headers: {
@@ -1454,12 +1683,12 @@ export interface operations {
              * Format: uri-reference
              * @enum {string}
              */
-            type: '/problems/dependency_unavailable';
+            type: '/problems/dependency_unavailable' | '/problems/system_overloaded';
             title: string;
             /** @enum {integer} */
             status: 503;
             /** @enum {string} */
-            code: 'dependency_unavailable';
+            code: 'dependency_unavailable' | 'system_overloaded';
             detail?: string;
             /** Format: uri-reference */
             instance?: string;
@@ -1566,6 +1795,50 @@ export interface operations {
       /**
        * @description Problem (RFC 9457):
        *
+       *     - [`flow_limited`](/problems/flow_limited): Request refused by flow control. Wait Retry-After seconds, then retry; slow down if it keeps happening. A retry of the same request may reuse its Idempotency-Key.
+       */
+      429: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Seconds to wait before retrying. */
+          'Retry-After'?: number;
+          /** @description Requests a patient may send per window (IETF RateLimit header fields draft; patients only). */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window. */
+          'RateLimit-Remaining'?: number;
+          /** @description Seconds until the window resets. */
+          'RateLimit-Reset'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/flow_limited';
+            title: string;
+            /** @enum {integer} */
+            status: 429;
+            /** @enum {string} */
+            code: 'flow_limited';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
        *     - [`internal`](/problems/internal): Internal server error. Retry later (with the same Idempotency-Key for a command); report the traceId if it persists. A retry of the same request may reuse its Idempotency-Key.
        */
       500: {
@@ -1603,6 +1876,7 @@ export interface operations {
        * @description Problem (RFC 9457):
        *
        *     - [`dependency_unavailable`](/problems/dependency_unavailable): A dependency is unavailable. Wait Retry-After seconds, then retry. A retry of the same request may reuse its Idempotency-Key.
+       *     - [`system_overloaded`](/problems/system_overloaded): The server is overloaded. Wait Retry-After seconds, then retry (another instance may answer at once). A retry of the same request may reuse its Idempotency-Key.
        */
       503: {
         headers: {
@@ -1620,12 +1894,12 @@ export interface operations {
              * Format: uri-reference
              * @enum {string}
              */
-            type: '/problems/dependency_unavailable';
+            type: '/problems/dependency_unavailable' | '/problems/system_overloaded';
             title: string;
             /** @enum {integer} */
             status: 503;
             /** @enum {string} */
-            code: 'dependency_unavailable';
+            code: 'dependency_unavailable' | 'system_overloaded';
             detail?: string;
             /** Format: uri-reference */
             instance?: string;
@@ -1856,6 +2130,50 @@ export interface operations {
       /**
        * @description Problem (RFC 9457):
        *
+       *     - [`flow_limited`](/problems/flow_limited): Request refused by flow control. Wait Retry-After seconds, then retry; slow down if it keeps happening. A retry of the same request may reuse its Idempotency-Key.
+       */
+      429: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Seconds to wait before retrying. */
+          'Retry-After'?: number;
+          /** @description Requests a patient may send per window (IETF RateLimit header fields draft; patients only). */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window. */
+          'RateLimit-Remaining'?: number;
+          /** @description Seconds until the window resets. */
+          'RateLimit-Reset'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/flow_limited';
+            title: string;
+            /** @enum {integer} */
+            status: 429;
+            /** @enum {string} */
+            code: 'flow_limited';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
        *     - [`internal`](/problems/internal): Internal server error. Retry later (with the same Idempotency-Key for a command); report the traceId if it persists. A retry of the same request may reuse its Idempotency-Key.
        */
       500: {
@@ -1893,6 +2211,7 @@ export interface operations {
        * @description Problem (RFC 9457):
        *
        *     - [`dependency_unavailable`](/problems/dependency_unavailable): A dependency is unavailable. Wait Retry-After seconds, then retry. A retry of the same request may reuse its Idempotency-Key.
+       *     - [`system_overloaded`](/problems/system_overloaded): The server is overloaded. Wait Retry-After seconds, then retry (another instance may answer at once). A retry of the same request may reuse its Idempotency-Key.
        */
       503: {
         headers: {
@@ -1910,12 +2229,12 @@ export interface operations {
              * Format: uri-reference
              * @enum {string}
              */
-            type: '/problems/dependency_unavailable';
+            type: '/problems/dependency_unavailable' | '/problems/system_overloaded';
             title: string;
             /** @enum {integer} */
             status: 503;
             /** @enum {string} */
-            code: 'dependency_unavailable';
+            code: 'dependency_unavailable' | 'system_overloaded';
             detail?: string;
             /** Format: uri-reference */
             instance?: string;
@@ -2105,6 +2424,8 @@ export interface operations {
           | 'date_outside_horizon'
           | 'request_header_too_large'
           | 'too_many_requests'
+          | 'flow_limited'
+          | 'system_overloaded'
           | 'dependency_unavailable'
           | 'internal';
       };

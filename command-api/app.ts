@@ -14,6 +14,10 @@ import { rateLimit } from '../platform/http/rate-limit.ts';
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import { jsonBody } from '../platform/http/body.ts';
 import { PgIdempotencyStore } from '../platform/http/idempotency.ts';
+import type { FlowControl } from '../platform/flow/flow-control.ts';
+import { flowMiddleware } from '../platform/flow/http.ts';
+import { inboundFlow } from '../platform/flow/inbound.ts';
+import type { FlowRules } from '../platform/flow/rules.ts';
 import { createRegistry, type Registry } from '../platform/http/metrics.ts';
 import { problemBaseFromEnv } from '../platform/http/problem-base.ts';
 import { serviceApp } from '../platform/http/service-app.ts';
@@ -54,6 +58,8 @@ export interface CommandApiDeps {
   patientRateLimiter?: RateLimiterAbstract;
   /** Base of problem type URIs. Default: PROBLEM_BASE_URL, else `/problems/`. */
   problemBase?: string;
+  /** Inbound flow rules (platform/flow). Default: platform/flow/default-rules.ts. */
+  flowRules?: FlowRules;
 }
 
 export interface CommandApi {
@@ -62,6 +68,8 @@ export interface CommandApi {
   admin: RequestListener;
   registry: Registry;
   idempotency: PgIdempotencyStore;
+  /** Inbound flow control: every route a resource (stage 2 changes its rules live). */
+  flow: FlowControl;
   /** Readiness starts failing and responses ask clients to close their connections. */
   beginShutdown(): void;
   /** Stops background timers (does not end the pool: the caller owns it). */
@@ -130,6 +138,9 @@ export function createApp(deps: CommandApiDeps): CommandApi {
     },
   });
   const { app } = service;
+  // Before authentication and body parsing: a request refused here costs a route match.
+  const inbound = inboundFlow({ registry, ...(deps.flowRules ? { rules: deps.flowRules } : {}) });
+  app.use(flowMiddleware({ flow: inbound.flow, routes: commandApiRoutes }));
 
   // Everything under /v1 is authenticated (also an unknown path: no route discovery without a token).
   const v1: RequestHandler[] = [authenticate({ jwt: jwtSettingsOf(deps.config) })];
@@ -184,7 +195,11 @@ export function createApp(deps: CommandApiDeps): CommandApi {
     admin: service.admin,
     registry,
     idempotency,
+    flow: inbound.flow,
     beginShutdown: service.beginShutdown,
-    close: () => clearInterval(purgeTimer),
+    close: () => {
+      clearInterval(purgeTimer);
+      inbound.stop();
+    },
   };
 }

@@ -42,8 +42,10 @@ const COMMON_PROBLEMS: readonly ErrorCode[] = [
   'unsupported_media_type',
   'idempotency_key_reused',
   'too_many_requests',
+  'flow_limited',
   'internal',
   'dependency_unavailable',
+  'system_overloaded',
 ];
 /** A path parameter that is not valid percent-encoding. */
 const PATH_PROBLEMS: readonly ErrorCode[] = ['bad_parameter'];
@@ -199,7 +201,15 @@ export const auditRoute = defineRoute({
   params: noParams,
   query: auditQuery,
   responses: { 200: { description: 'A page of audit entries', body: auditPage } },
-  problems: ['bad_parameter', 'unauthenticated', 'forbidden', 'internal', 'dependency_unavailable'],
+  problems: [
+    'bad_parameter',
+    'unauthenticated',
+    'forbidden',
+    'flow_limited',
+    'internal',
+    'dependency_unavailable',
+    'system_overloaded',
+  ],
 });
 
 export const commandApiRoutes: readonly RouteSpec[] = [

@@ -10,7 +10,7 @@ import type { HealthResponse } from '../platform/http/health.ts';
 import { healthOf } from '../platform/http/service-app.ts';
 import { createRegistry, type Registry } from '../platform/http/metrics.ts';
 import { defaultAdminPort, serveHandler } from '../platform/http/admin.ts';
-import { boundPort, drain, listen } from '../platform/http/server.ts';
+import { boundPort, connectionLimitsOf, drain, listen } from '../platform/http/server.ts';
 import { createLogger, type Logger } from '../platform/logger.ts';
 import { createPool, type Pool } from '../platform/pg.ts';
 import { createRedis } from '../platform/redis.ts';
@@ -94,7 +94,7 @@ export async function startCommandApi(opts: CommandApiStartOptions): Promise<Com
   });
   const host = opts.host ?? config.HOST;
   const requested = opts.port ?? config.PORT ?? config.COMMAND_API_PORT;
-  const server = await listen(api.app, requested, host);
+  const server = await listen(api.app, requested, host, connectionLimitsOf(config));
   const port = boundPort(server);
   const adminPort = opts.adminPort ?? defaultAdminPort(requested, config.ADMIN_PORT);
   const admin = await serveHandler(api.admin, adminPort, host);

@@ -184,8 +184,23 @@ export const configSchema = z
     BOOKING_HORIZON_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
     /** Inbound flow control: commands one patient may send per minute, shared by every instance (0: off). */
     PATIENT_COMMANDS_PER_MINUTE: z.coerce.number().int().min(0).max(100_000).default(30),
+    /** Connection hygiene (platform/http/server.ts): open connections per public listener; more are dropped. */
+    HTTP_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(1_000_000).default(1024),
+    /** Time a client has to send its request line and headers (slowloris, idle new connections). */
+    HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
+    /** Time a client has to send a whole request, body included. */
+    HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
+    /** An idle keep-alive connection is closed after this long (behind a load balancer: above its idle timeout). */
+    HTTP_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
   })
   .superRefine((c, ctx) => {
+    if (c.HTTP_HEADERS_TIMEOUT_MS > c.HTTP_REQUEST_TIMEOUT_MS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['HTTP_HEADERS_TIMEOUT_MS'],
+        message: `must not exceed HTTP_REQUEST_TIMEOUT_MS (${c.HTTP_REQUEST_TIMEOUT_MS})`,
+      });
+    }
     if (c.NODE_ENV === 'production' && c.PATIENT_KEK === DEV_PATIENT_KEK) {
       ctx.addIssue({ code: 'custom', path: ['PATIENT_KEK'], message: 'must be set in production' });
     }

@@ -8,6 +8,10 @@ import type { Redis } from 'ioredis';
 import { Counter, Gauge } from 'prom-client';
 import type { JwtInput } from '../platform/http/auth.ts';
 import { createRegistry, type Registry } from '../platform/http/metrics.ts';
+import type { FlowControl } from '../platform/flow/flow-control.ts';
+import { flowMiddleware } from '../platform/flow/http.ts';
+import { inboundFlow } from '../platform/flow/inbound.ts';
+import type { FlowRules } from '../platform/flow/rules.ts';
 import { problemBaseFromEnv } from '../platform/http/problem-base.ts';
 import { serviceApp } from '../platform/http/service-app.ts';
 import { createLogger, type Logger } from '../platform/logger.ts';
@@ -41,6 +45,8 @@ export interface QueryApiDeps {
   clock?: () => Date;
   /** Base of problem type URIs. Default: PROBLEM_BASE_URL, else `/problems/`. */
   problemBase?: string;
+  /** Inbound flow rules (platform/flow). Default: platform/flow/default-rules.ts. */
+  flowRules?: FlowRules;
 }
 
 export interface QueryApi {
@@ -51,6 +57,8 @@ export interface QueryApi {
   admin: RequestListener;
   cache: TwoLevelCache;
   registry: Registry;
+  /** Inbound flow control: every route a resource (cache hits of the fast path only counted). */
+  flow: FlowControl;
   beginShutdown(): void;
 }
 
@@ -114,6 +122,8 @@ export function createApp(deps: QueryApiDeps): QueryApi {
     },
   });
   const { app } = service;
+  const inbound = inboundFlow({ registry, ...(deps.flowRules ? { rules: deps.flowRules } : {}) });
+  app.use(flowMiddleware({ flow: inbound.flow, routes: queryApiRoutes }));
   app.use(
     queryRoutes({
       cache,
@@ -144,11 +154,14 @@ export function createApp(deps: QueryApiDeps): QueryApi {
       // While a lost booking read model is rebuilt, answers go through the routes, which mark them.
       redisReady: () => redisReady() && !rebuilding(),
       disabled: service.isShuttingDown,
+      flow: inbound.flow,
     }),
     admin: service.admin,
     cache,
     registry,
+    flow: inbound.flow,
     beginShutdown: () => {
+      inbound.stop();
       redisWatch.stop();
       service.beginShutdown();
     },

@@ -2,6 +2,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import { LRUCache } from 'lru-cache';
 import type { Counter } from 'prom-client';
 import { traceNoRequestsWhere } from '../platform/context.ts';
+import type { FlowControl } from '../platform/flow/flow-control.ts';
 import { httpDurationHistogram, type Registry } from '../platform/http/metrics.ts';
 import type { Logger } from '../platform/logger.ts';
 import { sendCached } from './cache/send-cached.ts';
@@ -44,10 +45,21 @@ export function withFastPath(
     redisReady: () => boolean;
     /** Set during shutdown: everything goes through Express, which closes connections. */
     disabled: () => boolean;
+    /** Cache hits are counted as passes of their route's resource, never checked (one increment). */
+    flow?: FlowControl;
   },
 ): RequestListener {
   const duration = httpDurationHistogram(deps.registry);
   const debug = deps.logger.isLevelEnabled('debug');
+  const fastPasses = new Map<string, () => void>();
+  const countFastPass = (route: string) => {
+    let count = fastPasses.get(route);
+    if (!count) {
+      count = deps.flow?.fastPassCounter(`GET ${route}`) ?? (() => undefined);
+      fastPasses.set(route, count);
+    }
+    count();
+  };
 
   /** The fresh cache entry this request would be answered from, if the fast path answers it. */
   const fastEntry = (req: IncomingMessage) => {
@@ -75,6 +87,7 @@ export function withFastPath(
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       duration.observe({ method: 'GET', route: known.route, status_code: String(res.statusCode) }, seconds);
       deps.outcomes.inc({ route: known.route, outcome: 'l1-hit' });
+      countFastPass(known.route);
       if (debug) deps.logger.debug({ path: req.url, status: res.statusCode }, 'request (fast path)');
       return;
     }

@@ -26,7 +26,13 @@ import {
   searchQuery,
 } from './schemas.ts';
 
-const COMMON_PROBLEMS: readonly ErrorCode[] = ['bad_parameter', 'internal', 'dependency_unavailable'];
+const COMMON_PROBLEMS: readonly ErrorCode[] = [
+  'bad_parameter',
+  'flow_limited',
+  'internal',
+  'dependency_unavailable',
+  'system_overloaded',
+];
 const CACHE: readonly ResponseHeaderName[] = ['ETag', 'X-Cache', 'X-Data-Stale', 'Age', 'Cache-Control'];
 
 /** A read served through the two cache levels: ETag, 304 on If-None-Match, staleness when Redis is down. */

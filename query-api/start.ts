@@ -5,11 +5,12 @@
  */
 import type { Server } from 'node:http';
 import type { Config } from '../platform/config.ts';
+import type { FlowRules } from '../platform/flow/rules.ts';
 import { jwtSettingsOf } from '../platform/http/auth.ts';
 import type { HealthResponse } from '../platform/http/health.ts';
 import { createRegistry, type Registry } from '../platform/http/metrics.ts';
 import { defaultAdminPort, serveHandler } from '../platform/http/admin.ts';
-import { boundPort, drain, listen } from '../platform/http/server.ts';
+import { boundPort, connectionLimitsOf, drain, listen } from '../platform/http/server.ts';
 import { healthOf } from '../platform/http/service-app.ts';
 import { createLogger, type Logger } from '../platform/logger.ts';
 import { patientVault } from '../platform/patient-vault.ts';
@@ -37,6 +38,8 @@ export interface QueryApiStartOptions {
   readModelRoot?: string;
   catalogPrefix?: string;
   searchAlias?: string;
+  /** Inbound flow rules (tests). Default: platform/flow/default-rules.ts. */
+  flowRules?: FlowRules;
 }
 
 export interface QueryApiHandle {
@@ -95,6 +98,7 @@ export async function startQueryApi(opts: QueryApiStartOptions): Promise<QueryAp
     searchAlias,
     logger,
     registry: opts.registry ?? createRegistry(),
+    ...(opts.flowRules ? { flowRules: opts.flowRules } : {}),
   });
   const subscription = await subscribeInvalidations(
     createRedis(config, 'query-api-invalidation', {}, logger),
@@ -104,7 +108,7 @@ export async function startQueryApi(opts: QueryApiStartOptions): Promise<QueryAp
   );
   const host = opts.host ?? config.HOST;
   const requested = opts.port ?? config.PORT ?? config.QUERY_API_PORT;
-  const server = await listen(api.handler, requested, host);
+  const server = await listen(api.handler, requested, host, connectionLimitsOf(config));
   const port = boundPort(server);
   const adminPort = opts.adminPort ?? defaultAdminPort(requested, config.ADMIN_PORT);
   const admin = await serveHandler(api.admin, adminPort, host);

@@ -278,6 +278,24 @@ export const catalogue = {
     action: 'retry-later',
     headers: ['Retry-After', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset'],
   },
+  flow_limited: {
+    status: 429,
+    title: 'Request refused by flow control',
+    explanation:
+      'A flow rule of this route refused the request: too many requests to it per second (or while it warms up after a quiet spell), too many in flight, too many from this client or for this parameter value, or a paced queue that is full; detail names the rule, the RateLimit-* headers the limit when it has one.',
+    clientAction: `Wait Retry-After seconds, then retry; slow down if it keeps happening. ${SAME_KEY}`,
+    action: 'retry-later',
+    headers: ['Retry-After', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset'],
+  },
+  system_overloaded: {
+    status: 503,
+    title: 'The server is overloaded',
+    explanation:
+      'The process sheds load to stay responsive (its event loop lags, or more requests are in flight than it has recently been able to serve); the request was refused before anything was read or changed.',
+    clientAction: `Wait Retry-After seconds, then retry (another instance may answer at once). ${SAME_KEY}`,
+    action: 'retry-later',
+    headers: ['Retry-After'],
+  },
   dependency_unavailable: {
     status: 503,
     title: 'A dependency is unavailable',

@@ -1,6 +1,7 @@
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { toProblem, AppError, type ErrorCode } from './errors.ts';
+import type { Config } from '../config.ts';
 import { problemBaseFromEnv } from './problem-base.ts';
 
 /** The HTTP/1.1 response the parser-level problem is sent as (the request never reached Express). */
@@ -38,13 +39,65 @@ export function answerClientErrors(server: Server, problemBase?: string): void {
   });
 }
 
-/** Starts listening; resolves once bound (port 0 picks a free port — read it from `server.address()`). */
-export async function listen(handler: RequestListener, port: number, host?: string): Promise<Server> {
-  const server = createServer(handler);
+/** Connection hygiene of a public listener (HTTP_* settings of platform/config.ts). */
+export interface ConnectionLimits {
+  /** Open connections at once; the kernel still accepts more, Node closes them at once. */
+  maxConnections: number;
+  /** Request line and headers must arrive within this (a slowloris is cut, an idle new connection closed). */
+  headersTimeoutMs: number;
+  /** The whole request, body included. */
+  requestTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this (Node 20.20 adds a 1 s grace past the advertised value). */
+  keepAliveTimeoutMs: number;
+}
+
+export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
+  maxConnections: 1024,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+};
+
+export const connectionLimitsOf = (
+  config: Partial<
+    Pick<
+      Config,
+      | 'HTTP_MAX_CONNECTIONS'
+      | 'HTTP_HEADERS_TIMEOUT_MS'
+      | 'HTTP_REQUEST_TIMEOUT_MS'
+      | 'HTTP_KEEP_ALIVE_TIMEOUT_MS'
+    >
+  >,
+): ConnectionLimits => ({
+  maxConnections: config.HTTP_MAX_CONNECTIONS ?? DEFAULT_CONNECTION_LIMITS.maxConnections,
+  headersTimeoutMs: config.HTTP_HEADERS_TIMEOUT_MS ?? DEFAULT_CONNECTION_LIMITS.headersTimeoutMs,
+  requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS ?? DEFAULT_CONNECTION_LIMITS.requestTimeoutMs,
+  keepAliveTimeoutMs: config.HTTP_KEEP_ALIVE_TIMEOUT_MS ?? DEFAULT_CONNECTION_LIMITS.keepAliveTimeoutMs,
+});
+
+/**
+ * Starts listening; resolves once bound (port 0 picks a free port — read it from `server.address()`).
+ * `limits` cap the connections and bound how long a client may take: Node checks the header and
+ * request deadlines every `connectionsCheckingInterval` (30 s by default, which would let a
+ * slowloris hold its socket for 40 s); here a quarter of the header timeout, at most a second.
+ */
+export async function listen(
+  handler: RequestListener,
+  port: number,
+  host?: string,
+  limits: ConnectionLimits = DEFAULT_CONNECTION_LIMITS,
+): Promise<Server> {
+  const server = createServer(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4))),
+    },
+    handler,
+  );
   answerClientErrors(server, problemBaseFromEnv());
-  // Longer than typical load-balancer idle timeouts, so the LB closes idle connections first.
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
+  server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+  server.maxConnections = limits.maxConnections;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {

@@ -3,6 +3,7 @@ import { parseQueryApiConfig, type QueryApiConfig } from '../../query-api/config
 import { startQueryApi } from '../../query-api/start.ts';
 import type { QueryApi } from '../../query-api/app.ts';
 import type { Config } from '../../platform/config.ts';
+import type { FlowRules } from '../../platform/flow/rules.ts';
 import { createLogger } from '../../platform/logger.ts';
 
 export interface QueryInstance {
@@ -27,6 +28,8 @@ export async function startQueryInstance(
     redisUrl?: string;
     jwtSecret?: string;
     queryConfig?: Partial<QueryApiConfig>;
+    /** Inbound flow rules of this instance (default: platform/flow/default-rules.ts). */
+    flowRules?: FlowRules;
   },
 ): Promise<QueryInstance> {
   const parsed = parseQueryApiConfig({});
@@ -44,6 +47,7 @@ export async function startQueryInstance(
     readModelRoot: opts.readModelRoot,
     catalogPrefix: opts.catalogPrefix,
     searchAlias: opts.searchAlias,
+    ...(opts.flowRules ? { flowRules: opts.flowRules } : {}),
   });
   const baseUrl = started.url;
   return {

@@ -1,0 +1,33 @@
+/**
+ * The rules every API process starts with: generous (no test or benchmark of the repository is
+ * refused by them), and the one per-client limit the issue asks for, on search, the costliest
+ * read. A later stage replaces them live from Redis; the same schema validates both.
+ *
+ * Resource names are `METHOD /path/template` as the route specs declare them; a process only ever
+ * enters its own routes, so both APIs share this one document.
+ */
+import { parseFlowRules, type FlowRules, type FlowRulesInput } from './rules.ts';
+
+export const DEFAULT_FLOW_RULES_INPUT: FlowRulesInput = {
+  system: {
+    // Far above what a process of 2 cores serves at once; a runaway backlog is cut here.
+    maxInFlight: 4096,
+    bbr: true,
+    bbrTriggerDelayMs: 100,
+    bbrMinInFlight: 8,
+    maxEventLoopDelayMs: 500,
+  },
+  resources: {
+    // Per client address: 20 searches a second with bursts to 60 (the issue's probe sent 200/s from one).
+    'GET /v1/search/institutions': [
+      { kind: 'hot-param', param: { from: 'ip' }, count: 20, burst: 40, maxValues: 50_000 },
+      { kind: 'concurrency', count: 256 },
+    ],
+    // Commands wait on a pool of PG_POOL_MAX connections; beyond this many queued, refuse.
+    'POST /v1/appointments': [{ kind: 'concurrency', count: 1024 }],
+    'POST /v1/appointments/:appointmentId/cancel': [{ kind: 'concurrency', count: 1024 }],
+    'POST /v1/schedules': [{ kind: 'concurrency', count: 1024 }],
+  },
+};
+
+export const defaultFlowRules = (): FlowRules => parseFlowRules(DEFAULT_FLOW_RULES_INPUT);

@@ -1,0 +1,132 @@
+/**
+ * Flow rules as data: zod schemas of every rule kind, so a file default (default-rules.ts) and,
+ * later, a document read from Redis or sent to an admin route are validated the same way.
+ *
+ * Per resource (`METHOD /path/template` for inbound routes, a dependency's name for outbound
+ * calls) an ordered list of rules; all must admit a request. `system` protects the whole process
+ * (inbound resources only). Rates are per second unless a rule says otherwise.
+ */
+import { z } from 'zod';
+
+const positive = z.number().positive().finite();
+const count = z.number().int().min(0);
+
+/** Reject what exceeds `count` passes per second on the sliding window (Sentinel's DefaultController). */
+export const qpsRule = z.object({
+  kind: z.literal('qps'),
+  count: positive,
+});
+
+/**
+ * Reject over a threshold that starts at count/coldFactor after a quiet spell and rises to `count`
+ * over `warmUpPeriodSec` (Sentinel's WarmUpController): a cold cache or pool is not hit at full rate.
+ */
+export const warmUpRule = z.object({
+  kind: z.literal('warm-up'),
+  count: positive,
+  warmUpPeriodSec: z.number().int().min(1).max(3600),
+  coldFactor: z.number().int().min(2).max(100).default(3),
+});
+
+/**
+ * Paced queueing (Sentinel's ThrottlingController, "匀速排队"): requests leave one every
+ * 1000/count ms; one that would wait longer than `maxQueueingTimeMs` is refused at once.
+ */
+export const pacedRule = z.object({
+  kind: z.literal('paced'),
+  count: positive,
+  maxQueueingTimeMs: z.number().int().min(0).max(60_000),
+});
+
+/** At most `count` requests in flight (admitted and not yet completed). */
+export const concurrencyRule = z.object({
+  kind: z.literal('concurrency'),
+  count: z.number().int().min(1),
+});
+
+/** Where a hot parameter's value comes from in an inbound request (`ip`: the client address). */
+export const paramSource = z.discriminatedUnion('from', [
+  z.object({ from: z.literal('ip') }),
+  z.object({ from: z.literal('query'), name: z.string().min(1) }),
+  z.object({ from: z.literal('path'), name: z.string().min(1) }),
+  z.object({ from: z.literal('header'), name: z.string().min(1).toLowerCase() }),
+]);
+
+/**
+ * A token bucket per value of one request parameter (Sentinel's ParamFlowChecker, QPS grade):
+ * `count` per `durationSec` and `burst` extra, with per-value exceptions; at most `maxValues`
+ * values are tracked (least recently used forgotten). A request without the parameter passes.
+ */
+export const hotParamRule = z.object({
+  kind: z.literal('hot-param'),
+  param: paramSource,
+  count,
+  durationSec: z.number().int().min(1).max(86_400).default(1),
+  burst: count.default(0),
+  exceptions: z.array(z.object({ value: z.string(), count })).default([]),
+  maxValues: z.number().int().min(1).max(1_000_000).default(10_000),
+});
+
+export const flowRule = z.discriminatedUnion('kind', [
+  qpsRule,
+  warmUpRule,
+  pacedRule,
+  concurrencyRule,
+  hotParamRule,
+]);
+
+/**
+ * Adaptive system protection (Sentinel's SystemRuleManager with its BBR check; the event-loop
+ * delay stands in for the load average as the trigger). Applies to inbound resources only.
+ */
+export const systemRule = z.object({
+  /** Hard ceiling on inbound requests in flight in the process (null: none). */
+  maxInFlight: z.number().int().min(1).nullable().default(null),
+  /**
+   * BBR: while the event loop lags at least `bbrTriggerDelayMs` (mean over the sampling window),
+   * admit only while in flight ≤ max success QPS × min RT (and always up to `bbrMinInFlight`).
+   */
+  bbr: z.boolean().default(true),
+  bbrTriggerDelayMs: z.number().min(0).default(50),
+  bbrMinInFlight: z.number().int().min(1).default(4),
+  /** Shed every new inbound request while the event loop lags more than this (null: never). */
+  maxEventLoopDelayMs: z.number().positive().nullable().default(500),
+});
+
+const resourceRules = z.array(flowRule).superRefine((rules, ctx) => {
+  // A paced rule answers with a wait; rules after it would be judged before the wait ends.
+  const paced = rules.filter((r) => r.kind === 'paced').length;
+  if (paced > 1) ctx.addIssue({ code: 'custom', message: 'at most one paced rule per resource' });
+  if (paced === 1 && rules.at(-1)?.kind !== 'paced') {
+    ctx.addIssue({ code: 'custom', message: 'a paced rule must come last' });
+  }
+});
+
+export const flowRulesSchema = z.object({
+  /** Rules per resource name. */
+  resources: z.record(z.string().min(1), resourceRules).default({}),
+  system: systemRule.default(systemRule.parse({})),
+  /** Sliding window of the statistics the QPS rules judge by (Sentinel: 2 × 500 ms). */
+  window: z
+    .object({
+      sampleCount: z.number().int().min(1).max(60).default(2),
+      intervalMs: z.number().int().min(100).max(60_000).default(1000),
+    })
+    .refine((w) => w.intervalMs % w.sampleCount === 0, { message: 'intervalMs must divide by sampleCount' })
+    .default({ sampleCount: 2, intervalMs: 1000 }),
+});
+
+export type QpsRule = z.infer<typeof qpsRule>;
+export type WarmUpRule = z.infer<typeof warmUpRule>;
+export type PacedRule = z.infer<typeof pacedRule>;
+export type ConcurrencyRule = z.infer<typeof concurrencyRule>;
+export type HotParamRule = z.infer<typeof hotParamRule>;
+export type ParamSource = z.infer<typeof paramSource>;
+export type FlowRule = z.infer<typeof flowRule>;
+export type SystemRule = z.infer<typeof systemRule>;
+export type FlowRules = z.infer<typeof flowRulesSchema>;
+/** What a rules document may omit (defaults filled in by `parseFlowRules`). */
+export type FlowRulesInput = z.input<typeof flowRulesSchema>;
+
+/** Validates a rules document; throws a zod error naming each bad field. */
+export const parseFlowRules = (input: unknown): FlowRules => flowRulesSchema.parse(input);

@@ -1,0 +1,44 @@
+/**
+ * Adaptive system protection: SystemRuleManager.checkSystem of Sentinel (sentinel-core
+ * `slots/system/SystemRuleManager.java`), with Node's event-loop delay in the place of the load
+ * average. Sentinel's BBR check — refuse while the threads in flight exceed
+ * maxSuccessQps × minRt — runs only once the load crosses its threshold; here once the loop lags
+ * `bbrTriggerDelayMs`. Above `maxEventLoopDelayMs` every new inbound request is shed: a process
+ * whose loop lags that much answers nothing on time, admitted or not.
+ */
+import type { ResourceStat } from './statistic.ts';
+import type { SystemRule } from './rules.ts';
+
+export interface SystemSignals {
+  /** Event-loop delay (ms) over the last sampling window; 0 when not measured. */
+  eventLoopDelayMs: number;
+}
+
+export type SystemVerdict =
+  | { pass: true }
+  | { pass: false; rule: 'system-max-in-flight' | 'system-event-loop' | 'system-bbr'; retryAfterMs: number };
+
+const SHED_RETRY_MS = 1000;
+
+/** `inbound` aggregates every inbound resource of the process (Sentinel's ENTRY_NODE). */
+export function checkSystem(
+  rule: SystemRule,
+  inbound: ResourceStat,
+  signals: SystemSignals,
+  now: number,
+): SystemVerdict {
+  const inFlight = inbound.inFlight;
+  if (rule.maxInFlight !== null && inFlight + 1 > rule.maxInFlight) {
+    return { pass: false, rule: 'system-max-in-flight', retryAfterMs: SHED_RETRY_MS };
+  }
+  const delay = signals.eventLoopDelayMs;
+  if (rule.maxEventLoopDelayMs !== null && delay > rule.maxEventLoopDelayMs) {
+    return { pass: false, rule: 'system-event-loop', retryAfterMs: SHED_RETRY_MS };
+  }
+  if (rule.bbr && delay >= rule.bbrTriggerDelayMs && inFlight >= rule.bbrMinInFlight) {
+    // The BBR estimate of what the process can hold: its best throughput times its best latency.
+    const capacity = (inbound.maxSuccessQps(now) * (inbound.minRt(now) ?? 0)) / 1000;
+    if (inFlight > capacity) return { pass: false, rule: 'system-bbr', retryAfterMs: SHED_RETRY_MS };
+  }
+  return { pass: true };
+}

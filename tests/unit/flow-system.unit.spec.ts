@@ -1,0 +1,66 @@
+/**
+ * Adaptive system protection (platform/flow/system.ts through FlowControl): BBR while the event
+ * loop lags, a delay ceiling and an in-flight ceiling, all on injected signals and a fake clock.
+ */
+import { describe, expect, it } from 'vitest';
+import { FlowControl, type Entry } from '../../platform/flow/flow-control.ts';
+import { parseFlowRules } from '../../platform/flow/rules.ts';
+
+function system(rule: Record<string, unknown>) {
+  const signals = { eventLoopDelayMs: 0 };
+  const flow = new FlowControl(parseFlowRules({ system: rule }), { clock: () => 0, signals: () => signals });
+  return { flow, signals };
+}
+
+describe('system protection', () => {
+  it('given BBR, when the loop lags, then it admits while in flight ≤ max success QPS × min RT', () => {
+    const { flow, signals } = system({
+      bbr: true,
+      bbrTriggerDelayMs: 50,
+      bbrMinInFlight: 2,
+      maxEventLoopDelayMs: null,
+    });
+    // Learn the capacity: ~100 requests completed in one 500 ms bucket at 20 ms each → ~200/s × 20 ms ≈ 4.
+    for (let i = 0; i < 100; i++) (flow.entry('a', { inbound: true, now: 0 }) as Entry).release({ now: 20 });
+    const held: Entry[] = [];
+    for (let i = 0; i < 10; i++) {
+      const e = flow.entry('a', { inbound: true, now: 100 });
+      if (e.pass) held.push(e);
+    }
+    expect(held).toHaveLength(10); // no lag: BBR does not apply
+    for (const e of held.splice(5)) e.release({ now: 120 }); // RT 20 ms, as learnt
+    signals.eventLoopDelayMs = 80;
+    const refused = flow.entry('a', { inbound: true, now: 120 });
+    expect(refused).toMatchObject({ pass: false, rule: 'system-bbr', system: true, retryAfterMs: 1000 });
+    held.pop()!.release({ now: 120 });
+    expect(flow.entry('a', { inbound: true, now: 120 }).pass).toBe(true); // 4 in flight ≤ 212/s × 20 ms
+    expect(flow.entry('a', { inbound: true, now: 120 }).pass).toBe(false);
+    // Outbound entries are not the system's to shed.
+    expect(flow.entry('pg', { now: 120 }).pass).toBe(true);
+    expect(flow.stat('a').totals.block.get('system-bbr')).toBe(2);
+  });
+
+  it('below bbrMinInFlight, BBR admits even when nothing has completed yet', () => {
+    const { flow, signals } = system({ bbrTriggerDelayMs: 0, bbrMinInFlight: 3, maxEventLoopDelayMs: null });
+    signals.eventLoopDelayMs = 200;
+    const results = [0, 1, 2, 3].map(() => flow.entry('a', { inbound: true, now: 0 }).pass);
+    expect(results).toEqual([true, true, true, false]);
+  });
+
+  it('sheds every inbound request while the loop lags beyond the ceiling, and caps the process in flight', () => {
+    const { flow, signals } = system({ bbr: false, maxEventLoopDelayMs: 300, maxInFlight: 2 });
+    signals.eventLoopDelayMs = 301;
+    expect(flow.entry('a', { inbound: true, now: 0 })).toMatchObject({
+      pass: false,
+      rule: 'system-event-loop',
+    });
+    signals.eventLoopDelayMs = 10;
+    expect(flow.entry('a', { inbound: true, now: 0 }).pass).toBe(true);
+    expect(flow.entry('b', { inbound: true, now: 0 }).pass).toBe(true);
+    expect(flow.entry('c', { inbound: true, now: 0 })).toMatchObject({
+      pass: false,
+      rule: 'system-max-in-flight',
+    });
+    expect(flow.inbound.inFlight).toBe(2);
+  });
+});

@@ -35,7 +35,7 @@ import {
   type StreamState,
 } from './slot-state.ts';
 import { openNumbered } from './slots.ts';
-import { joinWaitlist, leaveWaitlist } from './waitlist.ts';
+import { joinWaitlist, leaveWaitlist, offerFreeSlots } from './waitlist.ts';
 
 export const initialStreamState = (): StreamState => ({ schedule: initialState(), book: null });
 
@@ -89,6 +89,8 @@ function decideSlotCommand(
       return confirmPayment(command, n);
     case 'ExpireHold':
       return expireHold(command, n, options);
+    case 'OfferFreeSlots':
+      return offerFreeSlots(command, n, options);
     case 'JoinWaitlist':
       return joinWaitlist(command, n, options);
     case 'LeaveWaitlist':
@@ -120,6 +122,7 @@ function decideUnnumbered(command: ScheduleStreamCommand, state: StreamState): S
         ? accept()
         : notNumbered(state);
     case 'ConfirmPayment':
+    case 'OfferFreeSlots':
     case 'JoinWaitlist':
     case 'LeaveWaitlist':
     case 'CheckIn':

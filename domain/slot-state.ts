@@ -79,6 +79,16 @@ export interface ExpireHold extends OfferContext {
   now: Date;
 }
 
+/**
+ * Offers every free slot the waiting patients may take now (fired at a reservation's release
+ * time, when slots become open to channels that were waiting). Repeating it offers nothing new.
+ */
+export interface OfferFreeSlots extends OfferContext {
+  type: 'OfferFreeSlots';
+  scheduleId: string;
+  now: Date;
+}
+
 export interface JoinWaitlist {
   type: 'JoinWaitlist';
   scheduleId: string;
@@ -111,7 +121,8 @@ export interface MarkNoShow {
   now: Date;
 }
 
-export type SlotCommand = ConfirmPayment | ExpireHold | JoinWaitlist | LeaveWaitlist | CheckIn | MarkNoShow;
+export type SlotCommand =
+  ConfirmPayment | ExpireHold | OfferFreeSlots | JoinWaitlist | LeaveWaitlist | CheckIn | MarkNoShow;
 
 export type ScheduleStreamCommand =
   OpenWithSlots | BookSlot | CancelWithOffer | ChangeCapacity | CloseSchedule | SlotCommand;

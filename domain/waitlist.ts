@@ -9,6 +9,7 @@ import {
   DEFAULT_CHANNEL,
   type JoinWaitlist,
   type LeaveWaitlist,
+  type OfferFreeSlots,
   type Numbered,
   reject,
   type ScheduleStreamEvent,
@@ -92,4 +93,23 @@ export function offerFreedSlot(
   if (!entry) return [];
   const taker = { ...entry, appointmentId: entry.entryId };
   return takeSlot(n, taker, slot, 'waitlist', now, o.offerMinutes);
+}
+
+/** Each free slot, lowest first, to the first waiting patient who may take it and has none yet. */
+export function offerFreeSlots(cmd: OfferFreeSlots, n: Numbered, o: SlotOptions): StreamDecision {
+  if (bookingRefusal(n, cmd.now, o)) return accept();
+  const offered = new Set(cmd.barredFromOffers ?? []);
+  const events: ScheduleStreamEvent[] = [];
+  for (let slot = 1; slot <= n.book.plan.count; slot++) {
+    if (n.book.taken.has(slot)) continue;
+    const entry = n.book.waitlist.find(
+      (e) => !offered.has(e.patientRef) && !blockingReservation(n.book.plan, slot, e.channel, cmd.now),
+    );
+    if (!entry) continue;
+    offered.add(entry.patientRef);
+    events.push(
+      ...takeSlot(n, { ...entry, appointmentId: entry.entryId }, slot, 'waitlist', cmd.now, o.offerMinutes),
+    );
+  }
+  return accept(...events);
 }

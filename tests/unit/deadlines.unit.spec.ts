@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { deadlineChangesOf } from '../../domain/deadlines.ts';
+import { deadlineChangesOf, deadlineCommand } from '../../domain/deadlines.ts';
 import { aCancellation, aClosure, BEFORE_SESSION } from '../support/schedule-mother.ts';
 import {
   aNumberedOpen,
@@ -8,6 +8,7 @@ import {
   aPlan,
   aSlotBooking,
   aWaitlistJoin,
+  ONSITE_RELEASE,
   streamOf,
 } from '../support/slot-mother.ts';
 
@@ -21,24 +22,43 @@ const eventsOf = (...commands: Parameters<typeof streamOf>[0]) => {
 
 describe('deadlines set and settled by a decision', () => {
   it('a paid booking sets its hold deadline; a free one sets none', () => {
-    expect(deadlineChangesOf(streamOf([open, booking]))).toEqual({
-      set: [{ appointmentId: booking.appointmentId, kind: 'hold_expiry', dueAt: DEADLINE.toISOString() }],
-      settled: [],
+    const opened = streamOf([open]);
+    expect(deadlineChangesOf(streamOf([open, booking]).slice(opened.length))).toEqual({
+      set: [{ kind: 'hold_expiry', subject: booking.appointmentId, dueAt: DEADLINE.toISOString() }],
+      settledHolds: [],
     });
-    const free = aNumberedOpen(aPlan(), { fee: 0 });
-    expect(deadlineChangesOf(streamOf([free, aSlotBooking(free.scheduleId)]))).toEqual({
+    const free = aNumberedOpen(aPlan({ reservations: [] }), { fee: 0 });
+    const freeOpened = streamOf([free]);
+    expect(
+      deadlineChangesOf(streamOf([free, aSlotBooking(free.scheduleId)]).slice(freeOpened.length)),
+    ).toEqual({
       set: [],
-      settled: [],
+      settledHolds: [],
     });
   });
 
+  it('releasing slots with a reservation sets its release time, once per distinct time', () => {
+    const reserved = aNumberedOpen(
+      aPlan({
+        reservations: [
+          { channel: 'onsite', from: 1, to: 2, releasesAt: ONSITE_RELEASE },
+          { channel: 'follow-up', from: 3, to: 4, releasesAt: ONSITE_RELEASE },
+        ],
+      }),
+    );
+    expect(deadlineChangesOf(streamOf([reserved])).set).toEqual([
+      { kind: 'slot_release', subject: reserved.scheduleId, dueAt: ONSITE_RELEASE.toISOString() },
+    ]);
+  });
+
   it('a payment, a cancellation and an expiry each settle it', () => {
-    for (const events of [
+    const decisions = [
       eventsOf(aPayment(booking.appointmentId)),
       eventsOf(aCancellation(booking.appointmentId)),
       eventsOf(anExpiry(booking.appointmentId, DEADLINE)),
-    ])
-      expect(deadlineChangesOf(events).settled).toEqual([booking.appointmentId]);
+    ];
+    for (const events of decisions)
+      expect(deadlineChangesOf(events).settledHolds).toEqual([booking.appointmentId]);
   });
 
   it('an expiry that offers the slot on settles one deadline and sets the offer’s', () => {
@@ -50,16 +70,36 @@ describe('deadlines set and settled by a decision', () => {
     expect(deadlineChangesOf(events)).toEqual({
       set: [
         {
-          appointmentId: join.entryId,
           kind: 'hold_expiry',
+          subject: join.entryId,
           dueAt: new Date(DEADLINE.getTime() + 15 * 60_000).toISOString(),
         },
       ],
-      settled: [booking.appointmentId],
+      settledHolds: [booking.appointmentId],
     });
   });
 
   it('closing settles every open hold', () => {
-    expect(deadlineChangesOf(eventsOf(aClosure())).settled).toEqual([booking.appointmentId]);
+    expect(deadlineChangesOf(eventsOf(aClosure())).settledHolds).toEqual([booking.appointmentId]);
+  });
+
+  it('each deadline fires its command at the poller’s time', () => {
+    const now = new Date(DEADLINE.getTime() + 1000);
+    expect(
+      deadlineCommand({ kind: 'hold_expiry', subject: 'a1', dueAt: DEADLINE.toISOString() }, now),
+    ).toEqual({
+      type: 'ExpireHold',
+      appointmentId: 'a1',
+      now,
+      barredFromOffers: [],
+    });
+    expect(
+      deadlineCommand({ kind: 'slot_release', subject: 's1', dueAt: DEADLINE.toISOString() }, now, ['p9']),
+    ).toEqual({
+      type: 'OfferFreeSlots',
+      scheduleId: 's1',
+      now,
+      barredFromOffers: ['p9'],
+    });
   });
 });

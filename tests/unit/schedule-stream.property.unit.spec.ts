@@ -116,6 +116,15 @@ const commandArb: fc.Arbitrary<ScheduleStreamCommand> = fc.oneof(
     }),
   },
   {
+    weight: 10,
+    arbitrary: fc.record({
+      type: fc.constant('OfferFreeSlots' as const),
+      scheduleId: fc.constant('s'),
+      now: clockArb,
+      barredFromOffers: barredArb,
+    }),
+  },
+  {
     weight: 1,
     arbitrary: fc.record({
       type: fc.constant('CloseSchedule' as const),

@@ -193,6 +193,41 @@ describe('offers: a freed slot goes to the first waiting patient, in the same de
   });
 });
 
+describe('OfferFreeSlots: a reservation released while patients wait', () => {
+  // Two slots: No. 1 booked online, No. 2 on-site until the release; w1 and w2 wait online.
+  const open = aNumberedOpen(
+    aPlan({ count: 2, reservations: [{ channel: 'onsite', from: 2, to: 2, releasesAt: ONSITE_RELEASE }] }),
+  );
+  const h0 = streamOf([open, aSlotBooking(open.scheduleId)]);
+  const w1 = aWaitlistJoin(open.scheduleId, { patientRef: 'w1', entryId: 'e1' });
+  const w2 = aWaitlistJoin(open.scheduleId, { patientRef: 'w2', entryId: 'e2' });
+  const waiting = [...h0, ...decided(h0, w1), ...decided([...h0, ...decided(h0, w1)], w2)];
+  const offer = { type: 'OfferFreeSlots', scheduleId: open.scheduleId, now: ONSITE_RELEASE } as const;
+
+  it('at the release time offers the freed slot to the first waiting patient', () => {
+    const { decision } = given(...waiting).when(offer);
+    expect(decision.ok && dataOf(decision.events, 'SlotTaken')).toMatchObject([
+      { slot: 2, patientRef: 'w1', source: 'waitlist' },
+    ]);
+  });
+
+  it('before the release offers nothing, and fired again after the offer offers nothing new', () => {
+    given(...waiting)
+      .when({ ...offer, now: new Date(ONSITE_RELEASE.getTime() - 1) })
+      .thenNothing();
+    given(...waiting, ...decided(waiting, offer))
+      .when(offer)
+      .thenNothing();
+  });
+
+  it('is refused on a capacity-only schedule', () => {
+    const capacityOnly = streamOf([{ ...open, slots: undefined, scheduleId: 'c' }]);
+    given(...capacityOnly)
+      .when({ ...offer, scheduleId: 'c' })
+      .thenRejectedWith('not_numbered');
+  });
+});
+
 describe('LeaveWaitlist', () => {
   const { open, history } = full();
   const joined = [

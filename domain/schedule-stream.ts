@@ -30,6 +30,7 @@ import {
   type ScheduleStreamCommand,
   type ScheduleStreamEvent,
   type SlotBook,
+  type SlotCommand,
   type SlotOptions,
   type StreamDecision,
   type StreamState,
@@ -76,14 +77,7 @@ export function decideStream(
   }
 }
 
-function decideSlotCommand(
-  command: Exclude<
-    ScheduleStreamCommand,
-    { type: 'OpenSchedule' | 'BookAppointment' | 'CancelAppointment' | 'ChangeCapacity' | 'CloseSchedule' }
-  >,
-  n: Numbered,
-  options: SlotOptions,
-): StreamDecision {
+function decideSlotCommand(command: SlotCommand, n: Numbered, options: SlotOptions): StreamDecision {
   switch (command.type) {
     case 'ConfirmPayment':
       return confirmPayment(command, n);

@@ -16,6 +16,7 @@ import { z } from 'zod';
 import { scheduleEventUpcasters } from '../domain/event-versions.ts';
 import { latestPatientEventVersions, patientEventSchemas } from '../domain/patient-events.ts';
 import { scheduleEventTypes } from '../domain/schedule-events.ts';
+import { latestSlotEventVersions, slotEventSchemas } from '../domain/slot-events.ts';
 import { publishedEnvelopeSchema, publishedHeadersSchema } from '../projections/relay/event-message.ts';
 
 type JsonSchema = Record<string, unknown>;
@@ -32,6 +33,12 @@ export const eventVersions = (): { type: string; version: number; schema: z.ZodT
   ...scheduleEventTypes.flatMap((type) =>
     scheduleEventUpcasters.versions(type).map(({ version, schema }) => ({ type, version, schema })),
   ),
+  // Numbered slots, holds, the waitlist and attendance (schedule streams, docs/adr/0011): v1 each.
+  ...Object.entries(slotEventSchemas).map(([type, schema]) => ({
+    type,
+    version: latestSlotEventVersions[type as keyof typeof latestSlotEventVersions],
+    schema,
+  })),
   // A patient's own stream (`patient-<ref>`, docs/adr/0010): one version each so far.
   ...Object.entries(patientEventSchemas).map(([type, schema]) => ({
     type,

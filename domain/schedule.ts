@@ -394,17 +394,8 @@ export function evolve(state: ScheduleState, event: ScheduleEvent): ScheduleStat
       activeByPatient.set(patientRef, appointmentId);
       return { ...state, appointments, activeByPatient };
     }
-    case 'AppointmentCancelled': {
-      if (state.status === 'initial') return state;
-      const current = state.appointments.get(event.data.appointmentId);
-      if (!current) return state;
-      const appointments = new Map(state.appointments);
-      appointments.set(current.appointmentId, { ...current, status: 'cancelled' });
-      const activeByPatient = new Map(state.activeByPatient);
-      if (activeByPatient.get(current.patientRef) === current.appointmentId)
-        activeByPatient.delete(current.patientRef);
-      return { ...state, appointments, activeByPatient };
-    }
+    case 'AppointmentCancelled':
+      return withAppointmentEnded(state, event.data.appointmentId);
     case 'CapacityChanged':
       if (state.status === 'initial') return state;
       return { ...state, capacity: event.data.capacity };
@@ -414,6 +405,22 @@ export function evolve(state: ScheduleState, event: ScheduleEvent): ScheduleStat
     default:
       return assertNever(event);
   }
+}
+
+/**
+ * The appointment no longer active (cancelled, or on a numbered schedule also a hold that
+ * expired: schedule-stream.ts): its place is free and its patient may book again.
+ */
+export function withAppointmentEnded(state: ScheduleState, appointmentId: string): ScheduleState {
+  if (state.status === 'initial') return state;
+  const current = state.appointments.get(appointmentId);
+  if (!current) return state;
+  const appointments = new Map(state.appointments);
+  appointments.set(current.appointmentId, { ...current, status: 'cancelled' });
+  const activeByPatient = new Map(state.activeByPatient);
+  if (activeByPatient.get(current.patientRef) === current.appointmentId)
+    activeByPatient.delete(current.patientRef);
+  return { ...state, appointments, activeByPatient };
 }
 
 export const fold = (

@@ -4,6 +4,7 @@
  * AsyncAPI 3.0 (@asyncapi/parser, offline: every $ref is a local file) and lists every event.
  */
 import { latestPatientEventVersions } from '../../domain/patient-events.ts';
+import { latestSlotEventVersions } from '../../domain/slot-events.ts';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { fromFile, Parser } from '@asyncapi/parser';
@@ -116,7 +117,11 @@ describe('contracts/asyncapi.yaml', () => {
   it('describes every event type of booking.events with the schema of its latest version', () => {
     const events = Object.values(raw.channels).find((c) => c.address === 'booking.events')!;
     const listed = Object.values(events.messages).map((m) => m.$ref.replace('#/components/messages/', ''));
-    const latest: Record<string, number> = { ...latestSchemaVersions, ...latestPatientEventVersions };
+    const latest: Record<string, number> = {
+      ...latestSchemaVersions,
+      ...latestSlotEventVersions,
+      ...latestPatientEventVersions,
+    };
     expect(listed.sort()).toEqual(Object.keys(latest).sort());
     for (const [type, version] of Object.entries(latest)) {
       const data = raw.components.messages[type]!.payload.allOf?.find((s) => s.properties?.data)?.properties

@@ -33,7 +33,7 @@ export const eventVersions = (): { type: string; version: number; schema: z.ZodT
   ...scheduleEventTypes.flatMap((type) =>
     scheduleEventUpcasters.versions(type).map(({ version, schema }) => ({ type, version, schema })),
   ),
-  // Numbered slots, holds, the waitlist and attendance (schedule streams, docs/adr/0011): v1 each.
+  // Numbered slots, holds, the waitlist and attendance (schedule streams, docs/adr/0012): v1 each.
   ...Object.entries(slotEventSchemas).map(([type, schema]) => ({
     type,
     version: latestSlotEventVersions[type as keyof typeof latestSlotEventVersions],

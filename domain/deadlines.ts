@@ -1,5 +1,5 @@
 /**
- * The deadlines a decision's events set and settle (docs/adr/0011): the pure half of the
+ * The deadlines a decision's events set and settle (docs/adr/0012): the pure half of the
  * `deadlines` table the command path writes in the append's transaction, and the command each
  * one fires. A hold's deadline is set by its SlotTaken and settled by whatever ends the hold (a
  * payment, a cancellation, its expiry), so the table holds exactly the holds still open; a

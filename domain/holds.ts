@@ -1,7 +1,7 @@
 /**
  * Booking a numbered slot and the life of its hold: held (a fee is due) → confirmed by a payment,
  * or expired at its deadline, or cancelled; free slots are confirmed at once. A slot freed by an
- * expiry or a cancellation is offered to the waitlist in the same decision. Pure; docs/adr/0011.
+ * expiry or a cancellation is offered to the waitlist in the same decision. Pure; docs/adr/0012.
  *
  * Idempotence, as the deadline mechanism and the payment side need it:
  * - ConfirmPayment with the reference already recorded: accepted, no event.

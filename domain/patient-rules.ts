@@ -1,6 +1,6 @@
 /**
  * The per-patient rules (issue 15 item 4), pure. They span schedules, so no schedule's stream can
- * hold them: docs/adr/0011 puts them in a `patient_bookings` table written in the append's
+ * hold them: docs/adr/0012 puts them in a `patient_bookings` table written in the append's
  * transaction under a per-patient row lock. This module is everything about them that is not
  * SQL: the patient's state, the facts a schedule's events imply for it, and the rules.
  *
@@ -78,7 +78,7 @@ export interface ScheduleRef {
   date: string;
 }
 
-/** What one schedule event means for its patient (the rows docs/adr/0011 writes), if anything. */
+/** What one schedule event means for its patient (the rows docs/adr/0012 writes), if anything. */
 export function patientFactOf(e: ScheduleStreamEvent, s: ScheduleRef): PatientFact | null {
   switch (e.type) {
     case 'AppointmentBooked': {
@@ -172,7 +172,7 @@ export const barredFromOffers = (
 /**
  * The rules over the events of one decision: the first patient whose state after them breaks a
  * rule, with why. The command path runs this inside the append's transaction, on states it read
- * under the patients' row locks, and rolls back on a refusal (docs/adr/0011).
+ * under the patients' row locks, and rolls back on a refusal (docs/adr/0012).
  */
 export function checkDecision(
   states: ReadonlyMap<string, PatientState>,

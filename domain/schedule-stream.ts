@@ -111,7 +111,7 @@ function decideUnnumbered(command: ScheduleStreamCommand, state: StreamState): S
     case 'CloseSchedule':
       return decide(command, state.schedule);
     case 'ExpireHold':
-      // A deadline fired for an appointment without a hold: nothing to expire (docs/adr/0011).
+      // A deadline fired for an appointment without a hold: nothing to expire (docs/adr/0012).
       return state.schedule.status !== 'initial' && state.schedule.appointments.has(command.appointmentId)
         ? accept()
         : notNumbered(state);

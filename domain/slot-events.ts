@@ -1,6 +1,6 @@
 /**
  * The events numbered slots, holds, the waitlist and attendance add to a schedule's stream
- * (issue 15; docs/adr/0011). Written once, as zod schemas, like schedule-events.ts.
+ * (issue 15; docs/adr/0012). Written once, as zod schemas, like schedule-events.ts.
  *
  * They are kept apart from `scheduleEventSchemas` on purpose: the command API and the projectors
  * still switch exhaustively over `ScheduleEvent` (the five events of a capacity-only schedule),

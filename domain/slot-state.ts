@@ -1,5 +1,5 @@
 /**
- * The schedule stream's full vocabulary (issue 15; docs/adr/0011): the commands, state, errors
+ * The schedule stream's full vocabulary (issue 15; docs/adr/0012): the commands, state, errors
  * and options of a schedule that may carry numbered slots. Types only, plus the decision helpers;
  * the rules live in slots.ts, holds.ts, waitlist.ts and attendance.ts, the dispatch and the fold in
  * schedule-stream.ts.
@@ -72,7 +72,7 @@ export interface ConfirmPayment {
   now: Date;
 }
 
-/** Fired by the deadline mechanism (docs/adr/0011) at or after a hold's deadline. */
+/** Fired by the deadline mechanism (docs/adr/0012) at or after a hold's deadline. */
 export interface ExpireHold extends OfferContext {
   type: 'ExpireHold';
   appointmentId: string;

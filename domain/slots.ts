@@ -1,6 +1,6 @@
 /**
  * Numbered slots (号源): releasing them with a schedule, their times, which channel may take
- * which slot when, and the events of taking one. Pure; see docs/adr/0011.
+ * which slot when, and the events of taking one. Pure; see docs/adr/0012.
  */
 import { decide as decideCapacity } from './schedule.ts';
 import type { SlotsReleased } from './slot-events.ts';

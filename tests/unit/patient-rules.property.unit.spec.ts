@@ -1,5 +1,5 @@
 /**
- * The per-patient rules, serialised per patient as the lock of docs/adr/0011 serialises them:
+ * The per-patient rules, serialised per patient as the lock of docs/adr/0012 serialises them:
  * whatever bookings, endings and no-shows arrive, in any order and at any time, a decision that
  * `checkDecision` passes never leaves a patient with two active appointments with one doctor on
  * one day, more than N active, or a booking made while limited by no-shows.

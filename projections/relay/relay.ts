@@ -229,7 +229,8 @@ export function startRelay(opts: RelayOptions): RelayHandle {
         errors += 1;
         status.consecutiveErrors = errors;
         status.lastError = describeError(err);
-        const backoff = Math.min(5_000, 100 * 2 ** Math.min(errors, 6));
+        // At most 2 s: the relay resumes within seconds once Kafka (or PostgreSQL) answers again.
+        const backoff = Math.min(2_000, 100 * 2 ** Math.min(errors, 6));
         log.error(
           { err: describeError(err), backoffMs: backoff },
           'relay batch failed; retrying from the checkpoint',

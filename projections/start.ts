@@ -237,7 +237,6 @@ export async function startProjections(
         logger,
       });
       await unlessStopped(writer.liveVersion());
-      await startProjector('redis', handlerOf('redis', handlerFor(writer)));
       const redis = io.redis;
       keyspaceGuard = guardKeyspace({
         redis,
@@ -258,6 +257,13 @@ export async function startProjections(
         registry,
         intervalMs: pc.READ_MODEL_CHECK_INTERVAL_MS,
       });
+      const guard = keyspaceGuard;
+      // A failed attempt (Kafka not answering yet) is retried with a new guard: stop this one.
+      await unlessStopped(guard.markIfNew()).catch((err: unknown) => {
+        guard.stop();
+        throw err;
+      });
+      await startProjector('redis', handlerOf('redis', handlerFor(writer)));
       void keyspaceGuard
         .check()
         .catch((err: unknown) => logger.warn({ err }, 'read-model keyspace check failed'));

@@ -109,17 +109,21 @@ const redisFlush: Fault = {
   id: 'redis-flush',
   name: 'Redis read model flushed',
   describe:
-    "every key of the run's booking read model deleted (what FLUSHALL does to it; the machine's shared Redis is not flushed)",
+    "every key of the run's booking read model deleted in one atomic script, as FLUSHALL deletes them (the machine's shared Redis is not flushed)",
   async run({ redisUrl, readModelPrefix, log }) {
     const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
     let n = 0;
     try {
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${readModelPrefix}*`, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length) n += await redis.unlink(...keys);
-      } while (cursor !== '0');
+      // KEYS blocks Redis for the scan (about 10 ms for 15,000 keys): here that is the point.
+      n = Number(
+        await redis.eval(
+          `local keys = redis.call('KEYS', ARGV[1])
+           for i = 1, #keys, 1000 do redis.call('UNLINK', unpack(keys, i, math.min(i + 999, #keys))) end
+           return #keys`,
+          0,
+          `${readModelPrefix}*`,
+        ),
+      );
     } finally {
       redis.disconnect();
     }

@@ -5,14 +5,15 @@
  * persistence or a FLUSHALL the group's offsets still say "done" and the projector would never
  * look back. The epoch marker (read-models/bookings.ts) is set when the keyspace is known whole;
  * the guard checks it periodically:
- *   marker present                              → nothing to do;
- *   marker absent, no offsets committed yet     → a new read model: the projector builds it from
- *                                                 the start; set the marker;
- *   marker absent, keyspace content present     → a read model from before the marker existed; set it
- *                                                 (live writes need the marker, so after a loss
- *                                                 nothing but a rebuild recreates content);
- *   marker absent, offsets committed, no content → LOST: rebuild from the event store
- *                                                 (projections/rebuild.ts), then set the marker.
+ *   marker present                           → nothing to do;
+ *   marker absent, no offsets committed yet  → a new read model: the projector builds it from the
+ *                                              start; set the marker;
+ *   marker absent, offsets committed         → LOST (all of it, or the part that held the marker):
+ *                                              rebuild from the event store (projections/rebuild.ts)
+ *                                              into a new version, which sets the marker.
+ * Content without a marker is never taken for a whole read model: a chaos run deleted a keyspace
+ * key by key, the guard looked in the middle, saw content, re-marked it, and 478 bookings were gone
+ * for good. Live writes need the marker (APPLY_LUA), so nothing but a rebuild recreates content.
  * While rebuilding, `<root>:rebuilding` holds the progress (the query API marks booking answers
  * stale meanwhile) and the gauge `read_model_rebuild_progress` shows it.
  */
@@ -42,6 +43,11 @@ const REBUILD_LEASE_SECONDS = 120;
 export interface KeyspaceGuard {
   /** One check (and the rebuild when needed); the timer calls it too. */
   check(): Promise<GuardOutcome>;
+  /**
+   * Before the projector starts: marks a new read model (its group never committed), so that its
+   * first commit cannot make it look lost to the first check. Never rebuilds.
+   */
+  markIfNew(): Promise<'intact' | 'marked' | 'unmarked'>;
   stop(): void;
 }
 
@@ -65,14 +71,20 @@ export function guardKeyspace(deps: KeyspaceGuardDeps): KeyspaceGuard {
   let running: Promise<GuardOutcome> | undefined;
   const check = () => (running ??= once().finally(() => (running = undefined)));
 
-  async function once(): Promise<GuardOutcome> {
+  async function markIfNew(): Promise<'intact' | 'marked' | 'unmarked'> {
     if ((await redis.exists(epochKey(root))) === 1) return 'intact';
+    if (await deps.hasProjected()) return 'unmarked';
+    await redis.set(epochKey(root), randomUUID(), 'NX');
+    return 'marked';
+  }
+
+  async function once(): Promise<GuardOutcome> {
     // Another instance is rebuilding: its new version's content is not the whole log yet.
-    if ((await redis.exists(rebuildingKey(root))) === 1) return 'busy';
-    if (!(await deps.hasProjected()) || (await hasContent(redis, root))) {
-      await redis.set(epochKey(root), randomUUID(), 'NX');
-      return 'marked';
+    if ((await redis.exists(epochKey(root))) === 0 && (await redis.exists(rebuildingKey(root))) === 1) {
+      return 'busy';
     }
+    const state = await markIfNew();
+    if (state !== 'unmarked') return state;
     // Lost. One rebuild at a time across instances: the flag is also the lease.
     const claimed = await redis.set(
       rebuildingKey(root),
@@ -111,16 +123,5 @@ export function guardKeyspace(deps: KeyspaceGuardDeps): KeyspaceGuard {
   const timer = setInterval(() => {
     check().catch((err: unknown) => deps.logger.warn({ err }, 'read-model keyspace check failed'));
   }, deps.intervalMs ?? 5_000).unref();
-  return { check, stop: () => clearInterval(timer) };
-}
-
-/** Whether any versioned key of the keyspace exists (SCAN, stops at the first). */
-async function hasContent(redis: Redis, root: string): Promise<boolean> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${root}:v*`, 'COUNT', 1000);
-    if (keys.length > 0) return true;
-    cursor = next;
-  } while (cursor !== '0');
-  return false;
+  return { check, markIfNew, stop: () => clearInterval(timer) };
 }

@@ -214,3 +214,74 @@ describe('the per-patient rules', () => {
     expect((await bookSlot(afternoon, patient)).status).toBe(201);
   });
 });
+
+describe('attendance, tenancy and validation', () => {
+  async function sessionStartOf(scheduleId: string): Promise<number> {
+    const { rows } = await h.pool.query<{ at: string }>(
+      `SELECT data->>'sessionStartsAt' AS at FROM events WHERE stream_id = $1 AND event_type = 'ScheduleOpened'`,
+      [scheduleStreamName(scheduleId)],
+    );
+    return Date.parse(rows[0]!.at);
+  }
+
+  const attend = async (appointmentId: string, kind: 'check-in' | 'no-show', principal = h.hospital) =>
+    h.http.post(`/v1/appointments/${appointmentId}/${kind}`, {
+      token: await h.tokenFor(principal),
+      idempotencyKey: newKey(),
+      body: {},
+    });
+
+  it('the hospital checks a patient in and marks a no-show (once each); another institution may not', async () => {
+    const scheduleId = await openNumbered(3, { fee: 0 });
+    const came = String((await bookSlot(scheduleId, randomPatient())).body.appointmentId);
+    const missed = String((await bookSlot(scheduleId, randomPatient())).body.appointmentId);
+    const early = await attend(came, 'check-in');
+    expect([early.status, early.body.code]).toEqual([409, 'too_early']);
+
+    const start = await sessionStartOf(scheduleId);
+    h.clock.now = () => new Date(start);
+    const stranger = { sub: 'hospital-x', role: 'hospital', institutionId: '999999999' } as const;
+    const foreign = await attend(came, 'check-in', stranger);
+    expect([foreign.status, foreign.body.code]).toEqual([403, 'forbidden']);
+    expect((await attend(came, 'check-in')).body).toMatchObject({ status: 'checked_in' });
+    expect((await attend(came, 'check-in')).status).toBe(200);
+    const tooSoon = await attend(missed, 'no-show');
+    expect([tooSoon.status, tooSoon.body.code]).toEqual([409, 'too_early']);
+
+    h.clock.now = () => new Date(start + 31 * 60_000);
+    expect((await attend(missed, 'no-show')).body).toMatchObject({ status: 'no_show' });
+    const types = (await eventsOf(scheduleId)).map((e) => e.type);
+    expect(types.filter((t) => t === 'PatientCheckedIn' || t === 'NoShowMarked')).toEqual([
+      'PatientCheckedIn',
+      'NoShowMarked',
+    ]);
+    const { rows } = await h.pool.query<{ appointment_id: string; status: string }>(
+      'SELECT appointment_id, status FROM patient_bookings WHERE appointment_id = ANY($1::uuid[]) ORDER BY status',
+      [[came, missed]],
+    );
+    expect(rows).toEqual([
+      { appointment_id: came, status: 'ended' },
+      { appointment_id: missed, status: 'no_show' },
+    ]);
+  });
+
+  it('refuses a slot plan whose count is not the capacity, slot commands on a capacity-only schedule, and a patient on a reserved channel', async () => {
+    const hospital = await h.tokenFor(h.hospital);
+    const mismatch = await h.http.post('/v1/schedules', {
+      token: hospital,
+      idempotencyKey: newKey(),
+      body: { ...h.catalog, date: '2099-01-01', period: 'morning', capacity: 4, fee: 0, slots: plan(3) },
+    });
+    expect([mismatch.status, mismatch.body.code]).toEqual([400, 'validation_failed']);
+
+    const plain = await openSchedule(h, { capacity: 2 });
+    const slotOnPlain = await bookSlot(plain, randomPatient(), { slot: 1 });
+    expect([slotOnPlain.status, slotOnPlain.body.code]).toEqual([422, 'not_numbered']);
+    const waitOnPlain = await joinWaitlist(plain, randomPatient());
+    expect([waitOnPlain.status, waitOnPlain.body.code]).toEqual([422, 'not_numbered']);
+
+    const numbered = await openNumbered(2);
+    const onsite = await bookSlot(numbered, randomPatient(), { channel: 'onsite' });
+    expect([onsite.status, onsite.body.code]).toEqual([403, 'forbidden']);
+  });
+});

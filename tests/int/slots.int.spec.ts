@@ -285,3 +285,58 @@ describe('attendance, tenancy and validation', () => {
     expect([onsite.status, onsite.body.code]).toEqual([403, 'forbidden']);
   });
 });
+
+describe('offers', () => {
+  it('a reservation released at its time is offered to the waiting patient (deadline slot_release)', async () => {
+    const releasesAt = new Date(Date.now() + 60 * 60_000).toISOString();
+    const scheduleId = await openNumbered(2, {
+      fee: 0,
+      slots: { ...plan(2), reservations: [{ channel: 'onsite', from: 1, to: 2, releasesAt }] },
+    });
+    const patient = randomPatient();
+    const reserved = await bookSlot(scheduleId, patient);
+    expect([reserved.status, reserved.body.code]).toEqual([409, 'schedule_full']);
+    const joined = await joinWaitlist(scheduleId, patient);
+    expect(joined.status).toBe(201);
+    expect(await deadlinesOf([scheduleId])).toEqual([{ kind: 'slot_release', subject: scheduleId }]);
+
+    h.clock.now = minutesFromNow(61);
+    await h.api.deadlines.pollOnce();
+    const offered = (await eventsOf(scheduleId)).filter((e) => e.type === 'SlotTaken');
+    expect(
+      offered.map((e) => [e.data.appointmentId, e.data.slot, e.data.source, e.data.holdExpiresAt]),
+    ).toEqual([[joined.body.entryId, 1, 'waitlist', null]]);
+    expect(await deadlinesOf([scheduleId])).toEqual([]);
+  });
+
+  it('skips a waiting patient the per-patient rules bar, and offers to the next', async () => {
+    const first = await openNumbered(1);
+    const { rows } = await h.pool.query<{ date: string }>(
+      `SELECT data->>'date' AS date FROM events WHERE stream_id = $1 AND event_type = 'ScheduleOpened'`,
+      [scheduleStreamName(first)],
+    );
+    const other = await openSchedule(h, {
+      capacity: 1,
+      fee: 0,
+      date: rows[0]!.date,
+      period: 'afternoon',
+      slots: { firstSlotTime: '13:00', intervalMinutes: 10, count: 1 },
+    });
+    const holder = String((await bookSlot(first, randomPatient())).body.appointmentId);
+    const [barred, next] = [randomPatient(), randomPatient()];
+    expect((await joinWaitlist(first, barred)).status).toBe(201);
+    const nextEntry = String((await joinWaitlist(first, next)).body.entryId);
+    // The first in the queue takes an appointment with the same doctor that day, elsewhere.
+    expect((await bookSlot(other, barred)).status).toBe(201);
+
+    h.clock.now = minutesFromNow(16);
+    await h.api.deadlines.pollOnce();
+    const events = await eventsOf(first);
+    expect(events.filter((e) => e.type === 'HoldExpired').map((e) => e.data.appointmentId)).toEqual([holder]);
+    expect(
+      events
+        .filter((e) => e.type === 'SlotTaken' && e.data.source === 'waitlist')
+        .map((e) => e.data.appointmentId),
+    ).toEqual([nextEntry]);
+  });
+});

@@ -80,7 +80,7 @@ export interface paths {
     put?: never;
     /**
      * Book a place on a schedule
-     * @description Book a place on a schedule. A patient books only for themselves (patientId = their sub); a hospital only on its own institution's schedules.
+     * @description Book a place on a schedule. A patient books only for themselves (patientId = their sub); a hospital only on its own institution's schedules. On a numbered schedule, `slot` picks a slot (absent: the lowest free one the channel may take) and `channel` says who books (a patient: online only); with a fee the slot is held until holdExpiresAt unless the payment is confirmed, without one it is confirmed at once; the per-patient rules apply.
      *
      *     Roles: patient, hospital, admin.
      */
@@ -107,6 +107,116 @@ export interface paths {
      *     Roles: patient, hospital, admin.
      */
     post: operations['cancelAppointment'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/appointments/{appointmentId}/confirm-payment': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Confirm the payment of a held slot (the payment side)
+     * @description The payment side confirms that the fee of a held slot was paid (an admin, or a hospital for its own institution's schedules). Idempotent by paymentRef: the same reference again answers 200 with nothing new; another reference on a confirmed appointment is payment_ref_conflict, a payment after the hold expired is hold_expired (refund it). A payment after the deadline but before the expiry was decided still confirms.
+     *
+     *     Roles: hospital, admin.
+     */
+    post: operations['confirmPayment'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/schedules/{scheduleId}/waitlist': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Join the waitlist of a full numbered schedule
+     * @description A patient (only for themselves) or a hospital joins the waitlist of a numbered schedule with no free slot for the channel. A slot freed by a cancellation or an expiry is offered to the first waiting patient as a hold (appointment id = entryId) with its own deadline.
+     *
+     *     Roles: patient, hospital, admin.
+     */
+    post: operations['joinWaitlist'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/schedules/{scheduleId}/waitlist/{entryId}/leave': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Leave the waitlist
+     * @description A patient leaves only their own entry; a hospital or an admin any. The body is ignored.
+     *
+     *     Roles: patient, hospital, admin.
+     */
+    post: operations['leaveWaitlist'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/appointments/{appointmentId}/check-in': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Check a patient in
+     * @description The hospital (of the schedule's institution) or an admin checks in a confirmed appointment, from 00:00 of the session's day. Again: 200, nothing new. The body is ignored.
+     *
+     *     Roles: hospital, admin.
+     */
+    post: operations['checkIn'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/appointments/{appointmentId}/no-show': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Mark a no-show
+     * @description The hospital (of the schedule's institution) or an admin marks a confirmed appointment as a no-show after the last slot ended (it counts towards NO_SHOW_LIMIT). Again: 200, nothing new. The body is ignored.
+     *
+     *     Roles: hospital, admin.
+     */
+    post: operations['markNoShow'];
     delete?: never;
     options?: never;
     head?: never;
@@ -292,6 +402,24 @@ export interface components {
         | '/problems/capacity_below_active'
         | '/problems/session_already_scheduled'
         | '/problems/concurrency_conflict'
+        | '/problems/slot_taken'
+        | '/problems/slot_reserved'
+        | '/problems/hold_not_expired'
+        | '/problems/hold_expired'
+        | '/problems/payment_ref_conflict'
+        | '/problems/not_confirmed'
+        | '/problems/too_early'
+        | '/problems/already_waitlisted'
+        | '/problems/slot_available'
+        | '/problems/one_per_doctor_per_day'
+        | '/problems/too_many_active'
+        | '/problems/no_show_limited'
+        | '/problems/waitlist_entry_not_found'
+        | '/problems/not_numbered'
+        | '/problems/slot_not_found'
+        | '/problems/payment_amount_mismatch'
+        | '/problems/booking_closed'
+        | '/problems/cancellation_closed'
         | '/problems/payload_too_large'
         | '/problems/unsupported_media_type'
         | '/problems/idempotency_key_reused'
@@ -305,7 +433,7 @@ export interface components {
         | '/problems/internal';
       title: string;
       /** @enum {integer} */
-      status: 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 422 | 431 | 429 | 503 | 500;
+      status: 400 | 401 | 403 | 404 | 405 | 409 | 422 | 413 | 415 | 431 | 429 | 503 | 500;
       /** @enum {string} */
       code:
         | 'validation_failed'
@@ -333,6 +461,24 @@ export interface components {
         | 'capacity_below_active'
         | 'session_already_scheduled'
         | 'concurrency_conflict'
+        | 'slot_taken'
+        | 'slot_reserved'
+        | 'hold_not_expired'
+        | 'hold_expired'
+        | 'payment_ref_conflict'
+        | 'not_confirmed'
+        | 'too_early'
+        | 'already_waitlisted'
+        | 'slot_available'
+        | 'one_per_doctor_per_day'
+        | 'too_many_active'
+        | 'no_show_limited'
+        | 'waitlist_entry_not_found'
+        | 'not_numbered'
+        | 'slot_not_found'
+        | 'payment_amount_mismatch'
+        | 'booking_closed'
+        | 'cancellation_closed'
         | 'payload_too_large'
         | 'unsupported_media_type'
         | 'idempotency_key_reused'
@@ -387,6 +533,18 @@ export interface operations {
           period: 'morning' | 'afternoon' | 'evening';
           capacity: number;
           fee: number;
+          slots?: {
+            firstSlotTime: string;
+            intervalMinutes: number;
+            count: number;
+            reservations?: {
+              channel: string;
+              from: number;
+              to: number;
+              /** Format: date-time */
+              releasesAt: string;
+            }[];
+          };
         };
       };
     };
@@ -1883,6 +2041,8 @@ export interface operations {
           /** Format: uuid */
           scheduleId: string;
           patientId: string;
+          slot?: number;
+          channel?: string;
         };
       };
     };
@@ -1916,6 +2076,10 @@ export interface operations {
             scheduleId: string;
             /** @constant */
             status: 'active';
+            slot?: number;
+            /** Format: date-time */
+            slotStartsAt?: string;
+            holdExpiresAt?: string | null;
           };
         };
       };
@@ -2090,6 +2254,11 @@ export interface operations {
        *     - [`session_started`](/problems/session_started): Session has already started. Do not retry; offer a later session.
        *     - [`schedule_full`](/problems/schedule_full): Schedule is fully booked. Do not retry the same booking; offer another schedule (places may free up if someone cancels).
        *     - [`already_booked`](/problems/already_booked): Patient already holds an active appointment on this schedule. Do not retry; show the existing appointment.
+       *     - [`slot_taken`](/problems/slot_taken): Slot is taken. Do not retry the same slot; book another slot, or omit slot to take the next free one.
+       *     - [`slot_reserved`](/problems/slot_reserved): Slot is reserved for another channel. Book another slot, or this one after its release time (detail).
+       *     - [`one_per_doctor_per_day`](/problems/one_per_doctor_per_day): One appointment per doctor per day. Do not retry; show the existing appointment, or cancel it first.
+       *     - [`too_many_active`](/problems/too_many_active): Too many active appointments. Do not retry until an appointment of the patient ends or is cancelled.
+       *     - [`no_show_limited`](/problems/no_show_limited): Booking limited after no-shows. Do not retry; the patient may book again once older no-shows leave the window.
        */
       409: {
         headers: {
@@ -2115,7 +2284,12 @@ export interface operations {
               | '/problems/schedule_closed'
               | '/problems/session_started'
               | '/problems/schedule_full'
-              | '/problems/already_booked';
+              | '/problems/already_booked'
+              | '/problems/slot_taken'
+              | '/problems/slot_reserved'
+              | '/problems/one_per_doctor_per_day'
+              | '/problems/too_many_active'
+              | '/problems/no_show_limited';
             title: string;
             /** @enum {integer} */
             status: 409;
@@ -2126,7 +2300,12 @@ export interface operations {
               | 'schedule_closed'
               | 'session_started'
               | 'schedule_full'
-              | 'already_booked';
+              | 'already_booked'
+              | 'slot_taken'
+              | 'slot_reserved'
+              | 'one_per_doctor_per_day'
+              | 'too_many_active'
+              | 'no_show_limited';
             detail?: string;
             /** Format: uri-reference */
             instance?: string;
@@ -2218,6 +2397,9 @@ export interface operations {
        * @description Problem (RFC 9457):
        *
        *     - [`idempotency_key_reused`](/problems/idempotency_key_reused): Idempotency-Key reused with a different payload. Send a new Idempotency-Key for a new request; reuse a key only to retry the very same request.
+       *     - [`not_numbered`](/problems/not_numbered): The schedule has no numbered slots. Use these commands on a numbered schedule only (omit slot and channel when booking this one).
+       *     - [`slot_not_found`](/problems/slot_not_found): No such slot. Choose a slot the schedule has, or omit slot. Only a changed request needs a new Idempotency-Key (the old key stays bound to the old payload).
+       *     - [`booking_closed`](/problems/booking_closed): Booking is closed. Do not retry; offer a later session.
        */
       422: {
         headers: {
@@ -2235,12 +2417,16 @@ export interface operations {
              * Format: uri-reference
              * @enum {string}
              */
-            type: '/problems/idempotency_key_reused';
+            type:
+              | '/problems/idempotency_key_reused'
+              | '/problems/not_numbered'
+              | '/problems/slot_not_found'
+              | '/problems/booking_closed';
             title: string;
             /** @enum {integer} */
             status: 422;
             /** @enum {string} */
-            code: 'idempotency_key_reused';
+            code: 'idempotency_key_reused' | 'not_numbered' | 'slot_not_found' | 'booking_closed';
             detail?: string;
             /** Format: uri-reference */
             instance?: string;
@@ -2725,6 +2911,7 @@ export interface operations {
        * @description Problem (RFC 9457):
        *
        *     - [`idempotency_key_reused`](/problems/idempotency_key_reused): Idempotency-Key reused with a different payload. Send a new Idempotency-Key for a new request; reuse a key only to retry the very same request.
+       *     - [`cancellation_closed`](/problems/cancellation_closed): Too late for a patient to cancel. Do not retry; contact the hospital.
        */
       422: {
         headers: {
@@ -2742,12 +2929,2585 @@ export interface operations {
              * Format: uri-reference
              * @enum {string}
              */
-            type: '/problems/idempotency_key_reused';
+            type: '/problems/idempotency_key_reused' | '/problems/cancellation_closed';
             title: string;
             /** @enum {integer} */
             status: 422;
             /** @enum {string} */
-            code: 'idempotency_key_reused';
+            code: 'idempotency_key_reused' | 'cancellation_closed';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`too_many_requests`](/problems/too_many_requests): Too many requests. Wait Retry-After seconds, then retry. A retry of the same request may reuse its Idempotency-Key.
+       *     - [`flow_limited`](/problems/flow_limited): Request refused by flow control. Wait Retry-After seconds, then retry; slow down if it keeps happening. A retry of the same request may reuse its Idempotency-Key.
+       */
+      429: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Seconds to wait before retrying. */
+          'Retry-After'?: number;
+          /** @description Requests a patient may send per window (IETF RateLimit header fields draft; patients only). */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window. */
+          'RateLimit-Remaining'?: number;
+          /** @description Seconds until the window resets. */
+          'RateLimit-Reset'?: number;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/too_many_requests' | '/problems/flow_limited';
+            title: string;
+            /** @enum {integer} */
+            status: 429;
+            /** @enum {string} */
+            code: 'too_many_requests' | 'flow_limited';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`internal`](/problems/internal): Internal server error. Retry later (with the same Idempotency-Key for a command); report the traceId if it persists. A retry of the same request may reuse its Idempotency-Key.
+       */
+      500: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/internal';
+            title: string;
+            /** @enum {integer} */
+            status: 500;
+            /** @enum {string} */
+            code: 'internal';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`dependency_unavailable`](/problems/dependency_unavailable): A dependency is unavailable. Wait Retry-After seconds, then retry. A retry of the same request may reuse its Idempotency-Key.
+       *     - [`system_overloaded`](/problems/system_overloaded): The server is overloaded. Wait Retry-After seconds, then retry (another instance may answer at once). A retry of the same request may reuse its Idempotency-Key.
+       */
+      503: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Seconds to wait before retrying. */
+          'Retry-After'?: number;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/dependency_unavailable' | '/problems/system_overloaded';
+            title: string;
+            /** @enum {integer} */
+            status: 503;
+            /** @enum {string} */
+            code: 'dependency_unavailable' | 'system_overloaded';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+    };
+  };
+  confirmPayment: {
+    parameters: {
+      query?: never;
+      header: {
+        /** @description Required on every command: 1-255 printable ASCII characters (e.g. a UUID), bare or as a quoted structured-field string. A retry with the same key and payload gets the first outcome back (Idempotent-Replayed: true); keys are kept per principal for 24 hours. */
+        'Idempotency-Key': string;
+        /** @description W3C trace context: honoured when valid (the request joins the trace), else a trace is started. */
+        traceparent?: string;
+      };
+      path: {
+        appointmentId: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          paymentRef: string;
+          amount: number;
+        };
+      };
+    };
+    responses: {
+      /** @description Confirmed (or already by this payment) */
+      200: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Position of the command's last event: send it to the query API to read your own write. */
+          'Booking-Checkpoint'?: string;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          /** @description Requests a patient may send per window (IETF RateLimit header fields draft; patients only). */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window. */
+          'RateLimit-Remaining'?: number;
+          /** @description Seconds until the window resets. */
+          'RateLimit-Reset'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            /** Format: uuid */
+            appointmentId: string;
+            /** Format: uuid */
+            scheduleId: string;
+            /** @constant */
+            status: 'confirmed';
+            paymentRef: string;
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`validation_failed`](/problems/validation_failed): Request validation failed. Fix the fields listed in invalid-params and send the request again. Only a changed request needs a new Idempotency-Key (the old key stays bound to the old payload).
+       *     - [`malformed_json`](/problems/malformed_json): Malformed JSON body. Send a well-formed JSON body with Content-Type: application/json. Only a changed request needs a new Idempotency-Key (the old key stays bound to the old payload).
+       *     - [`idempotency_key_missing`](/problems/idempotency_key_missing): Idempotency-Key header is required. Generate a key (a UUID) per logical request, send it, and reuse it when retrying that request.
+       *     - [`idempotency_key_invalid`](/problems/idempotency_key_invalid): Idempotency-Key header is malformed. Send a key of 1-255 printable ASCII characters, e.g. a UUID.
+       *     - [`bad_parameter`](/problems/bad_parameter): Invalid query parameter. Fix the parameters listed in invalid-params; use cursors only with the query that returned them.
+       */
+      400: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type:
+              | '/problems/validation_failed'
+              | '/problems/malformed_json'
+              | '/problems/idempotency_key_missing'
+              | '/problems/idempotency_key_invalid'
+              | '/problems/bad_parameter';
+            title: string;
+            /** @enum {integer} */
+            status: 400;
+            /** @enum {string} */
+            code:
+              | 'validation_failed'
+              | 'malformed_json'
+              | 'idempotency_key_missing'
+              | 'idempotency_key_invalid'
+              | 'bad_parameter';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`unauthenticated`](/problems/unauthenticated): Authentication required. Obtain a fresh HS256 JWT with sub, role, iss, aud, iat and exp, send it as Authorization: Bearer <token>, then retry.
+       */
+      401: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Bearer challenge (`Bearer realm="booking"`, with `error="invalid_token"` for a bad token). */
+          'WWW-Authenticate'?: string;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/unauthenticated';
+            title: string;
+            /** @enum {integer} */
+            status: 401;
+            /** @enum {string} */
+            code: 'unauthenticated';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`forbidden`](/problems/forbidden): Not allowed. Do not retry with the same token; act only for yourself, or use an account with the needed role.
+       */
+      403: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/forbidden';
+            title: string;
+            /** @enum {integer} */
+            status: 403;
+            /** @enum {string} */
+            code: 'forbidden';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`appointment_not_found`](/problems/appointment_not_found): Appointment not found. Check the id; right after booking, read with the Booking-Checkpoint header to wait for your write.
+       */
+      404: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/appointment_not_found';
+            title: string;
+            /** @enum {integer} */
+            status: 404;
+            /** @enum {string} */
+            code: 'appointment_not_found';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`idempotency_key_in_flight`](/problems/idempotency_key_in_flight): A request with this Idempotency-Key is still being processed. Wait Retry-After seconds and retry with the same key and payload: you will get that request's outcome. A retry of the same request may reuse its Idempotency-Key.
+       *     - [`concurrency_conflict`](/problems/concurrency_conflict): Concurrent modification, retry. Retry the same request shortly. A retry of the same request may reuse its Idempotency-Key.
+       *     - [`appointment_not_active`](/problems/appointment_not_active): Appointment is not active. Do not retry; treat the appointment as cancelled.
+       *     - [`hold_expired`](/problems/hold_expired): The hold expired. Do not retry; refund the payment, and book again if the patient still wants a slot.
+       *     - [`payment_ref_conflict`](/problems/payment_ref_conflict): The appointment was paid by another payment. Do not retry; refund this payment (the first one confirmed the appointment).
+       */
+      409: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Seconds to wait before retrying. */
+          'Retry-After'?: number;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type:
+              | '/problems/idempotency_key_in_flight'
+              | '/problems/concurrency_conflict'
+              | '/problems/appointment_not_active'
+              | '/problems/hold_expired'
+              | '/problems/payment_ref_conflict';
+            title: string;
+            /** @enum {integer} */
+            status: 409;
+            /** @enum {string} */
+            code:
+              | 'idempotency_key_in_flight'
+              | 'concurrency_conflict'
+              | 'appointment_not_active'
+              | 'hold_expired'
+              | 'payment_ref_conflict';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`payload_too_large`](/problems/payload_too_large): Request body too large. Send a smaller body (commands are small JSON objects).
+       */
+      413: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/payload_too_large';
+            title: string;
+            /** @enum {integer} */
+            status: 413;
+            /** @enum {string} */
+            code: 'payload_too_large';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`unsupported_media_type`](/problems/unsupported_media_type): Unsupported media type. Send the body as UTF-8 JSON with Content-Type: application/json.
+       */
+      415: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/unsupported_media_type';
+            title: string;
+            /** @enum {integer} */
+            status: 415;
+            /** @enum {string} */
+            code: 'unsupported_media_type';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`idempotency_key_reused`](/problems/idempotency_key_reused): Idempotency-Key reused with a different payload. Send a new Idempotency-Key for a new request; reuse a key only to retry the very same request.
+       *     - [`not_numbered`](/problems/not_numbered): The schedule has no numbered slots. Use these commands on a numbered schedule only (omit slot and channel when booking this one).
+       *     - [`payment_amount_mismatch`](/problems/payment_amount_mismatch): Payment amount differs from the fee. Do not confirm with this amount; refund it, or send the right amount. Only a changed request needs a new Idempotency-Key (the old key stays bound to the old payload).
+       */
+      422: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type:
+              | '/problems/idempotency_key_reused'
+              | '/problems/not_numbered'
+              | '/problems/payment_amount_mismatch';
+            title: string;
+            /** @enum {integer} */
+            status: 422;
+            /** @enum {string} */
+            code: 'idempotency_key_reused' | 'not_numbered' | 'payment_amount_mismatch';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`too_many_requests`](/problems/too_many_requests): Too many requests. Wait Retry-After seconds, then retry. A retry of the same request may reuse its Idempotency-Key.
+       *     - [`flow_limited`](/problems/flow_limited): Request refused by flow control. Wait Retry-After seconds, then retry; slow down if it keeps happening. A retry of the same request may reuse its Idempotency-Key.
+       */
+      429: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Seconds to wait before retrying. */
+          'Retry-After'?: number;
+          /** @description Requests a patient may send per window (IETF RateLimit header fields draft; patients only). */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window. */
+          'RateLimit-Remaining'?: number;
+          /** @description Seconds until the window resets. */
+          'RateLimit-Reset'?: number;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/too_many_requests' | '/problems/flow_limited';
+            title: string;
+            /** @enum {integer} */
+            status: 429;
+            /** @enum {string} */
+            code: 'too_many_requests' | 'flow_limited';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`internal`](/problems/internal): Internal server error. Retry later (with the same Idempotency-Key for a command); report the traceId if it persists. A retry of the same request may reuse its Idempotency-Key.
+       */
+      500: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/internal';
+            title: string;
+            /** @enum {integer} */
+            status: 500;
+            /** @enum {string} */
+            code: 'internal';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`dependency_unavailable`](/problems/dependency_unavailable): A dependency is unavailable. Wait Retry-After seconds, then retry. A retry of the same request may reuse its Idempotency-Key.
+       *     - [`system_overloaded`](/problems/system_overloaded): The server is overloaded. Wait Retry-After seconds, then retry (another instance may answer at once). A retry of the same request may reuse its Idempotency-Key.
+       */
+      503: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Seconds to wait before retrying. */
+          'Retry-After'?: number;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/dependency_unavailable' | '/problems/system_overloaded';
+            title: string;
+            /** @enum {integer} */
+            status: 503;
+            /** @enum {string} */
+            code: 'dependency_unavailable' | 'system_overloaded';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+    };
+  };
+  joinWaitlist: {
+    parameters: {
+      query?: never;
+      header: {
+        /** @description Required on every command: 1-255 printable ASCII characters (e.g. a UUID), bare or as a quoted structured-field string. A retry with the same key and payload gets the first outcome back (Idempotent-Replayed: true); keys are kept per principal for 24 hours. */
+        'Idempotency-Key': string;
+        /** @description W3C trace context: honoured when valid (the request joins the trace), else a trace is started. */
+        traceparent?: string;
+      };
+      path: {
+        scheduleId: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          patientId: string;
+          channel?: string;
+        };
+      };
+    };
+    responses: {
+      /** @description Waiting */
+      201: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Path of the created resource. */
+          Location: string;
+          /** @description Position of the command's last event: send it to the query API to read your own write. */
+          'Booking-Checkpoint'?: string;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          /** @description Requests a patient may send per window (IETF RateLimit header fields draft; patients only). */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window. */
+          'RateLimit-Remaining'?: number;
+          /** @description Seconds until the window resets. */
+          'RateLimit-Reset'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            /**
+             * Format: uuid
+             * @description Becomes the appointment id when a slot is offered to the patient
+             */
+            entryId: string;
+            /** Format: uuid */
+            scheduleId: string;
+            /** @constant */
+            status: 'waiting';
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`validation_failed`](/problems/validation_failed): Request validation failed. Fix the fields listed in invalid-params and send the request again. Only a changed request needs a new Idempotency-Key (the old key stays bound to the old payload).
+       *     - [`malformed_json`](/problems/malformed_json): Malformed JSON body. Send a well-formed JSON body with Content-Type: application/json. Only a changed request needs a new Idempotency-Key (the old key stays bound to the old payload).
+       *     - [`idempotency_key_missing`](/problems/idempotency_key_missing): Idempotency-Key header is required. Generate a key (a UUID) per logical request, send it, and reuse it when retrying that request.
+       *     - [`idempotency_key_invalid`](/problems/idempotency_key_invalid): Idempotency-Key header is malformed. Send a key of 1-255 printable ASCII characters, e.g. a UUID.
+       *     - [`bad_parameter`](/problems/bad_parameter): Invalid query parameter. Fix the parameters listed in invalid-params; use cursors only with the query that returned them.
+       */
+      400: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type:
+              | '/problems/validation_failed'
+              | '/problems/malformed_json'
+              | '/problems/idempotency_key_missing'
+              | '/problems/idempotency_key_invalid'
+              | '/problems/bad_parameter';
+            title: string;
+            /** @enum {integer} */
+            status: 400;
+            /** @enum {string} */
+            code:
+              | 'validation_failed'
+              | 'malformed_json'
+              | 'idempotency_key_missing'
+              | 'idempotency_key_invalid'
+              | 'bad_parameter';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`unauthenticated`](/problems/unauthenticated): Authentication required. Obtain a fresh HS256 JWT with sub, role, iss, aud, iat and exp, send it as Authorization: Bearer <token>, then retry.
+       */
+      401: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Bearer challenge (`Bearer realm="booking"`, with `error="invalid_token"` for a bad token). */
+          'WWW-Authenticate'?: string;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/unauthenticated';
+            title: string;
+            /** @enum {integer} */
+            status: 401;
+            /** @enum {string} */
+            code: 'unauthenticated';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`forbidden`](/problems/forbidden): Not allowed. Do not retry with the same token; act only for yourself, or use an account with the needed role.
+       */
+      403: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/forbidden';
+            title: string;
+            /** @enum {integer} */
+            status: 403;
+            /** @enum {string} */
+            code: 'forbidden';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`schedule_not_found`](/problems/schedule_not_found): Schedule not found. Check the schedule id (e.g. from GET /v1/doctors/{id}/schedules on the query API).
+       */
+      404: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/schedule_not_found';
+            title: string;
+            /** @enum {integer} */
+            status: 404;
+            /** @enum {string} */
+            code: 'schedule_not_found';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`idempotency_key_in_flight`](/problems/idempotency_key_in_flight): A request with this Idempotency-Key is still being processed. Wait Retry-After seconds and retry with the same key and payload: you will get that request's outcome. A retry of the same request may reuse its Idempotency-Key.
+       *     - [`concurrency_conflict`](/problems/concurrency_conflict): Concurrent modification, retry. Retry the same request shortly. A retry of the same request may reuse its Idempotency-Key.
+       *     - [`schedule_closed`](/problems/schedule_closed): Schedule is closed. Do not retry; offer another schedule.
+       *     - [`session_started`](/problems/session_started): Session has already started. Do not retry; offer a later session.
+       *     - [`already_booked`](/problems/already_booked): Patient already holds an active appointment on this schedule. Do not retry; show the existing appointment.
+       *     - [`already_waitlisted`](/problems/already_waitlisted): Already on the waitlist. Do not retry; the patient keeps their place.
+       *     - [`slot_available`](/problems/slot_available): A slot is free: book it. Book the schedule instead of joining its waitlist.
+       */
+      409: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Seconds to wait before retrying. */
+          'Retry-After'?: number;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type:
+              | '/problems/idempotency_key_in_flight'
+              | '/problems/concurrency_conflict'
+              | '/problems/schedule_closed'
+              | '/problems/session_started'
+              | '/problems/already_booked'
+              | '/problems/already_waitlisted'
+              | '/problems/slot_available';
+            title: string;
+            /** @enum {integer} */
+            status: 409;
+            /** @enum {string} */
+            code:
+              | 'idempotency_key_in_flight'
+              | 'concurrency_conflict'
+              | 'schedule_closed'
+              | 'session_started'
+              | 'already_booked'
+              | 'already_waitlisted'
+              | 'slot_available';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`payload_too_large`](/problems/payload_too_large): Request body too large. Send a smaller body (commands are small JSON objects).
+       */
+      413: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/payload_too_large';
+            title: string;
+            /** @enum {integer} */
+            status: 413;
+            /** @enum {string} */
+            code: 'payload_too_large';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`unsupported_media_type`](/problems/unsupported_media_type): Unsupported media type. Send the body as UTF-8 JSON with Content-Type: application/json.
+       */
+      415: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/unsupported_media_type';
+            title: string;
+            /** @enum {integer} */
+            status: 415;
+            /** @enum {string} */
+            code: 'unsupported_media_type';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`idempotency_key_reused`](/problems/idempotency_key_reused): Idempotency-Key reused with a different payload. Send a new Idempotency-Key for a new request; reuse a key only to retry the very same request.
+       *     - [`not_numbered`](/problems/not_numbered): The schedule has no numbered slots. Use these commands on a numbered schedule only (omit slot and channel when booking this one).
+       *     - [`booking_closed`](/problems/booking_closed): Booking is closed. Do not retry; offer a later session.
+       */
+      422: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/idempotency_key_reused' | '/problems/not_numbered' | '/problems/booking_closed';
+            title: string;
+            /** @enum {integer} */
+            status: 422;
+            /** @enum {string} */
+            code: 'idempotency_key_reused' | 'not_numbered' | 'booking_closed';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`too_many_requests`](/problems/too_many_requests): Too many requests. Wait Retry-After seconds, then retry. A retry of the same request may reuse its Idempotency-Key.
+       *     - [`flow_limited`](/problems/flow_limited): Request refused by flow control. Wait Retry-After seconds, then retry; slow down if it keeps happening. A retry of the same request may reuse its Idempotency-Key.
+       */
+      429: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Seconds to wait before retrying. */
+          'Retry-After'?: number;
+          /** @description Requests a patient may send per window (IETF RateLimit header fields draft; patients only). */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window. */
+          'RateLimit-Remaining'?: number;
+          /** @description Seconds until the window resets. */
+          'RateLimit-Reset'?: number;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/too_many_requests' | '/problems/flow_limited';
+            title: string;
+            /** @enum {integer} */
+            status: 429;
+            /** @enum {string} */
+            code: 'too_many_requests' | 'flow_limited';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`internal`](/problems/internal): Internal server error. Retry later (with the same Idempotency-Key for a command); report the traceId if it persists. A retry of the same request may reuse its Idempotency-Key.
+       */
+      500: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/internal';
+            title: string;
+            /** @enum {integer} */
+            status: 500;
+            /** @enum {string} */
+            code: 'internal';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`dependency_unavailable`](/problems/dependency_unavailable): A dependency is unavailable. Wait Retry-After seconds, then retry. A retry of the same request may reuse its Idempotency-Key.
+       *     - [`system_overloaded`](/problems/system_overloaded): The server is overloaded. Wait Retry-After seconds, then retry (another instance may answer at once). A retry of the same request may reuse its Idempotency-Key.
+       */
+      503: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Seconds to wait before retrying. */
+          'Retry-After'?: number;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/dependency_unavailable' | '/problems/system_overloaded';
+            title: string;
+            /** @enum {integer} */
+            status: 503;
+            /** @enum {string} */
+            code: 'dependency_unavailable' | 'system_overloaded';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+    };
+  };
+  leaveWaitlist: {
+    parameters: {
+      query?: never;
+      header: {
+        /** @description Required on every command: 1-255 printable ASCII characters (e.g. a UUID), bare or as a quoted structured-field string. A retry with the same key and payload gets the first outcome back (Idempotent-Replayed: true); keys are kept per principal for 24 hours. */
+        'Idempotency-Key': string;
+        /** @description W3C trace context: honoured when valid (the request joins the trace), else a trace is started. */
+        traceparent?: string;
+      };
+      path: {
+        scheduleId: string;
+        entryId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: {
+      content: {
+        'application/json': Record<string, never>;
+      };
+    };
+    responses: {
+      /** @description Left */
+      200: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Position of the command's last event: send it to the query API to read your own write. */
+          'Booking-Checkpoint'?: string;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          /** @description Requests a patient may send per window (IETF RateLimit header fields draft; patients only). */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window. */
+          'RateLimit-Remaining'?: number;
+          /** @description Seconds until the window resets. */
+          'RateLimit-Reset'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            /** Format: uuid */
+            entryId: string;
+            /** Format: uuid */
+            scheduleId: string;
+            /** @constant */
+            status: 'left';
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`validation_failed`](/problems/validation_failed): Request validation failed. Fix the fields listed in invalid-params and send the request again. Only a changed request needs a new Idempotency-Key (the old key stays bound to the old payload).
+       *     - [`malformed_json`](/problems/malformed_json): Malformed JSON body. Send a well-formed JSON body with Content-Type: application/json. Only a changed request needs a new Idempotency-Key (the old key stays bound to the old payload).
+       *     - [`idempotency_key_missing`](/problems/idempotency_key_missing): Idempotency-Key header is required. Generate a key (a UUID) per logical request, send it, and reuse it when retrying that request.
+       *     - [`idempotency_key_invalid`](/problems/idempotency_key_invalid): Idempotency-Key header is malformed. Send a key of 1-255 printable ASCII characters, e.g. a UUID.
+       *     - [`bad_parameter`](/problems/bad_parameter): Invalid query parameter. Fix the parameters listed in invalid-params; use cursors only with the query that returned them.
+       */
+      400: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type:
+              | '/problems/validation_failed'
+              | '/problems/malformed_json'
+              | '/problems/idempotency_key_missing'
+              | '/problems/idempotency_key_invalid'
+              | '/problems/bad_parameter';
+            title: string;
+            /** @enum {integer} */
+            status: 400;
+            /** @enum {string} */
+            code:
+              | 'validation_failed'
+              | 'malformed_json'
+              | 'idempotency_key_missing'
+              | 'idempotency_key_invalid'
+              | 'bad_parameter';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`unauthenticated`](/problems/unauthenticated): Authentication required. Obtain a fresh HS256 JWT with sub, role, iss, aud, iat and exp, send it as Authorization: Bearer <token>, then retry.
+       */
+      401: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Bearer challenge (`Bearer realm="booking"`, with `error="invalid_token"` for a bad token). */
+          'WWW-Authenticate'?: string;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/unauthenticated';
+            title: string;
+            /** @enum {integer} */
+            status: 401;
+            /** @enum {string} */
+            code: 'unauthenticated';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`forbidden`](/problems/forbidden): Not allowed. Do not retry with the same token; act only for yourself, or use an account with the needed role.
+       */
+      403: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/forbidden';
+            title: string;
+            /** @enum {integer} */
+            status: 403;
+            /** @enum {string} */
+            code: 'forbidden';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`schedule_not_found`](/problems/schedule_not_found): Schedule not found. Check the schedule id (e.g. from GET /v1/doctors/{id}/schedules on the query API).
+       *     - [`waitlist_entry_not_found`](/problems/waitlist_entry_not_found): Waitlist entry not found. Check the entry id; do not retry.
+       */
+      404: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/schedule_not_found' | '/problems/waitlist_entry_not_found';
+            title: string;
+            /** @enum {integer} */
+            status: 404;
+            /** @enum {string} */
+            code: 'schedule_not_found' | 'waitlist_entry_not_found';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`idempotency_key_in_flight`](/problems/idempotency_key_in_flight): A request with this Idempotency-Key is still being processed. Wait Retry-After seconds and retry with the same key and payload: you will get that request's outcome. A retry of the same request may reuse its Idempotency-Key.
+       *     - [`concurrency_conflict`](/problems/concurrency_conflict): Concurrent modification, retry. Retry the same request shortly. A retry of the same request may reuse its Idempotency-Key.
+       */
+      409: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Seconds to wait before retrying. */
+          'Retry-After'?: number;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/idempotency_key_in_flight' | '/problems/concurrency_conflict';
+            title: string;
+            /** @enum {integer} */
+            status: 409;
+            /** @enum {string} */
+            code: 'idempotency_key_in_flight' | 'concurrency_conflict';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`payload_too_large`](/problems/payload_too_large): Request body too large. Send a smaller body (commands are small JSON objects).
+       */
+      413: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/payload_too_large';
+            title: string;
+            /** @enum {integer} */
+            status: 413;
+            /** @enum {string} */
+            code: 'payload_too_large';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`unsupported_media_type`](/problems/unsupported_media_type): Unsupported media type. Send the body as UTF-8 JSON with Content-Type: application/json.
+       */
+      415: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/unsupported_media_type';
+            title: string;
+            /** @enum {integer} */
+            status: 415;
+            /** @enum {string} */
+            code: 'unsupported_media_type';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`idempotency_key_reused`](/problems/idempotency_key_reused): Idempotency-Key reused with a different payload. Send a new Idempotency-Key for a new request; reuse a key only to retry the very same request.
+       *     - [`not_numbered`](/problems/not_numbered): The schedule has no numbered slots. Use these commands on a numbered schedule only (omit slot and channel when booking this one).
+       */
+      422: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/idempotency_key_reused' | '/problems/not_numbered';
+            title: string;
+            /** @enum {integer} */
+            status: 422;
+            /** @enum {string} */
+            code: 'idempotency_key_reused' | 'not_numbered';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`too_many_requests`](/problems/too_many_requests): Too many requests. Wait Retry-After seconds, then retry. A retry of the same request may reuse its Idempotency-Key.
+       *     - [`flow_limited`](/problems/flow_limited): Request refused by flow control. Wait Retry-After seconds, then retry; slow down if it keeps happening. A retry of the same request may reuse its Idempotency-Key.
+       */
+      429: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Seconds to wait before retrying. */
+          'Retry-After'?: number;
+          /** @description Requests a patient may send per window (IETF RateLimit header fields draft; patients only). */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window. */
+          'RateLimit-Remaining'?: number;
+          /** @description Seconds until the window resets. */
+          'RateLimit-Reset'?: number;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/too_many_requests' | '/problems/flow_limited';
+            title: string;
+            /** @enum {integer} */
+            status: 429;
+            /** @enum {string} */
+            code: 'too_many_requests' | 'flow_limited';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`internal`](/problems/internal): Internal server error. Retry later (with the same Idempotency-Key for a command); report the traceId if it persists. A retry of the same request may reuse its Idempotency-Key.
+       */
+      500: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/internal';
+            title: string;
+            /** @enum {integer} */
+            status: 500;
+            /** @enum {string} */
+            code: 'internal';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`dependency_unavailable`](/problems/dependency_unavailable): A dependency is unavailable. Wait Retry-After seconds, then retry. A retry of the same request may reuse its Idempotency-Key.
+       *     - [`system_overloaded`](/problems/system_overloaded): The server is overloaded. Wait Retry-After seconds, then retry (another instance may answer at once). A retry of the same request may reuse its Idempotency-Key.
+       */
+      503: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Seconds to wait before retrying. */
+          'Retry-After'?: number;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/dependency_unavailable' | '/problems/system_overloaded';
+            title: string;
+            /** @enum {integer} */
+            status: 503;
+            /** @enum {string} */
+            code: 'dependency_unavailable' | 'system_overloaded';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+    };
+  };
+  checkIn: {
+    parameters: {
+      query?: never;
+      header: {
+        /** @description Required on every command: 1-255 printable ASCII characters (e.g. a UUID), bare or as a quoted structured-field string. A retry with the same key and payload gets the first outcome back (Idempotent-Replayed: true); keys are kept per principal for 24 hours. */
+        'Idempotency-Key': string;
+        /** @description W3C trace context: honoured when valid (the request joins the trace), else a trace is started. */
+        traceparent?: string;
+      };
+      path: {
+        appointmentId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: {
+      content: {
+        'application/json': Record<string, never>;
+      };
+    };
+    responses: {
+      /** @description Checked in */
+      200: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Position of the command's last event: send it to the query API to read your own write. */
+          'Booking-Checkpoint'?: string;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          /** @description Requests a patient may send per window (IETF RateLimit header fields draft; patients only). */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window. */
+          'RateLimit-Remaining'?: number;
+          /** @description Seconds until the window resets. */
+          'RateLimit-Reset'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            /** Format: uuid */
+            appointmentId: string;
+            /** Format: uuid */
+            scheduleId: string;
+            /** @enum {string} */
+            status: 'checked_in' | 'no_show';
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`validation_failed`](/problems/validation_failed): Request validation failed. Fix the fields listed in invalid-params and send the request again. Only a changed request needs a new Idempotency-Key (the old key stays bound to the old payload).
+       *     - [`malformed_json`](/problems/malformed_json): Malformed JSON body. Send a well-formed JSON body with Content-Type: application/json. Only a changed request needs a new Idempotency-Key (the old key stays bound to the old payload).
+       *     - [`idempotency_key_missing`](/problems/idempotency_key_missing): Idempotency-Key header is required. Generate a key (a UUID) per logical request, send it, and reuse it when retrying that request.
+       *     - [`idempotency_key_invalid`](/problems/idempotency_key_invalid): Idempotency-Key header is malformed. Send a key of 1-255 printable ASCII characters, e.g. a UUID.
+       *     - [`bad_parameter`](/problems/bad_parameter): Invalid query parameter. Fix the parameters listed in invalid-params; use cursors only with the query that returned them.
+       */
+      400: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type:
+              | '/problems/validation_failed'
+              | '/problems/malformed_json'
+              | '/problems/idempotency_key_missing'
+              | '/problems/idempotency_key_invalid'
+              | '/problems/bad_parameter';
+            title: string;
+            /** @enum {integer} */
+            status: 400;
+            /** @enum {string} */
+            code:
+              | 'validation_failed'
+              | 'malformed_json'
+              | 'idempotency_key_missing'
+              | 'idempotency_key_invalid'
+              | 'bad_parameter';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`unauthenticated`](/problems/unauthenticated): Authentication required. Obtain a fresh HS256 JWT with sub, role, iss, aud, iat and exp, send it as Authorization: Bearer <token>, then retry.
+       */
+      401: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Bearer challenge (`Bearer realm="booking"`, with `error="invalid_token"` for a bad token). */
+          'WWW-Authenticate'?: string;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/unauthenticated';
+            title: string;
+            /** @enum {integer} */
+            status: 401;
+            /** @enum {string} */
+            code: 'unauthenticated';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`forbidden`](/problems/forbidden): Not allowed. Do not retry with the same token; act only for yourself, or use an account with the needed role.
+       */
+      403: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/forbidden';
+            title: string;
+            /** @enum {integer} */
+            status: 403;
+            /** @enum {string} */
+            code: 'forbidden';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`appointment_not_found`](/problems/appointment_not_found): Appointment not found. Check the id; right after booking, read with the Booking-Checkpoint header to wait for your write.
+       */
+      404: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/appointment_not_found';
+            title: string;
+            /** @enum {integer} */
+            status: 404;
+            /** @enum {string} */
+            code: 'appointment_not_found';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`idempotency_key_in_flight`](/problems/idempotency_key_in_flight): A request with this Idempotency-Key is still being processed. Wait Retry-After seconds and retry with the same key and payload: you will get that request's outcome. A retry of the same request may reuse its Idempotency-Key.
+       *     - [`concurrency_conflict`](/problems/concurrency_conflict): Concurrent modification, retry. Retry the same request shortly. A retry of the same request may reuse its Idempotency-Key.
+       *     - [`not_confirmed`](/problems/not_confirmed): The appointment is not confirmed. Do not retry; confirm the payment first, or look at the appointment.
+       *     - [`too_early`](/problems/too_early): Too early. Retry at or after the time the detail gives.
+       */
+      409: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Seconds to wait before retrying. */
+          'Retry-After'?: number;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type:
+              | '/problems/idempotency_key_in_flight'
+              | '/problems/concurrency_conflict'
+              | '/problems/not_confirmed'
+              | '/problems/too_early';
+            title: string;
+            /** @enum {integer} */
+            status: 409;
+            /** @enum {string} */
+            code: 'idempotency_key_in_flight' | 'concurrency_conflict' | 'not_confirmed' | 'too_early';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`payload_too_large`](/problems/payload_too_large): Request body too large. Send a smaller body (commands are small JSON objects).
+       */
+      413: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/payload_too_large';
+            title: string;
+            /** @enum {integer} */
+            status: 413;
+            /** @enum {string} */
+            code: 'payload_too_large';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`unsupported_media_type`](/problems/unsupported_media_type): Unsupported media type. Send the body as UTF-8 JSON with Content-Type: application/json.
+       */
+      415: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/unsupported_media_type';
+            title: string;
+            /** @enum {integer} */
+            status: 415;
+            /** @enum {string} */
+            code: 'unsupported_media_type';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`idempotency_key_reused`](/problems/idempotency_key_reused): Idempotency-Key reused with a different payload. Send a new Idempotency-Key for a new request; reuse a key only to retry the very same request.
+       *     - [`not_numbered`](/problems/not_numbered): The schedule has no numbered slots. Use these commands on a numbered schedule only (omit slot and channel when booking this one).
+       */
+      422: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/idempotency_key_reused' | '/problems/not_numbered';
+            title: string;
+            /** @enum {integer} */
+            status: 422;
+            /** @enum {string} */
+            code: 'idempotency_key_reused' | 'not_numbered';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`too_many_requests`](/problems/too_many_requests): Too many requests. Wait Retry-After seconds, then retry. A retry of the same request may reuse its Idempotency-Key.
+       *     - [`flow_limited`](/problems/flow_limited): Request refused by flow control. Wait Retry-After seconds, then retry; slow down if it keeps happening. A retry of the same request may reuse its Idempotency-Key.
+       */
+      429: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Seconds to wait before retrying. */
+          'Retry-After'?: number;
+          /** @description Requests a patient may send per window (IETF RateLimit header fields draft; patients only). */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window. */
+          'RateLimit-Remaining'?: number;
+          /** @description Seconds until the window resets. */
+          'RateLimit-Reset'?: number;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/too_many_requests' | '/problems/flow_limited';
+            title: string;
+            /** @enum {integer} */
+            status: 429;
+            /** @enum {string} */
+            code: 'too_many_requests' | 'flow_limited';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`internal`](/problems/internal): Internal server error. Retry later (with the same Idempotency-Key for a command); report the traceId if it persists. A retry of the same request may reuse its Idempotency-Key.
+       */
+      500: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/internal';
+            title: string;
+            /** @enum {integer} */
+            status: 500;
+            /** @enum {string} */
+            code: 'internal';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`dependency_unavailable`](/problems/dependency_unavailable): A dependency is unavailable. Wait Retry-After seconds, then retry. A retry of the same request may reuse its Idempotency-Key.
+       *     - [`system_overloaded`](/problems/system_overloaded): The server is overloaded. Wait Retry-After seconds, then retry (another instance may answer at once). A retry of the same request may reuse its Idempotency-Key.
+       */
+      503: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Seconds to wait before retrying. */
+          'Retry-After'?: number;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/dependency_unavailable' | '/problems/system_overloaded';
+            title: string;
+            /** @enum {integer} */
+            status: 503;
+            /** @enum {string} */
+            code: 'dependency_unavailable' | 'system_overloaded';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+    };
+  };
+  markNoShow: {
+    parameters: {
+      query?: never;
+      header: {
+        /** @description Required on every command: 1-255 printable ASCII characters (e.g. a UUID), bare or as a quoted structured-field string. A retry with the same key and payload gets the first outcome back (Idempotent-Replayed: true); keys are kept per principal for 24 hours. */
+        'Idempotency-Key': string;
+        /** @description W3C trace context: honoured when valid (the request joins the trace), else a trace is started. */
+        traceparent?: string;
+      };
+      path: {
+        appointmentId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: {
+      content: {
+        'application/json': Record<string, never>;
+      };
+    };
+    responses: {
+      /** @description Marked */
+      200: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Position of the command's last event: send it to the query API to read your own write. */
+          'Booking-Checkpoint'?: string;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          /** @description Requests a patient may send per window (IETF RateLimit header fields draft; patients only). */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window. */
+          'RateLimit-Remaining'?: number;
+          /** @description Seconds until the window resets. */
+          'RateLimit-Reset'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            /** Format: uuid */
+            appointmentId: string;
+            /** Format: uuid */
+            scheduleId: string;
+            /** @enum {string} */
+            status: 'checked_in' | 'no_show';
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`validation_failed`](/problems/validation_failed): Request validation failed. Fix the fields listed in invalid-params and send the request again. Only a changed request needs a new Idempotency-Key (the old key stays bound to the old payload).
+       *     - [`malformed_json`](/problems/malformed_json): Malformed JSON body. Send a well-formed JSON body with Content-Type: application/json. Only a changed request needs a new Idempotency-Key (the old key stays bound to the old payload).
+       *     - [`idempotency_key_missing`](/problems/idempotency_key_missing): Idempotency-Key header is required. Generate a key (a UUID) per logical request, send it, and reuse it when retrying that request.
+       *     - [`idempotency_key_invalid`](/problems/idempotency_key_invalid): Idempotency-Key header is malformed. Send a key of 1-255 printable ASCII characters, e.g. a UUID.
+       *     - [`bad_parameter`](/problems/bad_parameter): Invalid query parameter. Fix the parameters listed in invalid-params; use cursors only with the query that returned them.
+       */
+      400: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type:
+              | '/problems/validation_failed'
+              | '/problems/malformed_json'
+              | '/problems/idempotency_key_missing'
+              | '/problems/idempotency_key_invalid'
+              | '/problems/bad_parameter';
+            title: string;
+            /** @enum {integer} */
+            status: 400;
+            /** @enum {string} */
+            code:
+              | 'validation_failed'
+              | 'malformed_json'
+              | 'idempotency_key_missing'
+              | 'idempotency_key_invalid'
+              | 'bad_parameter';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`unauthenticated`](/problems/unauthenticated): Authentication required. Obtain a fresh HS256 JWT with sub, role, iss, aud, iat and exp, send it as Authorization: Bearer <token>, then retry.
+       */
+      401: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Bearer challenge (`Bearer realm="booking"`, with `error="invalid_token"` for a bad token). */
+          'WWW-Authenticate'?: string;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/unauthenticated';
+            title: string;
+            /** @enum {integer} */
+            status: 401;
+            /** @enum {string} */
+            code: 'unauthenticated';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`forbidden`](/problems/forbidden): Not allowed. Do not retry with the same token; act only for yourself, or use an account with the needed role.
+       */
+      403: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/forbidden';
+            title: string;
+            /** @enum {integer} */
+            status: 403;
+            /** @enum {string} */
+            code: 'forbidden';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`appointment_not_found`](/problems/appointment_not_found): Appointment not found. Check the id; right after booking, read with the Booking-Checkpoint header to wait for your write.
+       */
+      404: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/appointment_not_found';
+            title: string;
+            /** @enum {integer} */
+            status: 404;
+            /** @enum {string} */
+            code: 'appointment_not_found';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`idempotency_key_in_flight`](/problems/idempotency_key_in_flight): A request with this Idempotency-Key is still being processed. Wait Retry-After seconds and retry with the same key and payload: you will get that request's outcome. A retry of the same request may reuse its Idempotency-Key.
+       *     - [`concurrency_conflict`](/problems/concurrency_conflict): Concurrent modification, retry. Retry the same request shortly. A retry of the same request may reuse its Idempotency-Key.
+       *     - [`not_confirmed`](/problems/not_confirmed): The appointment is not confirmed. Do not retry; confirm the payment first, or look at the appointment.
+       *     - [`too_early`](/problems/too_early): Too early. Retry at or after the time the detail gives.
+       */
+      409: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Seconds to wait before retrying. */
+          'Retry-After'?: number;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type:
+              | '/problems/idempotency_key_in_flight'
+              | '/problems/concurrency_conflict'
+              | '/problems/not_confirmed'
+              | '/problems/too_early';
+            title: string;
+            /** @enum {integer} */
+            status: 409;
+            /** @enum {string} */
+            code: 'idempotency_key_in_flight' | 'concurrency_conflict' | 'not_confirmed' | 'too_early';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`payload_too_large`](/problems/payload_too_large): Request body too large. Send a smaller body (commands are small JSON objects).
+       */
+      413: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/payload_too_large';
+            title: string;
+            /** @enum {integer} */
+            status: 413;
+            /** @enum {string} */
+            code: 'payload_too_large';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`unsupported_media_type`](/problems/unsupported_media_type): Unsupported media type. Send the body as UTF-8 JSON with Content-Type: application/json.
+       */
+      415: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/unsupported_media_type';
+            title: string;
+            /** @enum {integer} */
+            status: 415;
+            /** @enum {string} */
+            code: 'unsupported_media_type';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`idempotency_key_reused`](/problems/idempotency_key_reused): Idempotency-Key reused with a different payload. Send a new Idempotency-Key for a new request; reuse a key only to retry the very same request.
+       *     - [`not_numbered`](/problems/not_numbered): The schedule has no numbered slots. Use these commands on a numbered schedule only (omit slot and channel when booking this one).
+       */
+      422: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/idempotency_key_reused' | '/problems/not_numbered';
+            title: string;
+            /** @enum {integer} */
+            status: 422;
+            /** @enum {string} */
+            code: 'idempotency_key_reused' | 'not_numbered';
             detail?: string;
             /** Format: uri-reference */
             instance?: string;
@@ -3835,6 +6595,24 @@ export interface operations {
           | 'capacity_below_active'
           | 'session_already_scheduled'
           | 'concurrency_conflict'
+          | 'slot_taken'
+          | 'slot_reserved'
+          | 'hold_not_expired'
+          | 'hold_expired'
+          | 'payment_ref_conflict'
+          | 'not_confirmed'
+          | 'too_early'
+          | 'already_waitlisted'
+          | 'slot_available'
+          | 'one_per_doctor_per_day'
+          | 'too_many_active'
+          | 'no_show_limited'
+          | 'waitlist_entry_not_found'
+          | 'not_numbered'
+          | 'slot_not_found'
+          | 'payment_amount_mismatch'
+          | 'booking_closed'
+          | 'cancellation_closed'
           | 'payload_too_large'
           | 'unsupported_media_type'
           | 'idempotency_key_reused'

@@ -32,6 +32,10 @@ import { PgCatalogDirectory } from './catalog-directory.ts';
 import { type CommandPathOptions, createCommands } from './command-path.ts';
 import type { CommandHooks } from './command-route.ts';
 import { PgOpenSessions } from './open-sessions.ts';
+import { type DeadlinePoller, deadlinePoller } from './deadline-poller.ts';
+import { PgDeadlines } from './deadlines-table.ts';
+import { PgPatientBookings } from './patient-bookings.ts';
+import { patientRuleOptionsOf, type SlotConfig, slotOptionsOf } from './slot-settings.ts';
 import { commandApiInfo, commandApiRoutes } from './route-specs.ts';
 import { commandRoutes } from './routes.ts';
 
@@ -43,7 +47,8 @@ export interface CommandApiDeps {
         Config,
         'BOOKING_HORIZON_DAYS' | 'JWT_KEYS' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'JWT_MAX_TTL_SECONDS'
       >
-    >;
+    > &
+    SlotConfig;
   logger?: Logger;
   registry?: Registry;
   clock?: () => Date;
@@ -70,6 +75,8 @@ export interface CommandApi {
   idempotency: PgIdempotencyStore;
   /** Inbound flow control: every route a resource (stage 2 changes its rules live). */
   flow: FlowControl;
+  /** Fires due holds and releases (docs/adr/0012); start.ts starts and stops it. */
+  deadlines: DeadlinePoller;
   /** Readiness starts failing and responses ask clients to close their connections. */
   beginShutdown(): void;
   /** Stops background timers (does not end the pool: the caller owns it). */
@@ -116,9 +123,12 @@ export function createApp(deps: CommandApiDeps): CommandApi {
       keys: idempotency,
       appointments,
       sessions: new PgOpenSessions(),
+      deadlines: new PgDeadlines(),
+      patients: new PgPatientBookings(pool, patientRuleOptionsOf(deps.config)),
       audit: { record: (tx, entries) => audit.record(entries, tx) },
     },
     {
+      slots: slotOptionsOf(deps.config),
       ...deps.commands,
       onRetry: () => {
         conflictRetries.inc();
@@ -160,6 +170,15 @@ export function createApp(deps: CommandApiDeps): CommandApi {
   app.use('/v1', ...v1, ...jsonBody());
   app.use(auditRoutes(audit));
   const clock = deps.clock ?? (() => new Date());
+  const deadlines = deadlinePoller({
+    pool,
+    commands,
+    clock,
+    logger,
+    registry,
+    intervalMs: deps.config.DEADLINE_POLL_MS ?? 1000,
+    leaseSeconds: deps.config.DEADLINE_LEASE_SECONDS ?? 30,
+  });
   app.use(
     commandRoutes({
       commands,
@@ -196,6 +215,7 @@ export function createApp(deps: CommandApiDeps): CommandApi {
     registry,
     idempotency,
     flow: inbound.flow,
+    deadlines,
     beginShutdown: service.beginShutdown,
     close: () => {
       clearInterval(purgeTimer);

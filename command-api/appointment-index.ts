@@ -3,7 +3,8 @@
  * client can address an appointment by its id alone (docs/adr/0001). A row is written in the same
  * transaction as the `AppointmentBooked` event it indexes.
  */
-import type { ScheduleEvent, ScheduleState } from '../domain/schedule.ts';
+import type { ScheduleState } from '../domain/schedule.ts';
+import type { ScheduleStreamEvent } from '../domain/slot-state.ts';
 import { findIndexedAppointment, type IndexedAppointment } from '../platform/appointment-index.ts';
 import type { Pool, Queryable } from '../platform/pg.ts';
 
@@ -12,7 +13,7 @@ export type { IndexedAppointment };
 /** The index rows for the appointments booked by `events` (appended to `streamId`). */
 export const bookedIn = (
   streamId: string,
-  events: readonly ScheduleEvent[],
+  events: readonly ScheduleStreamEvent[],
   state: ScheduleState,
 ): IndexedAppointment[] =>
   events.flatMap((e) =>

@@ -15,20 +15,23 @@
  * docs/adr/0001 (the stream is the consistency boundary) and docs/adr/0007 (idempotency).
  */
 import { ExponentialBackoff, handleType, type IPolicy, retry } from 'cockatiel';
+import type { ScheduleState } from '../domain/schedule.ts';
+import { decideStream, foldStream } from '../domain/schedule-stream.ts';
 import {
-  decide,
-  fold,
-  type ScheduleCommand,
-  type ScheduleEvent,
-  type ScheduleState,
-} from '../domain/schedule.ts';
+  defaultSlotOptions,
+  type ScheduleStreamCommand,
+  type ScheduleStreamEvent,
+  type SlotBook,
+  type SlotOptions,
+  type StreamState,
+} from '../domain/slot-state.ts';
 import {
   type Checkpoint,
   type EventMetadata,
   type EventStore,
   WrongExpectedRevisionError,
 } from '../platform/event-store/event-store.ts';
-import { stampSchemaVersion } from '../domain/event-versions.ts';
+import { stampStreamVersion } from './stream-versions.ts';
 import { AppError } from '../platform/http/errors.ts';
 import type { StoredOutcome } from '../platform/http/idempotency.ts';
 import { KeyedQueue } from '../platform/keyed-queue.ts';
@@ -36,6 +39,12 @@ import type { AuditEntry } from '../platform/audit.ts';
 import { bookedIn, type IndexedAppointment } from './appointment-index.ts';
 import type { CommandAudit } from './command-audit.ts';
 import { SessionTakenError } from './open-sessions.ts';
+import {
+  PatientRuleRefusedError,
+  type PatientRulesPort,
+  scheduleRefOf,
+  withBarred,
+} from './patient-rules-port.ts';
 import { problem, problemFor, type ProblemOutcome, type ResponseOutcome } from './problems.ts';
 import { type LoadedState, ScheduleStates } from './schedule-states.ts';
 
@@ -50,9 +59,11 @@ export interface ClaimedKey {
 
 /** What a command committed: the success reply is built from it. */
 export interface Committed {
-  events: ScheduleEvent[];
+  events: ScheduleStreamEvent[];
   /** The schedule's state after the command. */
   state: ScheduleState;
+  /** Its slot book after the command (null: a capacity-only schedule). */
+  book: SlotBook | null;
   /** Checkpoint of the stream's last event after the command (sent as Booking-Checkpoint). */
   checkpoint: Checkpoint | undefined;
 }
@@ -65,9 +76,10 @@ export interface Reply {
 
 export interface CommandRequest {
   streamId: string;
-  command: ScheduleCommand;
+  command: ScheduleStreamCommand;
   metadata: EventMetadata;
-  key: ClaimedKey;
+  /** Absent for the platform's own commands (the deadline poller): the decider makes them idempotent. */
+  key?: ClaimedKey | undefined;
   reply: (committed: Committed) => Reply;
   /** Authorisation against the loaded state: a problem refuses the command (stored with the key). */
   authorize?: ((state: ScheduleState) => ProblemOutcome | undefined) | undefined;
@@ -88,7 +100,11 @@ export interface CommandPorts<Tx> {
   };
   appointments: { add(tx: Tx, rows: readonly IndexedAppointment[]): Promise<void> };
   /** Claims the sessions `events` open, frees those they close; throws SessionTakenError. */
-  sessions: { apply(tx: Tx, events: readonly ScheduleEvent[]): Promise<void> };
+  sessions: { apply(tx: Tx, events: readonly ScheduleStreamEvent[]): Promise<void> };
+  /** The `deadlines` rows the events set and settle (docs/adr/0012); absent in the bare benchmark path. */
+  deadlines?: { apply(tx: Tx, streamId: string, events: readonly ScheduleStreamEvent[]): Promise<void> };
+  /** The per-patient rules of numbered schedules (docs/adr/0012); absent: not enforced. */
+  patients?: PatientRulesPort<Tx>;
   /** The audit trail (platform/audit.ts); absent in the benchmark's bare command path. */
   audit?: { record(tx: Tx, entries: readonly AuditEntry[]): Promise<void> };
 }
@@ -98,6 +114,8 @@ export interface CommandPathOptions {
   /** Cache budget in appointments (plus one per stream). Default 200,000. */
   cacheSize?: number;
   onRetry?: () => void;
+  /** Hold and offer minutes, cut-offs (config HOLD_MINUTES, …). Default: the domain's defaults. */
+  slots?: SlotOptions;
 }
 
 interface CommandPath<Tx> extends CommandPorts<Tx> {
@@ -106,6 +124,7 @@ interface CommandPath<Tx> extends CommandPorts<Tx> {
   queue: KeyedQueue;
   /** Reruns an attempt that lost the optimistic check, with jittered exponential backoff. */
   retry: IPolicy;
+  slots: SlotOptions;
 }
 
 /** The command path as the HTTP side uses it (the store's transaction type stays inside). */
@@ -130,6 +149,7 @@ export function createCommands<Tx>(ports: CommandPorts<Tx>, opts: CommandPathOpt
     states: new ScheduleStates(opts.cacheSize),
     queue: new KeyedQueue(),
     retry: policy,
+    slots: opts.slots ?? defaultSlotOptions,
   };
   return {
     execute: (req) => executeCommand(path, req),
@@ -183,38 +203,58 @@ async function decideAndCommit<Tx>(path: CommandPath<Tx>, req: CommandRequest): 
   //    on the stream as it is now.
   const cached = path.states.cached(streamId);
   let loaded = cached ?? (await path.states.load(path.store, streamId));
-  let decision = judge(req, loaded.state);
+  let barred: readonly string[] = [];
+  let decision = await judge(path, req, loaded, barred);
   if (cached && !(decision.ok && decision.events.length > 0)) {
     loaded = await path.states.load(path.store, streamId);
-    decision = judge(req, loaded.state);
+    decision = await judge(path, req, loaded, barred);
   }
-  // A rejection (stored too: a retry of the key gets the same answer) or a no-op writes nothing
-  // but the key's outcome: one statement, atomic on its own (executeCommand stores it).
-  if (!decision.ok) return { keyOnly: decision.outcome };
-  const { events } = decision;
-  const state = fold(events, loaded.state);
-  if (events.length === 0) {
-    const reply = req.reply({ events, state, checkpoint: loaded.checkpoint });
-    return { keyOnly: responseOf(reply, loaded.checkpoint) };
-  }
-
-  try {
-    return await commit(path, req, loaded, events, state);
-  } catch (err) {
-    // The session is another schedule's: the transaction rolled back, the refusal is the outcome.
-    if (err instanceof SessionTakenError) return { keyOnly: sessionTaken(err) };
-    throw err;
+  // An offered patient found barred under their lock (a race): decide again without them.
+  for (let redo = 0; ; redo++) {
+    // A rejection (stored too: a retry of the key gets the same answer) or a no-op writes nothing
+    // but the key's outcome: one statement, atomic on its own (executeCommand stores it).
+    if (!decision.ok) return { keyOnly: decision.outcome };
+    const { events } = decision;
+    const after = foldStream(events, streamOf(loaded));
+    if (events.length === 0) {
+      const reply = req.reply({ events, ...committedState(after), checkpoint: loaded.checkpoint });
+      return { keyOnly: responseOf(reply, loaded.checkpoint) };
+    }
+    try {
+      return await commit(path, req, loaded, events, after);
+    } catch (err) {
+      // The session is another schedule's: the transaction rolled back, the refusal is the outcome.
+      if (err instanceof SessionTakenError) return { keyOnly: sessionTaken(err) };
+      if (!(err instanceof PatientRuleRefusedError)) throw err;
+      if (err.patientRef === bookerOf(req.command) || redo >= 3) return { keyOnly: problemFor(err.error) };
+      barred = [...barred, err.patientRef];
+      decision = await judge(path, req, loaded, barred);
+    }
   }
 }
 
-/** Authorisation, then the decider: the events to append, or the problem that refuses them. */
-function judge(
+const streamOf = (loaded: LoadedState): StreamState => ({ schedule: loaded.state, book: loaded.book });
+const committedState = (s: StreamState) => ({ state: s.schedule, book: s.book });
+
+/** The patient a command books for themselves (a refusal of theirs is the command's answer). */
+const bookerOf = (command: ScheduleStreamCommand): string | undefined =>
+  command.type === 'BookAppointment' ? command.patientRef : undefined;
+
+/**
+ * Authorisation, then the decider: the events to append, or the problem that refuses them. A
+ * command that may offer a freed slot learns first which waiting patients the per-patient rules
+ * bar (read without a lock; the transaction checks again under it).
+ */
+async function judge<Tx>(
+  path: CommandPath<Tx>,
   req: CommandRequest,
-  state: ScheduleState,
-): { ok: true; events: ScheduleEvent[] } | { ok: false; outcome: ProblemOutcome } {
-  const denied = req.authorize?.(state);
+  loaded: LoadedState,
+  alsoBarred: readonly string[],
+): Promise<{ ok: true; events: ScheduleStreamEvent[] } | { ok: false; outcome: ProblemOutcome }> {
+  const denied = req.authorize?.(loaded.state);
   if (denied) return { ok: false, outcome: denied };
-  const decision = decide(req.command, state);
+  const command = await withBarred(path.patients, req.command, streamOf(loaded), alsoBarred);
+  const decision = decideStream(command, streamOf(loaded), path.slots);
   return decision.ok ? decision : { ok: false, outcome: problemFor(decision.error) };
 }
 
@@ -235,9 +275,10 @@ async function commit<Tx>(
   path: CommandPath<Tx>,
   req: CommandRequest,
   loaded: LoadedState,
-  events: ScheduleEvent[],
-  state: ScheduleState,
+  events: ScheduleStreamEvent[],
+  after: StreamState,
 ): Promise<Decided> {
+  const { state, book } = committedState(after);
   const { streamId } = req;
   return path.store.transaction(async (tx) => {
     // 2. Append, expecting the loaded revision: a conflict throws and the retry reruns all of this.
@@ -245,21 +286,29 @@ async function commit<Tx>(
     const toAppend = events.map((e) => ({
       type: e.type,
       data: e.data,
-      metadata: stampSchemaVersion(e.type, req.metadata),
+      metadata: stampStreamVersion(e.type, req.metadata),
     }));
     const appended = await tx.appendToStream(streamId, toAppend, loaded.revision ?? 'no_stream');
     // 3. Index the booked appointments: addressable by id exactly when they exist.
     await path.appointments.add(tx.handle, bookedIn(streamId, events, state));
     // 3b. One open schedule per doctor session: the table's key holds it across streams.
     await path.sessions.apply(tx.handle, events);
-    // 3c. What a hospital or an admin changed, in the audit trail, with the change or not at all.
+    // 3c. Per-patient rules (numbered schedules): locked, checked, written; a refusal rolls back.
+    if (path.patients && book && state.status !== 'initial')
+      await path.patients.apply(tx.handle, events, scheduleRefOf(state), req.command.now);
+    // 3d. The deadlines the events set and settle, with the holds themselves.
+    await path.deadlines?.apply(tx.handle, streamId, events);
+    // 3e. What a hospital or an admin changed, in the audit trail, with the change or not at all.
     if (req.audit && path.audit) await path.audit.record(tx.handle, req.audit(events));
     // 4. Complete the key with the response, last, so its row is locked only until COMMIT.
     const { checkpoint } = appended;
-    const outcome = responseOf(req.reply({ events, state, checkpoint }), checkpoint);
+    const outcome = responseOf(req.reply({ events, state, book, checkpoint }), checkpoint);
     await req.beforeCommit?.();
-    await path.keys.complete(tx.handle, req.key.principal, req.key.key, req.key.token, outcome);
-    return { committed: outcome, after: { state, revision: appended.nextExpectedRevision, checkpoint } };
+    if (req.key) await path.keys.complete(tx.handle, req.key.principal, req.key.key, req.key.token, outcome);
+    return {
+      committed: outcome,
+      after: { state, book, revision: appended.nextExpectedRevision, checkpoint },
+    };
   });
 }
 
@@ -275,7 +324,7 @@ async function completeAlone<Tx, O extends StoredOutcome>(
   outcome: O,
 ): Promise<O> {
   await req.beforeCommit?.();
-  await path.keys.completeAlone(req.key.principal, req.key.key, req.key.token, outcome);
+  if (req.key) await path.keys.completeAlone(req.key.principal, req.key.key, req.key.token, outcome);
   return outcome;
 }
 

@@ -5,7 +5,8 @@
  */
 import type { Request, RequestHandler, Response } from 'express';
 import type { z } from 'zod';
-import type { ScheduleCommand, ScheduleState } from '../domain/schedule.ts';
+import type { ScheduleState } from '../domain/schedule.ts';
+import type { ScheduleStreamCommand } from '../domain/slot-state.ts';
 import { currentContext, toTraceparent } from '../platform/context.ts';
 import type { EventMetadata } from '../platform/event-store/event-store.ts';
 import type { RouteSpec } from '../platform/http/api-spec.ts';
@@ -51,7 +52,7 @@ export interface CommandInput<B, P> {
 /** The command to run on a stream and how to reply when it commits. */
 export interface PreparedCommand {
   streamId: string;
-  command: ScheduleCommand;
+  command: ScheduleStreamCommand;
   reply: (committed: Committed) => Reply;
   /**
    * Who the events record as the actor, when not the principal as is: a patient is recorded by

@@ -4,7 +4,7 @@
  * schedules, so the table and the streams never disagree; its primary key is what makes the rule
  * hold when two opens of the same session race (the stream check cannot: they are two streams).
  */
-import type { ScheduleEvent } from '../domain/schedule.ts';
+import type { ScheduleStreamEvent } from '../domain/slot-state.ts';
 import type { Queryable } from '../platform/pg.ts';
 
 export interface Session {
@@ -32,7 +32,7 @@ export class PgOpenSessions {
    * ScheduleOpened, frees the one of a ScheduleClosed. Throws SessionTakenError when the session
    * is held by another schedule: the caller rolls the transaction back.
    */
-  async apply(db: Queryable, events: readonly ScheduleEvent[]): Promise<void> {
+  async apply(db: Queryable, events: readonly ScheduleStreamEvent[]): Promise<void> {
     for (const e of events) {
       if (e.type === 'ScheduleOpened') await this.#claim(db, e.data);
       else if (e.type === 'ScheduleClosed') await this.#release(db, e.data.scheduleId);

@@ -11,6 +11,8 @@ import {
   appointmentBooked,
   appointmentCancelled,
   appointmentParams,
+  attendanceBody,
+  attendanceRecorded,
   auditPage,
   auditQuery,
   bookAppointmentBody,
@@ -18,12 +20,18 @@ import {
   capacityChanged,
   changeCapacityBody,
   closeScheduleBody,
+  confirmPaymentBody,
+  joinWaitlistBody,
   openScheduleBody,
+  paymentConfirmed,
   patientForgotten,
   patientParams,
   scheduleClosed,
   scheduleOpened,
   scheduleParams,
+  waitlistEntryParams,
+  waitlistJoined,
+  waitlistLeft,
 } from './schemas.ts';
 
 export const noParams = z.strictObject({});
@@ -97,6 +105,9 @@ export const openScheduleRoute = defineRoute({
   ],
 });
 
+/** Refusals of the per-patient rules (docs/adr/0012), checked when a numbered slot is taken. */
+const PATIENT_RULES: readonly ErrorCode[] = ['one_per_doctor_per_day', 'too_many_active', 'no_show_limited'];
+
 export const changeCapacityRoute = defineRoute({
   ...command,
   method: 'post',
@@ -138,7 +149,7 @@ export const bookAppointmentRoute = defineRoute({
   operationId: 'bookAppointment',
   summary: 'Book a place on a schedule',
   description:
-    "Book a place on a schedule. A patient books only for themselves (patientId = their sub); a hospital only on its own institution's schedules.",
+    "Book a place on a schedule. A patient books only for themselves (patientId = their sub); a hospital only on its own institution's schedules. On a numbered schedule, `slot` picks a slot (absent: the lowest free one the channel may take) and `channel` says who books (a patient: online only); with a fee the slot is held until holdExpiresAt unless the payment is confirmed, without one it is confirmed at once; the per-patient rules apply.",
   tag: 'appointments',
   auth: { roles: ANYONE },
   params: noParams,
@@ -151,6 +162,12 @@ export const bookAppointmentRoute = defineRoute({
     'session_started',
     'schedule_full',
     'already_booked',
+    'not_numbered',
+    'slot_not_found',
+    'slot_taken',
+    'slot_reserved',
+    'booking_closed',
+    ...PATIENT_RULES,
   ],
 });
 
@@ -168,8 +185,118 @@ export const cancelAppointmentRoute = defineRoute({
   body: cancelAppointmentBody,
   bodyRequired: false,
   responses: { 200: reply('Cancelled', appointmentCancelled) },
-  problems: [...COMMON_PROBLEMS, ...PATH_PROBLEMS, 'appointment_not_found', 'appointment_not_active'],
+  problems: [
+    ...COMMON_PROBLEMS,
+    ...PATH_PROBLEMS,
+    'appointment_not_found',
+    'appointment_not_active',
+    'cancellation_closed',
+  ],
 });
+
+export const confirmPaymentRoute = defineRoute({
+  ...command,
+  method: 'post',
+  path: '/v1/appointments/:appointmentId/confirm-payment',
+  operationId: 'confirmPayment',
+  summary: 'Confirm the payment of a held slot (the payment side)',
+  description:
+    "The payment side confirms that the fee of a held slot was paid (an admin, or a hospital for its own institution's schedules). Idempotent by paymentRef: the same reference again answers 200 with nothing new; another reference on a confirmed appointment is payment_ref_conflict, a payment after the hold expired is hold_expired (refund it). A payment after the deadline but before the expiry was decided still confirms.",
+  tag: 'appointments',
+  auth: { roles: STAFF },
+  params: appointmentParams,
+  body: confirmPaymentBody,
+  responses: { 200: reply('Confirmed (or already by this payment)', paymentConfirmed) },
+  problems: [
+    ...COMMON_PROBLEMS,
+    ...PATH_PROBLEMS,
+    'appointment_not_found',
+    'appointment_not_active',
+    'not_numbered',
+    'hold_expired',
+    'payment_ref_conflict',
+    'payment_amount_mismatch',
+  ],
+});
+
+export const joinWaitlistRoute = defineRoute({
+  ...command,
+  method: 'post',
+  path: '/v1/schedules/:scheduleId/waitlist',
+  operationId: 'joinWaitlist',
+  summary: 'Join the waitlist of a full numbered schedule',
+  description:
+    'A patient (only for themselves) or a hospital joins the waitlist of a numbered schedule with no free slot for the channel. A slot freed by a cancellation or an expiry is offered to the first waiting patient as a hold (appointment id = entryId) with its own deadline.',
+  tag: 'schedules',
+  auth: { roles: ANYONE },
+  params: scheduleParams,
+  body: joinWaitlistBody,
+  responses: { 201: reply('Waiting', waitlistJoined, true) },
+  problems: [
+    ...COMMON_PROBLEMS,
+    ...PATH_PROBLEMS,
+    'schedule_not_found',
+    'schedule_closed',
+    'session_started',
+    'not_numbered',
+    'booking_closed',
+    'already_booked',
+    'already_waitlisted',
+    'slot_available',
+  ],
+});
+
+export const leaveWaitlistRoute = defineRoute({
+  ...command,
+  method: 'post',
+  path: '/v1/schedules/:scheduleId/waitlist/:entryId/leave',
+  operationId: 'leaveWaitlist',
+  summary: 'Leave the waitlist',
+  description: 'A patient leaves only their own entry; a hospital or an admin any. The body is ignored.',
+  tag: 'schedules',
+  auth: { roles: ANYONE },
+  params: waitlistEntryParams,
+  body: attendanceBody,
+  bodyRequired: false,
+  responses: { 200: reply('Left', waitlistLeft) },
+  problems: [
+    ...COMMON_PROBLEMS,
+    ...PATH_PROBLEMS,
+    'schedule_not_found',
+    'not_numbered',
+    'waitlist_entry_not_found',
+  ],
+});
+
+const attendanceRoute = (kind: 'check-in' | 'no-show') =>
+  defineRoute({
+    ...command,
+    method: 'post',
+    path: `/v1/appointments/:appointmentId/${kind}`,
+    operationId: kind === 'check-in' ? 'checkIn' : 'markNoShow',
+    summary: kind === 'check-in' ? 'Check a patient in' : 'Mark a no-show',
+    description:
+      kind === 'check-in'
+        ? "The hospital (of the schedule's institution) or an admin checks in a confirmed appointment, from 00:00 of the session's day. Again: 200, nothing new. The body is ignored."
+        : "The hospital (of the schedule's institution) or an admin marks a confirmed appointment as a no-show after the last slot ended (it counts towards NO_SHOW_LIMIT). Again: 200, nothing new. The body is ignored.",
+    tag: 'appointments',
+    auth: { roles: STAFF },
+    params: appointmentParams,
+    body: attendanceBody,
+    bodyRequired: false,
+    responses: { 200: reply(kind === 'check-in' ? 'Checked in' : 'Marked', attendanceRecorded) },
+    problems: [
+      ...COMMON_PROBLEMS,
+      ...PATH_PROBLEMS,
+      'appointment_not_found',
+      'not_numbered',
+      'not_confirmed',
+      'too_early',
+    ],
+  });
+
+export const checkInRoute = attendanceRoute('check-in');
+export const markNoShowRoute = attendanceRoute('no-show');
 
 export const forgetPatientRoute = defineRoute({
   ...command,
@@ -218,6 +345,11 @@ export const commandApiRoutes: readonly RouteSpec[] = [
   closeScheduleRoute,
   bookAppointmentRoute,
   cancelAppointmentRoute,
+  confirmPaymentRoute,
+  joinWaitlistRoute,
+  leaveWaitlistRoute,
+  checkInRoute,
+  markNoShowRoute,
   forgetPatientRoute,
   auditRoute,
 ];

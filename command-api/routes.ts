@@ -5,8 +5,10 @@
  */
 import { type RequestHandler, Router } from 'express';
 import type { z } from 'zod';
+import type { SlotTaken } from '../domain/slot-events.ts';
+import type { ScheduleStreamEvent, SlotPlanInput } from '../domain/slot-state.ts';
 import { scheduleStreamName } from '../domain/schedule.ts';
-import { type Principal, requireRole, type Role } from '../platform/http/auth.ts';
+import { requireRole } from '../platform/http/auth.ts';
 import { AppError } from '../platform/http/errors.ts';
 import type { PatientVault } from '../platform/patient-vault.ts';
 import type { PgAppointmentIndex } from './appointment-index.ts';
@@ -21,7 +23,8 @@ import {
   forgetPatientRoute,
   openScheduleRoute,
 } from './route-specs.ts';
-import { ownSchedulesOnly, requireOwnInstitution } from './tenancy.ts';
+import { actorFor, checkIn, confirmPayment, joinWaitlist, leaveWaitlist, markNoShow } from './slot-routes.ts';
+import { ownSchedulesOnly, patientChannelOnly, requireOwnInstitution } from './tenancy.ts';
 
 export interface RoutesDeps extends CommandRouteDeps {
   appointments: Pick<PgAppointmentIndex, 'find'>;
@@ -57,6 +60,11 @@ export function commandRoutes(deps: RoutesDeps): Router {
   post(closeSchedule);
   post(bookAppointment(deps.ids, deps.patients));
   post(cancelAppointment(deps.appointments, deps.patients));
+  post(confirmPayment(deps.appointments));
+  post(joinWaitlist(deps.ids, deps.patients));
+  post(leaveWaitlist(deps.patients));
+  post(checkIn(deps.appointments));
+  post(markNoShow(deps.appointments));
   router
     .route(forgetPatientRoute.path)
     .post(requireRole(...forgetPatientRoute.auth.roles), deps.forget)
@@ -98,6 +106,7 @@ const openSchedule = (
         actor: { id: principal.sub, role: principal.role },
         now,
         bookingHorizonDays: deps.bookingHorizonDays,
+        ...(body.slots ? { slots: slotPlanOf(body.slots) } : {}),
       },
       reply: ({ state }) => ({
         status: 201,
@@ -161,6 +170,7 @@ const bookAppointment = (
     if (principal.role === 'patient' && body.patientId !== principal.sub) {
       throw new AppError('forbidden', 'Patients may only book for themselves');
     }
+    patientChannelOnly(principal, body.channel);
   },
   prepare: async ({ body, principal, now }) => {
     const appointmentId = ids();
@@ -177,11 +187,18 @@ const bookAppointment = (
         patientRef,
         patient,
         now,
+        ...(body.slot === undefined ? {} : { slot: body.slot }),
+        ...(body.channel === undefined ? {} : { channel: body.channel }),
       },
       ...(principal.role === 'patient' ? { actor: { id: patientRef, role: 'patient' as const } } : {}),
-      reply: () => ({
+      reply: ({ events }) => ({
         status: 201,
-        body: { appointmentId, scheduleId: body.scheduleId, status: 'active' },
+        body: {
+          appointmentId,
+          scheduleId: body.scheduleId,
+          status: 'active',
+          ...slotOf(events, appointmentId),
+        },
         headers: { Location: `/v1/appointments/${appointmentId}` },
       }),
     };
@@ -216,17 +233,19 @@ const cancelAppointment = (
   },
 });
 
-/**
- * The actor a cancellation records and the decider compares: a patient by their reference. A
- * patient without a key (never booked, or forgotten) holds nothing: a reference no appointment
- * has, so the decider answers not_appointment_holder (a forgotten patient's old appointments are
- * anonymous: only a hospital or an admin can cancel them).
- */
-async function actorFor(
-  principal: Principal,
-  patients: RoutesDeps['patients'],
-): Promise<{ id: string; role: Role }> {
-  if (principal.role !== 'patient') return { id: principal.sub, role: principal.role };
-  const ref = await patients.refFor(principal.sub, { create: false });
-  return { id: ref ?? 'no-patient-key', role: 'patient' };
+/** The slot a booking took, for its reply (nothing on a capacity-only schedule). */
+function slotOf(events: readonly ScheduleStreamEvent[], appointmentId: string) {
+  const taken = events.find(
+    (e): e is SlotTaken => e.type === 'SlotTaken' && e.data.appointmentId === appointmentId,
+  );
+  if (!taken) return {};
+  const { slot, slotStartsAt, holdExpiresAt } = taken.data;
+  return { slot, slotStartsAt, holdExpiresAt };
 }
+
+const slotPlanOf = (slots: NonNullable<z.infer<typeof openScheduleRoute.body>['slots']>): SlotPlanInput => ({
+  firstSlotTime: slots.firstSlotTime,
+  intervalMinutes: slots.intervalMinutes,
+  count: slots.count,
+  reservations: (slots.reservations ?? []).map((r) => ({ ...r, releasesAt: new Date(r.releasesAt) })),
+});

@@ -6,14 +6,11 @@
  * `load` read the events appended since (see command-path.ts).
  */
 import { LRUCache } from 'lru-cache';
-import { upcastScheduleEvent } from '../domain/event-versions.ts';
-import {
-  fold,
-  initialState,
-  type ScheduleEvent,
-  scheduleEventTypes,
-  type ScheduleState,
-} from '../domain/schedule.ts';
+import { recordedSchemaVersion, upcastScheduleEvent } from '../domain/event-versions.ts';
+import { type ScheduleState, scheduleEventTypes } from '../domain/schedule.ts';
+import { foldStream, initialStreamState } from '../domain/schedule-stream.ts';
+import { isSlotEventType, latestSlotEventVersions } from '../domain/slot-events.ts';
+import type { ScheduleStreamEvent, SlotBook } from '../domain/slot-state.ts';
 import type {
   Checkpoint,
   EventStoreTransaction,
@@ -21,7 +18,10 @@ import type {
 } from '../platform/event-store/event-store.ts';
 
 export interface LoadedState {
+  /** The schedule as the capacity rules see it. */
   state: ScheduleState;
+  /** Its slot book when numbered (docs/adr/0012); null for a capacity-only schedule. */
+  book: SlotBook | null;
   /** Revision of the stream's last event; undefined when the stream does not exist. */
   revision: bigint | undefined;
   /** Checkpoint of the stream's last event. */
@@ -30,17 +30,26 @@ export interface LoadedState {
 
 type StreamReader = Pick<EventStoreTransaction<unknown>, 'readStream'>;
 
-const isScheduleEvent = (e: RecordedEvent): boolean =>
-  (scheduleEventTypes as readonly string[]).includes(e.type);
+const isStreamEvent = (e: RecordedEvent): boolean =>
+  (scheduleEventTypes as readonly string[]).includes(e.type) || isSlotEventType(e.type);
 
 /**
  * An older schema version is lifted to the latest before the decider sees it; a version this build
  * does not know (written by a newer one) fails the command rather than being guessed at (ADR 0009).
  */
-function toDomain(e: RecordedEvent): ScheduleEvent {
+function toDomain(e: RecordedEvent): ScheduleStreamEvent {
+  if (isSlotEventType(e.type)) {
+    // Every slot event is at its first version; a later one was written by a newer build.
+    const version = recordedSchemaVersion(e.metadata);
+    if (version !== latestSlotEventVersions[e.type])
+      throw new Error(
+        `${e.streamId} revision ${e.revision}: unknown schema version ${String(version)} of ${e.type}`,
+      );
+    return { type: e.type, data: e.data } as ScheduleStreamEvent;
+  }
   const upcast = upcastScheduleEvent(e);
   if (!upcast.ok) throw new Error(`${e.streamId} revision ${e.revision}: ${upcast.reason}`);
-  return { type: e.type, data: upcast.data } as ScheduleEvent;
+  return { type: e.type, data: upcast.data } as ScheduleStreamEvent;
 }
 
 export class ScheduleStates {
@@ -67,8 +76,11 @@ export class ScheduleStates {
     const recorded = await reader.readStream(streamId, { fromRevision });
     if (recorded.length === 0 && cached) return cached;
     const last = recorded.at(-1);
+    const from = cached ? { schedule: cached.state, book: cached.book } : initialStreamState();
+    const folded = foldStream(recorded.filter(isStreamEvent).map(toDomain), from);
     const loaded: LoadedState = {
-      state: fold(recorded.filter(isScheduleEvent).map(toDomain), cached?.state ?? initialState()),
+      state: folded.schedule,
+      book: folded.book,
       revision: last?.revision ?? cached?.revision,
       checkpoint: last?.checkpoint ?? cached?.checkpoint,
     };

@@ -95,6 +95,7 @@ export async function startCommandApi(opts: CommandApiStartOptions): Promise<Com
   const host = opts.host ?? config.HOST;
   const requested = opts.port ?? config.PORT ?? config.COMMAND_API_PORT;
   const server = await listen(api.app, requested, host, connectionLimitsOf(config));
+  api.deadlines.start();
   const port = boundPort(server);
   const adminPort = opts.adminPort ?? defaultAdminPort(requested, config.ADMIN_PORT);
   const admin = await serveHandler(api.admin, adminPort, host);
@@ -111,6 +112,7 @@ export async function startCommandApi(opts: CommandApiStartOptions): Promise<Com
     stop: (drainMs = 10_000) =>
       (stopping ??= (async () => {
         api.beginShutdown();
+        await api.deadlines.stop();
         await drain(server, drainMs);
         await admin.close();
         api.close();

@@ -41,3 +41,12 @@ export function ownSchedulesOnly(
           `Schedule ${state.scheduleId} belongs to another institution than this token's (${principal.institutionId ?? '(none)'})`,
         );
 }
+
+/**
+ * Request-level: reserved channels (on-site, follow-up, …) are the hospital's to use; a patient
+ * books and waits online only.
+ */
+export function patientChannelOnly(principal: Principal, channel: string | undefined): void {
+  if (principal.role !== 'patient' || channel === undefined || channel === 'online') return;
+  throw new AppError('forbidden', `Patients book online only; channel ${channel} is the hospital's`);
+}

@@ -182,6 +182,23 @@ export const configSchema = z
       .refine((s) => parseKek(s) !== undefined, { message: 'expected 32 bytes as 64 hex digits or base64' }),
     /** How many days after the hospital's today a schedule may be opened for (the booking horizon). */
     BOOKING_HORIZON_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
+    /** Numbered slots (docs/adr/0012): minutes a paid slot is held unpaid before it expires. */
+    HOLD_MINUTES: z.coerce.number().int().min(1).max(1440).default(15),
+    /** Minutes a waitlist offer of a paid slot is held for the offered patient. */
+    OFFER_MINUTES: z.coerce.number().int().min(1).max(1440).default(15),
+    /** Booking and waitlisting close this many minutes before the session starts. */
+    BOOKING_CUTOFF_MINUTES: z.coerce.number().int().min(0).max(10_080).default(0),
+    /** A patient may cancel until this many minutes before their slot (the hospital always). */
+    CANCELLATION_CUTOFF_MINUTES: z.coerce.number().int().min(0).max(10_080).default(0),
+    /** Per-patient rules: at most this many active numbered appointments per patient. */
+    PATIENT_MAX_ACTIVE: z.coerce.number().int().min(1).max(1000).default(5),
+    /** Per-patient rules: this many no-shows within NO_SHOW_WINDOW_DAYS limit the patient. */
+    NO_SHOW_LIMIT: z.coerce.number().int().min(1).max(1000).default(3),
+    NO_SHOW_WINDOW_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
+    /** How often each command API instance polls the due deadlines (holds, releases); 0: never. */
+    DEADLINE_POLL_MS: z.coerce.number().int().min(0).max(600_000).default(1000),
+    /** How long a claimed deadline stays with the instance that claimed it before another may fire it. */
+    DEADLINE_LEASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
     /** Inbound flow control: commands one patient may send per minute, shared by every instance (0: off). */
     PATIENT_COMMANDS_PER_MINUTE: z.coerce.number().int().min(0).max(100_000).default(30),
     /** Connection hygiene (platform/http/server.ts): open connections per public listener; more are dropped. */

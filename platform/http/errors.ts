@@ -223,6 +223,143 @@ export const catalogue = {
     clientAction: `Retry the same request shortly. ${SAME_KEY}`,
     action: 'retry-later',
   },
+  slot_taken: {
+    status: 409,
+    title: 'Slot is taken',
+    explanation: 'The numbered slot asked for is held or confirmed for another patient.',
+    clientAction: 'Do not retry the same slot; book another slot, or omit slot to take the next free one.',
+    action: 'do-not-retry',
+  },
+  slot_reserved: {
+    status: 409,
+    title: 'Slot is reserved for another channel',
+    explanation:
+      'The numbered slot is kept for one channel (on-site, follow-up, …) until its release time; detail says which and until when.',
+    clientAction: 'Book another slot, or this one after its release time (detail).',
+    action: 'do-not-retry',
+  },
+  hold_not_expired: {
+    status: 409,
+    title: 'The hold has not expired yet',
+    explanation: "A hold's expiry was fired before its deadline (a clock behind the database's).",
+    clientAction: 'Retry after the deadline the detail gives.',
+    action: 'retry-later',
+  },
+  hold_expired: {
+    status: 409,
+    title: 'The hold expired',
+    explanation:
+      'The payment arrived after the hold expired: the slot went back to the pool (or to the waitlist).',
+    clientAction: 'Do not retry; refund the payment, and book again if the patient still wants a slot.',
+    action: 'do-not-retry',
+  },
+  payment_ref_conflict: {
+    status: 409,
+    title: 'The appointment was paid by another payment',
+    explanation: 'The appointment is already confirmed by a payment with another reference.',
+    clientAction: 'Do not retry; refund this payment (the first one confirmed the appointment).',
+    action: 'do-not-retry',
+  },
+  not_confirmed: {
+    status: 409,
+    title: 'The appointment is not confirmed',
+    explanation: 'Check-in and no-show apply to confirmed appointments only (a hold must be paid first).',
+    clientAction: 'Do not retry; confirm the payment first, or look at the appointment.',
+    action: 'do-not-retry',
+  },
+  too_early: {
+    status: 409,
+    title: 'Too early',
+    explanation:
+      "Check-in opens at 00:00 of the session's day; a no-show may be marked only after the last slot ends; detail says when.",
+    clientAction: 'Retry at or after the time the detail gives.',
+    action: 'retry-later',
+  },
+  already_waitlisted: {
+    status: 409,
+    title: 'Already on the waitlist',
+    explanation: 'The patient is already waiting for this schedule; detail names the entry.',
+    clientAction: 'Do not retry; the patient keeps their place.',
+    action: 'do-not-retry',
+  },
+  slot_available: {
+    status: 409,
+    title: 'A slot is free: book it',
+    explanation:
+      "The schedule has a slot the patient's channel may take; the waitlist is for full schedules.",
+    clientAction: 'Book the schedule instead of joining its waitlist.',
+    action: 'do-not-retry',
+  },
+  one_per_doctor_per_day: {
+    status: 409,
+    title: 'One appointment per doctor per day',
+    explanation:
+      'The patient already has an active appointment with this doctor on this day (across schedules); detail names it.',
+    clientAction: 'Do not retry; show the existing appointment, or cancel it first.',
+    action: 'do-not-retry',
+  },
+  too_many_active: {
+    status: 409,
+    title: 'Too many active appointments',
+    explanation: 'The patient holds as many active appointments as allowed (PATIENT_MAX_ACTIVE).',
+    clientAction: 'Do not retry until an appointment of the patient ends or is cancelled.',
+    action: 'do-not-retry',
+  },
+  no_show_limited: {
+    status: 409,
+    title: 'Booking limited after no-shows',
+    explanation:
+      'The patient missed appointments too often (NO_SHOW_LIMIT within NO_SHOW_WINDOW_DAYS); detail says how many since when.',
+    clientAction: 'Do not retry; the patient may book again once older no-shows leave the window.',
+    action: 'do-not-retry',
+  },
+  waitlist_entry_not_found: {
+    status: 404,
+    title: 'Waitlist entry not found',
+    explanation:
+      'No waiting entry has this id on this schedule (it may have left, or become an appointment).',
+    clientAction: 'Check the entry id; do not retry.',
+    action: 'do-not-retry',
+  },
+  not_numbered: {
+    status: 422,
+    title: 'The schedule has no numbered slots',
+    explanation:
+      'Slots, holds, payments, the waitlist, check-in and no-show apply to schedules opened with slots only.',
+    clientAction:
+      'Use these commands on a numbered schedule only (omit slot and channel when booking this one).',
+    action: 'fix-request',
+  },
+  slot_not_found: {
+    status: 422,
+    title: 'No such slot',
+    explanation: 'The slot number is outside 1..count of the schedule.',
+    clientAction: `Choose a slot the schedule has, or omit slot. ${NEW_KEY}`,
+    action: 'fix-request',
+  },
+  payment_amount_mismatch: {
+    status: 422,
+    title: 'Payment amount differs from the fee',
+    explanation: "The amount paid is not the schedule's fee; detail gives both.",
+    clientAction: `Do not confirm with this amount; refund it, or send the right amount. ${NEW_KEY}`,
+    action: 'fix-request',
+  },
+  booking_closed: {
+    status: 422,
+    title: 'Booking is closed',
+    explanation:
+      'The booking cut-off (BOOKING_CUTOFF_MINUTES before the session starts) has passed: no booking and no waitlist.',
+    clientAction: 'Do not retry; offer a later session.',
+    action: 'do-not-retry',
+  },
+  cancellation_closed: {
+    status: 422,
+    title: 'Too late for a patient to cancel',
+    explanation:
+      'A patient may cancel until CANCELLATION_CUTOFF_MINUTES before their slot; later, only the hospital can.',
+    clientAction: 'Do not retry; contact the hospital.',
+    action: 'do-not-retry',
+  },
   payload_too_large: {
     status: 413,
     title: 'Request body too large',

@@ -18,6 +18,8 @@ import type { FlowControl } from '../platform/flow/flow-control.ts';
 import { flowMiddleware } from '../platform/flow/http.ts';
 import { inboundFlow } from '../platform/flow/inbound.ts';
 import type { FlowRules } from '../platform/flow/rules.ts';
+import type { FlowRuleStore } from '../platform/flow/rule-store.ts';
+import type { DependencyView } from '../platform/flow/admin-view.ts';
 import { createRegistry, type Registry } from '../platform/http/metrics.ts';
 import { problemBaseFromEnv } from '../platform/http/problem-base.ts';
 import { serviceApp } from '../platform/http/service-app.ts';
@@ -28,6 +30,7 @@ import type { Pool } from '../platform/pg.ts';
 import { forgetPatient } from './forget-route.ts';
 import { PgAppointmentIndex } from './appointment-index.ts';
 import { auditRoutes } from './audit-route.ts';
+import { flowAdminRouter } from './flow-admin-route.ts';
 import { PgCatalogDirectory } from './catalog-directory.ts';
 import { type CommandPathOptions, createCommands } from './command-path.ts';
 import type { CommandHooks } from './command-route.ts';
@@ -60,6 +63,11 @@ export interface CommandApiDeps {
   problemBase?: string;
   /** Inbound flow rules (platform/flow). Default: platform/flow/default-rules.ts. */
   flowRules?: FlowRules;
+  /** Live flow rules (Redis): polled every `flowRulesPollMs` (default 1 s), replaced by PUT /v1/admin/flow-rules. */
+  flowRuleStore?: FlowRuleStore;
+  flowRulesPollMs?: number;
+  /** Outbound dependencies' breaker states for GET /v1/admin/flow. */
+  dependencies?: () => readonly DependencyView[];
 }
 
 export interface CommandApi {
@@ -139,7 +147,13 @@ export function createApp(deps: CommandApiDeps): CommandApi {
   });
   const { app } = service;
   // Before authentication and body parsing: a request refused here costs a route match.
-  const inbound = inboundFlow({ registry, ...(deps.flowRules ? { rules: deps.flowRules } : {}) });
+  const inbound = inboundFlow({
+    registry,
+    logger,
+    ...(deps.flowRules ? { rules: deps.flowRules } : {}),
+    ...(deps.flowRuleStore ? { store: deps.flowRuleStore } : {}),
+    ...(deps.flowRulesPollMs === undefined ? {} : { pollMs: deps.flowRulesPollMs }),
+  });
   app.use(flowMiddleware({ flow: inbound.flow, routes: commandApiRoutes }));
 
   // Everything under /v1 is authenticated (also an unknown path: no route discovery without a token).
@@ -159,6 +173,15 @@ export function createApp(deps: CommandApiDeps): CommandApi {
   }
   app.use('/v1', ...v1, ...jsonBody());
   app.use(auditRoutes(audit));
+  app.use(
+    flowAdminRouter({
+      flow: inbound.flow,
+      watch: inbound.watch,
+      ...(deps.flowRuleStore ? { store: deps.flowRuleStore } : {}),
+      eventLoopDelayMs: inbound.eventLoopDelayMs,
+      dependencies: deps.dependencies ?? (() => []),
+    }),
+  );
   const clock = deps.clock ?? (() => new Date());
   app.use(
     commandRoutes({

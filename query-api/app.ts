@@ -12,6 +12,7 @@ import type { FlowControl } from '../platform/flow/flow-control.ts';
 import { flowMiddleware } from '../platform/flow/http.ts';
 import { inboundFlow } from '../platform/flow/inbound.ts';
 import type { FlowRules } from '../platform/flow/rules.ts';
+import type { FlowRuleStore } from '../platform/flow/rule-store.ts';
 import { problemBaseFromEnv } from '../platform/http/problem-base.ts';
 import { serviceApp } from '../platform/http/service-app.ts';
 import { createLogger, type Logger } from '../platform/logger.ts';
@@ -47,6 +48,8 @@ export interface QueryApiDeps {
   problemBase?: string;
   /** Inbound flow rules (platform/flow). Default: platform/flow/default-rules.ts. */
   flowRules?: FlowRules;
+  /** Live flow rules (Redis, polled each second); replaced through the command API's admin routes. */
+  flowRuleStore?: FlowRuleStore;
 }
 
 export interface QueryApi {
@@ -122,7 +125,12 @@ export function createApp(deps: QueryApiDeps): QueryApi {
     },
   });
   const { app } = service;
-  const inbound = inboundFlow({ registry, ...(deps.flowRules ? { rules: deps.flowRules } : {}) });
+  const inbound = inboundFlow({
+    registry,
+    ...(deps.logger ? { logger: deps.logger } : {}),
+    ...(deps.flowRules ? { rules: deps.flowRules } : {}),
+    ...(deps.flowRuleStore ? { store: deps.flowRuleStore } : {}),
+  });
   app.use(flowMiddleware({ flow: inbound.flow, routes: queryApiRoutes }));
   app.use(
     queryRoutes({

@@ -19,6 +19,7 @@ import { flowMiddleware } from '../platform/flow/http.ts';
 import { inboundFlow } from '../platform/flow/inbound.ts';
 import type { FlowRules } from '../platform/flow/rules.ts';
 import type { FlowRuleStore } from '../platform/flow/rule-store.ts';
+import type { ClusterBudgets } from '../platform/flow/cluster.ts';
 import type { DependencyView } from '../platform/flow/admin-view.ts';
 import { createRegistry, type Registry } from '../platform/http/metrics.ts';
 import { problemBaseFromEnv } from '../platform/http/problem-base.ts';
@@ -66,6 +67,8 @@ export interface CommandApiDeps {
   /** Live flow rules (Redis): polled every `flowRulesPollMs` (default 1 s), replaced by PUT /v1/admin/flow-rules. */
   flowRuleStore?: FlowRuleStore;
   flowRulesPollMs?: number;
+  /** Where cluster-qps rules count (Redis, with a local share as fallback). */
+  flowClusterBudgets?: ClusterBudgets;
   /** Outbound dependencies' breaker states for GET /v1/admin/flow. */
   dependencies?: () => readonly DependencyView[];
 }
@@ -152,6 +155,7 @@ export function createApp(deps: CommandApiDeps): CommandApi {
     logger,
     ...(deps.flowRules ? { rules: deps.flowRules } : {}),
     ...(deps.flowRuleStore ? { store: deps.flowRuleStore } : {}),
+    ...(deps.flowClusterBudgets ? { cluster: deps.flowClusterBudgets } : {}),
     ...(deps.flowRulesPollMs === undefined ? {} : { pollMs: deps.flowRulesPollMs }),
   });
   app.use(flowMiddleware({ flow: inbound.flow, routes: commandApiRoutes }));

@@ -16,6 +16,7 @@ import { createPool, type Pool } from '../platform/pg.ts';
 import { createRedis } from '../platform/redis.ts';
 import { defaultFlowRules } from '../platform/flow/default-rules.ts';
 import { FlowRuleStore } from '../platform/flow/rule-store.ts';
+import { ClusterBudgets } from '../platform/flow/cluster.ts';
 import { createApp, type CommandApi, type CommandApiDeps } from './app.ts';
 
 export interface CommandApiStartOptions {
@@ -77,10 +78,14 @@ function flowRedis(config: Config, logger: Logger) {
   const redis = createRedis(
     config,
     'command-api-flow',
-    { enableOfflineQueue: false, commandTimeout: 500 },
+    { enableOfflineQueue: false, commandTimeout: 100 },
     logger,
   );
-  return { redis, store: new FlowRuleStore(redis, config.FLOW_RULES_KEY, defaultFlowRules) };
+  return {
+    redis,
+    store: new FlowRuleStore(redis, config.FLOW_RULES_KEY, defaultFlowRules),
+    cluster: new ClusterBudgets(redis, `${config.FLOW_RULES_KEY}:budget:`),
+  };
 }
 
 export async function startCommandApi(opts: CommandApiStartOptions): Promise<CommandApiHandle> {
@@ -100,7 +105,7 @@ export async function startCommandApi(opts: CommandApiStartOptions): Promise<Com
   const flow = opts.app?.flowRuleStore ? undefined : flowRedis(config, logger);
   const api = createApp({
     ...(limiter ? { patientRateLimiter: limiter.limiter } : {}),
-    ...(flow ? { flowRuleStore: flow.store } : {}),
+    ...(flow ? { flowRuleStore: flow.store, flowClusterBudgets: flow.cluster } : {}),
     ...opts.app,
     pool,
     config,

@@ -13,6 +13,7 @@ import { flowMiddleware } from '../platform/flow/http.ts';
 import { inboundFlow } from '../platform/flow/inbound.ts';
 import type { FlowRules } from '../platform/flow/rules.ts';
 import type { FlowRuleStore } from '../platform/flow/rule-store.ts';
+import type { ClusterBudgets } from '../platform/flow/cluster.ts';
 import { problemBaseFromEnv } from '../platform/http/problem-base.ts';
 import { serviceApp } from '../platform/http/service-app.ts';
 import { createLogger, type Logger } from '../platform/logger.ts';
@@ -50,6 +51,8 @@ export interface QueryApiDeps {
   flowRules?: FlowRules;
   /** Live flow rules (Redis, polled each second); replaced through the command API's admin routes. */
   flowRuleStore?: FlowRuleStore;
+  /** Where cluster-qps rules count (Redis, with a local share as fallback). */
+  flowClusterBudgets?: ClusterBudgets;
 }
 
 export interface QueryApi {
@@ -130,6 +133,7 @@ export function createApp(deps: QueryApiDeps): QueryApi {
     ...(deps.logger ? { logger: deps.logger } : {}),
     ...(deps.flowRules ? { rules: deps.flowRules } : {}),
     ...(deps.flowRuleStore ? { store: deps.flowRuleStore } : {}),
+    ...(deps.flowClusterBudgets ? { cluster: deps.flowClusterBudgets } : {}),
   });
   app.use(flowMiddleware({ flow: inbound.flow, routes: queryApiRoutes }));
   app.use(

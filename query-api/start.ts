@@ -18,6 +18,7 @@ import { createPool } from '../platform/pg.ts';
 import { createRedis } from '../platform/redis.ts';
 import { defaultFlowRules } from '../platform/flow/default-rules.ts';
 import { FlowRuleStore } from '../platform/flow/rule-store.ts';
+import { ClusterBudgets } from '../platform/flow/cluster.ts';
 import { AppointmentAccess } from './appointment-access.ts';
 import { searchFromConfig } from '../platform/search/index.ts';
 import { createApp, type QueryApi } from './app.ts';
@@ -103,7 +104,10 @@ export async function startQueryApi(opts: QueryApiStartOptions): Promise<QueryAp
     // Rules given (tests) stay as given; otherwise this environment's live rules (FLOW_RULES_KEY).
     ...(opts.flowRules
       ? { flowRules: opts.flowRules }
-      : { flowRuleStore: new FlowRuleStore(redis, config.FLOW_RULES_KEY, defaultFlowRules) }),
+      : {
+          flowRuleStore: new FlowRuleStore(redis, config.FLOW_RULES_KEY, defaultFlowRules),
+          flowClusterBudgets: new ClusterBudgets(redis, `${config.FLOW_RULES_KEY}:budget:`),
+        }),
   });
   const subscription = await subscribeInvalidations(
     createRedis(config, 'query-api-invalidation', {}, logger),

@@ -7,6 +7,7 @@ import type { Registry } from 'prom-client';
 import type { Logger } from '../logger.ts';
 import { defaultFlowRules } from './default-rules.ts';
 import { monitorEventLoop } from './event-loop.ts';
+import type { ClusterBudgets } from './cluster.ts';
 import { FlowControl } from './flow-control.ts';
 import { registerFlowMetrics } from './metrics.ts';
 import type { FlowRules } from './rules.ts';
@@ -32,12 +33,17 @@ export function inboundFlow(opts: {
   registry: Registry;
   rules?: FlowRules;
   store?: FlowRuleStore;
+  /** Where cluster-qps rules count (Redis); default: the local share only. */
+  cluster?: ClusterBudgets;
   /** How often the store is polled (default 1 s). */
   pollMs?: number;
   logger?: Logger;
 }): InboundFlow {
   const loop = monitorEventLoop();
-  const flow = new FlowControl(opts.rules ?? defaultFlowRules(), { signals: loop.signals });
+  const flow = new FlowControl(opts.rules ?? defaultFlowRules(), {
+    signals: loop.signals,
+    ...(opts.cluster ? { cluster: opts.cluster } : {}),
+  });
   registerFlowMetrics(opts.registry, flow, loop.signals);
   const watch = opts.store
     ? watchFlowRules(opts.store, flow, {

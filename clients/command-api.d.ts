@@ -3813,6 +3813,35 @@ export interface operations {
                       /** @default 10000 */
                       maxValues: number;
                     }
+                  | {
+                      /** @constant */
+                      kind: 'cluster-qps';
+                      count: number;
+                      /** @default 1 */
+                      durationSec: number;
+                      param?:
+                        | {
+                            /** @constant */
+                            from: 'ip';
+                          }
+                        | {
+                            /** @constant */
+                            from: 'query';
+                            name: string;
+                          }
+                        | {
+                            /** @constant */
+                            from: 'path';
+                            name: string;
+                          }
+                        | {
+                            /** @constant */
+                            from: 'header';
+                            name: string;
+                          };
+                      /** @default 2 */
+                      instances: number;
+                    }
                 )[];
               };
               /**
@@ -4125,6 +4154,35 @@ export interface operations {
                     /** @default 10000 */
                     maxValues?: number;
                   }
+                | {
+                    /** @constant */
+                    kind: 'cluster-qps';
+                    count: number;
+                    /** @default 1 */
+                    durationSec?: number;
+                    param?:
+                      | {
+                          /** @constant */
+                          from: 'ip';
+                        }
+                      | {
+                          /** @constant */
+                          from: 'query';
+                          name: string;
+                        }
+                      | {
+                          /** @constant */
+                          from: 'path';
+                          name: string;
+                        }
+                      | {
+                          /** @constant */
+                          from: 'header';
+                          name: string;
+                        };
+                    /** @default 2 */
+                    instances?: number;
+                  }
               )[];
             };
             /**
@@ -4245,6 +4303,35 @@ export interface operations {
                       }[];
                       /** @default 10000 */
                       maxValues: number;
+                    }
+                  | {
+                      /** @constant */
+                      kind: 'cluster-qps';
+                      count: number;
+                      /** @default 1 */
+                      durationSec: number;
+                      param?:
+                        | {
+                            /** @constant */
+                            from: 'ip';
+                          }
+                        | {
+                            /** @constant */
+                            from: 'query';
+                            name: string;
+                          }
+                        | {
+                            /** @constant */
+                            from: 'path';
+                            name: string;
+                          }
+                        | {
+                            /** @constant */
+                            from: 'header';
+                            name: string;
+                          };
+                      /** @default 2 */
+                      instances: number;
                     }
                 )[];
               };
@@ -4786,6 +4873,35 @@ export interface operations {
                     }[];
                     /** @default 10000 */
                     maxValues: number;
+                  }
+                | {
+                    /** @constant */
+                    kind: 'cluster-qps';
+                    count: number;
+                    /** @default 1 */
+                    durationSec: number;
+                    param?:
+                      | {
+                          /** @constant */
+                          from: 'ip';
+                        }
+                      | {
+                          /** @constant */
+                          from: 'query';
+                          name: string;
+                        }
+                      | {
+                          /** @constant */
+                          from: 'path';
+                          name: string;
+                        }
+                      | {
+                          /** @constant */
+                          from: 'header';
+                          name: string;
+                        };
+                    /** @default 2 */
+                    instances: number;
                   }
               )[];
             }[];

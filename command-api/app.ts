@@ -20,6 +20,12 @@ import { inboundFlow } from '../platform/flow/inbound.ts';
 import type { FlowRules } from '../platform/flow/rules.ts';
 import type { FlowRuleStore } from '../platform/flow/rule-store.ts';
 import type { ClusterBudgets } from '../platform/flow/cluster.ts';
+import {
+  DependencyGuard,
+  registerDependencyMetrics,
+  type DependencyGuardOptions,
+} from '../platform/flow/outbound.ts';
+import { guardPool, PG_GUARD_DEFAULTS } from '../platform/flow/pg-guard.ts';
 import type { DependencyView } from '../platform/flow/admin-view.ts';
 import { createRegistry, type Registry } from '../platform/http/metrics.ts';
 import { problemBaseFromEnv } from '../platform/http/problem-base.ts';
@@ -69,8 +75,10 @@ export interface CommandApiDeps {
   flowRulesPollMs?: number;
   /** Where cluster-qps rules count (Redis, with a local share as fallback). */
   flowClusterBudgets?: ClusterBudgets;
-  /** Outbound dependencies' breaker states for GET /v1/admin/flow. */
+  /** Further outbound dependencies' breaker states for GET /v1/admin/flow. */
   dependencies?: () => readonly DependencyView[];
+  /** The pool's breakers and bulkhead (platform/flow/pg-guard.ts): overrides of the defaults, or false for none. */
+  pgGuard?: Partial<DependencyGuardOptions> | false;
 }
 
 export interface CommandApi {
@@ -90,7 +98,17 @@ export interface CommandApi {
 export function createApp(deps: CommandApiDeps): CommandApi {
   const logger = deps.logger ?? createLogger('command-api');
   const registry = deps.registry ?? createRegistry();
-  const { pool } = deps;
+  // Every statement of the API through the pool's breakers (error and slow-call ratio) and bulkhead.
+  const pgGuard =
+    deps.pgGuard === false
+      ? undefined
+      : new DependencyGuard('postgres', {
+          ...PG_GUARD_DEFAULTS,
+          concurrency: deps.pool.options.max,
+          ...deps.pgGuard,
+        });
+  const pool = pgGuard ? guardPool(deps.pool, pgGuard) : deps.pool;
+  registerDependencyMetrics(registry, () => (pgGuard ? [pgGuard] : []));
 
   const appendLatency = new Histogram({
     name: 'event_store_append_duration_seconds',
@@ -183,7 +201,7 @@ export function createApp(deps: CommandApiDeps): CommandApi {
       watch: inbound.watch,
       ...(deps.flowRuleStore ? { store: deps.flowRuleStore } : {}),
       eventLoopDelayMs: inbound.eventLoopDelayMs,
-      dependencies: deps.dependencies ?? (() => []),
+      dependencies: () => [...(pgGuard ? [pgGuard.view()] : []), ...(deps.dependencies?.() ?? [])],
     }),
   );
   const clock = deps.clock ?? (() => new Date());

@@ -22,6 +22,10 @@ import { createPool, withTransaction, type Pool } from '../../platform/pg.ts';
 import { DATABASE_URL, migrateTestDatabase, sleep, testPool } from '../support/db.ts';
 import { HttpClient } from '../support/http-client.ts';
 import { TEST_SECRET } from '../support/command-api-harness.ts';
+import { startQueryInstance, type QueryInstance } from '../support/query-api-harness.ts';
+import { testConfig } from '../support/test-config.ts';
+import { uniqueName } from '../support/wait.ts';
+import { createServer as createHttpServer } from 'node:http';
 
 describe('slow-call breaker on the pool', () => {
   let raw: Pool;
@@ -192,5 +196,58 @@ describe('error-ratio breaker on the command API', () => {
     await sleep(1100);
     expect((await book()).res.status).toBe(404); // the probe reaches PostgreSQL and closes the breaker
     expect((await postgresState())?.state).toBe('closed');
+  });
+});
+
+describe('error-ratio breaker on the query API search', () => {
+  let hits = 0;
+  // A search engine stand-in that answers every request 503 (an engine shedding load).
+  const engine = createHttpServer((_req, res) => {
+    hits += 1;
+    res.writeHead(503, { 'content-type': 'application/json' }).end('{"error":"overloaded"}');
+  });
+  let query: QueryInstance;
+
+  beforeAll(async () => {
+    await new Promise<void>((r) => engine.listen(0, '127.0.0.1', r));
+    const address = engine.address();
+    if (address === null || typeof address === 'string') throw new Error('no port');
+    query = await startQueryInstance(
+      { ...testConfig(), SEARCH_URL: `http://127.0.0.1:${address.port}` },
+      {
+        catalogPrefix: uniqueName('catalog:'),
+        searchAlias: uniqueName('institutions'),
+        readModelRoot: uniqueName('rm'),
+      },
+    );
+  }, 60_000);
+
+  afterAll(async () => {
+    await query?.close();
+    await new Promise((r) => engine.close(r));
+  });
+
+  it('stops sending searches to a failing engine and answers 503 at once', async () => {
+    const statuses: number[] = [];
+    let open = false;
+    for (let i = 0; i < 30 && !open; i++) {
+      const res = await query.get(`/v1/search/institutions?q=x${i}`);
+      statuses.push(res.status);
+      await res.text();
+      const metrics = await (await query.adminGet('/metrics')).text();
+      open = metrics.includes('flow_dependency_breaker_state{dependency="search",state="open"} 1');
+    }
+    console.log(`search breaker opened after ${statuses.length} failed searches (engine hit ${hits} times)`);
+    expect(open).toBe(true);
+    expect(statuses.every((s) => s === 503)).toBe(true);
+    const before = hits;
+    const started = performance.now();
+    const res = await query.get('/v1/search/institutions?q=after');
+    const ms = performance.now() - started;
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { code: string }).code).toBe('dependency_unavailable');
+    expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(hits).toBe(before);
+    console.log(`search breaker open: 503 in ${ms.toFixed(1)} ms, engine not called`);
   });
 });

@@ -41,7 +41,17 @@ export class FlowRuleStore {
     private readonly redis: Redis,
     readonly key: string,
     private readonly fallback: () => FlowRules,
-  ) {}
+  ) {
+    if (redis.status === 'ready') this.everReady = true;
+    else redis.once('ready', () => (this.everReady = true));
+  }
+
+  /** False until the client first connected (while reconnecting after an outage it is an outage). */
+  connected(): boolean {
+    return !['wait', 'connecting'].includes(this.redis.status) || this.everReady;
+  }
+
+  private everReady = false;
 
   /** The current document; throws when Redis does not answer or the stored document is invalid. */
   async read(): Promise<StoredFlowRules> {
@@ -113,6 +123,8 @@ export function watchFlowRules(
   let lastError = '';
   let running: Promise<void> | undefined;
   const apply = async () => {
+    // Not connected yet (start-up): the next poll reads them; nothing to warn about.
+    if (!store.connected()) return;
     try {
       const stamp = await store.stamp();
       if (stamp === stampOf(current)) return;

@@ -267,6 +267,56 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/admin/flow-rules': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * The flow rules this instance applies (admins only)
+     * @description Version 0 with source `default` is the file default (nothing stored); a replacement reaches every instance within 2 s.
+     *
+     *     Roles: admin.
+     */
+    get: operations['getFlowRules'];
+    /**
+     * Replace the flow rules of every instance (admins only)
+     * @description Validated as a whole (422 flow_rules_invalid names each bad field); stored in Redis only if `version` is still the current one (else 409 flow_rules_version_conflict: read again, reapply the change). Every instance applies the new rules within 2 s, keeping the state of rules that did not change.
+     *
+     *     Roles: admin.
+     */
+    put: operations['replaceFlowRules'];
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/admin/flow': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Live flow-control figures, rules and breaker states of this instance (admins only)
+     * @description Live flow-control figures, rules and breaker states of this instance (admins only)
+     *
+     *     Roles: admin.
+     */
+    get: operations['getFlowState'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/healthz': {
     parameters: {
       query?: never;
@@ -430,6 +480,8 @@ export interface components {
         | '/problems/flow_limited'
         | '/problems/system_overloaded'
         | '/problems/dependency_unavailable'
+        | '/problems/flow_rules_invalid'
+        | '/problems/flow_rules_version_conflict'
         | '/problems/internal';
       title: string;
       /** @enum {integer} */
@@ -489,6 +541,8 @@ export interface components {
         | 'flow_limited'
         | 'system_overloaded'
         | 'dependency_unavailable'
+        | 'flow_rules_invalid'
+        | 'flow_rules_version_conflict'
         | 'internal';
       detail?: string;
       /** Format: uri-reference */
@@ -6426,6 +6480,1404 @@ export interface operations {
       };
     };
   };
+  getFlowRules: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description W3C trace context: honoured when valid (the request joins the trace), else a trace is started. */
+        traceparent?: string;
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The rules and their version */
+      200: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            /** @description 0: the file default (nothing stored in Redis) */
+            version: number;
+            /** @enum {string} */
+            source: 'default' | 'redis';
+            updatedAt?: string;
+            updatedBy?: string;
+            rules: {
+              /** @default {} */
+              resources: {
+                [key: string]: (
+                  | {
+                      /** @constant */
+                      kind: 'qps';
+                      count: number;
+                    }
+                  | {
+                      /** @constant */
+                      kind: 'warm-up';
+                      count: number;
+                      warmUpPeriodSec: number;
+                      /** @default 3 */
+                      coldFactor: number;
+                    }
+                  | {
+                      /** @constant */
+                      kind: 'paced';
+                      count: number;
+                      maxQueueingTimeMs: number;
+                    }
+                  | {
+                      /** @constant */
+                      kind: 'concurrency';
+                      count: number;
+                    }
+                  | {
+                      /** @constant */
+                      kind: 'hot-param';
+                      param:
+                        | {
+                            /** @constant */
+                            from: 'ip';
+                          }
+                        | {
+                            /** @constant */
+                            from: 'query';
+                            name: string;
+                          }
+                        | {
+                            /** @constant */
+                            from: 'path';
+                            name: string;
+                          }
+                        | {
+                            /** @constant */
+                            from: 'header';
+                            name: string;
+                          };
+                      count: number;
+                      /** @default 1 */
+                      durationSec: number;
+                      /** @default 0 */
+                      burst: number;
+                      /** @default [] */
+                      exceptions: {
+                        value: string;
+                        count: number;
+                      }[];
+                      /** @default 10000 */
+                      maxValues: number;
+                    }
+                  | {
+                      /** @constant */
+                      kind: 'cluster-qps';
+                      count: number;
+                      /** @default 1 */
+                      durationSec: number;
+                      param?:
+                        | {
+                            /** @constant */
+                            from: 'ip';
+                          }
+                        | {
+                            /** @constant */
+                            from: 'query';
+                            name: string;
+                          }
+                        | {
+                            /** @constant */
+                            from: 'path';
+                            name: string;
+                          }
+                        | {
+                            /** @constant */
+                            from: 'header';
+                            name: string;
+                          };
+                      /** @default 2 */
+                      instances: number;
+                    }
+                )[];
+              };
+              /**
+               * @default {
+               *       "maxInFlight": null,
+               *       "bbr": true,
+               *       "bbrTriggerDelayMs": 50,
+               *       "bbrMinInFlight": 4,
+               *       "maxEventLoopDelayMs": 500
+               *     }
+               */
+              system: {
+                /** @default null */
+                maxInFlight: number | null;
+                /** @default true */
+                bbr: boolean;
+                /** @default 50 */
+                bbrTriggerDelayMs: number;
+                /** @default 4 */
+                bbrMinInFlight: number;
+                /** @default 500 */
+                maxEventLoopDelayMs: number | null;
+              };
+              /**
+               * @default {
+               *       "sampleCount": 2,
+               *       "intervalMs": 1000
+               *     }
+               */
+              window: {
+                /** @default 2 */
+                sampleCount: number;
+                /** @default 1000 */
+                intervalMs: number;
+              };
+            };
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`unauthenticated`](/problems/unauthenticated): Authentication required. Obtain a fresh HS256 JWT with sub, role, iss, aud, iat and exp, send it as Authorization: Bearer <token>, then retry.
+       */
+      401: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Bearer challenge (`Bearer realm="booking"`, with `error="invalid_token"` for a bad token). */
+          'WWW-Authenticate'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/unauthenticated';
+            title: string;
+            /** @enum {integer} */
+            status: 401;
+            /** @enum {string} */
+            code: 'unauthenticated';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`forbidden`](/problems/forbidden): Not allowed. Do not retry with the same token; act only for yourself, or use an account with the needed role.
+       */
+      403: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/forbidden';
+            title: string;
+            /** @enum {integer} */
+            status: 403;
+            /** @enum {string} */
+            code: 'forbidden';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`flow_limited`](/problems/flow_limited): Request refused by flow control. Wait Retry-After seconds, then retry; slow down if it keeps happening. A retry of the same request may reuse its Idempotency-Key.
+       */
+      429: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Seconds to wait before retrying. */
+          'Retry-After'?: number;
+          /** @description Requests a patient may send per window (IETF RateLimit header fields draft; patients only). */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window. */
+          'RateLimit-Remaining'?: number;
+          /** @description Seconds until the window resets. */
+          'RateLimit-Reset'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/flow_limited';
+            title: string;
+            /** @enum {integer} */
+            status: 429;
+            /** @enum {string} */
+            code: 'flow_limited';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`internal`](/problems/internal): Internal server error. Retry later (with the same Idempotency-Key for a command); report the traceId if it persists. A retry of the same request may reuse its Idempotency-Key.
+       */
+      500: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/internal';
+            title: string;
+            /** @enum {integer} */
+            status: 500;
+            /** @enum {string} */
+            code: 'internal';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`system_overloaded`](/problems/system_overloaded): The server is overloaded. Wait Retry-After seconds, then retry (another instance may answer at once). A retry of the same request may reuse its Idempotency-Key.
+       */
+      503: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Seconds to wait before retrying. */
+          'Retry-After'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/system_overloaded';
+            title: string;
+            /** @enum {integer} */
+            status: 503;
+            /** @enum {string} */
+            code: 'system_overloaded';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+    };
+  };
+  replaceFlowRules: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description W3C trace context: honoured when valid (the request joins the trace), else a trace is started. */
+        traceparent?: string;
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          /** @description The version read with GET (optimistic concurrency) */
+          version: number;
+          rules: {
+            /** @default {} */
+            resources?: {
+              [key: string]: (
+                | {
+                    /** @constant */
+                    kind: 'qps';
+                    count: number;
+                  }
+                | {
+                    /** @constant */
+                    kind: 'warm-up';
+                    count: number;
+                    warmUpPeriodSec: number;
+                    /** @default 3 */
+                    coldFactor?: number;
+                  }
+                | {
+                    /** @constant */
+                    kind: 'paced';
+                    count: number;
+                    maxQueueingTimeMs: number;
+                  }
+                | {
+                    /** @constant */
+                    kind: 'concurrency';
+                    count: number;
+                  }
+                | {
+                    /** @constant */
+                    kind: 'hot-param';
+                    param:
+                      | {
+                          /** @constant */
+                          from: 'ip';
+                        }
+                      | {
+                          /** @constant */
+                          from: 'query';
+                          name: string;
+                        }
+                      | {
+                          /** @constant */
+                          from: 'path';
+                          name: string;
+                        }
+                      | {
+                          /** @constant */
+                          from: 'header';
+                          name: string;
+                        };
+                    count: number;
+                    /** @default 1 */
+                    durationSec?: number;
+                    /** @default 0 */
+                    burst?: number;
+                    /** @default [] */
+                    exceptions?: {
+                      value: string;
+                      count: number;
+                    }[];
+                    /** @default 10000 */
+                    maxValues?: number;
+                  }
+                | {
+                    /** @constant */
+                    kind: 'cluster-qps';
+                    count: number;
+                    /** @default 1 */
+                    durationSec?: number;
+                    param?:
+                      | {
+                          /** @constant */
+                          from: 'ip';
+                        }
+                      | {
+                          /** @constant */
+                          from: 'query';
+                          name: string;
+                        }
+                      | {
+                          /** @constant */
+                          from: 'path';
+                          name: string;
+                        }
+                      | {
+                          /** @constant */
+                          from: 'header';
+                          name: string;
+                        };
+                    /** @default 2 */
+                    instances?: number;
+                  }
+              )[];
+            };
+            /**
+             * @default {
+             *       "maxInFlight": null,
+             *       "bbr": true,
+             *       "bbrTriggerDelayMs": 50,
+             *       "bbrMinInFlight": 4,
+             *       "maxEventLoopDelayMs": 500
+             *     }
+             */
+            system?: {
+              /** @default null */
+              maxInFlight?: number | null;
+              /** @default true */
+              bbr?: boolean;
+              /** @default 50 */
+              bbrTriggerDelayMs?: number;
+              /** @default 4 */
+              bbrMinInFlight?: number;
+              /** @default 500 */
+              maxEventLoopDelayMs?: number | null;
+            };
+            /**
+             * @default {
+             *       "sampleCount": 2,
+             *       "intervalMs": 1000
+             *     }
+             */
+            window?: {
+              /** @default 2 */
+              sampleCount?: number;
+              /** @default 1000 */
+              intervalMs?: number;
+            };
+          };
+        };
+      };
+    };
+    responses: {
+      /** @description Stored; this instance applies them already */
+      200: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            /** @description 0: the file default (nothing stored in Redis) */
+            version: number;
+            /** @enum {string} */
+            source: 'default' | 'redis';
+            updatedAt?: string;
+            updatedBy?: string;
+            rules: {
+              /** @default {} */
+              resources: {
+                [key: string]: (
+                  | {
+                      /** @constant */
+                      kind: 'qps';
+                      count: number;
+                    }
+                  | {
+                      /** @constant */
+                      kind: 'warm-up';
+                      count: number;
+                      warmUpPeriodSec: number;
+                      /** @default 3 */
+                      coldFactor: number;
+                    }
+                  | {
+                      /** @constant */
+                      kind: 'paced';
+                      count: number;
+                      maxQueueingTimeMs: number;
+                    }
+                  | {
+                      /** @constant */
+                      kind: 'concurrency';
+                      count: number;
+                    }
+                  | {
+                      /** @constant */
+                      kind: 'hot-param';
+                      param:
+                        | {
+                            /** @constant */
+                            from: 'ip';
+                          }
+                        | {
+                            /** @constant */
+                            from: 'query';
+                            name: string;
+                          }
+                        | {
+                            /** @constant */
+                            from: 'path';
+                            name: string;
+                          }
+                        | {
+                            /** @constant */
+                            from: 'header';
+                            name: string;
+                          };
+                      count: number;
+                      /** @default 1 */
+                      durationSec: number;
+                      /** @default 0 */
+                      burst: number;
+                      /** @default [] */
+                      exceptions: {
+                        value: string;
+                        count: number;
+                      }[];
+                      /** @default 10000 */
+                      maxValues: number;
+                    }
+                  | {
+                      /** @constant */
+                      kind: 'cluster-qps';
+                      count: number;
+                      /** @default 1 */
+                      durationSec: number;
+                      param?:
+                        | {
+                            /** @constant */
+                            from: 'ip';
+                          }
+                        | {
+                            /** @constant */
+                            from: 'query';
+                            name: string;
+                          }
+                        | {
+                            /** @constant */
+                            from: 'path';
+                            name: string;
+                          }
+                        | {
+                            /** @constant */
+                            from: 'header';
+                            name: string;
+                          };
+                      /** @default 2 */
+                      instances: number;
+                    }
+                )[];
+              };
+              /**
+               * @default {
+               *       "maxInFlight": null,
+               *       "bbr": true,
+               *       "bbrTriggerDelayMs": 50,
+               *       "bbrMinInFlight": 4,
+               *       "maxEventLoopDelayMs": 500
+               *     }
+               */
+              system: {
+                /** @default null */
+                maxInFlight: number | null;
+                /** @default true */
+                bbr: boolean;
+                /** @default 50 */
+                bbrTriggerDelayMs: number;
+                /** @default 4 */
+                bbrMinInFlight: number;
+                /** @default 500 */
+                maxEventLoopDelayMs: number | null;
+              };
+              /**
+               * @default {
+               *       "sampleCount": 2,
+               *       "intervalMs": 1000
+               *     }
+               */
+              window: {
+                /** @default 2 */
+                sampleCount: number;
+                /** @default 1000 */
+                intervalMs: number;
+              };
+            };
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`malformed_json`](/problems/malformed_json): Malformed JSON body. Send a well-formed JSON body with Content-Type: application/json. Only a changed request needs a new Idempotency-Key (the old key stays bound to the old payload).
+       */
+      400: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/malformed_json';
+            title: string;
+            /** @enum {integer} */
+            status: 400;
+            /** @enum {string} */
+            code: 'malformed_json';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`unauthenticated`](/problems/unauthenticated): Authentication required. Obtain a fresh HS256 JWT with sub, role, iss, aud, iat and exp, send it as Authorization: Bearer <token>, then retry.
+       */
+      401: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Bearer challenge (`Bearer realm="booking"`, with `error="invalid_token"` for a bad token). */
+          'WWW-Authenticate'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/unauthenticated';
+            title: string;
+            /** @enum {integer} */
+            status: 401;
+            /** @enum {string} */
+            code: 'unauthenticated';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`forbidden`](/problems/forbidden): Not allowed. Do not retry with the same token; act only for yourself, or use an account with the needed role.
+       */
+      403: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/forbidden';
+            title: string;
+            /** @enum {integer} */
+            status: 403;
+            /** @enum {string} */
+            code: 'forbidden';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`flow_rules_version_conflict`](/problems/flow_rules_version_conflict): The flow rules changed meanwhile. Read the rules again (GET /v1/admin/flow-rules), apply your change to them and send them with the version read.
+       */
+      409: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/flow_rules_version_conflict';
+            title: string;
+            /** @enum {integer} */
+            status: 409;
+            /** @enum {string} */
+            code: 'flow_rules_version_conflict';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`payload_too_large`](/problems/payload_too_large): Request body too large. Send a smaller body (commands are small JSON objects).
+       */
+      413: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/payload_too_large';
+            title: string;
+            /** @enum {integer} */
+            status: 413;
+            /** @enum {string} */
+            code: 'payload_too_large';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`unsupported_media_type`](/problems/unsupported_media_type): Unsupported media type. Send the body as UTF-8 JSON with Content-Type: application/json.
+       */
+      415: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/unsupported_media_type';
+            title: string;
+            /** @enum {integer} */
+            status: 415;
+            /** @enum {string} */
+            code: 'unsupported_media_type';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`flow_rules_invalid`](/problems/flow_rules_invalid): Invalid flow rules. Fix the fields listed in invalid-params and send the document again (with the same version).
+       */
+      422: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/flow_rules_invalid';
+            title: string;
+            /** @enum {integer} */
+            status: 422;
+            /** @enum {string} */
+            code: 'flow_rules_invalid';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`flow_limited`](/problems/flow_limited): Request refused by flow control. Wait Retry-After seconds, then retry; slow down if it keeps happening. A retry of the same request may reuse its Idempotency-Key.
+       */
+      429: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Seconds to wait before retrying. */
+          'Retry-After'?: number;
+          /** @description Requests a patient may send per window (IETF RateLimit header fields draft; patients only). */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window. */
+          'RateLimit-Remaining'?: number;
+          /** @description Seconds until the window resets. */
+          'RateLimit-Reset'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/flow_limited';
+            title: string;
+            /** @enum {integer} */
+            status: 429;
+            /** @enum {string} */
+            code: 'flow_limited';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`internal`](/problems/internal): Internal server error. Retry later (with the same Idempotency-Key for a command); report the traceId if it persists. A retry of the same request may reuse its Idempotency-Key.
+       */
+      500: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/internal';
+            title: string;
+            /** @enum {integer} */
+            status: 500;
+            /** @enum {string} */
+            code: 'internal';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`system_overloaded`](/problems/system_overloaded): The server is overloaded. Wait Retry-After seconds, then retry (another instance may answer at once). A retry of the same request may reuse its Idempotency-Key.
+       *     - [`dependency_unavailable`](/problems/dependency_unavailable): A dependency is unavailable. Wait Retry-After seconds, then retry. A retry of the same request may reuse its Idempotency-Key.
+       */
+      503: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Seconds to wait before retrying. */
+          'Retry-After'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/system_overloaded' | '/problems/dependency_unavailable';
+            title: string;
+            /** @enum {integer} */
+            status: 503;
+            /** @enum {string} */
+            code: 'system_overloaded' | 'dependency_unavailable';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+    };
+  };
+  getFlowState: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description W3C trace context: honoured when valid (the request joins the trace), else a trace is started. */
+        traceparent?: string;
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Figures over the sliding window */
+      200: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            rules: {
+              /** @description 0: the file default (nothing stored in Redis) */
+              version: number;
+              /** @enum {string} */
+              source: 'default' | 'redis';
+              updatedAt?: string;
+              updatedBy?: string;
+            };
+            system: {
+              eventLoopDelayMs: number;
+              inbound: {
+                passQps: number;
+                blockQps: number;
+                successQps: number;
+                errorQps: number;
+                inFlight: number;
+                avgRtMs: number;
+                minRtMs: number;
+                p50RtMs: number;
+                p99RtMs: number;
+              };
+              blocks: {
+                [key: string]: number;
+              };
+            };
+            resources: {
+              name: string;
+              stats: {
+                passQps: number;
+                blockQps: number;
+                successQps: number;
+                errorQps: number;
+                inFlight: number;
+                avgRtMs: number;
+                minRtMs: number;
+                p50RtMs: number;
+                p99RtMs: number;
+              };
+              passed: number;
+              /** @description refusals since start, by rule */
+              blocked: {
+                [key: string]: number;
+              };
+              rules: (
+                | {
+                    /** @constant */
+                    kind: 'qps';
+                    count: number;
+                  }
+                | {
+                    /** @constant */
+                    kind: 'warm-up';
+                    count: number;
+                    warmUpPeriodSec: number;
+                    /** @default 3 */
+                    coldFactor: number;
+                  }
+                | {
+                    /** @constant */
+                    kind: 'paced';
+                    count: number;
+                    maxQueueingTimeMs: number;
+                  }
+                | {
+                    /** @constant */
+                    kind: 'concurrency';
+                    count: number;
+                  }
+                | {
+                    /** @constant */
+                    kind: 'hot-param';
+                    param:
+                      | {
+                          /** @constant */
+                          from: 'ip';
+                        }
+                      | {
+                          /** @constant */
+                          from: 'query';
+                          name: string;
+                        }
+                      | {
+                          /** @constant */
+                          from: 'path';
+                          name: string;
+                        }
+                      | {
+                          /** @constant */
+                          from: 'header';
+                          name: string;
+                        };
+                    count: number;
+                    /** @default 1 */
+                    durationSec: number;
+                    /** @default 0 */
+                    burst: number;
+                    /** @default [] */
+                    exceptions: {
+                      value: string;
+                      count: number;
+                    }[];
+                    /** @default 10000 */
+                    maxValues: number;
+                  }
+                | {
+                    /** @constant */
+                    kind: 'cluster-qps';
+                    count: number;
+                    /** @default 1 */
+                    durationSec: number;
+                    param?:
+                      | {
+                          /** @constant */
+                          from: 'ip';
+                        }
+                      | {
+                          /** @constant */
+                          from: 'query';
+                          name: string;
+                        }
+                      | {
+                          /** @constant */
+                          from: 'path';
+                          name: string;
+                        }
+                      | {
+                          /** @constant */
+                          from: 'header';
+                          name: string;
+                        };
+                    /** @default 2 */
+                    instances: number;
+                  }
+              )[];
+            }[];
+            dependencies: {
+              name: string;
+              /** @enum {string} */
+              state: 'closed' | 'open' | 'half-open' | 'isolated';
+              calls: number;
+              /** @description errors and timeouts, slow calls not included */
+              failures: number;
+              /** @description calls slower than slowCallMs (counted as failures by the breaker) */
+              slowCalls: number;
+              timeouts: number;
+              /** @description refused at once: breaker open or bulkhead full */
+              rejected: number;
+              inFlight: number;
+              queued: number;
+              retries: number;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`unauthenticated`](/problems/unauthenticated): Authentication required. Obtain a fresh HS256 JWT with sub, role, iss, aud, iat and exp, send it as Authorization: Bearer <token>, then retry.
+       */
+      401: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Bearer challenge (`Bearer realm="booking"`, with `error="invalid_token"` for a bad token). */
+          'WWW-Authenticate'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/unauthenticated';
+            title: string;
+            /** @enum {integer} */
+            status: 401;
+            /** @enum {string} */
+            code: 'unauthenticated';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`forbidden`](/problems/forbidden): Not allowed. Do not retry with the same token; act only for yourself, or use an account with the needed role.
+       */
+      403: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/forbidden';
+            title: string;
+            /** @enum {integer} */
+            status: 403;
+            /** @enum {string} */
+            code: 'forbidden';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`flow_limited`](/problems/flow_limited): Request refused by flow control. Wait Retry-After seconds, then retry; slow down if it keeps happening. A retry of the same request may reuse its Idempotency-Key.
+       */
+      429: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Seconds to wait before retrying. */
+          'Retry-After'?: number;
+          /** @description Requests a patient may send per window (IETF RateLimit header fields draft; patients only). */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window. */
+          'RateLimit-Remaining'?: number;
+          /** @description Seconds until the window resets. */
+          'RateLimit-Reset'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/flow_limited';
+            title: string;
+            /** @enum {integer} */
+            status: 429;
+            /** @enum {string} */
+            code: 'flow_limited';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`internal`](/problems/internal): Internal server error. Retry later (with the same Idempotency-Key for a command); report the traceId if it persists. A retry of the same request may reuse its Idempotency-Key.
+       */
+      500: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/internal';
+            title: string;
+            /** @enum {integer} */
+            status: 500;
+            /** @enum {string} */
+            code: 'internal';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`system_overloaded`](/problems/system_overloaded): The server is overloaded. Wait Retry-After seconds, then retry (another instance may answer at once). A retry of the same request may reuse its Idempotency-Key.
+       */
+      503: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Seconds to wait before retrying. */
+          'Retry-After'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/system_overloaded';
+            title: string;
+            /** @enum {integer} */
+            status: 503;
+            /** @enum {string} */
+            code: 'system_overloaded';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+    };
+  };
   liveness: {
     parameters: {
       query?: never;
@@ -6623,6 +8075,8 @@ export interface operations {
           | 'flow_limited'
           | 'system_overloaded'
           | 'dependency_unavailable'
+          | 'flow_rules_invalid'
+          | 'flow_rules_version_conflict'
           | 'internal';
       };
       cookie?: never;

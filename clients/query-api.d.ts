@@ -308,6 +308,8 @@ export interface components {
         | '/problems/flow_limited'
         | '/problems/system_overloaded'
         | '/problems/dependency_unavailable'
+        | '/problems/flow_rules_invalid'
+        | '/problems/flow_rules_version_conflict'
         | '/problems/internal';
       title: string;
       /** @enum {integer} */
@@ -367,6 +369,8 @@ export interface components {
         | 'flow_limited'
         | 'system_overloaded'
         | 'dependency_unavailable'
+        | 'flow_rules_invalid'
+        | 'flow_rules_version_conflict'
         | 'internal';
       detail?: string;
       /** Format: uri-reference */
@@ -2481,6 +2485,8 @@ export interface operations {
           | 'flow_limited'
           | 'system_overloaded'
           | 'dependency_unavailable'
+          | 'flow_rules_invalid'
+          | 'flow_rules_version_conflict'
           | 'internal';
       };
       cookie?: never;

@@ -18,6 +18,15 @@ import type { FlowControl } from '../platform/flow/flow-control.ts';
 import { flowMiddleware } from '../platform/flow/http.ts';
 import { inboundFlow } from '../platform/flow/inbound.ts';
 import type { FlowRules } from '../platform/flow/rules.ts';
+import type { FlowRuleStore } from '../platform/flow/rule-store.ts';
+import type { ClusterBudgets } from '../platform/flow/cluster.ts';
+import {
+  DependencyGuard,
+  registerDependencyMetrics,
+  type DependencyGuardOptions,
+} from '../platform/flow/outbound.ts';
+import { guardPool, PG_GUARD_DEFAULTS } from '../platform/flow/pg-guard.ts';
+import type { DependencyView } from '../platform/flow/admin-view.ts';
 import { createRegistry, type Registry } from '../platform/http/metrics.ts';
 import { problemBaseFromEnv } from '../platform/http/problem-base.ts';
 import { serviceApp } from '../platform/http/service-app.ts';
@@ -28,6 +37,7 @@ import type { Pool } from '../platform/pg.ts';
 import { forgetPatient } from './forget-route.ts';
 import { PgAppointmentIndex } from './appointment-index.ts';
 import { auditRoutes } from './audit-route.ts';
+import { flowAdminRouter } from './flow-admin-route.ts';
 import { PgCatalogDirectory } from './catalog-directory.ts';
 import { type CommandPathOptions, createCommands } from './command-path.ts';
 import type { CommandHooks } from './command-route.ts';
@@ -65,6 +75,15 @@ export interface CommandApiDeps {
   problemBase?: string;
   /** Inbound flow rules (platform/flow). Default: platform/flow/default-rules.ts. */
   flowRules?: FlowRules;
+  /** Live flow rules (Redis): polled every `flowRulesPollMs` (default 1 s), replaced by PUT /v1/admin/flow-rules. */
+  flowRuleStore?: FlowRuleStore;
+  flowRulesPollMs?: number;
+  /** Where cluster-qps rules count (Redis, with a local share as fallback). */
+  flowClusterBudgets?: ClusterBudgets;
+  /** Further outbound dependencies' breaker states for GET /v1/admin/flow. */
+  dependencies?: () => readonly DependencyView[];
+  /** The pool's breakers and bulkhead (platform/flow/pg-guard.ts): overrides of the defaults, or false for none. */
+  pgGuard?: Partial<DependencyGuardOptions> | false;
 }
 
 export interface CommandApi {
@@ -86,7 +105,17 @@ export interface CommandApi {
 export function createApp(deps: CommandApiDeps): CommandApi {
   const logger = deps.logger ?? createLogger('command-api');
   const registry = deps.registry ?? createRegistry();
-  const { pool } = deps;
+  // Every statement of the API through the pool's breakers (error and slow-call ratio) and bulkhead.
+  const pgGuard =
+    deps.pgGuard === false
+      ? undefined
+      : new DependencyGuard('postgres', {
+          ...PG_GUARD_DEFAULTS,
+          concurrency: deps.pool.options.max,
+          ...deps.pgGuard,
+        });
+  const pool = pgGuard ? guardPool(deps.pool, pgGuard) : deps.pool;
+  registerDependencyMetrics(registry, () => (pgGuard ? [pgGuard] : []));
 
   const appendLatency = new Histogram({
     name: 'event_store_append_duration_seconds',
@@ -149,7 +178,14 @@ export function createApp(deps: CommandApiDeps): CommandApi {
   });
   const { app } = service;
   // Before authentication and body parsing: a request refused here costs a route match.
-  const inbound = inboundFlow({ registry, ...(deps.flowRules ? { rules: deps.flowRules } : {}) });
+  const inbound = inboundFlow({
+    registry,
+    logger,
+    ...(deps.flowRules ? { rules: deps.flowRules } : {}),
+    ...(deps.flowRuleStore ? { store: deps.flowRuleStore } : {}),
+    ...(deps.flowClusterBudgets ? { cluster: deps.flowClusterBudgets } : {}),
+    ...(deps.flowRulesPollMs === undefined ? {} : { pollMs: deps.flowRulesPollMs }),
+  });
   app.use(flowMiddleware({ flow: inbound.flow, routes: commandApiRoutes }));
 
   // Everything under /v1 is authenticated (also an unknown path: no route discovery without a token).
@@ -169,6 +205,15 @@ export function createApp(deps: CommandApiDeps): CommandApi {
   }
   app.use('/v1', ...v1, ...jsonBody());
   app.use(auditRoutes(audit));
+  app.use(
+    flowAdminRouter({
+      flow: inbound.flow,
+      watch: inbound.watch,
+      ...(deps.flowRuleStore ? { store: deps.flowRuleStore } : {}),
+      eventLoopDelayMs: inbound.eventLoopDelayMs,
+      dependencies: () => [...(pgGuard ? [pgGuard.view()] : []), ...(deps.dependencies?.() ?? [])],
+    }),
+  );
   const clock = deps.clock ?? (() => new Date());
   const deadlines = deadlinePoller({
     pool,

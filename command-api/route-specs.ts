@@ -7,6 +7,7 @@ import { z } from 'zod';
 import type { ResponseHeaderName } from '../platform/http/api-headers.ts';
 import { defineRoute, type ResponseSpec, type RouteSpec } from '../platform/http/api-spec.ts';
 import type { ErrorCode } from '../platform/http/errors.ts';
+import { flowAdminRoutes } from './flow-admin-specs.ts';
 import {
   appointmentBooked,
   appointmentCancelled,
@@ -352,6 +353,7 @@ export const commandApiRoutes: readonly RouteSpec[] = [
   markNoShowRoute,
   forgetPatientRoute,
   auditRoute,
+  ...flowAdminRoutes,
 ];
 
 export const commandApiInfo = {

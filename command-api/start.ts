@@ -14,6 +14,9 @@ import { boundPort, connectionLimitsOf, drain, listen } from '../platform/http/s
 import { createLogger, type Logger } from '../platform/logger.ts';
 import { createPool, type Pool } from '../platform/pg.ts';
 import { createRedis } from '../platform/redis.ts';
+import { defaultFlowRules } from '../platform/flow/default-rules.ts';
+import { FlowRuleStore } from '../platform/flow/rule-store.ts';
+import { ClusterBudgets } from '../platform/flow/cluster.ts';
 import { createApp, type CommandApi, type CommandApiDeps } from './app.ts';
 
 export interface CommandApiStartOptions {
@@ -70,6 +73,21 @@ function patientLimiter(config: Config, logger: Logger) {
   return { limiter, close: () => redis.disconnect() };
 }
 
+/** The live flow rules of this environment (FLOW_RULES_KEY), read with a client that fails fast. */
+function flowRedis(config: Config, logger: Logger) {
+  const redis = createRedis(
+    config,
+    'command-api-flow',
+    { enableOfflineQueue: false, commandTimeout: 100 },
+    logger,
+  );
+  return {
+    redis,
+    store: new FlowRuleStore(redis, config.FLOW_RULES_KEY, defaultFlowRules),
+    cluster: new ClusterBudgets(redis, `${config.FLOW_RULES_KEY}:budget:`),
+  };
+}
+
 export async function startCommandApi(opts: CommandApiStartOptions): Promise<CommandApiHandle> {
   const { config } = opts;
   requirePostgresEventStore(
@@ -84,8 +102,10 @@ export async function startCommandApi(opts: CommandApiStartOptions): Promise<Com
   }
   const pool = opts.pool ?? createPool(config, { applicationName: 'command-api', logger });
   const limiter = opts.app?.patientRateLimiter ? undefined : patientLimiter(config, logger);
+  const flow = opts.app?.flowRuleStore ? undefined : flowRedis(config, logger);
   const api = createApp({
     ...(limiter ? { patientRateLimiter: limiter.limiter } : {}),
+    ...(flow ? { flowRuleStore: flow.store, flowClusterBudgets: flow.cluster } : {}),
     ...opts.app,
     pool,
     config,
@@ -117,6 +137,7 @@ export async function startCommandApi(opts: CommandApiStartOptions): Promise<Com
         await admin.close();
         api.close();
         limiter?.close();
+        flow?.redis.disconnect();
         if (!opts.pool) await pool.end();
       })()),
   };

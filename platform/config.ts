@@ -201,6 +201,8 @@ export const configSchema = z
     DEADLINE_LEASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
     /** Inbound flow control: commands one patient may send per minute, shared by every instance (0: off). */
     PATIENT_COMMANDS_PER_MINUTE: z.coerce.number().int().min(0).max(100_000).default(30),
+    /** The Redis hash of this environment's live flow rules (platform/flow/rule-store.ts); absent: the file default. */
+    FLOW_RULES_KEY: z.string().min(1).default('flow:rules'),
     /** Connection hygiene (platform/http/server.ts): open connections per public listener; more are dropped. */
     HTTP_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(1_000_000).default(1024),
     /** Time a client has to send its request line and headers (slowloris, idle new connections). */

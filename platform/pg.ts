@@ -97,6 +97,8 @@ const NETWORK_CODES = new Set([
   'EAI_AGAIN',
   'EHOSTUNREACH',
   'ENETUNREACH',
+  // Refused by the pool's own breaker or bulkhead (platform/flow/pg-guard.ts) without a round trip.
+  'EDEPENDENCYOPEN',
 ]);
 
 /**

@@ -12,6 +12,14 @@ import type { FlowControl } from '../platform/flow/flow-control.ts';
 import { flowMiddleware } from '../platform/flow/http.ts';
 import { inboundFlow } from '../platform/flow/inbound.ts';
 import type { FlowRules } from '../platform/flow/rules.ts';
+import type { FlowRuleStore } from '../platform/flow/rule-store.ts';
+import type { ClusterBudgets } from '../platform/flow/cluster.ts';
+import {
+  DependencyGuard,
+  registerDependencyMetrics,
+  type DependencyGuardOptions,
+} from '../platform/flow/outbound.ts';
+import { guardSearch, searchGuardOptions } from '../platform/flow/search-guard.ts';
 import { problemBaseFromEnv } from '../platform/http/problem-base.ts';
 import { serviceApp } from '../platform/http/service-app.ts';
 import { createLogger, type Logger } from '../platform/logger.ts';
@@ -47,6 +55,12 @@ export interface QueryApiDeps {
   problemBase?: string;
   /** Inbound flow rules (platform/flow). Default: platform/flow/default-rules.ts. */
   flowRules?: FlowRules;
+  /** Live flow rules (Redis, polled each second); replaced through the command API's admin routes. */
+  flowRuleStore?: FlowRuleStore;
+  /** Where cluster-qps rules count (Redis, with a local share as fallback). */
+  flowClusterBudgets?: ClusterBudgets;
+  /** The search engine's breakers and bulkhead (platform/flow/search-guard.ts): overrides, or false for none. */
+  searchGuard?: Partial<DependencyGuardOptions> | false;
 }
 
 export interface QueryApi {
@@ -65,6 +79,13 @@ export interface QueryApi {
 export function createApp(deps: QueryApiDeps): QueryApi {
   const logger = deps.logger ?? createLogger('query-api');
   const registry = deps.registry ?? createRegistry();
+  // Searches through a bulkhead and breakers: while open, a fast 503 instead of a wait on the engine.
+  const searchGuard =
+    deps.searchGuard === false
+      ? undefined
+      : new DependencyGuard('search', searchGuardOptions(deps.searchGuard));
+  const search = searchGuard ? guardSearch(deps.search, searchGuard) : deps.search;
+  registerDependencyMetrics(registry, () => (searchGuard ? [searchGuard] : []));
   const cache = new TwoLevelCache({
     maxBytes: deps.config.QUERY_L1_MAX_MB * 1024 * 1024,
     ttlMs: deps.config.QUERY_L1_TTL_MS,
@@ -122,14 +143,20 @@ export function createApp(deps: QueryApiDeps): QueryApi {
     },
   });
   const { app } = service;
-  const inbound = inboundFlow({ registry, ...(deps.flowRules ? { rules: deps.flowRules } : {}) });
+  const inbound = inboundFlow({
+    registry,
+    ...(deps.logger ? { logger: deps.logger } : {}),
+    ...(deps.flowRules ? { rules: deps.flowRules } : {}),
+    ...(deps.flowRuleStore ? { store: deps.flowRuleStore } : {}),
+    ...(deps.flowClusterBudgets ? { cluster: deps.flowClusterBudgets } : {}),
+  });
   app.use(flowMiddleware({ flow: inbound.flow, routes: queryApiRoutes }));
   app.use(
     queryRoutes({
       cache,
       catalog: new CatalogReader(deps.redis, deps.catalogPrefix),
       bookings: new BookingReader(deps.redis, deps.readModelRoot),
-      search: deps.search,
+      search,
       searchAlias: deps.searchAlias,
       config: deps.config,
       jwt: deps.jwt,

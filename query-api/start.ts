@@ -16,6 +16,9 @@ import { createLogger, type Logger } from '../platform/logger.ts';
 import { patientVault } from '../platform/patient-vault.ts';
 import { createPool } from '../platform/pg.ts';
 import { createRedis } from '../platform/redis.ts';
+import { defaultFlowRules } from '../platform/flow/default-rules.ts';
+import { FlowRuleStore } from '../platform/flow/rule-store.ts';
+import { ClusterBudgets } from '../platform/flow/cluster.ts';
 import { AppointmentAccess } from './appointment-access.ts';
 import { searchFromConfig } from '../platform/search/index.ts';
 import { createApp, type QueryApi } from './app.ts';
@@ -98,7 +101,13 @@ export async function startQueryApi(opts: QueryApiStartOptions): Promise<QueryAp
     searchAlias,
     logger,
     registry: opts.registry ?? createRegistry(),
-    ...(opts.flowRules ? { flowRules: opts.flowRules } : {}),
+    // Rules given (tests) stay as given; otherwise this environment's live rules (FLOW_RULES_KEY).
+    ...(opts.flowRules
+      ? { flowRules: opts.flowRules }
+      : {
+          flowRuleStore: new FlowRuleStore(redis, config.FLOW_RULES_KEY, defaultFlowRules),
+          flowClusterBudgets: new ClusterBudgets(redis, `${config.FLOW_RULES_KEY}:budget:`),
+        }),
   });
   const subscription = await subscribeInvalidations(
     createRedis(config, 'query-api-invalidation', {}, logger),

@@ -6,6 +6,7 @@
 import { LRUCache } from 'lru-cache';
 import type { ResourceStat } from './statistic.ts';
 import type {
+  ClusterQpsRule,
   ConcurrencyRule,
   FlowRule,
   HotParamRule,
@@ -216,6 +217,18 @@ export class HotParamController implements Controller {
   }
 }
 
+/**
+ * A cluster-wide budget: nothing to decide synchronously; FlowControl asks Redis (cluster.ts)
+ * once every local rule has admitted the request.
+ */
+export class ClusterQpsController implements Controller {
+  constructor(readonly rule: ClusterQpsRule) {}
+
+  check(): Decision {
+    return PASS;
+  }
+}
+
 export function controllerFor(rule: FlowRule): Controller {
   switch (rule.kind) {
     case 'qps':
@@ -228,5 +241,7 @@ export function controllerFor(rule: FlowRule): Controller {
       return new ConcurrencyController(rule);
     case 'hot-param':
       return new HotParamController(rule);
+    case 'cluster-qps':
+      return new ClusterQpsController(rule);
   }
 }

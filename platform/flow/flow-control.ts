@@ -10,7 +10,8 @@
  * Outbound protection (stage 2: cockatiel breakers and bulkheads, rate-limiter-flexible's
  * cluster-wide budgets) plugs in as further checks around the same entry/release pair.
  */
-import { controllerFor, type Controller, type ParamLookup } from './controllers.ts';
+import { ClusterBudgets } from './cluster.ts';
+import { ClusterQpsController, controllerFor, type Controller, type ParamLookup } from './controllers.ts';
 import type { FlowRule, FlowRules, ParamSource } from './rules.ts';
 import { ResourceStat, type StatSnapshot } from './statistic.ts';
 import { checkSystem, type SystemSignals } from './system.ts';
@@ -33,6 +34,11 @@ export interface Entry {
   waitMs: number;
   /** Ends the entry (idempotent): in flight −1, RT and outcome into the statistics. */
   release(opts?: { error?: boolean; now?: number }): void;
+  /**
+   * Present when the resource has cluster-wide budgets: resolves to a refusal (the entry is then
+   * already undone: not counted as passed, nothing to release) or to undefined (admitted).
+   */
+  cluster?: Promise<Blocked | undefined>;
 }
 
 export interface EntryOptions {
@@ -72,6 +78,8 @@ export interface FlowControlOptions {
   clock?: () => number;
   /** Event-loop delay and the like, for system protection. Default: none measured. */
   signals?: () => SystemSignals;
+  /** Where cluster-qps rules count. Default: each instance's local share only (no Redis). */
+  cluster?: ClusterBudgets;
 }
 
 export class FlowControl {
@@ -79,6 +87,7 @@ export class FlowControl {
   private readonly resources = new Map<string, Resource>();
   private readonly clock: () => number;
   private readonly signals: () => SystemSignals;
+  readonly cluster: ClusterBudgets;
   /** Every inbound request of the process (Sentinel's ENTRY_NODE), for system protection. */
   inbound: ResourceStat;
   /** System protection refusals since start, by rule. */
@@ -88,6 +97,7 @@ export class FlowControl {
     this.rules = rules;
     this.clock = opts.clock ?? (() => performance.now());
     this.signals = opts.signals ?? (() => ({ eventLoopDelayMs: 0 }));
+    this.cluster = opts.cluster ?? new ClusterBudgets();
     this.inbound = new ResourceStat(rules.window);
   }
 
@@ -187,17 +197,51 @@ export class FlowControl {
       if (decision.undo) undo.push(decision.undo);
       waitMs = Math.max(waitMs, decision.waitMs);
     }
-    return this.admit(resource, now, waitMs, opts.inbound === true);
+    const { entry, revoke } = this.admit(resource, now, waitMs, opts.inbound === true);
+    const cluster = resource.controllers.filter((c) => c instanceof ClusterQpsController);
+    if (cluster.length > 0) entry.cluster = this.checkCluster(resource, cluster, params, [...undo, revoke]);
+    return entry;
   }
 
-  private admit(resource: Resource, now: number, waitMs: number, inbound: boolean): Entry {
+  /** The cluster-wide budgets, in rule order; a refusal undoes the admission. */
+  private async checkCluster(
+    resource: Resource,
+    controllers: readonly ClusterQpsController[],
+    params: ParamLookup,
+    undo: readonly (() => void)[],
+  ): Promise<Blocked | undefined> {
+    for (const { rule } of controllers) {
+      const value = rule.param ? params(rule.param) : 'all';
+      if (value === undefined) continue;
+      const verdict = await this.cluster.consume(resource.name, rule, value);
+      if (verdict.pass) continue;
+      for (const u of undo) u();
+      resource.stat.addBlock(this.clock(), rule.kind);
+      return {
+        pass: false,
+        resource: resource.name,
+        rule: rule.kind,
+        system: false,
+        retryAfterMs: verdict.retryAfterMs,
+        limit: verdict.limit,
+      };
+    }
+    return undefined;
+  }
+
+  private admit(
+    resource: Resource,
+    now: number,
+    waitMs: number,
+    inbound: boolean,
+  ): { entry: Entry; revoke: () => void } {
     const { stat } = resource;
     stat.addPass(now);
     if (inbound) this.inbound.addPass(now);
     let released = false;
     // RT is the service time: a paced wait is the rule's doing, not the resource's latency.
     const startedAt = now + waitMs;
-    return {
+    const entry: Entry = {
       pass: true,
       resource: resource.name,
       waitMs,
@@ -210,6 +254,14 @@ export class FlowControl {
         if (inbound) this.inbound.complete(end, rt, opts.error === true);
       },
     };
+    // A later (cluster) refusal: as if never admitted.
+    const revoke = () => {
+      if (released) return;
+      released = true;
+      stat.withdraw(now);
+      if (inbound) this.inbound.withdraw(now);
+    };
+    return { entry, revoke };
   }
 
   /** Every resource's figures over its current window. */

@@ -118,14 +118,25 @@ export function flowMiddleware(opts: { flow: FlowControl; routes: readonly Inbou
       next(refusal(entry));
       return;
     }
-    res.once('close', () => entry.release({ error: res.statusCode >= 500 }));
-    if (entry.waitMs === 0) {
-      next();
+    const proceed = () => {
+      res.once('close', () => entry.release({ error: res.statusCode >= 500 }));
+      if (entry.waitMs === 0) {
+        next();
+        return;
+      }
+      // A client that went away while queued is not served (its entry was released on close).
+      setTimeout(() => {
+        if (!res.destroyed && !res.writableEnded) next();
+      }, entry.waitMs);
+    };
+    if (!entry.cluster) {
+      proceed();
       return;
     }
-    // A client that went away while queued is not served (its entry was released on close).
-    setTimeout(() => {
-      if (!res.destroyed && !res.writableEnded) next();
-    }, entry.waitMs);
+    // Cluster-wide budgets: one Redis round trip (the local share when Redis does not answer).
+    entry.cluster.then(
+      (blocked) => (blocked ? next(refusal(blocked)) : proceed()),
+      (err: unknown) => next(err),
+    );
   };
 }

@@ -1,23 +1,63 @@
 /**
  * What an API process builds once: the flow control of its inbound routes with the event-loop
- * monitor feeding system protection, and its metrics. Stage 2 swaps the rules live (setRules).
+ * monitor feeding system protection, its metrics, and (given a rule store) the watch that applies
+ * the rules stored in Redis within 2 s (rule-store.ts).
  */
 import type { Registry } from 'prom-client';
+import type { Logger } from '../logger.ts';
 import { defaultFlowRules } from './default-rules.ts';
 import { monitorEventLoop } from './event-loop.ts';
+import type { ClusterBudgets } from './cluster.ts';
 import { FlowControl } from './flow-control.ts';
 import { registerFlowMetrics } from './metrics.ts';
 import type { FlowRules } from './rules.ts';
+import { watchFlowRules, type FlowRuleStore, type FlowRuleWatch } from './rule-store.ts';
 
 export interface InboundFlow {
   flow: FlowControl;
-  /** Stops the event-loop monitor. */
+  /** The rules applied and their version (the file default at version 0 without a store). */
+  watch: FlowRuleWatch;
+  /** Mean event-loop delay of the last sampling window (ms). */
+  eventLoopDelayMs: () => number;
+  /** Stops the event-loop monitor and the rule watch. */
   stop: () => void;
 }
 
-export function inboundFlow(opts: { registry: Registry; rules?: FlowRules }): InboundFlow {
+/** A watch that never changes anything: the rules given at start. */
+function staticRules(flow: FlowControl): FlowRuleWatch {
+  const current = { version: 0, source: 'default' as const, rules: flow.currentRules };
+  return { current: () => current, refresh: () => Promise.resolve(), stop: () => undefined };
+}
+
+export function inboundFlow(opts: {
+  registry: Registry;
+  rules?: FlowRules;
+  store?: FlowRuleStore;
+  /** Where cluster-qps rules count (Redis); default: the local share only. */
+  cluster?: ClusterBudgets;
+  /** How often the store is polled (default 1 s). */
+  pollMs?: number;
+  logger?: Logger;
+}): InboundFlow {
   const loop = monitorEventLoop();
-  const flow = new FlowControl(opts.rules ?? defaultFlowRules(), { signals: loop.signals });
+  const flow = new FlowControl(opts.rules ?? defaultFlowRules(), {
+    signals: loop.signals,
+    ...(opts.cluster ? { cluster: opts.cluster } : {}),
+  });
   registerFlowMetrics(opts.registry, flow, loop.signals);
-  return { flow, stop: loop.stop };
+  const watch = opts.store
+    ? watchFlowRules(opts.store, flow, {
+        ...(opts.pollMs === undefined ? {} : { intervalMs: opts.pollMs }),
+        ...(opts.logger ? { logger: opts.logger } : {}),
+      })
+    : staticRules(flow);
+  return {
+    flow,
+    watch,
+    eventLoopDelayMs: () => loop.signals().eventLoopDelayMs,
+    stop: () => {
+      watch.stop();
+      loop.stop();
+    },
+  };
 }

@@ -67,12 +67,26 @@ export const hotParamRule = z.object({
   maxValues: z.number().int().min(1).max(1_000_000).default(10_000),
 });
 
+/**
+ * A budget shared by every instance through Redis (cluster.ts): `count` per `durationSec` for the
+ * whole resource, or per value of `param` when set (a request without it passes). While Redis is
+ * unreachable each instance admits its local share, count / `instances` (rounded up).
+ */
+export const clusterQpsRule = z.object({
+  kind: z.literal('cluster-qps'),
+  count: z.number().int().min(1),
+  durationSec: z.number().int().min(1).max(86_400).default(1),
+  param: paramSource.optional(),
+  instances: z.number().int().min(1).max(1000).default(2),
+});
+
 export const flowRule = z.discriminatedUnion('kind', [
   qpsRule,
   warmUpRule,
   pacedRule,
   concurrencyRule,
   hotParamRule,
+  clusterQpsRule,
 ]);
 
 /**
@@ -121,6 +135,7 @@ export type WarmUpRule = z.infer<typeof warmUpRule>;
 export type PacedRule = z.infer<typeof pacedRule>;
 export type ConcurrencyRule = z.infer<typeof concurrencyRule>;
 export type HotParamRule = z.infer<typeof hotParamRule>;
+export type ClusterQpsRule = z.infer<typeof clusterQpsRule>;
 export type ParamSource = z.infer<typeof paramSource>;
 export type FlowRule = z.infer<typeof flowRule>;
 export type SystemRule = z.infer<typeof systemRule>;

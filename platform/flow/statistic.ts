@@ -90,6 +90,16 @@ export class ResourceStat {
     this.inFlight += count;
   }
 
+  /** Takes back a pass counted at `now` (a later cluster-wide refusal): not passed, not in flight. */
+  withdraw(now: number): void {
+    const bucket = this.window.at(now, 0);
+    if (bucket) bucket.value.pass = Math.max(0, bucket.value.pass - 1);
+    const second = this.seconds.at(now, 0);
+    if (second) second.value.pass = Math.max(0, second.value.pass - 1);
+    this.totals.pass = Math.max(0, this.totals.pass - 1);
+    this.inFlight = Math.max(0, this.inFlight - 1);
+  }
+
   addBlock(now: number, rule: string): void {
     this.window.current(now).value.block += 1;
     this.totals.block.set(rule, (this.totals.block.get(rule) ?? 0) + 1);

@@ -24,7 +24,7 @@ export interface RouteSpec<
   Q extends z.ZodType = z.ZodType,
   B extends z.ZodType = z.ZodType,
 > {
-  method: 'get' | 'post';
+  method: 'get' | 'post' | 'put';
   /** Express syntax (`/v1/schedules/:scheduleId/close`), the full path from the app's root. */
   path: string;
   operationId: string;

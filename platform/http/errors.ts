@@ -442,6 +442,24 @@ export const catalogue = {
     action: 'retry-later',
     headers: ['Retry-After'],
   },
+  flow_rules_invalid: {
+    status: 422,
+    title: 'Invalid flow rules',
+    explanation:
+      'The flow rules document sent to PUT /v1/admin/flow-rules does not validate (an unknown rule kind, a count out of range, a paced rule not last…); invalid-params names each field by its path.',
+    clientAction:
+      'Fix the fields listed in invalid-params and send the document again (with the same version).',
+    action: 'fix-request',
+  },
+  flow_rules_version_conflict: {
+    status: 409,
+    title: 'The flow rules changed meanwhile',
+    explanation:
+      'The version sent with PUT /v1/admin/flow-rules is not the current one: someone else replaced the rules since they were read.',
+    clientAction:
+      'Read the rules again (GET /v1/admin/flow-rules), apply your change to them and send them with the version read.',
+    action: 'fix-request',
+  },
   internal: {
     status: 500,
     title: 'Internal server error',

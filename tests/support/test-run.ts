@@ -37,5 +37,6 @@ export function runEnvironment(tag: string, databaseUrl: string): Record<string,
     CATALOG_SEARCH_ALIAS: `${tag}institutions`,
     CATALOG_GROUP_PREFIX: `${tag}catalog`,
     KAFKA_CLIENT_ID: `${tag}tests`,
+    FLOW_RULES_KEY: `${tag}flow:rules`,
   };
 }

@@ -21,13 +21,12 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { z } from 'zod';
 import { allReady, up } from '../infra/local/launcher.ts';
 import { migrate } from '../infra/migrate.ts';
 import { seedIfEmpty } from '../infra/seed/seed.ts';
 import { parseConfig } from '../platform/config.ts';
-import { removeRun, type Engines } from '../tests/support/test-run-inventory.ts';
+import { createRunDatabase, removeRun, type Engines } from '../tests/support/test-run-inventory.ts';
 import { holdRunLock } from '../tests/support/test-run-sweep.ts';
 import { newRunTag, runEnvironment } from '../tests/support/test-run.ts';
 
@@ -162,18 +161,7 @@ async function openNamespace(): Promise<Namespace> {
   const e = engines();
   const tag = newRunTag();
   const lock = await holdRunLock(e, tag);
-  const base = new URL(process.env.DATABASE_URL ?? 'postgres://booking:booking@127.0.0.1:5432/booking');
-  const database = `${tag}booking`;
-  const owner = decodeURIComponent(base.username) || 'booking';
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(database)} OWNER ${pg.escapeIdentifier(owner)}`);
-  } finally {
-    await admin.end();
-  }
-  base.pathname = `/${database}`;
-  const databaseUrl = base.href;
+  const { name: database, url: databaseUrl } = await createRunDatabase(e, tag);
   await migrate(databaseUrl);
   return {
     tag,

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { migrate } from '../../infra/migrate.ts';
 import { parseConfig } from '../../platform/config.ts';
-import { removeRun, type Engines } from '../../tests/support/test-run-inventory.ts';
+import { createRunDatabase, removeRun, type Engines } from '../../tests/support/test-run-inventory.ts';
 import { runEnvironment } from '../../tests/support/test-run.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -59,19 +59,16 @@ export async function createNamespace(
   log: (line: string) => void,
 ): Promise<Namespace> {
   const engines = enginesOf();
-  const database = `${TAG}${DATABASE_SUFFIX}`;
-  const base = new URL(process.env.DATABASE_URL ?? 'postgres://booking:booking@127.0.0.1:5432/booking');
   const admin = new pg.Client({ connectionString: ADMIN_URL });
   await admin.connect();
   try {
     const left = await removeLeftovers(engines, admin);
     if (left.length) log(`removed what earlier runs left: ${left.join(', ')}`);
-    const owner = decodeURIComponent(base.username) || 'booking';
-    await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(database)} OWNER ${pg.escapeIdentifier(owner)}`);
   } finally {
     await admin.end();
   }
-  base.pathname = `/${database}`;
+  const { name: database, url } = await createRunDatabase(engines, TAG);
+  const base = new URL(url);
   await migrate(base.href, () => undefined);
   return {
     databaseUrl: base.href,

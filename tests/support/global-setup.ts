@@ -8,11 +8,16 @@
  * The teardown removes everything of the run, then compares the engines with the snapshot taken
  * here: anything left behind, or anything of the platform's changed, fails the run.
  */
-import pg from 'pg';
 import { allReady, up } from '../../infra/local/launcher.ts';
 import { migrate } from '../../infra/migrate.ts';
 import { parseConfig } from '../../platform/config.ts';
-import { differences, removeRun, takeInventory, type Engines } from './test-run-inventory.ts';
+import {
+  createRunDatabase,
+  differences,
+  removeRun,
+  takeInventory,
+  type Engines,
+} from './test-run-inventory.ts';
 import { holdRunLock, sweepAbandonedRuns } from './test-run-sweep.ts';
 import { newRunTag, runEnvironment } from './test-run.ts';
 
@@ -43,22 +48,6 @@ function enginesOf(): Engines {
   };
 }
 
-/** The run's database: same role and server as DATABASE_URL (the role Debezium replicates with). */
-async function createRunDatabase(tag: string): Promise<string> {
-  const base = new URL(process.env.DATABASE_URL ?? 'postgres://booking:booking@127.0.0.1:5432/booking');
-  const name = `${tag}booking`;
-  const owner = decodeURIComponent(base.username) || 'booking';
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(name)} OWNER ${pg.escapeIdentifier(owner)}`);
-  } finally {
-    await admin.end();
-  }
-  base.pathname = `/${name}`;
-  return base.href;
-}
-
 export default async function setup(): Promise<() => Promise<void>> {
   await startEngines();
   const engines = enginesOf();
@@ -66,7 +55,7 @@ export default async function setup(): Promise<() => Promise<void>> {
   const before = await takeInventory(engines);
   const tag = newRunTag();
   const lock = await holdRunLock(engines, tag);
-  const databaseUrl = await createRunDatabase(tag);
+  const databaseUrl = (await createRunDatabase(engines, tag)).url;
   // Workers are started after this returns and inherit the environment.
   Object.assign(process.env, runEnvironment(tag, databaseUrl));
   await migrate(databaseUrl);

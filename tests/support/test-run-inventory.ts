@@ -177,6 +177,21 @@ export function differences(before: Inventory, after: Inventory): string[] {
 /** A run's tag as newRunTag() makes it, at the start of a name (or of Debezium's heartbeat topic). */
 const TAG = /^(?:__debezium-heartbeat\.)?(t[0-9a-f]{6}_)/;
 
+/**
+ * A run's database `<tag>booking`: same role and server as DATABASE_URL (the role Debezium
+ * replicates with). Returns its URL; removeRun drops it.
+ */
+export async function createRunDatabase(e: Engines, tag: string): Promise<{ name: string; url: string }> {
+  const base = new URL(process.env.DATABASE_URL ?? 'postgres://booking:booking@127.0.0.1:5432/booking');
+  const name = `${tag}booking`;
+  const owner = decodeURIComponent(base.username) || 'booking';
+  await withPg(e.adminUrl, (c) =>
+    c.query(`CREATE DATABASE ${pg.escapeIdentifier(name)} OWNER ${pg.escapeIdentifier(owner)}`),
+  );
+  base.pathname = `/${name}`;
+  return { name, url: base.href };
+}
+
 /** Tags of every run that left something on the engines (live runs included). */
 export async function scanTags(e: Engines): Promise<string[]> {
   const i = await takeInventory(e);

@@ -6609,6 +6609,7 @@ export interface operations {
                *       "maxInFlight": null,
                *       "bbr": true,
                *       "bbrTriggerDelayMs": 50,
+               *       "bbrTriggerQueued": null,
                *       "bbrMinInFlight": 4,
                *       "maxEventLoopDelayMs": 500
                *     }
@@ -6620,6 +6621,8 @@ export interface operations {
                 bbr: boolean;
                 /** @default 50 */
                 bbrTriggerDelayMs: number;
+                /** @default null */
+                bbrTriggerQueued: number | null;
                 /** @default 4 */
                 bbrMinInFlight: number;
                 /** @default 500 */
@@ -6950,6 +6953,7 @@ export interface operations {
              *       "maxInFlight": null,
              *       "bbr": true,
              *       "bbrTriggerDelayMs": 50,
+             *       "bbrTriggerQueued": null,
              *       "bbrMinInFlight": 4,
              *       "maxEventLoopDelayMs": 500
              *     }
@@ -6961,6 +6965,8 @@ export interface operations {
               bbr?: boolean;
               /** @default 50 */
               bbrTriggerDelayMs?: number;
+              /** @default null */
+              bbrTriggerQueued?: number | null;
               /** @default 4 */
               bbrMinInFlight?: number;
               /** @default 500 */
@@ -7100,6 +7106,7 @@ export interface operations {
                *       "maxInFlight": null,
                *       "bbr": true,
                *       "bbrTriggerDelayMs": 50,
+               *       "bbrTriggerQueued": null,
                *       "bbrMinInFlight": 4,
                *       "maxEventLoopDelayMs": 500
                *     }
@@ -7111,6 +7118,8 @@ export interface operations {
                 bbr: boolean;
                 /** @default 50 */
                 bbrTriggerDelayMs: number;
+                /** @default null */
+                bbrTriggerQueued: number | null;
                 /** @default 4 */
                 bbrMinInFlight: number;
                 /** @default 500 */

@@ -185,6 +185,8 @@ export function createApp(deps: CommandApiDeps): CommandApi {
     ...(deps.flowRuleStore ? { store: deps.flowRuleStore } : {}),
     ...(deps.flowClusterBudgets ? { cluster: deps.flowClusterBudgets } : {}),
     ...(deps.flowRulesPollMs === undefined ? {} : { pollMs: deps.flowRulesPollMs }),
+    // The pool is the command API's bottleneck: a queue for its connections engages BBR.
+    queuedOutbound: pgGuard ? () => pgGuard.queued : () => deps.pool.waitingCount,
   });
   app.use(flowMiddleware({ flow: inbound.flow, routes: commandApiRoutes }));
 

@@ -14,7 +14,10 @@ export const DEFAULT_FLOW_RULES_INPUT: FlowRulesInput = {
     maxInFlight: 4096,
     bbr: true,
     bbrTriggerDelayMs: 100,
-    bbrMinInFlight: 8,
+    // Half a default pool (PG_POOL_MAX 20) waiting for a connection: the command API is saturated.
+    bbrTriggerQueued: 10,
+    // A cold process (no throughput sample yet) still admits a pool's worth at once.
+    bbrMinInFlight: 20,
     maxEventLoopDelayMs: 500,
   },
   resources: {

@@ -37,11 +37,15 @@ export function inboundFlow(opts: {
   cluster?: ClusterBudgets;
   /** How often the store is polled (default 1 s). */
   pollMs?: number;
+  /** Calls waiting for the process's bottleneck dependency (system protection's BBR trigger). */
+  queuedOutbound?: () => number;
   logger?: Logger;
 }): InboundFlow {
   const loop = monitorEventLoop();
+  const { queuedOutbound } = opts;
+  const signals = queuedOutbound ? () => ({ ...loop.signals(), queuedOutbound: queuedOutbound() }) : loop.signals;
   const flow = new FlowControl(opts.rules ?? defaultFlowRules(), {
-    signals: loop.signals,
+    signals,
     ...(opts.cluster ? { cluster: opts.cluster } : {}),
   });
   registerFlowMetrics(opts.registry, flow, loop.signals);

@@ -101,6 +101,11 @@ export class DependencyGuard {
     this.bulkhead = bulkhead(opts.concurrency, opts.queue);
   }
 
+  /** Calls waiting in the bulkhead's queue now (system protection's saturation signal). */
+  get queued(): number {
+    return this.opts.queue - this.bulkhead.queueSlots;
+  }
+
   /** The worse of the two breakers. */
   get state(): DependencyView['state'] {
     const states = [stateName(this.errors.state), stateName(this.slow.state)];
@@ -193,7 +198,7 @@ export class DependencyGuard {
       state: this.state,
       ...this.counts,
       inFlight: this.opts.concurrency - this.bulkhead.executionSlots,
-      queued: this.opts.queue - this.bulkhead.queueSlots,
+      queued: this.queued,
       retries: 0,
     };
   }

@@ -3,8 +3,11 @@
  * `slots/system/SystemRuleManager.java`), with Node's event-loop delay in the place of the load
  * average. Sentinel's BBR check — refuse while the threads in flight exceed
  * maxSuccessQps × minRt — runs only once the load crosses its threshold; here once the loop lags
- * `bbrTriggerDelayMs`. Above `maxEventLoopDelayMs` every new inbound request is shed: a process
- * whose loop lags that much answers nothing on time, admitted or not.
+ * `bbrTriggerDelayMs`, or once `bbrTriggerQueued` requests wait for the process's bottleneck
+ * dependency. The second trigger is the command API's: its limit is the PostgreSQL pool, not its
+ * CPU, so under overload its loop stays quick while requests queue for a connection (issue 16's
+ * overload bench: nothing shed, P99 175× the unloaded one). Above `maxEventLoopDelayMs` every new
+ * inbound request is shed: a process whose loop lags that much answers nothing on time.
  */
 import type { ResourceStat } from './statistic.ts';
 import type { SystemRule } from './rules.ts';
@@ -12,6 +15,8 @@ import type { SystemRule } from './rules.ts';
 export interface SystemSignals {
   /** Event-loop delay (ms) over the last sampling window; 0 when not measured. */
   eventLoopDelayMs: number;
+  /** Calls waiting for the bottleneck dependency (the PostgreSQL pool's checkout queue); absent: not measured. */
+  queuedOutbound?: number;
 }
 
 export type SystemVerdict =
@@ -35,10 +40,17 @@ export function checkSystem(
   if (rule.maxEventLoopDelayMs !== null && delay > rule.maxEventLoopDelayMs) {
     return { pass: false, rule: 'system-event-loop', retryAfterMs: SHED_RETRY_MS };
   }
-  if (rule.bbr && delay >= rule.bbrTriggerDelayMs && inFlight >= rule.bbrMinInFlight) {
+  if (rule.bbr && saturated(rule, signals) && inFlight >= rule.bbrMinInFlight) {
     // The BBR estimate of what the process can hold: its best throughput times its best latency.
     const capacity = (inbound.maxSuccessQps(now) * (inbound.minRt(now) ?? 0)) / 1000;
     if (inFlight > capacity) return { pass: false, rule: 'system-bbr', retryAfterMs: SHED_RETRY_MS };
   }
   return { pass: true };
+}
+
+/** Sentinel's "load above the threshold": the loop lags, or the bottleneck dependency has a queue. */
+function saturated(rule: SystemRule, signals: SystemSignals): boolean {
+  if (signals.eventLoopDelayMs >= rule.bbrTriggerDelayMs) return true;
+  const queued = signals.queuedOutbound;
+  return rule.bbrTriggerQueued !== null && queued !== undefined && queued >= rule.bbrTriggerQueued;
 }

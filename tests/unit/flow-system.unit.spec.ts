@@ -7,7 +7,7 @@ import { FlowControl, type Entry } from '../../platform/flow/flow-control.ts';
 import { parseFlowRules } from '../../platform/flow/rules.ts';
 
 function system(rule: Record<string, unknown>) {
-  const signals = { eventLoopDelayMs: 0 };
+  const signals: { eventLoopDelayMs: number; queuedOutbound?: number } = { eventLoopDelayMs: 0 };
   const flow = new FlowControl(parseFlowRules({ system: rule }), { clock: () => 0, signals: () => signals });
   return { flow, signals };
 }
@@ -38,6 +38,31 @@ describe('system protection', () => {
     // Outbound entries are not the system's to shed.
     expect(flow.entry('pg', { now: 120 }).pass).toBe(true);
     expect(flow.stat('a').totals.block.get('system-bbr')).toBe(2);
+  });
+
+  it('given a queue-triggered BBR, when calls wait for the dependency, then it sheds beyond the learnt capacity', () => {
+    const { flow, signals } = system({
+      bbrTriggerDelayMs: 1000,
+      bbrTriggerQueued: 5,
+      bbrMinInFlight: 2,
+      maxEventLoopDelayMs: null,
+    });
+    for (let i = 0; i < 100; i++) (flow.entry('a', { inbound: true, now: 0 }) as Entry).release({ now: 20 });
+    const held = [0, 1, 2, 3, 4].map(() => flow.entry('a', { inbound: true, now: 100 }));
+    expect(held.every((e) => e.pass)).toBe(true);
+    signals.queuedOutbound = 4; // below the trigger: the loop is quick and the queue short
+    expect(flow.entry('a', { inbound: true, now: 100 }).pass).toBe(true);
+    signals.queuedOutbound = 5;
+    expect(flow.entry('a', { inbound: true, now: 100 })).toMatchObject({ pass: false, rule: 'system-bbr' });
+    delete signals.queuedOutbound; // a process that does not measure it: only the loop triggers
+    expect(flow.entry('a', { inbound: true, now: 100 }).pass).toBe(true);
+  });
+
+  it('given no queue trigger (null), a long dependency queue alone never engages BBR', () => {
+    const { flow, signals } = system({ bbrTriggerDelayMs: 1000, bbrMinInFlight: 1, maxEventLoopDelayMs: null });
+    signals.queuedOutbound = 10_000;
+    const results = [0, 1, 2].map(() => flow.entry('a', { inbound: true, now: 0 }).pass);
+    expect(results).toEqual([true, true, true]);
   });
 
   it('below bbrMinInFlight, BBR admits even when nothing has completed yet', () => {

@@ -10,6 +10,7 @@ import {
   startCommandApi,
 } from '../support/command-api-harness.ts';
 import type { HttpResponse } from '../support/http-client.ts';
+import { sendAsCarefulClient, type ShedCount } from '../support/careful-client.ts';
 
 let h: Harness;
 
@@ -30,21 +31,10 @@ function tally(responses: HttpResponse[]) {
   return Object.fromEntries(byOutcome);
 }
 
-/**
- * A booking as a careful client makes it: a request the platform shed under load (503
- * system_overloaded, flow control's system protection, docs/adr/0011) is sent again with the same
- * Idempotency-Key after its Retry-After (capped, with jitter). Shedding is allowed under a burst of
- * 1,000 on two cores; a wrong answer is not. Counts the sheds so the test can print them.
- */
-async function bookAsClient(harness: Harness, scheduleId: string, patientId: string, shed: { n: number }) {
+/** A booking as a careful client makes it (tests/support/careful-client.ts). */
+function bookAsClient(harness: Harness, scheduleId: string, patientId: string, shed: ShedCount) {
   const key = newKey();
-  for (let attempt = 0; ; attempt++) {
-    const r = await book(harness, scheduleId, patientId, key);
-    if (r.status !== 503 || r.body?.code !== 'system_overloaded' || attempt >= 50) return r;
-    shed.n += 1;
-    const retryAfterMs = Math.min(1_000, Number(r.headers['retry-after'] ?? 1) * 1_000);
-    await new Promise((resolve) => setTimeout(resolve, retryAfterMs * (0.5 + Math.random() / 2)));
-  }
+  return sendAsCarefulClient(() => book(harness, scheduleId, patientId, key), shed);
 }
 
 async function activeBookings(harness: Harness, scheduleId: string) {

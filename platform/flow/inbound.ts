@@ -43,7 +43,9 @@ export function inboundFlow(opts: {
 }): InboundFlow {
   const loop = monitorEventLoop();
   const { queuedOutbound } = opts;
-  const signals = queuedOutbound ? () => ({ ...loop.signals(), queuedOutbound: queuedOutbound() }) : loop.signals;
+  const signals = queuedOutbound
+    ? () => ({ ...loop.signals(), queuedOutbound: queuedOutbound() })
+    : loop.signals;
   const flow = new FlowControl(opts.rules ?? defaultFlowRules(), {
     signals,
     ...(opts.cluster ? { cluster: opts.cluster } : {}),

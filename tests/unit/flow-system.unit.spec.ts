@@ -59,7 +59,11 @@ describe('system protection', () => {
   });
 
   it('given no queue trigger (null), a long dependency queue alone never engages BBR', () => {
-    const { flow, signals } = system({ bbrTriggerDelayMs: 1000, bbrMinInFlight: 1, maxEventLoopDelayMs: null });
+    const { flow, signals } = system({
+      bbrTriggerDelayMs: 1000,
+      bbrMinInFlight: 1,
+      maxEventLoopDelayMs: null,
+    });
     signals.queuedOutbound = 10_000;
     const results = [0, 1, 2].map(() => flow.entry('a', { inbound: true, now: 0 }).pass);
     expect(results).toEqual([true, true, true]);

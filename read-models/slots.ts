@@ -100,7 +100,12 @@ export function publicSlots(doc: SlotBookDoc, now: Date): SlotView[] {
     if (taken) {
       slots.push(
         taken.state === 'held'
-          ? { slot, startsAt, state: 'held', ...(taken.holdExpiresAt ? { holdExpiresAt: taken.holdExpiresAt } : {}) }
+          ? {
+              slot,
+              startsAt,
+              state: 'held',
+              ...(taken.holdExpiresAt ? { holdExpiresAt: taken.holdExpiresAt } : {}),
+            }
           : { slot, startsAt, state: 'confirmed' },
       );
       continue;

@@ -110,7 +110,11 @@ export function slotAppointmentOps(
               : ['status', 'held', 'holdExpiresAt', d.holdExpiresAt]),
           ],
         },
-        { cmd: 'ZADD', key: keys.scheduleAppointments(d.scheduleId), args: [String(d.slot), d.appointmentId] },
+        {
+          cmd: 'ZADD',
+          key: keys.scheduleAppointments(d.scheduleId),
+          args: [String(d.slot), d.appointmentId],
+        },
       ];
       if (!forgotten.has(d.patientRef)) {
         // The patient's list is ordered by when they are seen: the slot's time, not the session's.

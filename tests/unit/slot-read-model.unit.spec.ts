@@ -30,7 +30,8 @@ import {
 const MIN = 60_000;
 const fold = (events: readonly ScheduleStreamEvent[]): ScheduleView =>
   events.reduce<ScheduleView | null>((v, e, rev) => evolveSchedule(v, e, rev), null)!;
-const paid = (overrides = {}) => aNumberedOpen(aPlan({ count: 3, reservations: [] }), { fee: 5000, ...overrides });
+const paid = (overrides = {}) =>
+  aNumberedOpen(aPlan({ count: 3, reservations: [] }), { fee: 5000, ...overrides });
 
 describe('the slot availability document', () => {
   it('shows a hold as held with its deadline, then confirmed once paid', () => {
@@ -73,7 +74,14 @@ describe('the slot availability document', () => {
       channel: 'onsite',
       releasesAt: ONSITE_RELEASE.toISOString(),
     });
-    expect(before.map((s) => s.state)).toEqual(['reserved', 'reserved', 'reserved', 'reserved', 'reserved', 'free']);
+    expect(before.map((s) => s.state)).toEqual([
+      'reserved',
+      'reserved',
+      'reserved',
+      'reserved',
+      'reserved',
+      'free',
+    ]);
     expect(publicSlots(view.slots!, ONSITE_RELEASE).every((s) => s.state === 'free')).toBe(true);
     // Reserved places are still places: remaining counts them.
     expect(remaining(view)).toBe(6);
@@ -199,9 +207,7 @@ const commandArb: fc.Arbitrary<ScheduleStreamCommand> = fc.oneof(
 const historyArb = fc
   .tuple(fc.constantFrom(0, 5000), fc.array(commandArb, { maxLength: 30 }))
   .map(([fee, commands]) => {
-    const events = streamOf([
-      aNumberedOpen(aPlan({ count: 3, reservations: [] }), { scheduleId: 's', fee }),
-    ]);
+    const events = streamOf([aNumberedOpen(aPlan({ count: 3, reservations: [] }), { scheduleId: 's', fee })]);
     for (const command of commands) {
       const decision = decideStream(command, foldStream(events));
       if (decision.ok) events.push(...decision.events);
@@ -251,8 +257,13 @@ describe('the slot read model, under random command sequences', () => {
           expect(view).toEqual(once);
           // The same prefix folded twice into the document, then the rest: the same document.
           const prefix = events.slice(0, cut);
-          const twice = [...prefix.map((e, rev) => [e, rev] as const), ...events.map((e, rev) => [e, rev] as const)];
-          expect(twice.reduce<ScheduleView | null>((v, [e, rev]) => evolveSchedule(v, e, rev), null)).toEqual(once);
+          const twice = [
+            ...prefix.map((e, rev) => [e, rev] as const),
+            ...events.map((e, rev) => [e, rev] as const),
+          ];
+          expect(twice.reduce<ScheduleView | null>((v, [e, rev]) => evolveSchedule(v, e, rev), null)).toEqual(
+            once,
+          );
         },
       ),
       { numRuns: 200 },

@@ -103,7 +103,7 @@ export function registerSlotReadRoutes(router: Router, deps: SlotReadDeps, cache
     }
     const { value, fresh } = await guardRedis(() =>
       loadUntil(
-        () => slots.patientPage(ref, after, q.limit, new Deps()),
+        () => slots.patientPage(ref, after, q.limit, new Deps(), checkpoint !== undefined),
         (page) => !checkpoint || page.checkpoints.some((cp) => reached(cp, checkpoint)),
         checkpoint ? wait : 0,
       ),

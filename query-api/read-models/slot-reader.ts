@@ -51,9 +51,15 @@ export interface ListPosition {
 export interface PatientPage {
   items: ListedAppointment[];
   next: ListPosition | null;
-  /** Checkpoint of each schedule the page shows (read-your-writes). */
+  /**
+   * Checkpoint of each schedule the page shows, or with `everySchedule` of each schedule in the
+   * patient's list (its latest 200 entries): a write's appointment may be on another page.
+   */
   checkpoints: string[];
 }
+
+/** How many of a patient's latest entries read-your-writes looks through. */
+const RYW_LIST_DEPTH = 200;
 
 export interface DaySchedule {
   schedule: ServedSchedule;
@@ -99,6 +105,7 @@ export class SlotReader {
     after: ListPosition | undefined,
     limit: number,
     deps: Deps,
+    everySchedule = false,
   ): Promise<PatientPage> {
     const ks = await this.keys(deps);
     const list = ks.patientAppointments(patientRef);
@@ -109,7 +116,9 @@ export class SlotReader {
       for (const e of page) p.hgetall(ks.appointment(e.id));
     })) as Record<string, string>[];
     const items = hashes.map(listed).filter((a): a is ListedAppointment => a !== null);
-    const scheduleIds = [...new Set(items.map((a) => a.scheduleId))];
+    const scheduleIds = everySchedule
+      ? await this.#scheduleIdsOf(ks, list)
+      : [...new Set(items.map((a) => a.scheduleId))];
     const cps = (await execPipeline(this.redis, (p) => {
       for (const id of scheduleIds) p.hget(ks.schedule(id), 'cp');
     })) as (string | null)[];
@@ -119,6 +128,14 @@ export class SlotReader {
       next: entries.length > limit && last ? last : null,
       checkpoints: cps.filter((cp): cp is string => typeof cp === 'string'),
     };
+  }
+
+  async #scheduleIdsOf(ks: Keyspace, list: string): Promise<string[]> {
+    const ids = await this.redis.zrange(list, -RYW_LIST_DEPTH, -1);
+    const scheduleIds = (await execPipeline(this.redis, (p) => {
+      for (const id of ids) p.hget(ks.appointment(id), 'scheduleId');
+    })) as (string | null)[];
+    return [...new Set(scheduleIds.filter((id): id is string => typeof id === 'string'))];
   }
 
   async #entriesAfter(list: string, after: ListPosition | undefined, count: number): Promise<ListPosition[]> {

@@ -86,6 +86,27 @@ afterEach(() => {
 /** A doctor of its own (of the hospital's institution): its schedules and day are the test's alone. */
 const aDoctor = () => givenCatalogDoctor(commands.pool, { institutionId: commands.catalog.institutionId });
 
+/**
+ * As a careful client: a request the platform shed under load (503 system_overloaded, flow
+ * control's system protection, docs/adr/0011) is sent again (a command with the same key) after
+ * its Retry-After, capped. Shedding is allowed on a loaded machine; a wrong answer is not.
+ */
+async function careful<R extends { status: number }>(send: () => Promise<R>, code: (r: R) => unknown) {
+  for (let attempt = 0; ; attempt++) {
+    const r = await send();
+    if (r.status !== 503 || code(r) !== 'system_overloaded' || attempt >= 30) return r;
+    await new Promise((resolve) => setTimeout(resolve, 300 + Math.random() * 700));
+  }
+}
+
+async function command(path: string, token: string, body: Record<string, unknown>) {
+  const idempotencyKey = newKey();
+  return careful(
+    () => commands.http.post(path, { token, idempotencyKey, body }),
+    (r) => r.body?.code,
+  );
+}
+
 const checkpointOf = (res: { headers: Record<string, unknown> }): string => {
   const cp = res.headers['booking-checkpoint'];
   if (typeof cp !== 'string') throw new Error('no Booking-Checkpoint');
@@ -100,11 +121,7 @@ async function openNumbered(count: number, fee: number, extra: Record<string, un
     slots: { firstSlotTime: '08:00', intervalMinutes: 10, count },
     ...extra,
   });
-  const res = await commands.http.post('/v1/schedules', {
-    token: hospitalToken,
-    idempotencyKey: newKey(),
-    body,
-  });
+  const res = await command('/v1/schedules', hospitalToken, body);
   expect(res.status).toBe(201);
   return {
     scheduleId: String(res.body.scheduleId),
@@ -115,24 +132,24 @@ async function openNumbered(count: number, fee: number, extra: Record<string, un
 }
 
 async function book(scheduleId: string, patientId: string) {
-  const res = await commands.http.post('/v1/appointments', {
-    token: await commands.tokenFor({ sub: patientId, role: 'patient' }),
-    idempotencyKey: newKey(),
-    body: { scheduleId, patientId },
-  });
+  const token = await commands.tokenFor({ sub: patientId, role: 'patient' });
+  const res = await command('/v1/appointments', token, { scheduleId, patientId });
   expect(res.status).toBe(201);
   return { appointmentId: String(res.body.appointmentId), checkpoint: checkpointOf(res) };
 }
 
-async function staff(path: string) {
-  const res = await commands.http.post(path, { token: adminToken, idempotencyKey: newKey(), body: {} });
-  return res;
-}
+const staff = (path: string) => command(path, adminToken, {});
 
 async function readJson<T>(path: string, headers: Record<string, string> = {}) {
-  const res = await query.get(path, headers);
-  const text = await res.text();
-  return { status: res.status, stale: res.headers.get('x-data-stale'), text, body: JSON.parse(text) as T };
+  return careful(
+    async () => {
+      const res = await query.get(path, headers);
+      const text = await res.text();
+      const body = JSON.parse(text) as T & { code?: string };
+      return { status: res.status, stale: res.headers.get('x-data-stale'), text, body };
+    },
+    (r) => r.body.code,
+  );
 }
 
 const slotsOf = (scheduleId: string, checkpoint: string) =>
@@ -192,10 +209,9 @@ describe('slot availability, the patient list and the day list', () => {
     expect(listHeld.body.items[0]?.holdExpiresAt).toBeTruthy();
     expect(listHeld.text).not.toContain('patientRef');
 
-    const paid = await commands.http.post(`/v1/appointments/${held.appointmentId}/confirm-payment`, {
-      token: adminToken,
-      idempotencyKey: newKey(),
-      body: { paymentRef: `pay-${randomUUID().slice(0, 8)}`, amount: 5000 },
+    const paid = await command(`/v1/appointments/${held.appointmentId}/confirm-payment`, adminToken, {
+      paymentRef: `pay-${randomUUID().slice(0, 8)}`,
+      amount: 5000,
     });
     expect(paid.status).toBe(200);
     const cp = checkpointOf(paid);
@@ -276,7 +292,7 @@ describe('slot availability, the patient list and the day list', () => {
     });
     expect((await dayList(s, cp, otherHospital)).status).toBe(403);
     expect((await dayList(s, cp, await commands.tokenFor({ sub: a, role: 'patient' }))).status).toBe(403);
-    const badDate = await query.get(
+    const badDate = await readJson(
       `/v1/institutions/${commands.catalog.institutionId}/day-list?doctorId=${s.doctorId}&date=2030-02-30`,
       { authorization: `Bearer ${hospitalToken}` },
     );
@@ -309,10 +325,10 @@ describe('slot availability, the patient list and the day list', () => {
     expect(stranger.body.items).toEqual([]);
     const bad = await myList(patientId, undefined, 'not-a-cursor');
     expect(bad.status).toBe(400);
-    const staffRead = await query.get('/v1/patients/me/appointments', {
+    const staffRead = await readJson('/v1/patients/me/appointments', {
       authorization: `Bearer ${hospitalToken}`,
     });
     expect(staffRead.status).toBe(403);
-    expect((await query.get('/v1/patients/me/appointments')).status).toBe(401);
+    expect((await readJson('/v1/patients/me/appointments')).status).toBe(401);
   });
 });

@@ -145,6 +145,70 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/schedules/{id}/slots': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * One schedule's availability and each slot's state (free, held, confirmed, reserved)
+     * @description One schedule (one read of its document): its counts and, when numbered, every slot's number, start time and state; a held slot says when its hold expires, a reserved one for which channel until when. Never who holds a slot. With Booking-Checkpoint the read bypasses the cache and waits (up to 2 s) for that write.
+     */
+    get: operations['getScheduleSlots'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/patients/me/appointments': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * The patient's own appointments and waitlist entries, by time (keyset pagination)
+     * @description The calling patient's appointments (by slot or session time, then id) with their status: `held` (pay by `holdExpiresAt`), `confirmed`, `expired`, `cancelled`, `checked_in`, `no_show`, `active` (a schedule without slots), and waitlist entries (`waitlisted`, `left`). Page on with `cursor` = the previous page's nextCursor. With Booking-Checkpoint it waits (up to 2 s) for that write.
+     *
+     *     Roles: patient.
+     */
+    get: operations['listMyAppointments'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/institutions/{id}/day-list': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * A doctor's day at an institution: each schedule's appointments by slot with their state
+     * @description The doctor's schedules of that hospital date at the institution (closed ones too), each with its appointments by slot and their status. For the institution's hospital or an admin. No patient identity: open an appointment (GET /v1/appointments/{id}, audited) to see whose it is. With Booking-Checkpoint it waits (up to 2 s) for that write.
+     *
+     *     Roles: hospital, admin.
+     */
+    get: operations['getDoctorDayList'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/healthz': {
     parameters: {
       query?: never;
@@ -1524,6 +1588,19 @@ export interface operations {
               /** @enum {string} */
               status: 'open' | 'closed';
               remaining: number;
+              /** @description Each slot's state, never whose it is; reserved slots judged at read time */
+              slots?: {
+                slot: number;
+                startsAt: string;
+                /** @enum {string} */
+                state: 'free' | 'held' | 'confirmed' | 'reserved';
+                /** @description While held: when the slot returns unless paid */
+                holdExpiresAt?: string;
+                /** @description While reserved: the only channel that may take it */
+                channel?: string;
+                /** @description While reserved: when it opens to every channel */
+                releasesAt?: string;
+              }[];
             }[];
           };
         };
@@ -2156,6 +2233,894 @@ export interface operations {
             status: 404;
             /** @enum {string} */
             code: 'appointment_not_found';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`flow_limited`](/problems/flow_limited): Request refused by flow control. Wait Retry-After seconds, then retry; slow down if it keeps happening. A retry of the same request may reuse its Idempotency-Key.
+       */
+      429: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Seconds to wait before retrying. */
+          'Retry-After'?: number;
+          /** @description Requests a patient may send per window (IETF RateLimit header fields draft; patients only). */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window. */
+          'RateLimit-Remaining'?: number;
+          /** @description Seconds until the window resets. */
+          'RateLimit-Reset'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/flow_limited';
+            title: string;
+            /** @enum {integer} */
+            status: 429;
+            /** @enum {string} */
+            code: 'flow_limited';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`internal`](/problems/internal): Internal server error. Retry later (with the same Idempotency-Key for a command); report the traceId if it persists. A retry of the same request may reuse its Idempotency-Key.
+       */
+      500: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/internal';
+            title: string;
+            /** @enum {integer} */
+            status: 500;
+            /** @enum {string} */
+            code: 'internal';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`dependency_unavailable`](/problems/dependency_unavailable): A dependency is unavailable. Wait Retry-After seconds, then retry. A retry of the same request may reuse its Idempotency-Key.
+       *     - [`system_overloaded`](/problems/system_overloaded): The server is overloaded. Wait Retry-After seconds, then retry (another instance may answer at once). A retry of the same request may reuse its Idempotency-Key.
+       */
+      503: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Seconds to wait before retrying. */
+          'Retry-After'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/dependency_unavailable' | '/problems/system_overloaded';
+            title: string;
+            /** @enum {integer} */
+            status: 503;
+            /** @enum {string} */
+            code: 'dependency_unavailable' | 'system_overloaded';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+    };
+  };
+  getScheduleSlots: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Read-your-writes: the Booking-Checkpoint a command returned. The query waits (up to 2 s) until the read model has applied it; otherwise it answers with X-Data-Stale: checkpoint-not-reached. */
+        'Booking-Checkpoint'?: string;
+        /** @description An ETag from an earlier response: 304 Not Modified (no body) while it still matches. */
+        'If-None-Match'?: string;
+        /** @description W3C trace context: honoured when valid (the request joins the trace), else a trace is started. */
+        traceparent?: string;
+      };
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The schedule and its slots */
+      200: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Strong validator of the representation (per content coding): send it back as If-None-Match. */
+          ETag?: string;
+          /** @description How the in-process cache served the read: l1-hit, l1-stale-revalidating, l1-stale-fallback (Redis down), l2-load (from Redis). */
+          'X-Cache'?: string;
+          /** @description Present when the data could not be refreshed: `redis-unavailable` (Redis does not answer: served from memory), `read-model-rebuilding` (the booking read model is being rebuilt from the event log), `checkpoint-not-reached` (Booking-Checkpoint waited for in vain) or `not-projected-yet` (an appointment the read model does not hold yet). */
+          'X-Data-Stale'?: string;
+          /** @description Seconds since the stale copy was loaded (with X-Data-Stale). */
+          Age?: number;
+          /** @description Caching policy of the response. */
+          'Cache-Control'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            schedule: {
+              scheduleId: string;
+              doctorId: string;
+              institutionId: string;
+              departmentId: string;
+              date: string;
+              /** @enum {string} */
+              period: 'morning' | 'afternoon' | 'evening';
+              sessionStartsAt: string;
+              fee: number;
+              capacity: number;
+              booked: number;
+              /** @enum {string} */
+              status: 'open' | 'closed';
+              remaining: number;
+              /** @description Each slot's state, never whose it is; reserved slots judged at read time */
+              slots?: {
+                slot: number;
+                startsAt: string;
+                /** @enum {string} */
+                state: 'free' | 'held' | 'confirmed' | 'reserved';
+                /** @description While held: when the slot returns unless paid */
+                holdExpiresAt?: string;
+                /** @description While reserved: the only channel that may take it */
+                channel?: string;
+                /** @description While reserved: when it opens to every channel */
+                releasesAt?: string;
+              }[];
+            };
+          };
+        };
+      };
+      /** @description Not modified (If-None-Match matched) */
+      304: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Strong validator of the representation (per content coding): send it back as If-None-Match. */
+          ETag?: string;
+          /** @description How the in-process cache served the read: l1-hit, l1-stale-revalidating, l1-stale-fallback (Redis down), l2-load (from Redis). */
+          'X-Cache'?: string;
+          /** @description Present when the data could not be refreshed: `redis-unavailable` (Redis does not answer: served from memory), `read-model-rebuilding` (the booking read model is being rebuilt from the event log), `checkpoint-not-reached` (Booking-Checkpoint waited for in vain) or `not-projected-yet` (an appointment the read model does not hold yet). */
+          'X-Data-Stale'?: string;
+          /** @description Seconds since the stale copy was loaded (with X-Data-Stale). */
+          Age?: number;
+          /** @description Caching policy of the response. */
+          'Cache-Control'?: string;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`bad_parameter`](/problems/bad_parameter): Invalid query parameter. Fix the parameters listed in invalid-params; use cursors only with the query that returned them.
+       */
+      400: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/bad_parameter';
+            title: string;
+            /** @enum {integer} */
+            status: 400;
+            /** @enum {string} */
+            code: 'bad_parameter';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`schedule_not_found`](/problems/schedule_not_found): Schedule not found. Check the schedule id (e.g. from GET /v1/doctors/{id}/schedules on the query API).
+       */
+      404: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/schedule_not_found';
+            title: string;
+            /** @enum {integer} */
+            status: 404;
+            /** @enum {string} */
+            code: 'schedule_not_found';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`flow_limited`](/problems/flow_limited): Request refused by flow control. Wait Retry-After seconds, then retry; slow down if it keeps happening. A retry of the same request may reuse its Idempotency-Key.
+       */
+      429: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Seconds to wait before retrying. */
+          'Retry-After'?: number;
+          /** @description Requests a patient may send per window (IETF RateLimit header fields draft; patients only). */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window. */
+          'RateLimit-Remaining'?: number;
+          /** @description Seconds until the window resets. */
+          'RateLimit-Reset'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/flow_limited';
+            title: string;
+            /** @enum {integer} */
+            status: 429;
+            /** @enum {string} */
+            code: 'flow_limited';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`internal`](/problems/internal): Internal server error. Retry later (with the same Idempotency-Key for a command); report the traceId if it persists. A retry of the same request may reuse its Idempotency-Key.
+       */
+      500: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/internal';
+            title: string;
+            /** @enum {integer} */
+            status: 500;
+            /** @enum {string} */
+            code: 'internal';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`dependency_unavailable`](/problems/dependency_unavailable): A dependency is unavailable. Wait Retry-After seconds, then retry. A retry of the same request may reuse its Idempotency-Key.
+       *     - [`system_overloaded`](/problems/system_overloaded): The server is overloaded. Wait Retry-After seconds, then retry (another instance may answer at once). A retry of the same request may reuse its Idempotency-Key.
+       */
+      503: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Seconds to wait before retrying. */
+          'Retry-After'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/dependency_unavailable' | '/problems/system_overloaded';
+            title: string;
+            /** @enum {integer} */
+            status: 503;
+            /** @enum {string} */
+            code: 'dependency_unavailable' | 'system_overloaded';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+    };
+  };
+  listMyAppointments: {
+    parameters: {
+      query?: {
+        limit?: number;
+        cursor?: string;
+      };
+      header?: {
+        /** @description Read-your-writes: the Booking-Checkpoint a command returned. The query waits (up to 2 s) until the read model has applied it; otherwise it answers with X-Data-Stale: checkpoint-not-reached. */
+        'Booking-Checkpoint'?: string;
+        /** @description W3C trace context: honoured when valid (the request joins the trace), else a trace is started. */
+        traceparent?: string;
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of appointments */
+      200: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Present when the data could not be refreshed: `redis-unavailable` (Redis does not answer: served from memory), `read-model-rebuilding` (the booking read model is being rebuilt from the event log), `checkpoint-not-reached` (Booking-Checkpoint waited for in vain) or `not-projected-yet` (an appointment the read model does not hold yet). */
+          'X-Data-Stale'?: string;
+          /** @description Caching policy of the response. */
+          'Cache-Control'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            items: ({
+              appointmentId: string;
+              scheduleId: string;
+              /** @enum {string} */
+              status:
+                | 'active'
+                | 'held'
+                | 'confirmed'
+                | 'expired'
+                | 'cancelled'
+                | 'checked_in'
+                | 'no_show'
+                | 'waitlisted'
+                | 'left';
+            } & {
+              [key: string]: string;
+            })[];
+            limit: number;
+            /** @description Opaque cursor of the next page; null on the last page */
+            nextCursor: string | null;
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`bad_parameter`](/problems/bad_parameter): Invalid query parameter. Fix the parameters listed in invalid-params; use cursors only with the query that returned them.
+       */
+      400: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/bad_parameter';
+            title: string;
+            /** @enum {integer} */
+            status: 400;
+            /** @enum {string} */
+            code: 'bad_parameter';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`unauthenticated`](/problems/unauthenticated): Authentication required. Obtain a fresh HS256 JWT with sub, role, iss, aud, iat and exp, send it as Authorization: Bearer <token>, then retry.
+       */
+      401: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Bearer challenge (`Bearer realm="booking"`, with `error="invalid_token"` for a bad token). */
+          'WWW-Authenticate'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/unauthenticated';
+            title: string;
+            /** @enum {integer} */
+            status: 401;
+            /** @enum {string} */
+            code: 'unauthenticated';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`forbidden`](/problems/forbidden): Not allowed. Do not retry with the same token; act only for yourself, or use an account with the needed role.
+       */
+      403: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/forbidden';
+            title: string;
+            /** @enum {integer} */
+            status: 403;
+            /** @enum {string} */
+            code: 'forbidden';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`flow_limited`](/problems/flow_limited): Request refused by flow control. Wait Retry-After seconds, then retry; slow down if it keeps happening. A retry of the same request may reuse its Idempotency-Key.
+       */
+      429: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Seconds to wait before retrying. */
+          'Retry-After'?: number;
+          /** @description Requests a patient may send per window (IETF RateLimit header fields draft; patients only). */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window. */
+          'RateLimit-Remaining'?: number;
+          /** @description Seconds until the window resets. */
+          'RateLimit-Reset'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/flow_limited';
+            title: string;
+            /** @enum {integer} */
+            status: 429;
+            /** @enum {string} */
+            code: 'flow_limited';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`internal`](/problems/internal): Internal server error. Retry later (with the same Idempotency-Key for a command); report the traceId if it persists. A retry of the same request may reuse its Idempotency-Key.
+       */
+      500: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/internal';
+            title: string;
+            /** @enum {integer} */
+            status: 500;
+            /** @enum {string} */
+            code: 'internal';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`dependency_unavailable`](/problems/dependency_unavailable): A dependency is unavailable. Wait Retry-After seconds, then retry. A retry of the same request may reuse its Idempotency-Key.
+       *     - [`system_overloaded`](/problems/system_overloaded): The server is overloaded. Wait Retry-After seconds, then retry (another instance may answer at once). A retry of the same request may reuse its Idempotency-Key.
+       */
+      503: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Seconds to wait before retrying. */
+          'Retry-After'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/dependency_unavailable' | '/problems/system_overloaded';
+            title: string;
+            /** @enum {integer} */
+            status: 503;
+            /** @enum {string} */
+            code: 'dependency_unavailable' | 'system_overloaded';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+    };
+  };
+  getDoctorDayList: {
+    parameters: {
+      query: {
+        doctorId: string;
+        date: string;
+      };
+      header?: {
+        /** @description Read-your-writes: the Booking-Checkpoint a command returned. The query waits (up to 2 s) until the read model has applied it; otherwise it answers with X-Data-Stale: checkpoint-not-reached. */
+        'Booking-Checkpoint'?: string;
+        /** @description W3C trace context: honoured when valid (the request joins the trace), else a trace is started. */
+        traceparent?: string;
+      };
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The day list */
+      200: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Present when the data could not be refreshed: `redis-unavailable` (Redis does not answer: served from memory), `read-model-rebuilding` (the booking read model is being rebuilt from the event log), `checkpoint-not-reached` (Booking-Checkpoint waited for in vain) or `not-projected-yet` (an appointment the read model does not hold yet). */
+          'X-Data-Stale'?: string;
+          /** @description Caching policy of the response. */
+          'Cache-Control'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            institutionId: string;
+            doctorId: string;
+            date: string;
+            schedules: {
+              scheduleId: string;
+              doctorId: string;
+              institutionId: string;
+              departmentId: string;
+              date: string;
+              /** @enum {string} */
+              period: 'morning' | 'afternoon' | 'evening';
+              sessionStartsAt: string;
+              fee: number;
+              capacity: number;
+              booked: number;
+              /** @enum {string} */
+              status: 'open' | 'closed';
+              remaining: number;
+              /** @description Each slot's state, never whose it is; reserved slots judged at read time */
+              slots?: {
+                slot: number;
+                startsAt: string;
+                /** @enum {string} */
+                state: 'free' | 'held' | 'confirmed' | 'reserved';
+                /** @description While held: when the slot returns unless paid */
+                holdExpiresAt?: string;
+                /** @description While reserved: the only channel that may take it */
+                channel?: string;
+                /** @description While reserved: when it opens to every channel */
+                releasesAt?: string;
+              }[];
+              appointments: ({
+                appointmentId: string;
+                scheduleId: string;
+                /** @enum {string} */
+                status:
+                  | 'active'
+                  | 'held'
+                  | 'confirmed'
+                  | 'expired'
+                  | 'cancelled'
+                  | 'checked_in'
+                  | 'no_show'
+                  | 'waitlisted'
+                  | 'left';
+              } & {
+                [key: string]: string;
+              })[];
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`bad_parameter`](/problems/bad_parameter): Invalid query parameter. Fix the parameters listed in invalid-params; use cursors only with the query that returned them.
+       */
+      400: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/bad_parameter';
+            title: string;
+            /** @enum {integer} */
+            status: 400;
+            /** @enum {string} */
+            code: 'bad_parameter';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`unauthenticated`](/problems/unauthenticated): Authentication required. Obtain a fresh HS256 JWT with sub, role, iss, aud, iat and exp, send it as Authorization: Bearer <token>, then retry.
+       */
+      401: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Bearer challenge (`Bearer realm="booking"`, with `error="invalid_token"` for a bad token). */
+          'WWW-Authenticate'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/unauthenticated';
+            title: string;
+            /** @enum {integer} */
+            status: 401;
+            /** @enum {string} */
+            code: 'unauthenticated';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`forbidden`](/problems/forbidden): Not allowed. Do not retry with the same token; act only for yourself, or use an account with the needed role.
+       */
+      403: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/forbidden';
+            title: string;
+            /** @enum {integer} */
+            status: 403;
+            /** @enum {string} */
+            code: 'forbidden';
             detail?: string;
             /** Format: uri-reference */
             instance?: string;

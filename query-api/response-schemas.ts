@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { periods } from '../domain/session-time.ts';
+import { appointmentStatuses } from '../read-models/bookings.ts';
 import type { CatalogTable } from '../read-models/catalog.ts';
 import { publishedColumns } from '../read-models/published-columns.ts';
 
@@ -72,6 +73,20 @@ export const doctorSchedules = z.strictObject({
       status: z.enum(['open', 'closed']),
       /** Places still bookable (0 once closed). */
       remaining: z.int(),
+      /** A numbered schedule's slots (docs/adr/0012); absent for a capacity-only schedule. */
+      slots: z
+        .array(
+          z.strictObject({
+            slot: z.int(),
+            startsAt: z.string(),
+            state: z.enum(['free', 'held', 'confirmed', 'reserved']),
+            holdExpiresAt: z.string().optional().describe('While held: when the slot returns unless paid'),
+            channel: z.string().optional().describe('While reserved: the only channel that may take it'),
+            releasesAt: z.string().optional().describe('While reserved: when it opens to every channel'),
+          }),
+        )
+        .optional()
+        .describe("Each slot's state, never whose it is; reserved slots judged at read time"),
     }),
   ),
 });
@@ -92,4 +107,30 @@ export const appointment = z.strictObject({
       status: z.string(),
     })
     .catchall(z.string()),
+});
+
+const scheduleAvailability = doctorSchedules.shape.schedules.element;
+
+export const scheduleSlots = z.strictObject({ schedule: scheduleAvailability });
+
+/** An appointment on the lists: its status and the times of its transitions, never the holder's identity. */
+const listedAppointment = z
+  .object({
+    appointmentId: z.string(),
+    scheduleId: z.string(),
+    status: z.enum(appointmentStatuses),
+  })
+  .catchall(z.string());
+
+export const patientAppointments = z.strictObject({
+  items: z.array(listedAppointment),
+  limit: z.int(),
+  nextCursor: cursor,
+});
+
+export const dayList = z.strictObject({
+  institutionId: z.string(),
+  doctorId: z.string(),
+  date: z.string(),
+  schedules: z.array(scheduleAvailability.extend({ appointments: z.array(listedAppointment) })),
 });

@@ -9,6 +9,9 @@ import { defineRoute, type ResponseSpec, type RouteSpec } from '../platform/http
 import type { ErrorCode } from '../platform/http/errors.ts';
 import {
   appointment,
+  dayList,
+  patientAppointments,
+  scheduleSlots,
   doctorSchedules,
   homepage,
   institution,
@@ -25,6 +28,12 @@ import {
   schedulesQuery,
   searchQuery,
 } from './schemas.ts';
+import {
+  dayListQuery,
+  institutionKeyParam,
+  patientAppointmentsQuery,
+  scheduleIdParam,
+} from './slot-read-schemas.ts';
 
 const COMMON_PROBLEMS: readonly ErrorCode[] = [
   'bad_parameter',
@@ -142,6 +151,59 @@ export const appointmentRoute = defineRoute({
   problems: [...COMMON_PROBLEMS, 'unauthenticated', 'forbidden', 'appointment_not_found'],
 });
 
+export const scheduleSlotsRoute = defineRoute({
+  method: 'get',
+  path: '/v1/schedules/:id/slots',
+  operationId: 'getScheduleSlots',
+  summary: "One schedule's availability and each slot's state (free, held, confirmed, reserved)",
+  description:
+    "One schedule (one read of its document): its counts and, when numbered, every slot's number, start time and state; a held slot says when its hold expires, a reserved one for which channel until when. Never who holds a slot. With Booking-Checkpoint the read bypasses the cache and waits (up to 2 s) for that write.",
+  tag: 'schedules',
+  params: scheduleIdParam,
+  requestHeaders: [{ name: 'Booking-Checkpoint' }, { name: 'If-None-Match' }, { name: 'traceparent' }],
+  responses: cachedReply('The schedule and its slots', scheduleSlots),
+  problems: [...COMMON_PROBLEMS, 'schedule_not_found'],
+});
+
+export const patientAppointmentsRoute = defineRoute({
+  method: 'get',
+  path: '/v1/patients/me/appointments',
+  operationId: 'listMyAppointments',
+  summary: "The patient's own appointments and waitlist entries, by time (keyset pagination)",
+  description:
+    "The calling patient's appointments (by slot or session time, then id) with their status: `held` (pay by `holdExpiresAt`), `confirmed`, `expired`, `cancelled`, `checked_in`, `no_show`, `active` (a schedule without slots), and waitlist entries (`waitlisted`, `left`). Page on with `cursor` = the previous page's nextCursor. With Booking-Checkpoint it waits (up to 2 s) for that write.",
+  tag: 'appointments',
+  auth: { roles: ['patient'] },
+  query: patientAppointmentsQuery,
+  requestHeaders: [{ name: 'Booking-Checkpoint' }, { name: 'traceparent' }],
+  responses: {
+    200: {
+      description: 'A page of appointments',
+      body: patientAppointments,
+      headers: ['X-Data-Stale', 'Cache-Control'],
+    },
+  },
+  problems: [...COMMON_PROBLEMS, 'unauthenticated', 'forbidden'],
+});
+
+export const dayListRoute = defineRoute({
+  method: 'get',
+  path: '/v1/institutions/:id/day-list',
+  operationId: 'getDoctorDayList',
+  summary: "A doctor's day at an institution: each schedule's appointments by slot with their state",
+  description:
+    "The doctor's schedules of that hospital date at the institution (closed ones too), each with its appointments by slot and their status. For the institution's hospital or an admin. No patient identity: open an appointment (GET /v1/appointments/{id}, audited) to see whose it is. With Booking-Checkpoint it waits (up to 2 s) for that write.",
+  tag: 'appointments',
+  auth: { roles: ['hospital', 'admin'] },
+  params: institutionKeyParam,
+  query: dayListQuery,
+  requestHeaders: [{ name: 'Booking-Checkpoint' }, { name: 'traceparent' }],
+  responses: {
+    200: { description: 'The day list', body: dayList, headers: ['X-Data-Stale', 'Cache-Control'] },
+  },
+  problems: [...COMMON_PROBLEMS, 'unauthenticated', 'forbidden'],
+});
+
 export const queryApiRoutes: readonly RouteSpec[] = [
   homepageRoute,
   institutionsRoute,
@@ -150,6 +212,9 @@ export const queryApiRoutes: readonly RouteSpec[] = [
   doctorSchedulesRoute,
   searchInstitutionsRoute,
   appointmentRoute,
+  scheduleSlotsRoute,
+  patientAppointmentsRoute,
+  dayListRoute,
 ];
 
 export const queryApiInfo = {

@@ -19,6 +19,7 @@ import type { BookingReader } from './read-models/booking-reader.ts';
 import type { CatalogReader } from './read-models/catalog-reader.ts';
 import { Deps, guardRedis } from './read-models/redis-reads.ts';
 import { CHECKPOINT_HEADER, loadUntil, reached, requestedCheckpoint } from './read-your-writes.ts';
+import { registerSlotReadRoutes } from './slot-read-routes.ts';
 import {
   appointmentRoute,
   doctorSchedulesRoute,
@@ -244,6 +245,7 @@ export function queryRoutes(deps: RouteDeps): Router {
         hospitalDayStart(from),
         hospitalDayStart(to) + DAY_MS - 1,
         d,
+        now(),
       );
       return { schedules, doctor: schedules.length ? null : await catalog.doc('doctors', id, d) };
     };
@@ -395,6 +397,8 @@ export function queryRoutes(deps: RouteDeps): Router {
       patientRef && patient ? ((await appointments.patientIdOf(patientRef, patient)) ?? null) : null;
     res.json({ appointment: { ...view, patientId } });
   });
+
+  registerSlotReadRoutes(router, { ...deps, slots: bookings.slots }, cached);
 
   return router;
 }

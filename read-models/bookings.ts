@@ -11,7 +11,15 @@
  *   rm:vN:doctor:{doctorId}:schedules          zset  open schedules, score = session start (ms)
  *   rm:vN:patient:{patientRef}:appointments    zset  appointment ids, score = session start (ms)
  *   rm:vN:appointment:{appointmentId}          hash  one appointment (status, when, where, the
- *                                                   holder's `patientRef` and sealed `patient`)
+ *                                                   holder's `patientRef` and sealed `patient`;
+ *                                                   on a numbered schedule also its slot and the
+ *                                                   times of each transition, read-models/slots.ts)
+ *   rm:vN:schedule:{scheduleId}:appointments   zset  the schedule's appointments (the day list),
+ *                                                   score = slot number (numbered) or booking
+ *                                                   time in ms (capacity-only)
+ *   rm:vN:doctor:{doctorId}:days               zset  every schedule ever opened, closed ones too,
+ *                                                   score = session start (ms)
+ * A numbered schedule's hash also holds `slots`: each slot's state (read-models/slots.ts).
  * No key name or value carries a patient id in clear: patients are named by their opaque
  * reference and their identity is sealed with their data key (docs/adr/0010). Forgetting a
  * patient deletes their list and the two patient fields of their appointments.
@@ -23,6 +31,7 @@
  * occupancy).
  */
 import type { Period } from '../domain/session-time.ts';
+import { decodeSlotBook, SLOTS_FIELD, type SlotBookDoc } from './slots.ts';
 
 export interface ScheduleView {
   scheduleId: string;
@@ -39,6 +48,8 @@ export interface ScheduleView {
   status: 'open' | 'closed';
   /** Revision of the last applied event of the schedule's stream. */
   rev: number;
+  /** A numbered schedule's slots (docs/adr/0012); absent for a capacity-only one. */
+  slots?: SlotBookDoc | undefined;
 }
 
 /** Places still bookable: none once the schedule is closed. */
@@ -51,6 +62,8 @@ export interface Keyspace {
   doctorSchedules(doctorId: string): string;
   patientAppointments(patientRef: string): string;
   appointment(appointmentId: string): string;
+  scheduleAppointments(scheduleId: string): string;
+  doctorDays(doctorId: string): string;
   bookingsByInstitution(date: string): string;
   bookingsByDepartment(date: string): string;
   hotDepartments(date: string): string;
@@ -75,6 +88,8 @@ export function keyspace(root: string, version: number): Keyspace {
     doctorSchedules: (id) => `${p}:doctor:${id}:schedules`,
     patientAppointments: (id) => `${p}:patient:${id}:appointments`,
     appointment: (id) => `${p}:appointment:${id}`,
+    scheduleAppointments: (id) => `${p}:schedule:${id}:appointments`,
+    doctorDays: (id) => `${p}:doctor:${id}:days`,
     bookingsByInstitution: (date) => `${p}:bookings:${date}:institutions`,
     bookingsByDepartment: (date) => `${p}:bookings:${date}:departments`,
     hotDepartments: (date) => `${p}:hot-departments:${date}`,
@@ -124,12 +139,32 @@ export function parseScheduleHash(hash: Record<string, string>): ScheduleView | 
     booked: Number(hash.booked ?? 0),
     status: hash.status === 'closed' ? 'closed' : 'open',
     rev: Number(hash.rev),
+    ...(hash[SLOTS_FIELD] === undefined ? {} : { slots: decodeSlotBook(hash[SLOTS_FIELD]) }),
   };
 }
 
 /** The applied revision stored in a schedule hash, -1 when there is none. */
 export const storedRevision = (hash: Record<string, string>): number =>
   hash.rev === undefined ? -1 : Number(hash.rev);
+
+/**
+ * An appointment's status in the read model. `active`: booked on a capacity-only schedule; on a
+ * numbered one `held` (a fee is due by `holdExpiresAt`) → `confirmed` → `checked_in` / `no_show`,
+ * or `expired` / `cancelled`. `waitlisted` / `left`: a waitlist entry (its id becomes the
+ * appointment's if a slot is offered, and the status moves on to `held` or `confirmed`).
+ */
+export const appointmentStatuses = [
+  'active',
+  'held',
+  'confirmed',
+  'expired',
+  'cancelled',
+  'checked_in',
+  'no_show',
+  'waitlisted',
+  'left',
+] as const;
+export type AppointmentStatus = (typeof appointmentStatuses)[number];
 
 /** The appointment hash (`…:appointment:{id}`): the fields the projector writes, as strings. */
 export interface AppointmentView {

@@ -5,9 +5,11 @@
  * schedule stream's revision. The keyspace and documents they write are the contract in
  * read-models/bookings.ts, which the query API reads.
  */
-import type { ScheduleEvent } from '../../domain/schedule.ts';
+import type { ScheduleStreamEvent } from '../../domain/slot-state.ts';
 import { remaining, scheduleFields, type Keyspace, type ScheduleView } from '../../read-models/bookings.ts';
 import { hospitalDate } from '../../read-models/hospital-date.ts';
+import { encodeSlotBook, slotCounts, SLOTS_FIELD } from '../../read-models/slots.ts';
+import { evolveSlots, slotAppointmentOps } from './slot-read-model.ts';
 
 export class ReadModelError extends Error {
   constructor(message: string) {
@@ -16,8 +18,18 @@ export class ReadModelError extends Error {
   }
 }
 
-/** Pure: the availability document after `event` (at stream revision `rev`). */
-export function evolveSchedule(view: ScheduleView | null, event: ScheduleEvent, rev: number): ScheduleView {
+/**
+ * Pure: the availability document after `event` (at stream revision `rev`). An event at or below
+ * the document's revision is already in it: the document comes back unchanged (idempotent by
+ * revision, as the writer's guard is). On a numbered schedule `booked` is the slots taken (held,
+ * confirmed or attended), so an expired hold or a cancellation gives its place back.
+ */
+export function evolveSchedule(
+  view: ScheduleView | null,
+  event: ScheduleStreamEvent,
+  rev: number,
+): ScheduleView {
+  if (view && rev <= view.rev) return view;
   if (event.type === 'ScheduleOpened') {
     const d = event.data;
     return {
@@ -36,17 +48,25 @@ export function evolveSchedule(view: ScheduleView | null, event: ScheduleEvent, 
     };
   }
   if (!view) throw new ReadModelError(`${event.type} at revision ${rev} before the schedule was opened`);
+  const counted = evolveCounts(view, event);
+  const slots = evolveSlots(view.slots, event);
+  if (!slots) return { ...counted, rev };
+  const { held, confirmed } = slotCounts(slots);
+  return { ...counted, slots, booked: held + confirmed, rev };
+}
+
+function evolveCounts(view: ScheduleView, event: ScheduleStreamEvent): ScheduleView {
   switch (event.type) {
     case 'AppointmentBooked':
-      return { ...view, booked: view.booked + 1, rev };
+      return { ...view, booked: view.booked + 1 };
     case 'AppointmentCancelled':
-      return { ...view, booked: Math.max(0, view.booked - 1), rev };
+      return { ...view, booked: Math.max(0, view.booked - 1) };
     case 'CapacityChanged':
-      return { ...view, capacity: event.data.capacity, rev };
+      return { ...view, capacity: event.data.capacity };
     case 'ScheduleClosed':
-      return { ...view, status: 'closed', rev };
+      return { ...view, status: 'closed' };
     default:
-      return { ...view, rev };
+      return view;
   }
 }
 
@@ -66,12 +86,13 @@ const sessionScore = (view: ScheduleView): string => String(Date.parse(view.sess
  */
 export function scheduleEffects(
   view: ScheduleView | null,
-  event: ScheduleEvent,
+  event: ScheduleStreamEvent,
   rev: number,
   keys: Keyspace,
   /** Patients already forgotten: their bookings are written anonymous (docs/adr/0010). */
   forgotten: ReadonlySet<string> = new Set(),
 ): { view: ScheduleView; ops: RedisOp[] } {
+  if (view && rev <= view.rev) return { view, ops: [] };
   const after = evolveSchedule(view, event, rev);
   const ops: RedisOp[] = [];
   const scheduleKey = keys.schedule(after.scheduleId);
@@ -81,6 +102,11 @@ export function scheduleEffects(
       ops.push({
         cmd: 'ZADD',
         key: keys.doctorSchedules(after.doctorId),
+        args: [sessionScore(after), after.scheduleId],
+      });
+      ops.push({
+        cmd: 'ZADD',
+        key: keys.doctorDays(after.doctorId),
         args: [sessionScore(after), after.scheduleId],
       });
       break;
@@ -127,6 +153,12 @@ export function scheduleEffects(
           args: [sessionScore(after), d.appointmentId],
         });
       }
+      // The day list: by booking time here; a numbered schedule's SlotTaken moves it to its slot.
+      ops.push({
+        cmd: 'ZADD',
+        key: keys.scheduleAppointments(after.scheduleId),
+        args: [String(Date.parse(d.bookedAt)), d.appointmentId],
+      });
       ops.push({ cmd: 'HINCRBY', key: keys.bookingsByInstitution(day), args: [after.institutionId, '1'] });
       ops.push({ cmd: 'HINCRBY', key: keys.bookingsByDepartment(day), args: [after.departmentId, '1'] });
       ops.push({ cmd: 'ZINCRBY', key: keys.hotDepartments(day), args: ['1', after.departmentId] });
@@ -158,9 +190,30 @@ export function scheduleEffects(
       ops.push({ cmd: 'ZREM', key: keys.doctorSchedules(after.doctorId), args: [after.scheduleId] });
       break;
     default:
+      ops.push(...slotAppointmentOps(after, event, keys, forgotten));
       break;
   }
+  ops.push(...slotFieldOps(view, after, scheduleKey));
   return { view: after, ops };
+}
+
+/** A numbered schedule's `slots` field and counts, when the event changed its slots. */
+function slotFieldOps(before: ScheduleView | null, after: ScheduleView, key: string): RedisOp[] {
+  if (!after.slots || after.slots === before?.slots) return [];
+  return [
+    {
+      cmd: 'HSET',
+      key,
+      args: [
+        SLOTS_FIELD,
+        encodeSlotBook(after.slots),
+        'booked',
+        String(after.booked),
+        'remaining',
+        String(remaining(after)),
+      ],
+    },
+  ];
 }
 
 /**

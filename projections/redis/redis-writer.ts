@@ -30,8 +30,9 @@ import {
 } from '../../read-models/bookings.ts';
 import { envelopeOf, type EventEnvelope } from '../relay/event-message.ts';
 import { TransientError } from '../runtime/errors.ts';
-import { parseScheduleEvent, SCHEDULE_STREAM_PREFIX } from '../schedule-events.ts';
+import { SCHEDULE_STREAM_PREFIX } from '../schedule-events.ts';
 import { coalesceOps, type RedisOp, scheduleEffects } from './read-model.ts';
+import { parseStreamEvent } from './stream-events.ts';
 
 /**
  * KEYS[1]: the schedule hash holding `rev`; KEYS[2]: the keyspace's epoch marker; KEYS[3..]: every
@@ -249,7 +250,9 @@ export class RedisReadModelWriter {
     const refs = new Set<string>();
     for (const { envelope } of items) {
       const ref = (envelope.data as { patientRef?: unknown } | null)?.patientRef;
-      if (envelope.type === 'AppointmentBooked' && typeof ref === 'string') refs.add(ref);
+      // The events that write a patient's identity or list: a booking, its slot, a waitlist entry.
+      const writesPatient = ['AppointmentBooked', 'SlotTaken', 'WaitlistJoined'].includes(envelope.type);
+      if (writesPatient && typeof ref === 'string') refs.add(ref);
     }
     if (refs.size === 0) return refs;
     const known = await this.#patients.pseudonyms(refs);
@@ -340,7 +343,7 @@ export class RedisReadModelWriter {
         if (item.source !== undefined) result.poison.push({ source: item.source, reason: parked });
         continue;
       }
-      const parsed = parseScheduleEvent(item.envelope);
+      const parsed = parseStreamEvent(item.envelope);
       if (parsed.kind === 'poison') {
         parked = `${parsed.reason} (stream parked at revision ${rev})`;
         if (item.source !== undefined) result.poison.push({ source: item.source, reason: parsed.reason });

@@ -8,6 +8,14 @@
  * events are rejected by the engine as stale.
  */
 import type { AppointmentBooked, AppointmentCancelled, ScheduleOpened } from '../../domain/schedule.ts';
+import type {
+  HoldExpired,
+  NoShowMarked,
+  PatientCheckedIn,
+  PaymentConfirmed,
+  SlotTaken,
+} from '../../domain/slot-events.ts';
+import type { ScheduleStreamEvent } from '../../domain/slot-state.ts';
 import type { IndexDefinition } from '../../platform/search/index.ts';
 
 export const DEFAULT_APPOINTMENTS_ALIAS = 'appointments';
@@ -78,7 +86,11 @@ export interface AppointmentDoc {
   period: string;
   sessionStartsAt: string;
   fee: number;
-  status: 'active' | 'cancelled';
+  /**
+   * `active` / `cancelled` on any schedule; on a numbered one (docs/adr/0012) `held` →
+   * `confirmed` → `checked_in` / `no_show`, or `expired` / `cancelled` (a keyword: no new mapping).
+   */
+  status: 'active' | 'cancelled' | 'held' | 'confirmed' | 'expired' | 'checked_in' | 'no_show';
   bookedAt: string | null;
   cancelledAt: string | null;
   cancelledBy: string | null;
@@ -125,7 +137,28 @@ function fromFacts(
   };
 }
 
-export type AppointmentEvent = AppointmentBooked | AppointmentCancelled;
+export type AppointmentEvent =
+  | AppointmentBooked
+  | AppointmentCancelled
+  | SlotTaken
+  | PaymentConfirmed
+  | HoldExpired
+  | PatientCheckedIn
+  | NoShowMarked;
+
+const appointmentEventTypes: ReadonlySet<string> = new Set<AppointmentEvent['type']>([
+  'AppointmentBooked',
+  'AppointmentCancelled',
+  'SlotTaken',
+  'PaymentConfirmed',
+  'HoldExpired',
+  'PatientCheckedIn',
+  'NoShowMarked',
+]);
+
+/** The events that change an appointment's document. */
+export const isAppointmentEvent = (e: ScheduleStreamEvent): e is AppointmentEvent =>
+  appointmentEventTypes.has(e.type);
 
 /**
  * Pure: the appointment's document after `event`. `facts` (from the schedule's ScheduleOpened)
@@ -158,6 +191,16 @@ export function evolveAppointment(
         cancelledAt: event.data.cancelledAt,
         cancelledBy: event.data.cancelledBy.role,
       };
+    case 'SlotTaken':
+      return { ...base, status: event.data.holdExpiresAt === null ? 'confirmed' : 'held' };
+    case 'PaymentConfirmed':
+      return { ...base, status: 'confirmed' };
+    case 'HoldExpired':
+      return { ...base, status: 'expired' };
+    case 'PatientCheckedIn':
+      return { ...base, status: 'checked_in' };
+    case 'NoShowMarked':
+      return { ...base, status: 'no_show' };
     default:
       return base;
   }

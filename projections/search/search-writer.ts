@@ -11,19 +11,21 @@
  */
 import { LRUCache } from 'lru-cache';
 import { PATIENT_STREAM_PREFIX, parsePatientForgotten } from '../../domain/patient-events.ts';
-import type { ScheduleEvent } from '../../domain/schedule.ts';
+import type { ScheduleStreamEvent } from '../../domain/slot-state.ts';
 import { sealLegacyPatients } from '../../platform/legacy-patients.ts';
 import type { ProjectorPatients } from '../../platform/patient-vault.ts';
 import type { Logger } from '../../platform/logger.ts';
 import type { BulkOperation, SearchEngine } from '../../platform/search/index.ts';
 import type { StreamHistory, WriteItem } from '../redis/redis-writer.ts';
 import { TransientError } from '../runtime/errors.ts';
-import { parseScheduleEvent, SCHEDULE_STREAM_PREFIX } from '../schedule-events.ts';
+import { parseStreamEvent } from '../redis/stream-events.ts';
+import { SCHEDULE_STREAM_PREFIX } from '../schedule-events.ts';
 import {
   type AppointmentDoc,
   type AppointmentEvent,
   evolveAppointment,
   factsOf,
+  isAppointmentEvent,
   type ScheduleFacts,
   withNames,
 } from './appointments-model.ts';
@@ -104,7 +106,7 @@ export class AppointmentsSearchWriter {
         forgotten.push(forget.data.pseudonym);
         continue;
       }
-      const parsed = parseScheduleEvent(envelope);
+      const parsed = parseStreamEvent(envelope);
       if (parsed.kind === 'poison') {
         if (source !== undefined) result.poison.push({ source, reason: parsed.reason });
         continue;
@@ -113,13 +115,13 @@ export class AppointmentsSearchWriter {
         result.ignored += 1;
         continue;
       }
-      const event: ScheduleEvent = parsed.event;
+      const event: ScheduleStreamEvent = parsed.event;
       if (event.type === 'ScheduleOpened') {
         this.#facts.set(event.data.scheduleId, factsOf(event));
         result.ignored += 1;
         continue;
       }
-      if (event.type !== 'AppointmentBooked' && event.type !== 'AppointmentCancelled') {
+      if (!isAppointmentEvent(event)) {
         result.ignored += 1;
         continue;
       }
@@ -214,7 +216,7 @@ export class AppointmentsSearchWriter {
         maxCount: 1,
       });
       if (!first) return;
-      const parsed = parseScheduleEvent(first);
+      const parsed = parseStreamEvent(first);
       if (parsed.kind === 'schedule' && parsed.event.type === 'ScheduleOpened') {
         this.#facts.set(scheduleId, factsOf(parsed.event));
       }
@@ -243,14 +245,11 @@ export class AppointmentsSearchWriter {
       const pseudonyms = await this.#opts.patients.pseudonyms(refs);
       let doc: AppointmentDoc | null = null;
       for (const recorded of history) {
-        const parsed = parseScheduleEvent(recorded);
+        const parsed = parseStreamEvent(recorded);
         if (parsed.kind !== 'schedule') continue;
         const e = parsed.event;
         if (e.type === 'ScheduleOpened') this.#facts.set(e.data.scheduleId, factsOf(e));
-        if (
-          (e.type === 'AppointmentBooked' || e.type === 'AppointmentCancelled') &&
-          e.data.appointmentId === p.appointmentId
-        ) {
+        if (isAppointmentEvent(e) && e.data.appointmentId === p.appointmentId) {
           doc = evolveAppointment(
             doc,
             e,

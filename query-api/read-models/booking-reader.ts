@@ -2,27 +2,30 @@ import type { Redis } from 'ioredis';
 import {
   keyspace,
   parseScheduleHash,
-  remaining,
   versionKey,
   type AppointmentView,
   type Keyspace,
-  type ScheduleView,
 } from '../../read-models/bookings.ts';
 import { execPipeline, type Deps } from './redis-reads.ts';
+import { serveSchedule, type ServedSchedule, SlotReader } from './slot-reader.ts';
 
-export interface Availability extends Omit<ScheduleView, 'rev'> {
-  remaining: number;
-}
+/** A schedule's availability; a numbered one also lists each slot's state (never whose). */
+export type Availability = ServedSchedule;
 
 /**
  * Reads the booking read models the event projector keeps (read-models/bookings.ts),
  * always under the live keyspace version, which a rebuild switches atomically.
  */
 export class BookingReader {
+  /** The numbered-slot reads (schedule slots, patient list, day list) of the same keyspace. */
+  readonly slots: SlotReader;
+
   constructor(
     private readonly redis: Redis,
     private readonly root: string,
-  ) {}
+  ) {
+    this.slots = new SlotReader(redis, root);
+  }
 
   async keys(deps: Deps): Promise<Keyspace> {
     const pointer = versionKey(this.root);
@@ -36,6 +39,8 @@ export class BookingReader {
     fromMs: number,
     toMs: number,
     deps: Deps,
+    /** When reserved slots are judged (read-models/slots.ts). */
+    now: Date = new Date(),
   ): Promise<(Availability & { checkpoint?: string })[]> {
     const ks = await this.keys(deps);
     const index = ks.doctorSchedules(doctorId);
@@ -49,8 +54,7 @@ export class BookingReader {
     return hashes.flatMap((hash) => {
       const view = parseScheduleHash(hash);
       if (!view) return [];
-      const { rev: _rev, ...rest } = view;
-      return [{ ...rest, remaining: remaining(view), ...(hash.cp ? { checkpoint: hash.cp } : {}) }];
+      return [{ ...serveSchedule(view, now), ...(hash.cp ? { checkpoint: hash.cp } : {}) }];
     });
   }
 

@@ -23,6 +23,7 @@ import {
   type Harness as ProjectionsHarness,
 } from '../support/projections-harness.ts';
 import { startQueryInstance, type QueryInstance } from '../support/query-api-harness.ts';
+import { sendAsCarefulClient } from '../support/careful-client.ts';
 
 interface Slot {
   slot: number;
@@ -86,25 +87,10 @@ afterEach(() => {
 /** A doctor of its own (of the hospital's institution): its schedules and day are the test's alone. */
 const aDoctor = () => givenCatalogDoctor(commands.pool, { institutionId: commands.catalog.institutionId });
 
-/**
- * As a careful client: a request the platform shed under load (503 system_overloaded, flow
- * control's system protection, docs/adr/0011) is sent again (a command with the same key) after
- * its Retry-After, capped. Shedding is allowed on a loaded machine; a wrong answer is not.
- */
-async function careful<R extends { status: number }>(send: () => Promise<R>, code: (r: R) => unknown) {
-  for (let attempt = 0; ; attempt++) {
-    const r = await send();
-    if (r.status !== 503 || code(r) !== 'system_overloaded' || attempt >= 30) return r;
-    await new Promise((resolve) => setTimeout(resolve, 300 + Math.random() * 700));
-  }
-}
-
 async function command(path: string, token: string, body: Record<string, unknown>) {
   const idempotencyKey = newKey();
-  return careful(
-    () => commands.http.post(path, { token, idempotencyKey, body }),
-    (r) => r.body?.code,
-  );
+  // A request shed under load is sent again with its key (tests/support/careful-client.ts).
+  return sendAsCarefulClient(() => commands.http.post(path, { token, idempotencyKey, body }));
 }
 
 const checkpointOf = (res: { headers: Record<string, unknown> }): string => {
@@ -141,15 +127,19 @@ async function book(scheduleId: string, patientId: string) {
 const staff = (path: string) => command(path, adminToken, {});
 
 async function readJson<T>(path: string, headers: Record<string, string> = {}) {
-  return careful(
-    async () => {
-      const res = await query.get(path, headers);
-      const text = await res.text();
-      const body = JSON.parse(text) as T & { code?: string };
-      return { status: res.status, stale: res.headers.get('x-data-stale'), text, body };
-    },
-    (r) => r.body.code,
-  );
+  return sendAsCarefulClient(async () => {
+    const res = await query.get(path, headers);
+    const text = await res.text();
+    const body = JSON.parse(text) as T & { code?: string };
+    const retryAfter = res.headers.get('retry-after');
+    return {
+      status: res.status,
+      stale: res.headers.get('x-data-stale'),
+      text,
+      body,
+      headers: { 'retry-after': retryAfter },
+    };
+  });
 }
 
 const slotsOf = (scheduleId: string, checkpoint: string) =>

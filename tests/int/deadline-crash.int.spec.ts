@@ -23,8 +23,8 @@ import { sleep } from '../support/db.ts';
 import { waitFor } from '../support/wait.ts';
 
 const HOLD_MS = 15 * 60_000;
-/** The pollers' clocks: a hold falls due for them 8 s after it was taken. */
-const OFFSET_MS = HOLD_MS - 8_000;
+/** The pollers' clocks: a hold falls due for them 20 s after it was taken (the waitlist is full by then). */
+const OFFSET_MS = HOLD_MS - 20_000;
 const LEASE_SECONDS = 2;
 
 let a: Harness;
@@ -160,7 +160,7 @@ describe('kill -9 of the deadline poller', () => {
       fee: 5000,
       slots: { firstSlotTime: '08:00', intervalMinutes: 7, count: 30 },
     });
-    // 30 holds in 6 waves, 600 ms apart: their deadlines fall due over 3 s, while both pollers run.
+    // 30 holds in 6 waves, 250 ms apart: while C sits on one wave's claims (400 ms), B claims the next.
     const holds: string[] = [];
     for (let wave = 0; wave < 6; wave++) {
       const booked = await Promise.all(
@@ -173,7 +173,7 @@ describe('kill -9 of the deadline poller', () => {
         expect(r.status).toBe(201);
         holds.push(String(r.body.appointmentId));
       }
-      await sleep(600);
+      await sleep(250);
     }
     const waiting = Array.from({ length: 20 }, () => randomPatient());
     const joined = await Promise.all(

@@ -57,8 +57,9 @@ async function spawnPoller(): Promise<Child> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'tests/support/command-api-child.ts'], {
     env: {
       ...process.env,
-      PORT: '0',
-      ADMIN_PORT: '0',
+      // Ports: the child picks free ones (an empty setting means none, as the supervisor passes them).
+      PORT: '',
+      ADMIN_PORT: '',
       LOG_LEVEL: 'info',
       LOG_FORMAT: 'json',
       PATIENT_COMMANDS_PER_MINUTE: '0',

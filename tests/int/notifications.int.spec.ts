@@ -20,13 +20,15 @@ import {
 } from '../support/command-api-harness.ts';
 import { testConfig } from '../support/test-config.ts';
 import { uniqueName } from '../support/wait.ts';
+import { hospitalToday } from '../support/catalog-mother.ts';
+import { addDays } from '../../domain/session-time.ts';
 
 let h: Harness;
 let n: NotificationsHandle;
 let notifierOffsetMs = 0;
 let apiOffsetMs = 0;
 const notifierName = uniqueName('test-notifier');
-/** The next send of this appointment's notifications fails after the provider recorded it. */
+/** The next send with this key ('<kind>:…' of an appointment) fails after the provider recorded it. */
 const failAfterRecording = new Set<string>();
 const admin = { sub: 'admin-notify', role: 'admin' } as const;
 
@@ -42,7 +44,8 @@ beforeAll(async () => {
     name: 'local',
     async send(m: OutgoingNotification) {
       const receipt = await local.send(m);
-      if (failAfterRecording.delete(String(m.data.appointmentId))) throw new Error('connection reset');
+      if (failAfterRecording.delete(`${m.kind}:${String(m.data.appointmentId)}`))
+        throw new Error('connection reset');
       return receipt;
     },
   };
@@ -118,7 +121,10 @@ const numbered = (count: number, fee: number) => ({
 
 describe('notifications', () => {
   it('a hold: its reminder before the deadline, the confirmation once paid, the reminder the day before', async () => {
-    const scheduleId = await openSchedule(h, numbered(5, 5000));
+    // 45 days ahead (no other schedule of this file's doctor there): the day-before
+    // reminder is far from every other notification of the test.
+    const date = addDays(hospitalToday(), 45);
+    const scheduleId = await openSchedule(h, { ...numbered(5, 5000), date });
     const p = randomPatient();
     const id = await bookAs(p, scheduleId);
     await n.drain();
@@ -130,11 +136,12 @@ describe('notifications', () => {
     expect(reminded.map((m) => m.kind)).toEqual(['hold_reminder']);
     expect(reminded[0]!.data).toMatchObject({ appointmentId: id, slot: 1 });
 
-    failAfterRecording.add(id); // the confirmation's first send loses its answer
+    failAfterRecording.add(`confirmation:${id}`); // the confirmation's first send loses its answer
     await post(`/v1/appointments/${id}/confirm-payment`, admin, { paymentRef: `pay-${id}`, amount: 5000 });
     await n.drain();
     await new Promise((r) => setTimeout(r, 20)); // past the retry's 1 ms backoff
     await n.drain();
+    expect((await messagesTo(p)).map((m) => m.kind)).toEqual(['hold_reminder', 'confirmation']);
     notifierOffsetMs = await dayBeforeOffset(scheduleId, id);
     await n.drain();
     await n.drain(); // nothing new: each notification went once

@@ -21,6 +21,8 @@ const handle = await startCommandApi({
   config,
   logger,
   migrate: false,
+  port: 0,
+  adminPort: 0,
   app: {
     clock: () => new Date(Date.now() + offsetMs),
     ...(delayMs > 0 ? { deadlineBeforeFire: () => sleep(delayMs) } : {}),

@@ -19,7 +19,7 @@ import {
   startCommandApi,
 } from '../support/command-api-harness.ts';
 import { testConfig } from '../support/test-config.ts';
-import { uniqueName } from '../support/wait.ts';
+import { uniqueName, waitFor } from '../support/wait.ts';
 import { hospitalToday } from '../support/catalog-mother.ts';
 import { addDays } from '../../domain/session-time.ts';
 
@@ -127,24 +127,24 @@ describe('notifications', () => {
     const scheduleId = await openSchedule(h, { ...numbered(5, 5000), date });
     const p = randomPatient();
     const id = await bookAs(p, scheduleId);
-    await n.drain();
+    await settle();
     expect(await messagesTo(p)).toEqual([]); // the reminder is due 5 minutes before the deadline
 
     notifierOffsetMs = 11 * 60_000;
-    await n.drain();
+    await settle();
     const reminded = await messagesTo(p);
     expect(reminded.map((m) => m.kind)).toEqual(['hold_reminder']);
     expect(reminded[0]!.data).toMatchObject({ appointmentId: id, slot: 1 });
 
     failAfterRecording.add(`confirmation:${id}`); // the confirmation's first send loses its answer
     await post(`/v1/appointments/${id}/confirm-payment`, admin, { paymentRef: `pay-${id}`, amount: 5000 });
-    await n.drain();
+    await settle();
     await new Promise((r) => setTimeout(r, 20)); // past the retry's 1 ms backoff
-    await n.drain();
+    await settle();
     expect((await messagesTo(p)).map((m) => m.kind)).toEqual(['hold_reminder', 'confirmation']);
     notifierOffsetMs = await dayBeforeOffset(scheduleId, id);
-    await n.drain();
-    await n.drain(); // nothing new: each notification went once
+    await settle();
+    await settle(); // nothing new: each notification went once
 
     const all = await messagesTo(p);
     expect(all.map((m) => m.kind)).toEqual(['hold_reminder', 'confirmation', 'day_before']);
@@ -184,7 +184,7 @@ describe('notifications', () => {
     await h.api.deadlines.pollOnce();
     apiOffsetMs = 0;
     notifierOffsetMs = 16 * 60_000;
-    await n.drain();
+    await settle();
     notifierOffsetMs = 0;
 
     expect(await messagesTo(holder)).toEqual([]); // its reminder was dropped when the hold expired
@@ -205,7 +205,7 @@ describe('notifications', () => {
     await post(`/v1/appointments/${ida}/cancel`, h.hospital, { reason: 'the doctor is away' });
     await post(`/v1/appointments/${idb}/cancel`, { sub: b, role: 'patient' }, {});
     notifierOffsetMs = await dayBeforeOffset(scheduleId, idb); // both day-before reminders due (b: the later slot)
-    await n.drain();
+    await settle();
     notifierOffsetMs = 0;
     expect((await messagesTo(a)).map((m) => m.kind).sort()).toEqual([
       'cancelled_by_hospital',
@@ -218,10 +218,10 @@ describe('notifications', () => {
     const scheduleId = await openSchedule(h, numbered(2, 0));
     const p = randomPatient();
     const id = await bookAs(p, scheduleId);
-    await n.drain(); // the confirmation went; the day-before reminder waits
+    await settle(); // the confirmation went; the day-before reminder waits
     await post(`/v1/patients/${p}/forget`, admin, {});
     notifierOffsetMs = await dayBeforeOffset(scheduleId, id);
-    await n.drain();
+    await settle();
     notifierOffsetMs = 0;
     expect((await messagesTo(p)).map((m) => m.kind)).toEqual(['confirmation']);
     const { rows } = await h.pool.query<{ kind: string; status: string; last_error: string | null }>(
@@ -238,6 +238,19 @@ describe('notifications', () => {
     expect(contacts.rowCount).toBe(0);
   });
 
+  it('serves health and metrics like the other workers', async () => {
+    const health = await fetch(`http://127.0.0.1:${n.port}/readyz`);
+    expect(health.status).toBe(200);
+    const metrics = await (await fetch(`${n.adminUrl!}/metrics`)).text();
+    for (const name of [
+      'notifications_lag_seconds',
+      'notifications_events_behind',
+      'notifications_sent_total',
+    ])
+      expect(metrics).toContain(name);
+    expect(metrics).toMatch(/^notifications_events_behind \d+$/m);
+  });
+
   it('replaying the events (a lost checkpoint) and two notifiers at once send nothing twice', async () => {
     const { rows: before } = await h.pool.query<{ checkpoint: string }>(
       'SELECT checkpoint FROM notifier_checkpoints WHERE name = $1',
@@ -252,13 +265,13 @@ describe('notifications', () => {
       { ...testConfig(), NOTIFIER_NAME: notifierName, NOTIFY_POLL_MS: 0 },
       { pool: h.pool, migrate: false, port: null },
     );
-    await Promise.all([n.drain(), second.drain(), n.drain(), second.drain()]);
+    await Promise.all([settle(), second.drain(), n.drain(), second.drain()]);
     // The checkpoint lost: the events are read and planned again.
     await h.pool.query('UPDATE notifier_checkpoints SET checkpoint = $2 WHERE name = $1', [
       notifierName,
       before[0]!.checkpoint,
     ]);
-    await Promise.all([n.drain(), second.drain()]);
+    await Promise.all([settle(), second.drain()]);
     await second.stop();
     for (const p of patients) {
       const got = await messagesTo(p);
@@ -271,4 +284,31 @@ describe('notifications', () => {
 async function dayBeforeOffset(scheduleId: string, appointmentId: string): Promise<number> {
   const { slotStartsAt } = await slotTaken(scheduleId, appointmentId);
   return new Date(slotStartsAt).getTime() - 24 * 3_600_000 - Date.now() + 60_000;
+}
+
+/**
+ * Drains until the notifier has read every event committed before the call: readAll (ADR 0002)
+ * holds an event back while an older transaction anywhere in the cluster still runs, so one drain
+ * right after a command may not see it yet.
+ */
+async function settle(): Promise<void> {
+  const { rows } = await h.pool.query<{ xid: string; pos: string }>(
+    `SELECT transaction_id::text AS xid, global_position::text AS pos FROM events
+     ORDER BY transaction_id DESC, global_position DESC LIMIT 1`,
+  );
+  const head = rows[0];
+  await waitFor(
+    async () => {
+      await n.drain();
+      if (!head) return true;
+      const { rows: behind } = await h.pool.query<{ n: string }>(
+        `SELECT count(*) AS n FROM notifier_checkpoints
+         WHERE name = $1 AND CASE WHEN checkpoint = '' THEN true
+           ELSE (split_part(checkpoint, ':', 1)::xid8, split_part(checkpoint, ':', 2)::bigint) < ($2::xid8, $3::bigint) END`,
+        [notifierName, head.xid, head.pos],
+      );
+      return Number(behind[0]?.n) === 0 ? true : undefined;
+    },
+    { what: 'the notifier to read every committed event', timeoutMs: 20_000, intervalMs: 50 },
+  );
 }

@@ -24,6 +24,7 @@ const TOP_LEVEL = [
   'command-api',
   'projections',
   'query-api',
+  'notifications',
   'connectors',
   'infra',
   'tests',

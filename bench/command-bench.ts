@@ -3,6 +3,8 @@
  *
  *   ours    the real command API (JWT auth, Idempotency-Key claim + completion, decide, append,
  *           appointment index — all of it), as `createApp` builds it
+ *   slots   the same API booking "the next free slot" of numbered schedules with a fee: each booking
+ *           is a hold (AppointmentBooked + SlotTaken, its deadline row, the per-patient rules' row)
  *   core    our command path (load, decide, append; no key completion or index) behind the minimal shell
  *   emmett  the peer: Emmett's PostgreSQL event store doing the same decide (our decider) and
  *           append (aggregateStream + appendToStream with the expected version) behind the minimal shell
@@ -27,7 +29,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { writeSection } from './results-file.ts';
+import { writeHead, writeSection } from './results-file.ts';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -51,11 +53,11 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const RESULTS = join(HERE, 'results', 'command.md');
 const TRACING_RESULTS = join(HERE, 'results', 'tracing.md');
 /** `traced` is `ours` started with the telemetry preload (only in `--tracing` runs). */
-const TARGETS = ['ours', 'core', 'emmett', 'floor', 'traced'] as const;
-const DEFAULT_TARGETS = 'ours,core,emmett,floor';
+const TARGETS = ['ours', 'slots', 'core', 'emmett', 'floor', 'traced'] as const;
+const DEFAULT_TARGETS = 'ours,slots,core,emmett,floor';
 type Target = (typeof TARGETS)[number];
 /** The targets that are the real command API (JWT, keys, catalog checks), with or without tracing. */
-const isApi = (target: Target): boolean => target === 'ours' || target === 'traced';
+const isApi = (target: Target): boolean => target === 'ours' || target === 'slots' || target === 'traced';
 
 // Each target's pg pool size; the orchestrator passes --pool to its children through BENCH_POOL_MAX.
 const POOL_MAX = Number(process.env.BENCH_POOL_MAX ?? 20);
@@ -287,14 +289,23 @@ async function stopServer(server: Server): Promise<void> {
   await exited;
 }
 
+/** A setup request, sent again (same key) after Retry-After while the server sheds load (503). */
 async function post(url: string, body: unknown, headers: Record<string, string> = {}) {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body: JSON.stringify(body),
-  });
-  if (!res.ok) throw new Error(`${url}: ${res.status} ${await res.text()}`);
-  return res.json() as Promise<Record<string, unknown>>;
+  for (let attempt = 1; ; attempt++) {
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+    });
+    if (res.status === 503 && attempt < 30) {
+      await res.text();
+      const retryAfter = Number(res.headers.get('retry-after') ?? 0) || 0.2;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(retryAfter, 2) * 1000));
+      continue;
+    }
+    if (!res.ok) throw new Error(`${url}: ${res.status} ${await res.text()}`);
+    return res.json() as Promise<Record<string, unknown>>;
+  }
 }
 
 /**
@@ -333,6 +344,8 @@ async function benchDoctor(catalog: BenchCatalog): Promise<string> {
 }
 
 const periods = ['morning', 'afternoon', 'evening'] as const;
+/** A numbered session's first slot: when its period starts (domain/session-time.ts). */
+const FIRST_SLOT = { morning: '08:00', afternoon: '13:00', evening: '18:00' } as const;
 
 async function openSchedules(
   target: Target,
@@ -358,6 +371,16 @@ async function openSchedules(
               period: periods[(i + j) % 3],
               capacity: CAPACITY,
               fee: 1000,
+              // Numbered: every booking takes the next free slot as a hold (fee > 0), due in HOLD_MINUTES.
+              ...(target === 'slots'
+                ? {
+                    slots: {
+                      firstSlotTime: FIRST_SLOT[periods[(i + j) % 3]!],
+                      intervalMinutes: 1,
+                      count: CAPACITY,
+                    },
+                  }
+                : {}),
             },
             { authorization: `Bearer ${hospitalToken}`, 'idempotency-key': randomUUID() },
           ),
@@ -368,6 +391,22 @@ async function openSchedules(
     await post(`${base}/setup/schedules`, { scheduleIds: ids });
   }
   return ids;
+}
+
+/** SlotTaken events with a hold deadline on these schedules (the `slots` target really held them). */
+async function countHolds(databaseUrl: string, scheduleIds: string[]): Promise<number> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ n: string }>(
+      `SELECT count(*) AS n FROM events WHERE event_type = 'SlotTaken' AND stream_id = ANY($1::text[])
+         AND data->>'holdExpiresAt' IS NOT NULL`,
+      [scheduleIds.map((id) => `schedule-${id}`)],
+    );
+    return Number(rows[0]?.n ?? 0);
+  } finally {
+    await client.end();
+  }
 }
 
 interface Measured {
@@ -549,6 +588,8 @@ const OPTIONS = {
   out: { type: 'string' },
   json: { type: 'string' },
   tracing: { type: 'boolean', default: false },
+  // ours vs slots only (no fixed-rate runs), into the `slots` section of bench/results/command.md.
+  slots: { type: 'boolean', default: false },
 } as const;
 type Options = ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'];
 
@@ -565,7 +606,10 @@ async function orchestrate(): Promise<void> {
     process.stdout.write(USAGE);
     return;
   }
-  const targets = (values.targets ?? (values.tracing ? 'ours,traced' : DEFAULT_TARGETS))
+  if (values.slots) values['fixed-rounds'] = '0';
+  const targets = (
+    values.targets ?? (values.tracing ? 'ours,traced' : values.slots ? 'ours,slots' : DEFAULT_TARGETS)
+  )
     .split(',')
     .filter((t): t is Target => (TARGETS as readonly string[]).includes(t));
   process.env.BENCH_POOL_MAX = values.pool;
@@ -615,6 +659,7 @@ async function measure(
     .map((l) => l.toFixed(2))
     .join(', ');
   const measured: Measured[] = [];
+  let holdsTaken = 0;
   for (let round = 1; round <= rounds; round++) {
     for (const target of targets) {
       const server = await startServer(target);
@@ -633,6 +678,7 @@ async function measure(
           errors: r.errors + r.timeouts,
         };
         measured.push(m);
+        if (target === 'slots') holdsTaken += await countHolds(cfg.DATABASE_URL, scheduleIds);
         process.stderr.write(
           `round ${round} ${target.padEnd(6)} ${m.rps.toFixed(0).padStart(6)} cmd/s  p50 ${m.p50} ms  p99 ${m.p99} ms  non2xx ${m.non2xx} errors ${m.errors}\n`,
         );
@@ -712,6 +758,8 @@ async function measure(
     emmett: 'Emmett PostgreSQL event store: aggregateStream + decide + appendToStream, minimal shell',
     floor: 'one bare single-row INSERT through pg, minimal shell',
     traced: 'our command API as `ours`, started with the OpenTelemetry preload (spans to Zipkin)',
+    slots:
+      'our command API as `ours`, booking the next free slot of numbered schedules with a fee: a hold (SlotTaken, deadline row, per-patient rules row)',
   };
   const numericRatio = (a: number, b: number) => (a === 0 || b === 0 ? null : a / b);
   if (values.json) {
@@ -748,6 +796,7 @@ async function measure(
         coreOverEmmett: numericRatio(by('core').rps, by('emmett').rps),
         coreOverFloor: numericRatio(by('core').rps, by('floor').rps),
         tracedOverOurs: numericRatio(by('traced').rps, by('ours').rps),
+        slotsOverOurs: numericRatio(by('slots').rps, by('ours').rps),
       },
       fixed: Object.fromEntries(fixedTargets.map((t) => [t, { rate: fixedRate, ...fixedOf(t) }])),
     };
@@ -766,12 +815,23 @@ async function measure(
     return;
   }
 
+  if (values.slots) {
+    const out = values.out ?? RESULTS;
+    await writeSection(
+      out,
+      'slots',
+      slotsSection({ values, summary, holdsTaken, loadBefore, loadAfter, pgVersion, describe }),
+    );
+    process.stderr.write(`wrote the slots section of ${out}\n`);
+    return;
+  }
+
   const md = `# Command benchmark — booking commands over HTTP
 
 Generated by \`npx tsx bench/command-bench.ts\` on ${new Date().toISOString()}.
 
 - Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB; Node ${process.version}; PostgreSQL ${pgVersion} on the same host
-- Load: autocannon, ${connections} connections, ${duration} s per run after a 2 s warm-up, ${rounds} rounds interleaved (ours, core, emmett, floor, ours, …); each target in its own process with a ${values.pool}-connection pool
+- Load: autocannon, ${connections} connections, ${duration} s per run after a 2 s warm-up, ${rounds} rounds interleaved (${targets.join(', ')}, ${targets[0]}, …); each target in its own process with a ${values.pool}-connection pool
 - Data: each run books unique patients round-robin onto ${SCHEDULES_PER_ROUND} fresh schedules (capacity ${CAPACITY}), so streams stay short and contention is not the bottleneck
 - Throughput counts 2xx responses only; latencies are autocannon's per-request figures (ms)
 - Host load average (1, 5, 15 min) before: ${loadBefore}; after: ${loadAfter} — other work on the host (JVMs, other test suites) competes for the same 2 cores
@@ -785,6 +845,7 @@ Ratios (throughput):
 | ratio | value |
 |---|---:|
 | ours / emmett | ${ratio(by('ours').rps, by('emmett').rps)} |
+| slots / ours (a slot booking with a hold vs today's booking) | ${ratio(by('slots').rps, by('ours').rps)} |
 | ours / floor | ${ratio(by('ours').rps, by('floor').rps)} |
 | core / emmett | ${ratio(by('core').rps, by('emmett').rps)} |
 | core / floor | ${ratio(by('core').rps, by('floor').rps)} |
@@ -817,8 +878,8 @@ ${fixedRuns.map((r, i) => `| ${i + 1} | ${r.achieved.toFixed(0)} | ${r.p50} | ${
   the ratios are the point.
 `;
   const out = values.out ?? RESULTS;
-  await mkdir(dirname(out), { recursive: true });
-  await writeFile(out, md);
+  // The head only: the sections other runs own (`--slots`) stay.
+  await writeHead(out, md);
   process.stderr.write(`wrote ${out}\n`);
 }
 
@@ -837,6 +898,47 @@ interface FixedSummary {
   p50: number;
   p99: number;
   failures: number;
+}
+
+/** The `slots` section of bench/results/command.md: a slot booking with a hold beside today's booking. */
+function slotsSection(r: {
+  values: Options;
+  summary: TargetSummary[];
+  holdsTaken: number;
+  loadBefore: string;
+  loadAfter: string;
+  pgVersion: string;
+  describe: Record<Target, string>;
+}): string {
+  const { values } = r;
+  const of = (t: Target) => r.summary.find((s) => s.target === t);
+  const ours = of('ours');
+  const slots = of('slots');
+  const ratio = ours && slots && ours.rps > 0 ? `${(slots.rps / ours.rps).toFixed(2)}×` : 'n/a';
+  return `## A slot booking with a hold beside today's booking (issue 15)
+
+Generated by \`npx tsx bench/command-bench.ts --slots ${process.argv
+    .slice(2)
+    .filter((a) => a !== '--slots')
+    .join(' ')}\` on ${new Date().toISOString()}.
+
+- Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}; Node ${process.version}; PostgreSQL ${r.pgVersion} on the same host
+- Both targets are the real command API (\`createApp\`, everything on, the flow rules' defaults), in the same run: autocannon, ${values.connections} connections, ${values.duration} s per run after a 2 s warm-up, ${values.rounds} rounds interleaved (ours, slots, ours, …), each in its own process with a ${values.pool}-connection pool, fresh schedules each run
+- \`ours\`: today's booking, a capacity-only schedule (AppointmentBooked). \`slots\`: numbered schedules (${CAPACITY} slots at 1-minute intervals, fee 1000); each request books "the next free slot" and gets a **hold**: AppointmentBooked + SlotTaken, the hold's row in \`deadlines\`, the patient's row in \`patient_bookings\` under the patient's row lock, the decider scanning for the lowest free slot. Holds taken in the measured runs (SlotTaken with a deadline, counted in the store): ${r.holdsTaken}
+- Host load average (1, 5, 15 min) before: ${r.loadBefore}; after: ${r.loadAfter} — other helpers' test suites shared the 2 cores; the absolute figures are low for it, the ratio is the point
+
+| target | what it does | commands/s (median) | P50 ms | P99 ms | runs (cmd/s) | non-2xx + errors |
+|---|---|---:|---:|---:|---|---:|
+${[ours, slots]
+  .filter((s): s is TargetSummary => s !== undefined)
+  .map(
+    (s) =>
+      `| ${s.target} | ${r.describe[s.target]} | ${s.rps.toFixed(0)} | ${s.p50} | ${s.p99} | ${s.runs} | ${s.failures} |`,
+  )
+  .join('\n')}
+
+**slots / ours: ${ratio}** (throughput)
+`;
 }
 
 /** The command part of bench/results/tracing.md: ours (no preload) vs traced, side by side. */

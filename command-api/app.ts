@@ -43,7 +43,7 @@ import { type CommandPathOptions, createCommands } from './command-path.ts';
 import type { CommandHooks } from './command-route.ts';
 import { PgOpenSessions } from './open-sessions.ts';
 import { type DeadlinePoller, deadlinePoller } from './deadline-poller.ts';
-import { PgDeadlines } from './deadlines-table.ts';
+import { type DueDeadline, PgDeadlines } from './deadlines-table.ts';
 import { PgPatientBookings } from './patient-bookings.ts';
 import { patientRuleOptionsOf, type SlotConfig, slotOptionsOf } from './slot-settings.ts';
 import { commandApiInfo, commandApiRoutes } from './route-specs.ts';
@@ -69,6 +69,8 @@ export interface CommandApiDeps {
   idempotencyPurgeIntervalMs?: number;
   commands?: CommandPathOptions;
   hooks?: CommandHooks;
+  /** Test seam of the deadline poller: runs after a deadline is claimed, before its command. */
+  deadlineBeforeFire?: (d: DueDeadline) => Promise<void>;
   /** Per-patient budget of commands (hospital and admin integrations are not limited). */
   patientRateLimiter?: RateLimiterAbstract;
   /** Base of problem type URIs. Default: PROBLEM_BASE_URL, else `/problems/`. */
@@ -225,6 +227,7 @@ export function createApp(deps: CommandApiDeps): CommandApi {
     registry,
     intervalMs: deps.config.DEADLINE_POLL_MS ?? 1000,
     leaseSeconds: deps.config.DEADLINE_LEASE_SECONDS ?? 30,
+    ...(deps.deadlineBeforeFire ? { beforeFire: deps.deadlineBeforeFire } : {}),
   });
   app.use(
     commandRoutes({

@@ -34,6 +34,8 @@ export interface DeadlinePollerOptions {
   batch?: number;
   /** Who claims (claimed_by). Default host-pid-random. */
   instanceId?: string;
+  /** Test seam (the kill -9 test widens the claim-to-commit window with it); never set in production. */
+  beforeFire?: (d: DueDeadline) => Promise<void>;
 }
 
 export interface DeadlinePoller {
@@ -67,6 +69,7 @@ export function deadlinePoller(opts: DeadlinePollerOptions): DeadlinePoller {
 
   const fire = async (d: DueDeadline): Promise<void> => {
     try {
+      await opts.beforeFire?.(d);
       const outcome = await opts.commands.execute({
         streamId: d.streamId,
         command: deadlineCommand(d, opts.clock()),

@@ -199,6 +199,25 @@ export const configSchema = z
     DEADLINE_POLL_MS: z.coerce.number().int().min(0).max(600_000).default(1000),
     /** How long a claimed deadline stays with the instance that claimed it before another may fire it. */
     DEADLINE_LEASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
+    /** Notifications (docs/adr/0014): the notifier's public port (admin port + 1000). */
+    NOTIFICATIONS_PORT: port(3006),
+    /** The notifier's position in the event store (notifier_checkpoints); a second environment uses its own. */
+    NOTIFIER_NAME: z.string().min(1).default('notifier'),
+    /** Where a notifier without a checkpoint starts: `end` (only new events) or `start` (the whole log). */
+    NOTIFY_START: z.enum(['start', 'end']).default('end'),
+    /** The provider notifications go to: `local` records them in `notification_messages`. */
+    NOTIFY_PROVIDER: z.enum(['local']).default('local'),
+    /** How often the notifier reads new events and sends due notifications; 0: never (tests poll by hand). */
+    NOTIFY_POLL_MS: z.coerce.number().int().min(0).max(600_000).default(500),
+    /** How long a claimed notification stays with the notifier that claimed it. */
+    NOTIFY_LEASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
+    /** Attempts (with doubling backoff from NOTIFY_RETRY_BASE_MS) before a notification is failed. */
+    NOTIFY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(6),
+    NOTIFY_RETRY_BASE_MS: z.coerce.number().int().min(1).max(3_600_000).default(2000),
+    /** The hold reminder goes this many minutes before the hold expires. */
+    NOTIFY_HOLD_REMINDER_MINUTES: z.coerce.number().int().min(0).max(1440).default(5),
+    /** The reminder before the session goes this many hours before the slot starts. */
+    NOTIFY_DAY_BEFORE_HOURS: z.coerce.number().int().min(1).max(168).default(24),
     /** Inbound flow control: commands one patient may send per minute, shared by every instance (0: off). */
     PATIENT_COMMANDS_PER_MINUTE: z.coerce.number().int().min(0).max(100_000).default(30),
     /** The Redis hash of this environment's live flow rules (platform/flow/rule-store.ts); absent: the file default. */

@@ -62,6 +62,11 @@ const services: ServiceSpec[] = [
     entry: 'query-api/main.ts',
     baseUrl: `http://${urlHost}:${config.QUERY_API_PORT}`,
   },
+  {
+    name: 'notifications',
+    entry: 'notifications/main.ts',
+    baseUrl: `http://${urlHost}:${config.NOTIFICATIONS_PORT}`,
+  },
 ];
 
 const children = new Map<string, ChildProcess>();

@@ -69,6 +69,7 @@ switch (kind) {
       catalogPrefix: env('BENCH_CATALOG_PREFIX'),
       searchAlias: env('BENCH_SEARCH_ALIAS'),
       readModelRoot: env('BENCH_READ_MODEL_ROOT'),
+      ...(process.env.BENCH_ADMIN_PORT ? { adminPort: Number(process.env.BENCH_ADMIN_PORT) } : {}),
     });
     break;
   }

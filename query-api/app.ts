@@ -123,6 +123,14 @@ export function createApp(deps: QueryApiDeps): QueryApi {
       this.set(cache.size);
     },
   });
+  new Gauge({
+    name: 'query_cache_l1_bytes',
+    help: 'Bytes the in-process cache counts against QUERY_L1_MAX_MB (bodies, compressed variants, 256 per entry)',
+    registers: [registry],
+    collect() {
+      this.set(cache.bytes);
+    },
+  });
 
   const fastRoutes = new FastRoutes();
   // Judged by answers (a paused Redis keeps its connection): stale marks and the fast path follow it.

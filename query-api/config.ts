@@ -29,6 +29,10 @@ export const queryApiConfigSchema = z.object({
   QUERY_RYW_TIMEOUT_MS: z.coerce.number().int().min(0).max(10_000).default(2_000),
   /** Per Redis command: past it the request fails over to the in-process copy or a 503. */
   QUERY_REDIS_TIMEOUT_MS: z.coerce.number().int().min(5).max(5_000).default(80),
+  /** How long a search result is served from memory (changes to its institutions evict it sooner). */
+  QUERY_SEARCH_TTL_MS: z.coerce.number().int().min(10).max(600_000).default(5_000),
+  /** A search result loaded this soon after a change to its institutions is kept only this long. */
+  QUERY_SEARCH_SETTLE_MS: z.coerce.number().int().min(10).max(60_000).default(2_000),
   HOMEPAGE_BANNER_TAB: z
     .string()
     .min(1)

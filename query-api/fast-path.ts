@@ -6,21 +6,39 @@ import type { FlowControl } from '../platform/flow/flow-control.ts';
 import { httpDurationHistogram, type Registry } from '../platform/http/metrics.ts';
 import type { Logger } from '../platform/logger.ts';
 import { sendCached } from './cache/send-cached.ts';
+import { normaliseUrl } from './cache/url-key.ts';
 import type { TwoLevelCache } from './cache/two-level-cache.ts';
 
 /**
- * Remembers which raw request URLs the Express routes validated and cached, and under which
- * cache key and route. Only URLs that went through validation once are ever served fast.
+ * Remembers which request URLs (in canonical form, cache/url-key.ts) the Express routes validated
+ * and cached, and under which cache key and route. Only URLs whose canonical form went through
+ * validation once are ever served fast: the same parameters in another order, or with tracking
+ * tags, validate the same way.
  */
 export class FastRoutes {
-  private readonly byUrl = new LRUCache<string, { key: string; route: string }>({ max: 50_000 });
+  private readonly byUrl: LRUCache<string, { key: string; route: string }>;
 
-  remember(url: string, key: string, route: string): void {
-    this.byUrl.set(url, { key, route });
+  constructor(max = 50_000) {
+    this.byUrl = new LRUCache({ max });
   }
 
-  lookup(url: string): { key: string; route: string } | undefined {
-    return this.byUrl.get(url);
+  remember(url: string, key: string, route: string): void {
+    this.byUrl.set(normaliseUrl(url), { key, route });
+  }
+
+  /**
+   * The URL as sent first (one map read: what nearly every client sends again and again), then
+   * its canonical form; a canonical form that differs replaces `req.url`, so the Express routes
+   * see the same URL (no tracking tags to refuse) and remember it under the same form.
+   */
+  lookup(req: IncomingMessage): { key: string; route: string } | undefined {
+    const url = req.url ?? '';
+    const known = this.byUrl.get(url);
+    if (known || !url.includes('?')) return known;
+    const canonical = normaliseUrl(url);
+    if (canonical === url) return undefined;
+    req.url = canonical;
+    return this.byUrl.get(canonical);
   }
 }
 
@@ -72,7 +90,7 @@ export function withFastPath(
       !deps.redisReady()
     )
       return undefined;
-    const known = deps.routes.lookup(req.url);
+    const known = deps.routes.lookup(req);
     const entry = known && deps.cache.peekFresh(known.key);
     return known && entry ? { known, entry } : undefined;
   };
@@ -91,6 +109,8 @@ export function withFastPath(
       if (debug) deps.logger.debug({ path: req.url, status: res.statusCode }, 'request (fast path)');
       return;
     }
+    // Not answered here: Express sees the canonical URL too (no tracking tags to refuse).
+    if (req.method === 'GET' && req.url?.includes('?')) req.url = normaliseUrl(req.url);
     app(req, res);
   };
 }

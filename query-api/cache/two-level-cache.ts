@@ -29,6 +29,19 @@ export interface TwoLevelCacheOptions {
 
 interface Context {
   load: Loader;
+  /** See GetOptions.settleMs. */
+  settleMs?: number;
+}
+
+export interface GetOptions {
+  /** This entry's freshness instead of the cache's (search results: shorter). */
+  ttlMs?: number;
+  /**
+   * For data that trails the Redis keys it depends on (the search index is written by its own
+   * projector, after or before the Redis one): a load within this long of a change to one of its
+   * keys is kept only this long, so a result read before the index caught up is soon reloaded.
+   */
+  settleMs?: number;
 }
 
 /**
@@ -47,9 +60,13 @@ export class TwoLevelCache {
    * started before a change to one of its keys was read before that change, so its result is
    * stored already invalidated. Loads are bounded by Redis timeouts, far below the TTL here.
    */
-  private readonly changedAt = new LRUCache<string, number>({ max: 200_000, ttl: 120_000 });
+  private readonly changedAt = new LRUCache<string, { seq: number; at: number }>({
+    max: 200_000,
+    ttl: 120_000,
+  });
   private seq = 0;
   private allChangedAt = 0;
+  private allChangedTime = 0;
 
   constructor(opts: TwoLevelCacheOptions = {}) {
     this.maxStaleMs = opts.maxStaleMs ?? 10 * 60_000;
@@ -61,11 +78,12 @@ export class TwoLevelCache {
       noDeleteOnStaleGet: true,
       noDeleteOnFetchRejection: true,
       allowStaleOnFetchRejection: true,
-      fetchMethod: async (key, _stale, { context }) => {
+      fetchMethod: async (key, _stale, { context, options }) => {
         const startedAt = this.seq;
         const entry = await context.load();
         this.index(key, entry);
         if (this.changedSince(entry.deps, startedAt)) entry.invalidated = true;
+        if (context.settleMs && this.changedWithin(entry.deps, context.settleMs)) options.ttl = context.settleMs;
         return entry;
       },
       // A replacement keeps its key's dependencies (same query, same keys); only evictions and
@@ -76,7 +94,7 @@ export class TwoLevelCache {
     });
   }
 
-  async get(key: string, load: Loader): Promise<CacheResult> {
+  async get(key: string, load: Loader, opts: GetOptions = {}): Promise<CacheResult> {
     const current = this.lru.get(key, { allowStale: true });
     if (current && !current.invalidated && this.lru.getRemainingTTL(key) > 0) {
       return { entry: current, outcome: 'l1-hit' };
@@ -86,7 +104,8 @@ export class TwoLevelCache {
     const mustRefresh =
       current !== undefined && (current.invalidated || Date.now() - current.createdAt > this.maxStaleMs);
     const entry = await this.lru.fetch(key, {
-      context: { load },
+      context: opts.settleMs ? { load, settleMs: opts.settleMs } : { load },
+      ...(opts.ttlMs ? { ttl: opts.ttlMs } : {}),
       status,
       forceRefresh: mustRefresh,
       // Expired but still valid: serve it now, refresh behind it. Invalidated: wait for the load.
@@ -112,7 +131,7 @@ export class TwoLevelCache {
 
   /** A Redis key changed: every entry built from it must be reloaded before it is served again. */
   invalidateDependency(redisKey: string): number {
-    this.changedAt.set(redisKey, ++this.seq);
+    this.changedAt.set(redisKey, { seq: ++this.seq, at: Date.now() });
     const keys = this.byDependency.get(redisKey);
     if (!keys) return 0;
     let n = 0;
@@ -129,16 +148,28 @@ export class TwoLevelCache {
   /** After a lost subscription nothing is known to be fresh. */
   invalidateAll(): void {
     this.allChangedAt = ++this.seq;
+    this.allChangedTime = Date.now();
     for (const entry of this.lru.values()) entry.invalidated = true;
   }
 
   private changedSince(deps: readonly string[], seq: number): boolean {
     if (this.allChangedAt > seq) return true;
-    return deps.some((dep) => (this.changedAt.get(dep) ?? 0) > seq);
+    return deps.some((dep) => (this.changedAt.get(dep)?.seq ?? 0) > seq);
+  }
+
+  private changedWithin(deps: readonly string[], ms: number): boolean {
+    const since = Date.now() - ms;
+    if (this.allChangedTime > since) return true;
+    return deps.some((dep) => (this.changedAt.get(dep)?.at ?? 0) > since);
   }
 
   get size(): number {
     return this.lru.size;
+  }
+
+  /** What the entries count against maxBytes: bodies, compressed variants, a fixed overhead each. */
+  get bytes(): number {
+    return this.lru.calculatedSize;
   }
 
   private index(key: string, entry: CachedResponse): void {

@@ -104,7 +104,8 @@ export async function pageUrls(
     const cursor = await secondPage(first);
     if (cursor) urls.push(`/v1/institutions?city=${e(city)}&cursor=${e(cursor)}&limit=20`);
   }
-  for (const id of s.institutionIds) urls.push(`/v1/institutions/${id}`, `/v1/institutions/${id}/departments`);
+  for (const id of s.institutionIds)
+    urls.push(`/v1/institutions/${id}`, `/v1/institutions/${id}/departments`);
   for (const id of s.doctorIds) urls.push(`/v1/doctors/${id}/schedules`);
   return urls;
 }

@@ -76,4 +76,6 @@ switch (kind) {
   default:
     throw new Error(`unknown server kind ${kind}`);
 }
+// A normal exit on SIGTERM, so a server started with --cpu-prof (BENCH_PROFILE_DIR) writes its profile.
+process.on('SIGTERM', () => process.exit(0));
 process.send?.('ready');

@@ -43,10 +43,11 @@ export class FastRoutes {
 }
 
 /**
- * The hot path of the read-heavy front door: a GET whose bytes sit fresh in the in-process
- * cache is answered straight from node:http, before Express routing, with the same headers,
- * ETag/304 handling, compression and metrics as the Express route. Anything else (a miss, a stale
- * or invalidated entry, a new URL, Redis down) goes to Express unchanged.
+ * The hot path of the read-heavy front door: a GET whose bytes sit in the in-process cache, fresh
+ * or past their TTL but still valid (then refreshed behind the answer, as the Express route
+ * would), is answered straight from node:http, before Express routing, with the same headers,
+ * ETag/304 handling, compression and metrics as the Express route. Anything else (a miss, an
+ * invalidated entry, a new URL, Redis down) goes to Express unchanged.
  *
  * It stays outside tracing: the same test tells the http instrumentation to make no span for a
  * request this path will answer (platform/telemetry.ts), so a cache hit carries no `traceparent`
@@ -91,20 +92,26 @@ export function withFastPath(
     )
       return undefined;
     const known = deps.routes.lookup(req);
-    const entry = known && deps.cache.peekFresh(known.key);
-    return known && entry ? { known, entry } : undefined;
+    const served = known && deps.cache.peekServable(known.key);
+    return known && served ? { known, ...served } : undefined;
   };
-  traceNoRequestsWhere((req) => fastEntry(req) !== undefined);
+  // The tracing hook asks first; the answer is kept on the request so the handler does not ask again.
+  const answers = new WeakMap<IncomingMessage, ReturnType<typeof fastEntry>>();
+  traceNoRequestsWhere((req) => {
+    const hit = fastEntry(req);
+    answers.set(req, hit);
+    return hit !== undefined;
+  });
 
   return (req: IncomingMessage, res: ServerResponse) => {
-    const hit = fastEntry(req);
+    const hit = answers.has(req) ? answers.get(req) : fastEntry(req);
     if (hit) {
-      const { known, entry } = hit;
+      const { known, entry, outcome } = hit;
       const started = process.hrtime.bigint();
-      sendCached(req, res, entry, { outcome: 'l1-hit' });
+      sendCached(req, res, entry, { outcome });
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       duration.observe({ method: 'GET', route: known.route, status_code: String(res.statusCode) }, seconds);
-      deps.outcomes.inc({ route: known.route, outcome: 'l1-hit' });
+      deps.outcomes.inc({ route: known.route, outcome });
       countFastPass(known.route);
       if (debug) deps.logger.debug({ path: req.url, status: res.statusCode }, 'request (fast path)');
       return;

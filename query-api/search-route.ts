@@ -89,7 +89,9 @@ export function searchHandler(deps: SearchRouteDeps): RequestHandler {
         nextCursor:
           result.hits.length > q.limit && last?.sort ? encodeCursor(fingerprint, last.sort as Cursor) : null,
       };
-      const ids = hits.map((h) => h.source.id).filter((id) => typeof id === 'string' || typeof id === 'number');
+      const ids = hits
+        .map((h) => h.source.id)
+        .filter((id) => typeof id === 'string' || typeof id === 'number');
       return makeCachedResponse(
         payload,
         ids.map((id) => deps.catalog.keys.doc('institutions', id)),

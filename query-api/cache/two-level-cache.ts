@@ -29,8 +29,7 @@ export interface TwoLevelCacheOptions {
 
 interface Context {
   load: Loader;
-  /** See GetOptions.settleMs. */
-  settleMs?: number;
+  opts: GetOptions;
 }
 
 export interface GetOptions {
@@ -83,7 +82,10 @@ export class TwoLevelCache {
         const entry = await context.load();
         this.index(key, entry);
         if (this.changedSince(entry.deps, startedAt)) entry.invalidated = true;
-        if (context.settleMs && this.changedWithin(entry.deps, context.settleMs)) options.ttl = context.settleMs;
+        const { settleMs } = context.opts;
+        if (settleMs && this.changedWithin(entry.deps, settleMs)) options.ttl = settleMs;
+        // How to refresh it once it expires, so the fast path can serve it while that runs.
+        entry.refresh = context;
         return entry;
       },
       // A replacement keeps its key's dependencies (same query, same keys); only evictions and
@@ -104,7 +106,7 @@ export class TwoLevelCache {
     const mustRefresh =
       current !== undefined && (current.invalidated || Date.now() - current.createdAt > this.maxStaleMs);
     const entry = await this.lru.fetch(key, {
-      context: opts.settleMs ? { load, settleMs: opts.settleMs } : { load },
+      context: { load, opts },
       ...(opts.ttlMs ? { ttl: opts.ttlMs } : {}),
       status,
       forceRefresh: mustRefresh,
@@ -127,6 +129,27 @@ export class TwoLevelCache {
     const entry = this.lru.get(key, { allowStale: false });
     if (!entry || entry.invalidated || entry.missing) return undefined;
     return entry;
+  }
+
+  /**
+   * What the fast path may answer without waiting: a fresh entry (`l1-hit`), or one past its TTL
+   * but neither invalidated nor older than maxStaleMs (`l1-stale-revalidating`), whose one
+   * background refresh this starts (shared with any other read of the key), as get() would.
+   */
+  peekServable(key: string): CacheResult | undefined {
+    const entry = this.lru.get(key, { allowStale: true });
+    if (!entry || entry.invalidated || entry.missing) return undefined;
+    if (this.lru.getRemainingTTL(key) > 0) return { entry, outcome: 'l1-hit' };
+    const refresh = entry.refresh;
+    if (!refresh || Date.now() - entry.createdAt > this.maxStaleMs) return undefined;
+    this.lru
+      .fetch(key, {
+        context: refresh,
+        allowStale: true,
+        ...(refresh.opts.ttlMs ? { ttl: refresh.opts.ttlMs } : {}),
+      })
+      .catch(() => undefined); // the copy stays (allowStaleOnFetchRejection); the next read retries
+    return { entry, outcome: 'l1-stale-revalidating' };
   }
 
   /** A Redis key changed: every entry built from it must be reloaded before it is served again. */

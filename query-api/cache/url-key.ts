@@ -7,7 +7,8 @@
  */
 
 /** Parameters that only mean something to analytics, never to the API. */
-const TRACKING = /^(utm_\w+|fbclid|gclid|dclid|gbraid|wbraid|msclkid|yclid|mc_cid|mc_eid|_ga|_gl|igshid|spm)$/i;
+const TRACKING =
+  /^(utm_\w+|fbclid|gclid|dclid|gbraid|wbraid|msclkid|yclid|mc_cid|mc_eid|_ga|_gl|igshid|spm)$/i;
 
 export const isTrackingParam = (name: string): boolean => TRACKING.test(name);
 

@@ -23,6 +23,8 @@ export const queryApiConfigSchema = z.object({
   QUERY_L1_MAX_MB: z.coerce.number().int().min(1).max(4096).default(64),
   /** After this, an entry is served while one background load refreshes it. */
   QUERY_L1_TTL_MS: z.coerce.number().int().min(10).max(600_000).default(5_000),
+  /** The same for pages built from Redis keys alone (all but the homepage): invalidation keeps them fresh. */
+  QUERY_L1_KEYED_TTL_MS: z.coerce.number().int().min(10).max(3_600_000).default(60_000),
   /** Oldest copy served while Redis is down. */
   QUERY_L1_MAX_STALE_MS: z.coerce.number().int().min(1000).default(600_000),
   /** Bound on the read-your-writes wait. */

@@ -25,6 +25,8 @@ export interface TwoLevelCacheOptions {
   ttlMs?: number;
   /** Entries older than this are never served, even while Redis is down. */
   maxStaleMs?: number;
+  /** A key's own TTL instead of `ttlMs` (undefined: `ttlMs`); GetOptions.ttlMs overrides both. */
+  ttlFor?: (key: string) => number | undefined;
 }
 
 interface Context {
@@ -54,6 +56,7 @@ export class TwoLevelCache {
   private readonly lru: LRUCache<string, CachedResponse, Context>;
   private readonly byDependency = new Map<string, Set<string>>();
   private readonly maxStaleMs: number;
+  private readonly ttlFor: ((key: string) => number | undefined) | undefined;
   /**
    * Sequence of the last change notification per Redis key (recent ones only): a load that
    * started before a change to one of its keys was read before that change, so its result is
@@ -69,6 +72,7 @@ export class TwoLevelCache {
 
   constructor(opts: TwoLevelCacheOptions = {}) {
     this.maxStaleMs = opts.maxStaleMs ?? 10 * 60_000;
+    this.ttlFor = opts.ttlFor;
     this.lru = new LRUCache<string, CachedResponse, Context>({
       maxSize: opts.maxBytes ?? 64 * 1024 * 1024,
       sizeCalculation: (e) => e.body.length + (e.gzip?.length ?? 0) + (e.br?.length ?? 0) + 256,
@@ -96,7 +100,9 @@ export class TwoLevelCache {
     });
   }
 
-  async get(key: string, load: Loader, opts: GetOptions = {}): Promise<CacheResult> {
+  async get(key: string, load: Loader, given: GetOptions = {}): Promise<CacheResult> {
+    const keyTtl = given.ttlMs === undefined ? this.ttlFor?.(key) : undefined;
+    const opts = keyTtl === undefined ? given : { ...given, ttlMs: keyTtl };
     const current = this.lru.get(key, { allowStale: true });
     if (current && !current.invalidated && this.lru.getRemainingTTL(key) > 0) {
       return { entry: current, outcome: 'l1-hit' };

@@ -7,6 +7,7 @@ import { httpDurationHistogram, type Registry } from '../platform/http/metrics.t
 import type { Logger } from '../platform/logger.ts';
 import { sendCached } from './cache/send-cached.ts';
 import { normaliseUrl } from './cache/url-key.ts';
+import type { CachedResponse } from './cache/cached-response.ts';
 import type { TwoLevelCache } from './cache/two-level-cache.ts';
 
 /**
@@ -80,18 +81,20 @@ export function withFastPath(
     count();
   };
 
-  /** The fresh cache entry this request would be answered from, if the fast path answers it. */
-  const fastEntry = (req: IncomingMessage) => {
+  /** Whether the fast path may answer this request at all, and under which key and route. */
+  const eligible = (req: IncomingMessage) =>
     // A read-your-writes request must wait for its checkpoint: only the Express route does that.
-    if (
-      req.method !== 'GET' ||
-      !req.url ||
-      req.headers['booking-checkpoint'] !== undefined ||
-      deps.disabled() ||
-      !deps.redisReady()
-    )
-      return undefined;
-    const known = deps.routes.lookup(req);
+    req.method === 'GET' &&
+    req.url !== undefined &&
+    req.headers['booking-checkpoint'] === undefined &&
+    !deps.disabled() &&
+    deps.redisReady()
+      ? deps.routes.lookup(req)
+      : undefined;
+
+  /** The cache entry this request would be answered from at once, if the fast path answers it. */
+  const fastEntry = (req: IncomingMessage) => {
+    const known = eligible(req);
     const served = known && deps.cache.peekServable(known.key);
     return known && served ? { known, ...served } : undefined;
   };
@@ -103,21 +106,42 @@ export function withFastPath(
     return hit !== undefined;
   });
 
+  const answer = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: string,
+    entry: CachedResponse,
+    outcome: string,
+    started: bigint,
+  ) => {
+    sendCached(req, res, entry, { outcome });
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    duration.observe({ method: 'GET', route, status_code: String(res.statusCode) }, seconds);
+    deps.outcomes.inc({ route, outcome });
+    countFastPass(route);
+    if (debug) deps.logger.debug({ path: req.url, status: res.statusCode }, 'request (fast path)');
+  };
+
   return (req: IncomingMessage, res: ServerResponse) => {
+    const started = process.hrtime.bigint();
     const hit = answers.has(req) ? answers.get(req) : fastEntry(req);
     if (hit) {
-      const { known, entry, outcome } = hit;
-      const started = process.hrtime.bigint();
-      sendCached(req, res, entry, { outcome });
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      duration.observe({ method: 'GET', route: known.route, status_code: String(res.statusCode) }, seconds);
-      deps.outcomes.inc({ route: known.route, outcome });
-      countFastPass(known.route);
-      if (debug) deps.logger.debug({ path: req.url, status: res.statusCode }, 'request (fast path)');
+      answer(req, res, hit.known.route, hit.entry, hit.outcome, started);
       return;
     }
     // Not answered here: Express sees the canonical URL too (no tracking tags to refuse).
     if (req.method === 'GET' && req.url?.includes('?')) req.url = normaliseUrl(req.url);
+    // A known URL whose entry a change just invalidated: wait for its one reload (as the route
+    // would, coalesced with it) instead of sending each request through Express meanwhile.
+    const known = eligible(req);
+    const reload = known && deps.cache.reloading(known.key);
+    if (known && reload) {
+      reload.then(
+        (entry) => answer(req, res, known.route, entry, 'l2-load', started),
+        () => app(req, res),
+      );
+      return;
+    }
     app(req, res);
   };
 }

@@ -158,6 +158,30 @@ export class TwoLevelCache {
     return { entry, outcome: 'l1-stale-revalidating' };
   }
 
+  /**
+   * The reload of an invalidated entry (started here, or joined if one runs), resolving to the
+   * fresh entry, or rejecting when it cannot be served as is (the load failed, the resource is
+   * gone, or another change raced it): then the caller goes the slow way. What the fast path
+   * waits on instead of handing every request for a just-changed hot URL to Express.
+   */
+  reloading(key: string): Promise<CachedResponse> | undefined {
+    const entry = this.lru.get(key, { allowStale: true });
+    const refresh = entry?.refresh;
+    if (!entry?.invalidated || entry.missing || !refresh) return undefined;
+    if (Date.now() - entry.createdAt > this.maxStaleMs) return undefined;
+    return this.lru
+      .fetch(key, {
+        context: refresh,
+        forceRefresh: true,
+        allowStale: false,
+        ...(refresh.opts.ttlMs ? { ttl: refresh.opts.ttlMs } : {}),
+      })
+      .then((fresh) => {
+        if (!fresh || fresh.invalidated || fresh.missing) throw new Error(`${key} is not servable`);
+        return fresh;
+      });
+  }
+
   /** A Redis key changed: every entry built from it must be reloaded before it is served again. */
   invalidateDependency(redisKey: string): number {
     this.changedAt.set(redisKey, { seq: ++this.seq, at: Date.now() });

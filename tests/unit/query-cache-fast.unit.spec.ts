@@ -68,4 +68,28 @@ describe('what the fast path may serve (peekServable)', () => {
     expect(cache.peekFresh('homepage:x')).toBeUndefined();
     expect(cache.peekFresh('institution:1')).toBeDefined();
   });
+
+  it('lets many reads of an invalidated entry wait on one reload of fresh data', async () => {
+    const cache = new TwoLevelCache({ ttlMs: 10_000 });
+    const l = loader();
+    await cache.get('k', l.load);
+    expect(cache.reloading('k')).toBeUndefined(); // valid: nothing to wait for
+    l.state.version = 1;
+    cache.invalidateDependency('rm:k');
+    const waits = Array.from({ length: 10 }, () => cache.reloading('k')!);
+    const fresh = await Promise.all(waits);
+    expect(l.state.loads).toBe(2);
+    expect(fresh.every((e) => versionOf(e.body) === 1)).toBe(true);
+    expect(cache.peekServable('k')?.outcome).toBe('l1-hit');
+  });
+
+  it('rejects the wait when a change races the reload (the slow way then decides)', async () => {
+    const cache = new TwoLevelCache({ ttlMs: 10_000 });
+    const l = loader();
+    await cache.get('k', l.load);
+    cache.invalidateDependency('rm:k');
+    const wait = cache.reloading('k')!;
+    cache.invalidateDependency('rm:k'); // lands while the reload is in flight
+    await expect(wait).rejects.toThrow('not servable');
+  });
 });

@@ -454,7 +454,7 @@ function report(o: MixOptions, c: Context, results: MixResult[], rest: AtRest, m
       const n = rs.reduce((a, x) => a + x.requests, 0);
       const hit = r.hits[route];
       lines.push(
-        `| ${r.name} | ${route} | ${((100 * n) / total).toFixed(1)} % | ${median(rs.map((x) => x.p50))} | ${median(rs.map((x) => x.p99))} | ${hit ? `${(100 * hit.ratio).toFixed(2)} %` : '-'} | ${rs.reduce((a, x) => a + x.failures, 0)} |`,
+        `| ${r.name} | ${route} | ${((100 * n) / total).toFixed(1)} % | ${median(rs.map((x) => x.p50)).toFixed(1)} | ${median(rs.map((x) => x.p99)).toFixed(1)} | ${hit ? `${(100 * hit.ratio).toFixed(2)} %` : '-'} | ${rs.reduce((a, x) => a + x.failures, 0)} |`,
       );
     }
   }

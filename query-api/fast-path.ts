@@ -136,10 +136,15 @@ export function withFastPath(
     const known = eligible(req);
     const reload = known && deps.cache.reloading(known.key);
     if (known && reload) {
-      reload.then(
-        (entry) => answer(req, res, known.route, entry, 'l2-load', started),
-        () => app(req, res),
-      );
+      reload
+        .then(
+          (entry) => answer(req, res, known.route, entry, 'l2-load', started),
+          () => app(req, res),
+        )
+        .catch((err: unknown) => {
+          deps.logger.warn({ err, path: req.url }, 'fast path could not answer after a reload');
+          res.destroy();
+        });
       return;
     }
     app(req, res);

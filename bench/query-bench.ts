@@ -13,6 +13,10 @@
  * Options: --duration <s> --rounds <n> --connections <n> (defaults: BENCH_DURATION 10,
  * BENCH_ROUNDS 3, BENCH_CONNECTIONS 50), --out <path> (the markdown elsewhere), --json <path>
  * (the figures as JSON, what `npm run gate` reads).
+ *
+ * `npm run bench:query -- --mix [--searches N] [--soak <minutes>] [--changes <rows/s>] [--note <text>]`
+ * runs the mixed workload instead (bench/query-mix.ts: ~1,400 URLs by Zipf popularity, catalog
+ * changes through CDC, in its own namespace) and writes bench/results/query-mix.md (2 rounds by default).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -23,6 +27,7 @@ import autocannon from 'autocannon';
 import { loadConfig } from '../platform/config.ts';
 import { createCatalogPipeline } from '../tests/support/catalog-pipeline.ts';
 import { uniqueName, waitFor } from '../tests/support/wait.ts';
+import { mixBench, type MixOptions } from './query-mix.ts';
 import { writeHead } from './results-file.ts';
 
 const { values: args } = parseArgs({
@@ -33,6 +38,13 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: process.env.BENCH_CONNECTIONS ?? '50' },
     out: { type: 'string' },
     json: { type: 'string' },
+    // The mixed workload (bench/query-mix.ts): --mix [--searches N] [--soak <minutes>] [--changes <rows/s>]
+    mix: { type: 'boolean', default: false },
+    searches: { type: 'string', default: '0' },
+    soak: { type: 'string' },
+    changes: { type: 'string', default: '10' },
+    zipf: { type: 'string', default: '1' },
+    note: { type: 'string' },
   },
 });
 const DURATION = Number(args.duration);
@@ -317,7 +329,20 @@ function writeJson(
   writeFileSync(path, `${JSON.stringify(figures, null, 2)}\n`);
 }
 
-main().then(
+const mixOptions = (): MixOptions => ({
+  duration: Number(args.duration),
+  rounds: Number(process.env.BENCH_ROUNDS ?? (process.argv.includes('--rounds') ? args.rounds : '2')),
+  connections: CONNECTIONS,
+  searches: Number(args.searches),
+  changesPerSecond: Number(args.changes),
+  zipf: Number(args.zipf),
+  ...(args.soak ? { soakMinutes: Number(args.soak) } : {}),
+  ...(args.note ? { note: args.note } : {}),
+  ...(args.out ? { out: args.out } : {}),
+  ...(args.json ? { json: args.json } : {}),
+});
+
+(args.mix || args.soak ? mixBench(mixOptions()) : main()).then(
   () => process.exit(0),
   (err: unknown) => {
     console.error(err);

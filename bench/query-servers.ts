@@ -69,10 +69,13 @@ switch (kind) {
       catalogPrefix: env('BENCH_CATALOG_PREFIX'),
       searchAlias: env('BENCH_SEARCH_ALIAS'),
       readModelRoot: env('BENCH_READ_MODEL_ROOT'),
+      ...(process.env.BENCH_ADMIN_PORT ? { adminPort: Number(process.env.BENCH_ADMIN_PORT) } : {}),
     });
     break;
   }
   default:
     throw new Error(`unknown server kind ${kind}`);
 }
+// A normal exit on SIGTERM, so a server started with --cpu-prof (BENCH_PROFILE_DIR) writes its profile.
+process.on('SIGTERM', () => process.exit(0));
 process.send?.('ready');

@@ -90,6 +90,10 @@ export function createApp(deps: QueryApiDeps): QueryApi {
     maxBytes: deps.config.QUERY_L1_MAX_MB * 1024 * 1024,
     ttlMs: deps.config.QUERY_L1_TTL_MS,
     maxStaleMs: deps.config.QUERY_L1_MAX_STALE_MS,
+    // Only the homepage changes with the clock (content windows, today's figures): every other
+    // page is built from Redis keys alone, so the keyspace notifications keep it fresh and its TTL
+    // is only a backstop. A short TTL there cost one reload per URL every 5 s (docs/adr/0005).
+    ttlFor: (key) => (key.startsWith('homepage:') ? undefined : deps.config.QUERY_L1_KEYED_TTL_MS),
   });
   const outcomes = new Counter({
     name: 'query_cache_requests_total',
@@ -121,6 +125,14 @@ export function createApp(deps: QueryApiDeps): QueryApi {
     registers: [registry],
     collect() {
       this.set(cache.size);
+    },
+  });
+  new Gauge({
+    name: 'query_cache_l1_bytes',
+    help: 'Bytes the in-process cache counts against QUERY_L1_MAX_MB (bodies, compressed variants, 256 per entry)',
+    registers: [registry],
+    collect() {
+      this.set(cache.bytes);
     },
   });
 

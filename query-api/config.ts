@@ -23,12 +23,18 @@ export const queryApiConfigSchema = z.object({
   QUERY_L1_MAX_MB: z.coerce.number().int().min(1).max(4096).default(64),
   /** After this, an entry is served while one background load refreshes it. */
   QUERY_L1_TTL_MS: z.coerce.number().int().min(10).max(600_000).default(5_000),
+  /** The same for pages built from Redis keys alone (all but the homepage): invalidation keeps them fresh. */
+  QUERY_L1_KEYED_TTL_MS: z.coerce.number().int().min(10).max(3_600_000).default(60_000),
   /** Oldest copy served while Redis is down. */
   QUERY_L1_MAX_STALE_MS: z.coerce.number().int().min(1000).default(600_000),
   /** Bound on the read-your-writes wait. */
   QUERY_RYW_TIMEOUT_MS: z.coerce.number().int().min(0).max(10_000).default(2_000),
   /** Per Redis command: past it the request fails over to the in-process copy or a 503. */
   QUERY_REDIS_TIMEOUT_MS: z.coerce.number().int().min(5).max(5_000).default(80),
+  /** How long a search result is served from memory (changes to its institutions evict it sooner). */
+  QUERY_SEARCH_TTL_MS: z.coerce.number().int().min(10).max(600_000).default(5_000),
+  /** A search result loaded this soon after a change to its institutions is kept only this long. */
+  QUERY_SEARCH_SETTLE_MS: z.coerce.number().int().min(10).max(60_000).default(2_000),
   HOMEPAGE_BANNER_TAB: z
     .string()
     .min(1)

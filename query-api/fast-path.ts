@@ -6,29 +6,49 @@ import type { FlowControl } from '../platform/flow/flow-control.ts';
 import { httpDurationHistogram, type Registry } from '../platform/http/metrics.ts';
 import type { Logger } from '../platform/logger.ts';
 import { sendCached } from './cache/send-cached.ts';
+import { normaliseUrl } from './cache/url-key.ts';
+import type { CachedResponse } from './cache/cached-response.ts';
 import type { TwoLevelCache } from './cache/two-level-cache.ts';
 
 /**
- * Remembers which raw request URLs the Express routes validated and cached, and under which
- * cache key and route. Only URLs that went through validation once are ever served fast.
+ * Remembers which request URLs (in canonical form, cache/url-key.ts) the Express routes validated
+ * and cached, and under which cache key and route. Only URLs whose canonical form went through
+ * validation once are ever served fast: the same parameters in another order, or with tracking
+ * tags, validate the same way.
  */
 export class FastRoutes {
-  private readonly byUrl = new LRUCache<string, { key: string; route: string }>({ max: 50_000 });
+  private readonly byUrl: LRUCache<string, { key: string; route: string }>;
 
-  remember(url: string, key: string, route: string): void {
-    this.byUrl.set(url, { key, route });
+  constructor(max = 50_000) {
+    this.byUrl = new LRUCache({ max });
   }
 
-  lookup(url: string): { key: string; route: string } | undefined {
-    return this.byUrl.get(url);
+  remember(url: string, key: string, route: string): void {
+    this.byUrl.set(normaliseUrl(url), { key, route });
+  }
+
+  /**
+   * The URL as sent first (one map read: what nearly every client sends again and again), then
+   * its canonical form; a canonical form that differs replaces `req.url`, so the Express routes
+   * see the same URL (no tracking tags to refuse) and remember it under the same form.
+   */
+  lookup(req: IncomingMessage): { key: string; route: string } | undefined {
+    const url = req.url ?? '';
+    const known = this.byUrl.get(url);
+    if (known || !url.includes('?')) return known;
+    const canonical = normaliseUrl(url);
+    if (canonical === url) return undefined;
+    req.url = canonical;
+    return this.byUrl.get(canonical);
   }
 }
 
 /**
- * The hot path of the read-heavy front door: a GET whose bytes sit fresh in the in-process
- * cache is answered straight from node:http, before Express routing, with the same headers,
- * ETag/304 handling, compression and metrics as the Express route. Anything else (a miss, a stale
- * or invalidated entry, a new URL, Redis down) goes to Express unchanged.
+ * The hot path of the read-heavy front door: a GET whose bytes sit in the in-process cache, fresh
+ * or past their TTL but still valid (then refreshed behind the answer, as the Express route
+ * would), is answered straight from node:http, before Express routing, with the same headers,
+ * ETag/304 handling, compression and metrics as the Express route. Anything else (a miss, an
+ * invalidated entry, a new URL, Redis down) goes to Express unchanged.
  *
  * It stays outside tracing: the same test tells the http instrumentation to make no span for a
  * request this path will answer (platform/telemetry.ts), so a cache hit carries no `traceparent`
@@ -61,34 +81,70 @@ export function withFastPath(
     count();
   };
 
-  /** The fresh cache entry this request would be answered from, if the fast path answers it. */
-  const fastEntry = (req: IncomingMessage) => {
+  /** Whether the fast path may answer this request at all, and under which key and route. */
+  const eligible = (req: IncomingMessage) =>
     // A read-your-writes request must wait for its checkpoint: only the Express route does that.
-    if (
-      req.method !== 'GET' ||
-      !req.url ||
-      req.headers['booking-checkpoint'] !== undefined ||
-      deps.disabled() ||
-      !deps.redisReady()
-    )
-      return undefined;
-    const known = deps.routes.lookup(req.url);
-    const entry = known && deps.cache.peekFresh(known.key);
-    return known && entry ? { known, entry } : undefined;
+    req.method === 'GET' &&
+    req.url !== undefined &&
+    req.headers['booking-checkpoint'] === undefined &&
+    !deps.disabled() &&
+    deps.redisReady()
+      ? deps.routes.lookup(req)
+      : undefined;
+
+  /** The cache entry this request would be answered from at once, if the fast path answers it. */
+  const fastEntry = (req: IncomingMessage) => {
+    const known = eligible(req);
+    const served = known && deps.cache.peekServable(known.key);
+    return known && served ? { known, ...served } : undefined;
   };
-  traceNoRequestsWhere((req) => fastEntry(req) !== undefined);
+  // The tracing hook asks first; the answer is kept on the request so the handler does not ask again.
+  const answers = new WeakMap<IncomingMessage, ReturnType<typeof fastEntry>>();
+  traceNoRequestsWhere((req) => {
+    const hit = fastEntry(req);
+    answers.set(req, hit);
+    return hit !== undefined;
+  });
+
+  const answer = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: string,
+    entry: CachedResponse,
+    outcome: string,
+    started: bigint,
+  ) => {
+    sendCached(req, res, entry, { outcome });
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    duration.observe({ method: 'GET', route, status_code: String(res.statusCode) }, seconds);
+    deps.outcomes.inc({ route, outcome });
+    countFastPass(route);
+    if (debug) deps.logger.debug({ path: req.url, status: res.statusCode }, 'request (fast path)');
+  };
 
   return (req: IncomingMessage, res: ServerResponse) => {
-    const hit = fastEntry(req);
+    const started = process.hrtime.bigint();
+    const hit = answers.has(req) ? answers.get(req) : fastEntry(req);
     if (hit) {
-      const { known, entry } = hit;
-      const started = process.hrtime.bigint();
-      sendCached(req, res, entry, { outcome: 'l1-hit' });
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      duration.observe({ method: 'GET', route: known.route, status_code: String(res.statusCode) }, seconds);
-      deps.outcomes.inc({ route: known.route, outcome: 'l1-hit' });
-      countFastPass(known.route);
-      if (debug) deps.logger.debug({ path: req.url, status: res.statusCode }, 'request (fast path)');
+      answer(req, res, hit.known.route, hit.entry, hit.outcome, started);
+      return;
+    }
+    // Not answered here: Express sees the canonical URL too (no tracking tags to refuse).
+    if (req.method === 'GET' && req.url?.includes('?')) req.url = normaliseUrl(req.url);
+    // A known URL whose entry a change just invalidated: wait for its one reload (as the route
+    // would, coalesced with it) instead of sending each request through Express meanwhile.
+    const known = eligible(req);
+    const reload = known && deps.cache.reloading(known.key);
+    if (known && reload) {
+      reload
+        .then(
+          (entry) => answer(req, res, known.route, entry, 'l2-load', started),
+          () => app(req, res),
+        )
+        .catch((err: unknown) => {
+          deps.logger.warn({ err, path: req.url }, 'fast path could not answer after a reload');
+          res.destroy();
+        });
       return;
     }
     app(req, res);

@@ -5,7 +5,7 @@ import { isDatabaseUnavailable } from '../platform/pg.ts';
 import type { AppointmentAccess } from './appointment-access.ts';
 import { AppError } from '../platform/http/errors.ts';
 import { parseOrThrow } from '../platform/http/zod-problem.ts';
-import { SearchUnavailableError, type SearchEngine } from '../platform/search/index.ts';
+import type { SearchEngine } from '../platform/search/index.ts';
 import { hospitalDate, hospitalDayStart } from '../read-models/hospital-date.ts';
 import { publish } from '../read-models/published-columns.ts';
 import type { Row } from '../read-models/catalog.ts';
@@ -15,6 +15,7 @@ import type { TwoLevelCache } from './cache/two-level-cache.ts';
 import type { QueryApiConfig } from './config.ts';
 import type { FastRoutes } from './fast-path.ts';
 import { decodeCursor, encodeCursor, queryFingerprint } from './cursor.ts';
+import { searchHandler } from './search-route.ts';
 import type { BookingReader } from './read-models/booking-reader.ts';
 import type { CatalogReader } from './read-models/catalog-reader.ts';
 import { Deps, guardRedis } from './read-models/redis-reads.ts';
@@ -284,52 +285,7 @@ export function queryRoutes(deps: RouteDeps): Router {
     if (!found) throw new AppError('doctor_not_found', `No doctor ${id}`);
   });
 
-  router.get(searchInstitutionsRoute.path, async (req, res) => {
-    const q = parseOrThrow(searchInstitutionsRoute.query, req.query, 'bad_parameter');
-    const fingerprint = queryFingerprint({ q: q.q, city: q.city });
-    const after = decodeCursor(q.cursor, fingerprint);
-    // Search cursors are [score, id]: anything else would reach the engine and fail there.
-    if (after && !(after.length === 2 && after.every((v) => typeof v === 'number' && Number.isFinite(v)))) {
-      throw new AppError('bad_parameter', 'Invalid cursor', {
-        invalidParams: [{ name: 'cursor', reason: 'not a cursor returned by this API' }],
-      });
-    }
-    try {
-      const result = await deps.search.search<Record<string, unknown>>(deps.searchAlias, {
-        query: {
-          bool: {
-            must: [{ multi_match: { query: q.q, fields: ['name^3', 'alias_names^2', 'address'] } }],
-            filter: [{ term: { status: 'active' } }, ...(q.city ? [{ term: { city: q.city } }] : [])],
-          },
-        },
-        sort: [{ _score: 'desc' }, { id: 'asc' }],
-        size: q.limit + 1,
-        ...(after ? { searchAfter: after } : {}),
-      });
-      const hits = result.hits.slice(0, q.limit);
-      const last = hits.at(-1);
-      res.setHeader('Cache-Control', 'public, max-age=5');
-      res.json({
-        total: result.total,
-        items: hits.map((h) => ({ ...publish('institutions', h.source), score: h.score })),
-        nextCursor:
-          result.hits.length > q.limit && last?.sort
-            ? encodeCursor(fingerprint, last.sort as (string | number)[])
-            : null,
-      });
-    } catch (err) {
-      if (
-        err instanceof SearchUnavailableError ||
-        (err as { meta?: { statusCode?: number } }).meta?.statusCode === 404
-      ) {
-        throw new AppError('dependency_unavailable', 'Search is unavailable; retry shortly', {
-          headers: { 'Retry-After': '5' },
-          cause: err,
-        });
-      }
-      throw err;
-    }
-  });
+  router.get(searchInstitutionsRoute.path, searchHandler(deps));
 
   router.get(appointmentRoute.path, authenticate({ jwt: deps.jwt }), async (req, res) => {
     const { id } = parseOrThrow(appointmentRoute.params, req.params, 'bad_parameter');

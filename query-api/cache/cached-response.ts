@@ -18,6 +18,10 @@ export interface CachedResponse {
   missing: boolean;
   gzip?: Buffer;
   br?: Buffer;
+  /** How to reload it (set by TwoLevelCache): the fast path refreshes an expired entry behind itself. */
+  refresh?: { load: () => Promise<CachedResponse>; opts: { ttlMs?: number; settleMs?: number } };
+  /** The response headers of a plain 200 per encoding and X-Cache value, built once (send-cached.ts). */
+  headers?: Map<string, string[]>;
 }
 
 export function makeCachedResponse(

@@ -25,10 +25,24 @@ export interface TwoLevelCacheOptions {
   ttlMs?: number;
   /** Entries older than this are never served, even while Redis is down. */
   maxStaleMs?: number;
+  /** A key's own TTL instead of `ttlMs` (undefined: `ttlMs`); GetOptions.ttlMs overrides both. */
+  ttlFor?: (key: string) => number | undefined;
 }
 
 interface Context {
   load: Loader;
+  opts: GetOptions;
+}
+
+export interface GetOptions {
+  /** This entry's freshness instead of the cache's (search results: shorter). */
+  ttlMs?: number;
+  /**
+   * For data that trails the Redis keys it depends on (the search index is written by its own
+   * projector, after or before the Redis one): a load within this long of a change to one of its
+   * keys is kept only this long, so a result read before the index caught up is soon reloaded.
+   */
+  settleMs?: number;
 }
 
 /**
@@ -42,17 +56,23 @@ export class TwoLevelCache {
   private readonly lru: LRUCache<string, CachedResponse, Context>;
   private readonly byDependency = new Map<string, Set<string>>();
   private readonly maxStaleMs: number;
+  private readonly ttlFor: ((key: string) => number | undefined) | undefined;
   /**
    * Sequence of the last change notification per Redis key (recent ones only): a load that
    * started before a change to one of its keys was read before that change, so its result is
    * stored already invalidated. Loads are bounded by Redis timeouts, far below the TTL here.
    */
-  private readonly changedAt = new LRUCache<string, number>({ max: 200_000, ttl: 120_000 });
+  private readonly changedAt = new LRUCache<string, { seq: number; at: number }>({
+    max: 200_000,
+    ttl: 120_000,
+  });
   private seq = 0;
   private allChangedAt = 0;
+  private allChangedTime = 0;
 
   constructor(opts: TwoLevelCacheOptions = {}) {
     this.maxStaleMs = opts.maxStaleMs ?? 10 * 60_000;
+    this.ttlFor = opts.ttlFor;
     this.lru = new LRUCache<string, CachedResponse, Context>({
       maxSize: opts.maxBytes ?? 64 * 1024 * 1024,
       sizeCalculation: (e) => e.body.length + (e.gzip?.length ?? 0) + (e.br?.length ?? 0) + 256,
@@ -61,11 +81,15 @@ export class TwoLevelCache {
       noDeleteOnStaleGet: true,
       noDeleteOnFetchRejection: true,
       allowStaleOnFetchRejection: true,
-      fetchMethod: async (key, _stale, { context }) => {
+      fetchMethod: async (key, _stale, { context, options }) => {
         const startedAt = this.seq;
         const entry = await context.load();
         this.index(key, entry);
         if (this.changedSince(entry.deps, startedAt)) entry.invalidated = true;
+        const { settleMs } = context.opts;
+        if (settleMs && this.changedWithin(entry.deps, settleMs)) options.ttl = settleMs;
+        // How to refresh it once it expires, so the fast path can serve it while that runs.
+        entry.refresh = context;
         return entry;
       },
       // A replacement keeps its key's dependencies (same query, same keys); only evictions and
@@ -76,7 +100,9 @@ export class TwoLevelCache {
     });
   }
 
-  async get(key: string, load: Loader): Promise<CacheResult> {
+  async get(key: string, load: Loader, given: GetOptions = {}): Promise<CacheResult> {
+    const keyTtl = given.ttlMs === undefined ? this.ttlFor?.(key) : undefined;
+    const opts = keyTtl === undefined ? given : { ...given, ttlMs: keyTtl };
     const current = this.lru.get(key, { allowStale: true });
     if (current && !current.invalidated && this.lru.getRemainingTTL(key) > 0) {
       return { entry: current, outcome: 'l1-hit' };
@@ -86,7 +112,8 @@ export class TwoLevelCache {
     const mustRefresh =
       current !== undefined && (current.invalidated || Date.now() - current.createdAt > this.maxStaleMs);
     const entry = await this.lru.fetch(key, {
-      context: { load },
+      context: { load, opts },
+      ...(opts.ttlMs ? { ttl: opts.ttlMs } : {}),
       status,
       forceRefresh: mustRefresh,
       // Expired but still valid: serve it now, refresh behind it. Invalidated: wait for the load.
@@ -110,9 +137,54 @@ export class TwoLevelCache {
     return entry;
   }
 
+  /**
+   * What the fast path may answer without waiting: a fresh entry (`l1-hit`), or one past its TTL
+   * but neither invalidated nor older than maxStaleMs (`l1-stale-revalidating`), whose one
+   * background refresh this starts (shared with any other read of the key), as get() would.
+   */
+  peekServable(key: string): CacheResult | undefined {
+    const entry = this.lru.get(key, { allowStale: true });
+    if (!entry || entry.invalidated || entry.missing) return undefined;
+    if (this.lru.getRemainingTTL(key) > 0) return { entry, outcome: 'l1-hit' };
+    const refresh = entry.refresh;
+    if (!refresh || Date.now() - entry.createdAt > this.maxStaleMs) return undefined;
+    this.lru
+      .fetch(key, {
+        context: refresh,
+        allowStale: true,
+        ...(refresh.opts.ttlMs ? { ttl: refresh.opts.ttlMs } : {}),
+      })
+      .catch(() => undefined); // the copy stays (allowStaleOnFetchRejection); the next read retries
+    return { entry, outcome: 'l1-stale-revalidating' };
+  }
+
+  /**
+   * The reload of an invalidated entry (started here, or joined if one runs), resolving to the
+   * fresh entry, or rejecting when it cannot be served as is (the load failed, the resource is
+   * gone, or another change raced it): then the caller goes the slow way. What the fast path
+   * waits on instead of handing every request for a just-changed hot URL to Express.
+   */
+  reloading(key: string): Promise<CachedResponse> | undefined {
+    const entry = this.lru.get(key, { allowStale: true });
+    const refresh = entry?.refresh;
+    if (!entry?.invalidated || entry.missing || !refresh) return undefined;
+    if (Date.now() - entry.createdAt > this.maxStaleMs) return undefined;
+    return this.lru
+      .fetch(key, {
+        context: refresh,
+        forceRefresh: true,
+        allowStale: false,
+        ...(refresh.opts.ttlMs ? { ttl: refresh.opts.ttlMs } : {}),
+      })
+      .then((fresh) => {
+        if (!fresh || fresh.invalidated || fresh.missing) throw new Error(`${key} is not servable`);
+        return fresh;
+      });
+  }
+
   /** A Redis key changed: every entry built from it must be reloaded before it is served again. */
   invalidateDependency(redisKey: string): number {
-    this.changedAt.set(redisKey, ++this.seq);
+    this.changedAt.set(redisKey, { seq: ++this.seq, at: Date.now() });
     const keys = this.byDependency.get(redisKey);
     if (!keys) return 0;
     let n = 0;
@@ -129,16 +201,28 @@ export class TwoLevelCache {
   /** After a lost subscription nothing is known to be fresh. */
   invalidateAll(): void {
     this.allChangedAt = ++this.seq;
+    this.allChangedTime = Date.now();
     for (const entry of this.lru.values()) entry.invalidated = true;
   }
 
   private changedSince(deps: readonly string[], seq: number): boolean {
     if (this.allChangedAt > seq) return true;
-    return deps.some((dep) => (this.changedAt.get(dep) ?? 0) > seq);
+    return deps.some((dep) => (this.changedAt.get(dep)?.seq ?? 0) > seq);
+  }
+
+  private changedWithin(deps: readonly string[], ms: number): boolean {
+    const since = Date.now() - ms;
+    if (this.allChangedTime > since) return true;
+    return deps.some((dep) => (this.changedAt.get(dep)?.at ?? 0) > since);
   }
 
   get size(): number {
     return this.lru.size;
+  }
+
+  /** What the entries count against maxBytes: bodies, compressed variants, a fixed overhead each. */
+  get bytes(): number {
+    return this.lru.calculatedSize;
   }
 
   private index(key: string, entry: CachedResponse): void {

@@ -25,6 +25,7 @@ const TOP_LEVEL = [
   'projections',
   'query-api',
   'connectors',
+  'requests',
   'infra',
   'tests',
   'bench',

@@ -62,6 +62,8 @@ const services: ServiceSpec[] = [
     entry: 'query-api/main.ts',
     baseUrl: `http://${urlHost}:${config.QUERY_API_PORT}`,
   },
+  // Booking rush (docs/adr/0015): no HTTP port; the supervisor restarts it when it exits.
+  { name: 'request-processor', entry: 'requests/main.ts' },
 ];
 
 const children = new Map<string, ChildProcess>();

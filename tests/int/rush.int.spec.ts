@@ -18,6 +18,7 @@ import {
   openSchedule,
   randomPatient,
   startCommandApi,
+  TEST_SECRET,
 } from '../support/command-api-harness.ts';
 import type { HttpResponse } from '../support/http-client.ts';
 import { waitFor } from '../support/wait.ts';
@@ -280,7 +281,12 @@ describe('Kafka unreachable', () => {
   it('a rush booking gets a fast 503 with Retry-After; a synchronous one books as before', async () => {
     const down = await startCommandApi({
       poolSize: 4,
-      config: { KAFKA_BROKERS: ['127.0.0.1:1'], RUSH_PRODUCE_TIMEOUT_MS: 500 },
+      config: {
+        ...config,
+        JWT_SECRET: TEST_SECRET,
+        KAFKA_BROKERS: ['127.0.0.1:1'],
+        RUSH_PRODUCE_TIMEOUT_MS: 500,
+      },
     });
     try {
       const rushed = await openSchedule(h, { capacity: 5 });

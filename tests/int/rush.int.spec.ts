@@ -46,8 +46,8 @@ const rush = async (scheduleId: string, enabled: boolean, key = newKey()) =>
 
 /**
  * A careful client: a request that met a network error (a keep-alive connection the server closed
- * as it was reused, a reset under a 2,000-request burst on two cores) or a 503 (shed, the queue
- * away) is sent again — a POST with the same Idempotency-Key, so it is the same booking.
+ * as it was reused, a reset under a 2,000-request burst on two cores), a 408 (the server's request
+ * timer ran out on a loaded machine) or a 503 (shed, the queue away) is sent again — a POST with the same Idempotency-Key, so it is the same booking.
  */
 async function again(send: () => Promise<HttpResponse>): Promise<HttpResponse> {
   for (let attempt = 0; ; attempt++) {
@@ -55,7 +55,7 @@ async function again(send: () => Promise<HttpResponse>): Promise<HttpResponse> {
       if (attempt >= 50) throw err;
       return undefined;
     });
-    if (r && (r.status !== 503 || attempt >= 50)) return r;
+    if (r && ((r.status !== 503 && r.status !== 408) || attempt >= 50)) return r;
     await new Promise((resolve) => setTimeout(resolve, 200 + Math.random() * 300));
   }
 }

@@ -208,7 +208,7 @@ Run ${new Date().toISOString()}: ${N} bookings from ${N} patients for ${CAPACITY
 | synchronous | ${JSON.stringify(syncStatus)} | 201 / 409 at once | ${(N / (syncMs / 1000)).toFixed(0)} | ${pct(syncSorted, 50).toFixed(0)} / ${pct(syncSorted, 99).toFixed(0)} |
 | rush | ${JSON.stringify(rushStatus)} | 202, then booked / rejected | ${(N / (acceptMs / 1000)).toFixed(0)} | ${pct(toFinal, 50).toFixed(0)} / ${pct(toFinal, 99).toFixed(0)} |
 
-- Rush: ${booked} booked; 202 answer P50 / P99 ${pct(sortNum(acceptLatency), 50)} / ${pct(sortNum(acceptLatency), 99)} ms; last outcome ${(lastDecided - lastAccepted).toFixed(0)} ms after the last accepted request (target ≤ 5,000 ms).
+- Rush: ${booked} booked; acceptance answer (202, or 200 when already decided) P50 / P99 ${pct(sortNum(acceptLatency), 50)} / ${pct(sortNum(acceptLatency), 99)} ms; last outcome ${(lastDecided - lastAccepted).toFixed(0)} ms after the last accepted request (target ≤ 5,000 ms).
 - Decided per second by the processor during the spike (first to last decision; bounded by the arrival rate): ${decidedPerSec.toFixed(0)}.
 - Decided per second draining a queue of ${Math.min(N, DRAIN)} filled while the processor was stopped (from its start, group join included, to the last decision): ${(Math.min(N, DRAIN) / (drainMs / 1000)).toFixed(0)}; the single-INSERT floor (one autocommit INSERT per booking, ${Math.min(CONCURRENCY, 20)} at once, no HTTP): ${floorPerSec.toFixed(0)}/s; ratio drain / floor ${(Math.min(N, DRAIN) / (drainMs / 1000) / floorPerSec).toFixed(2)}×.
 - Time to final outcome, rush: from the client's send to the processor's commit (\`decided_at\`), same clock.

@@ -51,7 +51,7 @@ import { commandRoutes } from './routes.ts';
 import { createKafka } from '../platform/kafka.ts';
 import { bookingRequestRoutes, DecisionListener } from './booking-request-route.ts';
 import { rushBooking } from './rush-booking.ts';
-import { RushModes } from './rush-modes.ts';
+import { databaseUnavailableAs503, RushModes } from './rush-modes.ts';
 import { RushQueue } from './rush-queue.ts';
 import { setRushMode } from './rush-route.ts';
 import { setRushRoute } from './route-specs.ts';
@@ -262,21 +262,25 @@ export function createApp(deps: CommandApiDeps): CommandApi {
     .route(setRushRoute.path)
     .post(
       requireRole(...setRushRoute.auth.roles),
-      setRushMode({ store: sealingReads(store, patients), idempotency, modes: rushModes, clock }),
+      databaseUnavailableAs503(
+        setRushMode({ store: sealingReads(store, patients), idempotency, modes: rushModes, clock }),
+      ),
     )
     .all(methodNotAllowed('POST'));
   app.use(bookingRequestRoutes({ pool, listener: decisions, topic: rushTopic, patients }));
   app.use(
     commandRoutes({
-      rushBooking: rushBooking({
-        pool,
-        modes: rushModes,
-        queue: rushQueue,
-        topic: rushTopic,
-        idempotency,
-        patients,
-        clock,
-      }),
+      rushBooking: databaseUnavailableAs503(
+        rushBooking({
+          pool,
+          modes: rushModes,
+          queue: rushQueue,
+          topic: rushTopic,
+          idempotency,
+          patients,
+          clock,
+        }),
+      ),
       commands,
       appointments,
       patients,

@@ -18,6 +18,7 @@ import type { RequestOutcome } from '../requests/request-message.ts';
 import { send } from './command-route.ts';
 import { bookingRequestRoute } from './route-specs.ts';
 import { methodNotAllowed } from './routes.ts';
+import { databaseUnavailableAs503 } from './rush-modes.ts';
 
 /** One LISTEN connection; resolves waiters by request id. Connects on first use, again after a loss. */
 export class DecisionListener {
@@ -110,7 +111,7 @@ export function bookingRequestRoutes(deps: BookingRequestRouteDeps): Router {
   const router = Router();
   router
     .route(bookingRequestRoute.path)
-    .get(requireRole(...bookingRequestRoute.auth.roles), getRequest(deps))
+    .get(requireRole(...bookingRequestRoute.auth.roles), databaseUnavailableAs503(getRequest(deps)))
     .all(methodNotAllowed('GET'));
   return router;
 }

@@ -5,7 +5,24 @@
  * other path, which is harmless: both paths decide on the stream with its revision check.
  */
 import { LRUCache } from 'lru-cache';
-import type { Queryable } from '../platform/pg.ts';
+import type { RequestHandler } from 'express';
+import { AppError } from '../platform/http/errors.ts';
+import { isDatabaseUnavailable, type Queryable } from '../platform/pg.ts';
+
+/** The database away: 503 with Retry-After, as every command answers (command-route.ts), never a 500. */
+export const databaseUnavailableAs503 =
+  (handler: RequestHandler): RequestHandler =>
+  async (req, res, next) => {
+    try {
+      await handler(req, res, next);
+    } catch (err) {
+      if (!isDatabaseUnavailable(err)) throw err;
+      throw new AppError('dependency_unavailable', 'The database is unavailable; retry later', {
+        cause: err,
+        headers: { 'Retry-After': '2' },
+      });
+    }
+  };
 
 export interface RushMode {
   enabled: boolean;

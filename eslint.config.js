@@ -26,6 +26,7 @@ const TOP_LEVEL = [
   'query-api',
   'notifications',
   'connectors',
+  'requests',
   'infra',
   'tests',
   'bench',

@@ -317,6 +317,50 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/schedules/{scheduleId}/rush': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Switch a schedule into or out of rush mode (bookings queued on Kafka, decided in order)
+     * @description In rush mode a booking is accepted at once (202 with a booking request to follow) and decided in arrival order, in batches, by the request processor. A hospital only for its own institution's schedules; switching to what it is records nothing.
+     *
+     *     Roles: hospital, admin.
+     */
+    post: operations['setRushMode'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/booking-requests/{requestId}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * A rush-mode booking request: queued (with its position), booked or rejected
+     * @description `wait` (seconds, up to 10) holds the answer until the request is decided or the time is up. Only the requesting patient, a hospital of the schedule's institution or an admin may read it. A final outcome carries the Booking-Checkpoint to read your write on the query API.
+     *
+     *     Roles: patient, hospital, admin.
+     */
+    get: operations['getBookingRequest'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/healthz': {
     parameters: {
       query?: never;
@@ -2134,6 +2178,39 @@ export interface operations {
             /** Format: date-time */
             slotStartsAt?: string;
             holdExpiresAt?: string | null;
+          };
+        };
+      };
+      /** @description Queued: the schedule is in rush mode; follow Location for the outcome */
+      202: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Path of the created resource. */
+          Location: string;
+          /** @description Position of the command's last event: send it to the query API to read your own write. */
+          'Booking-Checkpoint'?: string;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          /** @description Requests a patient may send per window (IETF RateLimit header fields draft; patients only). */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window. */
+          'RateLimit-Remaining'?: number;
+          /** @description Seconds until the window resets. */
+          'RateLimit-Reset'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            /** Format: uuid */
+            requestId: string;
+            /** Format: uuid */
+            scheduleId: string;
+            /** @constant */
+            status: 'queued';
+            position: number;
           };
         };
       };
@@ -7874,6 +7951,823 @@ export interface operations {
             status: 503;
             /** @enum {string} */
             code: 'system_overloaded';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+    };
+  };
+  setRushMode: {
+    parameters: {
+      query?: never;
+      header: {
+        /** @description Required on every command: 1-255 printable ASCII characters (e.g. a UUID), bare or as a quoted structured-field string. A retry with the same key and payload gets the first outcome back (Idempotent-Replayed: true); keys are kept per principal for 24 hours. */
+        'Idempotency-Key': string;
+        /** @description W3C trace context: honoured when valid (the request joins the trace), else a trace is started. */
+        traceparent?: string;
+      };
+      path: {
+        scheduleId: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': {
+          enabled: boolean;
+        };
+      };
+    };
+    responses: {
+      /** @description Switched (or already so) */
+      200: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Position of the command's last event: send it to the query API to read your own write. */
+          'Booking-Checkpoint'?: string;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          /** @description Requests a patient may send per window (IETF RateLimit header fields draft; patients only). */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window. */
+          'RateLimit-Remaining'?: number;
+          /** @description Seconds until the window resets. */
+          'RateLimit-Reset'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            /** Format: uuid */
+            scheduleId: string;
+            rush: boolean;
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`validation_failed`](/problems/validation_failed): Request validation failed. Fix the fields listed in invalid-params and send the request again. Only a changed request needs a new Idempotency-Key (the old key stays bound to the old payload).
+       *     - [`malformed_json`](/problems/malformed_json): Malformed JSON body. Send a well-formed JSON body with Content-Type: application/json. Only a changed request needs a new Idempotency-Key (the old key stays bound to the old payload).
+       *     - [`idempotency_key_missing`](/problems/idempotency_key_missing): Idempotency-Key header is required. Generate a key (a UUID) per logical request, send it, and reuse it when retrying that request.
+       *     - [`idempotency_key_invalid`](/problems/idempotency_key_invalid): Idempotency-Key header is malformed. Send a key of 1-255 printable ASCII characters, e.g. a UUID.
+       *     - [`bad_parameter`](/problems/bad_parameter): Invalid query parameter. Fix the parameters listed in invalid-params; use cursors only with the query that returned them.
+       */
+      400: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type:
+              | '/problems/validation_failed'
+              | '/problems/malformed_json'
+              | '/problems/idempotency_key_missing'
+              | '/problems/idempotency_key_invalid'
+              | '/problems/bad_parameter';
+            title: string;
+            /** @enum {integer} */
+            status: 400;
+            /** @enum {string} */
+            code:
+              | 'validation_failed'
+              | 'malformed_json'
+              | 'idempotency_key_missing'
+              | 'idempotency_key_invalid'
+              | 'bad_parameter';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`unauthenticated`](/problems/unauthenticated): Authentication required. Obtain a fresh HS256 JWT with sub, role, iss, aud, iat and exp, send it as Authorization: Bearer <token>, then retry.
+       */
+      401: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Bearer challenge (`Bearer realm="booking"`, with `error="invalid_token"` for a bad token). */
+          'WWW-Authenticate'?: string;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/unauthenticated';
+            title: string;
+            /** @enum {integer} */
+            status: 401;
+            /** @enum {string} */
+            code: 'unauthenticated';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`forbidden`](/problems/forbidden): Not allowed. Do not retry with the same token; act only for yourself, or use an account with the needed role.
+       */
+      403: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/forbidden';
+            title: string;
+            /** @enum {integer} */
+            status: 403;
+            /** @enum {string} */
+            code: 'forbidden';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`schedule_not_found`](/problems/schedule_not_found): Schedule not found. Check the schedule id (e.g. from GET /v1/doctors/{id}/schedules on the query API).
+       */
+      404: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/schedule_not_found';
+            title: string;
+            /** @enum {integer} */
+            status: 404;
+            /** @enum {string} */
+            code: 'schedule_not_found';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`idempotency_key_in_flight`](/problems/idempotency_key_in_flight): A request with this Idempotency-Key is still being processed. Wait Retry-After seconds and retry with the same key and payload: you will get that request's outcome. A retry of the same request may reuse its Idempotency-Key.
+       *     - [`concurrency_conflict`](/problems/concurrency_conflict): Concurrent modification, retry. Retry the same request shortly. A retry of the same request may reuse its Idempotency-Key.
+       *     - [`schedule_closed`](/problems/schedule_closed): Schedule is closed. Do not retry; offer another schedule.
+       */
+      409: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Seconds to wait before retrying. */
+          'Retry-After'?: number;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type:
+              | '/problems/idempotency_key_in_flight'
+              | '/problems/concurrency_conflict'
+              | '/problems/schedule_closed';
+            title: string;
+            /** @enum {integer} */
+            status: 409;
+            /** @enum {string} */
+            code: 'idempotency_key_in_flight' | 'concurrency_conflict' | 'schedule_closed';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`payload_too_large`](/problems/payload_too_large): Request body too large. Send a smaller body (commands are small JSON objects).
+       */
+      413: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/payload_too_large';
+            title: string;
+            /** @enum {integer} */
+            status: 413;
+            /** @enum {string} */
+            code: 'payload_too_large';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`unsupported_media_type`](/problems/unsupported_media_type): Unsupported media type. Send the body as UTF-8 JSON with Content-Type: application/json.
+       */
+      415: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/unsupported_media_type';
+            title: string;
+            /** @enum {integer} */
+            status: 415;
+            /** @enum {string} */
+            code: 'unsupported_media_type';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`idempotency_key_reused`](/problems/idempotency_key_reused): Idempotency-Key reused with a different payload. Send a new Idempotency-Key for a new request; reuse a key only to retry the very same request.
+       */
+      422: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/idempotency_key_reused';
+            title: string;
+            /** @enum {integer} */
+            status: 422;
+            /** @enum {string} */
+            code: 'idempotency_key_reused';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`too_many_requests`](/problems/too_many_requests): Too many requests. Wait Retry-After seconds, then retry. A retry of the same request may reuse its Idempotency-Key.
+       *     - [`flow_limited`](/problems/flow_limited): Request refused by flow control. Wait Retry-After seconds, then retry; slow down if it keeps happening. A retry of the same request may reuse its Idempotency-Key.
+       */
+      429: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Seconds to wait before retrying. */
+          'Retry-After'?: number;
+          /** @description Requests a patient may send per window (IETF RateLimit header fields draft; patients only). */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window. */
+          'RateLimit-Remaining'?: number;
+          /** @description Seconds until the window resets. */
+          'RateLimit-Reset'?: number;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/too_many_requests' | '/problems/flow_limited';
+            title: string;
+            /** @enum {integer} */
+            status: 429;
+            /** @enum {string} */
+            code: 'too_many_requests' | 'flow_limited';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`internal`](/problems/internal): Internal server error. Retry later (with the same Idempotency-Key for a command); report the traceId if it persists. A retry of the same request may reuse its Idempotency-Key.
+       */
+      500: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/internal';
+            title: string;
+            /** @enum {integer} */
+            status: 500;
+            /** @enum {string} */
+            code: 'internal';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`dependency_unavailable`](/problems/dependency_unavailable): A dependency is unavailable. Wait Retry-After seconds, then retry. A retry of the same request may reuse its Idempotency-Key.
+       *     - [`system_overloaded`](/problems/system_overloaded): The server is overloaded. Wait Retry-After seconds, then retry (another instance may answer at once). A retry of the same request may reuse its Idempotency-Key.
+       */
+      503: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Seconds to wait before retrying. */
+          'Retry-After'?: number;
+          /** @description `true` when this is the stored outcome of an earlier request with the same Idempotency-Key. */
+          'Idempotent-Replayed'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/dependency_unavailable' | '/problems/system_overloaded';
+            title: string;
+            /** @enum {integer} */
+            status: 503;
+            /** @enum {string} */
+            code: 'dependency_unavailable' | 'system_overloaded';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+    };
+  };
+  getBookingRequest: {
+    parameters: {
+      query?: {
+        wait?: number;
+      };
+      header?: {
+        /** @description W3C trace context: honoured when valid (the request joins the trace), else a trace is started. */
+        traceparent?: string;
+      };
+      path: {
+        requestId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The request */
+      200: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Position of the command's last event: send it to the query API to read your own write. */
+          'Booking-Checkpoint'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            /** Format: uuid */
+            requestId: string;
+            /** Format: uuid */
+            scheduleId: string;
+            /** @enum {string} */
+            status: 'queued' | 'booked' | 'rejected';
+            position?: number;
+            /** Format: uuid */
+            appointmentId?: string;
+            slot?: number;
+            slotStartsAt?: string;
+            holdExpiresAt?: string | null;
+            reason?: string;
+            detail?: string;
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`bad_parameter`](/problems/bad_parameter): Invalid query parameter. Fix the parameters listed in invalid-params; use cursors only with the query that returned them.
+       */
+      400: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/bad_parameter';
+            title: string;
+            /** @enum {integer} */
+            status: 400;
+            /** @enum {string} */
+            code: 'bad_parameter';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`unauthenticated`](/problems/unauthenticated): Authentication required. Obtain a fresh HS256 JWT with sub, role, iss, aud, iat and exp, send it as Authorization: Bearer <token>, then retry.
+       */
+      401: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Bearer challenge (`Bearer realm="booking"`, with `error="invalid_token"` for a bad token). */
+          'WWW-Authenticate'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/unauthenticated';
+            title: string;
+            /** @enum {integer} */
+            status: 401;
+            /** @enum {string} */
+            code: 'unauthenticated';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`forbidden`](/problems/forbidden): Not allowed. Do not retry with the same token; act only for yourself, or use an account with the needed role.
+       */
+      403: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/forbidden';
+            title: string;
+            /** @enum {integer} */
+            status: 403;
+            /** @enum {string} */
+            code: 'forbidden';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`not_found`](/problems/not_found): Resource not found. Check the path against the OpenAPI document (/openapi.json).
+       */
+      404: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/not_found';
+            title: string;
+            /** @enum {integer} */
+            status: 404;
+            /** @enum {string} */
+            code: 'not_found';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`flow_limited`](/problems/flow_limited): Request refused by flow control. Wait Retry-After seconds, then retry; slow down if it keeps happening. A retry of the same request may reuse its Idempotency-Key.
+       */
+      429: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Seconds to wait before retrying. */
+          'Retry-After'?: number;
+          /** @description Requests a patient may send per window (IETF RateLimit header fields draft; patients only). */
+          'RateLimit-Limit'?: number;
+          /** @description Requests left in the current window. */
+          'RateLimit-Remaining'?: number;
+          /** @description Seconds until the window resets. */
+          'RateLimit-Reset'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/flow_limited';
+            title: string;
+            /** @enum {integer} */
+            status: 429;
+            /** @enum {string} */
+            code: 'flow_limited';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`internal`](/problems/internal): Internal server error. Retry later (with the same Idempotency-Key for a command); report the traceId if it persists. A retry of the same request may reuse its Idempotency-Key.
+       */
+      500: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/internal';
+            title: string;
+            /** @enum {integer} */
+            status: 500;
+            /** @enum {string} */
+            code: 'internal';
+            detail?: string;
+            /** Format: uri-reference */
+            instance?: string;
+            traceId?: string;
+            'invalid-params'?: {
+              name: string;
+              reason: string;
+            }[];
+          };
+        };
+      };
+      /**
+       * @description Problem (RFC 9457):
+       *
+       *     - [`dependency_unavailable`](/problems/dependency_unavailable): A dependency is unavailable. Wait Retry-After seconds, then retry. A retry of the same request may reuse its Idempotency-Key.
+       *     - [`system_overloaded`](/problems/system_overloaded): The server is overloaded. Wait Retry-After seconds, then retry (another instance may answer at once). A retry of the same request may reuse its Idempotency-Key.
+       */
+      503: {
+        headers: {
+          /** @description W3C trace context of this request (a new span of the incoming trace); present when the service runs with OpenTelemetry and traced the request. */
+          traceparent?: string;
+          /** @description Trace id of this request (also the problem traceId): quote it when reporting. Present when the request was traced (not on fast-path cache hits). */
+          'X-Trace-Id'?: string;
+          /** @description Seconds to wait before retrying. */
+          'Retry-After'?: number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': {
+            /**
+             * Format: uri-reference
+             * @enum {string}
+             */
+            type: '/problems/dependency_unavailable' | '/problems/system_overloaded';
+            title: string;
+            /** @enum {integer} */
+            status: 503;
+            /** @enum {string} */
+            code: 'dependency_unavailable' | 'system_overloaded';
             detail?: string;
             /** Format: uri-reference */
             instance?: string;

@@ -48,6 +48,15 @@ import { PgPatientBookings } from './patient-bookings.ts';
 import { patientRuleOptionsOf, type SlotConfig, slotOptionsOf } from './slot-settings.ts';
 import { commandApiInfo, commandApiRoutes } from './route-specs.ts';
 import { commandRoutes } from './routes.ts';
+import { createKafka } from '../platform/kafka.ts';
+import { bookingRequestRoutes, DecisionListener } from './booking-request-route.ts';
+import { rushBooking } from './rush-booking.ts';
+import { databaseUnavailableAs503, RushModes } from './rush-modes.ts';
+import { RushQueue } from './rush-queue.ts';
+import { setRushMode } from './rush-route.ts';
+import { setRushRoute } from './route-specs.ts';
+import { requireRole } from '../platform/http/auth.ts';
+import { methodNotAllowed } from './routes.ts';
 
 export interface CommandApiDeps {
   pool: Pool;
@@ -55,7 +64,15 @@ export interface CommandApiDeps {
     Partial<
       Pick<
         Config,
-        'BOOKING_HORIZON_DAYS' | 'JWT_KEYS' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'JWT_MAX_TTL_SECONDS'
+        | 'BOOKING_HORIZON_DAYS'
+        | 'JWT_KEYS'
+        | 'JWT_ISSUER'
+        | 'JWT_AUDIENCE'
+        | 'JWT_MAX_TTL_SECONDS'
+        | 'KAFKA_BROKERS'
+        | 'KAFKA_CLIENT_ID'
+        | 'BOOKING_REQUESTS_TOPIC'
+        | 'RUSH_PRODUCE_TIMEOUT_MS'
       >
     > &
     SlotConfig;
@@ -229,8 +246,46 @@ export function createApp(deps: CommandApiDeps): CommandApi {
     leaseSeconds: deps.config.DEADLINE_LEASE_SECONDS ?? 30,
     ...(deps.deadlineBeforeFire ? { beforeFire: deps.deadlineBeforeFire } : {}),
   });
+  // Booking rush (docs/adr/0015): the switch, the queue's producer, the requests' read side.
+  const rushTopic = deps.config.BOOKING_REQUESTS_TOPIC ?? 'booking.requests';
+  const rushModes = new RushModes(pool);
+  const rushQueue = new RushQueue({
+    kafka: createKafka(
+      {
+        KAFKA_BROKERS: deps.config.KAFKA_BROKERS ?? ['127.0.0.1:9092'],
+        KAFKA_CLIENT_ID: deps.config.KAFKA_CLIENT_ID ?? 'booking-platform',
+      },
+      logger,
+      `${deps.config.KAFKA_CLIENT_ID ?? 'booking-platform'}-rush`,
+    ),
+    topic: rushTopic,
+    timeoutMs: deps.config.RUSH_PRODUCE_TIMEOUT_MS ?? 2_000,
+    logger,
+  });
+  const decisions = new DecisionListener(deps.pool.options.connectionString ?? '', logger);
+  app
+    .route(setRushRoute.path)
+    .post(
+      requireRole(...setRushRoute.auth.roles),
+      databaseUnavailableAs503(
+        setRushMode({ store: sealingReads(store, patients), idempotency, modes: rushModes, clock }),
+      ),
+    )
+    .all(methodNotAllowed('POST'));
+  app.use(bookingRequestRoutes({ pool, listener: decisions, topic: rushTopic, patients }));
   app.use(
     commandRoutes({
+      rushBooking: databaseUnavailableAs503(
+        rushBooking({
+          pool,
+          modes: rushModes,
+          queue: rushQueue,
+          topic: rushTopic,
+          idempotency,
+          patients,
+          clock,
+        }),
+      ),
       commands,
       appointments,
       patients,
@@ -270,6 +325,8 @@ export function createApp(deps: CommandApiDeps): CommandApi {
     close: () => {
       clearInterval(purgeTimer);
       inbound.stop();
+      void rushQueue.close();
+      void decisions.close();
     },
   };
 }

@@ -110,7 +110,13 @@ export interface CommandPorts<Tx> {
 }
 
 export interface CommandPathOptions {
-  retry?: { maxAttempts?: number; initialDelayMs?: number; maxDelayMs?: number };
+  /**
+   * A conflict is retried (jittered exponential backoff) until the command is decided or
+   * `deadlineMs` (default 10 s) passed since its first attempt; `maxAttempts` (default 1,000) only
+   * bounds a runaway. Two instances contending on one schedule thus answer with a decision
+   * (booked, schedule_full), not concurrency_conflict, while places are left (issue 17).
+   */
+  retry?: { maxAttempts?: number; initialDelayMs?: number; maxDelayMs?: number; deadlineMs?: number };
   /** Cache budget in appointments (plus one per stream). Default 200,000. */
   cacheSize?: number;
   onRetry?: () => void;
@@ -124,6 +130,8 @@ interface CommandPath<Tx> extends CommandPorts<Tx> {
   queue: KeyedQueue;
   /** Reruns an attempt that lost the optimistic check, with jittered exponential backoff. */
   retry: IPolicy;
+  /** How long a command keeps retrying conflicts before answering concurrency_conflict. */
+  deadlineMs: number;
   slots: SlotOptions;
 }
 
@@ -137,7 +145,7 @@ export interface Commands {
 
 export function createCommands<Tx>(ports: CommandPorts<Tx>, opts: CommandPathOptions = {}): Commands {
   const policy = retry(handleType(WrongExpectedRevisionError), {
-    maxAttempts: opts.retry?.maxAttempts ?? 6,
+    maxAttempts: opts.retry?.maxAttempts ?? 1_000,
     backoff: new ExponentialBackoff({
       initialDelay: opts.retry?.initialDelayMs ?? 5,
       maxDelay: opts.retry?.maxDelayMs ?? 200,
@@ -149,6 +157,7 @@ export function createCommands<Tx>(ports: CommandPorts<Tx>, opts: CommandPathOpt
     states: new ScheduleStates(opts.cacheSize),
     queue: new KeyedQueue(),
     retry: policy,
+    deadlineMs: opts.retry?.deadlineMs ?? 10_000,
     slots: opts.slots ?? defaultSlotOptions,
   };
   return {
@@ -162,10 +171,20 @@ export function createCommands<Tx>(ports: CommandPorts<Tx>, opts: CommandPathOpt
 /** Runs the command and returns the outcome it committed with its key (a response or a problem). */
 async function executeCommand<Tx>(path: CommandPath<Tx>, req: CommandRequest): Promise<StoredOutcome> {
   const result = await path.queue.run(req.streamId, async () => {
+    const deadline = Date.now() + path.deadlineMs;
     try {
-      return await path.retry.execute(() => attempt(path, req));
+      return await path.retry.execute(async () => {
+        try {
+          return await attempt(path, req);
+        } catch (err) {
+          // Past the deadline a conflict is no longer retried: the policy does not handle it.
+          if (err instanceof WrongExpectedRevisionError && Date.now() >= deadline)
+            throw new ConflictDeadlineError(err);
+          throw err;
+        }
+      });
     } catch (err) {
-      if (!(err instanceof WrongExpectedRevisionError)) throw err;
+      if (!(err instanceof WrongExpectedRevisionError) && !(err instanceof ConflictDeadlineError)) throw err;
       throw new AppError('concurrency_conflict', 'The schedule kept changing; retry the request', {
         cause: err,
         headers: { 'Retry-After': '1' },
@@ -175,6 +194,13 @@ async function executeCommand<Tx>(path: CommandPath<Tx>, req: CommandRequest): P
   // An outcome that writes nothing but the key is stored after leaving the stream's queue: the
   // next command on the stream need not wait for it.
   return 'committed' in result ? result.committed : completeAlone(path, req, result.keyOnly);
+}
+
+class ConflictDeadlineError extends Error {
+  constructor(cause: WrongExpectedRevisionError) {
+    super(`still conflicting at the deadline: ${cause.message}`, { cause });
+    this.name = 'ConflictDeadlineError';
+  }
 }
 
 async function attempt<Tx>(path: CommandPath<Tx>, req: CommandRequest): Promise<Decided> {

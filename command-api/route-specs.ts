@@ -17,6 +17,12 @@ import {
   auditPage,
   auditQuery,
   bookAppointmentBody,
+  bookingQueued,
+  bookingRequest,
+  bookingRequestParams,
+  bookingRequestQuery,
+  rushSet,
+  setRushBody,
   cancelAppointmentBody,
   capacityChanged,
   changeCapacityBody,
@@ -155,7 +161,10 @@ export const bookAppointmentRoute = defineRoute({
   auth: { roles: ANYONE },
   params: noParams,
   body: bookAppointmentBody,
-  responses: { 201: reply('Booked', appointmentBooked, true) },
+  responses: {
+    201: reply('Booked', appointmentBooked, true),
+    202: reply('Queued: the schedule is in rush mode; follow Location for the outcome', bookingQueued, true),
+  },
   problems: [
     ...COMMON_PROBLEMS,
     'schedule_not_found',
@@ -340,6 +349,49 @@ export const auditRoute = defineRoute({
   ],
 });
 
+export const setRushRoute = defineRoute({
+  ...command,
+  method: 'post',
+  path: '/v1/schedules/:scheduleId/rush',
+  operationId: 'setRushMode',
+  summary: 'Switch a schedule into or out of rush mode (bookings queued on Kafka, decided in order)',
+  description:
+    "In rush mode a booking is accepted at once (202 with a booking request to follow) and decided in arrival order, in batches, by the request processor. A hospital only for its own institution's schedules; switching to what it is records nothing.",
+  tag: 'schedules',
+  auth: { roles: STAFF },
+  params: scheduleParams,
+  body: setRushBody,
+  responses: { 200: reply('Switched (or already so)', rushSet) },
+  problems: [...COMMON_PROBLEMS, ...PATH_PROBLEMS, 'schedule_not_found', 'schedule_closed'],
+});
+
+export const bookingRequestRoute = defineRoute({
+  method: 'get',
+  path: '/v1/booking-requests/:requestId',
+  operationId: 'getBookingRequest',
+  summary: 'A rush-mode booking request: queued (with its position), booked or rejected',
+  description:
+    "`wait` (seconds, up to 10) holds the answer until the request is decided or the time is up. Only the requesting patient, a hospital of the schedule's institution or an admin may read it. A final outcome carries the Booking-Checkpoint to read your write on the query API.",
+  tag: 'appointments',
+  auth: { roles: ANYONE },
+  requestHeaders: [{ name: 'traceparent' }],
+  params: bookingRequestParams,
+  query: bookingRequestQuery,
+  responses: {
+    200: { description: 'The request', body: bookingRequest, headers: ['Booking-Checkpoint'] },
+  },
+  problems: [
+    'bad_parameter',
+    'unauthenticated',
+    'forbidden',
+    'not_found',
+    'flow_limited',
+    'internal',
+    'dependency_unavailable',
+    'system_overloaded',
+  ],
+});
+
 export const commandApiRoutes: readonly RouteSpec[] = [
   openScheduleRoute,
   changeCapacityRoute,
@@ -354,6 +406,8 @@ export const commandApiRoutes: readonly RouteSpec[] = [
   forgetPatientRoute,
   auditRoute,
   ...flowAdminRoutes,
+  setRushRoute,
+  bookingRequestRoute,
 ];
 
 export const commandApiInfo = {

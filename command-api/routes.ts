@@ -36,6 +36,8 @@ export interface RoutesDeps extends CommandRouteDeps {
   catalog: CatalogDirectory;
   /** Days after the hospital's today a schedule may be opened for (BOOKING_HORIZON_DAYS). */
   bookingHorizonDays: number;
+  /** Rush mode (rush-booking.ts): takes a booking for a rush schedule, passes any other on. */
+  rushBooking?: RequestHandler;
 }
 
 export const methodNotAllowed =
@@ -49,16 +51,19 @@ export const methodNotAllowed =
 /** The command routes, by their full paths (the app mounts authentication and body parsing on /v1). */
 export function commandRoutes(deps: RoutesDeps): Router {
   const router = Router();
-  const post = <BS extends z.ZodType, PS extends z.ZodType>(spec: CommandRouteSpec<BS, PS>) => {
+  const post = <BS extends z.ZodType, PS extends z.ZodType>(
+    spec: CommandRouteSpec<BS, PS>,
+    ...before: RequestHandler[]
+  ) => {
     router
       .route(spec.route.path)
-      .post(requireRole(...spec.route.auth.roles), commandRoute(deps, spec))
+      .post(requireRole(...spec.route.auth.roles), ...before, commandRoute(deps, spec))
       .all(methodNotAllowed('POST'));
   };
   post(openSchedule(deps));
   post(changeCapacity);
   post(closeSchedule);
-  post(bookAppointment(deps.ids, deps.patients));
+  post(bookAppointment(deps.ids, deps.patients), ...(deps.rushBooking ? [deps.rushBooking] : []));
   post(cancelAppointment(deps.appointments, deps.patients));
   post(confirmPayment(deps.appointments));
   post(joinWaitlist(deps.ids, deps.patients));

@@ -204,3 +204,32 @@ export const auditPage = z.strictObject({
   ),
   nextCursor: z.string().nullable().describe('Cursor of the next (older) page; null on the last page'),
 });
+
+// Booking rush (docs/adr/0015).
+export const setRushBody = z.strictObject({ enabled: z.boolean() });
+export const rushSet = z.strictObject({ scheduleId: z.uuid(), rush: z.boolean() });
+export const bookingQueued = z.strictObject({
+  requestId: z.uuid(),
+  scheduleId: z.uuid(),
+  status: z.literal('queued'),
+  /** Requests ahead of this one in its partition of the queue, plus one. */
+  position: z.number().int().positive(),
+});
+export const bookingRequestParams = z.strictObject({ requestId: z.uuid() });
+export const bookingRequestQuery = z.strictObject({
+  /** Seconds to wait for a final outcome (long poll); 0 answers at once. */
+  wait: z.coerce.number().int().min(0).max(10).default(0),
+});
+export const bookingRequest = z.strictObject({
+  requestId: z.uuid(),
+  scheduleId: z.uuid(),
+  status: z.enum(['queued', 'booked', 'rejected']),
+  position: z.number().int().positive().optional(),
+  appointmentId: z.uuid().optional(),
+  slot: z.number().int().positive().optional(),
+  slotStartsAt: z.string().optional(),
+  holdExpiresAt: z.string().nullable().optional(),
+  /** Rejected: the problem code (schedule_full, already_booked, schedule_closed, …). */
+  reason: z.string().optional(),
+  detail: z.string().optional(),
+});

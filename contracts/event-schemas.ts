@@ -15,6 +15,7 @@
 import { z } from 'zod';
 import { scheduleEventUpcasters } from '../domain/event-versions.ts';
 import { latestPatientEventVersions, patientEventSchemas } from '../domain/patient-events.ts';
+import { latestRushEventVersions, rushEventSchemas } from '../domain/rush.ts';
 import { scheduleEventTypes } from '../domain/schedule-events.ts';
 import { latestSlotEventVersions, slotEventSchemas } from '../domain/slot-events.ts';
 import { publishedEnvelopeSchema, publishedHeadersSchema } from '../projections/relay/event-message.ts';
@@ -37,6 +38,12 @@ export const eventVersions = (): { type: string; version: number; schema: z.ZodT
   ...Object.entries(slotEventSchemas).map(([type, schema]) => ({
     type,
     version: latestSlotEventVersions[type as keyof typeof latestSlotEventVersions],
+    schema,
+  })),
+  // Rush mode of a schedule (schedule streams, docs/adr/0015): v1.
+  ...Object.entries(rushEventSchemas).map(([type, schema]) => ({
+    type,
+    version: latestRushEventVersions[type as keyof typeof latestRushEventVersions],
     schema,
   })),
   // A patient's own stream (`patient-<ref>`, docs/adr/0010): one version each so far.

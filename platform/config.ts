@@ -230,6 +230,14 @@ export const configSchema = z
     HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
     /** An idle keep-alive connection is closed after this long (behind a load balancer: above its idle timeout). */
     HTTP_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
+    /** Booking rush (docs/adr/0015): the topic rush-mode bookings are queued on, keyed by schedule id. */
+    BOOKING_REQUESTS_TOPIC: z.string().min(1).default('booking.requests'),
+    /** The request processor's consumer group (requests/): partitions are shared among its members. */
+    REQUEST_PROCESSOR_GROUP: z.string().min(1).default('booking-request-processor'),
+    /** Most requests the processor decides in one transaction (one durable commit). */
+    REQUEST_BATCH_MAX: z.coerce.number().int().min(1).max(10_000).default(500),
+    /** A rush-mode booking gets 503 + Retry-After when Kafka has not acknowledged it within this long. */
+    RUSH_PRODUCE_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(2_000),
   })
   .superRefine((c, ctx) => {
     if (c.HTTP_HEADERS_TIMEOUT_MS > c.HTTP_REQUEST_TIMEOUT_MS) {

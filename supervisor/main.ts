@@ -67,6 +67,8 @@ const services: ServiceSpec[] = [
     entry: 'notifications/main.ts',
     baseUrl: `http://${urlHost}:${config.NOTIFICATIONS_PORT}`,
   },
+  // Booking rush (docs/adr/0015): no HTTP port; the supervisor restarts it when it exits.
+  { name: 'request-processor', entry: 'requests/main.ts' },
 ];
 
 const children = new Map<string, ChildProcess>();

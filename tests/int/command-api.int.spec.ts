@@ -136,7 +136,10 @@ describe('POST /v1/appointments', () => {
       [patientId],
     );
     const patientRef = keys[0]!.patient_ref;
-    expect(booked?.data).toMatchObject({ appointmentId: data!.appointmentId, patientRef });
+    expect(booked?.data).toMatchObject({
+      appointmentId: (data as { appointmentId: string }).appointmentId,
+      patientRef,
+    });
     expect(JSON.stringify([booked?.data, booked?.metadata])).not.toContain(patientId);
     // Trace headers and the trace metadata (correlationId, traceparent) come from the OpenTelemetry
     // SDK, which this in-process API runs without: tests/int/tracing.e2e.spec.ts checks them.
@@ -146,7 +149,7 @@ describe('POST /v1/appointments', () => {
     });
     const indexed = await h.pool.query(
       'SELECT stream_id, patient_ref FROM appointment_index WHERE appointment_id = $1',
-      [data!.appointmentId],
+      [(data as { appointmentId: string }).appointmentId],
     );
     expect(indexed.rows).toEqual([{ stream_id: scheduleStreamName(scheduleId), patient_ref: patientRef }]);
   });
@@ -206,11 +209,13 @@ describe('POST /v1/appointments/{id}/cancel', () => {
     const patient = await h.clientFor({ sub: patientId, role: 'patient' });
     const bookOne = async () =>
       (
-        await patient.POST('/v1/appointments', {
-          params: { header: { 'Idempotency-Key': newKey() } },
-          body: { scheduleId, patientId },
-        })
-      ).data!.appointmentId;
+        (
+          await patient.POST('/v1/appointments', {
+            params: { header: { 'Idempotency-Key': newKey() } },
+            body: { scheduleId, patientId },
+          })
+        ).data as { appointmentId: string }
+      ).appointmentId;
     const cancel = (appointmentId: string, body?: { reason: string }) =>
       patient.POST('/v1/appointments/{appointmentId}/cancel', {
         params: { path: { appointmentId }, header: { 'Idempotency-Key': newKey() } },

@@ -38,5 +38,7 @@ export function runEnvironment(tag: string, databaseUrl: string): Record<string,
     CATALOG_GROUP_PREFIX: `${tag}catalog`,
     KAFKA_CLIENT_ID: `${tag}tests`,
     FLOW_RULES_KEY: `${tag}flow:rules`,
+    BOOKING_REQUESTS_TOPIC: `${tag}booking.requests`,
+    REQUEST_PROCESSOR_GROUP: `${tag}requests`,
   };
 }

@@ -1,0 +1,127 @@
+/**
+ * Starts the request processor (docs/adr/0015): a kafkajs consumer group on BOOKING_REQUESTS_TOPIC
+ * whose members share the partitions; each partition's requests are taken in offset order, in
+ * chunks of up to REQUEST_BATCH_MAX, and each chunk is decided and committed in one transaction
+ * (batch-writer.ts). The consumer's offset is committed only after a chunk's transaction, so a
+ * crash redelivers at most what was not yet decided, and what was decided is skipped.
+ * Used by main.ts and by the tests alike.
+ */
+import type { Consumer, EachBatchPayload } from 'kafkajs';
+import { patientRuleOptionsOf, slotOptionsOf } from '../command-api/slot-settings.ts';
+import { PgPatientBookings } from '../command-api/patient-bookings.ts';
+import type { Config } from '../platform/config.ts';
+import { requirePostgresEventStore } from '../platform/event-store/index.ts';
+import { PgEventStore } from '../platform/event-store/pg-event-store.ts';
+import { createKafka, ensureTopics } from '../platform/kafka.ts';
+import { sealingReads } from '../platform/legacy-patients.ts';
+import { createLogger, type Logger } from '../platform/logger.ts';
+import { patientVault } from '../platform/patient-vault.ts';
+import { createPool, type Pool } from '../platform/pg.ts';
+import { type ChunkItem, createBatchWriter } from './batch-writer.ts';
+import { parseBookingRequest } from './request-message.ts';
+
+export interface RequestProcessorOptions {
+  config: Config;
+  logger?: Logger;
+  /** A pool owned by the caller (stop does not end it). */
+  pool?: Pool;
+  /** Apply pending migrations first. Default true. */
+  migrate?: boolean;
+  /** Partitions decided at once by this member. Default 3. */
+  partitionsConcurrently?: number;
+}
+
+export interface RequestProcessorHandle {
+  /** Resolves once the consumer joined its group. */
+  readonly ready: Promise<void>;
+  /** Requests decided (booked or rejected) by this member so far. */
+  decided(): number;
+  stop(): Promise<void>;
+}
+
+export async function startRequestProcessor(opts: RequestProcessorOptions): Promise<RequestProcessorHandle> {
+  const { config } = opts;
+  requirePostgresEventStore(
+    config,
+    'the request processor',
+    'a batch is decided and committed in one PostgreSQL transaction',
+  );
+  const logger = opts.logger ?? createLogger('requests', config.LOG_LEVEL);
+  if (opts.migrate ?? true) {
+    const { migrate } = await import('../infra/migrate.ts');
+    await migrate(config.DATABASE_URL, (message) => logger.info(message));
+  }
+  const pool = opts.pool ?? createPool(config, { applicationName: 'request-processor', logger });
+  const store = new PgEventStore(pool);
+  const writer = createBatchWriter({
+    pool,
+    // Streams are read through the vault, as the command API reads them (v1 events reach the decider as v2).
+    store: sealingReads(store, patientVault(pool, config)),
+    patients: new PgPatientBookings(pool, patientRuleOptionsOf(config)),
+    slots: slotOptionsOf(config),
+  });
+  const topic = config.BOOKING_REQUESTS_TOPIC;
+  const kafka = createKafka(config, logger, `${config.KAFKA_CLIENT_ID}-requests`);
+  const admin = kafka.admin();
+  await admin.connect();
+  await ensureTopics(admin, [{ topic, numPartitions: 6, replicationFactor: 1 }]).finally(() =>
+    admin.disconnect(),
+  );
+
+  let decided = 0;
+  const consumer: Consumer = kafka.consumer({
+    groupId: config.REQUEST_PROCESSOR_GROUP,
+    sessionTimeout: 10_000,
+    heartbeatInterval: 1_000,
+    maxWaitTimeInMs: 50,
+  });
+  const joined = new Promise<void>((resolve) => {
+    consumer.on(consumer.events.GROUP_JOIN, () => resolve());
+  });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+
+  const eachBatch = async (payload: EachBatchPayload) => {
+    const { batch } = payload;
+    const items: ChunkItem[] = [];
+    const skipped: string[] = [];
+    for (const m of batch.messages) {
+      const message = parseBookingRequest(m.value);
+      if (message) items.push({ offset: m.offset, message });
+      else skipped.push(m.offset);
+    }
+    if (skipped.length > 0)
+      logger.warn(
+        { partition: batch.partition, offsets: skipped },
+        'skipped records that are not booking requests',
+      );
+    for (let i = 0; i < items.length; i += config.REQUEST_BATCH_MAX) {
+      if (!payload.isRunning() || payload.isStale()) return;
+      const chunk = items.slice(i, i + config.REQUEST_BATCH_MAX);
+      const result = await writer.decide(batch.topic, batch.partition, chunk);
+      decided += result.decided;
+      logger.debug({ partition: batch.partition, ...result }, 'chunk decided');
+      payload.resolveOffset(chunk.at(-1)!.offset);
+      await payload.heartbeat();
+    }
+    if (items.length === 0 && batch.messages.length > 0) payload.resolveOffset(batch.lastOffset());
+    await payload.commitOffsetsIfNecessary();
+  };
+  await consumer.run({
+    eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently: opts.partitionsConcurrently ?? 3,
+    eachBatch,
+  });
+  logger.info({ topic, group: config.REQUEST_PROCESSOR_GROUP }, 'request processor running');
+
+  let stopping: Promise<void> | undefined;
+  return {
+    ready: joined,
+    decided: () => decided,
+    stop: () =>
+      (stopping ??= (async () => {
+        await consumer.disconnect();
+        if (!opts.pool) await pool.end();
+      })()),
+  };
+}

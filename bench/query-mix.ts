@@ -5,7 +5,7 @@
  * while catalog rows change through PostgreSQL (CDC invalidates the caches), against
  *   ceiling  a bare node:http server answering each URL's exact bytes (same mean size)
  *   naive    Express with one Redis GET + JSON parse/stringify per request
- *   ours     the query API, with its default flow rules and tracing as in production
+ *   ours     the query API, with its default flow rules (less per-client budgets: one generator stands for many clients) and tracing as in production
  *            (telemetry preload, parent-based 10 % sampling, spans to the local Zipkin)
  * side by side in one run, rounds interleaved. `--searches N` adds N distinct searches to the URL
  * set and measures that mix too. `--soak <minutes>` then keeps ours under the mix and samples its
@@ -404,7 +404,7 @@ function header(o: MixOptions, c: Context, title: string, command: string): stri
     `- URLs: ${c.sample.cities.length} cities' homepages (each also with campaign tags), first and second list pages (cursor), ${c.sample.institutionIds.length} institution pages and their departments, ${c.sample.doctorIds.length} doctors' schedules${o.searches ? `; with searches: ${c.sample.searches.length} distinct searches added` : ''}; popularity Zipf (s = ${o.zipf}) over the shuffled set`,
     `- Catalog changes during the runs: ${c.changes.perSecond.toFixed(1)} rows/s through PostgreSQL (${c.changes.changed} updates of institutions, departments and doctors, ${c.changes.skipped} ticks skipped while one was in flight), ${c.changes.appliedPerSecond.toFixed(1)} change events/s applied to Redis by CDC`,
     `- Load: autocannon, ${o.connections} connections, ${o.duration} s per run after a 3 s warm-up, ${o.rounds} rounds interleaved (ceiling, naive, ours); each server in its own process; LOG_LEVEL=warn`,
-    `- ours: the query API with its default flow rules and the telemetry preload as in production (parent-based 10 % sampling, spans to Zipkin)`,
+    `- ours: the query API with its default flow rules (per-client budgets lifted: one load generator stands for many patients) and the telemetry preload as in production (parent-based 10 % sampling, spans to Zipkin)`,
     `- Host load average before: ${c.load0}; after: ${load()}${o.note ? `; also running: ${o.note}` : ''}`,
     '',
   ];

@@ -10,6 +10,8 @@ import { createServer } from 'node:http';
 import express from 'express';
 import { Redis } from 'ioredis';
 import { loadConfig } from '../platform/config.ts';
+import { defaultFlowRules } from '../platform/flow/default-rules.ts';
+import type { FlowRules } from '../platform/flow/rules.ts';
 import { parseQueryApiConfig } from '../query-api/config.ts';
 import { startQueryApi } from '../query-api/start.ts';
 
@@ -70,12 +72,26 @@ switch (kind) {
       searchAlias: env('BENCH_SEARCH_ALIAS'),
       readModelRoot: env('BENCH_READ_MODEL_ROOT'),
       ...(process.env.BENCH_ADMIN_PORT ? { adminPort: Number(process.env.BENCH_ADMIN_PORT) } : {}),
+      flowRules: benchFlowRules(),
     });
     break;
   }
   default:
     throw new Error(`unknown server kind ${kind}`);
 }
+/**
+ * The default rules, given rather than read from the environment's live key (a bench must not see
+ * an operator's rules), without per-client budgets: the one load generator stands for many
+ * patients, and a budget on its address would refuse the bench itself (the search mix got 429s).
+ */
+function benchFlowRules(): FlowRules {
+  const rules = defaultFlowRules();
+  const resources = Object.fromEntries(
+    Object.entries(rules.resources).map(([name, list]) => [name, list.filter((r) => r.kind !== 'hot-param')]),
+  );
+  return { ...rules, resources };
+}
+
 // A normal exit on SIGTERM, so a server started with --cpu-prof (BENCH_PROFILE_DIR) writes its profile.
 process.on('SIGTERM', () => process.exit(0));
 process.send?.('ready');

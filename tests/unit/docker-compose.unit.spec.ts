@@ -31,7 +31,16 @@ const ENGINES = [
   'redis',
   'zipkin',
 ];
-const PLATFORM = ['migrate', 'connector', 'command-api', 'query-api', 'projections', 'catalog-projections'];
+const PLATFORM = [
+  'migrate',
+  'connector',
+  'command-api',
+  'query-api',
+  'projections',
+  'catalog-projections',
+  'request-processor',
+  'notifications',
+];
 const hostPorts = (s: Service) => (s.ports ?? []).map((p) => Number(p.split(':')[0]));
 
 describe('infra/docker-compose.yml', () => {

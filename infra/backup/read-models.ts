@@ -47,11 +47,12 @@ export async function storeCounts(pool: Pool): Promise<Counts> {
   return { schedules: Number(rows[0]!.s), appointments: Number(rows[0]!.a) };
 }
 
+/** Documents are hashes: `schedule:*` also matches a schedule's day-list zset (`schedule:{id}:appointments`). */
 async function countKeys(redis: Redis, pattern: string): Promise<number> {
   let cursor = '0';
   let n = 0;
   do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000, 'TYPE', 'hash');
     cursor = next;
     n += keys.length;
   } while (cursor !== '0');

@@ -14,10 +14,11 @@ export const DEFAULT_FLOW_RULES_INPUT: FlowRulesInput = {
     maxInFlight: 4096,
     bbr: true,
     bbrTriggerDelayMs: 100,
-    // Half a default pool (PG_POOL_MAX 20) waiting for a connection: the command API is saturated.
-    bbrTriggerQueued: 10,
-    // A cold process (no throughput sample yet) still admits a pool's worth at once.
-    bbrMinInFlight: 20,
+    // The pool-queue trigger stays off by default: at 10 queued (with a floor of 20 in flight) it
+    // cut the closed-loop booking benchmark (50 connections, pool 20) from 0.62× to 0.28× Emmett,
+    // shedding 35–40% of requests (bench/results/overload.md, ADR 0011). Opt in per environment.
+    bbrTriggerQueued: null,
+    bbrMinInFlight: 8,
     maxEventLoopDelayMs: 500,
   },
   resources: {

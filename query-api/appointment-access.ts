@@ -63,6 +63,21 @@ export class AppointmentAccess {
     return within(await this.#head.value);
   }
 
+  /**
+   * The stream of the event at `checkpoint` (its global position, the checkpoint's second part);
+   * undefined when no such event exists. Lets a read that spans streams judge the one write the
+   * client asked about, not whichever of its streams happens to be further.
+   */
+  async streamAt(checkpoint: Checkpoint): Promise<string | undefined> {
+    const [, position] = checkpointParts(checkpoint);
+    const { rows } = await this.#db.query<{ stream_id: string }>({
+      name: 'query_stream_at_checkpoint',
+      text: 'SELECT stream_id FROM events WHERE global_position = $1',
+      values: [position.toString()],
+    });
+    return rows[0]?.stream_id;
+  }
+
   /** The patient's reference; undefined when they have no key (never booked, or forgotten). */
   patientRefOf(patientId: string): Promise<string | undefined> {
     return this.#vault.refFor(patientId, { create: false });

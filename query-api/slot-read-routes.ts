@@ -15,6 +15,7 @@ import { decodeCursor, encodeCursor, queryFingerprint } from './cursor.ts';
 import { Deps, guardRedis } from './read-models/redis-reads.ts';
 import type { SlotReader } from './read-models/slot-reader.ts';
 import { type ListPosition } from './read-models/slot-reader.ts';
+import { scheduleStreamName } from '../domain/schedule.ts';
 import { CHECKPOINT_HEADER, loadUntil, reached, requestedCheckpoint } from './read-your-writes.ts';
 import { dayListRoute, patientAppointmentsRoute, scheduleSlotsRoute } from './route-specs.ts';
 import type { RouteDeps } from './routes.ts';
@@ -35,6 +36,13 @@ const DAY_MS = 86_400_000;
 export type SlotReadDeps = Pick<RouteDeps, 'config' | 'jwt' | 'appointments' | 'clock'> & {
   slots: SlotReader;
 };
+
+/** Which schedule's checkpoint decides whether the patient's list shows the write at `checkpoint`. */
+async function judgeOf(deps: SlotReadDeps, checkpoint: string): Promise<'list' | { scheduleId: string }> {
+  const stream = await guardPostgres(() => deps.appointments.streamAt(checkpoint));
+  const prefix = scheduleStreamName('');
+  return stream?.startsWith(prefix) ? { scheduleId: stream.slice(prefix.length) } : 'list';
+}
 
 /** Sends a read-your-writes answer: never cached, marked when the checkpoint was not reached. */
 function sendFresh(res: Response, body: unknown, fresh: boolean, cacheControl = 'no-store'): void {
@@ -101,9 +109,13 @@ export function registerSlotReadRoutes(router: Router, deps: SlotReadDeps, cache
       sendFresh(res, { items: [], limit: q.limit, nextCursor: null }, true, 'private, no-store');
       return;
     }
+    // The list spans schedules projected in parallel (one Kafka partition each): the write asked
+    // about is visible once ITS schedule reached the checkpoint; another schedule being further
+    // says nothing about it. A checkpoint of no schedule's event falls back to the whole list.
+    const judge = checkpoint ? await judgeOf(deps, checkpoint) : 'page';
     const { value, fresh } = await guardRedis(() =>
       loadUntil(
-        () => slots.patientPage(ref, after, q.limit, new Deps(), checkpoint !== undefined),
+        () => slots.patientPage(ref, after, q.limit, new Deps(), judge),
         (page) => !checkpoint || page.checkpoints.some((cp) => reached(cp, checkpoint)),
         checkpoint ? wait : 0,
       ),

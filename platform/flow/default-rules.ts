@@ -15,7 +15,7 @@ export const DEFAULT_FLOW_RULES_INPUT: FlowRulesInput = {
     bbr: true,
     bbrTriggerDelayMs: 100,
     // The pool-queue trigger stays off by default: at 10 queued (with a floor of 20 in flight) it
-    // cut the closed-loop booking benchmark (50 connections, pool 20) from 0.62× to 0.28× Emmett,
+    // cut the closed-loop booking benchmark (50 connections, pool 20) from about 0.5× to 0.28× Emmett,
     // shedding 35–40% of requests (bench/results/overload.md, ADR 0011). Opt in per environment.
     bbrTriggerQueued: null,
     bbrMinInFlight: 8,

@@ -105,7 +105,8 @@ export class SlotReader {
     after: ListPosition | undefined,
     limit: number,
     deps: Deps,
-    everySchedule = false,
+    /** Whose checkpoints to return: none, every schedule of the list, or the one a write went to. */
+    judge: 'page' | 'list' | { scheduleId: string } = 'page',
   ): Promise<PatientPage> {
     const ks = await this.keys(deps);
     const list = ks.patientAppointments(patientRef);
@@ -116,9 +117,12 @@ export class SlotReader {
       for (const e of page) p.hgetall(ks.appointment(e.id));
     })) as Record<string, string>[];
     const items = hashes.map(listed).filter((a): a is ListedAppointment => a !== null);
-    const scheduleIds = everySchedule
-      ? await this.#scheduleIdsOf(ks, list)
-      : [...new Set(items.map((a) => a.scheduleId))];
+    const scheduleIds =
+      judge === 'page'
+        ? [...new Set(items.map((a) => a.scheduleId))]
+        : judge === 'list'
+          ? await this.#scheduleIdsOf(ks, list)
+          : [judge.scheduleId];
     const cps = (await execPipeline(this.redis, (p) => {
       for (const id of scheduleIds) p.hget(ks.schedule(id), 'cp');
     })) as (string | null)[];

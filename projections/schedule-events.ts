@@ -8,11 +8,18 @@
  *    this build does not know (a newer producer) is `poison`: never guessed at (docs/adr/0009).
  * The schemas are the domain's own (domain/schedule-events.ts): one definition of each event.
  */
+import type { z } from 'zod';
 import { upcastScheduleEvent } from '../domain/event-versions.ts';
 import { isScheduleEventType, type ScheduleEvent, scheduleEventSchemas } from '../domain/schedule.ts';
 import type { EventEnvelope } from './relay/event-message.ts';
 
 export const SCHEDULE_STREAM_PREFIX = 'schedule-';
+
+/** Why an event is poison when its data fails its schema: each failing path and message. */
+export const schemaMismatch = (type: string, error: z.ZodError): string =>
+  `${type} data does not match its schema: ${error.issues
+    .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
+    .join('; ')}`;
 
 export type ParsedScheduleEvent =
   | { kind: 'schedule'; event: ScheduleEvent }
@@ -31,14 +38,7 @@ export function parseScheduleEvent(
   const upcast = upcastScheduleEvent(envelope);
   if (!upcast.ok) return { kind: 'poison', reason: upcast.reason };
   const parsed = scheduleEventSchemas[envelope.type].safeParse(upcast.data);
-  if (!parsed.success) {
-    return {
-      kind: 'poison',
-      reason: `${envelope.type} data does not match its schema: ${parsed.error.issues
-        .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
-        .join('; ')}`,
-    };
-  }
+  if (!parsed.success) return { kind: 'poison', reason: schemaMismatch(envelope.type, parsed.error) };
   // The domain's event types are derived from these very schemas (domain/schedule-events.ts); the
   // cast only pairs `type` with its `data`, which TypeScript cannot correlate through the index.
   return { kind: 'schedule', event: { type: envelope.type, data: parsed.data } as ScheduleEvent };

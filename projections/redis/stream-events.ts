@@ -8,7 +8,7 @@ import { recordedSchemaVersion } from '../../domain/event-versions.ts';
 import { isSlotEventType, latestSlotEventVersions, slotEventSchemas } from '../../domain/slot-events.ts';
 import type { ScheduleStreamEvent } from '../../domain/slot-state.ts';
 import type { EventEnvelope } from '../relay/event-message.ts';
-import { parseScheduleEvent, SCHEDULE_STREAM_PREFIX } from '../schedule-events.ts';
+import { parseScheduleEvent, SCHEDULE_STREAM_PREFIX, schemaMismatch } from '../schedule-events.ts';
 
 export type ParsedStreamEvent =
   | { kind: 'schedule'; event: ScheduleStreamEvent }
@@ -24,14 +24,7 @@ export function parseStreamEvent(
   if (version !== latestSlotEventVersions[envelope.type])
     return { kind: 'poison', reason: `unknown schema version ${String(version)} of ${envelope.type}` };
   const parsed = slotEventSchemas[envelope.type].safeParse(envelope.data);
-  if (!parsed.success) {
-    return {
-      kind: 'poison',
-      reason: `${envelope.type} data does not match its schema: ${parsed.error.issues
-        .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
-        .join('; ')}`,
-    };
-  }
+  if (!parsed.success) return { kind: 'poison', reason: schemaMismatch(envelope.type, parsed.error) };
   // The slot event types are derived from these very schemas; the cast pairs `type` with `data`.
   return { kind: 'schedule', event: { type: envelope.type, data: parsed.data } as ScheduleStreamEvent };
 }

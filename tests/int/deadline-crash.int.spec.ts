@@ -10,7 +10,6 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CommandApiDeps } from '../../command-api/app.ts';
-import { scheduleStreamName } from '../../domain/schedule.ts';
 import type { Config } from '../../platform/config.ts';
 import {
   type Harness,
@@ -21,6 +20,7 @@ import {
 } from '../support/command-api-harness.ts';
 import { sleep } from '../support/db.ts';
 import { waitFor } from '../support/wait.ts';
+import { eventsOf, violations } from '../support/slot-stream-checks.ts';
 
 const HOLD_MS = 15 * 60_000;
 /** The pollers' clocks: a hold falls due for them 20 s after it was taken (the waitlist is full by then). */
@@ -98,43 +98,6 @@ async function spawnPoller(): Promise<Child> {
   return handle;
 }
 
-interface Stored {
-  type: string;
-  data: Record<string, unknown>;
-}
-
-async function eventsOf(scheduleId: string): Promise<Stored[]> {
-  const { rows } = await a.pool.query<{ event_type: string; data: Record<string, unknown> }>(
-    'SELECT event_type, data FROM events WHERE stream_id = $1 ORDER BY stream_revision',
-    [scheduleStreamName(scheduleId)],
-  );
-  return rows.map((r) => ({ type: r.event_type, data: r.data }));
-}
-
-/** Replays the stream: a slot is taken only when free, a hold ends once; returns every violation. */
-function violations(events: readonly Stored[]): string[] {
-  const found: string[] = [];
-  const bySlot = new Map<number, string>();
-  const slotOf = new Map<string, number>();
-  const ended = new Map<string, string>();
-  for (const e of events) {
-    const id = String(e.data.appointmentId);
-    if (e.type === 'SlotTaken') {
-      const slot = Number(e.data.slot);
-      const holder = bySlot.get(slot);
-      if (holder !== undefined) found.push(`slot ${slot} given to ${id} while ${holder} has it`);
-      bySlot.set(slot, id);
-      slotOf.set(id, slot);
-    }
-    if (e.type === 'PaymentConfirmed' || e.type === 'HoldExpired') {
-      if (ended.has(id)) found.push(`${id}: ${e.type} after ${ended.get(id)}`);
-      ended.set(id, e.type);
-    }
-    if (e.type === 'HoldExpired' || e.type === 'AppointmentCancelled') bySlot.delete(slotOf.get(id) ?? -1);
-  }
-  return found;
-}
-
 async function post(h: Harness, path: string, patient: string, body: object) {
   return h.http.post(path, {
     token: await h.tokenFor({ sub: patient, role: 'patient' }),
@@ -183,7 +146,7 @@ describe('kill -9 of the deadline poller', () => {
     expect(joined.map((r) => r.status)).toEqual(waiting.map(() => 201));
 
     const expiredCount = async () =>
-      (await eventsOf(scheduleId)).filter((e) => e.type === 'HoldExpired').length;
+      (await eventsOf(a.pool, scheduleId)).filter((e) => e.type === 'HoldExpired').length;
     // Mid-way: some holds expired, and C holds claims it has not fired yet.
     await waitFor(
       async () => ((await expiredCount()) >= 5 && (await claimedBy(c.pid, holds)) > 0 ? true : undefined),
@@ -207,7 +170,7 @@ describe('kill -9 of the deadline poller', () => {
     await sleep(2 * LEASE_SECONDS * 1000); // a late duplicate firing would land here
     await c.stop();
 
-    const events = await eventsOf(scheduleId);
+    const events = await eventsOf(a.pool, scheduleId);
     expect(violations(events)).toEqual([]);
     const expired = events.filter((e) => e.type === 'HoldExpired').map((e) => String(e.data.appointmentId));
     expect([...expired].sort()).toEqual([...holds].sort());

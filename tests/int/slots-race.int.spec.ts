@@ -19,6 +19,7 @@ import {
 import type { CommandApiDeps } from '../../command-api/app.ts';
 import type { Config } from '../../platform/config.ts';
 import { waitFor } from '../support/wait.ts';
+import { eventsOf, type Stored, violations } from '../support/slot-stream-checks.ts';
 import { sendAsCarefulClient, type ShedCount } from '../support/careful-client.ts';
 
 let a: Harness;
@@ -64,45 +65,6 @@ async function post(
 
 /** Requests flow control shed and the test sent again (printed). */
 const shed: ShedCount = { n: 0 };
-
-interface Stored {
-  type: string;
-  data: Record<string, unknown>;
-}
-
-async function eventsOf(scheduleId: string): Promise<Stored[]> {
-  const { rows } = await a.pool.query<{ event_type: string; data: Record<string, unknown> }>(
-    'SELECT event_type, data FROM events WHERE stream_id = $1 ORDER BY stream_revision',
-    [scheduleStreamName(scheduleId)],
-  );
-  return rows.map((r) => ({ type: r.event_type, data: r.data }));
-}
-
-/** Replays the stream: a slot is taken only when free; returns every violation found. */
-function violations(events: readonly Stored[]): string[] {
-  const found: string[] = [];
-  const bySlot = new Map<number, string>();
-  const slotOf = new Map<string, number>();
-  const ended = new Map<string, string>();
-  for (const e of events) {
-    const id = String(e.data.appointmentId);
-    if (e.type === 'SlotTaken') {
-      const slot = Number(e.data.slot);
-      const holder = bySlot.get(slot);
-      if (holder !== undefined) found.push(`slot ${slot} given to ${id} while ${holder} has it`);
-      bySlot.set(slot, id);
-      slotOf.set(id, slot);
-    }
-    if (e.type === 'PaymentConfirmed' || e.type === 'HoldExpired') {
-      if (ended.has(id)) found.push(`${id}: ${e.type} after ${ended.get(id)}`);
-      ended.set(id, e.type);
-      if (!slotOf.has(id) || bySlot.get(slotOf.get(id)!) !== id)
-        found.push(`${id}: ${e.type} without its slot`);
-    }
-    if (e.type === 'HoldExpired' || e.type === 'AppointmentCancelled') bySlot.delete(slotOf.get(id) ?? -1);
-  }
-  return found;
-}
 
 describe('500 patients for 30 slots with holds, across two instances', () => {
   it('never gives one slot to two patients and expires every unpaid hold exactly once', async () => {
@@ -163,7 +125,7 @@ describe('500 patients for 30 slots with holds, across two instances', () => {
     //    those offers, let the others expire too (offering on), twice.
     for (let round = 0; round < 2; round++) {
       await settled(scheduleId);
-      const offers = stillHeld(await eventsOf(scheduleId));
+      const offers = stillHeld(await eventsOf(a.pool, scheduleId));
       const paid = await Promise.all(offers.slice(0, 5).map(pay));
       expect(tally(paid)).toEqual(paid.length ? { '200': paid.length } : {});
       // The last round's deadlines are B's alone: A's poller stops (as if its process died).
@@ -173,7 +135,7 @@ describe('500 patients for 30 slots with holds, across two instances', () => {
     await settled(scheduleId);
     const elapsed = Date.now() - started;
 
-    const events = await eventsOf(scheduleId);
+    const events = await eventsOf(a.pool, scheduleId);
     expect(violations(events)).toEqual([]);
     const count = (type: string) => events.filter((e) => e.type === type).length;
     const expiredIds = events

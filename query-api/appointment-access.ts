@@ -10,7 +10,8 @@ import type { Checkpoint } from '../platform/event-store/event-store.ts';
 import { encodeCheckpoint } from '../platform/event-store/pg-event-store.ts';
 import { type AuditEntry, PgAuditTrail } from '../platform/audit.ts';
 import type { PatientVault } from '../platform/patient-vault.ts';
-import type { Queryable } from '../platform/pg.ts';
+import { isDatabaseUnavailable, type Queryable } from '../platform/pg.ts';
+import { AppError } from '../platform/http/errors.ts';
 import { findIndexedAppointment, type IndexedAppointment } from '../platform/appointment-index.ts';
 
 export interface AppointmentAccessOptions {
@@ -98,5 +99,18 @@ export class AppointmentAccess {
     });
     const row = rows[0];
     return row ? encodeCheckpoint(row.xid, row.global_position) : undefined;
+  }
+}
+
+/** PostgreSQL unreachable → 503 dependency_unavailable (retry), not a 500. */
+export async function guardPostgres<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (err) {
+    if (!isDatabaseUnavailable(err)) throw err;
+    throw new AppError('dependency_unavailable', 'The database is unavailable; retry shortly', {
+      headers: { 'Retry-After': '2' },
+      cause: err,
+    });
   }
 }

@@ -1,8 +1,7 @@
 import { Router, type Request, type Response } from 'express';
 import type { Counter } from 'prom-client';
 import { authenticate, type JwtInput, type Principal, principalOf } from '../platform/http/auth.ts';
-import { isDatabaseUnavailable } from '../platform/pg.ts';
-import type { AppointmentAccess } from './appointment-access.ts';
+import { type AppointmentAccess, guardPostgres } from './appointment-access.ts';
 import { AppError } from '../platform/http/errors.ts';
 import { parseOrThrow } from '../platform/http/zod-problem.ts';
 import type { SearchEngine } from '../platform/search/index.ts';
@@ -403,17 +402,4 @@ async function authorise(
   if (patientRef === null) return;
   const own = await guardPostgres(() => appointments.patientRefOf(principal.sub));
   if (own !== patientRef) throw new AppError('forbidden', 'A patient may only read their own appointments');
-}
-
-/** PostgreSQL unreachable → 503 dependency_unavailable (retry), not a 500. */
-async function guardPostgres<T>(read: () => Promise<T>): Promise<T> {
-  try {
-    return await read();
-  } catch (err) {
-    if (!isDatabaseUnavailable(err)) throw err;
-    throw new AppError('dependency_unavailable', 'The database is unavailable; retry shortly', {
-      headers: { 'Retry-After': '2' },
-      cause: err,
-    });
-  }
 }

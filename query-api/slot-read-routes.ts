@@ -8,7 +8,7 @@ import type { Request, Response, Router } from 'express';
 import { authenticate, principalOf } from '../platform/http/auth.ts';
 import { AppError } from '../platform/http/errors.ts';
 import { parseOrThrow } from '../platform/http/zod-problem.ts';
-import { isDatabaseUnavailable } from '../platform/pg.ts';
+import { guardPostgres } from './appointment-access.ts';
 import { hospitalDayStart } from '../read-models/hospital-date.ts';
 import { STALE_HEADER } from './cache/send-cached.ts';
 import { decodeCursor, encodeCursor, queryFingerprint } from './cursor.ts';
@@ -171,17 +171,4 @@ function positionOf(after: (string | number)[] | undefined): ListPosition | unde
   throw new AppError('bad_parameter', 'Invalid cursor', {
     invalidParams: [{ name: 'cursor', reason: 'not a cursor returned by this API' }],
   });
-}
-
-/** PostgreSQL unreachable → 503 dependency_unavailable (retry), not a 500. */
-async function guardPostgres<T>(read: () => Promise<T>): Promise<T> {
-  try {
-    return await read();
-  } catch (err) {
-    if (!isDatabaseUnavailable(err)) throw err;
-    throw new AppError('dependency_unavailable', 'The database is unavailable; retry shortly', {
-      headers: { 'Retry-After': '2' },
-      cause: err,
-    });
-  }
 }

@@ -201,6 +201,8 @@ export const configSchema = z
     DEADLINE_LEASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
     /** Notifications (docs/adr/0014): the notifier's public port (admin port + 1000). */
     NOTIFICATIONS_PORT: port(3006),
+    /** The request processor's health port (requests/, docs/adr/0015); admin port + 1000. */
+    REQUEST_PROCESSOR_PORT: port(3008),
     /** The notifier's position in the event store (notifier_checkpoints); a second environment uses its own. */
     NOTIFIER_NAME: z.string().min(1).default('notifier'),
     /** Where a notifier without a checkpoint starts: `end` (only new events) or `start` (the whole log). */

@@ -54,6 +54,9 @@ import { rushBooking } from './rush-booking.ts';
 import { databaseUnavailableAs503, RushModes } from './rush-modes.ts';
 import { RushQueue } from './rush-queue.ts';
 import { setRushMode } from './rush-route.ts';
+import { rushAutoSwitch } from './rush-auto-wiring.ts';
+import { ScheduleStates } from './schedule-states.ts';
+import type { Redis } from 'ioredis';
 import { setRushRoute } from './route-specs.ts';
 import { requireRole } from '../platform/http/auth.ts';
 import { methodNotAllowed } from './routes.ts';
@@ -73,6 +76,7 @@ export interface CommandApiDeps {
         | 'KAFKA_CLIENT_ID'
         | 'BOOKING_REQUESTS_TOPIC'
         | 'RUSH_PRODUCE_TIMEOUT_MS'
+        | 'RUSH_AUTO_THRESHOLD_PER_S'
       >
     > &
     SlotConfig;
@@ -101,6 +105,8 @@ export interface CommandApiDeps {
   flowClusterBudgets?: ClusterBudgets;
   /** Further outbound dependencies' breaker states for GET /v1/admin/flow. */
   dependencies?: () => readonly DependencyView[];
+  /** Where the automatic rush switch counts bookings (absent: each instance alone). */
+  rushRateRedis?: Redis;
   /** The pool's breakers and bulkhead (platform/flow/pg-guard.ts): overrides of the defaults, or false for none. */
   pgGuard?: Partial<DependencyGuardOptions> | false;
 }
@@ -262,6 +268,16 @@ export function createApp(deps: CommandApiDeps): CommandApi {
     timeoutMs: deps.config.RUSH_PRODUCE_TIMEOUT_MS ?? 2_000,
     logger,
   });
+  const rushAuto = rushAutoSwitch({
+    deps,
+    switchDeps: {
+      store: sealingReads(store, patients),
+      modes: rushModes,
+      states: new ScheduleStates(10_000),
+    },
+    clock,
+    logger,
+  });
   const decisions = new DecisionListener(deps.pool.options.connectionString ?? '', logger);
   app
     .route(setRushRoute.path)
@@ -284,6 +300,7 @@ export function createApp(deps: CommandApiDeps): CommandApi {
           idempotency,
           patients,
           clock,
+          ...(rushAuto ? { auto: rushAuto } : {}),
         }),
       ),
       commands,

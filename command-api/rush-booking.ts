@@ -23,6 +23,7 @@ import { finalReply } from '../requests/batch-writer.ts';
 import type { BookingRequestMessage, RequestOutcome } from '../requests/request-message.ts';
 import { send } from './command-route.ts';
 import { bookAppointmentRoute } from './route-specs.ts';
+import type { RushAutoSwitch } from './rush-auto-switch.ts';
 import type { RushModes } from './rush-modes.ts';
 import { KafkaUnavailableError, type RushQueue } from './rush-queue.ts';
 import { patientChannelOnly, requireOwnInstitution } from './tenancy.ts';
@@ -35,6 +36,8 @@ export interface RushBookingDeps {
   idempotency: Pick<PgIdempotencyStore, 'claim' | 'release' | 'keep'>;
   patients: Pick<PatientVault, 'resolve'>;
   clock: () => Date;
+  /** The automatic switch by booking rate (absent: RUSH_AUTO_THRESHOLD_PER_S unset). */
+  auto?: Pick<RushAutoSwitch, 'observe'>;
 }
 
 interface RequestRow {
@@ -53,7 +56,10 @@ export function rushBooking(deps: RushBookingDeps): RequestHandler {
     // Anything the synchronous route would refuse, it refuses (one catalogue of problems).
     if (!parsed.success || !req.header('Idempotency-Key')) return next();
     const body = parsed.data;
-    const mode = await deps.modes.of(body.scheduleId);
+    let mode = await deps.modes.of(body.scheduleId);
+    // Not (yet) in rush mode: counted, and switched on when the schedule's booking rate is above the threshold.
+    if (!mode.enabled && (await deps.auto?.observe(body.scheduleId)))
+      mode = await deps.modes.of(body.scheduleId);
     if (!mode.enabled) return next();
     const key = parseIdempotencyKey(req);
     const principal = principalOf(req);

@@ -6,17 +6,7 @@
  * `rush_schedules` row the bookings look at, and the key's outcome.
  */
 import type { RequestHandler } from 'express';
-import {
-  decideRush,
-  foldRush,
-  isRushEventType,
-  latestRushEventVersions,
-  type RushEvent,
-} from '../domain/rush.ts';
-import { scheduleStreamName } from '../domain/schedule.ts';
-import { SCHEMA_VERSION_KEY } from '../domain/event-versions.ts';
 import type { EventStore } from '../platform/event-store/event-store.ts';
-import { WrongExpectedRevisionError } from '../platform/event-store/event-store.ts';
 import { principalOf, principalScope } from '../platform/http/auth.ts';
 import {
   parseIdempotencyKey,
@@ -31,6 +21,7 @@ import { problemFor } from './problems.ts';
 import { setRushRoute } from './route-specs.ts';
 import type { RushModes } from './rush-modes.ts';
 import { ScheduleStates } from './schedule-states.ts';
+import { switchRush } from './rush-switch.ts';
 import { ownSchedulesOnly } from './tenancy.ts';
 
 export interface RushRouteDeps {
@@ -72,59 +63,22 @@ export function setRushMode(deps: RushRouteDeps): RequestHandler {
     }
 
     async function switchMode(id: string, on: boolean): Promise<StoredOutcome> {
-      const streamId = scheduleStreamName(id);
-      for (let attempt = 1; ; attempt++) {
-        const loaded = await states.load(deps.store, streamId);
-        const recorded = await deps.store.readStream(streamId);
-        const rushEvents = recorded.filter((e) => isRushEventType(e.type)) as unknown as RushEvent[];
-        const denied = ownSchedulesOnly(principal)?.(loaded.state);
-        const decision = denied
-          ? ({ ok: false, outcome: denied } as const)
-          : decideRush(
-              {
-                type: 'SetRushMode',
-                enabled: on,
-                actor: { id: principal.sub, role: principal.role },
-                now: deps.clock(),
-              },
-              { schedule: loaded.state, enabled: foldRush(rushEvents) },
-            );
-        if (!decision.ok) {
-          const outcome = 'outcome' in decision ? decision.outcome : problemFor(decision.error);
-          await deps.idempotency.completeAlone(scope, key, token, outcome);
-          return outcome;
-        }
-        const outcome = reply(id, on);
-        const state = loaded.state;
-        if (decision.events.length === 0 || state.status === 'initial') {
-          await deps.idempotency.completeAlone(scope, key, token, outcome);
-          return outcome;
-        }
-        try {
-          await deps.store.transaction(async (tx) => {
-            await tx.appendToStream(
-              streamId,
-              decision.events.map((e) => ({
-                type: e.type,
-                data: e.data,
-                metadata: {
-                  ...metadataOf({ id: principal.sub, role: principal.role }, key),
-                  [SCHEMA_VERSION_KEY]: latestRushEventVersions[e.type],
-                },
-              })),
-              loaded.revision ?? 'no_stream',
-            );
-            await deps.modes.write(tx.handle, id, state.institutionId, on);
-            await deps.idempotency.complete(tx.handle, scope, key, token, outcome);
-          });
-          deps.modes.forget(id);
-          return outcome;
-        } catch (err) {
-          states.forget(streamId);
-          if (!(err instanceof WrongExpectedRevisionError) || attempt >= 20) throw err;
-          await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * attempt));
-        }
-      }
+      const outcome = reply(id, on);
+      const deny = ownSchedulesOnly(principal);
+      const result = await switchRush(
+        { store: deps.store, modes: deps.modes, states },
+        {
+          scheduleId: id,
+          command: { enabled: on, actor: { id: principal.sub, role: principal.role }, now: deps.clock() },
+          metadata: metadataOf({ id: principal.sub, role: principal.role }, key),
+          ...(deny ? { deny } : {}),
+          inTransaction: (db) => deps.idempotency.complete(db, scope, key, token, outcome),
+        },
+      );
+      if (result.ok && result.changed) return outcome;
+      const final = result.ok ? outcome : 'denied' in result ? result.denied : problemFor(result.error);
+      await deps.idempotency.completeAlone(scope, key, token, final);
+      return final;
     }
   };
 }

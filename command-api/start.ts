@@ -105,7 +105,9 @@ export async function startCommandApi(opts: CommandApiStartOptions): Promise<Com
   const flow = opts.app?.flowRuleStore ? undefined : flowRedis(config, logger);
   const api = createApp({
     ...(limiter ? { patientRateLimiter: limiter.limiter } : {}),
-    ...(flow ? { flowRuleStore: flow.store, flowClusterBudgets: flow.cluster } : {}),
+    ...(flow
+      ? { flowRuleStore: flow.store, flowClusterBudgets: flow.cluster, rushRateRedis: flow.redis }
+      : {}),
     ...opts.app,
     pool,
     config,

@@ -8,6 +8,8 @@
  *   events/envelope.schema.json      the record value as the relay publishes it
  *   events/headers.schema.json       the record headers as the relay publishes them
  *   events/booking-event.schema.json the value with `data` checked by `type` and schema version
+ *   events/booking-request.schema.json a record value of `booking.requests` (rush-mode bookings,
+ *                                    docs/adr/0015), from requests/request-message.ts
  *
  * Payloads are generated in zod's `input` mode: unknown fields are allowed, because readers drop
  * them (an additive change keeps the version, docs/adr/0009-event-versions.md).
@@ -19,6 +21,7 @@ import { latestRushEventVersions, rushEventSchemas } from '../domain/rush.ts';
 import { scheduleEventTypes } from '../domain/schedule-events.ts';
 import { latestSlotEventVersions, slotEventSchemas } from '../domain/slot-events.ts';
 import { publishedEnvelopeSchema, publishedHeadersSchema } from '../projections/relay/event-message.ts';
+import { bookingRequestMessage } from '../requests/request-message.ts';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -114,5 +117,15 @@ export function eventContractSchemas(): Map<string, JsonSchema> {
     ),
   );
   files.set('booking-event.schema.json', bookingEventSchema());
+  files.set(
+    'booking-request.schema.json',
+    toJsonSchema(
+      bookingRequestMessage,
+      'booking.requests record value',
+      'One booking accepted in rush mode, as the command API produces it and the request processor ' +
+        'decides it (requests/request-message.ts, docs/adr/0015). Key: the schedule id. The patient is ' +
+        '`patientRef` and `patient` (sealed with their data key), never their id in clear.',
+    ),
+  );
   return files;
 }

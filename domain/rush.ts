@@ -20,6 +20,12 @@ export const rushEventSchemas = {
     enabled: z.boolean(),
     changedBy: actor,
     changedAt: z.string().min(1),
+    /**
+     * Why: absent (events before it existed, and every switch by a person) is a manual switch;
+     * `auto` is the command API's own switch on a booking rate above RUSH_AUTO_THRESHOLD_PER_S
+     * (command-api/rush-auto-switch.ts). Additive, so still version 1 (docs/adr/0009).
+     */
+    reason: z.enum(['manual', 'auto']).optional(),
   }),
 } as const;
 
@@ -40,6 +46,8 @@ export interface SetRushMode {
   enabled: boolean;
   actor: Actor;
   now: Date;
+  /** Recorded on the event when given (the automatic switch says `auto`). */
+  reason?: 'manual' | 'auto';
 }
 
 /** What the rush decider needs: the schedule as the capacity rules fold it, and the switch. */
@@ -73,6 +81,7 @@ export function decideRush(command: SetRushMode, state: RushState): RushDecision
           enabled: command.enabled,
           changedBy: command.actor,
           changedAt: command.now.toISOString(),
+          ...(command.reason ? { reason: command.reason } : {}),
         },
       },
     ],

@@ -201,6 +201,8 @@ export const configSchema = z
     DEADLINE_LEASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
     /** Notifications (docs/adr/0014): the notifier's public port (admin port + 1000). */
     NOTIFICATIONS_PORT: port(3006),
+    /** The request processor's health port (requests/, docs/adr/0015); admin port + 1000. */
+    REQUEST_PROCESSOR_PORT: port(3008),
     /** The notifier's position in the event store (notifier_checkpoints); a second environment uses its own. */
     NOTIFIER_NAME: z.string().min(1).default('notifier'),
     /** Where a notifier without a checkpoint starts: `end` (only new events) or `start` (the whole log). */
@@ -238,6 +240,14 @@ export const configSchema = z
     REQUEST_BATCH_MAX: z.coerce.number().int().min(1).max(10_000).default(500),
     /** A rush-mode booking gets 503 + Retry-After when Kafka has not acknowledged it within this long. */
     RUSH_PRODUCE_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(2_000),
+    /**
+     * A schedule switches to rush mode by itself when more booking commands than this arrive for it
+     * within one second, counted across all instances in Redis (command-api/rush-auto-switch.ts).
+     * Unset: never automatically (the default).
+     */
+    RUSH_AUTO_THRESHOLD_PER_S: z.coerce.number().int().min(1).max(1_000_000).optional(),
+    /** A `pending` booking request (accepted, never acknowledged by Kafka) older than this is removed. */
+    RUSH_PENDING_EXPIRE_S: z.coerce.number().int().min(10).max(86_400).default(300),
   })
   .superRefine((c, ctx) => {
     if (c.HTTP_HEADERS_TIMEOUT_MS > c.HTTP_REQUEST_TIMEOUT_MS) {

@@ -18,6 +18,12 @@ import { createLogger, type Logger } from '../platform/logger.ts';
 import { patientVault } from '../platform/patient-vault.ts';
 import { createPool, type Pool } from '../platform/pg.ts';
 import { type ChunkItem, createBatchWriter } from './batch-writer.ts';
+import { createRegistry, type Registry } from '../platform/http/metrics.ts';
+import { kafkaProbe } from '../platform/kafka-probe.ts';
+import { serveWorker, type WorkerServer } from '../platform/worker-shell.ts';
+import { processorHealth } from './health.ts';
+import { groupLagSampler } from './lag-sampler.ts';
+import { requestMetrics } from './metrics.ts';
 import { parseBookingRequest } from './request-message.ts';
 
 export interface RequestProcessorOptions {
@@ -29,6 +35,16 @@ export interface RequestProcessorOptions {
   migrate?: boolean;
   /** Partitions decided at once by this member. Default 3. */
   partitionsConcurrently?: number;
+  /** /metrics; default a fresh registry. */
+  registry?: Registry;
+  /** Public health port (main.ts: REQUEST_PROCESSOR_PORT); 0 picks a free one; absent or null: none (tests, bench). */
+  port?: number | null;
+  /** Admin port (/metrics, detailed health): default ADMIN_PORT, else port + 1000. */
+  adminPort?: number;
+  /** Health sampling (Kafka probe, group lag). Defaults 5 s and 2 s. */
+  probe?: { intervalMs?: number; timeoutMs?: number };
+  /** Requests behind past which the processor reports itself degraded. Default 100,000. */
+  lagBudget?: number;
 }
 
 export interface RequestProcessorHandle {
@@ -36,6 +52,10 @@ export interface RequestProcessorHandle {
   readonly ready: Promise<void>;
   /** Requests decided (booked or rejected) by this member so far. */
   decided(): number;
+  /** The public health port and the admin URL (/metrics), when served. */
+  readonly port: number | undefined;
+  readonly adminUrl: string | undefined;
+  readonly registry: Registry;
   stop(): Promise<void>;
 }
 
@@ -68,7 +88,12 @@ export async function startRequestProcessor(opts: RequestProcessorOptions): Prom
     admin.disconnect(),
   );
 
+  const registry = opts.registry ?? createRegistry();
+  const metrics = requestMetrics(registry);
   let decided = 0;
+  let joinedGroup = false;
+  let crashed: string | undefined;
+  let stoppingNow = false;
   const consumer: Consumer = kafka.consumer({
     groupId: config.REQUEST_PROCESSOR_GROUP,
     sessionTimeout: 10_000,
@@ -76,7 +101,14 @@ export async function startRequestProcessor(opts: RequestProcessorOptions): Prom
     maxWaitTimeInMs: 50,
   });
   const joined = new Promise<void>((resolve) => {
-    consumer.on(consumer.events.GROUP_JOIN, () => resolve());
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      joinedGroup = true;
+      resolve();
+    });
+  });
+  consumer.on(consumer.events.CRASH, (e) => {
+    logger.error({ err: String(e.payload.error), restart: e.payload.restart }, 'consumer crashed');
+    if (!e.payload.restart) crashed = String(e.payload.error);
   });
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
@@ -98,8 +130,15 @@ export async function startRequestProcessor(opts: RequestProcessorOptions): Prom
     for (let i = 0; i < items.length; i += config.REQUEST_BATCH_MAX) {
       if (!payload.isRunning() || payload.isStale()) return;
       const chunk = items.slice(i, i + config.REQUEST_BATCH_MAX);
+      const started = performance.now();
       const result = await writer.decide(batch.topic, batch.partition, chunk);
       decided += result.decided;
+      metrics.chunkDecided({
+        booked: result.booked,
+        rejected: result.decided - result.booked,
+        skipped: result.skipped,
+        seconds: (performance.now() - started) / 1000,
+      });
       logger.debug({ partition: batch.partition, ...result }, 'chunk decided');
       payload.resolveOffset(chunk.at(-1)!.offset);
       await payload.heartbeat();
@@ -114,13 +153,48 @@ export async function startRequestProcessor(opts: RequestProcessorOptions): Prom
   });
   logger.info({ topic, group: config.REQUEST_PROCESSOR_GROUP }, 'request processor running');
 
+  const probe = kafkaProbe(kafka, opts.probe);
+  const lag = groupLagSampler(kafka, {
+    groupId: config.REQUEST_PROCESSOR_GROUP,
+    topic,
+    ...opts.probe,
+    onSample: (l) => metrics.lag(l.partitions),
+  });
+  const port = opts.port ?? null;
+  const adminPort = opts.adminPort ?? config.ADMIN_PORT;
+  const server: WorkerServer | undefined =
+    port === null
+      ? undefined
+      : await serveWorker({
+          registry,
+          port,
+          host: config.HOST,
+          ...(adminPort === undefined ? {} : { adminPort }),
+          health: processorHealth({
+            postgres: () => pool.query('SELECT 1'),
+            kafka: probe,
+            lag,
+            lagBudget: opts.lagBudget ?? 100_000,
+            crashed: () => crashed,
+            isJoined: () => joinedGroup,
+            isStopping: () => stoppingNow,
+            details: () => ({ decided, group: config.REQUEST_PROCESSOR_GROUP, topic }),
+          }),
+        });
+
   let stopping: Promise<void> | undefined;
   return {
     ready: joined,
     decided: () => decided,
+    port: server?.port,
+    adminUrl: server?.adminUrl,
+    registry,
     stop: () =>
       (stopping ??= (async () => {
+        stoppingNow = true;
         await consumer.disconnect();
+        await Promise.all([probe.close(), lag.close()]);
+        await server?.close();
         if (!opts.pool) await pool.end();
       })()),
   };

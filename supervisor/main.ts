@@ -67,8 +67,12 @@ const services: ServiceSpec[] = [
     entry: 'notifications/main.ts',
     baseUrl: `http://${urlHost}:${config.NOTIFICATIONS_PORT}`,
   },
-  // Booking rush (docs/adr/0015): no HTTP port; the supervisor restarts it when it exits.
-  { name: 'request-processor', entry: 'requests/main.ts' },
+  // Booking rush (docs/adr/0015): probed like the others (a crashed consumer fails its liveness).
+  {
+    name: 'request-processor',
+    entry: 'requests/main.ts',
+    baseUrl: `http://${urlHost}:${config.REQUEST_PROCESSOR_PORT}`,
+  },
 ];
 
 const children = new Map<string, ChildProcess>();

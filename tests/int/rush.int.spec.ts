@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scheduleStreamName } from '../../domain/schedule.ts';
 import { parseConfig, type Config } from '../../platform/config.ts';
+import { freePort } from '../../platform/free-port.ts';
 import { createLogger } from '../../platform/logger.ts';
 import { startRequestProcessor, type RequestProcessorHandle } from '../../requests/start.ts';
 import {
@@ -207,9 +208,21 @@ describe('booking rush', () => {
 
 describe('booking rush with the processor killed (SIGKILL) mid-way', () => {
   const entry = fileURLToPath(new URL('../../requests/main.ts', import.meta.url));
+  // Its health and admin ports: free ones, not 3008/4008 (a platform may be running on this host).
+  const ports = { public: '0', admin: '0' };
+  beforeAll(async () => {
+    ports.public = String(await freePort());
+    ports.admin = String(await freePort());
+  });
   const spawnProcessor = (): ChildProcess =>
     spawn(process.execPath, ['--import', 'tsx', entry], {
-      env: { ...process.env, LOG_LEVEL: 'warn', REQUEST_BATCH_MAX: '50' },
+      env: {
+        ...process.env,
+        LOG_LEVEL: 'warn',
+        REQUEST_BATCH_MAX: '50',
+        REQUEST_PROCESSOR_PORT: ports.public,
+        ADMIN_PORT: ports.admin,
+      },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
 

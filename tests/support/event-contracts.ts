@@ -4,12 +4,15 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
 import type { Message } from 'kafkajs';
 
 const EVENTS_DIR = new URL('../../contracts/events/', import.meta.url);
 
 export function contractsAjv(): Ajv2020 {
   const ajv = new Ajv2020({ allErrors: true, strict: true });
+  // booking-request.schema.json names its ids' format (uuid), as z.uuid() generates it.
+  addFormats.default(ajv);
   for (const file of readdirSync(EVENTS_DIR).filter((f) => f.endsWith('.schema.json'))) {
     // The file name is each schema's id, so the relative $refs between them resolve as on disk.
     ajv.addSchema(JSON.parse(readFileSync(new URL(file, EVENTS_DIR), 'utf8')) as object, file);

@@ -4,6 +4,7 @@
  * AsyncAPI 3.0 (@asyncapi/parser, offline: every $ref is a local file) and lists every event.
  */
 import { latestPatientEventVersions } from '../../domain/patient-events.ts';
+import { latestRushEventVersions } from '../../domain/rush.ts';
 import { latestSlotEventVersions } from '../../domain/slot-events.ts';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +16,7 @@ import { eventVersions, payloadFile } from '../../contracts/event-schemas.ts';
 import { latestSchemaVersions } from '../../domain/event-versions.ts';
 import { scheduleEventTypes } from '../../domain/schedule.ts';
 import { toKafkaMessage } from '../../projections/relay/event-message.ts';
+import { parseBookingRequest } from '../../requests/request-message.ts';
 import { contractsAjv, contractViolations, payloadViolations } from '../support/event-contracts.ts';
 import {
   aBooking,
@@ -105,6 +107,7 @@ describe('contracts/asyncapi.yaml', () => {
       expect.arrayContaining([
         'booking.events',
         'booking.events.dlq',
+        'booking.requests',
         'catalog.public.institutions',
         'catalog.public.departments',
         'catalog.public.doctors',
@@ -121,6 +124,7 @@ describe('contracts/asyncapi.yaml', () => {
       ...latestSchemaVersions,
       ...latestSlotEventVersions,
       ...latestPatientEventVersions,
+      ...latestRushEventVersions,
     };
     expect(listed.sort()).toEqual(Object.keys(latest).sort());
     for (const [type, version] of Object.entries(latest)) {
@@ -128,5 +132,26 @@ describe('contracts/asyncapi.yaml', () => {
         ?.data;
       expect(data?.$ref, type).toBe(`./events/${payloadFile(type, version)}`);
     }
+  });
+});
+
+describe('contracts/events/booking-request.schema.json (booking.requests)', () => {
+  const message = {
+    v: 1,
+    requestId: '9b2f0a52-1c1e-4a43-9d55-0f3c3d1e8a10',
+    appointmentId: '4e7d6c1b-8a2f-4b3e-9c1d-2a5b6c7d8e9f',
+    scheduleId: 's-1',
+    patientRef: 'pr_1',
+    patient: 'v1.a2V5.bm9uY2U.Y2lwaGVy',
+    actor: { id: 'pr_1', role: 'patient' },
+    acceptedAt: '2026-11-30T08:00:00.012Z',
+  };
+
+  it('accepts what the command API produces (the processor parses it) and refuses a request without the sealed patient', () => {
+    expect(parseBookingRequest(Buffer.from(JSON.stringify(message)))).toEqual(message);
+    const validate = contractsAjv().getSchema('booking-request.schema.json')!;
+    expect(validate(message), JSON.stringify(validate.errors)).toBe(true);
+    const { patient: _, ...withoutPatient } = message;
+    expect(validate({ ...withoutPatient, patientId: 'p1' })).toBe(false);
   });
 });

@@ -49,6 +49,10 @@ describe('rush mode decider', () => {
       .when({ enabled: true })
       .then([]);
   });
+  it('records why when told (the automatic switch by booking rate)', () =>
+    given([opened])
+      .when({ enabled: true, reason: 'auto' })
+      .then([{ ...changed(true), data: { ...changed(true).data, reason: 'auto' } }]));
   it('switches it off again', () =>
     given([opened], [changed(true)])
       .when({ enabled: false })

@@ -8,7 +8,7 @@
  *   cn_prefix   edge n-grams 1–32 of the whole value, searched as one keyword: prefix and
  *               single-character matches of names, pinyin and initials
  *   cn_char     one token per Han character (standard tokenizer): a character anywhere
- *   cn_terms    whole terms (level, type, tags, city, district) plus their synonyms; searched
+ *   cn_terms    whole terms (level, type, tags; city, district) plus their synonyms; searched
  *               with every 2–8 character n-gram of the query, so 北京三甲医院 finds the term 三甲
  */
 import { SYNONYM_RULES } from './chinese-text.ts';
@@ -66,6 +66,8 @@ export const searchCnMapping = {
     /** Initials of the aliases and the suffixes of the name's initials. */
     initials_parts: cnLatin,
     terms: { type: 'text', analyzer: 'cn_terms', search_analyzer: 'cn_terms_query' },
+    /** City and district: they raise a match (北京三甲), they never make one on their own. */
+    places: { type: 'text', analyzer: 'cn_terms', search_analyzer: 'cn_terms_query' },
     /** 6 for 三级甲等 … 1 for 未定级: a ranking signal after relevance. */
     level_rank: { type: 'integer' },
   },

@@ -28,6 +28,7 @@ export interface SearchCnFields {
   initials: string;
   initials_parts: string[];
   terms: string[];
+  places: string[];
   level_rank: number;
 }
 
@@ -45,15 +46,8 @@ export function searchCnFields(row: Record<string, unknown>): SearchCnFields {
     pinyin_parts: unique([nameSyllables, ...aliasSyllables].flatMap(joinedSuffixes)),
     initials,
     initials_parts: unique([...aliases.map(pinyinInitials), ...joinedSuffixes([...initials]).slice(1)]),
-    terms: unique(
-      [
-        ...text(row.level),
-        ...text(row.type),
-        ...texts(row.tags),
-        ...text(row.city),
-        ...text(row.district),
-      ].map(foldText),
-    ),
+    terms: unique([...text(row.level), ...text(row.type), ...texts(row.tags)].map(foldText)),
+    places: unique([...text(row.city), ...text(row.district)].map(foldText)),
     level_rank: LEVEL_RANK[typeof row.level === 'string' ? row.level : ''] ?? 0,
   };
 }

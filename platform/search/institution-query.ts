@@ -63,16 +63,20 @@ export const normaliseQuery = (q: string): string => {
   return isLatinQuery(folded) ? compactLatin(folded) : folded;
 };
 
-/** The search query: relevance clauses, the active/city filter, level and rating tie-breakers. */
+/**
+ * The search query: one relevance clause must match; a city or district named in the query only
+ * raises a match (北京三甲: 三甲 institutions, Beijing's first); the active/city filter; then level
+ * and rating as tie-breakers.
+ */
 export function institutionSearchQuery(input: InstitutionQueryInput): Query {
   const q = normaliseQuery(input.q);
-  const clauses = isLatinQuery(q) ? latinClauses(q) : hanClauses(q);
+  const latin = isLatinQuery(q);
   return {
     function_score: {
       query: {
         bool: {
-          should: clauses,
-          minimum_should_match: 1,
+          must: { bool: { should: latin ? latinClauses(q) : hanClauses(q), minimum_should_match: 1 } },
+          should: latin ? [] : [{ match: { 'search_cn.places': { query: q, boost: 6 } } }],
           filter: [term('status', 'active'), ...(input.city ? [term('city', input.city)] : [])],
         },
       },

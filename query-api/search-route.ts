@@ -13,6 +13,7 @@ import type { Counter } from 'prom-client';
 import { AppError } from '../platform/http/errors.ts';
 import { parseOrThrow } from '../platform/http/zod-problem.ts';
 import { SearchUnavailableError, type SearchEngine } from '../platform/search/index.ts';
+import { institutionSearchQuery, normaliseQuery } from '../platform/search/institution-query.ts';
 import { publish } from '../read-models/published-columns.ts';
 import { makeCachedResponse } from './cache/cached-response.ts';
 import { sendCached } from './cache/send-cached.ts';
@@ -64,18 +65,15 @@ export function searchHandler(deps: SearchRouteDeps): RequestHandler {
   const route = searchInstitutionsRoute.path;
   return async (req: Request, res: Response) => {
     const q = parseOrThrow(searchInstitutionsRoute.query, req.query, 'bad_parameter');
-    const fingerprint = queryFingerprint({ q: q.q, city: q.city });
+    // Folded (醫院 → 医院, Ｔianjin → tianjin): spellings of one query share a cache entry and cursor.
+    const text = normaliseQuery(q.q);
+    const fingerprint = queryFingerprint({ q: text, city: q.city });
     const after = searchAfter(q.cursor, fingerprint);
-    const key = `search:${JSON.stringify([q.q, q.city ?? null, q.limit, after ?? null])}`;
+    const key = `search:${JSON.stringify([text, q.city ?? null, q.limit, after ?? null])}`;
     const load = async () => {
       const result = await deps.search
         .search<Record<string, unknown>>(deps.searchAlias, {
-          query: {
-            bool: {
-              must: [{ multi_match: { query: q.q, fields: ['name^3', 'alias_names^2', 'address'] } }],
-              filter: [{ term: { status: 'active' } }, ...(q.city ? [{ term: { city: q.city } }] : [])],
-            },
-          },
+          query: institutionSearchQuery({ q: text, city: q.city }),
           sort: [{ _score: 'desc' }, { id: 'asc' }],
           size: q.limit + 1,
           ...(after ? { searchAfter: after } : {}),

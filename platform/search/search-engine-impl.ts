@@ -35,6 +35,11 @@ interface HitsBody {
 
 const enc = encodeURIComponent;
 
+interface ScrollBody {
+  _scroll_id?: string;
+  hits: { hits: { _id: string; _version?: number; _source: unknown }[] };
+}
+
 interface ClearHit {
   _index: string;
   _id: string;
@@ -139,6 +144,38 @@ export function searchEngineOver(transport: RawTransport): SearchEngine {
         body: query ? { query } : {},
       });
       return (body as { count: number }).count;
+    },
+    async *scan<T>(index: string, opts: { pageSize?: number } = {}) {
+      let { body } = await send({
+        method: 'POST',
+        path: `/${enc(index)}/_search`,
+        querystring: { scroll: '1m' },
+        body: { query: { match_all: {} }, sort: ['_doc'], size: opts.pageSize ?? 500, version: true },
+      });
+      let page = body as ScrollBody;
+      try {
+        while (page.hits.hits.length > 0) {
+          yield page.hits.hits.map((h) => ({
+            id: h._id,
+            score: null,
+            source: h._source as T,
+            ...(h._version !== undefined ? { version: h._version } : {}),
+          }));
+          ({ body } = await send({
+            method: 'POST',
+            path: '/_search/scroll',
+            body: { scroll: '1m', scroll_id: page._scroll_id },
+          }));
+          page = body as ScrollBody;
+        }
+      } finally {
+        if (page._scroll_id) {
+          await send(
+            { method: 'DELETE', path: '/_search/scroll', body: { scroll_id: page._scroll_id } },
+            [404],
+          );
+        }
+      }
     },
     async refresh(index) {
       await send({ method: 'POST', path: `/${enc(index)}/_refresh` });

@@ -27,6 +27,8 @@ export interface SearchHit<T> {
   score: number | null;
   source: T;
   sort?: unknown[];
+  /** The document's version (only from `scan`). */
+  version?: number;
 }
 
 export interface SearchResult<T> {
@@ -65,6 +67,11 @@ export interface SearchEngine {
   search<T>(index: string, request: SearchRequest): Promise<SearchResult<T>>;
   get<T>(index: string, id: string): Promise<{ source: T; version: number } | null>;
   count(index: string, query?: Query): Promise<number>;
+  /**
+   * Every document of `index` with its version, page by page (a scroll, which both engines
+   * speak alike): what a rebuild copies into a new index.
+   */
+  scan<T>(index: string, opts?: { pageSize?: number }): AsyncIterable<SearchHit<T>[]>;
   refresh(index: string): Promise<void>;
   /**
    * Sets `field` to null in every document of `index` (an alias or index) whose `field` is

@@ -8,12 +8,18 @@
  * numbers long/double, booleans boolean. Date and numeric detection are off, so a new column's
  * type never depends on what its first value happens to look like.
  *
- * A mapping change that is not additive means a new version: create `<alias>_v<N+1>`, replay the
- * catalog topics into it with a fresh consumer group, then `swapAlias` (see docs/adr/0004).
+ * Chinese search reads `search_cn`, fields derived in Node at indexing time (pinyin, initials,
+ * folded names, terms) with the analyzers of platform/search/institution-analysis.ts (ADR 0017).
+ * A change that is not additive means a new version: bump INSTITUTIONS_INDEX_VERSION and the
+ * projector rebuilds behind the alias at start (ensureInstitutionsIndex).
  */
 import type { IndexDefinition, SearchEngine } from '../../platform/search/index.ts';
+import { rebuildBehindAlias } from '../../platform/search/alias-rebuild.ts';
+import { chineseIndexSettings, searchCnMapping } from '../../platform/search/institution-analysis.ts';
+import { withSearchCn } from '../../platform/search/institution-document.ts';
 
-export const INSTITUTIONS_INDEX_VERSION = 1;
+/** 2: the Chinese search fields (search_cn: pinyin, initials, n-grams, synonyms; ADR 0017). */
+export const INSTITUTIONS_INDEX_VERSION = 2;
 
 const cjkText = {
   type: 'text',
@@ -29,6 +35,7 @@ export const institutionsIndexDefinition: IndexDefinition = {
     // How long a deleted id's version is remembered (external versioning): a replayed older
     // write arriving later than this could bring the document back.
     'index.gc_deletes': '1h',
+    ...chineseIndexSettings,
   },
   mappings: {
     dynamic: true,
@@ -56,6 +63,7 @@ export const institutionsIndexDefinition: IndexDefinition = {
       status: { type: 'keyword' },
       created_at: { type: 'date' },
       updated_at: { type: 'date' },
+      search_cn: searchCnMapping,
     },
   },
 };
@@ -64,21 +72,29 @@ export const versionedIndexName = (alias: string, version = INSTITUTIONS_INDEX_V
   `${alias}_v${version}`;
 
 /**
- * Creates `<alias>_v<version>` if needed and points the alias at it when the alias does not exist
- * yet (a first start). An alias already pointing elsewhere is left alone: that is a rebuild in
- * progress, finished by swapping the alias once the new index has caught up.
+ * Creates `<alias>_v<version>` if needed and points the alias at it. On a first start (no alias)
+ * that is all; when the alias points at an older version (the analysis changed), the documents
+ * are copied over with their Chinese fields recomputed and the alias swapped atomically before
+ * the projector writes (platform/search/alias-rebuild.ts), so readers never see a gap. The
+ * projector then resumes from its committed offsets into the new index.
  */
 export async function ensureInstitutionsIndex(
   search: SearchEngine,
   alias: string,
   version = INSTITUTIONS_INDEX_VERSION,
-): Promise<{ index: string; created: boolean; aliased: boolean }> {
+  opts: { graceMs?: number } = {},
+): Promise<{ index: string; created: boolean; aliased: boolean; rebuiltFrom: string[] }> {
   const index = versionedIndexName(alias, version);
   const created = await search.createIndex(index, institutionsIndexDefinition);
   const targets = await search.aliasTargets(alias);
-  if (targets.length === 0) {
-    await search.swapAlias(alias, index);
-    return { index, created, aliased: true };
-  }
-  return { index, created, aliased: targets.includes(index) };
+  if (targets.length === 1 && targets[0] === index) return { index, created, aliased: true, rebuiltFrom: [] };
+  const { from } = await rebuildBehindAlias({
+    search,
+    alias,
+    target: index,
+    definition: institutionsIndexDefinition,
+    transform: withSearchCn,
+    ...opts,
+  });
+  return { index, created, aliased: true, rebuiltFrom: from };
 }

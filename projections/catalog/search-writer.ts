@@ -1,9 +1,11 @@
 /**
  * Thin search writer for institution change events: one bulk request per batch, every operation
  * with external versioning and version = the change's LSN, so the engine applies a write only if
- * it is newer than what it holds (a replay is a harmless 409, counted as stale).
+ * it is newer than what it holds (a replay is a harmless 409, counted as stale). Each document
+ * carries its Chinese search fields (pinyin, initials, folded names: search_cn), computed here.
  */
 import type { BulkOperation, SearchEngine } from '../../platform/search/index.ts';
+import { withSearchCn } from '../../platform/search/institution-document.ts';
 import { institutionSearchDocument, type Row } from '../../read-models/catalog.ts';
 import { TransientError } from '../runtime/errors.ts';
 import { evolveRow, needsPrevious, type ChangeEvent } from './change-event.ts';
@@ -37,7 +39,13 @@ export class SearchCatalogWriter {
     const operations: BulkOperation[] = [...latest].map(([id, { row, lsn }]) =>
       row === null
         ? { action: 'delete', index: this.index, id, version: lsn }
-        : { action: 'index', index: this.index, id, version: lsn, document: institutionSearchDocument(row) },
+        : {
+            action: 'index',
+            index: this.index,
+            id,
+            version: lsn,
+            document: withSearchCn(institutionSearchDocument(row)),
+          },
     );
     const result = await this.search.bulk(operations);
     const rejected: SearchApplyResult['rejected'] = [];

@@ -9,6 +9,7 @@ import type { ScheduleStreamEvent } from '../../domain/slot-state.ts';
 import { remaining, scheduleFields, type Keyspace, type ScheduleView } from '../../read-models/bookings.ts';
 import { hospitalDate } from '../../read-models/hospital-date.ts';
 import { encodeSlotBook, slotCounts, SLOTS_FIELD } from '../../read-models/slots.ts';
+import { appointmentFacts } from './appointment-facts.ts';
 import { evolveSlots, slotAppointmentOps } from './slot-read-model.ts';
 
 export class ReadModelError extends Error {
@@ -74,7 +75,8 @@ function evolveCounts(view: ScheduleView, event: ScheduleStreamEvent): ScheduleV
 export type RedisOp =
   | { cmd: 'HSET'; key: string; args: string[] }
   | { cmd: 'HINCRBY'; key: string; args: [field: string, by: string] }
-  | { cmd: 'ZADD'; key: string; args: [score: string, member: string] }
+  // ZADD without flags: score, member pairs (one pair per event; coalesceOps joins them).
+  | { cmd: 'ZADD'; key: string; args: string[] }
   | { cmd: 'ZINCRBY'; key: string; args: [by: string, member: string] }
   | { cmd: 'ZREM'; key: string; args: [member: string] };
 
@@ -123,22 +125,9 @@ export function scheduleEffects(
         cmd: 'HSET',
         key: keys.appointment(d.appointmentId),
         args: [
+          ...appointmentFacts(after),
           'appointmentId',
           d.appointmentId,
-          'scheduleId',
-          after.scheduleId,
-          'doctorId',
-          after.doctorId,
-          'institutionId',
-          after.institutionId,
-          'departmentId',
-          after.departmentId,
-          'date',
-          after.date,
-          'period',
-          after.period,
-          'sessionStartsAt',
-          after.sessionStartsAt,
           'status',
           'active',
           'bookedAt',
@@ -218,43 +207,66 @@ function slotFieldOps(before: ScheduleView | null, after: ScheduleView, key: str
 
 /**
  * Pure: the same writes, fewer commands. Successive HSETs of one key merge (later fields win),
- * HINCRBYs of one field and ZINCRBYs of one member add up — but only while no other command on
- * that key came between, so the result is identical. A backlog of 500 bookings on one schedule
- * becomes one HSET of the schedule and one HINCRBY per counter instead of 500 of each.
+ * ZADDs of one key become one ZADD of all their pairs (applied in order, so a later score still
+ * wins), HINCRBYs of one field and ZINCRBYs of one member add up — but only while no other command
+ * on that key came between, so the result is identical. A backlog of 500 bookings on one schedule
+ * becomes one HSET of the schedule, one ZADD of its day list and one HINCRBY per counter instead
+ * of 500 of each. Linear in the ops: it runs on every event of every batch (the projector's hot
+ * path), so merges mutate copies owned here instead of rebuilding arrays.
  */
+const MAX_ZADD_ARGS = 2_000;
+
 export function coalesceOps(ops: readonly RedisOp[]): RedisOp[] {
   const out: RedisOp[] = [];
   const last = new Map<string, number>(); // key → index in `out` of its latest op
+  const fields = new Map<number, Map<string, string>>(); // index of a merged HSET → its fields
+  const owned = new Set<number>(); // indices whose op is a copy made here (safe to mutate)
+  const own = (i: number, op: RedisOp): RedisOp => {
+    if (owned.has(i)) return op;
+    owned.add(i);
+    return (out[i] = { ...op, args: [...op.args] } as RedisOp);
+  };
   for (const op of ops) {
     const i = last.get(op.key);
     const prev = i === undefined ? undefined : out[i];
-    if (prev && prev.cmd === op.cmd) {
-      if (prev.cmd === 'HSET' && op.cmd === 'HSET') {
-        const fields = new Map<string, string>();
-        for (const args of [prev.args, op.args])
-          for (let k = 0; k < args.length; k += 2) fields.set(args[k]!, args[k + 1]!);
-        out[i!] = { cmd: 'HSET', key: op.key, args: [...fields].flat() };
-        continue;
-      }
-      if (prev.cmd === 'HINCRBY' && op.cmd === 'HINCRBY' && prev.args[0] === op.args[0]) {
-        out[i!] = {
-          cmd: 'HINCRBY',
-          key: op.key,
-          args: [op.args[0], String(Number(prev.args[1]) + Number(op.args[1]))],
-        };
-        continue;
-      }
-      if (prev.cmd === 'ZINCRBY' && op.cmd === 'ZINCRBY' && prev.args[1] === op.args[1]) {
-        out[i!] = {
-          cmd: 'ZINCRBY',
-          key: op.key,
-          args: [String(Number(prev.args[0]) + Number(op.args[0])), op.args[1]],
-        };
-        continue;
-      }
-    }
+    if (i !== undefined && prev && prev.cmd === op.cmd && merge(i, prev, op)) continue;
     last.set(op.key, out.length);
     out.push(op);
   }
+  for (const [i, merged] of fields) {
+    const args: string[] = [];
+    for (const [field, value] of merged) args.push(field, value);
+    out[i] = { cmd: 'HSET', key: out[i]!.key, args };
+  }
   return out;
+
+  function merge(i: number, prev: RedisOp, op: RedisOp): boolean {
+    switch (op.cmd) {
+      case 'HSET': {
+        let merged = fields.get(i);
+        if (!merged) {
+          merged = new Map();
+          for (let k = 0; k < prev.args.length; k += 2) merged.set(prev.args[k]!, prev.args[k + 1]!);
+          fields.set(i, merged);
+        }
+        for (let k = 0; k < op.args.length; k += 2) merged.set(op.args[k]!, op.args[k + 1]!);
+        return true;
+      }
+      case 'ZADD':
+        // The script passes a command's arguments through Lua's unpack, which stops at ~8,000.
+        if (prev.args.length >= MAX_ZADD_ARGS) return false;
+        own(i, prev).args.push(...op.args);
+        return true;
+      case 'HINCRBY':
+        if (prev.args[0] !== op.args[0]) return false;
+        own(i, prev).args[1] = String(Number(prev.args[1]) + Number(op.args[1]));
+        return true;
+      case 'ZINCRBY':
+        if (prev.args[1] !== op.args[1]) return false;
+        own(i, prev).args[0] = String(Number(prev.args[0]) + Number(op.args[0]));
+        return true;
+      default:
+        return false;
+    }
+  }
 }

@@ -31,6 +31,7 @@ import {
 import { envelopeOf, type EventEnvelope } from '../relay/event-message.ts';
 import { TransientError } from '../runtime/errors.ts';
 import { SCHEDULE_STREAM_PREFIX } from '../schedule-events.ts';
+import { appointmentFacts, startsWith } from './appointment-facts.ts';
 import { coalesceOps, type RedisOp, scheduleEffects } from './read-model.ts';
 import { parseStreamEvent } from './stream-events.ts';
 
@@ -41,6 +42,9 @@ import { parseStreamEvent } from './stream-events.ts';
  * ARGV[3]: event-store checkpoint of the new revision's event, stored as `cp` for read-your-writes;
  * ARGV[4]: '1' when the write needs the epoch marker (a live write), '0' otherwise (a rebuild);
  * ARGV[5..]: the writes, flat: cmd, keyIndex, argc, arg1..argN, cmd, … (no JSON to decode).
+ * Two pseudo-commands keep a batch's arguments short: `SHARED` (keyIndex ignored) names arguments
+ * that `HSETS` (an HSET) puts before its own — the schedule's facts, which every appointment hash
+ * repeats, sent once per call instead of once per booking.
  * Returns 1 applied, 0 already applied, -1 conflict, -2 no epoch marker (the keyspace was lost: a
  * live write would recreate part of it, and the guard would take that part for the whole).
  */
@@ -51,14 +55,25 @@ local new = tonumber(ARGV[2])
 if cur >= new then return 0 end
 if cur ~= tonumber(ARGV[1]) then return -1 end
 local allowed = { HSET = true, HINCRBY = true, ZADD = true, ZINCRBY = true, ZREM = true }
+local shared, nshared = 0, 0
 local i = 5
 local n = #ARGV
 while i <= n do
   local cmd = ARGV[i]
   local key = KEYS[tonumber(ARGV[i + 1])]
   local argc = tonumber(ARGV[i + 2])
-  if not allowed[cmd] then return redis.error_reply('command not allowed: ' .. tostring(cmd)) end
-  redis.call(cmd, key, unpack(ARGV, i + 3, i + 2 + argc))
+  if cmd == 'SHARED' then
+    shared, nshared = i + 3, argc
+  elseif cmd == 'HSETS' then
+    local a = {}
+    for j = 1, nshared do a[j] = ARGV[shared + j - 1] end
+    for j = 1, argc do a[nshared + j] = ARGV[i + 2 + j] end
+    redis.call('HSET', key, unpack(a))
+  elseif allowed[cmd] then
+    redis.call(cmd, key, unpack(ARGV, i + 3, i + 2 + argc))
+  else
+    return redis.error_reply('command not allowed: ' .. tostring(cmd))
+  end
   i = i + 3 + argc
 end
 redis.call('HSET', KEYS[1], 'rev', ARGV[2], 'cp', ARGV[3])
@@ -126,6 +141,8 @@ interface StreamWrite {
   /** Checkpoint of the event at `toRev`: what the query API compares read-your-writes against. */
   checkpoint: string;
   ops: RedisOp[];
+  /** The schedule's facts (appointmentFacts), sent once for every appointment HSET that starts with them. */
+  facts: string[];
 }
 
 interface StreamFold<S> {
@@ -376,6 +393,7 @@ export class RedisReadModelWriter {
         toRev: rev,
         checkpoint,
         ops,
+        facts: view ? appointmentFacts(view) : [],
       };
     }
     return result;
@@ -393,6 +411,8 @@ export class RedisReadModelWriter {
         [epoch, 2],
       ]);
       const argv: string[] = [String(fold.fromRev), String(fold.toRev), fold.checkpoint, guarded ? '1' : '0'];
+      const facts = fold.facts;
+      if (facts.length > 0) argv.push('SHARED', '1', String(facts.length), ...facts);
       for (const op of coalesceOps(fold.ops)) {
         let i = index.get(op.key);
         if (i === undefined) {
@@ -400,7 +420,10 @@ export class RedisReadModelWriter {
           i = keys.length;
           index.set(op.key, i);
         }
-        argv.push(op.cmd, String(i), String(op.args.length), ...op.args);
+        if (op.cmd === 'HSET' && facts.length > 0 && startsWith(op.args, facts)) {
+          argv.push('HSETS', String(i), String(op.args.length - facts.length));
+          for (let k = facts.length; k < op.args.length; k++) argv.push(op.args[k]!);
+        } else argv.push(op.cmd, String(i), String(op.args.length), ...op.args);
       }
       pipeline.rmApply(keys.length, ...keys, ...argv);
     }

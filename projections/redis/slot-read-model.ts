@@ -9,6 +9,7 @@ import type { ScheduleStreamEvent } from '../../domain/slot-state.ts';
 import type { Keyspace, ScheduleView } from '../../read-models/bookings.ts';
 import type { SlotBookDoc, TakenSlot } from '../../read-models/slots.ts';
 import { slotOf } from '../../read-models/slots.ts';
+import { appointmentFacts } from './appointment-facts.ts';
 import type { RedisOp } from './read-model.ts';
 
 const withTaken = (doc: SlotBookDoc, slot: number, taken: TakenSlot | undefined): SlotBookDoc => {
@@ -171,22 +172,9 @@ function waitlistJoinedOps(
       cmd: 'HSET',
       key: keys.appointment(d.entryId),
       args: [
+        ...appointmentFacts(view),
         'appointmentId',
         d.entryId,
-        'scheduleId',
-        view.scheduleId,
-        'doctorId',
-        view.doctorId,
-        'institutionId',
-        view.institutionId,
-        'departmentId',
-        view.departmentId,
-        'date',
-        view.date,
-        'period',
-        view.period,
-        'sessionStartsAt',
-        view.sessionStartsAt,
         'status',
         'waitlisted',
         'channel',

@@ -15,7 +15,12 @@ import { jwtSettingsOf, signToken } from '../../platform/http/auth.ts';
 import { createKafka, defaultPartitioner } from '../../platform/kafka.ts';
 import type { Pool } from '../../platform/pg.ts';
 import { migrateTestDatabase, testPool } from '../support/db.ts';
-import { EventFeed, givenInstitution, type Institution } from '../support/delivery-fixtures.ts';
+import {
+  ensureEventsTopic,
+  EventFeed,
+  givenInstitution,
+  type Institution,
+} from '../support/delivery-fixtures.ts';
 import { testConfig } from '../support/test-config.ts';
 import { PgEventStore } from '../../platform/event-store/pg-event-store.ts';
 import { toKafkaMessage } from '../../projections/relay/event-message.ts';
@@ -47,6 +52,7 @@ const institutions: Institution[] = [];
 
 beforeAll(async () => {
   await migrateTestDatabase();
+  await ensureEventsTopic(config, topic);
   pool = testPool(10);
   producer = createKafka(config).producer({ createPartitioner: defaultPartitioner });
   await producer.connect();

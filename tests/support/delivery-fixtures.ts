@@ -12,6 +12,7 @@ import { startHisMock, type HisMock, type HisMockOptions } from '../../integrati
 import type { Config } from '../../platform/config.ts';
 import type { EventToAppend } from '../../platform/event-store/event-store.ts';
 import { PgEventStore } from '../../platform/event-store/pg-event-store.ts';
+import { createKafka, ensureTopics } from '../../platform/kafka.ts';
 import { patientVault } from '../../platform/patient-vault.ts';
 import type { Pool } from '../../platform/pg.ts';
 import { toKafkaMessage } from '../../projections/relay/event-message.ts';
@@ -42,6 +43,18 @@ export async function givenInstitution(
     [id, secret],
   );
   return { id, secret, mock };
+}
+
+/** The test's events topic, created as the worker creates it (6 partitions) before anything is published. */
+export async function ensureEventsTopic(
+  config: Pick<Config, 'KAFKA_BROKERS' | 'KAFKA_CLIENT_ID'>,
+  topic: string,
+) {
+  const admin = createKafka(config).admin();
+  await admin.connect();
+  await ensureTopics(admin, [{ topic, numPartitions: 6, replicationFactor: 1 }]).finally(() =>
+    admin.disconnect(),
+  );
 }
 
 const traceparent = () => `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`;

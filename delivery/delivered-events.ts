@@ -1,0 +1,162 @@
+/**
+ * Which events of `booking.events` a hospital receives, and what of each (docs/adr/0016). Pure.
+ *
+ * The hospital gets what its own system needs to know an appointment: the schedule's session
+ * (from the schedule's ScheduleOpened), the appointment, its slot and its end. It never gets the
+ * platform's internal references (`patientRef`, actor ids): a booking's patient travels sealed
+ * (`patientSealed`) into the outbox and is opened into `patientId` only at send time, so a
+ * patient forgotten before then is delivered as `patientId: null` (docs/adr/0010).
+ */
+import { slotEventSchemas } from '../domain/slot-events.ts';
+import type { EventEnvelope } from '../projections/relay/event-message.ts';
+import { parseScheduleEvent } from '../projections/schedule-events.ts';
+
+export const deliveredTypes = [
+  'AppointmentBooked',
+  'SlotTaken',
+  'HoldExpired',
+  'AppointmentCancelled',
+  'ScheduleClosed',
+] as const;
+export type DeliveredType = (typeof deliveredTypes)[number];
+
+export const isDeliveredType = (type: string): type is DeliveredType =>
+  (deliveredTypes as readonly string[]).includes(type);
+
+/** The session of a schedule, as its ScheduleOpened says. */
+export interface ScheduleSession {
+  institutionId: string;
+  doctorId: string;
+  departmentId: string;
+  date: string;
+  period: string;
+  sessionStartsAt: string;
+}
+
+/** What the outbox keeps of an event (the patient still sealed). */
+export interface DeliveryDraft {
+  scheduleId: string;
+  type: DeliveredType;
+  occurredAt: string;
+  data: Record<string, unknown>;
+  /** AppointmentBooked only: opened at send time into `data.patientId`. */
+  patient?: { ref: string; sealed: string };
+}
+
+export type Selected =
+  | { kind: 'deliver'; scheduleId: string; build: (session: ScheduleSession) => DeliveryDraft }
+  | { kind: 'skip'; why: string };
+
+const sessionFields = (s: ScheduleSession) => ({
+  doctorId: s.doctorId,
+  departmentId: s.departmentId,
+  date: s.date,
+  period: s.period,
+  sessionStartsAt: s.sessionStartsAt,
+});
+
+function fromScheduleEvent(envelope: EventEnvelope): Selected {
+  const parsed = parseScheduleEvent(envelope);
+  if (parsed.kind !== 'schedule')
+    return { kind: 'skip', why: parsed.kind === 'ignored' ? parsed.why : parsed.reason };
+  const e = parsed.event;
+  const base = { scheduleId: e.data.scheduleId };
+  switch (e.type) {
+    case 'AppointmentBooked':
+      return {
+        kind: 'deliver',
+        ...base,
+        build: (s) => ({
+          ...base,
+          type: e.type,
+          occurredAt: e.data.bookedAt,
+          data: {
+            ...base,
+            appointmentId: e.data.appointmentId,
+            ...sessionFields(s),
+            bookedAt: e.data.bookedAt,
+          },
+          patient: { ref: e.data.patientRef, sealed: e.data.patient },
+        }),
+      };
+    case 'AppointmentCancelled':
+      return {
+        kind: 'deliver',
+        ...base,
+        build: () => ({
+          ...base,
+          type: e.type,
+          occurredAt: e.data.cancelledAt,
+          data: {
+            ...base,
+            appointmentId: e.data.appointmentId,
+            reason: e.data.reason,
+            cancelledBy: e.data.cancelledBy.role,
+            cancelledAt: e.data.cancelledAt,
+          },
+        }),
+      };
+    case 'ScheduleClosed':
+      return {
+        kind: 'deliver',
+        ...base,
+        build: (s) => ({
+          ...base,
+          type: e.type,
+          occurredAt: e.data.closedAt,
+          data: {
+            ...base,
+            ...sessionFields(s),
+            reason: e.data.reason,
+            cancelledAppointmentIds: e.data.cancelledAppointmentIds,
+            closedAt: e.data.closedAt,
+          },
+        }),
+      };
+    default:
+      return { kind: 'skip', why: `${e.type} is not delivered` };
+  }
+}
+
+function fromSlotEvent(envelope: EventEnvelope): Selected {
+  if (envelope.type === 'SlotTaken') {
+    const p = slotEventSchemas.SlotTaken.safeParse(envelope.data);
+    if (!p.success) return { kind: 'skip', why: `SlotTaken does not match its schema` };
+    const d = p.data;
+    const data = {
+      scheduleId: d.scheduleId,
+      appointmentId: d.appointmentId,
+      slot: d.slot,
+      slotStartsAt: d.slotStartsAt,
+      channel: d.channel,
+      holdExpiresAt: d.holdExpiresAt,
+      takenAt: d.takenAt,
+    };
+    return {
+      kind: 'deliver',
+      scheduleId: d.scheduleId,
+      build: () => ({ scheduleId: d.scheduleId, type: 'SlotTaken', occurredAt: d.takenAt, data }),
+    };
+  }
+  const p = slotEventSchemas.HoldExpired.safeParse(envelope.data);
+  if (!p.success) return { kind: 'skip', why: `HoldExpired does not match its schema` };
+  const d = p.data;
+  const data = {
+    scheduleId: d.scheduleId,
+    appointmentId: d.appointmentId,
+    slot: d.slot,
+    expiredAt: d.expiredAt,
+  };
+  return {
+    kind: 'deliver',
+    scheduleId: d.scheduleId,
+    build: () => ({ scheduleId: d.scheduleId, type: 'HoldExpired', occurredAt: d.expiredAt, data }),
+  };
+}
+
+/** Whether the event is delivered, and how to build its delivery once its session is known. */
+export function selectForDelivery(envelope: EventEnvelope): Selected {
+  if (!isDeliveredType(envelope.type)) return { kind: 'skip', why: `${envelope.type} is not delivered` };
+  if (envelope.type === 'SlotTaken' || envelope.type === 'HoldExpired') return fromSlotEvent(envelope);
+  return fromScheduleEvent(envelope);
+}

@@ -25,6 +25,8 @@ const TOP_LEVEL = [
   'projections',
   'query-api',
   'notifications',
+  'gateway',
+  'web',
   'connectors',
   'requests',
   'infra',
@@ -59,7 +61,19 @@ const layer = (
 
 export default tseslint.config(
   {
-    ignores: ['node_modules/**', 'dist/**', 'coverage/**', '.cache/**', '**/*.js', '**/*.cjs', '**/*.tmp.*'],
+    ignores: [
+      'node_modules/**',
+      'dist/**',
+      'coverage/**',
+      '.cache/**',
+      '**/*.js',
+      '**/*.cjs',
+      '**/*.tmp.*',
+      'web/dist/**',
+      'web/test-results/**',
+      // No Vue ESLint plugin is installed: .vue files are type-checked by vue-tsc (npm run typecheck) only.
+      '**/*.vue',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
@@ -124,6 +138,16 @@ export default tseslint.config(
     'the domain is pure booking logic and depends on nothing',
     // zod is the one package: its schemas are pure values, and the events are defined once with it.
     [{ regex: '^(?!zod$)[^.]', message: 'domain/ is pure: no packages but zod, no node: built-ins' }],
+  ),
+  layer(
+    'gateway',
+    ['command-api', 'query-api', 'projections', 'requests', 'notifications'],
+    'the gateway reaches the services over HTTP only (proxy, admin /metrics)',
+  ),
+  layer(
+    'web',
+    TOP_LEVEL.filter((d) => d !== 'web' && d !== 'clients'),
+    'the browser app knows the APIs through the generated client types (clients/) only',
   ),
   {
     // What users of the API import: the generated types and openapi-fetch, never the servers'

@@ -20,6 +20,7 @@ const published = (table: CatalogTable) =>
   z.strictObject(publishedColumns[table]).partial().required({ id: true });
 const institutionRow = published('institutions');
 const departmentRow = published('departments');
+const doctorRow = published('doctors');
 const contentRow = published('homepage_content');
 
 export const homepage = z.strictObject({
@@ -52,6 +53,11 @@ export const institution = z.strictObject({ institution: institutionRow });
 export const institutionDepartments = z.strictObject({
   institutionId: z.string(),
   departments: z.array(departmentRow),
+});
+
+export const institutionDoctors = z.strictObject({
+  institutionId: z.string(),
+  doctors: z.array(doctorRow),
 });
 
 export const doctorSchedules = z.strictObject({

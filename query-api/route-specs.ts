@@ -16,6 +16,7 @@ import {
   homepage,
   institution,
   institutionDepartments,
+  institutionDoctors,
   institutionSearch,
   institutionsPage,
 } from './response-schemas.ts';
@@ -97,6 +98,17 @@ export const institutionDepartmentsRoute = defineRoute({
   tag: 'catalog',
   params: idParam,
   responses: cachedReply('The departments', institutionDepartments),
+  problems: [...COMMON_PROBLEMS, 'institution_not_found'],
+});
+
+export const institutionDoctorsRoute = defineRoute({
+  ...cachedRead,
+  path: '/v1/institutions/:id/doctors',
+  operationId: 'listInstitutionDoctors',
+  summary: 'The doctors of an institution (主任医师 first, then rating)',
+  tag: 'catalog',
+  params: idParam,
+  responses: cachedReply('The doctors', institutionDoctors),
   problems: [...COMMON_PROBLEMS, 'institution_not_found'],
 });
 
@@ -209,6 +221,7 @@ export const queryApiRoutes: readonly RouteSpec[] = [
   institutionsRoute,
   institutionRoute,
   institutionDepartmentsRoute,
+  institutionDoctorsRoute,
   doctorSchedulesRoute,
   searchInstitutionsRoute,
   appointmentRoute,

@@ -25,6 +25,7 @@ import {
   doctorSchedulesRoute,
   homepageRoute,
   institutionDepartmentsRoute,
+  institutionDoctorsRoute,
   institutionRoute,
   institutionsRoute,
   searchInstitutionsRoute,
@@ -219,6 +220,23 @@ export function queryRoutes(deps: RouteDeps): Router {
           d,
         );
         return { institutionId: id, departments: page.items.map((r) => publish('departments', r)) };
+      },
+    );
+    if (!found) throw new AppError('institution_not_found', `No institution ${id}`);
+  });
+
+  router.get(institutionDoctorsRoute.path, async (req, res) => {
+    const { id } = parseOrThrow(institutionDoctorsRoute.params, req.params, 'bad_parameter');
+    const found = await cached(
+      req,
+      res,
+      institutionDoctorsRoute.path,
+      `institution-doctors:${id}`,
+      async (d) => {
+        const institution = await catalog.doc('institutions', id, d);
+        if (!institution) return MISSING;
+        const page = await catalog.page('doctors', catalog.keys.doctorsByInstitution(id), undefined, 500, d);
+        return { institutionId: id, doctors: page.items.map((r) => publish('doctors', r)) };
       },
     );
     if (!found) throw new AppError('institution_not_found', `No institution ${id}`);

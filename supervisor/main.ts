@@ -67,6 +67,12 @@ const services: ServiceSpec[] = [
     entry: 'notifications/main.ts',
     baseUrl: `http://${urlHost}:${config.NOTIFICATIONS_PORT}`,
   },
+  // One origin for the web app and both APIs (docs/adr/0018): http://127.0.0.1:3005/.
+  {
+    name: 'gateway',
+    entry: 'gateway/main.ts',
+    baseUrl: `http://${urlHost}:${Number(process.env.GATEWAY_PORT ?? 3005)}`,
+  },
   // Booking rush (docs/adr/0015): probed like the others (a crashed consumer fails its liveness).
   {
     name: 'request-processor',
@@ -186,11 +192,21 @@ function healthHandler(detailed: boolean): RequestListener {
   };
 }
 
+/** From the sources, the gateway's web app is (re)built when stale; a build ships its web/dist. */
+async function buildWebApp(): Promise<void> {
+  if (compiled) return;
+  const { ensureWebBuilt } = await import('../web/build/ensure-built.ts');
+  await ensureWebBuilt((line) => log.info(line)).catch((err: unknown) =>
+    log.error({ err }, 'web app build failed; the gateway serves the APIs only'),
+  );
+}
+
 async function main(): Promise<void> {
   await up((line) => log.info(line));
   await migrate(config.DATABASE_URL, (line) => log.info(line));
   await seedIfEmpty(config.DATABASE_URL, { log: (line) => log.info(line) });
   await applyCatalogConnector();
+  await buildWebApp();
 
   for (const spec of services) {
     if (existsSync(new URL(`../${entryFile(spec.entry)}`, import.meta.url))) startService(spec);

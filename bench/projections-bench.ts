@@ -538,9 +538,8 @@ Not measured (\`--rounds 0\`).
   const md = `# Projections benchmark
 
 Run: \`npm run bench:projections -- --events ${EVENTS} --rounds ${ROUNDS} --rate ${RATE} --seconds ${SECONDS}\`
-on ${startedAt.toISOString()}, ${cpus().length} cores, load average at start ${load} and at the end
-${loadavg()[0]!.toFixed(2)}, against the local
-engines (Kafka 4 KRaft, PostgreSQL, Redis, OpenSearch 2.19), all on the same machine — and shared
+on ${startedAt.toISOString()}, ${cpus().length} cores, load average ${load} at start and ${loadavg()[0]!.toFixed(2)} at the end,
+against the local engines (Kafka 4 KRaft, PostgreSQL, Redis, OpenSearch 2.19), all on the same machine — and shared
 with other work running at the same time, so absolute numbers are noisy; the ratios are the point.
 
 ${throughputMd}## Freshness (command accepted → visible in Redis)

@@ -9,6 +9,7 @@ import { catalogConnector, catalogConnectorSettings } from '../connectors/catalo
 import { ConnectClient } from '../connectors/connect-client.ts';
 import { status, up, type EngineStatus } from '../infra/local/launcher.ts';
 import { migrate } from '../infra/migrate.ts';
+import { loadDeliverySettings } from '../delivery/config.ts';
 import { loadCatalogProjectionConfig } from '../projections/catalog/config.ts';
 import { loadProjectionsConfig } from '../projections/config.ts';
 import { seedIfEmpty } from '../infra/seed/seed.ts';
@@ -66,6 +67,11 @@ const services: ServiceSpec[] = [
     name: 'notifications',
     entry: 'notifications/main.ts',
     baseUrl: `http://${urlHost}:${config.NOTIFICATIONS_PORT}`,
+  },
+  {
+    name: 'delivery',
+    entry: 'delivery/main.ts',
+    baseUrl: `http://${urlHost}:${loadDeliverySettings().DELIVERY_PORT}`,
   },
   // Booking rush (docs/adr/0015): no HTTP port; the supervisor restarts it when it exits.
   { name: 'request-processor', entry: 'requests/main.ts' },

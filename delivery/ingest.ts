@@ -57,6 +57,15 @@ export async function startIngest(o: {
     return s;
   };
 
+  // Asked once per institution per chunk (the chunk is one transaction).
+  let integratedInChunk = new Map<string, boolean>();
+  const integrated = async (db: PoolClient, institutionId: string) => {
+    let known = integratedInChunk.get(institutionId);
+    if (known === undefined)
+      integratedInChunk.set(institutionId, (known = await isIntegrated(db, institutionId)));
+    return known;
+  };
+
   const queueOne = async (db: PoolClient, m: KafkaMessage): Promise<Queued | undefined> => {
     const headers = decodeHeaders(m.headers);
     const decoded = decodeEventMessage({ value: m.value, headers });
@@ -75,7 +84,7 @@ export async function startIngest(o: {
       );
       return undefined;
     }
-    if (!(await isIntegrated(db, session.institutionId))) return undefined;
+    if (!(await integrated(db, session.institutionId))) return undefined;
     const seq = await enqueue(db, {
       institutionId: session.institutionId,
       eventId: envelope.eventId,
@@ -92,6 +101,7 @@ export async function startIngest(o: {
     for (let i = 0; i < batch.messages.length; i += CHUNK) {
       if (!payload.isRunning() || payload.isStale()) return;
       const chunk = batch.messages.slice(i, i + CHUNK);
+      integratedInChunk = new Map();
       const done = await withTransaction(o.pool, async (db) => {
         const out: Queued[] = [];
         for (const m of chunk) {

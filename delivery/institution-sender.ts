@@ -19,7 +19,7 @@ import { type Endpoint, guardShapeOf } from './endpoints.ts';
 import { type DeliveryBody, idempotencyKeyOf, postDelivery, ReceiverRefused } from './http-delivery.ts';
 import {
   claimLease,
-  headOf,
+  headsOf,
   markDelivered,
   markFailed,
   type QueuedDelivery,
@@ -37,6 +37,11 @@ export interface SenderDeps {
 }
 
 export type Outcome = 'delivered' | 'retry' | 'rejected' | 'parked';
+
+/** Deliveries read per look at an institution's queue (one query instead of one per delivery). */
+const READ_AHEAD = 50;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 const describe = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
@@ -110,22 +115,31 @@ export class InstitutionSender {
     }
   }
 
-  /** One look at the queue: sends its head when due; how long to wait before the next look. */
-  async #step(): Promise<number> {
-    const { settings, pool } = this.deps;
-    const poll = settings.DELIVERY_POLL_MS;
+  #sendable(): Endpoint | undefined {
     const endpoint = this.deps.endpointOf(this.institutionId);
-    if (!endpoint?.enabled || !endpoint.secret) return poll;
-    if (!(await this.#holdLease())) return poll;
-    const head = await headOf(pool, this.institutionId);
-    if (!head || head.status === 'parked') return poll;
-    const dueIn = head.nextAttemptAt.getTime() - Date.now();
-    if (dueIn > 0) return Math.min(dueIn, poll);
-    const paceIn = this.#lastSentAt + 1000 / endpoint.rateLimitPerS - Date.now();
-    if (paceIn > 0) return paceIn;
-    this.#lastSentAt = Date.now();
-    await this.#attempt(head, endpoint);
-    return 0;
+    return endpoint?.enabled && endpoint.secret ? endpoint : undefined;
+  }
+
+  /**
+   * One look at the queue: reads its first READ_AHEAD deliveries and sends them in order while
+   * they are due and delivered; how long to wait before the next look (0: look again now).
+   */
+  async #step(): Promise<number> {
+    const poll = this.deps.settings.DELIVERY_POLL_MS;
+    if (!this.#sendable() || !(await this.#holdLease())) return poll;
+    const queue = await headsOf(this.deps.pool, this.institutionId, READ_AHEAD);
+    for (const d of queue) {
+      const endpoint = this.#sendable();
+      if (!endpoint || this.#stopped || d.status === 'parked') return poll;
+      const dueIn = d.nextAttemptAt.getTime() - Date.now();
+      if (dueIn > 0) return Math.min(dueIn, poll);
+      const paceIn = this.#lastSentAt + 1000 / endpoint.rateLimitPerS - Date.now();
+      if (paceIn > 0) await sleep(paceIn);
+      if (!(await this.#holdLease())) return poll;
+      this.#lastSentAt = Date.now();
+      if (!(await this.#attempt(d, endpoint))) return 0;
+    }
+    return queue.length === 0 ? poll : 0;
   }
 
   async #holdLease(): Promise<boolean> {
@@ -177,7 +191,8 @@ export class InstitutionSender {
     };
   }
 
-  async #attempt(d: QueuedDelivery, endpoint: Endpoint): Promise<void> {
+  /** True when delivered. */
+  async #attempt(d: QueuedDelivery, endpoint: Endpoint): Promise<boolean> {
     const started = performance.now();
     const body = await this.#bodyOf(d);
     const guard = this.#guardFor(endpoint);
@@ -203,8 +218,10 @@ export class InstitutionSender {
       await markDelivered(this.deps.pool, d);
       this.#lastError = undefined;
       this.deps.onOutcome(d.institutionId, 'delivered', (performance.now() - started) / 1000);
+      return true;
     } catch (err) {
       await this.#failed(d, err, (performance.now() - started) / 1000);
+      return false;
     }
   }
 

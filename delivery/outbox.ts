@@ -47,21 +47,19 @@ export interface Enqueue {
  * and is retried, finding the row.
  */
 export async function enqueue(db: Queryable, e: Enqueue): Promise<number | undefined> {
-  const seen = await db.query('SELECT 1 FROM delivery_outbox WHERE event_id = $1', [e.eventId]);
-  if ((seen.rowCount ?? 0) > 0) return undefined;
-  const { rows } = await db.query<{ last_seq: string }>(
-    `INSERT INTO delivery_sequences (institution_id, last_seq) VALUES ($1, 1)
-     ON CONFLICT (institution_id) DO UPDATE SET last_seq = delivery_sequences.last_seq + 1
-     RETURNING last_seq`,
-    [e.institutionId],
+  // One round trip: the number is taken only when the event has no row yet.
+  const { rows } = await db.query<{ seq: string }>(
+    `WITH next AS (
+       INSERT INTO delivery_sequences AS s (institution_id, last_seq)
+       SELECT $1, 1 WHERE NOT EXISTS (SELECT 1 FROM delivery_outbox WHERE event_id = $2)
+       ON CONFLICT (institution_id) DO UPDATE SET last_seq = s.last_seq + 1
+       RETURNING last_seq)
+     INSERT INTO delivery_outbox (institution_id, seq, event_id, global_position, event_type, payload, traceparent)
+     SELECT $1, last_seq, $2, $3, $4, $5, $6 FROM next
+     RETURNING seq`,
+    [e.institutionId, e.eventId, e.globalPosition, e.draft.type, e.draft, e.traceparent ?? null],
   );
-  const seq = Number(rows[0]!.last_seq);
-  await db.query(
-    `INSERT INTO delivery_outbox (institution_id, seq, event_id, global_position, event_type, payload, traceparent)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-    [e.institutionId, seq, e.eventId, e.globalPosition, e.draft.type, e.draft, e.traceparent ?? null],
-  );
-  return seq;
+  return rows[0] ? Number(rows[0].seq) : undefined;
 }
 
 export interface QueuedDelivery {
@@ -88,16 +86,18 @@ interface Row {
   next_attempt_at: Date;
 }
 
-/** The institution's first delivery not yet delivered (pending or parked): its queue's head. */
-export async function headOf(db: Queryable, institutionId: string): Promise<QueuedDelivery | undefined> {
+/** The institution's first `limit` deliveries not yet delivered (pending or parked), in order. */
+export async function headsOf(
+  db: Queryable,
+  institutionId: string,
+  limit: number,
+): Promise<QueuedDelivery[]> {
   const { rows } = await db.query<Row>(
     `SELECT institution_id, seq, event_id, status, payload, traceparent, attempts, first_attempt_at, next_attempt_at
-       FROM delivery_outbox WHERE institution_id = $1 AND status <> 'delivered' ORDER BY seq LIMIT 1`,
-    [institutionId],
+       FROM delivery_outbox WHERE institution_id = $1 AND status <> 'delivered' ORDER BY seq LIMIT $2`,
+    [institutionId, limit],
   );
-  const r = rows[0];
-  if (!r) return undefined;
-  return {
+  return rows.map((r) => ({
     institutionId: r.institution_id,
     seq: Number(r.seq),
     eventId: r.event_id,
@@ -107,7 +107,7 @@ export async function headOf(db: Queryable, institutionId: string): Promise<Queu
     attempts: r.attempts,
     firstAttemptAt: r.first_attempt_at ?? undefined,
     nextAttemptAt: r.next_attempt_at,
-  };
+  }));
 }
 
 export async function markDelivered(db: Queryable, d: QueuedDelivery): Promise<void> {

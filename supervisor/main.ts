@@ -9,6 +9,7 @@ import { catalogConnector, catalogConnectorSettings } from '../connectors/catalo
 import { ConnectClient } from '../connectors/connect-client.ts';
 import { status, up, type EngineStatus } from '../infra/local/launcher.ts';
 import { migrate } from '../infra/migrate.ts';
+import { loadDeliverySettings } from '../delivery/config.ts';
 import { loadCatalogProjectionConfig } from '../projections/catalog/config.ts';
 import { loadProjectionsConfig } from '../projections/config.ts';
 import { seedIfEmpty } from '../infra/seed/seed.ts';
@@ -72,6 +73,11 @@ const services: ServiceSpec[] = [
     name: 'gateway',
     entry: 'gateway/main.ts',
     baseUrl: `http://${urlHost}:${Number(process.env.GATEWAY_PORT ?? 3005)}`,
+  },
+  {
+    name: 'delivery',
+    entry: 'delivery/main.ts',
+    baseUrl: `http://${urlHost}:${loadDeliverySettings().DELIVERY_PORT}`,
   },
   // Booking rush (docs/adr/0015): probed like the others (a crashed consumer fails its liveness).
   {

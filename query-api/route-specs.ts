@@ -34,6 +34,7 @@ import {
   patientAppointmentsQuery,
   scheduleIdParam,
 } from './slot-read-schemas.ts';
+import { suggestInstitutionsRoute } from './suggest-route-spec.ts';
 
 const COMMON_PROBLEMS: readonly ErrorCode[] = [
   'bad_parameter',
@@ -211,6 +212,7 @@ export const queryApiRoutes: readonly RouteSpec[] = [
   institutionDepartmentsRoute,
   doctorSchedulesRoute,
   searchInstitutionsRoute,
+  suggestInstitutionsRoute,
   appointmentRoute,
   scheduleSlotsRoute,
   patientAppointmentsRoute,

@@ -48,7 +48,7 @@ function searchAfter(raw: string | undefined, fingerprint: string): Cursor | und
 }
 
 /** Engine down or the alias missing: a 503 to retry, never a 500. */
-function unavailable(err: unknown): never {
+export function searchUnavailable(err: unknown): never {
   if (
     err instanceof SearchUnavailableError ||
     (err as { meta?: { statusCode?: number } }).meta?.statusCode === 404
@@ -78,7 +78,7 @@ export function searchHandler(deps: SearchRouteDeps): RequestHandler {
           size: q.limit + 1,
           ...(after ? { searchAfter: after } : {}),
         })
-        .catch(unavailable);
+        .catch(searchUnavailable);
       const hits = result.hits.slice(0, q.limit);
       const last = hits.at(-1);
       const payload = {

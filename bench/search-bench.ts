@@ -153,7 +153,7 @@ async function main() {
       `sent ${lat.sent}, failed ${lat.failed}, P50 ${f2(lat.p50)} ms, **P99 ${f2(lat.p99)} ms**, max ${f2(lat.max)} ms`,
       `(${cpus().length} cores shared with other work; load average ${loadavg().map(f2).join(' ')} at the end).`,
       '',
-      'Queries below 1 (top ids, then the ids returned):',
+      misses.length ? 'Queries below 1 (top ids, then the ids returned):' : 'Every query scored 1 on both.',
       '',
       ...misses.map(
         (s) =>

@@ -9,6 +9,7 @@
  * Options: --rate <queries/s> (default 50) --duration <s> (default 10) --out <path>
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../platform/config.ts';
@@ -149,9 +150,10 @@ async function main() {
       table(scored),
       '',
       `Latency (engine round trip of the query API's search query, size 10, open loop at ${args.rate} queries/s for ${args.duration} s):`,
-      `sent ${lat.sent}, failed ${lat.failed}, P50 ${f2(lat.p50)} ms, **P99 ${f2(lat.p99)} ms**, max ${f2(lat.max)} ms.`,
+      `sent ${lat.sent}, failed ${lat.failed}, P50 ${f2(lat.p50)} ms, **P99 ${f2(lat.p99)} ms**, max ${f2(lat.max)} ms`,
+      `(${cpus().length} cores shared with other work; load average ${loadavg().map(f2).join(' ')} at the end).`,
       '',
-      'Queries below 1 (top ids, then the ids returned):',
+      misses.length ? 'Queries below 1 (top ids, then the ids returned):' : 'Every query scored 1 on both.',
       '',
       ...misses.map(
         (s) =>

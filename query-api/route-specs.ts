@@ -35,6 +35,7 @@ import {
   patientAppointmentsQuery,
   scheduleIdParam,
 } from './slot-read-schemas.ts';
+import { suggestInstitutionsRoute } from './suggest-route-spec.ts';
 
 const COMMON_PROBLEMS: readonly ErrorCode[] = [
   'bad_parameter',
@@ -224,6 +225,7 @@ export const queryApiRoutes: readonly RouteSpec[] = [
   institutionDoctorsRoute,
   doctorSchedulesRoute,
   searchInstitutionsRoute,
+  suggestInstitutionsRoute,
   appointmentRoute,
   scheduleSlotsRoute,
   patientAppointmentsRoute,

@@ -15,6 +15,8 @@ import type { QueryApiConfig } from './config.ts';
 import type { FastRoutes } from './fast-path.ts';
 import { decodeCursor, encodeCursor, queryFingerprint } from './cursor.ts';
 import { searchHandler } from './search-route.ts';
+import { suggestHandler } from './suggest-route.ts';
+import { suggestInstitutionsRoute } from './suggest-route-spec.ts';
 import type { BookingReader } from './read-models/booking-reader.ts';
 import type { CatalogReader } from './read-models/catalog-reader.ts';
 import { Deps, guardRedis } from './read-models/redis-reads.ts';
@@ -303,6 +305,7 @@ export function queryRoutes(deps: RouteDeps): Router {
   });
 
   router.get(searchInstitutionsRoute.path, searchHandler(deps));
+  router.get(suggestInstitutionsRoute.path, suggestHandler(deps));
 
   router.get(appointmentRoute.path, authenticate({ jwt: deps.jwt }), async (req, res) => {
     const { id } = parseOrThrow(appointmentRoute.params, req.params, 'bad_parameter');

@@ -1,5 +1,7 @@
 /**
- * GET /v1/search/institutions: full-text search, answered through the in-process cache like the
+ * GET /v1/search/institutions: Chinese full-text search (names, aliases, pinyin, initials,
+ * traditional folded to simplified, abbreviations; the query is platform/search/institution-query.ts,
+ * docs/adr/0017-chinese-search.md), answered through the in-process cache like the
  * pages (and so by the fast path once warm). A result is kept for QUERY_SEARCH_TTL_MS, concurrent
  * identical searches share one engine call (lru-cache's fetch), and a change to any institution
  * in a result invalidates it: its deps are the institutions' Redis documents, whose keyspace
@@ -48,7 +50,7 @@ function searchAfter(raw: string | undefined, fingerprint: string): Cursor | und
 }
 
 /** Engine down or the alias missing: a 503 to retry, never a 500. */
-function unavailable(err: unknown): never {
+export function searchUnavailable(err: unknown): never {
   if (
     err instanceof SearchUnavailableError ||
     (err as { meta?: { statusCode?: number } }).meta?.statusCode === 404
@@ -78,7 +80,7 @@ export function searchHandler(deps: SearchRouteDeps): RequestHandler {
           size: q.limit + 1,
           ...(after ? { searchAfter: after } : {}),
         })
-        .catch(unavailable);
+        .catch(searchUnavailable);
       const hits = result.hits.slice(0, q.limit);
       const last = hits.at(-1);
       const payload = {

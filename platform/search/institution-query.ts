@@ -36,15 +36,22 @@ function latinClauses(q: string): Query[] {
   return clauses;
 }
 
+/**
+ * Longer queries are names: their 2–8 character n-grams (a hundred terms for 17 characters)
+ * against level/type/tag/place terms cost more than they find.
+ */
+const TERMS_MAX_CHARS = 12;
+
 function hanClauses(q: string): Query[] {
+  const short = [...q].length <= TERMS_MAX_CHARS;
   const clauses = [
     constant(100, term('search_cn.name.exact', q)),
     constant(80, term('search_cn.aliases.exact', q)),
     constant(40, term('tags', q)),
     constant(30, term('search_cn.name.prefix', q)),
     constant(25, term('search_cn.aliases.prefix', q)),
-    // Not constant: a document with both terms of 北京三甲 (city and level) outranks one with either.
-    { match: { 'search_cn.terms': { query: q, boost: 4 } } },
+    // Not constant: a document with two terms (三甲 and 妇幼) outranks one with either.
+    ...(short ? [{ match: { 'search_cn.terms': { query: q, boost: 4 } } }] : []),
     { match: { 'search_cn.name': { query: q, minimum_should_match: '2<75%', boost: 3 } } },
     { match: { 'search_cn.aliases': { query: q, minimum_should_match: '2<75%', boost: 2 } } },
   ];
@@ -76,7 +83,10 @@ export function institutionSearchQuery(input: InstitutionQueryInput): Query {
       query: {
         bool: {
           must: { bool: { should: latin ? latinClauses(q) : hanClauses(q), minimum_should_match: 1 } },
-          should: latin ? [] : [{ match: { 'search_cn.places': { query: q, boost: 6 } } }],
+          should:
+            latin || [...q].length > TERMS_MAX_CHARS
+              ? []
+              : [{ match: { 'search_cn.places': { query: q, boost: 6 } } }],
           filter: [term('status', 'active'), ...(input.city ? [term('city', input.city)] : [])],
         },
       },

@@ -382,6 +382,8 @@ describe('query API responses', () => {
     await read('/v1/doctors/{id}/schedules', '/v1/doctors/x/schedules?from=2030-02-30', 400);
     await read('/v1/search/institutions', `/v1/search/institutions?q=${q('契约')}&city=${q(city)}`, 200);
     await read('/v1/search/institutions', '/v1/search/institutions', 400);
+    await read('/v1/search/suggest', `/v1/search/suggest?q=${q('契')}&city=${q(city)}`, 200);
+    await read('/v1/search/suggest', '/v1/search/suggest?limit=99&q=a', 400);
     const unavailable = await get(noSearch.baseUrl, `/v1/search/institutions?q=x`);
     expect(unavailable.status).toBe(503);
     check('get', '/v1/search/institutions', unavailable);

@@ -300,6 +300,7 @@ export function createApp(deps: CommandApiDeps): CommandApi {
           idempotency,
           patients,
           clock,
+          audit: { record: (db, entries) => audit.record(entries, db) },
           ...(rushAuto ? { auto: rushAuto } : {}),
         }),
       ),

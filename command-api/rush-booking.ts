@@ -17,12 +17,15 @@ import {
   type StoredOutcome,
 } from '../platform/http/idempotency.ts';
 import type { PatientVault } from '../platform/patient-vault.ts';
-import { type Pool, withTransaction } from '../platform/pg.ts';
+import type { AuditEntry } from '../platform/audit.ts';
+import { type Pool, type Queryable, withTransaction } from '../platform/pg.ts';
 import { currentContext, toTraceparent } from '../platform/context.ts';
 import { finalReply } from '../requests/batch-writer.ts';
-import type { BookingRequestMessage, RequestOutcome } from '../requests/request-message.ts';
+import type { BookingRequestMessage } from '../requests/request-message.ts';
 import { send } from './command-route.ts';
 import { bookAppointmentRoute } from './route-specs.ts';
+import { acceptedBookingAudit } from './rush-audit.ts';
+import { dropUnqueued, type RequestRow } from './rush-unqueued.ts';
 import type { RushAutoSwitch } from './rush-auto-switch.ts';
 import type { RushModes } from './rush-modes.ts';
 import { KafkaUnavailableError, type RushQueue } from './rush-queue.ts';
@@ -36,17 +39,10 @@ export interface RushBookingDeps {
   idempotency: Pick<PgIdempotencyStore, 'claim' | 'release' | 'keep'>;
   patients: Pick<PatientVault, 'resolve'>;
   clock: () => Date;
+  /** The audit trail: a hospital's or an admin's booking is recorded as it is accepted. */
+  audit?: { record(db: Queryable, entries: readonly AuditEntry[]): Promise<void> };
   /** The automatic switch by booking rate (absent: RUSH_AUTO_THRESHOLD_PER_S unset). */
   auto?: Pick<RushAutoSwitch, 'observe'>;
-}
-
-interface RequestRow {
-  request_id: string;
-  appointment_id: string;
-  schedule_id: string;
-  status: 'pending' | 'queued' | 'booked' | 'rejected';
-  outcome: RequestOutcome | null;
-  checkpoint: string | null;
 }
 
 export function rushBooking(deps: RushBookingDeps): RequestHandler {
@@ -71,34 +67,29 @@ export function rushBooking(deps: RushBookingDeps): RequestHandler {
     if (claim.kind === 'completed') return send(res, claim.outcome, true);
     const { token } = claim;
     const letGo = deps.idempotency.keep(scope, key, token);
+    const k = { scope, key, token };
+    let row: RequestRow | undefined;
+    let audited: AuditEntry[] = [];
     try {
       const { patientRef, patient } = await deps.patients.resolve(body.patientId);
-      const row = await requestRow(deps.pool, { scope, key, scheduleId: body.scheduleId, patientRef });
-      if (row.status === 'booked' || row.status === 'rejected') {
-        const outcome = finalReply(row.request_id, row.schedule_id, row.outcome!, row.checkpoint);
-        await completeKey(deps.pool, scope, key, token, outcome);
-        return send(res, outcome, false);
-      }
-      const message: BookingRequestMessage = {
-        v: 1,
-        requestId: row.request_id,
+      row = await requestRow(deps.pool, { scope, key, scheduleId: body.scheduleId, patientRef });
+      audited = acceptedBookingAudit(principal, {
         appointmentId: row.appointment_id,
-        scheduleId: body.scheduleId,
-        patientRef,
-        patient,
-        ...(body.slot === undefined ? {} : { slot: body.slot }),
-        ...(body.channel === undefined ? {} : { channel: body.channel }),
-        actor:
-          principal.role === 'patient'
-            ? { id: patientRef, role: 'patient' }
-            : { id: principal.sub, role: principal.role },
-        acceptedAt: deps.clock().toISOString(),
-        ...traceOf(),
-      };
+        scheduleId: row.schedule_id,
+        requestId: row.request_id,
+      });
+      // Produced by an attempt that died before its acceptance committed, and decided since.
+      if (row.status === 'booked' || row.status === 'rejected')
+        return send(res, await answerFinal(deps.pool, deps.audit, row, k, audited), false);
+      const message = messageOf(deps, principal, body, row, { patientRef, patient });
       const queued = await deps.queue.enqueue(body.scheduleId, JSON.stringify(message));
-      const outcome = await markQueued(deps, row, queued, { scope, key, token });
+      const outcome = await markQueued(deps, row, queued, k, audited);
       send(res, outcome, false);
     } catch (err) {
+      // Not acknowledged: the request goes with the failure (docs/adr/0015 §11), unless the
+      // processor decided it meanwhile (the record landed after all): then that is the answer.
+      const decided = row ? await dropUnqueued(deps.pool, row.request_id).catch(() => undefined) : undefined;
+      if (decided) return send(res, await answerFinal(deps.pool, deps.audit, decided, k, audited), false);
       await deps.idempotency.release(scope, key, token).catch(() => undefined);
       if (err instanceof KafkaUnavailableError)
         throw new AppError('dependency_unavailable', 'The booking queue is unavailable; retry later', {
@@ -121,6 +112,46 @@ function authorize(
     throw new AppError('forbidden', 'Patients may only book for themselves');
   patientChannelOnly(principal, body.channel);
   requireOwnInstitution(principal, institutionId);
+}
+
+function messageOf(
+  deps: RushBookingDeps,
+  principal: Principal,
+  body: { scheduleId: string; slot?: number | undefined; channel?: string | undefined },
+  row: RequestRow,
+  who: { patientRef: string; patient: string },
+): BookingRequestMessage {
+  return {
+    v: 1,
+    requestId: row.request_id,
+    appointmentId: row.appointment_id,
+    scheduleId: body.scheduleId,
+    patientRef: who.patientRef,
+    patient: who.patient,
+    ...(body.slot === undefined ? {} : { slot: body.slot }),
+    ...(body.channel === undefined ? {} : { channel: body.channel }),
+    actor:
+      principal.role === 'patient'
+        ? { id: who.patientRef, role: 'patient' }
+        : { id: principal.sub, role: principal.role },
+    acceptedAt: deps.clock().toISOString(),
+    ...traceOf(),
+  };
+}
+
+/** The key answers with the request's final outcome (and the booking act is audited with it). */
+async function answerFinal(
+  pool: Pool,
+  audit: RushBookingDeps['audit'],
+  row: RequestRow,
+  k: { scope: string; key: string; token: string },
+  audited: readonly AuditEntry[],
+): Promise<StoredOutcome> {
+  const outcome = finalReply(row.request_id, row.schedule_id, row.outcome!, row.checkpoint);
+  await withTransaction(pool, async (db) => {
+    if (await completeKey(db, k.scope, k.key, k.token, outcome)) await audit?.record(db, audited);
+  });
+  return outcome;
 }
 
 const traceOf = () => {
@@ -170,8 +201,11 @@ async function markQueued(
   row: RequestRow,
   queued: { partition: number; offset: string },
   k: { scope: string; key: string; token: string },
+  audited: readonly AuditEntry[],
 ): Promise<StoredOutcome> {
   return withTransaction(deps.pool, async (db) => {
+    // Accepted: the booking act is in the trail with the acceptance, or neither is.
+    await deps.audit?.record(db, audited);
     await db.query(
       `UPDATE booking_requests SET status = 'queued', kafka_partition = $2, kafka_offset = $3
         WHERE request_id = $1 AND status = 'pending'`,

@@ -126,14 +126,16 @@ export function createBatchWriter(deps: BatchWriterDeps) {
 
   /** Decides and commits `items` (one partition's, in offset order). */
   async function decide(topic: string, partition: number, items: readonly ChunkItem[]): Promise<ChunkResult> {
-    const pending = await undecided(deps.pool, items);
-    if (pending.length === 0) {
-      if (items.length > 0) await advance(deps.pool, topic, partition, items);
-      return { decided: 0, booked: 0, skipped: items.length, attempts: 0 };
-    }
-    const groups = groupBySchedule(pending);
     const refused = new Map<string, PatientRuleError>();
     for (let attempt = 1; ; attempt++) {
+      // Read again on every attempt: a request may have been decided by another member, or removed
+      // by the accept path whose produce failed (command-api/rush-unqueued.ts), since the last one.
+      const pending = await undecided(deps.pool, items);
+      if (pending.length === 0) {
+        if (items.length > 0) await advance(deps.pool, topic, partition, items);
+        return { decided: 0, booked: 0, skipped: items.length, attempts: attempt - 1 };
+      }
+      const groups = groupBySchedule(pending);
       const now = clock();
       try {
         const planned = await plan(groups, refused, now);

@@ -24,6 +24,7 @@ import { serveWorker, type WorkerServer } from '../platform/worker-shell.ts';
 import { processorHealth } from './health.ts';
 import { groupLagSampler } from './lag-sampler.ts';
 import { requestMetrics } from './metrics.ts';
+import { sweepPending } from './pending-sweeper.ts';
 import { parseBookingRequest } from './request-message.ts';
 
 export interface RequestProcessorOptions {
@@ -45,6 +46,8 @@ export interface RequestProcessorOptions {
   probe?: { intervalMs?: number; timeoutMs?: number };
   /** Requests behind past which the processor reports itself degraded. Default 100,000. */
   lagBudget?: number;
+  /** How often requests left pending are swept (pending-sweeper.ts). Default 60 s; 0: never. */
+  sweepIntervalMs?: number;
 }
 
 export interface RequestProcessorHandle {
@@ -56,6 +59,8 @@ export interface RequestProcessorHandle {
   readonly port: number | undefined;
   readonly adminUrl: string | undefined;
   readonly registry: Registry;
+  /** Sweeps requests left pending older than RUSH_PENDING_EXPIRE_S now; resolves with how many. */
+  sweepNow(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -182,8 +187,23 @@ export async function startRequestProcessor(opts: RequestProcessorOptions): Prom
           }),
         });
 
+  const sweepNow = async () => {
+    const removed = await sweepPending(pool, config.RUSH_PENDING_EXPIRE_S);
+    metrics.pendingRemoved(removed);
+    if (removed > 0) logger.info({ removed }, 'removed booking requests left pending');
+    return removed;
+  };
+  const sweepEvery = opts.sweepIntervalMs ?? 60_000;
+  const sweeper =
+    sweepEvery > 0
+      ? setInterval(() => {
+          sweepNow().catch((err: unknown) => logger.warn({ err: String(err) }, 'pending sweep failed'));
+        }, sweepEvery).unref()
+      : undefined;
+
   let stopping: Promise<void> | undefined;
   return {
+    sweepNow,
     ready: joined,
     decided: () => decided,
     port: server?.port,
@@ -192,6 +212,7 @@ export async function startRequestProcessor(opts: RequestProcessorOptions): Prom
     stop: () =>
       (stopping ??= (async () => {
         stoppingNow = true;
+        clearInterval(sweeper);
         await consumer.disconnect();
         await Promise.all([probe.close(), lag.close()]);
         await server?.close();

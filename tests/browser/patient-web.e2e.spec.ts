@@ -75,8 +75,15 @@ describe('the patient web app in Chromium', () => {
       return { fcp, data, resources: resources.map((e) => new URL(e.name).pathname) };
     });
     await shot(page, 'home');
-    expect(api).toHaveLength(1);
-    expect(api[0]).toContain('/v1/homepage?city=');
+    const homepageRequests = [...api];
+    // The full list of the city, filtered and paged over the cursor.
+    await page.getByText('查看全部医院').click();
+    await page.getByTestId('institutions').getByText(platform.institutionName).waitFor();
+    await page.getByText('已经到底了').waitFor();
+    await shot(page, 'institutions');
+    expect(homepageRequests).toHaveLength(1);
+    expect(homepageRequests[0]).toContain('/v1/homepage?city=');
+    expect(api.slice(1).every((url) => url.includes(`/v1/institutions?`))).toBe(true);
     expect(timing.fcp).not.toBeNull();
     Object.assign(measured, {
       fcpMs: timing.fcp,

@@ -365,6 +365,8 @@ describe('query API responses', () => {
     await read('/v1/institutions/{id}', '/v1/institutions/99999999999', 404);
     await read('/v1/institutions/{id}/departments', `/v1/institutions/${institutionId}/departments`, 200);
     await read('/v1/institutions/{id}/departments', '/v1/institutions/99999999998/departments', 404);
+    await read('/v1/institutions/{id}/doctors', `/v1/institutions/${institutionId}/doctors`, 200);
+    await read('/v1/institutions/{id}/doctors', '/v1/institutions/99999999997/doctors', 404);
     await read(
       '/v1/doctors/{id}/schedules',
       `/v1/doctors/${doctorId}/schedules?from=${sessionDate}&to=${sessionDate}`,

@@ -40,6 +40,8 @@ export async function ensureWebBuilt(log: (line: string) => void = console.log):
       [vite, 'build', '--config', join(webDir, 'build', 'vite.config.ts')],
       {
         cwd: root,
+        // A caller under test (NODE_ENV=test) would otherwise get Vue's development build.
+        env: { ...process.env, NODE_ENV: 'production' },
         stdio: ['ignore', 'inherit', 'inherit'],
       },
     );

@@ -404,7 +404,7 @@ async function main(): Promise<void> {
 - Unloaded P99 (open loop at a tenth of the maximum): **${unloaded.p99Admitted.toFixed(1)} ms**
 - Lost (a 201 whose appointment is not in the store): **${missing} of ${created.length}**
 
-\`on\`: default rules (system protection's BBR judged while the event loop lags 100 ms or 40 commands wait for a PostgreSQL connection); \`bbr\`: the same with BBR judged always; \`off\`: no rule, no system protection, no pool breaker. Goodput is 201s per second of the whole step (until the last answer); latency counts from each request's due time.
+\`on\`: default rules (system protection's BBR judged only while the event loop lags 100 ms); \`bbr\`: the same with BBR judged always; \`off\`: no rule, no system protection, no pool breaker. Goodput is 201s per second of the whole step (until the last answer); latency counts from each request's due time.
 
 | flow control | rate | goodput (201/s, % of max) | P99 of admitted ms (× unloaded) | statuses | only 2xx/409/429/503 |
 | --- | --- | --- | --- | --- | --- |

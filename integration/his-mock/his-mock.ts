@@ -41,6 +41,8 @@ export interface ReceivedDelivery {
   data: Record<string, unknown>;
   traceparent: string | undefined;
   receivedAt: number;
+  /** The body as it arrived (for contract checks: contracts/hospital-receiver.openapi.yaml). */
+  wire: Record<string, unknown>;
 }
 
 export interface Refusal {
@@ -159,7 +161,13 @@ export async function startHisMock(opts: HisMockOptions): Promise<HisMock> {
       gaps.push({ institutionId: body.institutionId, expected: last + 1, got: body.seq });
     lastSeq.set(body.institutionId, body.seq);
     const tp = req.headers.traceparent;
-    applied.push({ ...body, traceparent: typeof tp === 'string' ? tp : undefined, receivedAt: nowMs() });
+    const wire = { ...body } as unknown as Record<string, unknown>;
+    applied.push({
+      ...body,
+      traceparent: typeof tp === 'string' ? tp : undefined,
+      receivedAt: nowMs(),
+      wire,
+    });
     return answer(res, 200, { status: 'applied', seq: body.seq });
   };
 

@@ -25,6 +25,7 @@ import { testConfig } from '../support/test-config.ts';
 import { PgEventStore } from '../../platform/event-store/pg-event-store.ts';
 import { toKafkaMessage } from '../../projections/relay/event-message.ts';
 import { uniqueName, waitFor } from '../support/wait.ts';
+import { deliverySchema } from '../support/receiver-contract.ts';
 
 const config = testConfig();
 const topic = uniqueName('delivery_events');
@@ -72,6 +73,8 @@ const add = async (opts: Parameters<typeof givenInstitution>[1] = {}) => {
   return i;
 };
 
+const validDelivery = deliverySchema();
+
 /** Each receiver applied exactly `eventIds`, numbered 1..n, in this order, and saw no gap. */
 function expectInOrder(mock: HisMock, institutionId: string, eventIds: readonly string[]) {
   const applied = mock.applied(institutionId);
@@ -79,6 +82,9 @@ function expectInOrder(mock: HisMock, institutionId: string, eventIds: readonly 
   expect(applied.map((d) => d.seq)).toEqual(eventIds.map((_, i) => i + 1));
   expect(applied.every((d) => d.idempotencyKey === `${institutionId}:${d.seq}`)).toBe(true);
   expect(mock.gaps).toEqual([]);
+  // What the worker sent is what the receiver contract promises (contracts/hospital-receiver.openapi.yaml).
+  const misfits = applied.filter((d) => !validDelivery(d.wire)).map((d) => [d.type, validDelivery.errors]);
+  expect(misfits).toEqual([]);
 }
 
 describe('hospital delivery', () => {

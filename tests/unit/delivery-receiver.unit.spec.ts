@@ -9,6 +9,8 @@ import { parseRetryAfter, retryDelayMs } from '../../delivery/backoff.ts';
 import { type DeliveryBody, postDelivery, ReceiverRefused } from '../../delivery/http-delivery.ts';
 import { signatureHeader } from '../../delivery/signature.ts';
 import { startHisMock, type HisMock } from '../../integration/his-mock/his-mock.ts';
+import { Validator } from '@seriousme/openapi-schema-validator';
+import { deliverySchema, receiverContract } from '../support/receiver-contract.ts';
 
 const secret = 'unit-test-secret-0123456789abcdef';
 let mock: HisMock | undefined;
@@ -85,6 +87,62 @@ describe('reference receiver', () => {
     const second = await send(mock.url, body(1)).catch((e: unknown) => e);
     expect(first).toMatchObject({ status: 503, retryable: true, retryAfterMs: undefined });
     expect(second).toMatchObject({ status: 503, retryable: true, retryAfterMs: 7_000 });
+  });
+});
+
+describe('receiver contract (contracts/hospital-receiver.openapi.yaml)', () => {
+  it('is a valid OpenAPI 3.1 document', async () => {
+    const result = await new Validator().validate(receiverContract());
+    expect(result.errors ?? []).toEqual([]);
+    expect(result.valid).toBe(true);
+  });
+
+  it('declares every status the reference receiver answers with', async () => {
+    mock = await startHisMock({ secret });
+    const statuses = new Set<number>();
+    const post = async (text: string, signedText = text) => {
+      const res = await fetch(mock!.url, {
+        method: 'POST',
+        headers: {
+          'x-booking-institution': 'inst-1',
+          'x-booking-signature': signatureHeader(secret, signedText, Math.floor(Date.now() / 1000)),
+        },
+        body: text,
+      });
+      statuses.add(res.status);
+    };
+    const good = JSON.stringify(body(1));
+    await post(good); // applied
+    await post(good); // duplicate
+    await post(good.replace('"p1"', '"p2"'), good); // tampered
+    await post('{"not":"a delivery"}'); // not a delivery
+    mock.setFailRate(1);
+    await post(JSON.stringify(body(2))); // failing
+    expect([...statuses].sort()).toEqual([200, 400, 401, 503]);
+    const responses = (receiverContract().webhooks as Record<string, { post: { responses: object } }>)
+      .delivery!.post.responses;
+    expect(Object.keys(responses).sort()).toEqual([...statuses].map(String).sort());
+  });
+
+  it('describes the delivery body: a well-formed one passes, one missing its data does not', () => {
+    const validate = deliverySchema();
+    const booked = {
+      ...body(1),
+      data: {
+        scheduleId: 's1',
+        appointmentId: 'a1',
+        doctorId: '1',
+        departmentId: '2',
+        date: '2030-01-15',
+        period: 'morning',
+        sessionStartsAt: '2030-01-15T00:00:00.000Z',
+        bookedAt: '2030-01-10T00:00:00.000Z',
+        patientId: null,
+      },
+    };
+    expect(validate(booked), JSON.stringify(validate.errors)).toBe(true);
+    expect(validate({ ...booked, data: { appointmentId: 'a1' } })).toBe(false);
+    expect(validate({ ...booked, type: 'Unknown' })).toBe(false);
   });
 });
 

@@ -1,26 +1,26 @@
 import type { Admin, Kafka } from 'kafkajs';
-import { startSampler, type Sampler } from './sampler.ts';
+import { startSampler, type Sampler, type SamplerOptions } from './sampler.ts';
+
+export type AdminSampler<T> = Sampler<T> & { close(): Promise<void> };
 
 /**
- * Whether the brokers answer, sampled in the background with its own admin client: a metadata
- * round trip every `intervalMs`, failed past `timeoutMs`. A broken connection is dropped and
- * reopened on the next sample, so the probe recovers with the broker. The value is the number
- * of brokers in the cluster.
+ * A value read through a Kafka admin client of its own, sampled in the background: a broken
+ * connection is dropped and reopened on the next sample, so the sampler recovers with the broker.
  */
-export function kafkaProbe(
+export function adminSampler<T>(
   kafka: Kafka,
-  opts: { intervalMs?: number; timeoutMs?: number } = {},
-): Sampler<number> & { close(): Promise<void> } {
+  opts: Omit<SamplerOptions<T>, 'read'> & { read: (admin: Admin) => Promise<T> },
+): AdminSampler<T> {
   let admin: Admin | undefined;
   let connected = false;
-  const read = async (): Promise<number> => {
+  const read = async (): Promise<T> => {
     admin ??= kafka.admin();
     try {
       if (!connected) {
         await admin.connect();
         connected = true;
       }
-      return (await admin.describeCluster()).brokers.length;
+      return await opts.read(admin);
     } catch (err) {
       const broken = admin;
       admin = undefined;
@@ -29,7 +29,7 @@ export function kafkaProbe(
       throw err;
     }
   };
-  const sampler = startSampler({ name: 'kafka', read, ...opts });
+  const sampler = startSampler({ ...opts, read });
   return {
     ...sampler,
     async close() {
@@ -39,3 +39,17 @@ export function kafkaProbe(
     },
   };
 }
+
+/**
+ * Whether the brokers answer: a metadata round trip every `intervalMs`, failed past `timeoutMs`.
+ * The value is the number of brokers in the cluster.
+ */
+export const kafkaProbe = (
+  kafka: Kafka,
+  opts: { intervalMs?: number; timeoutMs?: number } = {},
+): AdminSampler<number> =>
+  adminSampler(kafka, {
+    name: 'kafka',
+    ...opts,
+    read: async (admin) => (await admin.describeCluster()).brokers.length,
+  });

@@ -3,13 +3,13 @@
  * client (projections/runtime/lag.ts computes it): a broken connection is dropped and reopened on
  * the next sample, so the sampler recovers with the broker.
  */
-import type { Admin, Kafka } from 'kafkajs';
-import { startSampler, type Sampler } from '../platform/sampler.ts';
+import type { Kafka } from 'kafkajs';
+import { adminSampler, type AdminSampler } from '../platform/kafka-probe.ts';
 import { consumerGroupLag, type PartitionLag } from '../projections/runtime/lag.ts';
 
 export type GroupLag = { total: number; partitions: PartitionLag[] };
 
-export function groupLagSampler(
+export const groupLagSampler = (
   kafka: Kafka,
   opts: {
     groupId: string;
@@ -18,39 +18,14 @@ export function groupLagSampler(
     timeoutMs?: number;
     onSample?: (l: GroupLag) => void;
   },
-): Sampler<GroupLag> & { close(): Promise<void> } {
-  let admin: Admin | undefined;
-  let connected = false;
-  const read = async (): Promise<GroupLag> => {
-    admin ??= kafka.admin();
-    try {
-      if (!connected) {
-        await admin.connect();
-        connected = true;
-      }
+): AdminSampler<GroupLag> =>
+  adminSampler(kafka, {
+    name: 'lag',
+    intervalMs: opts.intervalMs ?? 5_000,
+    timeoutMs: opts.timeoutMs ?? 2_000,
+    read: async (admin) => {
       const lag = await consumerGroupLag(admin, opts.groupId, [opts.topic]);
       opts.onSample?.(lag);
       return lag;
-    } catch (err) {
-      const broken = admin;
-      admin = undefined;
-      connected = false;
-      await broken.disconnect().catch(() => undefined);
-      throw err;
-    }
-  };
-  const sampler = startSampler({
-    name: 'lag',
-    read,
-    intervalMs: opts.intervalMs ?? 5_000,
-    timeoutMs: opts.timeoutMs ?? 2_000,
-  });
-  return {
-    ...sampler,
-    async close() {
-      sampler.stop();
-      connected = false;
-      await admin?.disconnect().catch(() => undefined);
     },
-  };
-}
+  });

@@ -137,6 +137,21 @@ export async function startWebPlatform(): Promise<WebPlatform> {
     },
     { timeoutMs: 60_000, what: 'the institution in the search index' },
   );
+  // The homepage the first test opens once (no polling): its featured list and banner read the
+  // catalog's Redis documents, another consumer group than the search index waited for above.
+  await waitFor(
+    async () => {
+      const res = await query.get(`/v1/homepage?city=${encodeURIComponent(city)}`);
+      if (res.status !== 200) return undefined;
+      const home = (await res.json()) as {
+        featuredInstitutions?: { id: number | string }[];
+        banners?: { title?: string }[];
+      };
+      const featured = home.featuredInstitutions?.some((i) => String(i.id) === given.institutionId);
+      return featured && (home.banners?.length ?? 0) > 0 ? true : undefined;
+    },
+    { timeoutMs: 60_000, what: 'the institution and the banner on the homepage' },
+  );
   for (const d of doctors) {
     await waitFor(
       async () => {

@@ -25,6 +25,7 @@ import {
 } from '../support/schedule-mother.ts';
 import { testConfig } from '../support/test-config.ts';
 import { uniqueName } from '../support/wait.ts';
+import { scanKeys, snapshotUnder } from '../support/redis-keys.ts';
 
 let redis: Redis;
 let root: string;
@@ -47,27 +48,8 @@ afterAll(() => {
   redis.disconnect();
 });
 
-async function keysUnder(prefix: string): Promise<string[]> {
-  const found: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    found.push(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-  return found;
-}
-
-/** Every hash and sorted set under `prefix`, keyed by the rest of the key name. */
-async function snapshot(prefix: string): Promise<Record<string, unknown>> {
-  const out: Record<string, unknown> = {};
-  for (const key of (await keysUnder(prefix)).sort()) {
-    const type = await redis.type(key);
-    out[key.slice(prefix.length)] =
-      type === 'hash' ? await redis.hgetall(key) : await redis.zrange(key, 0, -1, 'WITHSCORES');
-  }
-  return out;
-}
+const keysUnder = (prefix: string) => scanKeys(redis, `${prefix}*`);
+const snapshot = (prefix: string) => snapshotUnder(redis, prefix);
 
 /** One guarded script call, its arguments encoded exactly as APPLY_LUA documents them. */
 function apply(

@@ -6,6 +6,7 @@
 import { Kafka, logLevel } from 'kafkajs';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { scanKeys } from './redis-keys.ts';
 
 export interface Engines {
   adminUrl: string;
@@ -70,17 +71,6 @@ async function withRedis<T>(e: Engines, fn: (r: Redis) => Promise<T>): Promise<T
   } finally {
     redis.disconnect();
   }
-}
-
-async function scanKeys(redis: Redis, match: string): Promise<string[]> {
-  const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', match, 'COUNT', 1000);
-    cursor = next;
-    keys.push(...found);
-  } while (cursor !== '0');
-  return keys;
 }
 
 /** `INFO keyspace` of the selected db: `keys=N,expires=M,…`; N − M keys never expire. */

@@ -57,6 +57,42 @@ export function searchEngineOver(transport: RawTransport): SearchEngine {
     }
   };
 
+  /**
+   * Re-indexes what `query` matches with `fields` set, 500 at a time, each at its own version
+   * (external_gte), until nothing matches. A concurrent write that bumps a document between search
+   * and re-index is a conflict: that document is found again in the next round.
+   */
+  async function reindexWhere(index: string, query: Query, fields: Record<string, unknown>) {
+    let changed = 0;
+    for (let idle = 0; idle < 10;) {
+      await send({ method: 'POST', path: `/${enc(index)}/_refresh` });
+      const { body } = await send({
+        method: 'POST',
+        path: `/${enc(index)}/_search`,
+        body: { query, size: 500, version: true },
+      });
+      const hits = (body as { hits: { hits: ClearHit[] } }).hits.hits;
+      if (hits.length === 0) return changed;
+      const bulkBody = hits.flatMap((h) => [
+        { index: { _index: h._index, _id: h._id, version: h._version, version_type: 'external_gte' } },
+        { ...h._source, ...fields },
+      ]);
+      const result = await send({
+        method: 'POST',
+        path: '/_bulk',
+        querystring: { refresh: 'true' },
+        bulkBody,
+      });
+      const items = (result.body as { items: Parameters<typeof summariseBulk>[0] }).items;
+      const { applied, failures } = summariseBulk(items);
+      const failed = failures.find((f) => f.status !== 409);
+      if (failed) throw new Error(`re-indexing ${failed.id} in ${index} failed: ${failed.reason}`);
+      changed += applied;
+      idle = applied === 0 ? idle + 1 : 0;
+    }
+    throw new Error(`re-indexing matches in ${index} kept conflicting`);
+  }
+
   return {
     kind: transport.kind,
     async health() {
@@ -180,32 +216,11 @@ export function searchEngineOver(transport: RawTransport): SearchEngine {
     async refresh(index) {
       await send({ method: 'POST', path: `/${enc(index)}/_refresh` });
     },
-    async clearField(index, field, value) {
-      let cleared = 0;
-      // A concurrent write may bump a document between search and re-index (a conflict): go again.
-      for (let round = 0; round < 10; round++) {
-        await send({ method: 'POST', path: `/${enc(index)}/_refresh` });
-        const { body } = await send({
-          method: 'POST',
-          path: `/${enc(index)}/_search`,
-          body: { query: { term: { [field]: value } }, size: 500, version: true },
-        });
-        const hits = (body as { hits: { hits: ClearHit[] } }).hits.hits;
-        if (hits.length === 0) return cleared;
-        const bulkBody = hits.flatMap((h) => [
-          { index: { _index: h._index, _id: h._id, version: h._version, version_type: 'external_gte' } },
-          { ...h._source, [field]: null },
-        ]);
-        const result = await send({
-          method: 'POST',
-          path: '/_bulk',
-          querystring: { refresh: 'true' },
-          bulkBody,
-        });
-        const items = (result.body as { items: Parameters<typeof summariseBulk>[0] }).items;
-        cleared += summariseBulk(items).applied;
-      }
-      throw new Error(`clearing ${field} in ${index} kept conflicting`);
+    clearField(index, field, value) {
+      return reindexWhere(index, { term: { [field]: value } }, { [field]: null });
+    },
+    updateWhere(index, query, fields) {
+      return reindexWhere(index, query, fields);
     },
     close: () => transport.close(),
   };

@@ -8,6 +8,8 @@ export type SearchKind = 'opensearch' | 'elasticsearch';
 export interface IndexDefinition {
   settings?: Record<string, unknown>;
   mappings: Record<string, unknown>;
+  /** Aliases the index joins when it is created (atomically: never an index outside its alias). */
+  aliases?: Record<string, Record<string, unknown>>;
 }
 
 export type Query = Record<string, unknown>;
@@ -81,6 +83,13 @@ export interface SearchEngine {
    * documents written just before are found.
    */
   clearField(index: string, field: string, value: string): Promise<number>;
+  /**
+   * Sets `fields` (top-level) in every document of `index` (an alias or index) that `query`
+   * matches, re-indexing each at the version it has (external_gte) like `clearField`, and returns
+   * how many it changed. `query` must stop matching a document once it is patched (e.g. a
+   * `must_not` on the new values): the call pages until nothing matches.
+   */
+  updateWhere(index: string, query: Query, fields: Record<string, unknown>): Promise<number>;
   close(): Promise<void>;
 }
 

@@ -6,9 +6,12 @@
 import { z } from 'zod';
 import { loadEnv, parseEnv, type EnvResult } from '../platform/config.ts';
 import { bookingReadModelSettings } from '../read-models/settings.ts';
+import { analyticsSettings } from './analytics/settings.ts';
 
-export const components = ['relay', 'redis', 'search'] as const;
+export const components = ['relay', 'redis', 'search', 'analytics'] as const;
 export type Component = (typeof components)[number];
+/** `analytics` (the analysts' index, docs/adr/0019) is opt-in: it is a new consumer group and index family. */
+const defaultComponents: readonly Component[] = ['relay', 'redis', 'search'];
 
 const int = (fallback: number, min = 1, max = 1_000_000) =>
   z.coerce.number().int().min(min).max(max).default(fallback);
@@ -16,10 +19,10 @@ const int = (fallback: number, min = 1, max = 1_000_000) =>
 export const projectionsConfigSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   PROJECTIONS_PORT: int(3003, 0, 65535),
-  /** Which parts this process runs, e.g. `relay` or `redis,search`. */
+  /** Which parts this process runs, e.g. `relay` or `redis,search,analytics`. */
   PROJECTIONS_COMPONENTS: z
     .string()
-    .default(components.join(','))
+    .default(defaultComponents.join(','))
     .transform((s) =>
       s
         .split(',')
@@ -41,7 +44,9 @@ export const projectionsConfigSchema = z.object({
   READ_MODEL_CHECK_INTERVAL_MS: int(5_000, 100, 600_000),
   /** READ_MODEL_PREFIX, APPOINTMENTS_ALIAS: shared with the query API. */
   ...bookingReadModelSettings,
-  /** Consumer groups are `<prefix>.redis` and `<prefix>.search`. */
+  /** ANALYTICS_ALIAS, ANALYTICS_RETENTION_MONTHS, ANALYTICS_RETENTION_INTERVAL_MS. */
+  ...analyticsSettings,
+  /** Consumer groups are `<prefix>.redis`, `<prefix>.search` and `<prefix>.analytics`. */
   PROJECTOR_GROUP_PREFIX: z.string().min(1).default('projections'),
   PROJECTOR_BATCH_SIZE: int(1000, 1, 100_000),
   PROJECTOR_PARTITION_CONCURRENCY: int(3, 1, 64),

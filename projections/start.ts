@@ -39,7 +39,9 @@ import {
   type ProjectorHandle,
   type RetryOptions,
 } from './runtime/projector-runtime.ts';
+import { applyRetention } from './analytics/retention.ts';
 import {
+  analyticsWriter,
   ensureAppointmentsIndex,
   handlerFor,
   redisWriter,
@@ -100,14 +102,14 @@ export interface ProjectionsHandle {
 /** Clients the process needs, created from the config unless the caller brought its own. */
 function clients(config: ProjectionsStartConfig, deps: StartProjectionsDeps, logger: Logger) {
   const { platform: c, projections: pc } = config;
-  const has = (x: 'redis' | 'search') => pc.PROJECTIONS_COMPONENTS.includes(x);
+  const has = (x: 'redis' | 'search' | 'analytics') => pc.PROJECTIONS_COMPONENTS.includes(x);
   const owned: (() => Promise<void> | void)[] = [];
   const pool = deps.pool ?? createPool(c, { applicationName: 'projections', logger });
   if (!deps.pool) owned.push(() => pool.end());
   const kafka = deps.kafka ?? createKafka(c, logger, `${c.KAFKA_CLIENT_ID}-projections`);
   const redis = has('redis') ? (deps.redis ?? createRedis(c, 'projections', {}, logger)) : undefined;
   if (redis && !deps.redis) owned.push(() => redis.disconnect());
-  const engine = has('search') ? (deps.engine ?? searchFromConfig(c)) : undefined;
+  const engine = has('search') || has('analytics') ? (deps.engine ?? searchFromConfig(c)) : undefined;
   if (engine && !deps.engine) owned.push(() => engine.close());
   const close = async () => {
     for (const dispose of owned.reverse()) await Promise.resolve(dispose()).catch(() => undefined);
@@ -128,7 +130,7 @@ export async function startProjections(
   );
   const logger = deps.logger ?? createLogger('projections', c.LOG_LEVEL);
   const registry = deps.registry ?? createRegistry({ service: 'projections' });
-  const enabled = (x: 'relay' | 'redis' | 'search') => pc.PROJECTIONS_COMPONENTS.includes(x);
+  const enabled = (x: 'relay' | 'redis' | 'search' | 'analytics') => pc.PROJECTIONS_COMPONENTS.includes(x);
   const io = clients(config, deps, logger);
   const hooks = deps.hooks ?? {};
   const probe = { intervalMs: deps.probe?.intervalMs ?? 5_000, timeoutMs: deps.probe?.timeoutMs ?? 2_000 };
@@ -139,6 +141,7 @@ export async function startProjections(
   let relay: RelayHandle | undefined;
   let relayWatch: RelayWatch | undefined;
   let keyspaceGuard: KeyspaceGuard | undefined;
+  let retentionTimer: NodeJS.Timeout | undefined;
   const projectors: ProjectorHandle[] = [];
   const lag: Sampler<number>[] = [];
   const watch = deathWatch();
@@ -268,7 +271,31 @@ export async function startProjections(
         .check()
         .catch((err: unknown) => logger.warn({ err }, 'read-model keyspace check failed'));
     }
-    if (io.engine && !projectors.some((p) => p.name === 'search')) {
+    if (io.engine && enabled('analytics') && !projectors.some((p) => p.name === 'analytics')) {
+      const engine = io.engine;
+      const retention = () =>
+        applyRetention({
+          engine,
+          alias: pc.ANALYTICS_ALIAS,
+          months: pc.ANALYTICS_RETENTION_MONTHS,
+          logger,
+        });
+      await unlessStopped(retention());
+      retentionTimer ??= setInterval(() => {
+        retention().catch((err: unknown) => logger.warn({ err }, 'analytics retention failed'));
+      }, pc.ANALYTICS_RETENTION_INTERVAL_MS);
+      retentionTimer.unref();
+      const writer = analyticsWriter({
+        engine,
+        store: io.store,
+        catalog: io.pool,
+        config: pc,
+        patients: io.patients,
+        logger,
+      });
+      await startProjector('analytics', handlerOf('analytics', handlerFor(writer)));
+    }
+    if (io.engine && enabled('search') && !projectors.some((p) => p.name === 'search')) {
       await unlessStopped(ensureAppointmentsIndex(io.engine, pc.APPOINTMENTS_ALIAS));
       const writer = searchWriter({
         engine: io.engine,
@@ -305,6 +332,7 @@ export async function startProjections(
       for (const s of lag) s.stop();
       relayWatch?.stop();
       keyspaceGuard?.stop();
+      clearInterval(retentionTimer);
       await broker.close();
       await relay?.stop();
       await Promise.all(projectors.map((p) => p.stop()));

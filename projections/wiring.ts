@@ -11,6 +11,8 @@ import type { Queryable } from '../platform/pg.ts';
 import type { SearchEngine } from '../platform/search/index.ts';
 import type { ProjectionsConfig } from './config.ts';
 import { RedisReadModelWriter, type StreamHistory } from './redis/redis-writer.ts';
+import { AnalyticsWriter } from './analytics/analytics-writer.ts';
+import { pgCatalogLookup } from './analytics/catalog-lookup.ts';
 import { eventProjectionHandler } from './event-projection-handler.ts';
 import {
   appointmentsIndexDefinition,
@@ -22,7 +24,8 @@ import { AppointmentsSearchWriter } from './search/search-writer.ts';
 import type { BatchHandler } from './runtime/projector-runtime.ts';
 
 export const projectorNames = ['redis', 'search'] as const;
-export type ProjectorName = (typeof projectorNames)[number];
+/** `analytics` is not replayable from the DLQ by dlq-replay.ts yet (docs/adr/0019). */
+export type ProjectorName = (typeof projectorNames)[number] | 'analytics';
 
 /** The store's streams as the writers read them: v1 records lifted to v2 when a vault is given. */
 export const historyOf = (
@@ -93,6 +96,28 @@ export function searchWriter(deps: {
   });
 }
 
-export function handlerFor(writer: RedisReadModelWriter | AppointmentsSearchWriter): BatchHandler {
+/** The analysts' monthly indices, with catalog facts from the PostgreSQL catalog tables (ADR 0019). */
+export function analyticsWriter(deps: {
+  engine: SearchEngine;
+  store: Pick<EventStore<unknown>, 'readStream'>;
+  catalog: Queryable;
+  config: Pick<ProjectionsConfig, 'ANALYTICS_ALIAS' | 'ANALYTICS_RETENTION_MONTHS'>;
+  patients: ProjectorPatients;
+  logger: Logger;
+}): AnalyticsWriter {
+  return new AnalyticsWriter({
+    engine: deps.engine,
+    alias: deps.config.ANALYTICS_ALIAS,
+    history: historyOf(deps.store, deps.patients),
+    catalog: pgCatalogLookup(deps.catalog, { logger: deps.logger }),
+    patients: deps.patients,
+    retentionMonths: deps.config.ANALYTICS_RETENTION_MONTHS,
+    logger: deps.logger,
+  });
+}
+
+export function handlerFor(
+  writer: RedisReadModelWriter | AppointmentsSearchWriter | AnalyticsWriter,
+): BatchHandler {
   return eventProjectionHandler(writer);
 }

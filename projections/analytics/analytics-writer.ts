@@ -1,0 +1,271 @@
+/**
+ * The thin I/O half of the analytics index: per batch, fold each appointment's events with the
+ * pure `evolveAnalytics`, add the catalog's current facts (`withCatalog`), and send ONE bulk
+ * request into the monthly indices, every operation with version = the stream revision of the
+ * last event folded in (external versioning): a redelivered or replayed event is a 409 the
+ * engine reports as stale.
+ *
+ * Reads it needs: the schedule's facts (its ScheduleOpened, from the batch or the event store,
+ * LRU-cached: they never change), the current document of an appointment whose batch does not
+ * start with its booking (a real-time GET; events at or below its version are skipped, so a
+ * transition is never recorded twice; if the index does not have it, the document is rebuilt
+ * from the stream's earlier events), and the catalog facts of the batch's ids.
+ */
+import { LRUCache } from 'lru-cache';
+import { PATIENT_STREAM_PREFIX, parsePatientForgotten } from '../../domain/patient-events.ts';
+import { sealLegacyPatients } from '../../platform/legacy-patients.ts';
+import type { Logger } from '../../platform/logger.ts';
+import type { ProjectorPatients } from '../../platform/patient-vault.ts';
+import type { BulkOperation, SearchEngine } from '../../platform/search/index.ts';
+import type { StreamHistory, WriteItem } from '../redis/redis-writer.ts';
+import { parseStreamEvent } from '../redis/stream-events.ts';
+import { TransientError } from '../runtime/errors.ts';
+import { SCHEDULE_STREAM_PREFIX } from '../schedule-events.ts';
+import {
+  analyticsIndexDefinition,
+  type AnalyticsDoc,
+  type AppointmentEvent,
+  evolveAnalytics,
+  factsOf,
+  isAppointmentEvent,
+  monthlyIndexName,
+  type ScheduleFacts,
+  withCatalog,
+} from './analytics-model.ts';
+import type { CatalogLookup } from './catalog-lookup.ts';
+import { oldestKeptMonth } from './retention.ts';
+
+export interface AnalyticsWriterOptions {
+  engine: SearchEngine;
+  /** The read alias; documents go to its monthly indices `<alias>-YYYY-MM`. */
+  alias: string;
+  history: StreamHistory;
+  catalog: CatalogLookup;
+  patients: ProjectorPatients;
+  /** Sessions older than this many months are not written (their index is past retention). */
+  retentionMonths: number;
+  now?: () => Date;
+  logger: Logger;
+}
+
+export interface AnalyticsWriteResult<S> {
+  applied: number;
+  stale: number;
+  ignored: number;
+  poison: { source: S; reason: string }[];
+}
+
+interface Pending<S> {
+  appointmentId: string;
+  scheduleId: string;
+  streamId: string;
+  events: { event: AppointmentEvent; rev: number; source?: S }[];
+}
+
+const streamOf = (scheduleId: string) => `${SCHEDULE_STREAM_PREFIX}${scheduleId}`;
+
+async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
+}
+
+export class AnalyticsWriter {
+  readonly #opts: AnalyticsWriterOptions;
+  readonly #facts = new LRUCache<string, ScheduleFacts>({ max: 100_000 });
+  /** Monthly indices known to exist (created at most once per process). */
+  readonly #indices = new Set<string>();
+
+  constructor(opts: AnalyticsWriterOptions) {
+    this.#opts = opts;
+  }
+
+  async write<S>(items: readonly WriteItem<S>[]): Promise<AnalyticsWriteResult<S>> {
+    const result: AnalyticsWriteResult<S> = { applied: 0, stale: 0, ignored: 0, poison: [] };
+    const byAppointment = new Map<string, Pending<S>>();
+    const forgotten: string[] = [];
+    const envelopes = await sealLegacyPatients(
+      items.map((i) => i.envelope),
+      this.#opts.patients,
+    );
+    for (const [i, { source }] of items.entries()) {
+      const envelope = envelopes[i]!;
+      const forget = envelope.streamId.startsWith(PATIENT_STREAM_PREFIX)
+        ? parsePatientForgotten(envelope)
+        : undefined;
+      if (forget) {
+        this.#opts.patients.invalidate(forget.data.patientRef);
+        forgotten.push(forget.data.pseudonym);
+        continue;
+      }
+      const parsed = parseStreamEvent(envelope);
+      if (parsed.kind === 'poison') {
+        if (source !== undefined) result.poison.push({ source, reason: parsed.reason });
+        continue;
+      }
+      if (parsed.kind === 'ignored' || !isAppointmentEvent(parsed.event)) {
+        if (parsed.kind === 'schedule' && parsed.event.type === 'ScheduleOpened')
+          this.#facts.set(parsed.event.data.scheduleId, factsOf(parsed.event));
+        result.ignored += 1;
+        continue;
+      }
+      const event = parsed.event;
+      const { appointmentId, scheduleId } = event.data;
+      let pending = byAppointment.get(appointmentId);
+      if (!pending) {
+        pending = { appointmentId, scheduleId, streamId: envelope.streamId, events: [] };
+        byAppointment.set(appointmentId, pending);
+      }
+      pending.events.push({ event, rev: envelope.revision, ...(source !== undefined ? { source } : {}) });
+    }
+
+    const all = [...byAppointment.values()];
+    await this.#loadFacts([...new Set(all.map((p) => p.scheduleId))]);
+    const oldest = oldestKeptMonth(this.#opts.now?.() ?? new Date(), this.#opts.retentionMonths);
+    const kept = all.filter((p) => {
+      const facts = this.#facts.get(p.scheduleId);
+      // Past retention: its month's index is (or will be) deleted; writing would bring it back.
+      if (facts && facts.date.slice(0, 7) < oldest) {
+        result.ignored += p.events.length;
+        return false;
+      }
+      return true;
+    });
+    const pseudonyms = await this.#opts.patients.pseudonyms(
+      kept.flatMap((p) => p.events.map((e) => e.event.data.patientRef)),
+    );
+    const pseudonymise = (ref: string) => pseudonyms.get(ref) ?? null;
+    const current = await this.#currentDocs(
+      kept.filter((p) => p.events[0]?.event.type !== 'AppointmentBooked'),
+    );
+
+    const docs: { doc: AnalyticsDoc; version: number }[] = [];
+    for (const pending of kept) {
+      pending.events.sort((a, b) => a.rev - b.rev);
+      const known = current.get(pending.appointmentId);
+      const fresh = pending.events.filter((e) => e.rev > (known?.version ?? -1));
+      if (fresh.length === 0) {
+        result.stale += pending.events.length;
+        continue;
+      }
+      try {
+        let doc = known?.doc ?? null;
+        for (const { event } of fresh) {
+          doc = evolveAnalytics(doc, event, this.#facts.get(pending.scheduleId), pseudonymise);
+        }
+        if (doc) docs.push({ doc, version: fresh.at(-1)!.rev });
+      } catch (err) {
+        this.#poison(pending, err instanceof Error ? err.message : String(err), result);
+      }
+    }
+
+    const catalog = await this.#opts.catalog.facts({
+      institutions: docs.map((d) => d.doc.institutionId),
+      departments: docs.map((d) => d.doc.departmentId),
+      doctors: docs.map((d) => d.doc.doctorId),
+    });
+    const operations: BulkOperation[] = docs.map(({ doc, version }) => ({
+      action: 'index',
+      index: monthlyIndexName(this.#opts.alias, doc.sessionDate),
+      id: doc.appointmentId,
+      version,
+      document: { ...withCatalog(doc, catalog) },
+    }));
+    await this.#ensureIndices(operations.map((o) => o.index));
+    const bulk = await this.#opts.engine.bulk(operations);
+    const transient = bulk.failures.filter((f) => f.status === 429 || f.status >= 500);
+    if (transient.length > 0) {
+      throw new TransientError(
+        `search engine refused ${transient.length} analytics write(s): ${transient[0]?.reason ?? ''}`,
+      );
+    }
+    for (const failure of bulk.failures) {
+      const pending = byAppointment.get(failure.id);
+      if (pending) this.#poison(pending, `indexing failed (${failure.status}): ${failure.reason}`, result);
+    }
+    result.applied += bulk.applied;
+    result.stale += bulk.stale;
+    // After this batch's own writes, so a booking and its patient's erasure in one batch end erased.
+    for (const pseudonym of forgotten) {
+      if ((await this.#opts.engine.aliasTargets(this.#opts.alias)).length === 0) break;
+      await this.#opts.engine.clearField(this.#opts.alias, 'patientPseudonym', pseudonym);
+      result.applied += 1;
+    }
+    return result;
+  }
+
+  async #ensureIndices(indices: readonly string[]): Promise<void> {
+    for (const index of new Set(indices)) {
+      if (this.#indices.has(index)) continue;
+      // Created with the alias in one request: the month is never outside what analysts query.
+      await this.#opts.engine.createIndex(index, analyticsIndexDefinition(this.#opts.alias));
+      this.#indices.add(index);
+    }
+  }
+
+  #poison<S>(pending: Pending<S>, reason: string, result: AnalyticsWriteResult<S>): void {
+    // A replay from the store has no message to dead-letter: say so, at least.
+    if (pending.events.some((e) => e.source === undefined))
+      this.#opts.logger.warn({ appointmentId: pending.appointmentId, reason }, 'analytics event not applied');
+    for (const e of pending.events)
+      if (e.source !== undefined) result.poison.push({ source: e.source, reason });
+  }
+
+  async #loadFacts(scheduleIds: string[]): Promise<void> {
+    const unknown = scheduleIds.filter((id) => !this.#facts.has(id));
+    await eachLimited(unknown, 16, async (scheduleId) => {
+      const [first] = await this.#opts.history.readStream(streamOf(scheduleId), {
+        fromRevision: 0,
+        maxCount: 1,
+      });
+      if (!first) return;
+      const parsed = parseStreamEvent(first);
+      if (parsed.kind === 'schedule' && parsed.event.type === 'ScheduleOpened') {
+        this.#facts.set(scheduleId, factsOf(parsed.event));
+      }
+    });
+  }
+
+  /** Documents (and their versions) of appointments whose batch starts after the booking. */
+  async #currentDocs<S>(pending: Pending<S>[]): Promise<Map<string, { doc: AnalyticsDoc; version: number }>> {
+    const out = new Map<string, { doc: AnalyticsDoc; version: number }>();
+    await eachLimited(pending, 16, async (p) => {
+      const facts = this.#facts.get(p.scheduleId);
+      const index = facts && monthlyIndexName(this.#opts.alias, facts.date);
+      // A month whose index does not exist yet answers 404: null, like a missing document.
+      const found = index ? await this.#opts.engine.get<AnalyticsDoc>(index, p.appointmentId) : null;
+      if (found) {
+        out.set(p.appointmentId, { doc: found.source, version: found.version });
+        return;
+      }
+      // Not in the index (yet): rebuild the document from the stream's earlier events.
+      const before = p.events[0]!.rev;
+      const history = await sealLegacyPatients(
+        await this.#opts.history.readStream(p.streamId, { fromRevision: 0, maxCount: before }),
+        this.#opts.patients,
+      );
+      const refs = history.flatMap((e) => {
+        const ref = (e.data as { patientRef?: unknown } | null)?.patientRef;
+        return typeof ref === 'string' ? [ref] : [];
+      });
+      const pseudonyms = await this.#opts.patients.pseudonyms(refs);
+      let doc: AnalyticsDoc | null = null;
+      let version = -1;
+      for (const recorded of history) {
+        const parsed = parseStreamEvent(recorded);
+        if (parsed.kind !== 'schedule') continue;
+        const e = parsed.event;
+        if (e.type === 'ScheduleOpened') this.#facts.set(e.data.scheduleId, factsOf(e));
+        if (isAppointmentEvent(e) && e.data.appointmentId === p.appointmentId) {
+          doc = evolveAnalytics(doc, e, this.#facts.get(p.scheduleId), (ref) => pseudonyms.get(ref) ?? null);
+          version = Number(recorded.revision);
+        }
+      }
+      if (doc) out.set(p.appointmentId, { doc, version });
+    });
+    return out;
+  }
+}

@@ -2,14 +2,21 @@
 import { z } from 'zod';
 import { parseEnv } from '../../platform/config.ts';
 import { catalogReadModelSettings } from '../../read-models/settings.ts';
+import { analyticsSettings } from '../analytics/settings.ts';
 
 export const catalogProjectionConfigSchema = z.object({
   /** CATALOG_REDIS_PREFIX, CATALOG_SEARCH_ALIAS: shared with the query API. */
   ...catalogReadModelSettings,
-  /** Consumer groups are `<prefix>-redis` and `<prefix>-search`. */
+  /** ANALYTICS_ALIAS: where the `analytics` store carries catalog renames (docs/adr/0019). */
+  ANALYTICS_ALIAS: analyticsSettings.ANALYTICS_ALIAS,
+  /** Consumer groups are `<prefix>-redis`, `<prefix>-search` and `<prefix>-analytics`. */
   CATALOG_GROUP_PREFIX: z.string().min(1).default('catalog'),
   /** /healthz and /metrics of the catalog projection process (0: none). */
   CATALOG_PROJECTIONS_PORT: z.coerce.number().int().min(0).max(65535).default(3004),
+  /**
+   * `analytics` (renames into the analytics index) is opt-in, like the projections process's
+   * `analytics` component that writes the index: add it to both to run the analytics index.
+   */
   CATALOG_STORES: z
     .string()
     .default('redis,search')
@@ -19,7 +26,7 @@ export const catalogProjectionConfigSchema = z.object({
         .map((x) => x.trim())
         .filter(Boolean),
     )
-    .pipe(z.array(z.enum(['redis', 'search'])).min(1)),
+    .pipe(z.array(z.enum(['redis', 'search', 'analytics'])).min(1)),
 });
 
 export type CatalogProjectionConfig = z.infer<typeof catalogProjectionConfigSchema>;

@@ -5,6 +5,8 @@
  *
  *   catalog-redis   all four catalog tables → documents + list indexes (RedisCatalogWriter)
  *   catalog-search  institutions            → the institutions index (SearchCatalogWriter)
+ *   catalog-analytics  institutions, departments, doctors → renames carried into the analytics
+ *                   documents already written (analytics/catalog-renames.ts; docs/adr/0019)
  *
  * Order: Debezium keys every record by the row's primary key, so all changes of a row are in one
  * partition, in commit order; the runtime hands a handler one partition's messages in order.
@@ -23,6 +25,7 @@ import {
   type ProjectorHandle,
   type ProjectorMessage,
 } from '../runtime/index.ts';
+import { propagateCatalogChanges } from '../analytics/catalog-renames.ts';
 import { decodeChange, type ChangeEvent } from './change-event.ts';
 import { RedisCatalogWriter } from './redis-writer.ts';
 import { ensureInstitutionsIndex } from './search-index.ts';
@@ -56,6 +59,8 @@ function decodeAll(messages: readonly ProjectorMessage[]): Decoded {
   return out;
 }
 
+export type CatalogStore = 'redis' | 'search' | 'analytics';
+
 export interface ApplyObserver {
   /** Called after a batch of a table was written, with the events in it (for freshness metrics, tests). */
   (store: 'redis' | 'search', table: CatalogTable, events: readonly ChangeEvent[]): void;
@@ -88,6 +93,19 @@ export function searchHandler(writer: SearchCatalogWriter, observe?: ApplyObserv
   };
 }
 
+/** Carries updates of institutions, departments and doctors into existing analytics documents. */
+export function analyticsHandler(search: SearchEngine, alias: string): BatchHandler {
+  return async (messages) => {
+    const { events, poison } = decodeAll(messages);
+    await propagateCatalogChanges(
+      search,
+      alias,
+      events.map((e) => e.event),
+    );
+    return { poison };
+  };
+}
+
 export interface CatalogProjectionOptions {
   kafka: Kafka;
   redis: Redis;
@@ -110,13 +128,16 @@ export interface CatalogProjectionOptions {
    */
   topicCreation: Omit<ITopicConfig, 'topic'>;
   observe?: ApplyObserver;
-  /** Which stores to feed (default both). */
-  stores?: readonly ('redis' | 'search')[];
+  /** Which stores to feed (default redis and search). */
+  stores?: readonly CatalogStore[];
+  /** The analytics read alias renames are carried into (with the `analytics` store). */
+  analyticsAlias?: string;
 }
 
 export interface CatalogProjection {
   redis?: ProjectorHandle;
   search?: ProjectorHandle;
+  analytics?: ProjectorHandle;
   searchIndex: string;
   topics: string[];
   ready: Promise<void>;
@@ -184,6 +205,18 @@ export async function startCatalogProjection(opts: CatalogProjectionOptions): Pr
         handleBatch: searchHandler(writer, opts.observe),
       });
       handles.push(projection.search);
+    }
+    if (stores.includes('analytics')) {
+      const alias = opts.analyticsAlias ?? 'analytics';
+      projection.analytics = await runProjector({
+        ...common,
+        name: `${groupPrefix}-analytics`,
+        topics: (['institutions', 'departments', 'doctors'] as const).map((t) =>
+          catalogTopicFor(opts.topicPrefix, t),
+        ),
+        handleBatch: analyticsHandler(opts.search, alias),
+      });
+      handles.push(projection.analytics);
     }
   } catch (err) {
     await projection.stop();

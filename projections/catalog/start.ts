@@ -95,7 +95,7 @@ export async function startCatalogProjections(
       kafka: broker,
       dependencies: {
         ...(stores.includes('redis') ? { redis: () => redis.ping() } : {}),
-        ...(stores.includes('search')
+        ...(stores.includes('search') || stores.includes('analytics')
           ? {
               search: async () => {
                 if ((await search.health()) === 'red') throw new Error('cluster health is red');
@@ -125,12 +125,13 @@ export async function startCatalogProjections(
         searchAlias: cc.CATALOG_SEARCH_ALIAS,
         groupPrefix: cc.CATALOG_GROUP_PREFIX,
         stores,
+        analyticsAlias: cc.ANALYTICS_ALIAS,
         registry,
         ...(deps.observe ? { observe: deps.observe } : {}),
       }),
       (started) => started.stop(),
     );
-    for (const h of [p.redis, p.search]) {
+    for (const h of [p.redis, p.search, p.analytics]) {
       if (!h) continue;
       watch.watch(h);
       h.done.catch((err: unknown) => reportFailure(new Error(`${h.name}: ${describeError(err)}`)));

@@ -6,8 +6,8 @@
  * engine reports as stale.
  *
  * Reads it needs: the schedule's facts (its ScheduleOpened, from the batch or the event store,
- * LRU-cached: they never change), the current document of an appointment whose batch does not
- * start with its booking (a real-time GET; events at or below its version are skipped, so a
+ * LRU-cached: they never change), the current document of an appointment whose batch is more
+ * than its booking (a real-time GET; events at or below its version are skipped, so a
  * transition is never recorded twice; if the index does not have it, the document is rebuilt
  * from the stream's earlier events), and the catalog facts of the batch's ids.
  */
@@ -138,8 +138,10 @@ export class AnalyticsWriter {
       kept.flatMap((p) => p.events.map((e) => e.event.data.patientRef)),
     );
     const pseudonymise = (ref: string) => pseudonyms.get(ref) ?? null;
+    // A lone booking is new (or a harmless stale replay): no read. Anything else may fold onto a
+    // document that holds later steps than a redelivered booking, so it is read first.
     const current = await this.#currentDocs(
-      kept.filter((p) => p.events[0]?.event.type !== 'AppointmentBooked'),
+      kept.filter((p) => p.events.length > 1 || p.events[0]?.event.type !== 'AppointmentBooked'),
     );
 
     const docs: { doc: AnalyticsDoc; version: number }[] = [];
@@ -241,6 +243,8 @@ export class AnalyticsWriter {
         out.set(p.appointmentId, { doc: found.source, version: found.version });
         return;
       }
+      // A new booking: nothing of it before this batch.
+      if (p.events[0]!.event.type === 'AppointmentBooked') return;
       // Not in the index (yet): rebuild the document from the stream's earlier events.
       const before = p.events[0]!.rev;
       const history = await sealLegacyPatients(

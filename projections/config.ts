@@ -10,8 +10,8 @@ import { analyticsSettings } from './analytics/settings.ts';
 
 export const components = ['relay', 'redis', 'search', 'analytics'] as const;
 export type Component = (typeof components)[number];
-/** `analytics` (the analysts' index, docs/adr/0019) is opt-in: it is a new consumer group and index family. */
-const defaultComponents: readonly Component[] = ['relay', 'redis', 'search'];
+/** All four by default; a process that should run fewer (a scaled-out relay standby, a test) names them. */
+const defaultComponents: readonly Component[] = ['relay', 'redis', 'search', 'analytics'];
 
 const int = (fallback: number, min = 1, max = 1_000_000) =>
   z.coerce.number().int().min(min).max(max).default(fallback);

@@ -13,13 +13,10 @@ export const catalogProjectionConfigSchema = z.object({
   CATALOG_GROUP_PREFIX: z.string().min(1).default('catalog'),
   /** /healthz and /metrics of the catalog projection process (0: none). */
   CATALOG_PROJECTIONS_PORT: z.coerce.number().int().min(0).max(65535).default(3004),
-  /**
-   * `analytics` (renames into the analytics index) is opt-in, like the projections process's
-   * `analytics` component that writes the index: add it to both to run the analytics index.
-   */
+  /** `analytics` carries catalog renames into the analytics index's existing documents. */
   CATALOG_STORES: z
     .string()
-    .default('redis,search')
+    .default('redis,search,analytics')
     .transform((s) =>
       s
         .split(',')

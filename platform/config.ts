@@ -33,6 +33,31 @@ const url = (fallback: string, protocols: readonly string[]) =>
       { message: `expected a URL with scheme ${protocols.join(' or ')}` },
     );
 
+/** Several http(s) URLs, comma-separated (the nodes of one cluster), or unset. */
+const urlList = z
+  .string()
+  .optional()
+  .transform((s) =>
+    s === undefined
+      ? undefined
+      : s
+          .split(',')
+          .map((u) => u.trim())
+          .filter(Boolean),
+  )
+  .refine(
+    (list) =>
+      list === undefined ||
+      list.every((u) => {
+        try {
+          return ['http:', 'https:'].includes(new URL(u).protocol);
+        } catch {
+          return false;
+        }
+      }),
+    { message: 'expected comma-separated http(s) URLs, e.g. http://127.0.0.1:9200,http://127.0.0.1:9201' },
+  );
+
 const optionalUrl = z
   .string()
   .optional()
@@ -117,6 +142,16 @@ export const configSchema = z
     KAFKA_CONNECT_URL: url('http://127.0.0.1:8083', ['http:', 'https:']),
     SEARCH_ENGINE: z.enum(['opensearch', 'elasticsearch']).default('opensearch'),
     SEARCH_URL: url('http://127.0.0.1:9200', ['http:', 'https:']),
+    /** Several nodes of one search cluster; replaces SEARCH_URL for the services when set (ADR 0022). */
+    SEARCH_URLS: urlList,
+    /** Index layout of every index the platform creates (platform/search/index-layout.ts); unset: the definition's. */
+    SEARCH_SHARDS: z.coerce.number().int().min(1).max(1024).optional(),
+    /** `auto`: one replica when a second node is there, none on one node (auto_expand_replicas 0-1). */
+    SEARCH_REPLICAS: z.union([z.literal('auto'), z.coerce.number().int().min(0).max(16)]).default('auto'),
+    SEARCH_REFRESH_INTERVAL: z
+      .string()
+      .regex(/^(-1|\d+(ms|s|m|h))$/, 'expected a time like 1s, 500ms, 30s, or -1 (off)')
+      .optional(),
     /** Contract tests run against every engine whose URL is set. */
     OPENSEARCH_URL: optionalUrl,
     ELASTICSEARCH_URL: optionalUrl,

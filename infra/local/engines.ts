@@ -1,13 +1,21 @@
 // `npm run engines -- up|down|status`: the real engines of the platform, from Maven Central jars, without Docker.
+import { parseArgs } from 'node:util';
 import { down, status, up } from './launcher.ts';
+import { searchNodeCount } from './search-nodes.ts';
 
-const usage = 'usage: npm run engines -- up | down | status';
+const usage = 'usage: npm run engines -- up [--search-nodes N] | down | status';
 
 async function main(command: string | undefined): Promise<number> {
   switch (command) {
-    case 'up':
-      await up();
+    case 'up': {
+      // Several search nodes form one cluster (infra/local/search-nodes.ts); SEARCH_NODES works too.
+      const { values } = parseArgs({
+        args: process.argv.slice(3),
+        options: { 'search-nodes': { type: 'string' } },
+      });
+      await up(console.log, undefined, { searchNodes: searchNodeCount(values['search-nodes']) });
       return 0;
+    }
     case 'down':
       await down();
       return 0;

@@ -27,6 +27,12 @@ import { ensureTopics } from '../../platform/kafka.ts';
 import { platformTopics } from '../kafka-topics.ts';
 import { preparePostgres } from './postgres-setup.ts';
 import { resolveJars } from './resolve-jars.ts';
+import {
+  localSearchPlan,
+  searchNodeConfig,
+  startExtraSearchNodes,
+  stopExtraSearchNodes,
+} from './search-nodes.ts';
 
 type Log = (line: string) => void;
 
@@ -130,7 +136,7 @@ function renderTemplate(file: string, vars: Record<string, string | number>): st
 const classpath = (pom: string) => `${paths.lib(pom)}/*`;
 
 /** Writes config files and returns the JVM arguments for one engine. */
-function prepare(engine: EngineName, log: Log): string[] {
+function prepare(engine: EngineName, log: Log, searchNodes = 1): string[] {
   const spec = specs[engine];
   const conf = paths.conf(engine);
   const data = paths.data(engine);
@@ -198,9 +204,13 @@ function prepare(engine: EngineName, log: Log): string[] {
       // The runner reads node_1/config/opensearch.yml and puts http.port = baseHttpPort + 1.
       const nodeConf = join(data, 'node_1', 'config');
       mkdirSync(nodeConf, { recursive: true });
+      // Several search nodes: node 1 of the cluster infra/local/search-nodes.ts plans (ADR 0022).
+      const plan = localSearchPlan(searchNodes);
       writeFileSync(
         join(nodeConf, 'opensearch.yml'),
-        renderTemplate('opensearch.yml', { OPENSEARCH_TRANSPORT_PORT: ports.opensearchTransport }),
+        searchNodes > 1
+          ? searchNodeConfig(plan, plan.nodes[0]!)
+          : renderTemplate('opensearch.yml', { OPENSEARCH_TRANSPORT_PORT: ports.opensearchTransport }),
       );
       return [
         ...common,
@@ -268,7 +278,7 @@ export interface StartReport {
   downloaded: boolean;
 }
 
-async function startEngine(engine: EngineName, log: Log): Promise<StartReport> {
+async function startEngine(engine: EngineName, log: Log, searchNodes = 1): Promise<StartReport> {
   const t0 = Date.now();
   let downloaded = false;
   for (const pom of specs[engine].poms) downloaded = (await resolveJars(pom, log)).downloaded || downloaded;
@@ -283,7 +293,7 @@ async function startEngine(engine: EngineName, log: Log): Promise<StartReport> {
   }
   let pid = existing;
   if (!pid) {
-    const args = prepare(engine, log);
+    const args = prepare(engine, log, searchNodes);
     mkdirSync(join(ENGINES_HOME, 'logs'), { recursive: true });
     mkdirSync(join(ENGINES_HOME, 'run'), { recursive: true });
     const out = openSync(paths.log(engine), 'a');
@@ -349,14 +359,15 @@ async function checkRedis(log: Log): Promise<void> {
 export async function up(
   log: Log = console.log,
   only: EngineName[] = START_ORDER,
-  { platformData = true }: { platformData?: boolean } = {},
+  { platformData = true, searchNodes = 1 }: { platformData?: boolean; searchNodes?: number } = {},
 ): Promise<StartReport[]> {
   await preparePostgres(log, platformData ? {} : { database: null });
   await checkRedis(log);
   const reports: StartReport[] = [];
   // Kafka, OpenSearch and Zipkin start side by side; Connect needs Kafka.
   const first = only.filter((e) => e !== 'connect');
-  reports.push(...(await Promise.all(first.map((e) => startEngine(e, log)))));
+  reports.push(...(await Promise.all(first.map((e) => startEngine(e, log, searchNodes)))));
+  if (only.includes('opensearch')) await startExtraSearchNodes(searchNodes, log);
   if (only.includes('kafka') && platformData) await createPlatformTopics(log);
   if (only.includes('connect')) reports.push(await startEngine('connect', log));
   for (const r of reports) {
@@ -376,6 +387,7 @@ export async function allReady(): Promise<boolean> {
 
 /** Stops every JVM we started (newest dependency first), SIGKILL after a grace period. */
 export async function down(log: Log = console.log, graceMs = 30_000): Promise<void> {
+  await stopExtraSearchNodes(log, graceMs);
   for (const engine of ['connect', 'zipkin', 'opensearch', 'kafka'] as const) {
     const procs = findEngineProcesses().filter((p) => p.engine === engine);
     for (const { pid } of procs) {

@@ -26,7 +26,11 @@ export interface RawTransport {
 }
 
 export interface DriverOptions {
-  url: string;
+  /**
+   * One node, or several nodes of one cluster: the client spreads requests over them and skips
+   * one it cannot reach (platform/search/node-failover.ts).
+   */
+  url: string | readonly string[];
   requestTimeoutMs?: number;
   maxRetries?: number;
 }
@@ -42,7 +46,7 @@ export const transportParams = (req: RawRequest) => ({
 
 /** Client settings both drivers share. */
 export const clientOptions = (opts: DriverOptions) => ({
-  node: opts.url,
+  node: typeof opts.url === 'string' ? opts.url : [...opts.url],
   requestTimeout: opts.requestTimeoutMs ?? 10_000,
   maxRetries: opts.maxRetries ?? 2,
 });

@@ -1,4 +1,5 @@
 import { summariseBulk, toBulkBody } from './bulk-lines.ts';
+import { withLayout, type IndexLayout } from './index-layout.ts';
 import type { RawTransport } from './raw-transport.ts';
 import {
   SearchUnavailableError,
@@ -47,8 +48,11 @@ interface ClearHit {
   _source: Record<string, unknown>;
 }
 
-/** The search port, written once over either official client's transport. */
-export function searchEngineOver(transport: RawTransport): SearchEngine {
+/**
+ * The search port, written once over either official client's transport. `layout`: the
+ * environment's shards, replicas and refresh interval, applied to every index it creates.
+ */
+export function searchEngineOver(transport: RawTransport, layout?: IndexLayout): SearchEngine {
   const send = async (...args: Parameters<RawTransport['request']>) => {
     try {
       return await transport.request(...args);
@@ -104,7 +108,10 @@ export function searchEngineOver(transport: RawTransport): SearchEngine {
       return status === 200;
     },
     async createIndex(index: string, definition: IndexDefinition) {
-      const { status, body } = await send({ method: 'PUT', path: `/${enc(index)}`, body: definition }, [400]);
+      const { status, body } = await send(
+        { method: 'PUT', path: `/${enc(index)}`, body: withLayout(definition, layout) },
+        [400],
+      );
       if (status === 400) {
         if (JSON.stringify(body).includes('resource_already_exists_exception')) return false;
         throw new Error(`creating index ${index} failed: ${JSON.stringify(body)}`);

@@ -29,6 +29,8 @@ const cjkText = {
 
 export const institutionsIndexDefinition: IndexDefinition = {
   settings: {
+    // Defaults: the environment's SEARCH_SHARDS / SEARCH_REPLICAS / SEARCH_REFRESH_INTERVAL
+    // replace these three when the index is created (platform/search/index-layout.ts, ADR 0022).
     number_of_shards: 1,
     number_of_replicas: 0,
     refresh_interval: '1s',

@@ -257,13 +257,17 @@ interface Server {
 
 /** The traced server's sampling ratio (--sample-ratio), set by orchestrate before any server starts. */
 let sampleRatio = '1';
+/** Where the servers write CPU profiles (--cpu-prof), set by orchestrate; undefined: none. */
+let cpuProfDir: string | undefined;
 
 async function startServer(target: Target): Promise<Server> {
   // `traced` starts as the supervisor starts the command API: the telemetry preload before the entry.
   const preload = target === 'traced' ? ['--import', TELEMETRY_PRELOAD] : [];
+  // --cpu-prof <dir>: each server writes a V8 CPU profile there when it stops (where the time goes).
+  const profile = cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfDir] : [];
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', ...preload, fileURLToPath(import.meta.url), '--serve', target],
+    [...profile, '--import', 'tsx', ...preload, fileURLToPath(import.meta.url), '--serve', target],
     {
       stdio: ['ignore', 'pipe', 'inherit'],
       env: {
@@ -599,12 +603,14 @@ const OPTIONS = {
   'sample-ratio': { type: 'string', default: '1' },
   // ours vs slots only (no fixed-rate runs), into the `slots` section of bench/results/command.md.
   slots: { type: 'boolean', default: false },
+  'cpu-prof': { type: 'string' },
 } as const;
 type Options = ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'];
 
 const USAGE = `npx tsx bench/command-bench.ts [--duration 10] [--rounds 3] [--connections 50]
   [--fixed-rate 500] [--fixed-duration 20] [--fixed-rounds 3] [--fixed-connections 100]
   [--fixed-trace <path>] [--targets ${DEFAULT_TARGETS}] [--pool 20] [--out ${RESULTS}] [--json <path>]
+  [--cpu-prof <dir>]
 npx tsx bench/command-bench.ts --tracing [--sample-ratio 1|0.1] [same options]   # ours vs traced; --out default ${TRACING_RESULTS}
 Migrates DATABASE_URL; adds a catalog institution for the run and removes it after.
 `;
@@ -617,6 +623,7 @@ async function orchestrate(): Promise<void> {
   }
   if (values.slots) values['fixed-rounds'] = '0';
   sampleRatio = values['sample-ratio'];
+  cpuProfDir = values['cpu-prof'];
   if (!(Number(sampleRatio) > 0 && Number(sampleRatio) <= 1))
     throw new Error('--sample-ratio: a number in (0, 1]');
   const targets = (

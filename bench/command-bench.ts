@@ -885,10 +885,12 @@ ${fixedRuns.map((r, i) => `| ${i + 1} | ${r.achieved.toFixed(0)} | ${r.p50} | ${
 
 - \`ours\` does more per command than the peer: it verifies a JWT (cached per token string after the first
   verification), claims the Idempotency-Key with one statement that commits asynchronously (no WAL flush
-  wait; safe because nothing depends on the claim being durable), then runs the command transaction:
-  BEGIN, append (one CTE statement), key completion + appointment index (one CTE statement), COMMIT —
-  five round trips to PostgreSQL and one durable commit per booking. \`core\` is the like-for-like
-  comparison with Emmett's decide-and-append.
+  wait; safe because nothing depends on the claim being durable), looks up (or creates, asynchronously
+  committed) the patient's key, then commits the booking in ONE statement, \`command_commit(…)\`
+  (infra/migrations/014, docs/adr/0023): append expecting the revision, appointment index, audit entry
+  (a hospital's booking is audited) and key completion — three round trips to PostgreSQL and one
+  durable commit per booking (eight before 2026-11-30). \`core\` is the like-for-like comparison with
+  Emmett's decide-and-append (BEGIN, append, COMMIT).
 - Emmett re-reads the whole stream (\`aggregateStream\`) per command; ours keeps folded state per stream in an
   LRU cache and appends straight from it (the revision check catches a stale cache).
 - The floor is one autocommit INSERT: the cost of an HTTP round trip plus one durable PostgreSQL commit.

@@ -257,13 +257,17 @@ interface Server {
 
 /** The traced server's sampling ratio (--sample-ratio), set by orchestrate before any server starts. */
 let sampleRatio = '1';
+/** Where the servers write CPU profiles (--cpu-prof), set by orchestrate; undefined: none. */
+let cpuProfDir: string | undefined;
 
 async function startServer(target: Target): Promise<Server> {
   // `traced` starts as the supervisor starts the command API: the telemetry preload before the entry.
   const preload = target === 'traced' ? ['--import', TELEMETRY_PRELOAD] : [];
+  // --cpu-prof <dir>: each server writes a V8 CPU profile there when it stops (where the time goes).
+  const profile = cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfDir] : [];
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', ...preload, fileURLToPath(import.meta.url), '--serve', target],
+    [...profile, '--import', 'tsx', ...preload, fileURLToPath(import.meta.url), '--serve', target],
     {
       stdio: ['ignore', 'pipe', 'inherit'],
       env: {
@@ -599,12 +603,14 @@ const OPTIONS = {
   'sample-ratio': { type: 'string', default: '1' },
   // ours vs slots only (no fixed-rate runs), into the `slots` section of bench/results/command.md.
   slots: { type: 'boolean', default: false },
+  'cpu-prof': { type: 'string' },
 } as const;
 type Options = ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'];
 
 const USAGE = `npx tsx bench/command-bench.ts [--duration 10] [--rounds 3] [--connections 50]
   [--fixed-rate 500] [--fixed-duration 20] [--fixed-rounds 3] [--fixed-connections 100]
   [--fixed-trace <path>] [--targets ${DEFAULT_TARGETS}] [--pool 20] [--out ${RESULTS}] [--json <path>]
+  [--cpu-prof <dir>]
 npx tsx bench/command-bench.ts --tracing [--sample-ratio 1|0.1] [same options]   # ours vs traced; --out default ${TRACING_RESULTS}
 Migrates DATABASE_URL; adds a catalog institution for the run and removes it after.
 `;
@@ -617,6 +623,7 @@ async function orchestrate(): Promise<void> {
   }
   if (values.slots) values['fixed-rounds'] = '0';
   sampleRatio = values['sample-ratio'];
+  cpuProfDir = values['cpu-prof'];
   if (!(Number(sampleRatio) > 0 && Number(sampleRatio) <= 1))
     throw new Error('--sample-ratio: a number in (0, 1]');
   const targets = (
@@ -878,10 +885,12 @@ ${fixedRuns.map((r, i) => `| ${i + 1} | ${r.achieved.toFixed(0)} | ${r.p50} | ${
 
 - \`ours\` does more per command than the peer: it verifies a JWT (cached per token string after the first
   verification), claims the Idempotency-Key with one statement that commits asynchronously (no WAL flush
-  wait; safe because nothing depends on the claim being durable), then runs the command transaction:
-  BEGIN, append (one CTE statement), key completion + appointment index (one CTE statement), COMMIT —
-  five round trips to PostgreSQL and one durable commit per booking. \`core\` is the like-for-like
-  comparison with Emmett's decide-and-append.
+  wait; safe because nothing depends on the claim being durable), looks up (or creates, asynchronously
+  committed) the patient's key, then commits the booking in ONE statement, \`command_commit(…)\`
+  (infra/migrations/014, docs/adr/0023): append expecting the revision, appointment index, audit entry
+  (a hospital's booking is audited) and key completion — three round trips to PostgreSQL and one
+  durable commit per booking (eight before 2026-11-30). \`core\` is the like-for-like comparison with
+  Emmett's decide-and-append (BEGIN, append, COMMIT).
 - Emmett re-reads the whole stream (\`aggregateStream\`) per command; ours keeps folded state per stream in an
   LRU cache and appends straight from it (the revision check catches a stale cache).
 - The floor is one autocommit INSERT: the cost of an HTTP round trip plus one durable PostgreSQL commit.

@@ -41,6 +41,7 @@ import { flowAdminRouter } from './flow-admin-route.ts';
 import { PgCatalogDirectory } from './catalog-directory.ts';
 import { type CommandPathOptions, createCommands } from './command-path.ts';
 import type { CommandHooks } from './command-route.ts';
+import { PgOneStatementCommit } from './one-statement-commit.ts';
 import { PgOpenSessions } from './open-sessions.ts';
 import { type DeadlinePoller, deadlinePoller } from './deadline-poller.ts';
 import { type DueDeadline, PgDeadlines } from './deadlines-table.ts';
@@ -180,6 +181,9 @@ export function createApp(deps: CommandApiDeps): CommandApi {
       deadlines: new PgDeadlines(),
       patients: new PgPatientBookings(pool, patientRuleOptionsOf(deps.config)),
       audit: { record: (tx, entries) => audit.record(entries, tx) },
+      oneStatement: new PgOneStatementCommit(pool, {
+        observeAppend: (seconds, outcome) => appendLatency.observe({ outcome }, seconds),
+      }),
     },
     {
       slots: slotOptionsOf(deps.config),

@@ -37,6 +37,7 @@ import type { StoredOutcome } from '../platform/http/idempotency.ts';
 import { KeyedQueue } from '../platform/keyed-queue.ts';
 import type { AuditEntry } from '../platform/audit.ts';
 import { bookedIn, type IndexedAppointment } from './appointment-index.ts';
+import { checkpointPlaceholder, type OneStatementCommit } from './one-statement-commit.ts';
 import type { CommandAudit } from './command-audit.ts';
 import { SessionTakenError } from './open-sessions.ts';
 import {
@@ -107,6 +108,11 @@ export interface CommandPorts<Tx> {
   patients?: PatientRulesPort<Tx>;
   /** The audit trail (platform/audit.ts); absent in the benchmark's bare command path. */
   audit?: { record(tx: Tx, entries: readonly AuditEntry[]): Promise<void> };
+  /**
+   * Append, index, audit and key completion as one statement (one-statement-commit.ts), for the
+   * commands it covers; absent: every command takes the store's transaction.
+   */
+  oneStatement?: OneStatementCommit;
 }
 
 export interface CommandPathOptions {
@@ -306,6 +312,9 @@ async function commit<Tx>(
 ): Promise<Decided> {
   const { state, book } = committedState(after);
   const { streamId } = req;
+  const { oneStatement } = path;
+  if (oneStatement && loaded.revision !== undefined && oneStatement.covers(events, book))
+    return commitInOneStatement(path, oneStatement, req, loaded.revision, events, after);
   return path.store.transaction(async (tx) => {
     // 2. Append, expecting the loaded revision: a conflict throws and the retry reruns all of this.
     // Every stored event says which version of its type's schema it was written in (ADR 0009).
@@ -336,6 +345,45 @@ async function commit<Tx>(
       after: { state, book, revision: appended.nextExpectedRevision, checkpoint },
     };
   });
+}
+
+/**
+ * What `commit` writes, as one statement (docs/adr/0023): the same rows, all or nothing. The
+ * reply is built before the checkpoint exists, around a placeholder the statement replaces in the
+ * stored outcome and this replaces in the returned one. `beforeCommit` runs before the statement
+ * (nothing is written yet, as in the transaction before its COMMIT).
+ */
+async function commitInOneStatement<Tx>(
+  path: CommandPath<Tx>,
+  oneStatement: OneStatementCommit,
+  req: CommandRequest,
+  expectedRevision: bigint,
+  events: ScheduleStreamEvent[],
+  after: StreamState,
+): Promise<Decided> {
+  const { state, book } = committedState(after);
+  const { streamId } = req;
+  const placeholder = checkpointPlaceholder();
+  const outcomeJson = JSON.stringify(
+    responseOf(req.reply({ events, state, book, checkpoint: placeholder }), placeholder),
+  );
+  await req.beforeCommit?.();
+  const { checkpoint, nextExpectedRevision } = await oneStatement.commit({
+    streamId,
+    expectedRevision,
+    events: events.map((e) => ({
+      type: e.type,
+      data: e.data,
+      metadata: stampStreamVersion(e.type, req.metadata),
+    })),
+    index: bookedIn(streamId, events, state),
+    audit: req.audit && path.audit ? req.audit(events) : [],
+    key: req.key,
+    outcomeJson,
+    placeholder,
+  });
+  const committed = JSON.parse(outcomeJson.replaceAll(placeholder, checkpoint)) as ResponseOutcome;
+  return { committed, after: { state, book, revision: nextExpectedRevision, checkpoint } };
 }
 
 type Decided =

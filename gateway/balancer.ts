@@ -53,10 +53,12 @@ export interface Instance {
   readonly track: Track;
   health: Health;
   pending: number;
+  /** Requests sent to it since start (the admin detail; tests). */
+  sent: number;
 }
 
 export function instance(url: string, version: string, track: Track): Instance {
-  return { url, version, track, health: HEALTHY, pending: 0 };
+  return { url, version, track, health: HEALTHY, pending: 0, sent: 0 };
 }
 
 /**

@@ -36,7 +36,7 @@ export interface Upstreams {
   connectionFailed(target: Instance, code: string | undefined): void;
   /** Probes every instance once (the timer does this every healthIntervalMs; tests call it). */
   probe(): Promise<void>;
-  /** Every instance with its health, for the admin health detail. */
+  /** Every instance with its health, load and requests sent (tests; diagnostics). */
   describe(): {
     service: string;
     url: string;
@@ -44,6 +44,7 @@ export interface Upstreams {
     track: Track;
     healthy: boolean;
     pending: number;
+    sent: number;
   }[];
   stop(): void;
 }
@@ -134,7 +135,7 @@ export function startUpstreams(
     const before = target.health.healthy;
     target.health = afterCheck(target.health, outcome, policy);
     if (before === target.health.healthy) return;
-    const fields = { service: serviceOf.get(target), url: target.url, version: target.version, why };
+    const fields = { upstream: serviceOf.get(target), url: target.url, version: target.version, why };
     if (target.health.healthy) logger.info(fields, 'upstream instance back in rotation');
     else logger.warn(fields, 'upstream instance out of rotation');
   };
@@ -170,6 +171,7 @@ export function startUpstreams(
         track: i.track,
         healthy: i.health.healthy,
         pending: i.pending,
+        sent: i.sent,
       })),
     stop() {
       if (timer) clearInterval(timer);

@@ -4,12 +4,23 @@
  * bookings through both command APIs never overbook and never fail while places are left; an
  * instance that stops answering leaves the rotation without failing a read, and comes back
  * once its health checks pass. (Two command APIs without a gateway: booking-contention.)
+ *
+ * Gray release, on a second gateway over the same two query instances labelled as two builds
+ * (1.0.0 and 1.1.0): the canary's share moves live, 0 % → 50 % (with `npm run gray`) → 100 %,
+ * without a restart. At 50 % each user (here: a client_id cookie) lands where the hash of their
+ * principal says, on every request, and the split matches the share within tolerance; a tester
+ * reaches the canary with X-Release at 0 %; every answer names the version that served it, and
+ * the gateway's metrics carry it.
  */
+import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
+import { promisify } from 'node:util';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scheduleStreamName } from '../../domain/schedule.ts';
 import { loadGatewayConfig } from '../../gateway/config.ts';
+import { bucketOf, trackOf } from '../../gateway/gray.ts';
+import { GrayStore } from '../../gateway/gray-store.ts';
 import { startGateway, type GatewayHandle } from '../../gateway/start.ts';
 import { createLogger } from '../../platform/logger.ts';
 import { createRedis } from '../../platform/redis.ts';
@@ -40,6 +51,11 @@ let queries: QueryInstance[] = [];
 let commands: Harness[] = [];
 let gateway: GatewayHandle;
 let http: HttpClient;
+const grayKey = uniqueName('gray:release');
+const clients = Array.from({ length: 200 }, (_, i) => `client-${i}`);
+const versions = { stable: '1.0.0', canary: '1.1.0' };
+let grayGateway: GatewayHandle;
+let store: GrayStore;
 
 const institution = (lsn: number, name: string): ChangeEvent => {
   const row: Row = { id: institutionId, name, city: '杭州', level: '三级甲等', rating: 4, status: 'active' };
@@ -68,6 +84,35 @@ const nameVia = async (get: (path: string) => Promise<{ status: number; body: un
     : `HTTP ${res.status}`;
 };
 const viaGateway = () => nameVia((path) => http.get(path));
+
+/** The version that answered each client, one request per client. */
+async function servedVersions(): Promise<string[]> {
+  const out: string[] = [];
+  for (let i = 0; i < clients.length; i += 50) {
+    const batch = clients.slice(i, i + 50).map(async (client) => {
+      const res = await fetch(`${grayGateway.url}/v1/institutions?limit=1`, {
+        headers: { cookie: `client_id=${client}` },
+      });
+      await res.body?.cancel();
+      expect(res.status).toBe(200);
+      return res.headers.get('x-served-version') ?? 'none';
+    });
+    out.push(...(await Promise.all(batch)));
+  }
+  return out;
+}
+
+const expectedAt = (share: number) =>
+  clients.map((c) =>
+    trackOf(bucketOf(`cookie:${c}`), share) === 'canary' ? versions.canary : versions.stable,
+  );
+
+async function shareApplied(share: number): Promise<void> {
+  await waitFor(() => (grayGateway.upstreams.share('query-api') === share ? true : undefined), {
+    what: `the gateway applying ${share} %`,
+    timeoutMs: 5_000,
+  });
+}
 
 beforeAll(async () => {
   redis = createRedis(config, 'instances-gateway-test');
@@ -100,11 +145,30 @@ beforeAll(async () => {
     logger: createLogger('gateway-test', process.env.TEST_LOG_LEVEL ?? 'silent'),
   });
   http = new HttpClient(gateway.url, createAgent(100));
+  store = new GrayStore(redis, grayKey);
+  grayGateway = await startGateway({
+    config,
+    gateway: {
+      ...loadGatewayConfig(config, {}),
+      queryApiUrls: [queries[0]!.baseUrl],
+      queryApiCanaryUrls: [queries[1]!.baseUrl],
+      stableVersion: versions.stable,
+      canaryVersion: versions.canary,
+      metricsTargets: {},
+    },
+    grayStore: store,
+    grayPollMs: 100,
+    port: 0,
+    adminPort: 0,
+    logger: createLogger('gateway-test', process.env.TEST_LOG_LEVEL ?? 'silent'),
+  });
 }, 60_000);
 
 afterAll(async () => {
   http?.close();
   await gateway?.stop(100);
+  await grayGateway?.stop(100);
+  await redis?.del(grayKey);
   await Promise.all([...queries.map((q) => q.close()), ...commands.map((c) => c.stop())]);
   const keys = await redis?.keys(`${prefix}*`);
   if (keys?.length) await redis.unlink(...keys);
@@ -167,7 +231,57 @@ describe('two instances of each API behind the gateway', () => {
     );
     for (const n of sent) expect(n).toBeGreaterThan(10);
   });
+});
 
+describe('gray release', () => {
+  it('at 0 % serves everyone from the stable build; a tester reaches the canary with X-Release', async () => {
+    expect(new Set(await servedVersions())).toEqual(new Set([versions.stable]));
+    const tester = await fetch(`${grayGateway.url}/v1/institutions?limit=1`, {
+      headers: { 'x-release': 'canary' },
+    });
+    await tester.body?.cancel();
+    expect(tester.headers.get('x-served-version')).toBe(versions.canary);
+    expect(tester.headers.get('x-release-track')).toBe('canary');
+  });
+
+  it('moved live to 50 % with npm run gray: each user stays where the hash of their principal says', async () => {
+    await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', 'gateway/gray-cli.ts', 'set', 'query-api', '50'],
+      {
+        env: { ...process.env, GRAY_RELEASE_KEY: grayKey },
+      },
+    );
+    await shareApplied(50);
+    const first = await servedVersions();
+    expect(first).toEqual(expectedAt(50));
+    expect(await servedVersions()).toEqual(first);
+    const canary = first.filter((v) => v === versions.canary).length / clients.length;
+    console.log(`[gray] at 50 %: ${(canary * 100).toFixed(1)} % of ${clients.length} clients on the canary`);
+    expect(canary).toBeGreaterThan(0.38);
+    expect(canary).toBeLessThan(0.62);
+  });
+
+  it('at 100 % serves everyone from the canary; the metrics tell the two versions apart', async () => {
+    await store.set('query-api', 100, 'test');
+    await shareApplied(100);
+    expect(new Set(await servedVersions())).toEqual(new Set([versions.canary]));
+    const metrics = await (await fetch(`${grayGateway.adminUrl}/metrics`)).text();
+    for (const [version, track] of [
+      [versions.stable, 'stable'],
+      [versions.canary, 'canary'],
+    ]) {
+      expect(metrics).toMatch(
+        new RegExp(
+          `gateway_upstream_request_duration_seconds_count\\{service="query-api",version="${version}",track="${track}",status_code="200"\\} [1-9]`,
+        ),
+      );
+    }
+    expect(metrics).toMatch(/gateway_gray_share_percent\{service="query-api"\} 100/);
+  });
+});
+
+describe('an instance of two', () => {
   it('an instance that stops answering leaves the rotation without failing a read, and returns when healthy', async () => {
     const gone = queries[1]!;
     const port = Number(new URL(gone.baseUrl).port);

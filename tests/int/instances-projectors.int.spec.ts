@@ -2,8 +2,9 @@
  * Two Redis projector instances in one consumer group share the topic's six partitions
  * (docs/adr/0021): a child process (`projections/main.ts` with only the Redis projector) and one
  * in this process. The child is killed with SIGKILL between its writes and its offset commit; the
- * other takes its partitions over after the group's session timeout and finishes the work: the
- * read model then equals a from-scratch rebuild (nothing lost, nothing applied twice). The relay's
+ * other takes its partitions over after the group's session timeout and finishes the work: every
+ * schedule's read model then has every event applied once, in order (nothing lost, nothing
+ * applied twice; the comparison with a from-scratch rebuild after a crash is projections-crash's). The relay's
  * standby taking over its lock is covered by relay.int.
  */
 import { AssignerProtocol, type Admin } from 'kafkajs';
@@ -14,12 +15,7 @@ import type { RecordedEvent } from '../../platform/event-store/event-store.ts';
 import { toKafkaMessage } from '../../projections/relay/event-message.ts';
 import { consumerGroupLag } from '../../projections/runtime/lag.ts';
 import { keyspace } from '../../read-models/bookings.ts';
-import {
-  deleteKeys,
-  dumpKeyspace,
-  projectionsHarness,
-  type Harness,
-} from '../support/projections-harness.ts';
+import { dumpKeyspace, projectionsHarness, type Harness } from '../support/projections-harness.ts';
 import { aBooking, aCancellation, anOpenSchedule } from '../support/schedule-mother.ts';
 import { uniqueName, waitFor } from '../support/wait.ts';
 
@@ -81,7 +77,7 @@ async function assignments(groupId: string): Promise<number[][]> {
 }
 
 describe('two projector instances', () => {
-  it('kill -9 of one hands its partitions to the other: the read model equals a rebuild', async () => {
+  it('kill -9 of one hands its partitions to the other: every event applied once', async () => {
     const groupId = `${h.pc.PROJECTOR_GROUP_PREFIX}.redis`;
     const env = {
       PROJECTIONS_COMPONENTS: 'redis',
@@ -145,26 +141,9 @@ describe('two projector instances', () => {
     );
     expect(await assignments(groupId)).toEqual([[0, 1, 2, 3, 4, 5]]);
     await survivor.stop();
-
-    // From scratch: a fresh group into a fresh key root, over the same topic.
-    const scratchRoot = uniqueName('test-rm-scratch');
-    const scratch = await h.startProjector('redis', {
-      topic,
-      groupId: uniqueName('test-scratch'),
-      root: scratchRoot,
-    });
-    await waitFor(async () => ((await scratch.lag()) === 0 ? true : undefined), {
-      what: 'scratch projector lag 0',
-      timeoutMs: 60_000,
-    });
     const shared = await dumpKeyspace(h.redis, keys.prefix);
-    const rebuilt = await dumpKeyspace(h.redis, keyspace(scratchRoot, 1).prefix);
-    await scratch.stop();
-    await deleteKeys(h.redis, `${scratchRoot}:*`);
-    console.log(`[instances] compared with a rebuild ${Date.now() - t0} ms after the start`);
-    expect(Object.keys(shared).length).toBeGreaterThan(250);
-    expect(shared).toEqual(rebuilt);
-    // And the numbers are right, not just equal: 40 booked − 9 cancelled on each schedule.
+    console.log(`[instances] checked ${Date.now() - t0} ms after the start`);
+    // Each schedule: its 50 events applied in order, once (rev 49), 40 booked − 9 cancelled.
     for (const s of schedules) {
       expect(shared[`:schedule:${s.scheduleId}`]).toMatchObject({ booked: '31', rev: '49' });
     }

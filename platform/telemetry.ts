@@ -13,6 +13,8 @@
  *   OTEL_TRACES_SAMPLER(_ARG)            default parentbased_always_on; with NODE_ENV=production
  *                                        parentbased_traceidratio 0.1
  *   OTEL_BSP_SCHEDULE_DELAY              export interval of the batch span processor (ms)
+ *   SERVICE_VERSION                      the build's version (`service.version` on every span), set
+ *                                        by the supervisor per instance for the gray release (ADR 0021)
  */
 import type { IncomingMessage } from 'node:http';
 import { ExpressInstrumentation, ExpressLayerType } from '@opentelemetry/instrumentation-express';
@@ -60,11 +62,26 @@ export function applySamplerDefault(env: NodeJS.ProcessEnv): void {
   env.OTEL_TRACES_SAMPLER_ARG ??= '0.1';
 }
 
+/**
+ * SERVICE_VERSION as the `service.version` resource attribute (through OTEL_RESOURCE_ATTRIBUTES,
+ * which the SDK reads), so traces of two builds running side by side can be told apart. A
+ * service.version already given there wins.
+ */
+export function applyServiceVersion(env: NodeJS.ProcessEnv): void {
+  const version = env.SERVICE_VERSION?.trim();
+  if (!version) return;
+  const attributes = env.OTEL_RESOURCE_ATTRIBUTES?.trim() ?? '';
+  if (/(^|,)\s*service\.version\s*=/.test(attributes)) return;
+  const entry = `service.version=${encodeURIComponent(version)}`;
+  env.OTEL_RESOURCE_ATTRIBUTES = attributes ? `${attributes},${entry}` : entry;
+}
+
 /** Starts the SDK unless OTEL_SDK_DISABLED=true; returns undefined when it is off. */
 export function startTelemetry(env: NodeJS.ProcessEnv = process.env): Telemetry | undefined {
   if (/^(true|1)$/i.test(env.OTEL_SDK_DISABLED ?? '')) return undefined;
   env.OTEL_TRACES_EXPORTER ??= 'zipkin';
   applySamplerDefault(env);
+  applyServiceVersion(env);
   env.OTEL_EXPORTER_ZIPKIN_ENDPOINT ??= DEFAULT_ZIPKIN_ENDPOINT;
   // Metrics stay with prom-client (/metrics); logs with pino.
   env.OTEL_METRICS_EXPORTER ??= 'none';

@@ -4,7 +4,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer, type RequestListener } from 'node:http';
-import { fileURLToPath } from 'node:url';
+import { relative, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { catalogConnector, catalogConnectorSettings } from '../connectors/catalog-connector.ts';
 import { ConnectClient } from '../connectors/connect-client.ts';
 import { status, up, type EngineStatus } from '../infra/local/launcher.ts';
@@ -16,6 +17,15 @@ import { seedIfEmpty } from '../infra/seed/seed.ts';
 import { loadConfig } from '../platform/config.ts';
 import { defaultAdminPort } from '../platform/http/admin.ts';
 import { createLogger, logFormat } from '../platform/logger.ts';
+import {
+  argValue,
+  gatewayEnv,
+  parseCanaries,
+  parseInstances,
+  planInstances,
+  type InstanceSpec,
+  type ServiceSpec,
+} from './instances.ts';
 import { afterProbe, probeService, type ServiceProbe } from './watchdog.ts';
 
 const config = loadConfig();
@@ -34,58 +44,49 @@ const platformAdminPort = defaultAdminPort(platformPort, config.ADMIN_PORT);
 const serviceHost = ['0.0.0.0', '::'].includes(config.HOST) ? '127.0.0.1' : config.HOST;
 const urlHost = serviceHost.includes(':') ? `[${serviceHost}]` : serviceHost;
 
-interface ServiceSpec {
-  name: string;
-  entry: string;
-  /** Where its /healthz and /readyz answer. */
-  baseUrl?: string;
-}
-
 /** Services in start order; an entry whose file is absent is reported, not started. */
 const services: ServiceSpec[] = [
-  {
-    name: 'command-api',
-    entry: 'command-api/main.ts',
-    baseUrl: `http://${urlHost}:${config.COMMAND_API_PORT}`,
-  },
-  {
-    name: 'projections',
-    entry: 'projections/main.ts',
-    baseUrl: `http://${urlHost}:${loadProjectionsConfig().PROJECTIONS_PORT}`,
-  },
+  { name: 'command-api', entry: 'command-api/main.ts', port: config.COMMAND_API_PORT },
+  { name: 'projections', entry: 'projections/main.ts', port: loadProjectionsConfig().PROJECTIONS_PORT },
   {
     name: 'catalog-projections',
     entry: 'projections/catalog/main.ts',
-    baseUrl: `http://${urlHost}:${loadCatalogProjectionConfig().CATALOG_PROJECTIONS_PORT}`,
+    port: loadCatalogProjectionConfig().CATALOG_PROJECTIONS_PORT,
+    portEnv: 'CATALOG_PROJECTIONS_PORT',
   },
-  {
-    name: 'query-api',
-    entry: 'query-api/main.ts',
-    baseUrl: `http://${urlHost}:${config.QUERY_API_PORT}`,
-  },
-  {
-    name: 'notifications',
-    entry: 'notifications/main.ts',
-    baseUrl: `http://${urlHost}:${config.NOTIFICATIONS_PORT}`,
-  },
+  { name: 'query-api', entry: 'query-api/main.ts', port: config.QUERY_API_PORT },
+  { name: 'notifications', entry: 'notifications/main.ts', port: config.NOTIFICATIONS_PORT },
   // One origin for the web app and both APIs (docs/adr/0018): http://127.0.0.1:3005/.
-  {
-    name: 'gateway',
-    entry: 'gateway/main.ts',
-    baseUrl: `http://${urlHost}:${Number(process.env.GATEWAY_PORT ?? 3005)}`,
-  },
-  {
-    name: 'delivery',
-    entry: 'delivery/main.ts',
-    baseUrl: `http://${urlHost}:${loadDeliverySettings().DELIVERY_PORT}`,
-  },
+  { name: 'gateway', entry: 'gateway/main.ts', port: Number(process.env.GATEWAY_PORT ?? 3005) },
+  { name: 'delivery', entry: 'delivery/main.ts', port: loadDeliverySettings().DELIVERY_PORT },
   // Booking rush (docs/adr/0015): probed like the others (a crashed consumer fails its liveness).
-  {
-    name: 'request-processor',
-    entry: 'requests/main.ts',
-    baseUrl: `http://${urlHost}:${config.REQUEST_PROCESSOR_PORT}`,
-  },
+  { name: 'request-processor', entry: 'requests/main.ts', port: config.REQUEST_PROCESSOR_PORT },
 ];
+
+/**
+ * Several instances per service and a canary build beside them (docs/adr/0021, instances.ts):
+ * `--instances query-api=2,command-api=2` or INSTANCES; `--canary query-api[=<checkout>]` or CANARIES.
+ */
+function instancePlan(): InstanceSpec[] {
+  const known = services.map((s) => s.name);
+  const fail = (why: string): never => {
+    log.fatal(why);
+    process.exit(1);
+  };
+  const counts = parseInstances(argValue(process.argv, 'instances') ?? process.env.INSTANCES ?? '', known);
+  if (typeof counts === 'string') return fail(`--instances: ${counts}`);
+  if ((counts.gateway ?? 1) > 1) return fail('--instances: the gateway runs as one instance');
+  const canaries = parseCanaries(argValue(process.argv, 'canary') ?? process.env.CANARIES ?? '', known);
+  if (typeof canaries === 'string') return fail(`--canary: ${canaries}`);
+  return planInstances(services, counts, canaries, versions);
+}
+
+const versions = {
+  stable: process.env.RELEASE_STABLE_VERSION || 'stable',
+  canary: process.env.RELEASE_CANARY_VERSION || 'canary',
+};
+const urlOf = (port: number) => `http://${urlHost}:${port}`;
+const plan = instancePlan();
 
 const children = new Map<string, ChildProcess>();
 /** The last probe of each service and its consecutive liveness failures (watchdog.ts). */
@@ -95,19 +96,32 @@ const expected = new Set<string>();
 const restarts = new Map<string, number>();
 let stopping = false;
 
-function startService(spec: ServiceSpec): void {
+function startService(spec: InstanceSpec): void {
   expected.add(spec.name);
   const startedAt = Date.now();
-  // The telemetry preload (OpenTelemetry, platform/telemetry.ts) starts before the entry loads.
+  const cwd = spec.root ? resolve(root, spec.root) : root;
+  // The telemetry preload (OpenTelemetry, platform/telemetry.ts) starts before the entry loads; a
+  // canary from another checkout runs that checkout's own preload.
+  const preload = spec.root
+    ? pathToFileURL(resolve(cwd, relative(root, fileURLToPath(telemetryPreload)))).href
+    : telemetryPreload;
   const args = compiled
-    ? ['--import', telemetryPreload, entryFile(spec.entry)]
-    : ['--import', 'tsx', '--import', telemetryPreload, spec.entry];
+    ? ['--import', preload, entryFile(spec.entry)]
+    : ['--import', 'tsx', '--import', preload, spec.entry];
   const child = spawn(process.execPath, args, {
-    cwd: root,
+    cwd,
     // Children write to this process's stdout, in the format it chose (LOG_FORMAT, else pretty
     // on a terminal from the sources, JSON from the build), so all lines look alike.
-    // PORT and ADMIN_PORT name one service's ports: each child takes its own defaults instead.
-    env: { ...process.env, PORT: '', ADMIN_PORT: '', LOG_FORMAT: logFormat() },
+    // PORT and ADMIN_PORT name one service's ports: each child takes its own defaults instead,
+    // unless it is a second instance (its own port) or the gateway (every instance's URL).
+    env: {
+      ...process.env,
+      PORT: '',
+      ADMIN_PORT: '',
+      LOG_FORMAT: logFormat(),
+      ...(spec.service === 'gateway' ? gatewayEnv(plan, urlOf, versions) : {}),
+      ...spec.env,
+    },
     stdio: ['ignore', 'inherit', 'inherit'],
     // Its own process group: a Ctrl-C reaches only this supervisor, which stops each service with
     // one SIGTERM so it drains (a second signal would make it exit at once).
@@ -140,11 +154,12 @@ async function applyCatalogConnector(): Promise<void> {
 }
 
 /** Probes one running service; kills it (the exit handler restarts it) when it asks to be restarted. */
-async function watchService(spec: ServiceSpec): Promise<void> {
+async function watchService(spec: InstanceSpec): Promise<void> {
   const state = watch.get(spec.name);
   const child = children.get(spec.name);
-  if (!spec.baseUrl || !state || !child) return;
-  const probe = await probeService(spec.baseUrl);
+  // A catalog projection without a health server (CATALOG_PROJECTIONS_PORT=0) is not probed.
+  if (spec.port === 0 || !state || !child) return;
+  const probe = await probeService(urlOf(spec.port));
   const next = afterProbe(state.failures, probe, Date.now() - state.startedAt);
   Object.assign(state, { probe, failures: next.failures });
   if (next.restart && children.get(spec.name) === child) {
@@ -156,7 +171,7 @@ async function watchService(spec: ServiceSpec): Promise<void> {
 /** Probes services and engines every few seconds, so health answers come from memory at once. */
 function startWatching(): NodeJS.Timeout {
   const round = async () => {
-    await Promise.all([...services.map(watchService), status().then((e) => (engines = e))]);
+    await Promise.all([...plan.map(watchService), status().then((e) => (engines = e))]);
   };
   void round();
   return setInterval(() => void round().catch(() => undefined), 5000);
@@ -164,11 +179,13 @@ function startWatching(): NodeJS.Timeout {
 
 /** The platform's health, from the last probes: a service down or not live → 503. */
 function platformHealth(): { statusCode: number; body: Record<string, unknown> } {
-  const svc = services.map((spec) => {
+  const svc = plan.map((spec) => {
     const state = watch.get(spec.name);
     const running = children.has(spec.name);
     const pid = children.get(spec.name)?.pid;
-    return { name: spec.name, running, pid, restarts: restarts.get(spec.name) ?? 0, ...state?.probe };
+    const { name, port, track } = spec;
+    const version = spec.env.SERVICE_VERSION;
+    return { name, port, track, version, running, pid, restarts: restarts.get(name) ?? 0, ...state?.probe };
   });
   const down = svc.filter((s) => expected.has(s.name) && (!s.running || s.live === 'failing'));
   const reasons = [
@@ -214,9 +231,10 @@ async function main(): Promise<void> {
   await applyCatalogConnector();
   await buildWebApp();
 
-  for (const spec of services) {
-    if (existsSync(new URL(`../${entryFile(spec.entry)}`, import.meta.url))) startService(spec);
-    else log.warn({ component: spec.name }, `${spec.entry} not present; not started`);
+  for (const spec of plan) {
+    const from = spec.root ? resolve(root, spec.root) : root;
+    if (existsSync(resolve(from, entryFile(spec.entry)))) startService(spec);
+    else log.warn({ component: spec.name }, `${spec.entry} not present in ${from}; not started`);
   }
 
   const watching = startWatching();

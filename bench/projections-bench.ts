@@ -41,7 +41,7 @@ import { createPool, type Pool } from '../platform/pg.ts';
 import { createRedis } from '../platform/redis.ts';
 import { searchFromConfig } from '../platform/search/index.ts';
 import { parseProjectionsConfig, type Component, type ProjectionsConfig } from '../projections/config.ts';
-import { keyspace } from '../read-models/bookings.ts';
+import { keyspace, rootPrefix } from '../read-models/bookings.ts';
 import type { BatchHandler } from '../projections/runtime/projector-runtime.ts';
 import { startProjections, type StartProjectionsDeps } from '../projections/start.ts';
 
@@ -357,7 +357,7 @@ async function freshness(): Promise<{
   const topic = `bench.fresh.${tag}`;
   await createTopic(topic);
   const root = `bench-fresh-${tag}`;
-  cleanup.push(() => unlinkPrefix(`${root}:*`));
+  cleanup.push(() => unlinkPrefix(`${rootPrefix(root)}*`));
   const relayName = `bench-fresh-relay-${tag}`;
   cleanup.push(() => pool.query('DELETE FROM relay_checkpoints WHERE name = $1', [relayName]));
   const keys = keyspace(root, 1);

@@ -235,13 +235,16 @@ async function cleanUp(): Promise<string[]> {
     const redis = new Redis(config.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 2 });
     await redis.connect();
     try {
-      let cursor = '0';
       let n = 0;
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${tag}*`, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length) n += await redis.del(...keys);
-      } while (cursor !== '0');
+      // Read-model keys carry their root in a hash tag: `{<tag>rm}:…` (docs/adr/0020).
+      for (const pattern of [`${tag}*`, `{${tag}*`]) {
+        let cursor = '0';
+        do {
+          const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+          cursor = next;
+          if (keys.length) n += await redis.del(...keys);
+        } while (cursor !== '0');
+      }
       return n;
     } finally {
       redis.disconnect();

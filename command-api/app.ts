@@ -57,7 +57,7 @@ import { RushQueue } from './rush-queue.ts';
 import { setRushMode } from './rush-route.ts';
 import { rushAutoSwitch } from './rush-auto-wiring.ts';
 import { ScheduleStates } from './schedule-states.ts';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../platform/redis.ts';
 import { setRushRoute } from './route-specs.ts';
 import { requireRole } from '../platform/http/auth.ts';
 import { methodNotAllowed } from './routes.ts';
@@ -107,7 +107,7 @@ export interface CommandApiDeps {
   /** Further outbound dependencies' breaker states for GET /v1/admin/flow. */
   dependencies?: () => readonly DependencyView[];
   /** Where the automatic rush switch counts bookings (absent: each instance alone). */
-  rushRateRedis?: Redis;
+  rushRateRedis?: RedisClient;
   /** The pool's breakers and bulkhead (platform/flow/pg-guard.ts): overrides of the defaults, or false for none. */
   pgGuard?: Partial<DependencyGuardOptions> | false;
 }

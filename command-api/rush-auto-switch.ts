@@ -14,7 +14,7 @@
  * by state, only ever ON; off stays a hospital's or an admin's decision (a spike's tail should not
  * flap the schedule back mid-queue). Concurrent commands of one schedule share one switch attempt.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../platform/redis.ts';
 import { LRUCache } from 'lru-cache';
 import {
   RateLimiterMemory,
@@ -30,7 +30,7 @@ export const AUTO_SWITCH_ACTOR = { id: 'rush-auto-switch', role: 'admin' } as co
 export interface RushAutoSwitchOptions {
   thresholdPerSecond: number;
   /** Absent: the count is this instance's alone. */
-  redis?: Redis;
+  redis?: RedisClient;
   keyPrefix?: string;
   /** Switches the schedule on; resolves true when it is in rush mode afterwards. */
   switchOn: (scheduleId: string) => Promise<boolean>;

@@ -2,14 +2,14 @@
  * Builds the automatic rush switch (rush-auto-switch.ts) of one command API instance, or nothing
  * when RUSH_AUTO_THRESHOLD_PER_S is unset (the default: no count, no Redis round trip per booking).
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../platform/redis.ts';
 import type { Config } from '../platform/config.ts';
 import type { Logger } from '../platform/logger.ts';
 import { AUTO_SWITCH_ACTOR, RushAutoSwitch } from './rush-auto-switch.ts';
 import { switchRush, type RushSwitchDeps } from './rush-switch.ts';
 
 export interface RushAutoWiring {
-  deps: { config: Partial<Pick<Config, 'RUSH_AUTO_THRESHOLD_PER_S'>>; rushRateRedis?: Redis };
+  deps: { config: Partial<Pick<Config, 'RUSH_AUTO_THRESHOLD_PER_S'>>; rushRateRedis?: RedisClient };
   switchDeps: RushSwitchDeps;
   clock: () => Date;
   logger: Logger;

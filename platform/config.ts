@@ -137,6 +137,22 @@ export const configSchema = z
     DATABASE_URL: url('postgres://booking:booking@127.0.0.1:5432/booking', ['postgres:', 'postgresql:']),
     PG_POOL_MAX: z.coerce.number().int().min(1).max(500).default(20),
     REDIS_URL: url('redis://127.0.0.1:6379', ['redis:', 'rediss:']),
+    /**
+     * Redis Cluster seed nodes, comma-separated host:port (docs/adr/0020). Set: every Redis client
+     * is a cluster client (REDIS_URL's password and TLS still apply); unset: one Redis at REDIS_URL.
+     */
+    REDIS_CLUSTER_NODES: z
+      .string()
+      .optional()
+      .transform((s) =>
+        (s ?? '')
+          .split(',')
+          .map((n) => n.trim())
+          .filter(Boolean),
+      )
+      .refine((list) => list.every((n) => hostPort.test(n)), {
+        message: 'expected a comma-separated list of host:port, e.g. 127.0.0.1:7000,127.0.0.1:7001',
+      }),
     KAFKA_BROKERS: brokerList,
     KAFKA_CLIENT_ID: z.string().min(1).default('booking-platform'),
     KAFKA_CONNECT_URL: url('http://127.0.0.1:8083', ['http:', 'https:']),

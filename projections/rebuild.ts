@@ -22,7 +22,7 @@
 import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { SingleBar, Presets } from 'cli-progress';
-import type { Redis } from 'ioredis';
+import { scanBatches, type RedisClient } from '../platform/redis.ts';
 import type { Kafka } from 'kafkajs';
 import type { Checkpoint, EventStore } from '../platform/event-store/event-store.ts';
 import type { Logger } from '../platform/logger.ts';
@@ -128,18 +128,14 @@ async function waitForLiveGroup(deps: RebuildDeps, projector: 'redis' | 'search'
   }
 }
 
-async function deleteByPattern(redis: Redis, pattern: string): Promise<number> {
-  let cursor = '0';
+/** Every master's keys (Redis Cluster): the read model's keys share one slot, so one UNLINK per batch. */
+async function deleteByPattern(redis: RedisClient, pattern: string): Promise<number> {
   let deleted = 0;
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) deleted += await redis.unlink(...keys);
-  } while (cursor !== '0');
+  for await (const keys of scanBatches(redis, pattern)) deleted += await redis.unlink(...keys);
   return deleted;
 }
 
-export async function rebuildRedis(deps: RebuildDeps & { redis: Redis }): Promise<RebuildResult> {
+export async function rebuildRedis(deps: RebuildDeps & { redis: RedisClient }): Promise<RebuildResult> {
   const started = Date.now();
   const root = deps.config.READ_MODEL_PREFIX;
   const writer = redisWriter({

@@ -7,7 +7,6 @@
  * backoff until it succeeds or the handle is stopped, so a dependency that is down at start
  * (Kafka, PostgreSQL) makes the process degraded and not ready, never a restart loop.
  */
-import type { Redis } from 'ioredis';
 import type { Kafka } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import type { Config } from '../platform/config.ts';
@@ -21,7 +20,7 @@ import { createLogger, type Logger } from '../platform/logger.ts';
 import { sealingReads } from '../platform/legacy-patients.ts';
 import { patientVault } from '../platform/patient-vault.ts';
 import { createPool, type Pool } from '../platform/pg.ts';
-import { createRedis } from '../platform/redis.ts';
+import { createRedis, type RedisClient } from '../platform/redis.ts';
 import { startSampler, type Sampler } from '../platform/sampler.ts';
 import { type SearchEngine, searchFromConfig } from '../platform/search/index.ts';
 import { serveWorker } from '../platform/worker-shell.ts';
@@ -68,7 +67,7 @@ export interface StartProjectionsDeps {
   /** Clients owned by the caller (not closed by stop); created from the config otherwise. */
   pool?: Pool;
   kafka?: Kafka;
-  redis?: Redis;
+  redis?: RedisClient;
   engine?: SearchEngine;
   hooks?: ProjectionsHooks;
   /** Default: PORT, else PROJECTIONS_PORT (0 picks a free port). */

@@ -2,7 +2,7 @@
  * How the projection parts are put together from engines and config; shared by the composition
  * root (main.ts), the rebuild and DLQ-replay commands, the tests and the benchmark.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../platform/redis.ts';
 import type { EventStore } from '../platform/event-store/event-store.ts';
 import { sealingReads } from '../platform/legacy-patients.ts';
 import type { ProjectorPatients } from '../platform/patient-vault.ts';
@@ -37,7 +37,7 @@ export const historyOf = (
 };
 
 export function redisWriter(deps: {
-  redis: Redis;
+  redis: RedisClient;
   store?: Pick<EventStore<unknown>, 'readStream'>;
   config: Pick<ProjectionsConfig, 'READ_MODEL_PREFIX'>;
   patients?: ProjectorPatients;

@@ -4,7 +4,7 @@
  */
 import type { RequestListener } from 'node:http';
 import type { Express } from 'express';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../platform/redis.ts';
 import { Counter, Gauge } from 'prom-client';
 import type { JwtInput } from '../platform/http/auth.ts';
 import { createRegistry, type Registry } from '../platform/http/metrics.ts';
@@ -36,7 +36,7 @@ import { watchRedis } from './redis-watch.ts';
 import { queryRoutes } from './routes.ts';
 
 export interface QueryApiDeps {
-  redis: Redis;
+  redis: RedisClient;
   search: SearchEngine;
   config: QueryApiConfig;
   /** Keys and checks of bearer tokens (a bare secret: one key, default issuer, audience, lifetime). */

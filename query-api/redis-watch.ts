@@ -9,7 +9,7 @@
  * the projectors are rebuilding a lost booking read model (projections/redis/keyspace-guard.ts),
  * during which booking answers are marked stale.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../platform/redis.ts';
 
 export interface RedisWatch {
   answering(): boolean;
@@ -19,7 +19,7 @@ export interface RedisWatch {
 }
 
 export function watchRedis(
-  redis: Redis,
+  redis: RedisClient,
   opts: { intervalMs?: number; budgetMs: number; rebuildingKey: string },
 ): RedisWatch {
   const intervalMs = opts.intervalMs ?? 250;

@@ -15,7 +15,9 @@ import { healthOf } from '../platform/http/service-app.ts';
 import { createLogger, type Logger } from '../platform/logger.ts';
 import { patientVault } from '../platform/patient-vault.ts';
 import { createPool } from '../platform/pg.ts';
-import { createRedis } from '../platform/redis.ts';
+import { createRedis, whenReady } from '../platform/redis.ts';
+import { rootPrefix } from '../read-models/bookings.ts';
+import { catalogKeyPrefix } from '../read-models/catalog.ts';
 import { defaultFlowRules } from '../platform/flow/default-rules.ts';
 import { FlowRuleStore } from '../platform/flow/rule-store.ts';
 import { ClusterBudgets } from '../platform/flow/cluster.ts';
@@ -78,10 +80,7 @@ export async function startQueryApi(opts: QueryApiStartOptions): Promise<QueryAp
     },
     logger,
   );
-  await new Promise<void>((resolve) => {
-    if (redis.status === 'ready') resolve();
-    else redis.once('ready', () => resolve());
-  });
+  await whenReady(redis);
   const search = searchFromConfig(config, { requestTimeoutMs: 1500, maxRetries: 0 });
   // A small pool: one indexed lookup (and a vault read) per GET /v1/appointments/{id}.
   const pool = createPool(
@@ -113,7 +112,7 @@ export async function startQueryApi(opts: QueryApiStartOptions): Promise<QueryAp
     createRedis(config, 'query-api-invalidation', {}, logger),
     api.cache,
     logger,
-    { prefixes: [`${readModelRoot}:`, catalogPrefix] },
+    { prefixes: [rootPrefix(readModelRoot), catalogKeyPrefix(catalogPrefix)] },
   );
   const host = opts.host ?? config.HOST;
   const requested = opts.port ?? config.PORT ?? config.QUERY_API_PORT;

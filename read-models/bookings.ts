@@ -3,7 +3,12 @@
  * the writer) and the query API (the reader): the key layout, the availability document of a
  * schedule and the appointment document. Pure: no I/O.
  *
- * Keyspace (root `rm` by default, N = the live version in `rm:version`):
+ * Every key starts with the root in a Redis Cluster hash tag, `{rm}:` (docs/adr/0020): the whole
+ * booking read model is one hash slot, so the guarded write of a schedule's events (one Lua
+ * script touching the schedule, its appointments, the doctor's and patients' lists and the day's
+ * counters), the version switch and every reader's pipeline stay on one node.
+ *
+ * Keyspace (root `rm` by default, shown without its tag; N = the live version in `rm:version`):
  *   rm:vN:schedule:{scheduleId}                hash  availability: capacity, booked, remaining,
  *                                                   status, facts, `rev` (applied stream revision)
  *                                                   and `cp` (event-store checkpoint of that event,
@@ -69,19 +74,26 @@ export interface Keyspace {
   hotDepartments(date: string): string;
 }
 
+/**
+ * What every key of the read model under `root` starts with: the root as a Redis Cluster hash tag
+ * (`{rm}:`), so all of them hash to one slot. SCAN patterns and keyspace-notification prefixes
+ * use this, never the bare root.
+ */
+export const rootPrefix = (root: string): string => `{${root}}:`;
+
 /** `root` is the configurable key prefix (default `rm`); tests use a random one. */
-export const versionKey = (root: string): string => `${root}:version`;
+export const versionKey = (root: string): string => `${rootPrefix(root)}version`;
 /**
  * The keyspace's epoch marker: set once the read model is known to hold the whole log (built from
  * the start, or rebuilt). A Redis that restarted without persistence, or was flushed, has lost it,
  * which is how the projectors tell "empty because lost" from "empty because new".
  */
-export const epochKey = (root: string): string => `${root}:epoch`;
+export const epochKey = (root: string): string => `${rootPrefix(root)}epoch`;
 /** Present (with progress, JSON) while the projectors rebuild a lost keyspace from the event log. */
-export const rebuildingKey = (root: string): string => `${root}:rebuilding`;
+export const rebuildingKey = (root: string): string => `${rootPrefix(root)}rebuilding`;
 
 export function keyspace(root: string, version: number): Keyspace {
-  const p = `${root}:v${version}`;
+  const p = `${rootPrefix(root)}v${version}`;
   return {
     prefix: p,
     schedule: (id) => `${p}:schedule:${id}`,

@@ -68,24 +68,36 @@ export const departmentMember = (row: Row): string => `${String(row.category)}:$
 /** The id encoded in an index member. */
 export const memberId = (member: string): string => String(Number(member.slice(member.lastIndexOf(':') + 1)));
 
-/** Redis key layout under one prefix (e.g. `catalog:`). */
+/**
+ * What every catalog key under the configured prefix starts with: the prefix as a Redis Cluster
+ * hash tag (`{catalog:}`), so the whole catalog read model is one hash slot (docs/adr/0020). The
+ * apply script of a department touches its institution's document and category indexes, and
+ * readers pipeline documents of many rows: both stay on one node.
+ */
+export const catalogKeyPrefix = (prefix: string): string => `{${prefix}}`;
+
+/** Redis key layout under one prefix (e.g. `catalog:`, keys `{catalog:}institutions:1`, …). */
 export function catalogKeys(prefix: string) {
+  const p = catalogKeyPrefix(prefix);
   return {
+    /** The configured prefix (what CATALOG_REDIS_PREFIX says). */
     prefix,
-    doc: (table: CatalogTable, id: string | number) => `${prefix}${table}:${id}`,
+    /** What every key starts with: the prefix as a hash tag. */
+    keyPrefix: p,
+    doc: (table: CatalogTable, id: string | number) => `${p}${table}:${id}`,
     /** category → number of the institution's departments in it */
-    institutionCategories: (id: string | number) => `${prefix}institutions:${id}:categories`,
-    institutionsAll: `${prefix}idx:institutions`,
-    institutionsByCity: (city: string) => `${prefix}idx:institutions:city:${city}`,
+    institutionCategories: (id: string | number) => `${p}institutions:${id}:categories`,
+    institutionsAll: `${p}idx:institutions`,
+    institutionsByCity: (city: string) => `${p}idx:institutions:city:${city}`,
     institutionsByCityLevel: (city: string, level: string) =>
-      `${prefix}idx:institutions:city:${city}:level:${level}`,
+      `${p}idx:institutions:city:${city}:level:${level}`,
     /** Institutions with at least one department in the category (maintained from departments). */
-    institutionsByCategoryPrefix: `${prefix}idx:institutions:category:`,
-    institutionsByCategory: (category: string) => `${prefix}idx:institutions:category:${category}`,
-    departmentsByInstitution: (id: string | number) => `${prefix}idx:departments:institution:${id}`,
-    doctorsByDepartment: (id: string | number) => `${prefix}idx:doctors:department:${id}`,
-    doctorsByInstitution: (id: string | number) => `${prefix}idx:doctors:institution:${id}`,
-    contentByTab: (tab: string) => `${prefix}idx:content:tab:${tab}`,
+    institutionsByCategoryPrefix: `${p}idx:institutions:category:`,
+    institutionsByCategory: (category: string) => `${p}idx:institutions:category:${category}`,
+    departmentsByInstitution: (id: string | number) => `${p}idx:departments:institution:${id}`,
+    doctorsByDepartment: (id: string | number) => `${p}idx:doctors:department:${id}`,
+    doctorsByInstitution: (id: string | number) => `${p}idx:doctors:institution:${id}`,
+    contentByTab: (tab: string) => `${p}idx:content:tab:${tab}`,
   };
 }
 

@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { status, up } from '../../infra/local/launcher.ts';
+import { rootPrefix } from '../../read-models/bookings.ts';
 import { ADMIN_URL, type Platform } from './platform.ts';
 
 const exec = promisify(execFile);
@@ -121,7 +122,7 @@ const redisFlush: Fault = {
            for i = 1, #keys, 1000 do redis.call('UNLINK', unpack(keys, i, math.min(i + 999, #keys))) end
            return #keys`,
           0,
-          `${readModelPrefix}*`,
+          `${rootPrefix(readModelPrefix)}*`,
         ),
       );
     } finally {

@@ -5,7 +5,7 @@
  * the store: one schedule hash per opened schedule, one appointment hash and one search document
  * per booking.
  */
-import type { Redis } from 'ioredis';
+import { scanBatches, scanKeys, type RedisClient } from '../../platform/redis.ts';
 import type { Kafka } from 'kafkajs';
 import type { PgEventStore } from '../../platform/event-store/pg-event-store.ts';
 import type { Logger } from '../../platform/logger.ts';
@@ -13,13 +13,13 @@ import type { Pool } from '../../platform/pg.ts';
 import type { SearchEngine } from '../../platform/search/index.ts';
 import type { ProjectionsConfig } from '../../projections/config.ts';
 import { rebuildRedis, rebuildSearch, type RebuildResult } from '../../projections/rebuild.ts';
-import { keyspace, versionKey } from '../../read-models/bookings.ts';
+import { keyspace, rootPrefix, versionKey } from '../../read-models/bookings.ts';
 
 export interface ReadModelDeps {
   pool: Pool;
   store: PgEventStore;
   kafka: Kafka;
-  redis: Redis;
+  redis: RedisClient;
   engine: SearchEngine;
   config: ProjectionsConfig;
   logger: Logger;
@@ -48,15 +48,8 @@ export async function storeCounts(pool: Pool): Promise<Counts> {
 }
 
 /** Documents are hashes: `schedule:*` also matches a schedule's day-list zset (`schedule:{id}:appointments`). */
-async function countKeys(redis: Redis, pattern: string): Promise<number> {
-  let cursor = '0';
-  let n = 0;
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000, 'TYPE', 'hash');
-    cursor = next;
-    n += keys.length;
-  } while (cursor !== '0');
-  return n;
+async function countKeys(redis: RedisClient, pattern: string): Promise<number> {
+  return (await scanKeys(redis, pattern, { type: 'hash' })).length;
 }
 
 async function timed<T>(fn: () => Promise<T>): Promise<T & { ms: number }> {
@@ -96,18 +89,8 @@ export async function rebuildReadModels(deps: ReadModelDeps): Promise<RebuildRep
 export async function dropReadModels(
   deps: Pick<ReadModelDeps, 'redis' | 'engine' | 'config'>,
 ): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await deps.redis.scan(
-      cursor,
-      'MATCH',
-      `${deps.config.READ_MODEL_PREFIX}:*`,
-      'COUNT',
-      1000,
-    );
-    cursor = next;
-    if (keys.length) await deps.redis.unlink(...keys);
-  } while (cursor !== '0');
+  for await (const keys of scanBatches(deps.redis, `${rootPrefix(deps.config.READ_MODEL_PREFIX)}*`))
+    await deps.redis.unlink(...keys);
   for (const index of await deps.engine.aliasTargets(deps.config.APPOINTMENTS_ALIAS))
     await deps.engine.deleteIndex(index);
   // An index named after the alias's pattern but no longer behind it (an interrupted rebuild).

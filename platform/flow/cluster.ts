@@ -9,7 +9,7 @@
  * admitted the request: a request a local rule refuses never spends a cluster token.
  */
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.ts';
 import {
   RateLimiterMemory,
   RateLimiterRedis,
@@ -34,7 +34,7 @@ export class ClusterBudgets {
    * @param keyPrefix  of the Redis keys (one per resource and rule, then per value)
    */
   constructor(
-    private readonly redis?: Redis,
+    private readonly redis?: RedisClient,
     private readonly keyPrefix = 'flow:budget:',
   ) {}
 

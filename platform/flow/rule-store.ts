@@ -10,7 +10,7 @@
  * needs a connection of its own per process. A poll of one small hash is one command a second per
  * instance, heals by itself after any outage and bounds the delay the same way for every instance.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.ts';
 import type { Logger } from '../logger.ts';
 import type { FlowControl } from './flow-control.ts';
 import { parseFlowRules, type FlowRules } from './rules.ts';
@@ -38,7 +38,7 @@ return {1, current + 1}
 
 export class FlowRuleStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     readonly key: string,
     private readonly fallback: () => FlowRules,
   ) {

@@ -13,7 +13,7 @@
  * Idempotency: both writers apply a change only if its LSN is newer than the stored one.
  */
 import type { ITopicConfig, Kafka } from 'kafkajs';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../platform/redis.ts';
 import type { Registry } from 'prom-client';
 import { ensureTopics } from '../../platform/kafka.ts';
 import type { Logger } from '../../platform/logger.ts';
@@ -108,7 +108,7 @@ export function analyticsHandler(search: SearchEngine, alias: string): BatchHand
 
 export interface CatalogProjectionOptions {
   kafka: Kafka;
-  redis: Redis;
+  redis: RedisClient;
   search: SearchEngine;
   logger: Logger;
   /** Debezium's topic.prefix (CATALOG_TOPIC_PREFIX). */

@@ -13,10 +13,14 @@
  * the institution is in the category's index while that count is > 0 and it is listed.
  * Events of a batch are pipelined in order; replays and redeliveries are no-ops.
  *
- * The script builds key names from ARGV, which Redis Cluster does not allow: single node (or
- * one hash slot) only.
+ * Redis Cluster (docs/adr/0020): KEYS[1], the row's document, routes the call. The other keys the
+ * script touches depend on what is stored (the row's old list indexes, its institution's
+ * categories), so they are named inside the script from ARGV and stored fields; every one of them
+ * is under the same `{prefix}` hash tag as KEYS[1] (read-models/catalog.ts), which Redis Cluster
+ * accepts (Redis 7 checks that a script's keys share the slot of its declared ones).
  */
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { RedisClient } from '../../platform/redis.ts';
+import type { ChainableCommander } from 'ioredis';
 import { indexEntries, type CatalogKeys, type CatalogTable, type Row } from '../../read-models/catalog.ts';
 import { evolveRow, needsPrevious, type ChangeEvent } from './change-event.ts';
 
@@ -95,14 +99,14 @@ export interface StoredDoc {
 }
 
 export class RedisCatalogWriter {
-  private readonly redis: Redis & CatalogCommands;
+  private readonly redis: RedisClient & CatalogCommands;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     private readonly keys: CatalogKeys,
   ) {
     if (!('catalogApply' in redis)) redis.defineCommand('catalogApply', { numberOfKeys: 1, lua: APPLY_LUA });
-    this.redis = redis as Redis & CatalogCommands;
+    this.redis = redis as RedisClient & CatalogCommands;
   }
 
   /** The stored row of `table` with `id`, with its LSN; null if never seen. */

@@ -3,7 +3,6 @@
  * server (/healthz, /readyz, /metrics). Used by main.ts and by tests that need the process as a
  * whole. Startup is retried until it succeeds or the handle is stopped (see ../startup.ts).
  */
-import type { Redis } from 'ioredis';
 import type { Kafka } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import {
@@ -18,7 +17,7 @@ import { createRegistry } from '../../platform/http/metrics.ts';
 import { kafkaProbe } from '../../platform/kafka-probe.ts';
 import { createKafka } from '../../platform/kafka.ts';
 import { createLogger, type Logger } from '../../platform/logger.ts';
-import { createRedis } from '../../platform/redis.ts';
+import { createRedis, type RedisClient } from '../../platform/redis.ts';
 import { startSampler, type Sampler } from '../../platform/sampler.ts';
 import { type SearchEngine, searchFromConfig } from '../../platform/search/index.ts';
 import { serveWorker, type WorkerServer } from '../../platform/worker-shell.ts';
@@ -40,7 +39,7 @@ export interface StartCatalogDeps {
   registry?: Registry;
   /** Clients owned by the caller (not closed by stop); created from the config otherwise. */
   kafka?: Kafka;
-  redis?: Redis;
+  redis?: RedisClient;
   search?: SearchEngine;
   /** Default CATALOG_PROJECTIONS_PORT, where 0 means no server; here 0 picks a free port. */
   port?: number;

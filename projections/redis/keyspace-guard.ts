@@ -18,7 +18,7 @@
  * stale meanwhile) and the gauge `read_model_rebuild_progress` shows it.
  */
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../platform/redis.ts';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../../platform/logger.ts';
 import { epochKey, rebuildingKey } from '../../read-models/bookings.ts';
@@ -26,7 +26,7 @@ import { epochKey, rebuildingKey } from '../../read-models/bookings.ts';
 export type RebuildProgress = (p: { done: number; total: number }) => void;
 
 export interface KeyspaceGuardDeps {
-  redis: Redis;
+  redis: RedisClient;
   root: string;
   /** Whether the Redis projector's group has committed any offset (it has projected before). */
   hasProjected: () => Promise<boolean>;

@@ -14,7 +14,8 @@
  * live projector meets a freshly rebuilt keyspace) is filled from the event store's stream before
  * folding; without an event store the gap makes the event poison.
  */
-import type { Redis, Result } from 'ioredis';
+import type { RedisClient } from '../../platform/redis.ts';
+import type { Result } from 'ioredis';
 import { PATIENT_STREAM_PREFIX, parsePatientForgotten } from '../../domain/patient-events.ts';
 import type { RecordedEvent } from '../../platform/event-store/event-store.ts';
 import { sealLegacyPatients } from '../../platform/legacy-patients.ts';
@@ -86,9 +87,9 @@ declare module 'ioredis' {
   }
 }
 
-const defined = new WeakSet<Redis>();
+const defined = new WeakSet<RedisClient>();
 
-export function defineApplyCommand(redis: Redis): void {
+export function defineApplyCommand(redis: RedisClient): void {
   if (defined.has(redis)) return;
   redis.defineCommand('rmApply', { lua: APPLY_LUA });
   defined.add(redis);
@@ -115,7 +116,7 @@ export interface WriteResult<S> {
 }
 
 export interface RedisWriterOptions {
-  redis: Redis;
+  redis: RedisClient;
   /** Key root, default `rm`. */
   root?: string;
   history?: StreamHistory;
@@ -159,7 +160,7 @@ const scheduleIdOf = (streamId: string) => streamId.slice(SCHEDULE_STREAM_PREFIX
 
 export class RedisReadModelWriter {
   readonly root: string;
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #history: StreamHistory | undefined;
   readonly #log: Logger;
   readonly #patients: ProjectorPatients | undefined;

@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
+import { isCluster, whenReady, type RedisClient } from '../../platform/redis.ts';
 import type { Logger } from '../../platform/logger.ts';
 import type { TwoLevelCache } from './two-level-cache.ts';
 
@@ -27,11 +28,82 @@ export function withKeyspaceFlags(current: string): string | undefined {
  * failover) may have notifications off — the whole cache is invalidated and the flags re-checked.
  */
 export async function subscribeInvalidations(
-  subscriber: Redis,
+  client: RedisClient,
   cache: TwoLevelCache,
   logger: Logger,
   opts: InvalidationOptions,
 ): Promise<{ close(): Promise<void> }> {
+  return isCluster(client)
+    ? subscribeEveryMaster(client, cache, logger, opts)
+    : subscribeNode(client, cache, logger, opts);
+}
+
+type Subscription = { close(): Promise<void> };
+
+/**
+ * Redis Cluster: keyspace notifications are node-local (a node publishes the changes of its own
+ * slots, never forwards them), so one subscriber per master. The cluster client itself only tells
+ * the topology: a node that joins (failover, resharding) gets a subscriber, one that leaves loses
+ * it, and both invalidate the whole cache, since changes may have been missed in between.
+ */
+async function subscribeEveryMaster(
+  cluster: Cluster,
+  cache: TwoLevelCache,
+  logger: Logger,
+  opts: InvalidationOptions,
+): Promise<Subscription> {
+  await whenReady(cluster);
+  const subscriptions = new Map<string, Promise<Subscription>>();
+  const nameOf = (node: Redis) => `${node.options.host ?? ''}:${node.options.port ?? ''}`;
+  const add = (node: Redis) => {
+    const name = nameOf(node);
+    if (subscriptions.has(name)) return;
+    // The cluster's own node clients never reconnect by themselves: a subscriber must.
+    const subscriber = node.duplicate({
+      connectionName: `query-api-invalidation-${name}`,
+      retryStrategy: (times) => Math.min(times * 100, 2000),
+    });
+    subscriber.on('error', () => undefined); // reported by the cluster client; a subscriber just reconnects
+    const subscription = subscribeNode(subscriber, cache, logger, opts);
+    subscriptions.set(name, subscription);
+    subscription.catch((err: unknown) => {
+      logger.warn({ err, node: name }, 'could not subscribe to keyspace notifications');
+      subscriptions.delete(name);
+      subscriber.disconnect();
+    });
+  };
+  for (const node of cluster.nodes('master')) add(node);
+  await Promise.all(subscriptions.values());
+  const joined = (node: Redis) => {
+    add(node);
+    cache.invalidateAll();
+  };
+  const left = (node: Redis) => {
+    const subscription = subscriptions.get(nameOf(node));
+    subscriptions.delete(nameOf(node));
+    void subscription?.then((s) => s.close()).catch(() => undefined);
+    cache.invalidateAll();
+  };
+  cluster.on('+node', joined);
+  cluster.on('-node', left);
+  return {
+    async close() {
+      cluster.off('+node', joined);
+      cluster.off('-node', left);
+      const all = [...subscriptions.values()];
+      subscriptions.clear();
+      await Promise.all(all.map((p) => p.then((s) => s.close()).catch(() => undefined)));
+      cluster.disconnect();
+    },
+  };
+}
+
+async function subscribeNode(
+  subscriber: Redis,
+  cache: TwoLevelCache,
+  logger: Logger,
+  opts: InvalidationOptions,
+): Promise<Subscription> {
   const db = subscriber.options.db ?? 0;
   const channelPrefix = `__keyspace@${db}__:`;
   const patterns = opts.prefixes.map((p) => `${channelPrefix}${p}*`);

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../platform/redis.ts';
 import {
   keyspace,
   parseScheduleHash,
@@ -21,7 +21,7 @@ export class BookingReader {
   readonly slots: SlotReader;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly root: string,
   ) {
     this.slots = new SlotReader(redis, root);

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../platform/redis.ts';
 import {
   catalogKeys,
   memberId,
@@ -22,7 +22,7 @@ export class CatalogReader {
   readonly keys: CatalogKeys;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     prefix: string,
   ) {
     this.keys = catalogKeys(prefix);

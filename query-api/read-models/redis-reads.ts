@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../platform/redis.ts';
 import { AppError } from '../../platform/http/errors.ts';
 
 /** Every Redis failure on the read path becomes one 503 with Retry-After (or a stale copy upstream). */
@@ -22,8 +22,8 @@ export async function guardRedis<T>(fn: () => Promise<T>): Promise<T> {
 
 /** Runs a pipeline and unwraps results, failing on the first command error. */
 export async function execPipeline(
-  redis: Redis,
-  build: (p: ReturnType<Redis['pipeline']>) => void,
+  redis: RedisClient,
+  build: (p: ReturnType<RedisClient['pipeline']>) => void,
 ): Promise<unknown[]> {
   const pipeline = redis.pipeline();
   build(pipeline);

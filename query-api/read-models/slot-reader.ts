@@ -5,7 +5,7 @@
  * item after another). Patient identity is never read here: the appointment hashes' `patientRef`
  * and `patient` fields are dropped before anything leaves this file.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../platform/redis.ts';
 import {
   type Keyspace,
   keyspace,
@@ -70,7 +70,7 @@ export interface DaySchedule {
 
 export class SlotReader {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly root: string,
   ) {}
 

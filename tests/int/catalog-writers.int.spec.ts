@@ -4,14 +4,14 @@
  * the department → category index, and the unchanged-TOAST placeholder.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Redis } from 'ioredis';
-import { createRedis } from '../../platform/redis.ts';
+import { createRedis, type RedisClient } from '../../platform/redis.ts';
 import { searchFromConfig, type SearchEngine } from '../../platform/search/index.ts';
 import type { ChangeEvent } from '../../projections/catalog/change-event.ts';
 import { RedisCatalogWriter } from '../../projections/catalog/redis-writer.ts';
 import { ensureInstitutionsIndex } from '../../projections/catalog/search-index.ts';
 import { SearchCatalogWriter } from '../../projections/catalog/search-writer.ts';
 import { catalogKeys, memberId, type CatalogTable, type Row } from '../../read-models/catalog.ts';
+import { scanKeys, unlinkKeys } from '../support/redis-keys.ts';
 import { testConfig } from '../support/test-config.ts';
 import { uniqueName } from '../support/wait.ts';
 
@@ -55,7 +55,7 @@ describe('catalog writers on real Redis and search', () => {
   const prefix = `${uniqueName('cw')}:`;
   const keys = catalogKeys(prefix);
   const alias = uniqueName('cw_institutions');
-  let redis: Redis;
+  let redis: RedisClient;
   let search: SearchEngine;
   let writer: RedisCatalogWriter;
   let searchWriter: SearchCatalogWriter;
@@ -71,8 +71,7 @@ describe('catalog writers on real Redis and search', () => {
   });
 
   afterAll(async () => {
-    const found = await redis.keys(`${prefix}*`);
-    if (found.length) await redis.unlink(...found);
+    await unlinkKeys(redis, await scanKeys(redis, `${keys.keyPrefix}*`));
     for (const index of await search.aliasTargets(alias)) await search.deleteIndex(index);
     redis.disconnect();
     await search.close();

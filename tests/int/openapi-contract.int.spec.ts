@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Validator } from '@seriousme/openapi-schema-validator';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../platform/redis.ts';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientDocuments } from '../../clients/generate.ts';
@@ -283,7 +283,7 @@ async function checkOperations(base: string, doc: Json) {
 }
 
 /** Applies a schedule stream's events to the booking read models as the Redis projector does. */
-async function projectSchedule(redis: Redis, pool: Harness['pool'], scheduleId: string) {
+async function projectSchedule(redis: RedisClient, pool: Harness['pool'], scheduleId: string) {
   const { rows } = await pool.query<{ event_type: string; data: Json; stream_revision: string }>(
     'SELECT event_type, data, stream_revision FROM events WHERE stream_id = $1 ORDER BY stream_revision',
     [scheduleStreamName(scheduleId)],

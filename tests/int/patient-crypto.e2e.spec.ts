@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { patientVault } from '../../platform/patient-vault.ts';
 import type { ProjectorHandle } from '../../projections/runtime/projector-runtime.ts';
 import type { AppointmentDoc } from '../../projections/search/appointments-model.ts';
-import { keyspace } from '../../read-models/bookings.ts';
+import { keyspace, rootPrefix } from '../../read-models/bookings.ts';
 import { givenCatalogDoctor } from '../support/catalog-mother.ts';
 import {
   anOpenScheduleRequest,
@@ -118,7 +118,7 @@ async function redisDump(prefix: string): Promise<string[]> {
   const out: string[] = [];
   let cursor = '0';
   do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${rootPrefix(prefix)}*`, 'COUNT', 1000);
     cursor = next;
     for (const key of keys) {
       const type = await redis.type(key);

@@ -7,7 +7,8 @@
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Drill, type DrillResult } from '../../infra/backup/drill.ts';
-import { createRedis } from '../../platform/redis.ts';
+import { createRedis, scanKeys } from '../../platform/redis.ts';
+import { rootPrefix } from '../../read-models/bookings.ts';
 import { searchFromConfig } from '../../platform/search/index.ts';
 import { testConfig } from '../support/test-config.ts';
 import { uniqueName } from '../support/wait.ts';
@@ -86,13 +87,7 @@ describe('point-in-time restore of the event store', () => {
     const redis = createRedis(config, 'pitr-test');
     const engine = searchFromConfig(config);
     try {
-      const left: string[] = [];
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${names.readModelPrefix}:*`, 'COUNT', 1000);
-        cursor = next;
-        left.push(...keys);
-      } while (cursor !== '0');
+      const left = await scanKeys(redis, `${rootPrefix(names.readModelPrefix)}*`);
       expect(left).toEqual([]);
       expect(await engine.aliasTargets(names.appointmentsAlias)).toEqual([]);
     } finally {

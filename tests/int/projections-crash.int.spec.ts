@@ -7,7 +7,7 @@ import type { KafkaMessage } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decide, fold, scheduleStreamName, type ScheduleEvent } from '../../domain/schedule.ts';
 import type { RecordedEvent } from '../../platform/event-store/event-store.ts';
-import { keyspace } from '../../read-models/bookings.ts';
+import { keyspace, rootPrefix } from '../../read-models/bookings.ts';
 import { toKafkaMessage } from '../../projections/relay/event-message.ts';
 import { loadCheckpoint, relayLag, saveCheckpoint } from '../../projections/relay/relay.ts';
 import { consumerGroupLag } from '../../projections/runtime/lag.ts';
@@ -252,7 +252,7 @@ describe('crash safety', () => {
     });
     const recovered = await dumpKeyspace(h.redis, keys.prefix);
     const rebuilt = await dumpKeyspace(h.redis, keyspace(scratchRoot, 1).prefix);
-    await deleteKeys(h.redis, `${scratchRoot}:*`);
+    await deleteKeys(h.redis, `${rootPrefix(scratchRoot)}*`);
     // This test's patient references have no key in the vault, so their bookings are written
     // anonymous (no patient lists, docs/adr/0010): fewer keys than one per event, still plenty.
     expect(Object.keys(recovered).length).toBeGreaterThan(1000);

@@ -1,9 +1,9 @@
 import { stampSchemaVersion } from '../../domain/event-versions.ts';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../platform/redis.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decide, fold, scheduleStreamName, type ScheduleEvent } from '../../domain/schedule.ts';
 import type { Checkpoint, RecordedEvent } from '../../platform/event-store/event-store.ts';
-import { keyspace, versionKey } from '../../read-models/bookings.ts';
+import { keyspace, rootPrefix, versionKey } from '../../read-models/bookings.ts';
 import { toKafkaMessage } from '../../projections/relay/event-message.ts';
 import { rebuildRedis, rebuildSearch } from '../../projections/rebuild.ts';
 import { replayDeadLetters } from '../../projections/runtime/dlq-replay.ts';
@@ -49,7 +49,7 @@ async function append(
 
 /** The read-model state of some schedules, for comparing two keyspaces. */
 async function snapshot(
-  redis: Redis,
+  redis: RedisClient,
   root: string,
   version: number,
   schedules: ReturnType<typeof scheduleEvents>[],
@@ -119,7 +119,7 @@ describe('rebuild while the live projectors run', () => {
     stop = true;
     await traffic;
     expect(phases).toEqual(['fill', 'catch-up']);
-    expect(result.target).toBe(`${h.pc.READ_MODEL_PREFIX}:v2`);
+    expect(result.target).toBe(keyspace(h.pc.READ_MODEL_PREFIX, 2).prefix);
     expect(await h.redis.get(versionKey(h.pc.READ_MODEL_PREFIX))).toBe('2');
 
     // After the switch the live projector writes to v2.
@@ -141,7 +141,7 @@ describe('rebuild while the live projectors run', () => {
     const rebuilt = await snapshot(h.redis, h.pc.READ_MODEL_PREFIX, 2, all);
     const expected = await snapshot(h.redis, scratchRoot, 1, all);
     await scratch.stop();
-    await deleteKeys(h.redis, `${scratchRoot}:*`);
+    await deleteKeys(h.redis, `${rootPrefix(scratchRoot)}*`);
     expect(rebuilt).toEqual(expected);
     expect(rebuilt[before[0]!.open.scheduleId]).toMatchObject({ booked: '9', rev: '15' });
     expect(rebuilt[after.open.scheduleId]).toMatchObject({ booked: '3', rev: '5' });
@@ -160,7 +160,7 @@ describe('rebuild while the live projectors run', () => {
       from,
       batchSize: 200,
     });
-    expect(result.target).toBe(`${root}:v2`);
+    expect(result.target).toBe(keyspace(root, 2).prefix);
     expect(await h.redis.get(versionKey(root))).toBe('2');
     const admin = h.kafka.admin();
     await admin.connect();
@@ -169,7 +169,7 @@ describe('rebuild while the live projectors run', () => {
     } finally {
       await admin.disconnect();
     }
-    await deleteKeys(h.redis, `${root}:*`);
+    await deleteKeys(h.redis, `${rootPrefix(root)}*`);
   });
 
   it('rebuilds the search index into a new versioned index and swaps the alias', async () => {

@@ -5,15 +5,14 @@
  */
 import { stampSchemaVersion } from '../../domain/event-versions.ts';
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ScheduleEvent } from '../../domain/schedule.ts';
 import { createLogger } from '../../platform/logger.ts';
-import { createRedis } from '../../platform/redis.ts';
+import { createRedis, type RedisClient } from '../../platform/redis.ts';
 import { coalesceOps, type RedisOp, scheduleEffects } from '../../projections/redis/read-model.ts';
 import { defineApplyCommand, RedisReadModelWriter } from '../../projections/redis/redis-writer.ts';
 import type { EventEnvelope } from '../../projections/relay/event-message.ts';
-import { keyspace, type ScheduleView } from '../../read-models/bookings.ts';
+import { keyspace, rootPrefix, type ScheduleView } from '../../read-models/bookings.ts';
 import { hospitalDate } from '../../read-models/hospital-date.ts';
 import {
   aBooking,
@@ -25,9 +24,9 @@ import {
 } from '../support/schedule-mother.ts';
 import { testConfig } from '../support/test-config.ts';
 import { uniqueName } from '../support/wait.ts';
-import { scanKeys, snapshotUnder } from '../support/redis-keys.ts';
+import { scanKeys, snapshotUnder, unlinkKeys } from '../support/redis-keys.ts';
 
-let redis: Redis;
+let redis: RedisClient;
 let root: string;
 
 beforeAll(() => {
@@ -40,8 +39,8 @@ beforeEach(() => {
 });
 
 afterEach(async () => {
-  const keys = await keysUnder(root);
-  if (keys.length > 0) await redis.unlink(...keys);
+  // Every root of the test starts with `{<root>` (its `-twice`, `-plain`… siblings too).
+  await unlinkKeys(redis, await keysUnder(`{${root}`));
 });
 
 afterAll(() => {
@@ -59,7 +58,7 @@ function apply(
   ops: RedisOp[],
   epoch?: { key: string },
 ): Promise<number> {
-  const keys = [guard, epoch?.key ?? `${root}:epoch`];
+  const keys = [guard, epoch?.key ?? `${rootPrefix(root)}epoch`];
   const argv = [String(fromRev), String(toRev), `cp-${toRev}`, epoch ? '1' : '0'];
   for (const op of ops) {
     if (!keys.includes(op.key)) keys.push(op.key);
@@ -70,49 +69,49 @@ function apply(
 
 describe('the revision guard (APPLY_LUA)', () => {
   const ops = (): RedisOp[] => [
-    { cmd: 'HSET', key: `${root}:a`, args: ['status', 'open'] },
-    { cmd: 'HINCRBY', key: `${root}:counts`, args: ['bookings', '1'] },
-    { cmd: 'ZINCRBY', key: `${root}:hot`, args: ['1', 'cardiology'] },
+    { cmd: 'HSET', key: `${rootPrefix(root)}a`, args: ['status', 'open'] },
+    { cmd: 'HINCRBY', key: `${rootPrefix(root)}counts`, args: ['bookings', '1'] },
+    { cmd: 'ZINCRBY', key: `${rootPrefix(root)}hot`, args: ['1', 'cardiology'] },
   ];
 
   it('applies the writes and stores the new revision and checkpoint in the same step', async () => {
-    expect(await apply(`${root}:guard`, -1, 0, ops())).toBe(1);
-    expect(await redis.hgetall(`${root}:guard`)).toEqual({ rev: '0', cp: 'cp-0' });
-    expect(await redis.hgetall(`${root}:a`)).toEqual({ status: 'open' });
-    expect(await redis.hget(`${root}:counts`, 'bookings')).toBe('1');
-    expect(await redis.zscore(`${root}:hot`, 'cardiology')).toBe('1');
+    expect(await apply(`${rootPrefix(root)}guard`, -1, 0, ops())).toBe(1);
+    expect(await redis.hgetall(`${rootPrefix(root)}guard`)).toEqual({ rev: '0', cp: 'cp-0' });
+    expect(await redis.hgetall(`${rootPrefix(root)}a`)).toEqual({ status: 'open' });
+    expect(await redis.hget(`${rootPrefix(root)}counts`, 'bookings')).toBe('1');
+    expect(await redis.zscore(`${rootPrefix(root)}hot`, 'cardiology')).toBe('1');
   });
 
   it('answers 0 and writes nothing for a revision already applied: counters never count twice', async () => {
-    expect(await apply(`${root}:guard`, -1, 0, ops())).toBe(1);
-    expect(await apply(`${root}:guard`, 0, 1, ops())).toBe(1);
-    const before = await snapshot(root);
-    expect(await apply(`${root}:guard`, 0, 1, ops())).toBe(0); // redelivered
-    expect(await apply(`${root}:guard`, -1, 0, ops())).toBe(0); // older still
-    expect(await snapshot(root)).toEqual(before);
-    expect(await redis.hget(`${root}:counts`, 'bookings')).toBe('2');
+    expect(await apply(`${rootPrefix(root)}guard`, -1, 0, ops())).toBe(1);
+    expect(await apply(`${rootPrefix(root)}guard`, 0, 1, ops())).toBe(1);
+    const before = await snapshot(rootPrefix(root));
+    expect(await apply(`${rootPrefix(root)}guard`, 0, 1, ops())).toBe(0); // redelivered
+    expect(await apply(`${rootPrefix(root)}guard`, -1, 0, ops())).toBe(0); // older still
+    expect(await snapshot(rootPrefix(root))).toEqual(before);
+    expect(await redis.hget(`${rootPrefix(root)}counts`, 'bookings')).toBe('2');
   });
 
   it('answers -1 and writes nothing when the fold started from another revision than the stored one', async () => {
-    expect(await apply(`${root}:guard`, -1, 0, ops())).toBe(1);
-    const before = await snapshot(root);
-    expect(await apply(`${root}:guard`, -1, 1, ops())).toBe(-1); // folded without revision 0
-    expect(await apply(`${root}:guard`, 1, 2, ops())).toBe(-1); // a gap: revision 1 missing
-    expect(await snapshot(root)).toEqual(before);
+    expect(await apply(`${rootPrefix(root)}guard`, -1, 0, ops())).toBe(1);
+    const before = await snapshot(rootPrefix(root));
+    expect(await apply(`${rootPrefix(root)}guard`, -1, 1, ops())).toBe(-1); // folded without revision 0
+    expect(await apply(`${rootPrefix(root)}guard`, 1, 2, ops())).toBe(-1); // a gap: revision 1 missing
+    expect(await snapshot(rootPrefix(root))).toEqual(before);
   });
 
   it('answers -2 and writes nothing for a live write while the epoch marker is missing (a lost keyspace)', async () => {
-    const epoch = { key: `${root}:epoch-live` };
-    expect(await apply(`${root}:guard`, -1, 0, ops(), epoch)).toBe(-2);
-    expect(await keysUnder(root)).toEqual([]);
+    const epoch = { key: `${rootPrefix(root)}epoch-live` };
+    expect(await apply(`${rootPrefix(root)}guard`, -1, 0, ops(), epoch)).toBe(-2);
+    expect(await keysUnder(rootPrefix(root))).toEqual([]);
     await redis.set(epoch.key, 'e1');
-    expect(await apply(`${root}:guard`, -1, 0, ops(), epoch)).toBe(1);
+    expect(await apply(`${rootPrefix(root)}guard`, -1, 0, ops(), epoch)).toBe(1);
   });
 
   it('refuses a command outside its list', async () => {
-    const del = { cmd: 'DEL', key: `${root}:a`, args: [] } as unknown as RedisOp;
-    await expect(apply(`${root}:guard`, -1, 0, [del])).rejects.toThrow(/command not allowed: DEL/);
-    expect(await redis.exists(`${root}:guard`)).toBe(0);
+    const del = { cmd: 'DEL', key: `${rootPrefix(root)}a`, args: [] } as unknown as RedisOp;
+    await expect(apply(`${rootPrefix(root)}guard`, -1, 0, [del])).rejects.toThrow(/command not allowed: DEL/);
+    expect(await redis.exists(`${rootPrefix(root)}guard`)).toBe(0);
   });
 });
 
@@ -187,9 +186,9 @@ describe('Redis read models: the writes, as the script applies them', () => {
     const twiceRoot = `${root}-twice`;
     await project(root, open.scheduleId, events);
     await project(twiceRoot, open.scheduleId, events, true);
-    const once = await snapshot(`${root}:`);
+    const once = await snapshot(rootPrefix(root));
     expect(Object.keys(once).length).toBeGreaterThan(5);
-    expect(await snapshot(`${twiceRoot}:`)).toEqual(once);
+    expect(await snapshot(rootPrefix(twiceRoot))).toEqual(once);
   });
 
   it('closing a schedule removes it from the doctor list and leaves nothing bookable', async () => {
@@ -225,7 +224,7 @@ describe('coalesceOps', () => {
     const fewer = coalesceOps(opsUnder(mergedRoot));
     await run(plain);
     await run(fewer);
-    expect(await snapshot(`${mergedRoot}:`)).toEqual(await snapshot(`${plainRoot}:`));
+    expect(await snapshot(rootPrefix(mergedRoot))).toEqual(await snapshot(rootPrefix(plainRoot)));
     expect(fewer.length).toBeLessThan(plain.length * 0.6);
   });
 });

@@ -6,14 +6,14 @@
  * committed), whole or overlapping the next one, changes nothing.
  */
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { stampSchemaVersion } from '../../domain/event-versions.ts';
 import type { ScheduleEvent } from '../../domain/schedule.ts';
 import { createLogger } from '../../platform/logger.ts';
-import { createRedis } from '../../platform/redis.ts';
+import { createRedis, type RedisClient } from '../../platform/redis.ts';
 import { RedisReadModelWriter, type WriteItem } from '../../projections/redis/redis-writer.ts';
 import type { EventEnvelope } from '../../projections/relay/event-message.ts';
+import { keyspace, rootPrefix } from '../../read-models/bookings.ts';
 import {
   aBooking,
   aCancellation,
@@ -23,9 +23,9 @@ import {
 } from '../support/schedule-mother.ts';
 import { testConfig } from '../support/test-config.ts';
 import { uniqueName } from '../support/wait.ts';
-import { scanKeys, snapshotUnder } from '../support/redis-keys.ts';
+import { scanKeys, snapshotUnder, unlinkKeys } from '../support/redis-keys.ts';
 
-let redis: Redis;
+let redis: RedisClient;
 let root: string;
 
 beforeAll(() => {
@@ -37,8 +37,8 @@ beforeEach(() => {
 });
 
 afterEach(async () => {
-  const keys = await keysUnder(root);
-  if (keys.length > 0) await redis.unlink(...keys);
+  // Every root of the test (`-single`, `-batch`…) starts with `{<root>`, each a slot of its own.
+  await unlinkKeys(redis, await keysUnder(`{${root}`));
 });
 
 afterAll(() => {
@@ -89,13 +89,13 @@ describe('the Redis writer on a whole batch', () => {
     const result = await writer(batched).write(log, { version: 1 });
 
     expect(result).toMatchObject({ applied: log.length, duplicates: 0, poison: [] });
-    const expected = await snapshot(`${oneByOne}:`);
+    const expected = await snapshot(rootPrefix(oneByOne));
     expect(Object.keys(expected).length).toBeGreaterThan(3 * 40);
-    expect(await snapshot(`${batched}:`)).toEqual(expected);
+    expect(await snapshot(rootPrefix(batched))).toEqual(expected);
     // The schedule's facts, sent once per script call, are in every appointment hash all the same.
     const booked = log.find((i) => i.envelope.type === 'AppointmentBooked')!.envelope;
     const { appointmentId, scheduleId } = booked.data as { appointmentId: string; scheduleId: string };
-    expect(await redis.hgetall(`${batched}:v1:appointment:${appointmentId}`)).toMatchObject({
+    expect(await redis.hgetall(keyspace(batched, 1).appointment(appointmentId))).toMatchObject({
       appointmentId,
       scheduleId,
       doctorId: 'doc-0',
@@ -121,6 +121,6 @@ describe('the Redis writer on a whole batch', () => {
     const rest = await w.write(log.slice(50), { version: 1 });
     expect(rest).toMatchObject({ applied: log.length - 70, duplicates: 20, poison: [] });
 
-    expect(await snapshot(`${replayed}:`)).toEqual(await snapshot(`${once}:`));
+    expect(await snapshot(rootPrefix(replayed))).toEqual(await snapshot(rootPrefix(once)));
   });
 });

@@ -5,7 +5,6 @@
  * removes every one of them.
  */
 import type { Kafka } from 'kafkajs';
-import type { Redis } from 'ioredis';
 import pg from 'pg';
 import {
   catalogConnector,
@@ -17,14 +16,20 @@ import { ConnectClient } from '../../connectors/connect-client.ts';
 import type { Config } from '../../platform/config.ts';
 import { createKafka } from '../../platform/kafka.ts';
 import { createLogger, type Logger } from '../../platform/logger.ts';
-import { createRedis } from '../../platform/redis.ts';
+import { createRedis, type RedisClient } from '../../platform/redis.ts';
+import { scanKeys, unlinkKeys } from './redis-keys.ts';
 import { searchFromConfig, type SearchEngine } from '../../platform/search/index.ts';
 import type { ChangeEvent } from '../../projections/catalog/change-event.ts';
 import { loadCatalogProjectionConfig } from '../../projections/catalog/config.ts';
 import type { ApplyObserver, CatalogProjection } from '../../projections/catalog/projectors.ts';
 import { startCatalogProjections, type CatalogProjectionsHandle } from '../../projections/catalog/start.ts';
 import { RedisCatalogWriter } from '../../projections/catalog/redis-writer.ts';
-import { catalogKeys, type CatalogKeys, type CatalogTable } from '../../read-models/catalog.ts';
+import {
+  catalogKeyPrefix,
+  catalogKeys,
+  type CatalogKeys,
+  type CatalogTable,
+} from '../../read-models/catalog.ts';
 import { uniqueName, waitFor } from './wait.ts';
 
 export interface AppliedEvent {
@@ -40,7 +45,7 @@ export interface CatalogPipeline {
   connect: ConnectClient;
   connectorConfig: Record<string, string>;
   db: pg.Client;
-  redis: Redis;
+  redis: RedisClient;
   search: SearchEngine;
   kafka: Kafka;
   keys: CatalogKeys;
@@ -169,12 +174,7 @@ export async function createCatalogPipeline(
         await search.deleteIndex(`${alias}_v1`);
       });
       await step(async () => {
-        let cursor = '0';
-        do {
-          const [next, found] = await redis.scan(cursor, 'MATCH', `${redisPrefix}*`, 'COUNT', 1000);
-          cursor = next;
-          if (found.length) await redis.unlink(...found);
-        } while (cursor !== '0');
+        await unlinkKeys(redis, await scanKeys(redis, `${catalogKeyPrefix(redisPrefix)}*`));
       });
       await step(() => search.close());
       redis.disconnect();

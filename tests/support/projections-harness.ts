@@ -6,7 +6,6 @@
 import { stampSchemaVersion } from '../../domain/event-versions.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { Kafka } from 'kafkajs';
 import {
   decide,
@@ -20,7 +19,9 @@ import { PgEventStore } from '../../platform/event-store/pg-event-store.ts';
 import { createKafka } from '../../platform/kafka.ts';
 import { createLogger, type Logger } from '../../platform/logger.ts';
 import type { Pool } from '../../platform/pg.ts';
-import { createRedis } from '../../platform/redis.ts';
+import { createRedis, type RedisClient } from '../../platform/redis.ts';
+import { rootPrefix } from '../../read-models/bookings.ts';
+import { scanKeys, unlinkKeys } from './redis-keys.ts';
 import { type SearchEngine, searchFromConfig } from '../../platform/search/index.ts';
 import { parseProjectionsConfig, type ProjectionsConfig } from '../../projections/config.ts';
 import type { RelayHandle } from '../../projections/relay/relay.ts';
@@ -41,7 +42,7 @@ export interface Harness {
   pool: Pool;
   store: PgEventStore;
   kafka: Kafka;
-  redis: Redis;
+  redis: RedisClient;
   engine: SearchEngine;
   logger: Logger;
   /** `startProjections` with only the relay; its stop() stops that whole instance. */
@@ -222,7 +223,7 @@ export async function projectionsHarness(): Promise<Harness> {
       await admin2.deleteTopics({ topics: [pc.EVENTS_TOPIC, pc.EVENTS_DLQ_TOPIC] }).catch(() => undefined);
       await admin2.disconnect();
       for (const index of await engine.aliasTargets(pc.APPOINTMENTS_ALIAS)) await engine.deleteIndex(index);
-      await deleteKeys(redis, `${pc.READ_MODEL_PREFIX}:*`);
+      await deleteKeys(redis, `${rootPrefix(pc.READ_MODEL_PREFIX)}*`);
       await pool.query('DELETE FROM relay_checkpoints WHERE name = $1', [pc.RELAY_NAME]);
       redis.disconnect();
       await engine.close();
@@ -244,29 +245,19 @@ export async function latestCheckpoint(pool: Pool): Promise<Checkpoint | undefin
   return rows[0] ? encodeCheckpoint(rows[0].xid, rows[0].global_position) : undefined;
 }
 
-export async function deleteKeys(redis: Redis, pattern: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await redis.del(...keys);
-  } while (cursor !== '0');
+export async function deleteKeys(redis: RedisClient, pattern: string): Promise<void> {
+  await unlinkKeys(redis, await scanKeys(redis, pattern));
 }
 
 /** Every key under `root:vN:` with its value, keys relative to the version prefix: for comparing two keyspaces. */
-export async function dumpKeyspace(redis: Redis, prefix: string): Promise<Record<string, unknown>> {
+export async function dumpKeyspace(redis: RedisClient, prefix: string): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    for (const key of keys) {
-      const type = await redis.type(key);
-      const rel = key.slice(prefix.length);
-      if (type === 'hash') out[rel] = await redis.hgetall(key);
-      else if (type === 'zset') out[rel] = await redis.zrange(key, 0, -1, 'WITHSCORES');
-      else out[rel] = await redis.get(key);
-    }
-  } while (cursor !== '0');
+  for (const key of await scanKeys(redis, `${prefix}:*`)) {
+    const type = await redis.type(key);
+    const rel = key.slice(prefix.length);
+    if (type === 'hash') out[rel] = await redis.hgetall(key);
+    else if (type === 'zset') out[rel] = await redis.zrange(key, 0, -1, 'WITHSCORES');
+    else out[rel] = await redis.get(key);
+  }
   return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : 1)));
 }

@@ -165,7 +165,8 @@ export function differences(before: Inventory, after: Inventory): string[] {
 }
 
 /** A run's tag as newRunTag() makes it, at the start of a name (or of Debezium's heartbeat topic). */
-const TAG = /^(?:__debezium-heartbeat\.)?(t[0-9a-f]{6}_)/;
+// Redis keys carry the tag inside a cluster hash tag: `{t0a1b2c_rm}:…` (docs/adr/0020).
+const TAG = /^(?:__debezium-heartbeat\.|\{)?(t[0-9a-f]{6}_)/;
 
 /**
  * A run's database `<tag>booking`: same role and server as DATABASE_URL (the role Debezium
@@ -187,7 +188,10 @@ export async function scanTags(e: Engines): Promise<string[]> {
   const i = await takeInventory(e);
   const names = [...i.databases, ...i.slots, ...i.topics, ...i.groups, ...i.connectors, ...i.indices];
   names.push(
-    ...(await withRedis(e, (r) => scanKeys(r, 't[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]_*'))),
+    ...(await withRedis(e, async (r) => {
+      const run = 't[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]_*';
+      return [...(await scanKeys(r, run)), ...(await scanKeys(r, `{${run}`))];
+    })),
   );
   return [...new Set(names.map((n) => TAG.exec(n)?.[1]).filter((t): t is string => t !== undefined))];
 }
@@ -226,7 +230,7 @@ export async function removeRun(e: Engines, tag: string, database: string): Prom
   for (const index of indices) await json(`${e.searchUrl}/${index}`, { method: 'DELETE' });
   removed.indices = indices.length;
   removed.redisKeys = await withRedis(e, async (redis) => {
-    const keys = await scanKeys(redis, `${tag}*`);
+    const keys = [...(await scanKeys(redis, `${tag}*`)), ...(await scanKeys(redis, `{${tag}*`))];
     for (let i = 0; i < keys.length; i += 500) await redis.unlink(...keys.slice(i, i + 500));
     return keys.length;
   });

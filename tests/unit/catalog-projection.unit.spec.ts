@@ -172,9 +172,9 @@ describe('indexEntries', () => {
     expect(indexEntries('institutions', institution, keys)).toEqual({
       member: '013:000000000007',
       keys: [
-        'p:idx:institutions',
-        'p:idx:institutions:city:北京',
-        'p:idx:institutions:city:北京:level:三级甲等',
+        '{p:}idx:institutions',
+        '{p:}idx:institutions:city:北京',
+        '{p:}idx:institutions:city:北京:level:三级甲等',
       ],
     });
   });
@@ -193,9 +193,9 @@ describe('indexEntries', () => {
         { id: 3, institution_id: 7, department_id: 70, title: '主任医师', rating: 4 },
         keys,
       ).keys,
-    ).toEqual(['p:idx:doctors:department:70', 'p:idx:doctors:institution:7']);
+    ).toEqual(['{p:}idx:doctors:department:70', '{p:}idx:doctors:institution:7']);
     expect(indexEntries('homepage_content', { id: 1, tab: '科普', weight: 5 }, keys).keys).toEqual([
-      'p:idx:content:tab:科普',
+      '{p:}idx:content:tab:科普',
     ]);
   });
 });

@@ -6,7 +6,7 @@
  * once a second, so a change reaches all of them within about a second, without a restart; while
  * Redis does not answer, the shares last read stay.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../platform/redis.ts';
 import type { Logger } from '../platform/logger.ts';
 
 export type Shares = Readonly<Record<string, number>>;
@@ -24,7 +24,7 @@ export function parseShare(text: string): number | string {
 
 export class GrayStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     readonly key: string,
   ) {}
 

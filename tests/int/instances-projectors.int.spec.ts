@@ -9,14 +9,16 @@
  */
 import { AssignerProtocol, type Admin } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stampSchemaVersion } from '../../domain/event-versions.ts';
-import { decide, fold, scheduleStreamName, type ScheduleEvent } from '../../domain/schedule.ts';
-import type { RecordedEvent } from '../../platform/event-store/event-store.ts';
 import { toKafkaMessage } from '../../projections/relay/event-message.ts';
 import { consumerGroupLag } from '../../projections/runtime/lag.ts';
 import { keyspace } from '../../read-models/bookings.ts';
-import { dumpKeyspace, projectionsHarness, type Harness } from '../support/projections-harness.ts';
-import { aBooking, aCancellation, anOpenSchedule } from '../support/schedule-mother.ts';
+import {
+  appendInChunks,
+  dumpKeyspace,
+  projectionsHarness,
+  type Harness,
+} from '../support/projections-harness.ts';
+import { aScheduleHistory } from '../support/schedule-mother.ts';
 import { uniqueName, waitFor } from '../support/wait.ts';
 
 let h: Harness;
@@ -38,33 +40,8 @@ afterAll(async () => {
 
 /** A schedule's events as the decider produces them, appended in chunks of 7 (several commands). */
 async function recordSchedule(institutionId: string, bookings: number, cancels: number) {
-  const open = anOpenSchedule({ capacity: 1000, institutionId, departmentId: `${institutionId}-dept` });
-  const events: ScheduleEvent[] = [];
-  const run = (cmd: Parameters<typeof decide>[0]) => {
-    const d = decide(cmd, fold(events));
-    if (!d.ok) throw new Error(d.error.code);
-    events.push(...d.events);
-  };
-  run(open);
-  const booked: string[] = [];
-  for (let i = 0; i < bookings; i++) {
-    const b = aBooking(open.scheduleId);
-    booked.push(b.appointmentId);
-    run(b);
-  }
-  for (let i = 0; i < cancels; i++) run(aCancellation(booked[i]!));
-  const stream = scheduleStreamName(open.scheduleId);
-  const recorded: RecordedEvent[] = [];
-  for (let i = 0; i < events.length; i += 7) {
-    const slice = events.slice(i, i + 7);
-    const result = await h.store.appendToStream(
-      stream,
-      slice.map((e) => ({ type: e.type, data: e.data, metadata: stampSchemaVersion(e.type, {}) })),
-      i === 0 ? 'no_stream' : BigInt(i - 1),
-    );
-    recorded.push(...result.events);
-  }
-  return { scheduleId: open.scheduleId, recorded };
+  const s = aScheduleHistory(bookings, cancels, { institutionId, departmentId: `${institutionId}-dept` });
+  return { scheduleId: s.scheduleId, recorded: await appendInChunks(h.store, s.stream, s.events, 7) };
 }
 
 /** Partitions of the topic each live member of the group owns. */

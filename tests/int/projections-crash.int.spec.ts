@@ -2,23 +2,22 @@
  * Crash tests: the relay and the Redis projector run as child processes (`projections/main.ts`
  * under tsx) and are killed with SIGKILL in the middle of their work, then restarted.
  */
-import { stampSchemaVersion } from '../../domain/event-versions.ts';
 import type { KafkaMessage } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decide, fold, scheduleStreamName, type ScheduleEvent } from '../../domain/schedule.ts';
 import type { RecordedEvent } from '../../platform/event-store/event-store.ts';
 import { keyspace, rootPrefix } from '../../read-models/bookings.ts';
 import { toKafkaMessage } from '../../projections/relay/event-message.ts';
 import { loadCheckpoint, relayLag, saveCheckpoint } from '../../projections/relay/relay.ts';
 import { consumerGroupLag } from '../../projections/runtime/lag.ts';
 import {
+  appendInChunks,
   latestCheckpoint,
   deleteKeys,
   dumpKeyspace,
   projectionsHarness,
   type Harness,
 } from '../support/projections-harness.ts';
-import { aBooking, aCancellation, anOpenSchedule } from '../support/schedule-mother.ts';
+import { aScheduleHistory } from '../support/schedule-mother.ts';
 import { uniqueName, waitFor } from '../support/wait.ts';
 
 let h: Harness;
@@ -32,44 +31,8 @@ afterAll(async () => {
 });
 
 /** A schedule's events as the decider produces them: open, `bookings` bookings, `cancels` cancellations. */
-function scheduleEvents(institutionId: string, bookings: number, cancels: number) {
-  const open = anOpenSchedule({ capacity: 1000, institutionId, departmentId: `${institutionId}-dept` });
-  const events: ScheduleEvent[] = [];
-  const run = (cmd: Parameters<typeof decide>[0]) => {
-    const d = decide(cmd, fold(events));
-    if (!d.ok) throw new Error(d.error.code);
-    events.push(...d.events);
-  };
-  run(open);
-  const booked: string[] = [];
-  for (let i = 0; i < bookings; i++) {
-    const b = aBooking(open.scheduleId);
-    booked.push(b.appointmentId);
-    run(b);
-  }
-  for (let i = 0; i < cancels; i++) run(aCancellation(booked[i]!));
-  return { scheduleId: open.scheduleId, stream: scheduleStreamName(open.scheduleId), events };
-}
-
-/** Appends a schedule's events `chunk` at a time (several transactions per stream, like real commands). */
-async function appendInChunks(
-  stream: string,
-  events: ScheduleEvent[],
-  chunk: number,
-  ids?: Set<string>,
-  recorded?: RecordedEvent[],
-) {
-  for (let i = 0; i < events.length; i += chunk) {
-    const slice = events.slice(i, i + chunk);
-    const result = await h.store.appendToStream(
-      stream,
-      slice.map((e) => ({ type: e.type, data: e.data, metadata: stampSchemaVersion(e.type, {}) })),
-      i === 0 ? 'no_stream' : BigInt(i - 1),
-    );
-    for (const e of result.events) ids?.add(e.id);
-    recorded?.push(...result.events);
-  }
-}
+const scheduleEvents = (institutionId: string, bookings: number, cancels: number) =>
+  aScheduleHistory(bookings, cancels, { institutionId, departmentId: `${institutionId}-dept` });
 
 async function readTopic(topic: string): Promise<KafkaMessage[]> {
   const admin = h.kafka.admin();
@@ -125,7 +88,7 @@ describe('crash safety', () => {
     const schedules = Array.from({ length: 30 }, (_, i) => scheduleEvents(`relay-inst-${i}`, 40, 9));
     const writer = (async () => {
       for (const s of schedules) {
-        await appendInChunks(s.stream, s.events, 10, ids);
+        for (const e of await appendInChunks(h.store, s.stream, s.events, 10)) ids.add(e.id);
         await new Promise((r) => setTimeout(r, 20));
       }
     })();
@@ -197,7 +160,7 @@ describe('crash safety', () => {
     await admin.createTopics({ topics: [{ topic, numPartitions: 6 }], waitForLeaders: true });
     const schedules = Array.from({ length: 30 }, (_, i) => scheduleEvents(`proj-inst-${i}`, 40, 9));
     const recorded: RecordedEvent[] = [];
-    for (const s of schedules) await appendInChunks(s.stream, s.events, 7, undefined, recorded);
+    for (const s of schedules) recorded.push(...(await appendInChunks(h.store, s.stream, s.events, 7)));
     const producer = h.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
     await producer.send({ topic, acks: -1, messages: recorded.map(toKafkaMessage) });

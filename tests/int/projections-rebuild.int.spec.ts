@@ -1,7 +1,7 @@
 import { stampSchemaVersion } from '../../domain/event-versions.ts';
 import type { RedisClient } from '../../platform/redis.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decide, fold, scheduleStreamName, type ScheduleEvent } from '../../domain/schedule.ts';
+import type { ScheduleEvent } from '../../domain/schedule.ts';
 import type { Checkpoint, RecordedEvent } from '../../platform/event-store/event-store.ts';
 import { keyspace, rootPrefix, versionKey } from '../../read-models/bookings.ts';
 import { toKafkaMessage } from '../../projections/relay/event-message.ts';
@@ -10,42 +10,20 @@ import { replayDeadLetters } from '../../projections/runtime/dlq-replay.ts';
 import type { ProjectorHandle } from '../../projections/runtime/projector-runtime.ts';
 import type { AppointmentDoc } from '../../projections/search/appointments-model.ts';
 import { handlerFor, redisWriter } from '../../projections/wiring.ts';
-import { deleteKeys, projectionsHarness, type Harness } from '../support/projections-harness.ts';
-import { aBooking, aCancellation, anOpenSchedule } from '../support/schedule-mother.ts';
+import {
+  appendInChunks,
+  deleteKeys,
+  projectionsHarness,
+  type Harness,
+} from '../support/projections-harness.ts';
+import { aScheduleHistory } from '../support/schedule-mother.ts';
 import { uniqueName, waitFor } from '../support/wait.ts';
 
-function scheduleEvents(bookings: number, cancels: number) {
-  const open = anOpenSchedule({ capacity: 1000, institutionId: uniqueName('inst') });
-  const events: ScheduleEvent[] = [];
-  const appointments: string[] = [];
-  const run = (cmd: Parameters<typeof decide>[0]) => {
-    const d = decide(cmd, fold(events));
-    if (!d.ok) throw new Error(d.error.code);
-    events.push(...d.events);
-  };
-  run(open);
-  for (let i = 0; i < bookings; i++) {
-    const b = aBooking(open.scheduleId);
-    appointments.push(b.appointmentId);
-    run(b);
-  }
-  for (let i = 0; i < cancels; i++) run(aCancellation(appointments[i]!));
-  return { open, stream: scheduleStreamName(open.scheduleId), events, appointments };
-}
+const scheduleEvents = (bookings: number, cancels: number) =>
+  aScheduleHistory(bookings, cancels, { institutionId: uniqueName('inst') });
 
-async function append(
-  h: Harness,
-  stream: string,
-  events: ScheduleEvent[],
-  from = 0,
-): Promise<RecordedEvent[]> {
-  const result = await h.store.appendToStream(
-    stream,
-    events.map((e) => ({ type: e.type, data: e.data, metadata: stampSchemaVersion(e.type, {}) })),
-    from === 0 ? 'no_stream' : BigInt(from - 1),
-  );
-  return result.events;
-}
+const append = (h: Harness, stream: string, events: ScheduleEvent[], from = 0) =>
+  appendInChunks(h.store, stream, events, events.length, from);
 
 /** The read-model state of some schedules, for comparing two keyspaces. */
 async function snapshot(

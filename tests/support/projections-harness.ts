@@ -26,7 +26,7 @@ import { type SearchEngine, searchFromConfig } from '../../platform/search/index
 import { parseProjectionsConfig, type ProjectionsConfig } from '../../projections/config.ts';
 import type { RelayHandle } from '../../projections/relay/relay.ts';
 import { encodeCheckpoint } from '../../platform/event-store/pg-event-store.ts';
-import type { Checkpoint } from '../../platform/event-store/event-store.ts';
+import type { Checkpoint, RecordedEvent } from '../../platform/event-store/event-store.ts';
 import type { ProjectorHandle } from '../../projections/runtime/projector-runtime.ts';
 import { startProjections, type ProjectionsHandle } from '../../projections/start.ts';
 import { ensureAppointmentsIndex } from '../../projections/wiring.ts';
@@ -260,4 +260,29 @@ export async function dumpKeyspace(redis: RedisClient, prefix: string): Promise<
     else out[rel] = await redis.get(key);
   }
   return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
+/**
+ * Appends a schedule's events `chunk` at a time from revision `from` (several transactions per
+ * stream, as real commands make them), stamped with their schema version; returns them as recorded.
+ */
+export async function appendInChunks(
+  store: PgEventStore,
+  stream: string,
+  events: readonly ScheduleEvent[],
+  chunk = events.length,
+  from = 0,
+): Promise<RecordedEvent[]> {
+  const recorded: RecordedEvent[] = [];
+  for (let i = 0; i < events.length; i += chunk) {
+    const result = await store.appendToStream(
+      stream,
+      events
+        .slice(i, i + chunk)
+        .map((e) => ({ type: e.type, data: e.data, metadata: stampSchemaVersion(e.type, {}) })),
+      from + i === 0 ? 'no_stream' : BigInt(from + i - 1),
+    );
+    recorded.push(...result.events);
+  }
+  return recorded;
 }

@@ -3,7 +3,7 @@
  * with random ids, so tests only spell out what they are about.
  */
 import { randomUUID } from 'node:crypto';
-import { decide, fold } from '../../domain/schedule.ts';
+import { decide, fold, scheduleStreamName } from '../../domain/schedule.ts';
 import type {
   Actor,
   AppointmentBooked,
@@ -131,4 +131,22 @@ export function historyOf(...commands: ScheduleCommand[]): ScheduleEvent[] {
     events.push(...decision.events);
   }
   return events;
+}
+
+/**
+ * A schedule's whole history as the decider produces it: opened (capacity 1000), `bookings`
+ * bookings, then the first `cancels` of them cancelled. For projector tests that need many
+ * realistic streams.
+ */
+export function aScheduleHistory(bookings: number, cancels: number, open: Partial<OpenSchedule> = {}) {
+  const opened = anOpenSchedule({ capacity: 1000, ...open });
+  const booked = Array.from({ length: bookings }, () => aBooking(opened.scheduleId));
+  const cancelled = booked.slice(0, cancels).map((b) => aCancellation(b.appointmentId));
+  return {
+    open: opened,
+    scheduleId: opened.scheduleId,
+    stream: scheduleStreamName(opened.scheduleId),
+    events: historyOf(opened, ...booked, ...cancelled),
+    appointments: booked.map((b) => b.appointmentId),
+  };
 }

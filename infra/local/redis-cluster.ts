@@ -43,7 +43,8 @@ export function clusterLayout(env: Record<string, string | undefined> = process.
 
 const pidFile = (layout: ClusterLayout, port: number) => join(layout.dir, `${port}.pid`);
 
-async function probe(port: number, command: string[]): Promise<string | undefined> {
+/** One command to the redis-server on `port`; undefined while it does not answer (starting, gone). */
+export async function probe(port: number, command: string[]): Promise<string | undefined> {
   const client = new Redis({
     port,
     host: '127.0.0.1',

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { Redis } from 'ioredis';
+import { probe } from '../../infra/local/redis-cluster.ts';
 import { freePort } from '../../platform/free-port.ts';
 import { waitFor } from './wait.ts';
 
@@ -17,22 +17,7 @@ export interface PrivateRedis {
 export async function startPrivateRedis(): Promise<PrivateRedis> {
   const port = await freePort();
   let child: ChildProcess | undefined;
-  const ping = async () => {
-    const client = new Redis({
-      port,
-      host: '127.0.0.1',
-      lazyConnect: true,
-      maxRetriesPerRequest: 0,
-      retryStrategy: () => null,
-    });
-    client.on('error', () => undefined); // refused while the server starts: the probe just says "not yet"
-    try {
-      await client.connect();
-      return (await client.ping()) === 'PONG' ? true : undefined;
-    } finally {
-      client.disconnect();
-    }
-  };
+  const ping = async () => ((await probe(port, ['PING'])) === 'PONG' ? true : undefined);
   const self: PrivateRedis = {
     url: `redis://127.0.0.1:${port}`,
     port,

@@ -133,12 +133,17 @@ export class PatientVault {
   async refFor(patientId: string, opts: { create: boolean }): Promise<string | undefined> {
     const cached = this.#refs.get(patientId);
     if (cached !== undefined) return cached;
-    let row = opts.create ? await this.#selectOrInsert(patientId) : await this.#select(patientId);
-    // Nothing: not found, or a concurrent first booking of the same patient won; read theirs.
-    if (!row && opts.create) row = await this.#select(patientId);
+    const created = opts.create ? await this.#selectOrInsert(patientId) : undefined;
+    // Nothing created or found: a concurrent first booking of the same patient won; read theirs.
+    const row = created ? (created.row ?? (await this.#select(patientId))) : await this.#select(patientId);
     if (!row) return undefined;
     this.#refs.set(patientId, row.patient_ref);
-    this.#keys.set(row.patient_ref, unwrapKey(this.#kek, row.patient_ref, row.wrapped_key));
+    // A key this call created is already in hand: unwrapping what was just wrapped is wasted work.
+    const dataKey =
+      created?.dataKey && row.patient_ref === created.ref
+        ? created.dataKey
+        : unwrapKey(this.#kek, row.patient_ref, row.wrapped_key);
+    this.#keys.set(row.patient_ref, dataKey);
     return row.patient_ref;
   }
 
@@ -149,8 +154,11 @@ export class PatientVault {
    * durably, and that flush makes the earlier key row durable too (WAL is flushed in order). A
    * crash can only lose a key no committed event refers to.
    */
-  async #selectOrInsert(patientId: string): Promise<KeyRow | undefined> {
+  async #selectOrInsert(
+    patientId: string,
+  ): Promise<{ row: KeyRow | undefined; ref: string; dataKey: Buffer }> {
     const ref = randomUUID();
+    const dataKey = randomBytes(KEY_BYTES);
     const { rows } = await this.#db.query<KeyRow>({
       name: 'patient_keys_select_or_insert',
       text: `WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true)),
@@ -162,9 +170,9 @@ export class PatientVault {
              UNION ALL
              SELECT patient_ref, wrapped_key FROM patient_keys
               WHERE patient_id = $2 AND NOT EXISTS (SELECT 1 FROM created)`,
-      values: [ref, patientId, wrapKey(this.#kek, ref, randomBytes(KEY_BYTES))],
+      values: [ref, patientId, wrapKey(this.#kek, ref, dataKey)],
     });
-    return rows[0];
+    return { row: rows[0], ref, dataKey };
   }
 
   /** The reference and the sealed `{ patientId }` a booking records (creating the key if needed). */

@@ -10,7 +10,6 @@
  * numbered schedule, patient-bookings.ts). Everything else keeps the general transaction.
  */
 import { randomUUID } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
 import { deadlineChangesOf } from '../domain/deadlines.ts';
 import type { ScheduleStreamEvent, SlotBook } from '../domain/slot-state.ts';
 import type { AuditEntry } from '../platform/audit.ts';
@@ -20,7 +19,7 @@ import {
   type EventToAppend,
   WrongExpectedRevisionError,
 } from '../platform/event-store/event-store.ts';
-import type { AppendOutcome } from '../platform/event-store/pg-event-store.ts';
+import { observedAppend, type AppendOutcome } from '../platform/event-store/pg-event-store.ts';
 import { encodeCheckpoint } from '../platform/event-store/pg-event-store.ts';
 import { AppError } from '../platform/http/errors.ts';
 import { type Queryable, sqlState, violatedConstraint } from '../platform/pg.ts';
@@ -85,19 +84,8 @@ export class PgOneStatementCommit implements OneStatementCommit {
     return deadlines.set.length === 0 && deadlines.settledHolds.length === 0;
   }
 
-  async commit(input: OneStatementInput): Promise<OneStatementResult> {
-    const started = performance.now();
-    let outcome: AppendOutcome = 'error';
-    try {
-      const result = await this.#commit(input);
-      outcome = 'ok';
-      return result;
-    } catch (err) {
-      if (err instanceof WrongExpectedRevisionError) outcome = 'conflict';
-      throw err;
-    } finally {
-      this.#observeAppend?.((performance.now() - started) / 1000, outcome);
-    }
+  commit(input: OneStatementInput): Promise<OneStatementResult> {
+    return observedAppend(this.#observeAppend, () => this.#commit(input));
   }
 
   async #commit(input: OneStatementInput): Promise<OneStatementResult> {

@@ -36,6 +36,25 @@ import { checkpointParts, compareCheckpoints } from './checkpoint.ts';
 
 export type AppendOutcome = 'ok' | 'conflict' | 'error';
 
+/** Runs an append and reports its duration and outcome (a revision conflict is not an error). */
+export async function observedAppend<T>(
+  observe: ((seconds: number, outcome: AppendOutcome) => void) | undefined,
+  append: () => Promise<T>,
+): Promise<T> {
+  const started = performance.now();
+  let outcome: AppendOutcome = 'error';
+  try {
+    const result = await append();
+    outcome = 'ok';
+    return result;
+  } catch (err) {
+    if (err instanceof WrongExpectedRevisionError) outcome = 'conflict';
+    throw err;
+  } finally {
+    observe?.((performance.now() - started) / 1000, outcome);
+  }
+}
+
 export interface PgEventStoreOptions {
   /** Called after every append with its duration; used for the append-latency histogram. */
   observeAppend?: (seconds: number, outcome: AppendOutcome) => void;
@@ -108,19 +127,10 @@ export class PgEventStore implements EventStore<PoolClient> {
   ): Promise<AppendResult> {
     if (events.length === 0) throw new RangeError('appendToStream needs at least one event');
     const expected = normalizeExpected(expectedRevision);
-    const started = performance.now();
-    let outcome: AppendOutcome = 'error';
-    try {
-      // One statement, so it is atomic on its own: no BEGIN/COMMIT needed without a caller transaction.
-      const result = await this.#append(opts.transaction ?? this.#pool, streamId, events, expected);
-      outcome = 'ok';
-      return result;
-    } catch (err) {
-      if (err instanceof WrongExpectedRevisionError) outcome = 'conflict';
-      throw err;
-    } finally {
-      this.#observeAppend?.((performance.now() - started) / 1000, outcome);
-    }
+    // One statement, so it is atomic on its own: no BEGIN/COMMIT needed without a caller transaction.
+    return observedAppend(this.#observeAppend, () =>
+      this.#append(opts.transaction ?? this.#pool, streamId, events, expected),
+    );
   }
 
   /**

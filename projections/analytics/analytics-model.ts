@@ -10,7 +10,12 @@
  */
 import { HOSPITAL_UTC_OFFSET } from '../../domain/session-time.ts';
 import type { IndexDefinition } from '../../platform/search/index.ts';
-import type { AppointmentEvent, Pseudonymise, ScheduleFacts } from '../search/appointments-model.ts';
+import {
+  type AppointmentEvent,
+  docToEvolve,
+  type Pseudonymise,
+  type ScheduleFacts,
+} from '../search/appointments-model.ts';
 
 export { factsOf, isAppointmentEvent } from '../search/appointments-model.ts';
 export type { AppointmentEvent, ScheduleFacts } from '../search/appointments-model.ts';
@@ -217,10 +222,7 @@ export function evolveAnalytics(
   facts: ScheduleFacts | undefined,
   pseudonymise: Pseudonymise,
 ): AnalyticsDoc {
-  const d = event.data;
-  const base = doc ?? (facts ? fromFacts(facts, d.appointmentId, pseudonymise(d.patientRef)) : undefined);
-  if (!base)
-    throw new Error(`no schedule facts for ${d.scheduleId}: cannot build appointment ${d.appointmentId}`);
+  const base = docToEvolve(doc, event, facts, pseudonymise, fromFacts);
   switch (event.type) {
     case 'AppointmentBooked': {
       const at = event.data.bookedAt;

@@ -11,25 +11,25 @@
  * transition is never recorded twice; if the index does not have it, the document is rebuilt
  * from the stream's earlier events), and the catalog facts of the batch's ids.
  */
-import { LRUCache } from 'lru-cache';
-import { PATIENT_STREAM_PREFIX, parsePatientForgotten } from '../../domain/patient-events.ts';
-import { sealLegacyPatients } from '../../platform/legacy-patients.ts';
 import type { Logger } from '../../platform/logger.ts';
 import type { ProjectorPatients } from '../../platform/patient-vault.ts';
 import type { BulkOperation, SearchEngine } from '../../platform/search/index.ts';
 import type { StreamHistory, WriteItem } from '../redis/redis-writer.ts';
-import { parseStreamEvent } from '../redis/stream-events.ts';
-import { TransientError } from '../runtime/errors.ts';
-import { SCHEDULE_STREAM_PREFIX } from '../schedule-events.ts';
+import {
+  type BatchResult,
+  groupBatch,
+  mapLimit,
+  type Pending,
+  poisonPending,
+  rebuildFromStream,
+  ScheduleFactsCache,
+  settleBulk,
+} from '../search/appointment-batch.ts';
 import {
   analyticsIndexDefinition,
   type AnalyticsDoc,
-  type AppointmentEvent,
   evolveAnalytics,
-  factsOf,
-  isAppointmentEvent,
   monthlyIndexName,
-  type ScheduleFacts,
   withCatalog,
 } from './analytics-model.ts';
 import type { CatalogLookup } from './catalog-lookup.ts';
@@ -48,34 +48,11 @@ export interface AnalyticsWriterOptions {
   logger: Logger;
 }
 
-export interface AnalyticsWriteResult<S> {
-  applied: number;
-  stale: number;
-  ignored: number;
-  poison: { source: S; reason: string }[];
-}
-
-interface Pending<S> {
-  appointmentId: string;
-  scheduleId: string;
-  streamId: string;
-  events: { event: AppointmentEvent; rev: number; source?: S }[];
-}
-
-const streamOf = (scheduleId: string) => `${SCHEDULE_STREAM_PREFIX}${scheduleId}`;
-
-async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>) {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) await fn(items[next++]!);
-    }),
-  );
-}
+export type AnalyticsWriteResult<S> = BatchResult<S>;
 
 export class AnalyticsWriter {
   readonly #opts: AnalyticsWriterOptions;
-  readonly #facts = new LRUCache<string, ScheduleFacts>({ max: 100_000 });
+  readonly #facts = new ScheduleFactsCache();
   /** Monthly indices known to exist (created at most once per process). */
   readonly #indices = new Set<string>();
 
@@ -84,46 +61,11 @@ export class AnalyticsWriter {
   }
 
   async write<S>(items: readonly WriteItem<S>[]): Promise<AnalyticsWriteResult<S>> {
-    const result: AnalyticsWriteResult<S> = { applied: 0, stale: 0, ignored: 0, poison: [] };
-    const byAppointment = new Map<string, Pending<S>>();
-    const forgotten: string[] = [];
-    const envelopes = await sealLegacyPatients(
-      items.map((i) => i.envelope),
-      this.#opts.patients,
-    );
-    for (const [i, { source }] of items.entries()) {
-      const envelope = envelopes[i]!;
-      const forget = envelope.streamId.startsWith(PATIENT_STREAM_PREFIX)
-        ? parsePatientForgotten(envelope)
-        : undefined;
-      if (forget) {
-        this.#opts.patients.invalidate(forget.data.patientRef);
-        forgotten.push(forget.data.pseudonym);
-        continue;
-      }
-      const parsed = parseStreamEvent(envelope);
-      if (parsed.kind === 'poison') {
-        if (source !== undefined) result.poison.push({ source, reason: parsed.reason });
-        continue;
-      }
-      if (parsed.kind === 'ignored' || !isAppointmentEvent(parsed.event)) {
-        if (parsed.kind === 'schedule' && parsed.event.type === 'ScheduleOpened')
-          this.#facts.set(parsed.event.data.scheduleId, factsOf(parsed.event));
-        result.ignored += 1;
-        continue;
-      }
-      const event = parsed.event;
-      const { appointmentId, scheduleId } = event.data;
-      let pending = byAppointment.get(appointmentId);
-      if (!pending) {
-        pending = { appointmentId, scheduleId, streamId: envelope.streamId, events: [] };
-        byAppointment.set(appointmentId, pending);
-      }
-      pending.events.push({ event, rev: envelope.revision, ...(source !== undefined ? { source } : {}) });
-    }
-
+    const { result, byAppointment, forgotten } = await groupBatch(items, {
+      ...this.#opts,
+      facts: this.#facts,
+    });
     const all = [...byAppointment.values()];
-    await this.#loadFacts([...new Set(all.map((p) => p.scheduleId))]);
     const oldest = oldestKeptMonth(this.#opts.now?.() ?? new Date(), this.#opts.retentionMonths);
     const kept = all.filter((p) => {
       const facts = this.#facts.get(p.scheduleId);
@@ -178,18 +120,15 @@ export class AnalyticsWriter {
     }));
     await this.#ensureIndices(operations.map((o) => o.index));
     const bulk = await this.#opts.engine.bulk(operations);
-    const transient = bulk.failures.filter((f) => f.status === 429 || f.status >= 500);
-    if (transient.length > 0) {
-      throw new TransientError(
-        `search engine refused ${transient.length} analytics write(s): ${transient[0]?.reason ?? ''}`,
-      );
-    }
-    for (const failure of bulk.failures) {
-      const pending = byAppointment.get(failure.id);
-      if (pending) this.#poison(pending, `indexing failed (${failure.status}): ${failure.reason}`, result);
-    }
-    result.applied += bulk.applied;
-    result.stale += bulk.stale;
+    settleBulk(
+      bulk,
+      {
+        byAppointment,
+        writes: 'analytics write(s)',
+        poison: (pending, reason) => this.#poison(pending, reason, result),
+      },
+      result,
+    );
     // After this batch's own writes, so a booking and its patient's erasure in one batch end erased.
     for (const pseudonym of forgotten) {
       if ((await this.#opts.engine.aliasTargets(this.#opts.alias)).length === 0) break;
@@ -212,29 +151,13 @@ export class AnalyticsWriter {
     // A replay from the store has no message to dead-letter: say so, at least.
     if (pending.events.some((e) => e.source === undefined))
       this.#opts.logger.warn({ appointmentId: pending.appointmentId, reason }, 'analytics event not applied');
-    for (const e of pending.events)
-      if (e.source !== undefined) result.poison.push({ source: e.source, reason });
-  }
-
-  async #loadFacts(scheduleIds: string[]): Promise<void> {
-    const unknown = scheduleIds.filter((id) => !this.#facts.has(id));
-    await eachLimited(unknown, 16, async (scheduleId) => {
-      const [first] = await this.#opts.history.readStream(streamOf(scheduleId), {
-        fromRevision: 0,
-        maxCount: 1,
-      });
-      if (!first) return;
-      const parsed = parseStreamEvent(first);
-      if (parsed.kind === 'schedule' && parsed.event.type === 'ScheduleOpened') {
-        this.#facts.set(scheduleId, factsOf(parsed.event));
-      }
-    });
+    poisonPending(pending, reason, result);
   }
 
   /** Documents (and their versions) of appointments whose batch starts after the booking. */
   async #currentDocs<S>(pending: Pending<S>[]): Promise<Map<string, { doc: AnalyticsDoc; version: number }>> {
     const out = new Map<string, { doc: AnalyticsDoc; version: number }>();
-    await eachLimited(pending, 16, async (p) => {
+    await mapLimit(pending, 16, async (p) => {
       const facts = this.#facts.get(p.scheduleId);
       const index = facts && monthlyIndexName(this.#opts.alias, facts.date);
       // A month whose index does not exist yet answers 404: null, like a missing document.
@@ -245,30 +168,8 @@ export class AnalyticsWriter {
       }
       // A new booking: nothing of it before this batch.
       if (p.events[0]!.event.type === 'AppointmentBooked') return;
-      // Not in the index (yet): rebuild the document from the stream's earlier events.
-      const before = p.events[0]!.rev;
-      const history = await sealLegacyPatients(
-        await this.#opts.history.readStream(p.streamId, { fromRevision: 0, maxCount: before }),
-        this.#opts.patients,
-      );
-      const refs = history.flatMap((e) => {
-        const ref = (e.data as { patientRef?: unknown } | null)?.patientRef;
-        return typeof ref === 'string' ? [ref] : [];
-      });
-      const pseudonyms = await this.#opts.patients.pseudonyms(refs);
-      let doc: AnalyticsDoc | null = null;
-      let version = -1;
-      for (const recorded of history) {
-        const parsed = parseStreamEvent(recorded);
-        if (parsed.kind !== 'schedule') continue;
-        const e = parsed.event;
-        if (e.type === 'ScheduleOpened') this.#facts.set(e.data.scheduleId, factsOf(e));
-        if (isAppointmentEvent(e) && e.data.appointmentId === p.appointmentId) {
-          doc = evolveAnalytics(doc, e, this.#facts.get(p.scheduleId), (ref) => pseudonyms.get(ref) ?? null);
-          version = Number(recorded.revision);
-        }
-      }
-      if (doc) out.set(p.appointmentId, { doc, version });
+      const rebuilt = await rebuildFromStream(p, { ...this.#opts, facts: this.#facts }, evolveAnalytics);
+      if (rebuilt) out.set(p.appointmentId, rebuilt);
     });
     return out;
   }

@@ -161,6 +161,24 @@ export const isAppointmentEvent = (e: ScheduleStreamEvent): e is AppointmentEven
   appointmentEventTypes.has(e.type);
 
 /**
+ * The document `event` folds onto: `doc`, or a new one built by `build` from the schedule's facts
+ * (shared with the analytics document). Without either the event cannot be placed: it throws, and
+ * the writer poisons the appointment's events.
+ */
+export function docToEvolve<D>(
+  doc: D | null,
+  event: AppointmentEvent,
+  facts: ScheduleFacts | undefined,
+  pseudonymise: Pseudonymise,
+  build: (facts: ScheduleFacts, appointmentId: string, pseudonym: string | null) => D,
+): D {
+  const d = event.data;
+  if (doc) return doc;
+  if (facts) return build(facts, d.appointmentId, pseudonymise(d.patientRef));
+  throw new Error(`no schedule facts for ${d.scheduleId}: cannot build appointment ${d.appointmentId}`);
+}
+
+/**
  * Pure: the appointment's document after `event`. `facts` (from the schedule's ScheduleOpened)
  * is needed when there is no document yet; a cancellation without a document yields one with an
  * unknown `bookedAt` (null).
@@ -171,10 +189,7 @@ export function evolveAppointment(
   facts: ScheduleFacts | undefined,
   pseudonymise: Pseudonymise,
 ): AppointmentDoc {
-  const d = event.data;
-  const base = doc ?? (facts ? fromFacts(facts, d.appointmentId, pseudonymise(d.patientRef)) : undefined);
-  if (!base)
-    throw new Error(`no schedule facts for ${d.scheduleId}: cannot build appointment ${d.appointmentId}`);
+  const base = docToEvolve(doc, event, facts, pseudonymise, fromFacts);
   switch (event.type) {
     case 'AppointmentBooked':
       return {

@@ -8,30 +8,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type pg from 'pg';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { latestSchemaVersions } from '../../domain/event-versions.ts';
 import { latestSlotEventVersions } from '../../domain/slot-events.ts';
-import { createLogger } from '../../platform/logger.ts';
-import { patientVault, type PatientVault } from '../../platform/patient-vault.ts';
-import {
-  configuredEngines,
-  createSearchEngine,
-  type SearchEngine,
-  type SearchKind,
-} from '../../platform/search/index.ts';
-import { AnalyticsWriter } from '../../projections/analytics/analytics-writer.ts';
-import { pgCatalogLookup } from '../../projections/analytics/catalog-lookup.ts';
+import type { PatientVault } from '../../platform/patient-vault.ts';
 import type { EventEnvelope } from '../../projections/relay/event-message.ts';
 import type { WriteItem } from '../../projections/redis/redis-writer.ts';
-import { migrateTestDatabase } from '../support/db.ts';
-import { testConfig } from '../support/test-config.ts';
+import { describeEachEngine, openCatalogSession, testAnalyticsWriter } from '../support/analytics-setup.ts';
 import { uniqueName } from '../support/wait.ts';
-
-const config = testConfig();
-const engines = configuredEngines(config);
-const logger = createLogger('test', process.env.TEST_LOG_LEVEL ?? 'silent');
-const NOW = new Date('2026-06-01T00:00:00Z');
 
 /** The cookbook's questions: `## N. title` followed by its first ```json block. */
 function cookbook(): Map<number, { title: string; body: Record<string, unknown> }> {
@@ -381,13 +366,7 @@ const patients: Patients = new Map();
 const patientIds = ['p1', 'p2', 'p3', 'p4'].map((p) => [p, `analytics-cookbook-${tag}-${p}`] as const);
 
 beforeAll(async () => {
-  await migrateTestDatabase();
-  session = new pg.Client({ connectionString: config.DATABASE_URL });
-  await session.connect();
-  await session.query(`
-    CREATE TEMP TABLE institutions (id bigint PRIMARY KEY, name text, city text, district text, level text, type text);
-    CREATE TEMP TABLE departments (id bigint PRIMARY KEY, name text, category text);
-    CREATE TEMP TABLE doctors (id bigint PRIMARY KEY, name text, title text);`);
+  ({ session, vault } = await openCatalogSession());
   for (const i of institutions)
     await session.query('INSERT INTO institutions VALUES ($1, $2, $3, $4, $5, $6)', [
       i.id,
@@ -401,7 +380,6 @@ beforeAll(async () => {
     await session.query('INSERT INTO departments VALUES ($1, $2, $3)', [d.id, d.name, d.category]);
   for (const d of doctors)
     await session.query('INSERT INTO doctors VALUES ($1, $2, $3)', [d.id, d.name, d.title]);
-  vault = patientVault(session, config);
   for (const [key, id] of patientIds) patients.set(key, await vault.resolve(id));
 });
 
@@ -419,30 +397,15 @@ it('the cookbook has the ten questions, each a search body of query, size and ag
   }
 });
 
-for (const kind of Object.keys(engines) as SearchKind[]) {
-  const url = engines[kind];
-  if (!url) {
-    const variable = kind === 'elasticsearch' ? 'ELASTICSEARCH_URL' : 'OPENSEARCH_URL';
-    console.log(
-      `[analytics-cookbook] SKIP ${kind}: ${variable} is not set, so there is no ${kind} server to run the cookbook on`,
-    );
-  }
-  describe.skipIf(!url)(`analytics cookbook: ${kind}`, () => {
-    const engine: SearchEngine = createSearchEngine(kind, { url: url ?? 'http://unset' });
+describeEachEngine(
+  { file: 'analytics-cookbook', title: 'analytics cookbook', purpose: 'to run the cookbook on' },
+  (engine) => {
     const alias = uniqueName('analytics').toLowerCase();
 
     beforeAll(async () => {
       const ids = new Map([...sessions, ...appointments].map((x) => [x.key, randomUUID()]));
-      const writer = new AnalyticsWriter({
-        engine,
-        alias,
-        history: { readStream: () => Promise.resolve([]) },
-        catalog: pgCatalogLookup(session),
-        patients: vault,
-        retentionMonths: 24,
-        now: () => NOW,
-        logger,
-      });
+      const history = { readStream: () => Promise.resolve([]) };
+      const writer = testAnalyticsWriter({ engine, alias, history, session, vault });
       const items = events(ids, patients);
       // Two batches, split inside streams: the second folds onto documents the first wrote.
       const first = await writer.write(items.slice(0, 17));
@@ -484,5 +447,5 @@ for (const kind of Object.keys(engines) as SearchKind[]) {
         }
       });
     }
-  });
-}
+  },
+);

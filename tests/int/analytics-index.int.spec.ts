@@ -8,34 +8,26 @@
  * catalog and its CDC connector are never touched.
  */
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type pg from 'pg';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { latestSchemaVersions } from '../../domain/event-versions.ts';
-import { createLogger } from '../../platform/logger.ts';
-import { patientVault, type PatientVault } from '../../platform/patient-vault.ts';
-import {
-  configuredEngines,
-  createSearchEngine,
-  type SearchEngine,
-  type SearchKind,
-} from '../../platform/search/index.ts';
+import type { PatientVault } from '../../platform/patient-vault.ts';
 import { analyticsIndexDefinition, type AnalyticsDoc } from '../../projections/analytics/analytics-model.ts';
-import { AnalyticsWriter } from '../../projections/analytics/analytics-writer.ts';
-import { pgCatalogLookup } from '../../projections/analytics/catalog-lookup.ts';
 import { propagateCatalogChanges } from '../../projections/analytics/catalog-renames.ts';
 import { applyRetention } from '../../projections/analytics/retention.ts';
 import { decodeChange, type ChangeEvent } from '../../projections/catalog/change-event.ts';
 import { analyticsHandler } from '../../projections/catalog/projectors.ts';
 import type { EventEnvelope } from '../../projections/relay/event-message.ts';
 import type { ProjectorMessage } from '../../projections/runtime/messages.ts';
-import { migrateTestDatabase } from '../support/db.ts';
-import { testConfig } from '../support/test-config.ts';
+import {
+  describeEachEngine,
+  NOW,
+  openCatalogSession,
+  testAnalyticsWriter,
+  testLogger as logger,
+} from '../support/analytics-setup.ts';
 import { uniqueName } from '../support/wait.ts';
 
-const config = testConfig();
-const engines = configuredEngines(config);
-const logger = createLogger('test', process.env.TEST_LOG_LEVEL ?? 'silent');
-const NOW = new Date('2026-06-01T00:00:00Z');
 const patientId = `analytics-index-${randomUUID().slice(0, 8)}`;
 
 let session: pg.Client;
@@ -43,14 +35,7 @@ let vault: PatientVault;
 let patient: { patientRef: string; patient: string };
 
 beforeAll(async () => {
-  await migrateTestDatabase();
-  session = new pg.Client({ connectionString: config.DATABASE_URL });
-  await session.connect();
-  await session.query(`
-    CREATE TEMP TABLE institutions (id bigint PRIMARY KEY, name text, city text, district text, level text, type text);
-    CREATE TEMP TABLE departments (id bigint PRIMARY KEY, name text, category text);
-    CREATE TEMP TABLE doctors (id bigint PRIMARY KEY, name text, title text);`);
-  vault = patientVault(session, config);
+  ({ session, vault } = await openCatalogSession());
   patient = await vault.resolve(patientId);
 });
 
@@ -82,16 +67,9 @@ function updateRecord(table: string, row: Record<string, unknown>, lsn: number):
 
 const changeOf = (m: ProjectorMessage) => decodeChange(m.key, m.value) as ChangeEvent;
 
-for (const kind of Object.keys(engines) as SearchKind[]) {
-  const url = engines[kind];
-  if (!url) {
-    const variable = kind === 'elasticsearch' ? 'ELASTICSEARCH_URL' : 'OPENSEARCH_URL';
-    console.log(
-      `[analytics-index] SKIP ${kind}: ${variable} is not set, so there is no ${kind} server to test against`,
-    );
-  }
-  describe.skipIf(!url)(`analytics index: ${kind}`, () => {
-    const engine: SearchEngine = createSearchEngine(kind, { url: url ?? 'http://unset' });
+describeEachEngine(
+  { file: 'analytics-index', title: 'analytics index', purpose: 'to test against' },
+  (engine, kind) => {
     const alias = uniqueName('analytics').toLowerCase();
     // Ids of this engine's half (the halves share the session's temporary tables).
     const base = kind === 'opensearch' ? 8100 : 8200;
@@ -128,17 +106,7 @@ for (const kind of Object.keys(engines) as SearchKind[]) {
       return { envelope: recorded };
     };
     // A new writer per write: nothing cached, its facts come from the stream, as after a restart.
-    const writer = () =>
-      new AnalyticsWriter({
-        engine,
-        alias,
-        history,
-        catalog: pgCatalogLookup(session),
-        patients: vault,
-        retentionMonths: 24,
-        now: () => NOW,
-        logger,
-      });
+    const writer = () => testAnalyticsWriter({ engine, alias, history, session, vault });
     const docOf = async (id: string) => (await engine.get<AnalyticsDoc>(`${alias}-2026-03`, id))!.source;
 
     beforeAll(async () => {
@@ -302,5 +270,5 @@ for (const kind of Object.keys(engines) as SearchKind[]) {
       );
       expect(await propagateCatalogChanges(engine, `${alias}-none`, [changeOf(record)])).toBe(0);
     });
-  });
-}
+  },
+);

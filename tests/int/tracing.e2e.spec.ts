@@ -224,13 +224,16 @@ describe('one trace across the command API, the relay and the projectors (Zipkin
     console.log(`[tracing] trace ${traceId}: ${spans.length} spans\n  ${summary.join('\n  ')}`);
     expect(new Set(spans.map((s) => s.traceId))).toEqual(new Set([traceId]));
 
-    // The command API: the HTTP request and its PostgreSQL statements, among them the append.
+    // The command API: the HTTP request and its PostgreSQL statements, among them the append (a
+    // booking appends through the one-statement command_commit(), ADR 0023; other commands INSERT).
     const server = spans.find((s) => service(s) === 'command-api' && s.kind === 'SERVER');
     expect(server, summary.join('\n')).toBeDefined();
     const statements = spans.filter((s) => service(s) === 'command-api' && isPg(s));
     expect(statements.length, summary.join('\n')).toBeGreaterThan(0);
     expect(
-      statements.some((s) => /insert\s+into\s+events/i.test(Object.values(s.tags ?? {}).join(' '))),
+      statements.some((s) =>
+        /insert\s+into\s+events|command_commit/i.test(Object.values(s.tags ?? {}).join(' ')),
+      ),
       summary.join('\n'),
     ).toBe(true);
 

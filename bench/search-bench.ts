@@ -14,11 +14,9 @@ import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../platform/config.ts';
 import { institutionSearchQuery } from '../platform/search/institution-query.ts';
-import { withSearchCn } from '../platform/search/institution-document.ts';
 import { searchFromConfig, type SearchEngine } from '../platform/search/index.ts';
-import { ensureInstitutionsIndex, versionedIndexName } from '../projections/catalog/search-index.ts';
-import { institutionSearchDocument } from '../read-models/catalog.ts';
-import { seededInstitutions } from './search-catalog.ts';
+import { versionedIndexName } from '../projections/catalog/search-index.ts';
+import { loadSeededInstitutions } from './search-catalog.ts';
 import type { RelevanceQuery } from './search-relevance-set.ts';
 
 const { values: args } = parseArgs({
@@ -33,25 +31,6 @@ const { values: args } = parseArgs({
 const set = JSON.parse(readFileSync(new URL('search-relevance.json', import.meta.url), 'utf8')) as {
   queries: RelevanceQuery[];
 };
-
-async function load(search: SearchEngine, alias: string): Promise<number> {
-  const { index } = await ensureInstitutionsIndex(search, alias);
-  const rows = seededInstitutions();
-  for (let i = 0; i < rows.length; i += 500) {
-    const result = await search.bulk(
-      rows.slice(i, i + 500).map((row) => ({
-        action: 'index' as const,
-        index,
-        id: String(row.id),
-        version: 1,
-        document: withSearchCn(institutionSearchDocument(row)),
-      })),
-    );
-    if (result.failures.length) throw new Error(`indexing failed: ${JSON.stringify(result.failures[0])}`);
-  }
-  await search.refresh(index);
-  return rows.length;
-}
 
 const run = (search: SearchEngine, alias: string, q: RelevanceQuery) =>
   search.search<{ id: number }>(alias, {
@@ -137,7 +116,7 @@ async function main() {
   const search = searchFromConfig(config);
   const alias = `bench-search-${Date.now().toString(36)}`;
   try {
-    const indexed = await load(search, alias);
+    const { docs: indexed } = await loadSeededInstitutions(search, alias);
     const scored = await relevance(search, alias);
     const misses = scored.filter((s) => s.p1 < 1 || s.r10 < 1);
     const lat = await latency(search, alias, Number(args.rate), Number(args.duration));

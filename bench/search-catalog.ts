@@ -4,6 +4,10 @@
  * bench:search never depend on what a machine's database holds.
  */
 import { COLUMNS, generateCatalog, type SeedOptions } from '../infra/seed/generate.ts';
+import { withSearchCn } from '../platform/search/institution-document.ts';
+import type { SearchEngine } from '../platform/search/index.ts';
+import { ensureInstitutionsIndex } from '../projections/catalog/search-index.ts';
+import { institutionSearchDocument } from '../read-models/catalog.ts';
 
 export type InstitutionRow = Record<string, unknown> & {
   id: number;
@@ -28,4 +32,27 @@ export function seededInstitutions(options: Partial<SeedOptions> = {}): Institut
     rows.push(row as InstitutionRow);
   }
   return rows;
+}
+
+/** Indexes the seeded institutions into a new index behind `alias` (as the catalog projection would) and refreshes it. */
+export async function loadSeededInstitutions(
+  search: SearchEngine,
+  alias: string,
+): Promise<{ index: string; docs: number }> {
+  const { index } = await ensureInstitutionsIndex(search, alias);
+  const rows = seededInstitutions();
+  for (let i = 0; i < rows.length; i += 500) {
+    const result = await search.bulk(
+      rows.slice(i, i + 500).map((row) => ({
+        action: 'index' as const,
+        index,
+        id: String(row.id),
+        version: 1,
+        document: withSearchCn(institutionSearchDocument(row)),
+      })),
+    );
+    if (result.failures.length) throw new Error(`indexing failed: ${JSON.stringify(result.failures[0])}`);
+  }
+  await search.refresh(index);
+  return { index, docs: rows.length };
 }

@@ -39,12 +39,9 @@ import {
   type SearchNodePlan,
 } from '../infra/local/search-nodes.ts';
 import { parseConfig } from '../platform/config.ts';
-import { withSearchCn } from '../platform/search/institution-document.ts';
 import { institutionSearchQuery } from '../platform/search/institution-query.ts';
-import { searchFromConfig, type SearchEngine } from '../platform/search/index.ts';
-import { ensureInstitutionsIndex } from '../projections/catalog/search-index.ts';
-import { institutionSearchDocument } from '../read-models/catalog.ts';
-import { seededInstitutions } from './search-catalog.ts';
+import { searchFromConfig } from '../platform/search/index.ts';
+import { loadSeededInstitutions } from './search-catalog.ts';
 import type { RelevanceQuery } from './search-relevance-set.ts';
 
 const { values: args } = parseArgs({
@@ -107,25 +104,6 @@ const queryOf = (q: RelevanceQuery) => ({
   sort: [{ _score: 'desc' }, { id: 'asc' }],
   size: 10,
 });
-
-async function loadIndex(search: SearchEngine, alias: string): Promise<{ index: string; docs: number }> {
-  const { index } = await ensureInstitutionsIndex(search, alias);
-  const rows = seededInstitutions();
-  for (let i = 0; i < rows.length; i += 500) {
-    const result = await search.bulk(
-      rows.slice(i, i + 500).map((row) => ({
-        action: 'index' as const,
-        index,
-        id: String(row.id),
-        version: 1,
-        document: withSearchCn(institutionSearchDocument(row)),
-      })),
-    );
-    if (result.failures.length) throw new Error(`indexing failed: ${JSON.stringify(result.failures[0])}`);
-  }
-  await search.refresh(index);
-  return { index, docs: rows.length };
-}
 
 /** The node to kill: the elected cluster manager, or the other one. */
 async function victim(survivorPort: number): Promise<SearchNodePlan> {
@@ -201,7 +179,7 @@ async function main(): Promise<number> {
   const search = searchFromConfig(parsed.config, { requestTimeoutMs: 1500, maxRetries: 0 });
   const alias = `search-ha-${Date.now().toString(36)}`;
   try {
-    const { index, docs } = await loadIndex(admin, alias);
+    const { index, docs } = await loadSeededInstitutions(admin, alias);
     await waitForCluster(first, { nodes: 2, status: 'green', timeoutMs: 120_000 }, log);
     const settings = (await (await fetch(`http://127.0.0.1:${first}/${index}/_settings`)).json()) as Record<
       string,

@@ -14,6 +14,7 @@ import { consumerGroupLag } from '../../projections/runtime/lag.ts';
 import { keyspace } from '../../read-models/bookings.ts';
 import {
   appendInChunks,
+  appliedEventCount,
   dumpKeyspace,
   projectionsHarness,
   type Harness,
@@ -90,12 +91,12 @@ describe('two projector instances', () => {
     await producer.disconnect();
 
     const keys = keyspace(h.pc.READ_MODEL_PREFIX, 1);
-    const appliedEvents = async () => {
-      const replies = await h.redis
-        .pipeline(schedules.map((s) => ['hget', keys.schedule(s.scheduleId), 'rev']))
-        .exec();
-      return (replies ?? []).reduce((n, [, rev]) => n + (rev === null ? 0 : Number(rev) + 1), 0);
-    };
+    const appliedEvents = () =>
+      appliedEventCount(
+        h.redis,
+        (id) => keys.schedule(id),
+        schedules.map((s) => s.scheduleId),
+      );
     await waitFor(async () => ((await appliedEvents()) >= 50 ? true : undefined), {
       what: '50 of 400 events applied',
       timeoutMs: 30_000,

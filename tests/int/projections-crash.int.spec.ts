@@ -11,6 +11,7 @@ import { loadCheckpoint, relayLag, saveCheckpoint } from '../../projections/rela
 import { consumerGroupLag } from '../../projections/runtime/lag.ts';
 import {
   appendInChunks,
+  appliedEventCount,
   latestCheckpoint,
   deleteKeys,
   dumpKeyspace,
@@ -176,12 +177,12 @@ describe('crash safety', () => {
     // 200 ms between the writes and the offset commit of every batch: the kill lands there.
     let child = await h.spawnProjections({ ...projectorEnv, PROJECTIONS_TEST_AFTER_WRITE_DELAY_MS: '200' });
     const keys = keyspace(h.pc.READ_MODEL_PREFIX, 1);
-    const appliedEvents = async () => {
-      const replies = await h.redis
-        .pipeline(schedules.map((s) => ['hget', keys.schedule(s.scheduleId), 'rev']))
-        .exec();
-      return (replies ?? []).reduce((n, [, rev]) => n + (rev === null ? 0 : Number(rev) + 1), 0);
-    };
+    const appliedEvents = () =>
+      appliedEventCount(
+        h.redis,
+        (id) => keys.schedule(id),
+        schedules.map((s) => s.scheduleId),
+      );
     await waitFor(async () => ((await appliedEvents()) >= 300 ? true : undefined), {
       what: '300 events applied',
       timeoutMs: 60_000,

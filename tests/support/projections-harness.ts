@@ -286,3 +286,13 @@ export async function appendInChunks(
   }
   return recorded;
 }
+
+/** Events the Redis read model has applied over these schedules (each schedule's rev + 1, 0 if absent). */
+export async function appliedEventCount(
+  redis: RedisClient,
+  schedule: (scheduleId: string) => string,
+  scheduleIds: readonly string[],
+): Promise<number> {
+  const replies = await redis.pipeline(scheduleIds.map((id) => ['hget', schedule(id), 'rev'])).exec();
+  return (replies ?? []).reduce((n, [, rev]) => n + (rev === null ? 0 : Number(rev) + 1), 0);
+}

@@ -12,20 +12,62 @@ import type { Queryable } from '../../platform/pg.ts';
 
 export interface Holder {
   pid: number;
+  /** Its transaction id (pg_stat_activity.backend_xid): with the pid, what identifies it. */
+  xid: string;
   database: string | null;
   application: string | null;
-  /** `active`, `idle in transaction` … (pg_stat_activity.state) */
+  /** `active`, `idle in transaction` … (pg_stat_activity.state); null when hidden from this role. */
   state: string | null;
-  /** How long the transaction has been open. */
-  ageSeconds: number;
+  /**
+   * How long the transaction has been open (pg_stat_activity.xact_start); null when hidden from
+   * this role: another role's session, read without pg_read_all_stats (the platform's `booking`).
+   */
+  ageSeconds: number | null;
   /** Committed events it keeps from the relay (counted up to 10,000). */
   waiting: number;
 }
 
+/** A holder with the age the budget, the gauge and the health reason go by. */
+export interface AgedHolder extends Holder {
+  ageSeconds: number;
+  /** Its start was hidden: the age counts from when the watcher first saw it, so it is at least this. */
+  ageIsLowerBound: boolean;
+}
+
+/** When the watcher first saw this transaction (pid and xid) holding the relay back. */
+export interface FirstSeen {
+  pid: number;
+  xid: string;
+  atMs: number;
+}
+
+/**
+ * Gives the holder an age: its own when PostgreSQL shows it, else the time since it was first
+ * seen holding the relay back — a lower bound, but one that grows, so a long transaction of another
+ * role still crosses the budget and fires the alert instead of staying invisible. Returns the
+ * first-seen to keep for the next sample: the same one while the same (pid, xid) holds the relay
+ * back, a new one for another transaction (a reused pid comes with a new xid), none once it is gone.
+ */
+export function ageHolder(
+  holder: Holder | undefined,
+  seen: FirstSeen | undefined,
+  nowMs: number,
+): { holder: AgedHolder | undefined; seen: FirstSeen | undefined } {
+  if (!holder) return { holder: undefined, seen: undefined };
+  const same = seen !== undefined && seen.pid === holder.pid && seen.xid === holder.xid;
+  const first = same ? seen : { pid: holder.pid, xid: holder.xid, atMs: nowMs };
+  const aged =
+    holder.ageSeconds === null
+      ? { ...holder, ageSeconds: Math.max(0, nowMs - first.atMs) / 1000, ageIsLowerBound: true }
+      : { ...holder, ageSeconds: holder.ageSeconds, ageIsLowerBound: false };
+  return { holder: aged, seen: first };
+}
+
 /**
  * The running transaction that holds the relay back, or undefined when nothing waits behind one.
- * Reads pg_stat_activity: a role without pg_read_all_stats sees other roles' sessions without
- * their database and application (the pid and age are still there).
+ * Reads pg_stat_activity: a role without pg_read_all_stats (nor superuser, nor the same role) sees
+ * another role's session with its pid, xid, database and application, but not its state nor when
+ * its transaction started: `ageSeconds` is then null (see ageHolder).
  */
 export async function relayHolder(db: Queryable): Promise<Holder | undefined> {
   const { rows } = await db.query<{
@@ -33,7 +75,8 @@ export async function relayHolder(db: Queryable): Promise<Holder | undefined> {
     datname: string | null;
     application_name: string | null;
     state: string | null;
-    age_seconds: number;
+    backend_xid: string;
+    age_seconds: number | null;
     waiting: string;
   }>(
     `WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin),
@@ -41,7 +84,7 @@ export async function relayHolder(db: Queryable): Promise<Holder | undefined> {
             SELECT count(*) AS n FROM (
               SELECT 1 FROM events, horizon WHERE events.transaction_id >= horizon.xmin LIMIT 10000
             ) w)
-     SELECT a.pid, a.datname, a.application_name, a.state,
+     SELECT a.pid, a.backend_xid::text AS backend_xid, a.datname, a.application_name, a.state,
             extract(epoch FROM clock_timestamp() - a.xact_start)::float8 AS age_seconds,
             waiting.n::text AS waiting
        FROM pg_stat_activity a, horizon, waiting
@@ -54,6 +97,7 @@ export async function relayHolder(db: Queryable): Promise<Holder | undefined> {
   if (!row) return undefined;
   return {
     pid: row.pid,
+    xid: row.backend_xid,
     database: row.datname,
     application: row.application_name,
     state: row.state,
@@ -62,8 +106,13 @@ export async function relayHolder(db: Queryable): Promise<Holder | undefined> {
   };
 }
 
-export const describeHolder = (h: Holder): string =>
-  `relay held back for ${h.ageSeconds.toFixed(1)} s by transaction of pid ${h.pid}` +
+const describeAge = (h: AgedHolder): string =>
+  h.ageIsLowerBound
+    ? `≥ ${h.ageSeconds.toFixed(1)} s (first seen; its start is hidden from this role)`
+    : `${h.ageSeconds.toFixed(1)} s`;
+
+export const describeHolder = (h: AgedHolder): string =>
+  `relay held back for ${describeAge(h)} by transaction of pid ${h.pid}` +
   ` (database ${h.database ?? '?'}, application ${h.application || '?'}, ${h.state ?? '?'}),` +
   ` ${h.waiting}${h.waiting >= 10_000 ? '+' : ''} committed event(s) waiting behind it`;
 

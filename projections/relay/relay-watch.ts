@@ -2,14 +2,22 @@
  * The relay's freshness, watched in the background: how many seconds behind it is, and which
  * transaction (if any) holds it back. Exposed as gauges (read from the last samples: a scrape never
  * queries PostgreSQL) and as a readiness check that turns the process `degraded` with the holder's
- * pid, database, application and age once it has held the relay back longer than the budget.
+ * pid, database, application and age once it has held the relay back longer than the budget (an
+ * age counted from its first sighting when PostgreSQL hides its start from this role: a lower bound).
  */
 import { Gauge, type Registry } from 'prom-client';
 import type { Checkpoint } from '../../platform/event-store/event-store.ts';
 import type { HealthCheck } from '../../platform/http/health.ts';
 import type { Queryable } from '../../platform/pg.ts';
 import { startSampler, type Sampler } from '../../platform/sampler.ts';
-import { describeHolder, type Holder, relayHolder, relayLagSeconds } from './held-back.ts';
+import {
+  ageHolder,
+  type AgedHolder,
+  describeHolder,
+  type FirstSeen,
+  relayHolder,
+  relayLagSeconds,
+} from './held-back.ts';
 
 export interface RelayWatchOptions {
   pool: Queryable;
@@ -29,9 +37,15 @@ export interface RelayWatch {
 
 export function watchRelay(opts: RelayWatchOptions): RelayWatch {
   const sampling = { intervalMs: opts.intervalMs, timeoutMs: opts.timeoutMs };
-  const holder: Sampler<Holder | null> = startSampler({
+  // When the holder's start is hidden from our role, its age counts from its first sighting here.
+  let seen: FirstSeen | undefined;
+  const holder: Sampler<AgedHolder | null> = startSampler({
     name: 'relay-held-back',
-    read: async () => (await relayHolder(opts.pool)) ?? null,
+    read: async () => {
+      const aged = ageHolder(await relayHolder(opts.pool), seen, Date.now());
+      seen = aged.seen;
+      return aged.holder ?? null;
+    },
     ...sampling,
   });
   const lagSeconds = startSampler({
@@ -56,7 +70,9 @@ export function watchRelay(opts: RelayWatchOptions): RelayWatch {
   });
   new Gauge({
     name: 'relay_held_back_seconds',
-    help: 'How long the transaction holding the relay back has been open (0: none holds it back)',
+    help:
+      'How long the transaction holding the relay back has been open, at least (counted from its first' +
+      ' sighting when its start is hidden from this role; 0: none holds it back)',
     registers: [opts.registry],
     collect() {
       this.set(current()?.ageSeconds ?? 0);

@@ -4,14 +4,20 @@
  */
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
+import type { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PgEventStore } from '../../platform/event-store/pg-event-store.ts';
 import { createRegistry } from '../../platform/http/metrics.ts';
 import { createPool, type Pool } from '../../platform/pg.ts';
-import { describeHolder, relayHolder, relayLagSeconds } from '../../projections/relay/held-back.ts';
-import { watchRelay } from '../../projections/relay/relay-watch.ts';
+import {
+  ageHolder,
+  describeHolder,
+  relayHolder,
+  relayLagSeconds,
+} from '../../projections/relay/held-back.ts';
+import { type RelayWatch, watchRelay } from '../../projections/relay/relay-watch.ts';
 import { migrateTestDatabase, testPool } from '../support/db.ts';
-import { testConfig } from '../support/test-config.ts';
+import { adminUrlOfTestDatabase, testConfig } from '../support/test-config.ts';
 import { waitFor } from '../support/wait.ts';
 
 describe('relay held back by a long transaction', () => {
@@ -30,6 +36,29 @@ describe('relay held back by a long transaction', () => {
   const appendOne = () =>
     store.appendToStream(`held-back-${randomUUID()}`, [{ type: 'ProbeHappened', data: {} }], 'no_stream');
 
+  /** The watch's degraded reason, once it gives one. */
+  const heldBackReason = (watch: RelayWatch) =>
+    waitFor(
+      () => {
+        try {
+          watch.check();
+          return undefined;
+        } catch (err) {
+          return (err as Error).message;
+        }
+      },
+      { timeoutMs: 5_000, what: 'the held-back reason' },
+    );
+  const fastWatch = (registry: Registry) =>
+    watchRelay({
+      pool,
+      checkpoint: () => undefined,
+      registry,
+      budgetSeconds: 0.2,
+      intervalMs: 100,
+      timeoutMs: 1_000,
+    });
+
   it('given an open transaction with an xid and a later commit, then the holder is named until it ends', async () => {
     const holderClient = new pg.Client({
       connectionString: testConfig().DATABASE_URL,
@@ -47,34 +76,19 @@ describe('relay held back by a long transaction', () => {
       const holder = await relayHolder(pool);
       expect(holder).toMatchObject({ pid, application: 'long-report-job', state: 'idle in transaction' });
       expect(holder!.waiting).toBeGreaterThanOrEqual(1);
-      expect(describeHolder(holder!)).toContain(`pid ${pid}`);
+      expect(holder!.ageSeconds).toBeGreaterThanOrEqual(0); // same role: its start is visible
+      expect(describeHolder(ageHolder(holder, undefined, Date.now()).holder!)).toContain(`pid ${pid}`);
       // Nothing published yet: the relay is at least as far behind as the waiting event is old.
       expect(await relayLagSeconds(pool, undefined)).toBeGreaterThanOrEqual(0);
 
       // The watch turns it into a degraded reason once past the budget, and into gauges.
       const registry = createRegistry();
-      const watch = watchRelay({
-        pool,
-        checkpoint: () => undefined,
-        registry,
-        budgetSeconds: 0.2,
-        intervalMs: 100,
-        timeoutMs: 1_000,
-      });
+      const watch = fastWatch(registry);
       try {
-        const reason = await waitFor(
-          () => {
-            try {
-              watch.check();
-              return undefined;
-            } catch (err) {
-              return (err as Error).message;
-            }
-          },
-          { timeoutMs: 5_000, what: 'the held-back reason' },
-        );
+        const reason = await heldBackReason(watch);
         expect(reason).toContain(`pid ${pid}`);
         expect(reason).toContain('long-report-job');
+        expect(reason).not.toContain('first seen'); // its start is visible: the age is exact
         const metrics = await registry.metrics();
         expect(metrics).toMatch(new RegExp(`relay_holding_pid ${pid}\\b`));
       } finally {
@@ -85,6 +99,45 @@ describe('relay held back by a long transaction', () => {
       await holderClient.end();
     }
     // Once it ended, nothing holds the relay back.
+    expect(await relayHolder(pool)).toBeUndefined();
+  });
+
+  it('given a holder of another role (its start hidden from ours), then its age counts from its first sighting and still crosses the budget', async () => {
+    // The superuser's session: the platform's role sees its pid and xid, not its state nor xact_start.
+    const holderClient = new pg.Client({
+      connectionString: adminUrlOfTestDatabase(),
+      application_name: 'admin-long-job',
+    });
+    await holderClient.connect();
+    try {
+      await holderClient.query('BEGIN');
+      const { rows } = await holderClient.query<{ pid: number }>(
+        'SELECT pg_backend_pid() AS pid, pg_current_xact_id()',
+      );
+      const pid = rows[0]!.pid;
+      await appendOne();
+
+      const holder = await relayHolder(pool);
+      expect(holder).toMatchObject({ pid, application: 'admin-long-job', ageSeconds: null });
+
+      const registry = createRegistry();
+      const watch = fastWatch(registry);
+      try {
+        const reason = await heldBackReason(watch);
+        expect(reason).toContain(`pid ${pid}`);
+        expect(reason).toMatch(/held back for ≥ \d+\.\d s \(first seen/);
+        expect(watch.report()).toMatchObject({ heldBackBy: { pid, ageIsLowerBound: true } });
+        const metrics = await registry.metrics();
+        expect(metrics).toMatch(new RegExp(`relay_holding_pid ${pid}\\b`));
+        const held = Number(/^relay_held_back_seconds (\S+)$/m.exec(metrics)?.[1]);
+        expect(held).toBeGreaterThan(0);
+      } finally {
+        watch.stop();
+      }
+    } finally {
+      await holderClient.query('ROLLBACK').catch(() => undefined);
+      await holderClient.end();
+    }
     expect(await relayHolder(pool)).toBeUndefined();
   });
 

@@ -19,9 +19,8 @@ import {
   type Engines,
 } from './test-run-inventory.ts';
 import { holdRunLock, sweepAbandonedRuns } from './test-run-sweep.ts';
+import { PG_ADMIN_URL as ADMIN_URL } from './test-config.ts';
 import { newRunTag, runEnvironment } from './test-run.ts';
-
-const ADMIN_URL = process.env.PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 async function startEngines(): Promise<void> {
   if (process.env.SKIP_ENGINE_LAUNCH === '1') {

@@ -5,9 +5,11 @@
  * (from the schedule's ScheduleOpened), the appointment, its slot and its end. It never gets the
  * platform's internal references (`patientRef`, actor ids): a booking's patient travels sealed
  * (`patientSealed`) into the outbox and is opened into `patientId` only at send time, so a
- * patient forgotten before then is delivered as `patientId: null` (docs/adr/0010).
+ * patient forgotten before then is delivered as `patientId: null` (docs/adr/0010). The slot
+ * events name only the appointment: the hospital joins them to the patient its AppointmentBooked
+ * carried, and an actor travels as its role (as `cancelledBy` does).
  */
-import { slotEventSchemas } from '../domain/slot-events.ts';
+import { type SlotEvent, slotEventSchemas } from '../domain/slot-events.ts';
 import type { EventEnvelope } from '../projections/relay/event-message.ts';
 import { parseScheduleEvent } from '../projections/schedule-events.ts';
 
@@ -15,6 +17,9 @@ export const deliveredTypes = [
   'AppointmentBooked',
   'SlotTaken',
   'HoldExpired',
+  'PaymentConfirmed',
+  'PatientCheckedIn',
+  'NoShowMarked',
   'AppointmentCancelled',
   'ScheduleClosed',
 ] as const;
@@ -118,45 +123,105 @@ function fromScheduleEvent(envelope: EventEnvelope): Selected {
   }
 }
 
-function fromSlotEvent(envelope: EventEnvelope): Selected {
-  if (envelope.type === 'SlotTaken') {
-    const p = slotEventSchemas.SlotTaken.safeParse(envelope.data);
-    if (!p.success) return { kind: 'skip', why: `SlotTaken does not match its schema` };
-    const d = p.data;
-    const data = {
-      scheduleId: d.scheduleId,
-      appointmentId: d.appointmentId,
-      slot: d.slot,
-      slotStartsAt: d.slotStartsAt,
-      channel: d.channel,
-      holdExpiresAt: d.holdExpiresAt,
-      takenAt: d.takenAt,
-    };
-    return {
-      kind: 'deliver',
-      scheduleId: d.scheduleId,
-      build: () => ({ scheduleId: d.scheduleId, type: 'SlotTaken', occurredAt: d.takenAt, data }),
-    };
+/** The delivered events a schedule's slots, holds and attendance add (domain/slot-events.ts). */
+const slotDelivered = [
+  'SlotTaken',
+  'HoldExpired',
+  'PaymentConfirmed',
+  'PatientCheckedIn',
+  'NoShowMarked',
+] as const satisfies readonly DeliveredType[];
+type SlotDeliveredType = (typeof slotDelivered)[number];
+const isSlotDelivered = (t: DeliveredType): t is SlotDeliveredType =>
+  (slotDelivered as readonly string[]).includes(t);
+
+/** What the hospital gets of a slot event: its instant and body, never the `patientRef`. */
+function slotBody(e: SlotEvent): { occurredAt: string; data: Record<string, unknown> } | undefined {
+  const ids = { scheduleId: e.data.scheduleId };
+  switch (e.type) {
+    case 'SlotTaken': {
+      const d = e.data;
+      return {
+        occurredAt: d.takenAt,
+        data: {
+          ...ids,
+          appointmentId: d.appointmentId,
+          slot: d.slot,
+          slotStartsAt: d.slotStartsAt,
+          channel: d.channel,
+          holdExpiresAt: d.holdExpiresAt,
+          takenAt: d.takenAt,
+        },
+      };
+    }
+    case 'HoldExpired': {
+      const d = e.data;
+      return {
+        occurredAt: d.expiredAt,
+        data: { ...ids, appointmentId: d.appointmentId, slot: d.slot, expiredAt: d.expiredAt },
+      };
+    }
+    case 'PaymentConfirmed': {
+      const d = e.data;
+      return {
+        occurredAt: d.confirmedAt,
+        data: {
+          ...ids,
+          appointmentId: d.appointmentId,
+          slot: d.slot,
+          paymentRef: d.paymentRef,
+          amount: d.amount,
+          confirmedAt: d.confirmedAt,
+        },
+      };
+    }
+    case 'PatientCheckedIn': {
+      const d = e.data;
+      return {
+        occurredAt: d.checkedInAt,
+        data: {
+          ...ids,
+          appointmentId: d.appointmentId,
+          slot: d.slot,
+          checkedInBy: d.checkedInBy.role,
+          checkedInAt: d.checkedInAt,
+        },
+      };
+    }
+    case 'NoShowMarked': {
+      const d = e.data;
+      return {
+        occurredAt: d.markedAt,
+        data: {
+          ...ids,
+          appointmentId: d.appointmentId,
+          slot: d.slot,
+          markedBy: d.markedBy.role,
+          markedAt: d.markedAt,
+        },
+      };
+    }
+    default:
+      return undefined;
   }
-  const p = slotEventSchemas.HoldExpired.safeParse(envelope.data);
-  if (!p.success) return { kind: 'skip', why: `HoldExpired does not match its schema` };
-  const d = p.data;
-  const data = {
-    scheduleId: d.scheduleId,
-    appointmentId: d.appointmentId,
-    slot: d.slot,
-    expiredAt: d.expiredAt,
-  };
+}
+
+function fromSlotEvent(type: SlotDeliveredType, envelope: EventEnvelope): Selected {
+  const p = slotEventSchemas[type].safeParse(envelope.data);
+  if (!p.success) return { kind: 'skip', why: `${type} does not match its schema` };
+  const body = slotBody({ type, data: p.data } as SlotEvent);
+  if (!body) return { kind: 'skip', why: `${type} is not delivered` };
+  const { scheduleId } = p.data;
   return {
     kind: 'deliver',
-    scheduleId: d.scheduleId,
-    build: () => ({ scheduleId: d.scheduleId, type: 'HoldExpired', occurredAt: d.expiredAt, data }),
+    scheduleId,
+    build: () => ({ scheduleId, type, ...body }),
   };
 }
 
 /** Whether the event is delivered, and how to build its delivery once its session is known. */
 export function selectForDelivery(envelope: EventEnvelope): Selected {
   if (!isDeliveredType(envelope.type)) return { kind: 'skip', why: `${envelope.type} is not delivered` };
-  if (envelope.type === 'SlotTaken' || envelope.type === 'HoldExpired') return fromSlotEvent(envelope);
+  if (isSlotDelivered(envelope.type)) return fromSlotEvent(envelope.type, envelope);
   return fromScheduleEvent(envelope);
 }

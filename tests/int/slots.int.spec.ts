@@ -17,8 +17,13 @@ import type { CommandApiDeps } from '../../command-api/app.ts';
 import type { Config } from '../../platform/config.ts';
 
 let h: Harness;
-/** Merged by the harness over the environment's configuration: only the poller's interval changes. */
-const pollByHand = { DEADLINE_POLL_MS: 0 } satisfies Partial<Config> as CommandApiDeps['config'];
+/** The at-most-N rule's N, low so that a patient reaches it in a few bookings. */
+const MAX_ACTIVE = 3;
+/** Merged by the harness over the environment's configuration: the poller's interval and N change. */
+const pollByHand = {
+  DEADLINE_POLL_MS: 0,
+  PATIENT_MAX_ACTIVE: MAX_ACTIVE,
+} satisfies Partial<Config> as CommandApiDeps['config'];
 const admin = { sub: 'admin-slots', role: 'admin' } as const;
 
 beforeAll(async () => {
@@ -200,6 +205,23 @@ describe('the per-patient rules', () => {
       expect(labels.sort()).toEqual(['201', '409 one_per_doctor_per_day']);
     }
     console.log(`per-patient rule under concurrency, 5 rounds: ${outcomes.join(', ')}`);
+  });
+
+  it('a patient one short of PATIENT_MAX_ACTIVE booking two schedules at once: exactly one 201', async () => {
+    // Two schedules on different days (streams of their own, no one_per_doctor_per_day): only the
+    // per-patient lock keeps the two appends from both passing the count.
+    const outcomes: string[] = [];
+    for (let round = 0; round < 3; round++) {
+      const patient = randomPatient();
+      for (let i = 0; i < MAX_ACTIVE - 1; i++)
+        expect((await bookSlot(await openNumbered(2, { fee: 0 }), patient)).status).toBe(201);
+      const [a, b] = [await openNumbered(2, { fee: 0 }), await openNumbered(2, { fee: 0 })];
+      const responses = await Promise.all([bookSlot(a, patient), bookSlot(b, patient)]);
+      const labels = responses.map((r) => (r.status === 201 ? '201' : `${r.status} ${String(r.body.code)}`));
+      outcomes.push(...labels);
+      expect(labels.sort()).toEqual(['201', '409 too_many_active']);
+    }
+    console.log(`at most ${MAX_ACTIVE} active under concurrency, 3 rounds: ${outcomes.join(', ')}`);
   });
 
   it('capacity-only schedules are not subject to them (unchanged behaviour)', async () => {

@@ -7,6 +7,7 @@
  * The two cut-offs need only the schedule, so the numbered schedule's decider applies them
  * itself (slots.ts, holds.ts); they are defined here with the other rules a hospital configures.
  */
+import { hospitalDateAt } from './session-time.ts';
 import { addMinutes } from './slot-state.ts';
 import type { ScheduleStreamEvent } from './slot-state.ts';
 
@@ -18,7 +19,11 @@ export interface CutoffOptions {
 }
 
 export interface PatientRuleOptions extends CutoffOptions {
-  /** At most this many active appointments per patient, across schedules. */
+  /**
+   * At most this many active appointments per patient, across schedules, counting those on or
+   * after today (the hospital's date): a past session's appointment the hospital never marked
+   * attended or no-show does not bar the patient for ever.
+   */
   maxActive: number;
   /** This many no-shows within the window limit the patient (they may not book). */
   noShowLimit: number;
@@ -138,6 +143,14 @@ export function recentNoShows(state: PatientState, now: Date, o: PatientRuleOpti
   return state.noShows.filter((at) => Date.parse(at) > since);
 }
 
+/** Active appointments whose session is today or later (the hospital's date at `now`). */
+export function upcomingCount(state: PatientState, now: Date): number {
+  const today = hospitalDateAt(now);
+  let count = 0;
+  for (const a of state.active.values()) if (a.date >= today) count += 1;
+  return count;
+}
+
 /** Why this patient may not take an appointment with `wanted`'s doctor on its date, or null. */
 export function patientMayBook(
   state: PatientState,
@@ -154,7 +167,7 @@ export function patientMayBook(
     if (a.doctorId === wanted.doctorId && a.date === wanted.date)
       return { code: 'one_per_doctor_per_day', appointmentId: a.appointmentId };
   }
-  if (state.active.size >= o.maxActive) return { code: 'too_many_active', limit: o.maxActive };
+  if (upcomingCount(state, now) >= o.maxActive) return { code: 'too_many_active', limit: o.maxActive };
   return null;
 }
 

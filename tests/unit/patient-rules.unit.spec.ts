@@ -47,6 +47,15 @@ describe('per-patient rules', () => {
     expect(patientMayBook(state, ref('s3', 'd3'), NOW, { ...o, maxActive: 3 })).toBeNull();
   });
 
+  it('an appointment of a past session no longer counts towards N, even if never marked attended', () => {
+    const state = withFacts(booked('a1', ref('s1', 'd1', '2030-01-09')), booked('a2', ref('s2', 'd2')));
+    expect(patientMayBook(state, ref('s3', 'd3'), NOW, { ...o, maxActive: 2 })).toBeNull();
+    expect(patientMayBook(state, ref('s3', 'd3'), NOW, { ...o, maxActive: 1 })).toEqual({
+      code: 'too_many_active',
+      limit: 1,
+    });
+  });
+
   it('an ended appointment (cancelled, expired, attended) no longer counts', () => {
     const state = withFacts(booked('a1'), { kind: 'ended', patientRef: 'p1', appointmentId: 'a1' });
     expect(patientMayBook(state, ref('s2'), NOW, { ...o, maxActive: 1 })).toBeNull();

@@ -2,17 +2,12 @@
  * Inbound flow control on the real APIs (platform/flow/http.ts): a hot-parameter rule with an
  * exception on search, refused as 429 flow_limited problem+json that matches the OpenAPI document;
  * system protection refusing as 503 system_overloaded before authentication and body parsing; a
- * QPS rule answered before authentication; the counters on /metrics, fast-path hits included; paced
- * queueing through the middleware (the caller waits for its slot).
+ * QPS rule answered before authentication; the counters on /metrics, fast-path hits included; on
+ * the command API, a warm-up rule climbing its slope, a per-route concurrency rule, and paced
+ * queueing with a maximum wait (the caller waits for its slot, one past the maximum is refused).
  */
-import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FlowControl } from '../../platform/flow/flow-control.ts';
-import { flowMiddleware } from '../../platform/flow/http.ts';
 import { parseFlowRules } from '../../platform/flow/rules.ts';
-import { problemMiddleware } from '../../platform/http/problem-middleware.ts';
-import { boundPort, drain, listen } from '../../platform/http/server.ts';
-import { createLogger } from '../../platform/logger.ts';
 import {
   anOpenScheduleRequest,
   newKey,
@@ -22,7 +17,7 @@ import {
 import { capture, conformance, type CapturedResponse } from '../support/openapi-conformance.ts';
 import { startQueryInstance, type QueryInstance } from '../support/query-api-harness.ts';
 import { testConfig } from '../support/test-config.ts';
-import { uniqueName } from '../support/wait.ts';
+import { uniqueName, waitFor } from '../support/wait.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = Record<string, any>;
@@ -192,49 +187,158 @@ describe('command API: system protection and rules run before authentication and
   });
 });
 
-describe('paced queueing over HTTP (an Express app with the middleware, no engines)', () => {
-  // 2/s and 1,250 ms: the slots (0, 500, 1,000 ms) and the refusal line (1,500 > 1,250) sit 250 ms
-  // apart, so requests that reach the server up to 250 ms apart on a loaded host (a CI run at load
-  // average 13 spread them over 70 ms) still meet the same rule.
-  it('given 2/s and a 1,250 ms maximum wait, when 5 arrive at once, then 3 are served about 500 ms apart and 2 refused at once', async () => {
-    const flow = new FlowControl(
-      parseFlowRules({ resources: { 'GET /paced': [{ kind: 'paced', count: 2, maxQueueingTimeMs: 1250 }] } }),
-    );
-    const app = express();
-    app.use(flowMiddleware({ flow, routes: [{ method: 'get', path: '/paced' }] }));
-    app.get('/paced', (_req, res) => void res.json({ at: performance.now() }));
-    app.use(problemMiddleware(createLogger('paced-test', 'silent')));
-    const server = await listen(app, 0, '127.0.0.1');
-    try {
-      const t0 = performance.now();
-      const results = await Promise.all(
-        Array.from({ length: 5 }, async () => {
-          const res = await fetch(`http://127.0.0.1:${boundPort(server)}/paced`);
-          return {
-            status: res.status,
-            after: performance.now() - t0,
-            retryAfter: res.headers.get('retry-after'),
-          };
-        }),
-      );
-      const served = results
-        .filter((r) => r.status === 200)
-        .map((r) => r.after)
-        .sort((a, b) => a - b);
-      const refused = results.filter((r) => r.status === 429);
-      console.log(
-        `[flow-inbound] paced: served after ${served.map((t) => t.toFixed(0)).join(', ')} ms; refused after ${refused.map((r) => r.after.toFixed(0)).join(', ')} ms`,
-      );
-      expect(served).toHaveLength(3);
-      expect(refused).toHaveLength(2);
-      expect(served[2]! - served[0]!).toBeGreaterThanOrEqual(900);
-      for (const r of refused) {
-        expect(r.after).toBeLessThan(served[1]!);
-        expect(r.retryAfter).toBe('1');
-      }
-      expect(flow.stat('GET /paced').totals.block.get('paced')).toBe(2);
-    } finally {
-      await drain(server, 500);
+describe('command API: warm-up, concurrency and paced rules on real routes', () => {
+  const WARM_UP = 'POST /v1/appointments/:appointmentId/cancel';
+  const CONCURRENCY = 'POST /v1/schedules';
+  const PACED = 'POST /v1/appointments/:appointmentId/confirm-payment';
+  let commands: Harness;
+  let doc: Json;
+
+  beforeAll(async () => {
+    commands = await startCommandApi({
+      flowRules: parseFlowRules({
+        // System protection off: these tests hold requests in flight on purpose, and only the
+        // route's own rule is to answer (a lagging event loop on a loaded host must not shed them).
+        system: { maxInFlight: null, bbr: false, maxEventLoopDelayMs: null },
+        resources: {
+          // 12/s, cold at 12/3: warningToken 6, maxToken 12 (Sentinel's formulas, controllers.ts).
+          [WARM_UP]: [{ kind: 'warm-up', count: 12, warmUpPeriodSec: 1, coldFactor: 3 }],
+          [CONCURRENCY]: [{ kind: 'concurrency', count: 3 }],
+          // 2/s and 1,250 ms: the slots (0, 500, 1,000 ms) and the refusal line (1,500 > 1,250) sit
+          // 250 ms apart, so requests that reach the server up to 250 ms apart on a loaded host (a
+          // CI run at load average 13 spread them over 70 ms) still meet the same rule.
+          [PACED]: [{ kind: 'paced', count: 2, maxQueueingTimeMs: 1250 }],
+        },
+      }),
+    });
+    doc = (await (await fetch(`${commands.baseUrl}/openapi.json`)).json()) as Json;
+  }, 60_000);
+
+  afterAll(async () => {
+    commands.hooks.beforeCommit = undefined;
+    await commands?.stop();
+  });
+
+  // Unauthenticated: an admitted request is answered 401 by authentication, a refused one 429 by
+  // the rule, which runs first; so the rule's decisions are counted without touching PostgreSQL.
+  const post = (path: string) =>
+    fetch(`${commands.baseUrl}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    }).then(capture);
+
+  const expectFlowLimited = (refused: CapturedResponse, limit: number) => {
+    expect(refused.status, refused.text).toBe(429);
+    expect(refused.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(JSON.parse(refused.text)).toMatchObject({ code: 'flow_limited', status: 429 });
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(refused.headers.get('ratelimit-limit')).toBe(String(limit));
+  };
+
+  /** Sleeps into the next whole second of the flow clock (performance.now, this process's). */
+  const intoNextSecond = () => new Promise((r) => setTimeout(r, 1000 - (performance.now() % 1000) + 20));
+
+  it('given 12/s warming up over 1 s from a third, when 20 arrive in each of three seconds, then 4, 7 and 12 are admitted: cold, it refuses more', async () => {
+    const path = '/v1/appointments/a-1/cancel';
+    const admitted: number[] = [];
+    const limits: number[] = [];
+    for (let second = 0; second < 3; second++) {
+      await intoNextSecond();
+      const startedAt = performance.now();
+      const burst: CapturedResponse[] = [];
+      for (let i = 0; i < 20; i++) burst.push(await post(path));
+      const took = performance.now() - startedAt;
+      // Each burst must sit inside one second of the rule's clock, or the figures mean nothing.
+      expect(took, 'burst too slow for this host').toBeLessThan(900);
+      expect(burst.every((r) => r.status === 401 || r.status === 429)).toBe(true);
+      admitted.push(burst.filter((r) => r.status === 401).length);
+      const refused = burst.find((r) => r.status === 429)!;
+      limits.push(Number(refused.headers.get('ratelimit-limit')));
+      conformance(doc).check('post', '/v1/appointments/{appointmentId}/cancel', refused);
     }
+    console.log(`[flow-inbound] warm-up: admitted ${admitted.join(', ')} of 20 a second`);
+    // Cold: count / coldFactor; the previous second's passes drain the stored tokens, so the
+    // threshold climbs the slope (7) and, below the warning line, reaches the full count.
+    expect(admitted).toEqual([4, 7, 12]);
+    expect(limits).toEqual([4, 7, 12]);
+    expect(commands.api.flow.stat(WARM_UP).totals.block.get('warm-up')).toBe(16 + 13 + 8);
+  });
+
+  it('given at most 3 in flight, when 7 slow commands arrive together, then exactly 3 are admitted and 4 refused at once with 429', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let inside = 0;
+    // The seam of the system-protection test above: each admitted command waits before its commit.
+    commands.hooks.beforeCommit = async () => {
+      inside += 1;
+      await held;
+    };
+    const token = await commands.tokenFor(commands.hospital);
+    const open = () =>
+      fetch(`${commands.baseUrl}/v1/schedules`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          authorization: `Bearer ${token}`,
+          'idempotency-key': newKey(),
+        },
+        body: JSON.stringify(anOpenScheduleRequest(commands.catalog)),
+      }).then(capture);
+    const all = Array.from({ length: 7 }, open);
+    const refused: CapturedResponse[] = [];
+    for (const p of all) void p.then((r) => r.status === 429 && refused.push(r));
+    try {
+      await waitFor(() => (inside === 3 && refused.length === 4 ? true : undefined), {
+        timeoutMs: 4_000,
+        intervalMs: 10,
+        what: '3 commands held and 4 refused',
+      });
+      expect(commands.api.flow.stat(CONCURRENCY).inFlight).toBe(3);
+    } finally {
+      release();
+      commands.hooks.beforeCommit = undefined;
+    }
+    const statuses = (await Promise.all(all)).map((r) => r.status);
+    expect(statuses.sort()).toEqual([201, 201, 201, 429, 429, 429, 429]);
+    expect(inside).toBe(3);
+    for (const r of refused) expectFlowLimited(r, 3);
+    expect(refused[0]!.headers.get('retry-after')).toBe('1');
+    conformance(doc).check('post', '/v1/schedules', refused[0]!);
+    // Their completion frees the slots.
+    expect(commands.api.flow.stat(CONCURRENCY).inFlight).toBe(0);
+    expect((await open()).status).toBe(201);
+  });
+
+  it('given 2/s and a 1,250 ms maximum wait, when 5 arrive at once, then 3 leave about 500 ms apart and 2 are refused at once', async () => {
+    const path = '/v1/appointments/a-1/confirm-payment';
+    const t0 = performance.now();
+    const results = await Promise.all(
+      Array.from({ length: 5 }, async () => {
+        const res = await post(path);
+        return { res, after: performance.now() - t0 };
+      }),
+    );
+    const served = results
+      .filter((r) => r.res.status === 401)
+      .map((r) => r.after)
+      .sort((a, b) => a - b);
+    const refused = results.filter((r) => r.res.status === 429);
+    console.log(
+      `[flow-inbound] paced: served after ${served.map((t) => t.toFixed(0)).join(', ')} ms; refused after ${refused.map((r) => r.after.toFixed(0)).join(', ')} ms`,
+    );
+    expect(served).toHaveLength(3);
+    expect(refused).toHaveLength(2);
+    // A steady interval: each leaves one slot (500 ms, less the arrivals' spread) after the last.
+    expect(served[1]! - served[0]!).toBeGreaterThanOrEqual(400);
+    expect(served[2]! - served[1]!).toBeGreaterThanOrEqual(400);
+    for (const r of refused) {
+      // Refused at once, not after waiting: before the second slot.
+      expect(r.after).toBeLessThan(served[1]!);
+      expectFlowLimited(r.res, 2);
+      expect(r.res.headers.get('retry-after')).toBe('1');
+    }
+    conformance(doc).check('post', '/v1/appointments/{appointmentId}/confirm-payment', refused[0]!.res);
+    expect(commands.api.flow.stat(PACED).totals.block.get('paced')).toBe(2);
   });
 });

@@ -39,6 +39,7 @@ import autocannon from 'autocannon';
 import express, { type Express } from 'express';
 import pg from 'pg';
 import { decide, evolve, initialState, type ScheduleEvent, type ScheduleState } from '../domain/schedule.ts';
+import { type CommandBody, createCommandApiClient } from '../clients/index.ts';
 import { createApp } from '../command-api/app.ts';
 import { createCommands } from '../command-api/command-path.ts';
 import { addDays, hospitalDateAt } from '../domain/session-time.ts';
@@ -317,23 +318,37 @@ async function stopServer(server: Server): Promise<void> {
   await exited;
 }
 
-/** A setup request, sent again (same key) after Retry-After while the server sheds load (503). */
-async function post(url: string, body: unknown, headers: Record<string, string> = {}) {
+/**
+ * A setup request, sent again after Retry-After while the server sheds load (503): `send` repeats
+ * the same request (the same Idempotency-Key for a command). Its answer's data, or an error.
+ */
+async function setupRequest<T>(
+  what: string,
+  send: () => Promise<{ data?: T; error?: unknown; response: Response }>,
+): Promise<T> {
   for (let attempt = 1; ; attempt++) {
-    const res = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...headers },
-      body: JSON.stringify(body),
-    });
-    if (res.status === 503 && attempt < 30) {
-      await res.text();
-      const retryAfter = Number(res.headers.get('retry-after') ?? 0) || 0.2;
+    const { data, error, response } = await send();
+    if (data !== undefined) return data;
+    if (response.status === 503 && attempt < 30) {
+      const retryAfter = Number(response.headers.get('retry-after') ?? 0) || 0.2;
       await new Promise((resolve) => setTimeout(resolve, Math.min(retryAfter, 2) * 1000));
       continue;
     }
-    if (!res.ok) throw new Error(`${url}: ${res.status} ${await res.text()}`);
-    return res.json() as Promise<Record<string, unknown>>;
+    throw new Error(`${what}: ${response.status} ${JSON.stringify(error)}`);
   }
+}
+
+/** The stand-in targets' own setup route (not part of the API, so not in its client). */
+async function postSetup(url: string, body: unknown) {
+  return setupRequest(url, async () => {
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const text = await response.text();
+    return response.ok ? { data: text, response } : { error: text, response };
+  });
 }
 
 /**
@@ -385,38 +400,41 @@ async function openSchedules(
   const base = `http://127.0.0.1:${port}`;
   if (isApi(target)) {
     const doctorId = await benchDoctor(catalog);
+    // The typed client (clients/): what our users call the API with; the load is autocannon's.
+    const hospital = createCommandApiClient({ baseUrl: base, token: hospitalToken });
     for (let i = 0; i < ids.length; i += 20) {
       await Promise.all(
-        ids.slice(i, i + 20).map((scheduleId, j) =>
-          post(
-            `${base}/v1/schedules`,
-            {
-              scheduleId,
-              doctorId,
-              institutionId: catalog.institutionId,
-              departmentId: catalog.departmentId,
-              date: addDays(today(), 1 + Math.floor((i + j) / 3)),
-              period: periods[(i + j) % 3],
-              capacity: CAPACITY,
-              fee: 1000,
-              // Numbered: every booking takes the next free slot as a hold (fee > 0), due in HOLD_MINUTES.
-              ...(target === 'slots'
-                ? {
-                    slots: {
-                      firstSlotTime: FIRST_SLOT[periods[(i + j) % 3]!],
-                      intervalMinutes: 1,
-                      count: CAPACITY,
-                    },
-                  }
-                : {}),
-            },
-            { authorization: `Bearer ${hospitalToken}`, 'idempotency-key': randomUUID() },
-          ),
-        ),
+        ids.slice(i, i + 20).map((scheduleId, j) => {
+          const params = { header: { 'Idempotency-Key': randomUUID() } };
+          const period = periods[(i + j) % 3]!;
+          const body: CommandBody<'openSchedule'> = {
+            scheduleId,
+            doctorId,
+            institutionId: catalog.institutionId,
+            departmentId: catalog.departmentId,
+            date: addDays(today(), 1 + Math.floor((i + j) / 3)),
+            period,
+            capacity: CAPACITY,
+            fee: 1000,
+            // Numbered: every booking takes the next free slot as a hold (fee > 0), due in HOLD_MINUTES.
+            ...(target === 'slots'
+              ? {
+                  slots: {
+                    firstSlotTime: FIRST_SLOT[period],
+                    intervalMinutes: 1,
+                    count: CAPACITY,
+                  },
+                }
+              : {}),
+          };
+          return setupRequest(`open schedule ${scheduleId}`, () =>
+            hospital.POST('/v1/schedules', { params, body }),
+          );
+        }),
       );
     }
   } else {
-    await post(`${base}/setup/schedules`, { scheduleIds: ids });
+    await postSetup(`${base}/setup/schedules`, { scheduleIds: ids });
   }
   return ids;
 }

@@ -15,6 +15,7 @@ import { randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
+import { createCommandApiClient } from '../clients/index.ts';
 import { startCommandApi } from '../command-api/start.ts';
 import { loadConfig } from '../platform/config.ts';
 import { signToken } from '../platform/http/auth.ts';
@@ -73,6 +74,25 @@ async function main() {
     role: 'hospital',
     institutionId: catalog.institutionId,
   });
+  // Setup through the typed client (clients/), what our users call the API with; the measured
+  // bookings below stay a bare fetch, so no client layer is in the latencies.
+  const staff = createCommandApiClient({ baseUrl: api.url, token: hospital });
+  const params = () => ({ header: { 'Idempotency-Key': randomUUID() } });
+  const open = async () => {
+    const { data, error, response } = await staff.POST('/v1/schedules', {
+      params: params(),
+      body: { ...catalog, date: nextSessionDate(), period: 'afternoon', capacity: CAPACITY, fee: 0 },
+    });
+    if (!data) throw new Error(`open: ${response.status} ${JSON.stringify(error)}`);
+    return data.scheduleId;
+  };
+  const rushOn = async (scheduleId: string) => {
+    const { data, error, response } = await staff.POST('/v1/schedules/{scheduleId}/rush', {
+      params: { ...params(), path: { scheduleId } },
+      body: { enabled: true },
+    });
+    if (!data) throw new Error(`rush: ${response.status} ${JSON.stringify(error)}`);
+  };
   const post = async (path: string, token: string, body: unknown) => {
     const res = await fetch(`${api.url}${path}`, {
       method: 'POST',
@@ -84,17 +104,6 @@ async function main() {
       body: JSON.stringify(body),
     });
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-  };
-  const open = async () => {
-    const r = await post('/v1/schedules', hospital, {
-      ...catalog,
-      date: nextSessionDate(),
-      period: 'afternoon',
-      capacity: CAPACITY,
-      fee: 0,
-    });
-    if (r.status !== 201) throw new Error(`open: ${r.status} ${JSON.stringify(r.body)}`);
-    return String(r.body.scheduleId);
   };
   const patients = Array.from({ length: N }, (_, i) => `rush-bench-${suffix}-${i}`);
   const tokens = await Promise.all(
@@ -119,8 +128,7 @@ async function main() {
 
   // Rush mode.
   const rushId = await open();
-  const switched = await post(`/v1/schedules/${rushId}/rush`, hospital, { enabled: true });
-  if (switched.status !== 200) throw new Error(`rush: ${switched.status}`);
+  await rushOn(rushId);
   const sentAt = new Map<string, number>();
   const acceptLatency: number[] = [];
   const rushStatus: Record<string, number> = {};
@@ -160,7 +168,7 @@ async function main() {
   // The processor's own rate: a queue filled while it is stopped, then drained (group join included).
   await processor.stop();
   const drainId = await open();
-  await post(`/v1/schedules/${drainId}/rush`, hospital, { enabled: true });
+  await rushOn(drainId);
   const drainN = Math.min(N, DRAIN);
   await pooled(drainN, CONCURRENCY, async (i) => {
     await book(drainId, i);

@@ -4986,6 +4986,7 @@ export interface operations {
        *     - [`idempotency_key_in_flight`](/problems/idempotency_key_in_flight): A request with this Idempotency-Key is still being processed. Wait Retry-After seconds and retry with the same key and payload: you will get that request's outcome. A retry of the same request may reuse its Idempotency-Key.
        *     - [`concurrency_conflict`](/problems/concurrency_conflict): Concurrent modification, retry. Retry the same request shortly. A retry of the same request may reuse its Idempotency-Key.
        *     - [`not_confirmed`](/problems/not_confirmed): The appointment is not confirmed. Do not retry; confirm the payment first, or look at the appointment.
+       *     - [`appointment_not_active`](/problems/appointment_not_active): Appointment is not active. Do not retry; treat the appointment as cancelled.
        *     - [`too_early`](/problems/too_early): Too early. Retry at or after the time the detail gives.
        */
       409: {
@@ -5010,12 +5011,18 @@ export interface operations {
               | '/problems/idempotency_key_in_flight'
               | '/problems/concurrency_conflict'
               | '/problems/not_confirmed'
+              | '/problems/appointment_not_active'
               | '/problems/too_early';
             title: string;
             /** @enum {integer} */
             status: 409;
             /** @enum {string} */
-            code: 'idempotency_key_in_flight' | 'concurrency_conflict' | 'not_confirmed' | 'too_early';
+            code:
+              | 'idempotency_key_in_flight'
+              | 'concurrency_conflict'
+              | 'not_confirmed'
+              | 'appointment_not_active'
+              | 'too_early';
             detail?: string;
             /** Format: uri-reference */
             instance?: string;
@@ -5494,6 +5501,7 @@ export interface operations {
        *     - [`idempotency_key_in_flight`](/problems/idempotency_key_in_flight): A request with this Idempotency-Key is still being processed. Wait Retry-After seconds and retry with the same key and payload: you will get that request's outcome. A retry of the same request may reuse its Idempotency-Key.
        *     - [`concurrency_conflict`](/problems/concurrency_conflict): Concurrent modification, retry. Retry the same request shortly. A retry of the same request may reuse its Idempotency-Key.
        *     - [`not_confirmed`](/problems/not_confirmed): The appointment is not confirmed. Do not retry; confirm the payment first, or look at the appointment.
+       *     - [`appointment_not_active`](/problems/appointment_not_active): Appointment is not active. Do not retry; treat the appointment as cancelled.
        *     - [`too_early`](/problems/too_early): Too early. Retry at or after the time the detail gives.
        */
       409: {
@@ -5518,12 +5526,18 @@ export interface operations {
               | '/problems/idempotency_key_in_flight'
               | '/problems/concurrency_conflict'
               | '/problems/not_confirmed'
+              | '/problems/appointment_not_active'
               | '/problems/too_early';
             title: string;
             /** @enum {integer} */
             status: 409;
             /** @enum {string} */
-            code: 'idempotency_key_in_flight' | 'concurrency_conflict' | 'not_confirmed' | 'too_early';
+            code:
+              | 'idempotency_key_in_flight'
+              | 'concurrency_conflict'
+              | 'not_confirmed'
+              | 'appointment_not_active'
+              | 'too_early';
             detail?: string;
             /** Format: uri-reference */
             instance?: string;

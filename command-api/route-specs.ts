@@ -301,6 +301,8 @@ const attendanceRoute = (kind: 'check-in' | 'no-show') =>
       'appointment_not_found',
       'not_numbered',
       'not_confirmed',
+      // A cancelled or expired appointment, or one already recorded the other way.
+      'appointment_not_active',
       'too_early',
     ],
   });

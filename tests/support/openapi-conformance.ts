@@ -31,10 +31,11 @@ export function conformance(document: Json) {
       throw new Error(`${what}: ${ajv.errorsText(ajv.errors)}\n${JSON.stringify(value).slice(0, 800)}`);
     }
   };
-  /** The `(status, codes)` of every response checked, so a test can tell which it covered. */
+  /** `METHOD /path status` of every response checked, so a test can tell what it covered. */
   const covered = new Set<string>();
 
-  function check(method: string, template: string, res: CapturedResponse): void {
+  /** Throws unless `res` is a documented response of the operation; returns it. */
+  function check(method: string, template: string, res: CapturedResponse): CapturedResponse {
     const what = `${method.toUpperCase()} ${template} → ${res.status}`;
     const operation = document.paths?.[template]?.[method.toLowerCase()] as Json | undefined;
     if (!operation) throw new Error(`${what}: operation not in the document`);
@@ -59,16 +60,30 @@ export function conformance(document: Json) {
     const content = response.content as Record<string, Json> | undefined;
     if (!content) {
       if (res.text !== '') throw new Error(`${what}: a body where none is documented`);
-      return;
+      return res;
     }
     const mediaType = (res.headers.get('content-type') ?? '').split(';')[0]!.trim();
     const media = content[mediaType];
     if (!media)
       throw new Error(`${what}: content type ${mediaType} not in ${Object.keys(content).join(', ')}`);
     if (media.schema) validate(media.schema as Json, JSON.parse(res.text), `${what} body`);
+    return res;
   }
 
   return { check, covered };
+}
+
+export type Conformance = ReturnType<typeof conformance>;
+
+/** The statuses checked of each operation (`METHOD /path`), from a conformance's `covered`. */
+export function coveredStatuses(covered: ReadonlySet<string>): Map<string, number[]> {
+  const statuses = new Map<string, number[]>();
+  for (const entry of covered) {
+    const at = entry.lastIndexOf(' ');
+    const operation = entry.slice(0, at);
+    statuses.set(operation, [...(statuses.get(operation) ?? []), Number(entry.slice(at + 1))]);
+  }
+  return statuses;
 }
 
 /** `METHOD /openapi/{path}` of every route an Express app (and the routers it mounts at /) registers. */

@@ -112,7 +112,7 @@ export interface paths {
     };
     /**
      * A doctor's schedules and their remaining places (from today, 14 days by default, at most 92)
-     * @description A doctor's schedules between from and to (hospital dates; default today and 14 days on; at most 92 days). With Booking-Checkpoint the read bypasses the cache and waits (up to 2 s) for that write.
+     * @description A doctor's schedules between from and to (hospital dates; default today and 14 days on; at most 92 days). With Booking-Checkpoint the read bypasses the cache and waits (up to 2 s) for that write; one beyond the event store's head is 400 and an unknown doctor 404, at once.
      */
     get: operations['listDoctorSchedules'];
     put?: never;
@@ -194,7 +194,7 @@ export interface paths {
     };
     /**
      * One schedule's availability and each slot's state (free, held, confirmed, reserved)
-     * @description One schedule (one read of its document): its counts and, when numbered, every slot's number, start time and state; a held slot says when its hold expires, a reserved one for which channel until when. Never who holds a slot. With Booking-Checkpoint the read bypasses the cache and waits (up to 2 s) for that write.
+     * @description One schedule (one read of its document): its counts and, when numbered, every slot's number, start time and state; a held slot says when its hold expires, a reserved one for which channel until when. Never who holds a slot. With Booking-Checkpoint the read bypasses the cache and waits (up to 2 s) for that write; one beyond the event store's head is 400, at once.
      */
     get: operations['getScheduleSlots'];
     put?: never;
@@ -214,7 +214,7 @@ export interface paths {
     };
     /**
      * The patient's own appointments and waitlist entries, by time (keyset pagination)
-     * @description The calling patient's appointments (by slot or session time, then id) with their status: `held` (pay by `holdExpiresAt`), `confirmed`, `expired`, `cancelled`, `checked_in`, `no_show`, `active` (a schedule without slots), and waitlist entries (`waitlisted`, `left`). Page on with `cursor` = the previous page's nextCursor. With Booking-Checkpoint it waits (up to 2 s) for that write.
+     * @description The calling patient's appointments (by slot or session time, then id) with their status: `held` (pay by `holdExpiresAt`), `confirmed`, `expired`, `cancelled`, `checked_in`, `no_show`, `active` (a schedule without slots), and waitlist entries (`waitlisted`, `left`). Page on with `cursor` = the previous page's nextCursor. With Booking-Checkpoint it waits (up to 2 s) for that write; one beyond the event store's head is 400, at once.
      *
      *     Roles: patient.
      */
@@ -236,7 +236,7 @@ export interface paths {
     };
     /**
      * A doctor's day at an institution: each schedule's appointments by slot with their state
-     * @description The doctor's schedules of that hospital date at the institution (closed ones too), each with its appointments by slot and their status. For the institution's hospital or an admin. No patient identity: open an appointment (GET /v1/appointments/{id}, audited) to see whose it is. With Booking-Checkpoint it waits (up to 2 s) for that write.
+     * @description The doctor's schedules of that hospital date at the institution (closed ones too), each with its appointments by slot and their status. For the institution's hospital or an admin. No patient identity: open an appointment (GET /v1/appointments/{id}, audited) to see whose it is. With Booking-Checkpoint it waits (up to 2 s) for that write; one beyond the event store's head is 400, at once.
      *
      *     Roles: hospital, admin.
      */

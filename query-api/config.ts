@@ -29,6 +29,8 @@ export const queryApiConfigSchema = z.object({
   QUERY_L1_MAX_STALE_MS: z.coerce.number().int().min(1000).default(600_000),
   /** Bound on the read-your-writes wait. */
   QUERY_RYW_TIMEOUT_MS: z.coerce.number().int().min(0).max(10_000).default(2_000),
+  /** Read-your-writes waits one client (principal, else address) holds at once; past it: no wait, marked stale. */
+  QUERY_RYW_WAITS_PER_CLIENT: z.coerce.number().int().min(1).max(1_000).default(8),
   /** Per Redis command: past it the request fails over to the in-process copy or a 503. */
   QUERY_REDIS_TIMEOUT_MS: z.coerce.number().int().min(5).max(5_000).default(80),
   /** How long a search result is served from memory (changes to its institutions evict it sooner). */

@@ -1,6 +1,7 @@
 import type { Request } from 'express';
 import { compareCheckpoints, isCheckpoint } from '../platform/event-store/checkpoint.ts';
 import { AppError } from '../platform/http/errors.ts';
+import { type AppointmentAccess, guardPostgres } from './appointment-access.ts';
 
 /** The header the command API returns and a query may send back. */
 export const CHECKPOINT_HEADER = 'Booking-Checkpoint';
@@ -18,6 +19,21 @@ export function requestedCheckpoint(req: Request): string | undefined {
     );
   }
   return value;
+}
+
+/**
+ * A Booking-Checkpoint beyond the event store's head was never issued (a forged or mistyped one):
+ * 400 at once, never after a wait that could not end well. Every route that waits calls this
+ * before waiting, after its authorisation.
+ */
+export async function requireIssued(
+  appointments: Pick<AppointmentAccess, 'issued'>,
+  checkpoint: string | undefined,
+): Promise<void> {
+  if (!checkpoint || (await guardPostgres(() => appointments.issued(checkpoint)))) return;
+  throw new AppError('bad_parameter', `${CHECKPOINT_HEADER} is beyond the event store's head`, {
+    invalidParams: [{ name: CHECKPOINT_HEADER, reason: 'not a checkpoint the command API issued' }],
+  });
 }
 
 export const reached = (applied: string | undefined, wanted: string): boolean =>

@@ -20,7 +20,8 @@ import { suggestInstitutionsRoute } from './suggest-route-spec.ts';
 import type { BookingReader } from './read-models/booking-reader.ts';
 import type { CatalogReader } from './read-models/catalog-reader.ts';
 import { Deps, guardRedis } from './read-models/redis-reads.ts';
-import { CHECKPOINT_HEADER, loadUntil, reached, requestedCheckpoint } from './read-your-writes.ts';
+import { ClientWaits, clientOf } from './client-waits.ts';
+import { loadUntil, reached, requestedCheckpoint, requireIssued } from './read-your-writes.ts';
 import { registerSlotReadRoutes } from './slot-read-routes.ts';
 import {
   appointmentRoute,
@@ -64,6 +65,7 @@ export function queryRoutes(deps: RouteDeps): Router {
   const { cache, catalog, bookings, config } = deps;
   const now = deps.clock ?? (() => new Date());
   const { outcomes } = deps;
+  const waits = new ClientWaits(config.QUERY_RYW_WAITS_PER_CLIENT);
 
   /** A read through both cache levels; Redis errors become a stale copy or a 503. */
   const cached = async (
@@ -275,16 +277,22 @@ export function queryRoutes(deps: RouteDeps): Router {
       to,
       schedules: r.schedules.map(({ checkpoint: _cp, ...s }) => s),
     });
+    const unknown = (r: Awaited<ReturnType<typeof load>>) => r.schedules.length === 0 && r.doctor === null;
     const checkpoint = requestedCheckpoint(req);
+    await requireIssued(deps.appointments, checkpoint);
     if (checkpoint) {
       // Read-your-writes: bypass the cache and wait (bounded) for the projector to apply the write.
+      // A doctor the catalog does not know has nothing to wait for: 404 on the first load.
       const { value, fresh } = await guardRedis(() =>
-        loadUntil(
-          () => load(new Deps()),
-          (r) => r.schedules.some((s) => reached(s.checkpoint, checkpoint)),
-          config.QUERY_RYW_TIMEOUT_MS,
+        waits.run(clientOf(req), config.QUERY_RYW_TIMEOUT_MS, (ms) =>
+          loadUntil(
+            () => load(new Deps()),
+            (r) => unknown(r) || r.schedules.some((s) => reached(s.checkpoint, checkpoint)),
+            ms,
+          ),
         ),
       );
+      if (unknown(value)) throw new AppError('doctor_not_found', `No doctor ${id}`);
       if (!fresh) res.setHeader(STALE_HEADER, 'checkpoint-not-reached');
       res.setHeader('Cache-Control', 'no-store');
       res.json(shape(value));
@@ -297,7 +305,7 @@ export function queryRoutes(deps: RouteDeps): Router {
       `doctor-schedules:${id}:${from}:${to}`,
       async (d) => {
         const r = await load(d);
-        return r.schedules.length === 0 && r.doctor === null ? MISSING : shape(r);
+        return unknown(r) ? MISSING : shape(r);
       },
       { bookings: true },
     );
@@ -336,16 +344,14 @@ export function queryRoutes(deps: RouteDeps): Router {
         throw err;
       });
     await check(indexed.institutionId, indexed.patientRef);
-    if (checkpoint && !(await guardPostgres(() => appointments.issued(checkpoint)))) {
-      throw new AppError('bad_parameter', `${CHECKPOINT_HEADER} is beyond the event store's head`, {
-        invalidParams: [{ name: CHECKPOINT_HEADER, reason: 'not a checkpoint the command API issued' }],
-      });
-    }
+    await requireIssued(appointments, checkpoint);
     const { value, fresh } = await guardRedis(() =>
-      loadUntil(
-        () => bookings.appointment(id, new Deps()),
-        (a) => a !== null && (!checkpoint || reached(a.checkpoint, checkpoint)),
-        checkpoint ? config.QUERY_RYW_TIMEOUT_MS : 0,
+      waits.run(clientOf(req, principal), checkpoint ? config.QUERY_RYW_TIMEOUT_MS : 0, (ms) =>
+        loadUntil(
+          () => bookings.appointment(id, new Deps()),
+          (a) => a !== null && (!checkpoint || reached(a.checkpoint, checkpoint)),
+          ms,
+        ),
       ),
     );
     res.setHeader('Cache-Control', 'private, no-store');
@@ -374,7 +380,7 @@ export function queryRoutes(deps: RouteDeps): Router {
     res.json({ appointment: { ...view, patientId } });
   });
 
-  registerSlotReadRoutes(router, { ...deps, slots: bookings.slots }, cached);
+  registerSlotReadRoutes(router, { ...deps, slots: bookings.slots, waits }, cached);
 
   return router;
 }

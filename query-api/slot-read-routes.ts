@@ -16,7 +16,8 @@ import { Deps, guardRedis } from './read-models/redis-reads.ts';
 import type { SlotReader } from './read-models/slot-reader.ts';
 import { type ListPosition } from './read-models/slot-reader.ts';
 import { scheduleStreamName } from '../domain/schedule.ts';
-import { CHECKPOINT_HEADER, loadUntil, reached, requestedCheckpoint } from './read-your-writes.ts';
+import { type ClientWaits, clientOf } from './client-waits.ts';
+import { loadUntil, reached, requestedCheckpoint, requireIssued } from './read-your-writes.ts';
 import { dayListRoute, patientAppointmentsRoute, scheduleSlotsRoute } from './route-specs.ts';
 import type { RouteDeps } from './routes.ts';
 
@@ -32,9 +33,10 @@ export type CachedRead = (
 
 const DAY_MS = 86_400_000;
 
-/** The route deps this file needs, plus where the booking read model lives. */
+/** The route deps this file needs, plus where the booking read model lives and the waits' bound. */
 export type SlotReadDeps = Pick<RouteDeps, 'config' | 'jwt' | 'appointments' | 'clock'> & {
   slots: SlotReader;
+  waits: ClientWaits;
 };
 
 /** Which schedule's checkpoint decides whether the patient's list shows the write at `checkpoint`. */
@@ -51,29 +53,24 @@ function sendFresh(res: Response, body: unknown, fresh: boolean, cacheControl = 
   res.json(body);
 }
 
-/** A Booking-Checkpoint beyond the event store's head was never issued: 400 rather than a wait. */
-async function checkIssued(deps: SlotReadDeps, checkpoint: string | undefined): Promise<void> {
-  if (!checkpoint || (await guardPostgres(() => deps.appointments.issued(checkpoint)))) return;
-  throw new AppError('bad_parameter', `${CHECKPOINT_HEADER} is beyond the event store's head`, {
-    invalidParams: [{ name: CHECKPOINT_HEADER, reason: 'not a checkpoint the command API issued' }],
-  });
-}
-
 /** Registers the routes on the query API's router. */
 export function registerSlotReadRoutes(router: Router, deps: SlotReadDeps, cached: CachedRead): void {
   const now = deps.clock ?? (() => new Date());
-  const { slots, config } = deps;
+  const { slots, config, waits } = deps;
   const wait = config.QUERY_RYW_TIMEOUT_MS;
 
   router.get(scheduleSlotsRoute.path, async (req, res) => {
     const { id } = parseOrThrow(scheduleSlotsRoute.params, req.params, 'bad_parameter');
     const checkpoint = requestedCheckpoint(req);
+    await requireIssued(deps.appointments, checkpoint);
     if (checkpoint) {
       const { value, fresh } = await guardRedis(() =>
-        loadUntil(
-          () => slots.schedule(id, now(), new Deps()),
-          (r) => r !== null && reached(r.checkpoint, checkpoint),
-          wait,
+        waits.run(clientOf(req), wait, (ms) =>
+          loadUntil(
+            () => slots.schedule(id, now(), new Deps()),
+            (r) => r !== null && reached(r.checkpoint, checkpoint),
+            ms,
+          ),
         ),
       );
       if (!value) throw new AppError('schedule_not_found', `No schedule ${id}`);
@@ -102,7 +99,7 @@ export function registerSlotReadRoutes(router: Router, deps: SlotReadDeps, cache
     const fingerprint = queryFingerprint({ list: 'patient-appointments' });
     const after = positionOf(decodeCursor(q.cursor, fingerprint));
     const checkpoint = requestedCheckpoint(req);
-    await checkIssued(deps, checkpoint);
+    await requireIssued(deps.appointments, checkpoint);
     // The patient's reference from the vault: a patient who never booked (or was forgotten) has none.
     const ref = await guardPostgres(() => deps.appointments.patientRefOf(principal.sub));
     if (ref === undefined) {
@@ -114,10 +111,12 @@ export function registerSlotReadRoutes(router: Router, deps: SlotReadDeps, cache
     // says nothing about it. A checkpoint of no schedule's event falls back to the whole list.
     const judge = checkpoint ? await judgeOf(deps, checkpoint) : 'page';
     const { value, fresh } = await guardRedis(() =>
-      loadUntil(
-        () => slots.patientPage(ref, after, q.limit, new Deps(), judge),
-        (page) => !checkpoint || page.checkpoints.some((cp) => reached(cp, checkpoint)),
-        checkpoint ? wait : 0,
+      waits.run(clientOf(req, principal), checkpoint ? wait : 0, (ms) =>
+        loadUntil(
+          () => slots.patientPage(ref, after, q.limit, new Deps(), judge),
+          (page) => !checkpoint || page.checkpoints.some((cp) => reached(cp, checkpoint)),
+          ms,
+        ),
       ),
     );
     sendFresh(
@@ -139,13 +138,15 @@ export function registerSlotReadRoutes(router: Router, deps: SlotReadDeps, cache
     if (principal.role === 'patient' || (principal.role === 'hospital' && principal.institutionId !== id))
       throw new AppError('forbidden', "Only the institution's hospital or an admin reads its day list");
     const checkpoint = requestedCheckpoint(req);
-    await checkIssued(deps, checkpoint);
+    await requireIssued(deps.appointments, checkpoint);
     const from = hospitalDayStart(q.date);
     const { value, fresh } = await guardRedis(() =>
-      loadUntil(
-        () => slots.dayList(q.doctorId, id, from, from + DAY_MS - 1, now(), new Deps()),
-        (day) => !checkpoint || day.some((s) => reached(s.checkpoint, checkpoint)),
-        checkpoint ? wait : 0,
+      waits.run(clientOf(req, principal), checkpoint ? wait : 0, (ms) =>
+        loadUntil(
+          () => slots.dayList(q.doctorId, id, from, from + DAY_MS - 1, now(), new Deps()),
+          (day) => !checkpoint || day.some((s) => reached(s.checkpoint, checkpoint)),
+          ms,
+        ),
       ),
     );
     sendFresh(

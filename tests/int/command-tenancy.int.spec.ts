@@ -1,6 +1,7 @@
 /**
  * Commands against the tenancy and the catalog: a hospital acts only for its own institution
- * (opening for it, and changing, closing, booking and cancelling on its schedules); a schedule
+ * (opening for it; changing, closing, booking, cancelling, paying, attendance, the waitlist and rush
+ * mode on its schedules; reading their booking requests); a schedule
  * opens only for an active catalog doctor of the institution and department named, inside the
  * booking horizon, and once per doctor session even when two opens race.
  */
@@ -99,6 +100,48 @@ describe('a hospital acts only for its own institution', () => {
       expect(String(res.body.detail), path).toContain('another institution');
     }
     expect(await eventsOf(scheduleId)).toEqual(before);
+  });
+
+  it("h9 may not confirm a payment, check in, mark a no-show, join or leave the waitlist, or switch rush mode on A's schedule: 403 each, nothing appended", async () => {
+    const { scheduleId, appointmentId } = await aScheduleOfA();
+    const before = await eventsOf(scheduleId);
+    for (const [path, body] of [
+      [
+        `/v1/appointments/${appointmentId}/confirm-payment`,
+        { paymentRef: `pay-${randomUUID()}`, amount: 5000 },
+      ],
+      [`/v1/appointments/${appointmentId}/check-in`, {}],
+      [`/v1/appointments/${appointmentId}/no-show`, {}],
+      [`/v1/schedules/${scheduleId}/waitlist`, { patientId: randomPatient() }],
+      [`/v1/schedules/${scheduleId}/waitlist/${randomUUID()}/leave`, {}],
+      [`/v1/schedules/${scheduleId}/rush`, { enabled: true }],
+    ] as const) {
+      const res = await as(h9, path, body);
+      expectProblem(res, 403, 'forbidden');
+      expect(String(res.body.detail), path).toContain('another institution');
+    }
+    expect(await eventsOf(scheduleId)).toEqual(before);
+    const { rows } = await h.pool.query('SELECT 1 FROM rush_schedules WHERE schedule_id = $1 AND enabled', [
+      scheduleId,
+    ]);
+    expect(rows).toEqual([]);
+  });
+
+  it("h9 may not read a booking request on A's schedule: 403; A's hospital may", async () => {
+    const { scheduleId } = await aScheduleOfA();
+    expect((await as(hospitalA, `/v1/schedules/${scheduleId}/rush`, { enabled: true })).status).toBe(200);
+    // A request as the accept path stores it (no queue here: this file runs no rush processor).
+    const requestId = randomUUID();
+    await h.pool.query(
+      `INSERT INTO booking_requests
+         (request_id, appointment_id, schedule_id, principal, idem_key, key_created_at, patient_ref, status)
+       VALUES ($1, $2, $3, $4, $5, now(), $6, 'pending')`,
+      [requestId, randomUUID(), scheduleId, `patient:-:${randomPatient()}`, newKey(), `pr-${randomUUID()}`],
+    );
+    const read = async (principal: Principal) =>
+      h.http.get(`/v1/booking-requests/${requestId}`, { token: await h.tokenFor(principal) });
+    expectProblem(await read(h9), 403, 'forbidden');
+    expect((await read(hospitalA)).status).toBe(200);
   });
 
   it('the refusal is stored with the key like any rejection: a retry replays it', async () => {

@@ -502,7 +502,7 @@ describe('query API responses', () => {
     await read(
       '/v1/doctors/{id}/schedules',
       `/v1/doctors/${doctorId}/schedules?from=${sessionDate}&to=${sessionDate}`,
-      200,
+      400, // a checkpoint beyond the event store's head: refused before any wait
       {
         'booking-checkpoint': '999999999:0',
       },

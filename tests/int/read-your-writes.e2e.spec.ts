@@ -35,7 +35,7 @@ describe('read-your-writes after a booking', () => {
       searchAlias: projections.pc.APPOINTMENTS_ALIAS,
       readModelRoot: projections.pc.READ_MODEL_PREFIX,
       jwtSecret: TEST_SECRET,
-      queryConfig: { QUERY_RYW_TIMEOUT_MS: 2000 },
+      queryConfig: { QUERY_RYW_TIMEOUT_MS: 2000, QUERY_RYW_WAITS_PER_CLIENT: 2 },
     });
     hospitalToken = await commands.tokenFor({ ...commands.hospital, sub: 'hospital-ryw' });
   }, 120_000);
@@ -116,31 +116,86 @@ describe('read-your-writes after a booking', () => {
     expect(hospital.status).toBe(200);
   });
 
-  it('answers with what it has and says so when the checkpoint is not reached in time', async () => {
+  /** Opens a schedule of a doctor of its own; its body and the checkpoint the command returned. */
+  const anOpenedSchedule = async (overrides: Record<string, unknown> = {}) => {
     const doctor = await aDoctor();
-    const { doctorId } = doctor;
-    const body = anOpenScheduleRequest(doctor, { period: 'evening', capacity: 3, fee: 0 });
+    const body = anOpenScheduleRequest(doctor, { period: 'evening', capacity: 3, fee: 0, ...overrides });
     const opened = await commands.http.post('/v1/schedules', {
       token: hospitalToken,
       idempotencyKey: randomUUID(),
       body,
     });
-    const checkpoint = opened.headers['booking-checkpoint'] as string;
+    expect(opened.status).toBe(201);
+    const { scheduleId } = opened.body as { scheduleId: string };
+    return { doctor, body, scheduleId, checkpoint: opened.headers['booking-checkpoint'] as string };
+  };
+  /** A checkpoint far beyond the store's head: never issued, so never reached. */
+  const forged = (checkpoint: string) => {
     const [xid, pos] = checkpoint.split(':').map(BigInt) as [bigint, bigint];
-    const future = `${xid + 1_000_000n}:${pos + 1_000_000n}`;
+    return `${xid + 1_000_000n}:${pos + 1_000_000n}`;
+  };
+  /** A 400 answered without a read-your-writes wait, naming the header. */
+  const expectRefusedAtOnce = async (path: string, checkpoint: string) => {
     const t0 = Date.now();
-    const res = await query.get(`/v1/doctors/${doctorId}/schedules?from=${body.date}&to=${body.date}`, {
-      'booking-checkpoint': future,
-    });
-    const elapsed = Date.now() - t0;
-    expect(res.status).toBe(200);
-    expect(res.headers.get('x-data-stale')).toBe('checkpoint-not-reached');
-    expect(elapsed).toBeGreaterThanOrEqual(1900);
-    expect(elapsed).toBeLessThan(4000);
+    const res = await query.get(path, { 'booking-checkpoint': checkpoint });
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(res.status).toBe(400);
+    const problem = (await res.json()) as { 'invalid-params': { name: string }[] };
+    expect(problem['invalid-params'].map((p) => p.name)).toEqual(['Booking-Checkpoint']);
+  };
 
-    const malformed = await query.get(`/v1/doctors/${doctorId}/schedules`, {
-      'booking-checkpoint': 'yesterday',
-    });
+  it("refuses a checkpoint beyond the event store's head at once (400), and a malformed one", async () => {
+    const { doctor, body, checkpoint } = await anOpenedSchedule();
+    const path = `/v1/doctors/${doctor.doctorId}/schedules?from=${body.date}&to=${body.date}`;
+    await expectRefusedAtOnce(path, forged(checkpoint));
+    const malformed = await query.get(path, { 'booking-checkpoint': 'yesterday' });
     expect(malformed.status).toBe(400);
+  });
+
+  it("refuses a checkpoint beyond the head on a schedule's slots at once (400)", async () => {
+    const { scheduleId, checkpoint } = await anOpenedSchedule();
+    await expectRefusedAtOnce(`/v1/schedules/${scheduleId}/slots`, forged(checkpoint));
+  });
+
+  it('answers an unknown doctor 404 at once, with a real checkpoint too', async () => {
+    const { checkpoint } = await anOpenedSchedule();
+    const t0 = Date.now();
+    const res = await query.get('/v1/doctors/999999999999/schedules', { 'booking-checkpoint': checkpoint });
+    expect(res.status).toBe(404);
+    expect(Date.now() - t0).toBeLessThan(1000);
+  });
+
+  it('answers with what it has and says so when a real checkpoint is not reached in time; past its share of waits, at once', async () => {
+    const mine = await anOpenedSchedule();
+    const path = `/v1/doctors/${mine.doctor.doctorId}/schedules?from=${mine.body.date}&to=${mine.body.date}`;
+    await waitFor(
+      async () =>
+        (await query.get(path, { 'booking-checkpoint': mine.checkpoint })).headers.get('x-data-stale') ===
+        null
+          ? true
+          : undefined,
+      { timeoutMs: 10_000, what: 'the opened schedule in the read model' },
+    );
+    // A later write to another doctor's schedule: issued, but this doctor's schedules never reach it.
+    const { checkpoint: later } = await anOpenedSchedule();
+    const read = async () => {
+      const t0 = Date.now();
+      const res = await query.get(path, { 'booking-checkpoint': later });
+      return { res, elapsed: Date.now() - t0 };
+    };
+    // One client (one address) may hold QUERY_RYW_WAITS_PER_CLIENT (2 here) waits: the third answers at once.
+    const reads = await Promise.all([read(), read(), read()]);
+    for (const { res } of reads) {
+      expect(res.status).toBe(200);
+      expect(res.headers.get('x-data-stale')).toBe('checkpoint-not-reached');
+      const list = (await res.json()) as { schedules: { scheduleId: string }[] };
+      expect(list.schedules).toEqual([expect.objectContaining({ scheduleId: mine.scheduleId })]);
+    }
+    const elapsed = reads.map((r) => r.elapsed).sort((x, y) => x - y);
+    expect(elapsed[0]).toBeLessThan(1000);
+    for (const waited of elapsed.slice(1)) {
+      expect(waited).toBeGreaterThanOrEqual(1900);
+      expect(waited).toBeLessThan(4000);
+    }
   });
 });

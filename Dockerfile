@@ -6,6 +6,10 @@
 #   docker run --rm booking-platform:local node dist/query-api/main.js      # query API (:3002)
 #   docker run --rm booking-platform:local node dist/projections/main.js    # relay + projectors (:3003)
 #   docker run --rm booking-platform:local node dist/projections/catalog/main.js  # catalog CDC (:3004)
+#   docker run --rm booking-platform:local node dist/gateway/main.js        # gateway (:3005)
+#   docker run --rm booking-platform:local node dist/notifications/main.js  # notifications (:3006)
+#   docker run --rm booking-platform:local node dist/delivery/main.js       # webhook delivery (:3007)
+#   docker run --rm booking-platform:local node dist/requests/main.js       # request processor (:3008)
 #   docker run --rm booking-platform:local node dist/infra/migrate.js       # one-shot: migrations
 #   docker run --rm booking-platform:local node dist/connectors/cli.js apply  # one-shot: Debezium connector
 #
@@ -31,5 +35,5 @@ COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 USER node
-EXPOSE 3001 3002 3003 3004
+EXPOSE 3001 3002 3003 3004 3005 3006 3007 3008
 CMD ["node", "dist/command-api/main.js"]

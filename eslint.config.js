@@ -11,7 +11,7 @@ import prettier from 'eslint-config-prettier';
  *   domain/       imports nothing but domain/ and zod (pure)
  *   platform/     adapters: domain/ at most, never a process or a read-model contract
  *   read-models/  the contract between projections/ (writers) and query-api/ (reader): pure
- *   command-api/, projections/, query-api/   never each other
+ *   command-api/, projections/, query-api/   never each other; query-api/ not the event store's adapters
  *   supervisor/, infra/, connectors/, tests/, bench/   process roots and tools: anything
  *   contracts/    the generator of the published event contracts (a tool): anything
  *   clients/      the typed API clients users import (index.ts: generated types and openapi-fetch only)
@@ -105,6 +105,13 @@ export default tseslint.config(
     'query-api',
     ['projections', 'command-api'],
     'it reads the read models through read-models/ (the contract), not through their writers',
+    [
+      {
+        // Checkpoints stay opaque outside the store: the port (event-store.ts, checkpoint.ts, index.ts) only.
+        regex: '^(\\.\\./)+platform/event-store/(pg-|esdb-)',
+        message: 'query-api/ reaches the event store through its port (event-store.ts), not an adapter',
+      },
+    ],
   ),
   layer(
     'projections',

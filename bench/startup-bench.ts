@@ -4,6 +4,8 @@
  *
  *   flock /tmp/int-tests.lock npm run bench:startup            # 3 repetitions
  *   flock /tmp/int-tests.lock npm run bench:startup -- --reps 5
+ *   flock /tmp/int-tests.lock npm run bench:startup -- --reps 1 --services delivery   # a subset:
+ *     printed only, bench/results/ is not touched
  *
  * Builds dist/ first (`npm run build`). For every service, both ways, interleaved (tsx, node, tsx,
  * node, …) after one unmeasured warm-up run each (page cache, tsx's transform cache): the time from
@@ -15,12 +17,18 @@
  * dropped at the end) and a `bench_startup_<hex>_` prefix on every topic, consumer group, Redis key
  * and search index the services create, all removed at the end. Writes bench/results/startup.md
  * (with the telemetry preload, as the supervisor starts services) or startup-no-telemetry.md.
+ *
+ * Every service the supervisor runs (supervisor/main.ts), each alone: the workers that read Kafka
+ * (projections, delivery, the request processor) get topics and groups of the namespace; the
+ * gateway serves web/dist when it is built, else a one-file stand-in (its /readyz needs an app),
+ * and its API upstreams need not run (its readiness does not wait on them).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { cpus, loadavg } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -38,6 +46,8 @@ const { values: args } = parseArgs({
     'timeout-ms': { type: 'string', default: '60000' },
     // Services start as the supervisor starts them: with the OpenTelemetry preload.
     'no-telemetry': { type: 'boolean', default: false },
+    /** Comma-separated service names (default: all); a subset's results are printed, not written. */
+    services: { type: 'string' },
   },
 });
 const TELEMETRY = !args['no-telemetry'];
@@ -53,12 +63,30 @@ interface Service {
   /** Entry under the sources; dist/ has the same path with .js. */
   entry: string;
 }
-const SERVICES: Service[] = [
+const ALL_SERVICES: Service[] = [
   { name: 'command-api', entry: 'command-api/main.ts' },
   { name: 'query-api', entry: 'query-api/main.ts' },
   { name: 'projections', entry: 'projections/main.ts' },
   { name: 'catalog-projections', entry: 'projections/catalog/main.ts' },
+  { name: 'notifications', entry: 'notifications/main.ts' },
+  { name: 'gateway', entry: 'gateway/main.ts' },
+  { name: 'delivery', entry: 'delivery/main.ts' },
+  { name: 'request-processor', entry: 'requests/main.ts' },
 ];
+
+function selectServices(list: string | undefined): Service[] {
+  if (list === undefined) return ALL_SERVICES;
+  const names = list.split(',').map((n) => n.trim());
+  const unknown = names.filter((n) => !ALL_SERVICES.some((s) => s.name === n));
+  if (unknown.length > 0 || names.length === 0) {
+    throw new Error(
+      `--services: unknown ${unknown.join(', ')}; known: ${ALL_SERVICES.map((s) => s.name).join(', ')}`,
+    );
+  }
+  return ALL_SERVICES.filter((s) => names.includes(s.name));
+}
+const SERVICES = selectServices(args.services);
+const PARTIAL = SERVICES.length < ALL_SERVICES.length;
 
 interface Sample {
   healthzMs: number | undefined;
@@ -122,6 +150,7 @@ async function runOnce(service: Service, mode: Mode, env: Record<string, string>
       ADMIN_PORT: '0',
       PROJECTIONS_PORT: String(port),
       CATALOG_PROJECTIONS_PORT: String(port),
+      GATEWAY_PORT: String(port),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -253,6 +282,32 @@ async function cleanUp(): Promise<string[]> {
   return removed;
 }
 
+/**
+ * The namespace's settings beyond the test run's (tests/support/test-run.ts): the delivery worker's
+ * topic and group, and a web app for the gateway (web/dist when built, else a stand-in in `scratch`).
+ */
+let webNote = '';
+async function benchEnvironment(
+  env: Record<string, string>,
+  scratch: string,
+): Promise<Record<string, string>> {
+  const built = join(root, 'web/dist');
+  let webRoot = built;
+  if (!existsSync(join(built, 'index.html'))) {
+    webRoot = join(scratch, 'web');
+    await mkdir(webRoot, { recursive: true });
+    await writeFile(join(webRoot, 'index.html'), '<!doctype html><title>bench</title>\n');
+    webNote = '; web/dist not built: the gateway served a one-file stand-in';
+    console.log(`web/dist is not built: the gateway serves a one-file stand-in (${webRoot})`);
+  }
+  return {
+    ...env,
+    DELIVERY_EVENTS_TOPIC: `${tag}booking.events`,
+    DELIVERY_GROUP: `${tag}delivery`,
+    WEB_ROOT: webRoot,
+  };
+}
+
 async function main(): Promise<void> {
   console.log('building dist/ (npm run build)…');
   const build = spawnSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
@@ -261,9 +316,10 @@ async function main(): Promise<void> {
   const startedAt = new Date();
   const load0 = loadavg();
   console.log(`namespace ${tag}: scratch database ${database}`);
-  const env = runEnvironment(tag, await createDatabase());
+  const scratch = await mkdtemp(join(tmpdir(), tag));
   const samples = new Map<string, Sample[]>();
   try {
+    const env = await benchEnvironment(runEnvironment(tag, await createDatabase()), scratch);
     for (const service of SERVICES) {
       for (const mode of ['tsx', 'node'] as const) {
         const s = await runOnce(service, mode, env); // warm-up, not counted
@@ -287,6 +343,7 @@ async function main(): Promise<void> {
   } finally {
     console.log(`cleaning up ${tag}…`);
     for (const line of await cleanUp()) console.log(`  removed ${line}`);
+    await rm(scratch, { recursive: true, force: true });
   }
   const load1 = loadavg();
 
@@ -319,7 +376,7 @@ async function main(): Promise<void> {
     `- Machine: ${cpu.length} × ${cpu[0]?.model.trim() ?? 'CPU'}; Node ${process.version}; engines (Kafka, Connect, OpenSearch, PostgreSQL, Redis) on the same host`,
     `- tsx: \`node --import tsx <entry>.ts\` (what \`npm start\` spawns); node: \`node dist/<entry>.js\` (what \`npm run start:prod\` spawns, after \`npm run build\`); ${TELEMETRY ? 'both with the OpenTelemetry preload (platform/telemetry-register), as the supervisor starts them' : 'without the OpenTelemetry preload (--no-telemetry)'}`,
     `- Each service alone, ${REPS} repetitions interleaved (tsx/node order alternating) after one unmeasured warm-up run each way; medians. Time from spawn to the first 200 of \`/healthz\` (up and serving) and of \`/readyz\` (dependencies answer, parts started: Kafka group joins included for the projectors); RSS = VmRSS at that first ready answer. Polled every 10 ms. LOG_FORMAT=json, LOG_LEVEL=info`,
-    `- Namespace of its own (scratch database, \`bench_startup_<hex>_\` topics, groups, keys, indices; removed afterwards); empty event store and catalog topics`,
+    `- Namespace of its own (scratch database, \`bench_startup_<hex>_\` topics, groups, keys, indices; removed afterwards); empty event store and catalog topics${webNote}`,
     `- Host load average before: ${load0.map((x) => x.toFixed(2)).join(', ')}; after: ${load1.map((x) => x.toFixed(2)).join(', ')} (other work on the machine shares the 2 cores)`,
     '',
     '| service | tsx /healthz ms | node /healthz ms | node/tsx | tsx /readyz ms | node /readyz ms | node/tsx | tsx RSS MB | node RSS MB | node/tsx |',
@@ -333,6 +390,10 @@ async function main(): Promise<void> {
     ...runs,
     '',
   ].join('\n');
+  if (PARTIAL) {
+    console.log(`\n${md}\n(--services: a subset, bench/results/ left as it was)`);
+    return;
+  }
   await mkdir(new URL('./results/', import.meta.url), { recursive: true });
   const file = `startup${TELEMETRY ? '' : '-no-telemetry'}.md`;
   await writeFile(new URL(`./results/${file}`, import.meta.url), md);

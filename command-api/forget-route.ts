@@ -8,7 +8,7 @@
 import type { RequestHandler } from 'express';
 import { latestPatientEventVersions, patientStreamName } from '../domain/patient-events.ts';
 import type { PgAuditTrail } from '../platform/audit.ts';
-import type { PgEventStore } from '../platform/event-store/pg-event-store.ts';
+import type { EventStore, EventStoreTransaction } from '../platform/event-store/event-store.ts';
 import { principalOf } from '../platform/http/auth.ts';
 import {
   parseIdempotencyKey,
@@ -18,12 +18,14 @@ import {
 } from '../platform/http/idempotency.ts';
 import { parseOrThrow } from '../platform/http/zod-problem.ts';
 import type { PatientVault } from '../platform/patient-vault.ts';
+import type { PoolClient } from '../platform/pg.ts';
 import { metadataOf, send } from './command-route.ts';
 import { problem } from './problems.ts';
 import { forgetPatientRoute } from './route-specs.ts';
 
 export interface ForgetDeps {
-  store: Pick<PgEventStore, 'transaction'>;
+  /** A store whose transaction is a PostgreSQL client: the vault, audit and key commit with the event. */
+  store: Pick<EventStore<PoolClient>, 'transaction'>;
   idempotency: Pick<PgIdempotencyStore, 'claim' | 'release' | 'complete'>;
   patients: Pick<PatientVault, 'forget'>;
   /** The audit trail: `patient.forget`, naming the patient by reference, in the same transaction. */
@@ -82,10 +84,8 @@ export function forgetPatient(deps: ForgetDeps): RequestHandler {
   };
 }
 
-type Tx = Parameters<Parameters<PgEventStore['transaction']>[0]>[0];
-
 async function recordForgotten(
-  tx: Tx,
+  tx: EventStoreTransaction<PoolClient>,
   forgotten: { patientRef: string; pseudonym: string },
   now: Date,
   metadata: ReturnType<typeof metadataOf>,

@@ -2,12 +2,12 @@
  * What the query API needs of PostgreSQL to answer GET /v1/appointments/{id} safely
  * (docs/adr/0010): the command side's `appointment_index` (does it exist, whose institution, whose
  * holder — one indexed query, so the answer to "may you see it" never waits on the projectors),
- * the event store's head (a Booking-Checkpoint beyond it was never issued) and the patient vault
- * (a patient's reference, and the identity it reveals to an authorised reader).
+ * the event store's head (a Booking-Checkpoint beyond it was never issued; asked of the store's
+ * port, so the checkpoint stays opaque here) and the patient vault (a patient's reference, and the
+ * identity it reveals to an authorised reader).
  */
 import { checkpointParts, compareCheckpoints } from '../platform/event-store/checkpoint.ts';
-import type { Checkpoint } from '../platform/event-store/event-store.ts';
-import { encodeCheckpoint } from '../platform/event-store/pg-event-store.ts';
+import type { Checkpoint, EventStore } from '../platform/event-store/event-store.ts';
 import { type AuditEntry, PgAuditTrail } from '../platform/audit.ts';
 import type { PatientVault } from '../platform/patient-vault.ts';
 import { isDatabaseUnavailable, type Queryable } from '../platform/pg.ts';
@@ -20,8 +20,12 @@ export interface AppointmentAccessOptions {
   now?: () => number;
 }
 
+/** What the query API asks of the event store: its head only. */
+export type EventStoreHead = Pick<EventStore<unknown>, 'head'>;
+
 export class AppointmentAccess {
   readonly #db: Queryable;
+  readonly #store: EventStoreHead;
   readonly #vault: Pick<PatientVault, 'refFor' | 'patientIdOf'>;
   readonly #headTtlMs: number;
   readonly #now: () => number;
@@ -30,10 +34,12 @@ export class AppointmentAccess {
 
   constructor(
     db: Queryable,
+    store: EventStoreHead,
     vault: Pick<PatientVault, 'refFor' | 'patientIdOf'>,
     opts: AppointmentAccessOptions = {},
   ) {
     this.#db = db;
+    this.#store = store;
     this.#trail = new PgAuditTrail(db);
     this.#vault = vault;
     this.#headTtlMs = opts.headTtlMs ?? 50;
@@ -60,7 +66,7 @@ export class AppointmentAccess {
     if (this.#head && this.#now() - this.#head.at < this.#headTtlMs && within(await this.#head.value)) {
       return true;
     }
-    this.#head = { at: this.#now(), value: this.#readHead() };
+    this.#head = { at: this.#now(), value: this.#store.head() };
     return within(await this.#head.value);
   }
 
@@ -87,18 +93,6 @@ export class AppointmentAccess {
   /** The id a sealed identity holds; undefined once the patient is forgotten. */
   patientIdOf(patientRef: string, sealed: string): Promise<string | undefined> {
     return this.#vault.patientIdOf(patientRef, sealed);
-  }
-
-  async #readHead(): Promise<Checkpoint | undefined> {
-    // Every committed event counts (no visibility horizon): a command's checkpoint is issued after
-    // its commit, so it is at or below this.
-    const { rows } = await this.#db.query<{ xid: string; global_position: string }>({
-      name: 'query_event_store_head',
-      text: `SELECT transaction_id::text AS xid, global_position FROM events
-             ORDER BY transaction_id DESC, global_position DESC LIMIT 1`,
-    });
-    const row = rows[0];
-    return row ? encodeCheckpoint(row.xid, row.global_position) : undefined;
   }
 }
 

@@ -15,6 +15,7 @@ import { healthOf } from '../platform/http/service-app.ts';
 import { createLogger, type Logger } from '../platform/logger.ts';
 import { patientVault } from '../platform/patient-vault.ts';
 import { createPool } from '../platform/pg.ts';
+import { createEventStore } from '../platform/event-store/index.ts';
 import { createRedis, whenReady } from '../platform/redis.ts';
 import { rootPrefix } from '../read-models/bookings.ts';
 import { catalogKeyPrefix } from '../read-models/catalog.ts';
@@ -87,8 +88,14 @@ export async function startQueryApi(opts: QueryApiStartOptions): Promise<QueryAp
     { DATABASE_URL: config.DATABASE_URL, PG_POOL_MAX: Math.min(config.PG_POOL_MAX, 5) },
     { applicationName: 'query-api', statementTimeoutMs: 2_000, logger },
   );
+  // The store's head only (read-your-writes on one appointment): through the port, whichever store.
+  const eventStore = await createEventStore(config, { pool });
   // No vault cache here: a forgotten patient is refused (and revealed nothing) from the next request.
-  const appointments = new AppointmentAccess(pool, patientVault(pool, config, { ttlMs: 0 }));
+  const appointments = new AppointmentAccess(
+    pool,
+    eventStore.store,
+    patientVault(pool, config, { ttlMs: 0 }),
+  );
   const api = createApp({
     appointments,
     redis,
@@ -137,6 +144,7 @@ export async function startQueryApi(opts: QueryApiStartOptions): Promise<QueryAp
         await subscription.close();
         redis.disconnect();
         await search.close();
+        await eventStore.close();
         await pool.end();
       })()),
   };

@@ -23,6 +23,7 @@ import {
   jsonEvent,
   type JSONType,
   END,
+  type Position,
   START,
   StreamNotFoundError,
 } from '@eventstore/db-client';
@@ -129,6 +130,30 @@ export class EsdbEventStore implements EventStore<never> {
         if (events.length === batchSize) return { events, checkpoint: events[events.length - 1]!.checkpoint };
       }
       if (page.length < chunk) return { events, checkpoint: events.at(-1)?.checkpoint ?? from };
+    }
+  }
+
+  /**
+   * The last platform event's checkpoint: `$all` read backwards from its end, past the server's
+   * own records (statistics are written all the time, so the very last record is seldom ours).
+   * Whether a backwards read includes the record at its start position is not relied upon.
+   */
+  async head(): Promise<Checkpoint | undefined> {
+    let position: Position | undefined;
+    const chunk = 32;
+    for (;;) {
+      const read = this.#client.readAll({
+        direction: BACKWARDS,
+        fromPosition: position ?? END,
+        maxCount: chunk,
+      });
+      const page = await collect(read, (e) => e.event);
+      for (const e of page) {
+        if (position && notAfter(position, e.position)) continue;
+        position = e.position;
+        if (!isSystemEvent(e.type, e.streamId)) return toRecorded(e).checkpoint;
+      }
+      if (page.length < chunk) return undefined;
     }
   }
 

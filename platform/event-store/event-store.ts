@@ -112,6 +112,13 @@ export interface EventStore<Tx = never> {
    */
   readAll(from: Checkpoint | undefined, batchSize: number): Promise<ReadAllResult>;
 
+  /**
+   * The checkpoint of the last committed event in the global order; undefined while the store is
+   * empty. Unlike `readAll` it waits for nothing: every checkpoint an append has returned is at or
+   * before it, so a reader holding a checkpoint past it knows that checkpoint was never issued.
+   */
+  head(): Promise<Checkpoint | undefined>;
+
   /** Negative, zero or positive as `a` is before, at or after `b` in the global order. */
   compareCheckpoints(a: Checkpoint, b: Checkpoint): number;
 }

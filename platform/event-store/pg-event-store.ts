@@ -257,6 +257,18 @@ export class PgEventStore implements EventStore<PoolClient> {
     return { events, checkpoint: events.at(-1)?.checkpoint ?? from };
   }
 
+  async head(): Promise<Checkpoint | undefined> {
+    // Every committed event counts (no visibility horizon, unlike readAll): a checkpoint is only
+    // returned after its commit, so it is at or below this. Served by events_global_order_idx.
+    const { rows } = await this.#pool.query<{ transaction_id: string; global_position: string }>({
+      name: 'es_head',
+      text: `SELECT transaction_id, global_position FROM events
+       ORDER BY transaction_id DESC, global_position DESC LIMIT 1`,
+    });
+    const row = rows[0];
+    return row ? encodeCheckpoint(row.transaction_id, row.global_position) : undefined;
+  }
+
   compareCheckpoints(a: Checkpoint, b: Checkpoint): number {
     return compareCheckpoints(a, b);
   }

@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventStoreDBClient } from '@eventstore/db-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isCheckpoint } from '../../platform/event-store/checkpoint.ts';
 import { EsdbEventStore } from '../../platform/event-store/esdb-event-store.ts';
 import {
   type Checkpoint,
@@ -264,6 +265,16 @@ describe.each(stores)('event store contract: $name', ({ open, promises }) => {
       }
       expect(page.events).toEqual([]);
       expect(page.checkpoint).toBe(from);
+    });
+
+    it('reports as its head a checkpoint at or after every committed append', async () => {
+      const first = await mark();
+      const { checkpoint } = await store.appendToStream(aStream(), [anEvent(1)], 'no_stream');
+      const head = await store.head();
+      expect(isCheckpoint(head ?? '')).toBe(true);
+      // Other tests may append meanwhile, so at or after, not equal.
+      expect(store.compareCheckpoints(head!, checkpoint)).toBeGreaterThanOrEqual(0);
+      expect(store.compareCheckpoints(head!, first)).toBeGreaterThan(0);
     });
 
     it('compares checkpoints as the global order, and refuses garbage', async () => {

@@ -2,8 +2,8 @@
  * An in-memory stand-in for the three EventStoreDB client calls the adapter makes, modelling the
  * server behaviour the adapter relies on: the revision check (WrongExpectedVersionError with the
  * current revision), deduplication of a retried append (same ids, same expected revision),
- * StreamNotFoundError from reading a missing stream, `$all` read from a position *inclusive*, and
- * the server's own `$`-records interleaved in `$all`. It tests the adapter's logic, not the server:
+ * StreamNotFoundError from reading a missing stream, `$all` read from a position *inclusive* (either
+ * way), and the server's own `$`-records interleaved in `$all`. It tests the adapter's logic, not the server:
  * the contract suite (tests/int/event-store-contract.int.spec.ts) does that when EVENTSTORE_URL is set.
  */
 import {
@@ -45,7 +45,8 @@ export class FakeEsdbClient {
       streamId: string,
       opts: { fromRevision?: bigint | 'start' | 'end'; maxCount?: number; direction?: string } = {},
     ) => this.#readStream(streamId, opts),
-    readAll: (opts: { fromPosition?: Position | 'start'; maxCount?: number }) => this.#readAll(opts),
+    readAll: (opts: { fromPosition?: Position | 'start' | 'end'; maxCount?: number; direction?: string }) =>
+      this.#readAll(opts),
   } as unknown as EsdbClient;
 
   /** A record of the server itself (statistics, stream metadata, a link), between ours in `$all`. */
@@ -113,12 +114,19 @@ export class FakeEsdbClient {
     for (const event of picked.slice(0, opts.maxCount ?? Infinity)) yield Promise.resolve({ event });
   }
 
-  async *#readAll(opts: { fromPosition?: Position | 'start'; maxCount?: number }) {
+  async *#readAll(opts: {
+    fromPosition?: Position | 'start' | 'end';
+    maxCount?: number;
+    direction?: string;
+  }) {
     this.allReads++;
     const from = opts.fromPosition;
-    const picked = this.log.filter(
-      (e) => from === undefined || from === 'start' || e.position.commit >= from.commit,
-    );
+    const backwards = opts.direction === 'backwards';
+    const within = (e: Stored) =>
+      from === undefined ||
+      typeof from === 'string' ||
+      (backwards ? e.position.commit <= from.commit : e.position.commit >= from.commit);
+    const picked = (backwards ? [...this.log].reverse() : this.log).filter(within);
     for (const event of picked.slice(0, opts.maxCount ?? Infinity)) yield Promise.resolve({ event });
   }
 }

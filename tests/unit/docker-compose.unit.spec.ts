@@ -17,9 +17,10 @@ interface Service {
   restart?: string;
 }
 
-const compose = parse(readFileSync(new URL('../../infra/docker-compose.yml', import.meta.url), 'utf8')) as {
-  services: Record<string, Service>;
-};
+// Merge keys (`<<: *platform-environment`) as compose resolves them.
+const compose = parse(readFileSync(new URL('../../infra/docker-compose.yml', import.meta.url), 'utf8'), {
+  merge: true,
+}) as { services: Record<string, Service> };
 const services = compose.services;
 const ENGINES = [
   'connect',
@@ -40,6 +41,8 @@ const PLATFORM = [
   'catalog-projections',
   'request-processor',
   'notifications',
+  'delivery',
+  'gateway',
 ];
 const hostPorts = (s: Service) => (s.ports ?? []).map((p) => Number(p.split(':')[0]));
 
@@ -193,6 +196,26 @@ describe('infra/docker-compose.yml', () => {
       });
     });
 
+    it('runs every service the supervisor runs, and points the gateway at them by service name', () => {
+      const supervisor = readFileSync(new URL('../../supervisor/main.ts', import.meta.url), 'utf8');
+      const supervised = [...supervisor.matchAll(/name: '([a-z-]+)',\s+entry: /g)].map((m) => m[1]!);
+      expect(supervised.length).toBeGreaterThan(5);
+      for (const name of supervised) expect(PLATFORM, name).toContain(name);
+      const env = services.gateway!.environment ?? {};
+      expect(env).toMatchObject({
+        COMMAND_API_URL: 'http://command-api:3001',
+        QUERY_API_URL: 'http://query-api:3002',
+      });
+      const targets = String(env.OPS_METRICS_TARGETS).split(',');
+      const named = targets.map((t) => t.split('=')[0]);
+      expect(named.sort()).toEqual(supervised.filter((n) => n !== 'gateway').sort());
+      for (const t of targets) {
+        const [name, url] = t.split('=') as [string, string];
+        const port = hostPorts(services[name]!)[0]!;
+        expect(url, name).toBe(`http://${name}:${port + 1000}`); // the admin port: /metrics
+      }
+    });
+
     it('publishes each long-running service on its default port, with a health check on /healthz', () => {
       const result = parseConfig({});
       if (!result.ok) throw new Error(result.errors.join('\n'));
@@ -201,6 +224,10 @@ describe('infra/docker-compose.yml', () => {
         'query-api': result.config.QUERY_API_PORT,
         projections: 3003,
         'catalog-projections': 3004,
+        gateway: 3005,
+        notifications: result.config.NOTIFICATIONS_PORT,
+        delivery: 3007,
+        'request-processor': result.config.REQUEST_PROCESSOR_PORT,
       };
       for (const [name, port] of Object.entries(ports)) {
         expect(hostPorts(services[name]!), name).toEqual([port]);

@@ -151,6 +151,18 @@ describe('EsdbEventStore over a fake client', () => {
     expect(fake.allReads).toBeGreaterThan(1);
   });
 
+  it("answers the last platform event's checkpoint as the head, past a run of server records", async () => {
+    expect(await store.head()).toBeUndefined();
+    fake.systemRecord();
+    expect(await store.head()).toBeUndefined(); // only the server's records: no event of ours yet
+    await store.appendToStream('a', [anEvent(0)], 'no_stream');
+    const { checkpoint } = await store.appendToStream('a', [anEvent(1)], 0n);
+    for (let i = 0; i < 40; i++) fake.systemRecord(); // more than one backwards page
+    fake.allReads = 0;
+    expect(await store.head()).toBe(checkpoint);
+    expect(fake.allReads).toBeGreaterThan(1);
+  });
+
   describe('transaction', () => {
     it('sends nothing until the work resolves, then one append; results settle at commit', async () => {
       const kept = await store.transaction(async (tx) => {

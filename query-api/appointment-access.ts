@@ -20,8 +20,8 @@ export interface AppointmentAccessOptions {
   now?: () => number;
 }
 
-/** What the query API asks of the event store: its head only. */
-export type EventStoreHead = Pick<EventStore<unknown>, 'head'>;
+/** What the query API asks of the event store: its head, and which stream a checkpoint is in. */
+export type EventStoreHead = Pick<EventStore<unknown>, 'head' | 'streamAt'>;
 
 export class AppointmentAccess {
   readonly #db: Queryable;
@@ -70,19 +70,9 @@ export class AppointmentAccess {
     return within(await this.#head.value);
   }
 
-  /**
-   * The stream of the event at `checkpoint` (its global position, the checkpoint's second part);
-   * undefined when no such event exists. Lets a read that spans streams judge the one write the
-   * client asked about, not whichever of its streams happens to be further.
-   */
-  async streamAt(checkpoint: Checkpoint): Promise<string | undefined> {
-    const [, position] = checkpointParts(checkpoint);
-    const { rows } = await this.#db.query<{ stream_id: string }>({
-      name: 'query_stream_at_checkpoint',
-      text: 'SELECT stream_id FROM events WHERE global_position = $1',
-      values: [position.toString()],
-    });
-    return rows[0]?.stream_id;
+  /** The stream of the event at `checkpoint` (the store's port answers; undefined: none there). */
+  streamAt(checkpoint: Checkpoint): Promise<string | undefined> {
+    return this.#store.streamAt(checkpoint);
   }
 
   /** The patient's reference; undefined when they have no key (never booked, or forgotten). */

@@ -157,6 +157,14 @@ export class EsdbEventStore implements EventStore<never> {
     }
   }
 
+  async streamAt(checkpoint: Checkpoint): Promise<string | undefined> {
+    const position = decodeEsdbCheckpoint(checkpoint);
+    const read = this.#client.readAll({ direction: FORWARDS, fromPosition: position, maxCount: 1 });
+    const [first] = await collect(read, (e) => e.event);
+    const exact = first && notAfter(first.position, position) && notAfter(position, first.position);
+    return exact && !isSystemEvent(first.type, first.streamId) ? first.streamId : undefined;
+  }
+
   async transaction<T>(work: (tx: EventStoreTransaction<never>) => Promise<T>): Promise<T> {
     const tx = new BufferedTransaction({
       readStream: (streamId, opts) => this.readStream(streamId, opts),

@@ -119,6 +119,12 @@ export interface EventStore<Tx = never> {
    */
   head(): Promise<Checkpoint | undefined>;
 
+  /**
+   * The stream of the event at `checkpoint` (a checkpoint an append returned); undefined when no
+   * event is there. Lets a reader that spans streams judge the one write its client asked about.
+   */
+  streamAt(checkpoint: Checkpoint): Promise<string | undefined>;
+
   /** Negative, zero or positive as `a` is before, at or after `b` in the global order. */
   compareCheckpoints(a: Checkpoint, b: Checkpoint): number;
 }

@@ -269,6 +269,16 @@ export class PgEventStore implements EventStore<PoolClient> {
     return row ? encodeCheckpoint(row.transaction_id, row.global_position) : undefined;
   }
 
+  async streamAt(checkpoint: Checkpoint): Promise<string | undefined> {
+    const [, position] = checkpointParts(checkpoint);
+    const { rows } = await this.#pool.query<{ stream_id: string }>({
+      name: 'es_stream_at',
+      text: 'SELECT stream_id FROM events WHERE global_position = $1',
+      values: [position.toString()],
+    });
+    return rows[0]?.stream_id;
+  }
+
   compareCheckpoints(a: Checkpoint, b: Checkpoint): number {
     return compareCheckpoints(a, b);
   }

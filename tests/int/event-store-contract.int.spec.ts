@@ -277,6 +277,14 @@ describe.each(stores)('event store contract: $name', ({ open, promises }) => {
       expect(store.compareCheckpoints(head!, first)).toBeGreaterThan(0);
     });
 
+    it('names the stream of the event at a checkpoint an append returned', async () => {
+      const [one, two] = [aStream(), aStream()];
+      const first = await store.appendToStream(one, [anEvent(1), anEvent(2)], 'no_stream');
+      const second = await store.appendToStream(two, [anEvent(1)], 'no_stream');
+      expect(await store.streamAt(first.events[1]!.checkpoint)).toBe(one);
+      expect(await store.streamAt(second.checkpoint)).toBe(two);
+    });
+
     it('compares checkpoints as the global order, and refuses garbage', async () => {
       const { events } = await store.appendToStream(aStream(), [anEvent(1), anEvent(2)], 'no_stream');
       const [a, b] = events.map((e) => e.checkpoint) as [Checkpoint, Checkpoint];

@@ -84,7 +84,7 @@ describe('the read-your-writes wait span', () => {
     expect(span?.attributes['booking.ryw.reached']).toBe(false);
     expect(span?.attributes['booking.ryw.waited_ms']).toBeGreaterThanOrEqual(60);
     expect(span?.attributes['booking.ryw.polls']).toBe(l.state.calls - 1);
-    expect(l.state.calls).toBeGreaterThan(2);
+    expect(l.state.calls).toBeGreaterThanOrEqual(2);
   });
 
   it('records a load that fails during the wait on the span, and rethrows it', async () => {

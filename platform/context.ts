@@ -77,12 +77,12 @@ export const untraced = <T>(fn: () => T): T => context.with(suppressTracing(cont
 export const tracer = () => trace.getTracer('booking-platform');
 
 /**
- * Starts a span under an explicit parent (e.g. the context an event carries) instead of the
- * active one, runs `fn` with it active, and ends it (recording a failure) when `fn` settles.
+ * Starts a span under `parent` (e.g. the context an event carries; by default the active one,
+ * e.g. the request's), runs `fn` with it active, and ends it (recording a failure) when `fn` settles.
  */
 export async function inSpan<T>(
   name: string,
-  opts: { parent: Context; kind?: SpanKind; links?: Link[]; attributes?: Attributes },
+  opts: { parent?: Context; kind?: SpanKind; links?: Link[]; attributes?: Attributes },
   fn: (span: Span) => Promise<T>,
 ): Promise<T> {
   const span = tracer().startSpan(
@@ -92,7 +92,7 @@ export async function inSpan<T>(
       ...(opts.links ? { links: opts.links } : {}),
       ...(opts.attributes ? { attributes: opts.attributes } : {}),
     },
-    opts.parent,
+    opts.parent ?? context.active(),
   );
   try {
     return await context.with(trace.setSpan(context.active(), span), () => fn(span));

@@ -1,4 +1,5 @@
 import type { Request } from 'express';
+import { inSpan } from '../platform/context.ts';
 import { compareCheckpoints, isCheckpoint } from '../platform/event-store/checkpoint.ts';
 import { AppError } from '../platform/http/errors.ts';
 import { type AppointmentAccess, guardPostgres } from './appointment-access.ts';
@@ -39,9 +40,14 @@ export async function requireIssued(
 export const reached = (applied: string | undefined, wanted: string): boolean =>
   applied !== undefined && compareCheckpoints(applied, wanted) >= 0;
 
+/** The span of a read-your-writes wait, a child of the request's (no-op without the SDK). */
+export const WAIT_SPAN = 'read-your-writes wait';
+
 /**
  * Loads until `isFresh` holds or `timeoutMs` passes, polling Redis (cheap: one small read).
- * Returns the last load and whether it reached the checkpoint.
+ * Returns the last load and whether it reached the checkpoint. A first load that is fresh (or no
+ * time to wait) returns at once; only an actual wait is traced, as its own span (WAIT_SPAN) with
+ * whether it reached the checkpoint, how long it waited and how many loads it polled.
  */
 export async function loadUntil<T>(
   load: () => Promise<T>,
@@ -49,11 +55,26 @@ export async function loadUntil<T>(
   timeoutMs: number,
   intervalMs = 20,
 ): Promise<{ value: T; fresh: boolean }> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await load();
-    if (isFresh(value)) return { value, fresh: true };
-    if (Date.now() >= deadline) return { value, fresh: false };
-    await new Promise((r) => setTimeout(r, Math.min(intervalMs, Math.max(1, deadline - Date.now()))));
-  }
+  const started = Date.now();
+  const deadline = started + timeoutMs;
+  const first = await load();
+  if (isFresh(first)) return { value: first, fresh: true };
+  if (Date.now() >= deadline) return { value: first, fresh: false };
+  return inSpan(WAIT_SPAN, { attributes: { 'booking.ryw.timeout_ms': timeoutMs } }, async (span) => {
+    let value = first;
+    let fresh = false;
+    let polls = 0;
+    while (!fresh && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, Math.min(intervalMs, Math.max(1, deadline - Date.now()))));
+      value = await load();
+      polls += 1;
+      fresh = isFresh(value);
+    }
+    span.setAttributes({
+      'booking.ryw.reached': fresh,
+      'booking.ryw.waited_ms': Date.now() - started,
+      'booking.ryw.polls': polls,
+    });
+    return { value, fresh };
+  });
 }

@@ -1,6 +1,13 @@
+import { IncomingMessage, type ServerResponse } from 'node:http';
+import { Socket } from 'node:net';
+import { Counter } from 'prom-client';
 import { describe, expect, it } from 'vitest';
+import { isUntracedRequest, onTelemetryShutdown } from '../../platform/context.ts';
+import { createRegistry } from '../../platform/http/metrics.ts';
+import { createLogger } from '../../platform/logger.ts';
 import { makeCachedResponse } from '../../query-api/cache/cached-response.ts';
 import { TwoLevelCache } from '../../query-api/cache/two-level-cache.ts';
+import { FastRoutes, withFastPath } from '../../query-api/fast-path.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -91,5 +98,99 @@ describe('what the fast path may serve (peekServable)', () => {
     const wait = cache.reloading('k')!;
     cache.invalidateDependency('rm:k'); // lands while the reload is in flight
     await expect(wait).rejects.toThrow('not servable');
+  });
+});
+
+describe('the fast path stays outside tracing (no span, no X-Trace-Id on a cache hit)', () => {
+  // Each test its own URL: the predicates of earlier tests' fast paths stay registered (one process).
+
+  function request(url: string, method = 'GET', headers: Record<string, string> = {}) {
+    const req = new IncomingMessage(new Socket());
+    Object.assign(req, { url, method, headers });
+    return req;
+  }
+
+  /** The response's status and headers, as sendCached writes them (one flat writeHead). */
+  function response() {
+    const headers = new Map<string, string>();
+    const res = {
+      statusCode: 200,
+      writeHead(status: number, flat: string[] = []) {
+        res.statusCode = status;
+        for (let i = 0; i + 1 < flat.length; i += 2) headers.set(flat[i]!.toLowerCase(), flat[i + 1]!);
+        return res;
+      },
+      setHeader: (name: string, value: string) => headers.set(name.toLowerCase(), value),
+      end: () => res,
+    };
+    return { res: res as unknown as ServerResponse, headers };
+  }
+
+  async function fastPath(url: string) {
+    // What the preload does: with the SDK running, traceNoRequestsWhere keeps the fast path's test.
+    onTelemetryShutdown(() => Promise.resolve());
+    const cache = new TwoLevelCache({ ttlMs: 10_000 });
+    await cache.get('homepage:x', loader().load);
+    const routes = new FastRoutes();
+    routes.remember(url, 'homepage:x', '/v1/homepage');
+    const registry = createRegistry();
+    const outcomes = new Counter({
+      name: 'query_cache_outcomes_total',
+      help: 'test',
+      labelNames: ['route', 'outcome'] as const,
+      registers: [registry],
+    });
+    const throughExpress: IncomingMessage[] = [];
+    const handler = withFastPath(
+      // Express with the trace middleware: the only place X-Trace-Id is set (platform/http/trace.ts).
+      (req, res) => {
+        throughExpress.push(req);
+        res.setHeader('X-Trace-Id', '0af7651916cd43dd8448eb211c80319c');
+      },
+      {
+        cache,
+        routes,
+        registry,
+        outcomes,
+        logger: createLogger('test', 'silent'),
+        redisReady: () => true,
+        disabled: () => false,
+      },
+    );
+    return { cache, handler, throughExpress };
+  }
+
+  it('tells the http instrumentation to skip a warm l1 hit, which is answered with no trace header', async () => {
+    const url = '/v1/homepage?city=hit';
+    const { handler, throughExpress } = await fastPath(url);
+    const req = request(url);
+    expect(isUntracedRequest(req)).toBe(true);
+    const { res, headers } = response();
+    handler(req, res);
+    expect(throughExpress).toEqual([]);
+    expect(res.statusCode).toBe(200);
+    expect(headers.get('x-cache')).toBe('l1-hit');
+    expect(headers.has('x-trace-id')).toBe(false);
+    expect(headers.has('traceparent')).toBe(false);
+  });
+
+  it('traces what is not a hit: a read-your-writes read, a new URL, a POST, an invalidated entry', async () => {
+    const url = '/v1/homepage?city=miss';
+    const { cache, handler, throughExpress } = await fastPath(url);
+    const traced = [
+      request(url, 'GET', { 'booking-checkpoint': '0000000000000001' }),
+      request('/v1/homepage?city=new'),
+      request(url, 'POST'),
+    ];
+    for (const req of traced) {
+      expect(isUntracedRequest(req), req.url).toBe(false);
+      const { res, headers } = response();
+      handler(req, res);
+      expect(headers.get('x-trace-id')).toBe('0af7651916cd43dd8448eb211c80319c');
+    }
+    expect(throughExpress).toEqual(traced);
+    // An invalidated entry is not served at once: the request gets a span (it may wait on a reload).
+    cache.invalidateDependency('rm:k');
+    expect(isUntracedRequest(request(url))).toBe(false);
   });
 });

@@ -241,6 +241,7 @@ export function createApp(deps: CommandApiDeps): CommandApi {
       flow: inbound.flow,
       watch: inbound.watch,
       ...(deps.flowRuleStore ? { store: deps.flowRuleStore } : {}),
+      audit,
       eventLoopDelayMs: inbound.eventLoopDelayMs,
       dependencies: () => [...(pgGuard ? [pgGuard.view()] : []), ...(deps.dependencies?.() ?? [])],
     }),

@@ -3,9 +3,11 @@
  * instance applies them within 2 s) and see every resource's live figures and breaker state.
  *   GET /v1/admin/flow-rules   the rules applied, with their version
  *   PUT /v1/admin/flow-rules   { version, rules }: replaces them if `version` is still current
+ *                              (audited, `flow_rules.replace`)
  *   GET /v1/admin/flow         statistics, rule and breaker state
  */
 import { Router } from 'express';
+import type { PgAuditTrail } from '../platform/audit.ts';
 import { principalOf, requireRole } from '../platform/http/auth.ts';
 import { AppError } from '../platform/http/errors.ts';
 import { parseOrThrow } from '../platform/http/zod-problem.ts';
@@ -20,6 +22,8 @@ export interface FlowAdminDeps {
   watch: FlowRuleWatch;
   /** Absent: rules cannot be replaced (503). */
   store?: FlowRuleStore;
+  /** The audit trail: every replacement, by whom, from and to which version. */
+  audit?: Pick<PgAuditTrail, 'record'>;
   eventLoopDelayMs: () => number;
   dependencies: () => readonly DependencyView[];
 }
@@ -37,20 +41,35 @@ export function flowAdminRouter(deps: FlowAdminDeps): Router {
       const body = parseOrThrow(putFlowRulesBody, req.body, 'flow_rules_invalid');
       const { store } = deps;
       if (!store) throw new AppError('dependency_unavailable', 'No rule store is configured');
-      const outcome = await store
-        .replace(body.version, body.rules, principalOf(req).sub)
-        .catch((err: unknown) => {
-          throw new AppError('dependency_unavailable', 'Redis, where the rules live, did not answer', {
-            headers: { 'Retry-After': '1' },
-            cause: err,
-          });
+      const by = principalOf(req).sub;
+      const outcome = await store.replace(body.version, body.rules, by).catch((err: unknown) => {
+        throw new AppError('dependency_unavailable', 'Redis, where the rules live, did not answer', {
+          headers: { 'Retry-After': '1' },
+          cause: err,
         });
+      });
       if (!outcome.ok) {
         throw new AppError(
           'flow_rules_version_conflict',
           `The rules are at version ${outcome.currentVersion}, not ${body.version}`,
         );
       }
+      // Redis and the trail share no transaction: recorded once the compare-and-set won (a refused
+      // replacement changes nothing) and before the answer. Should that write fail, the rules are
+      // changed but the admin gets a 500 and the error log holds it: never a silent success.
+      await deps.audit?.record([
+        {
+          actor: { role: 'admin', id: by },
+          action: 'flow_rules.replace',
+          outcome: 'allowed',
+          subject: { type: 'flow_rules', id: store.key },
+          detail: {
+            fromVersion: body.version,
+            toVersion: outcome.stored.version,
+            resources: Object.keys(body.rules.resources),
+          },
+        },
+      ]);
       await deps.watch.refresh();
       res.setHeader('Cache-Control', 'private, no-store');
       res.json(outcome.stored);

@@ -2,12 +2,14 @@
  * The delivery worker's admin API on its public port (docs/adr/0016), admin tokens only:
  *   GET  /v1/admin/deliveries                          every integrated institution's queue
  *   POST /v1/admin/deliveries/{institutionId}/replay   parked deliveries back to pending, in order
+ *                                                      (audited, `deliveries.replay`)
  * Errors are the platform's problem+json (platform/http/errors.ts).
  */
 import { Router } from 'express';
-import { authenticate, type JwtInput, requireRole } from '../platform/http/auth.ts';
+import { PgAuditTrail } from '../platform/audit.ts';
+import { authenticate, type JwtInput, principalOf, requireRole } from '../platform/http/auth.ts';
 import { AppError } from '../platform/http/errors.ts';
-import type { Pool } from '../platform/pg.ts';
+import { type Pool, withTransaction } from '../platform/pg.ts';
 import { queueStats, replayParked } from './outbox.ts';
 import type { Senders } from './senders.ts';
 
@@ -58,7 +60,20 @@ export function deliveryAdminRouter(deps: { pool: Pool; senders: Senders; jwt: J
         'institution_not_found',
         `No endpoint is configured for institution ${institutionId}`,
       );
-    const replayed = await replayParked(deps.pool, institutionId);
+    // The replay and its audit entry commit together: no replay the trail does not show.
+    const replayed = await withTransaction(deps.pool, async (tx) => {
+      const count = await replayParked(tx, institutionId);
+      await new PgAuditTrail(tx).record([
+        {
+          actor: { role: 'admin', id: principalOf(req).sub },
+          action: 'deliveries.replay',
+          outcome: 'allowed',
+          subject: { type: 'institution', id: institutionId },
+          detail: { replayed: count },
+        },
+      ]);
+      return count;
+    });
     deps.senders.wake(institutionId);
     res.json({ institutionId, replayed });
   });

@@ -7,6 +7,8 @@
  * Entries name patients by their patient_ref, never by their id: the trail itself must not become
  * a copy of patient identity that `forget` cannot reach.
  */
+import { randomBytes } from 'node:crypto';
+import { hostname, userInfo } from 'node:os';
 import { currentContext } from './context.ts';
 import type { Queryable } from './pg.ts';
 
@@ -60,10 +62,16 @@ export class PgAuditTrail {
     this.#db = db;
   }
 
-  /** Appends entries, on `db` when given (a transaction's client), else on the trail's own pool. */
-  async record(entries: readonly AuditEntry[], db: Queryable = this.#db): Promise<void> {
+  /**
+   * Appends entries, on `db` when given (a transaction's client), else on the trail's own pool,
+   * under the active trace (or `traceId`, for a command line that has none).
+   */
+  async record(
+    entries: readonly AuditEntry[],
+    db: Queryable = this.#db,
+    traceId: string | null = currentContext()?.traceId ?? null,
+  ): Promise<void> {
     if (entries.length === 0) return;
-    const traceId = currentContext()?.traceId ?? null;
     await db.query({
       name: 'audit_log_record',
       text: `INSERT INTO audit_log
@@ -111,6 +119,35 @@ export class PgAuditTrail {
       next: rows.length > filter.limit ? (page.at(-1)?.id ?? null) : null,
     };
   }
+}
+
+/**
+ * Who runs an operator command line (a read-model rebuild, a dead-letter replay): there is no
+ * token there, so the schema's `operator` role and the OS account that ran it, `user@host`.
+ */
+export function operatorActor(): AuditEntry['actor'] {
+  let user: string;
+  try {
+    user = userInfo().username;
+  } catch {
+    // A container user without a passwd entry: the environment, else the numeric uid.
+    user = process.env.USER ?? `uid-${process.getuid?.() ?? 'unknown'}`;
+  }
+  return { role: 'operator', id: `${user}@${hostname()}` };
+}
+
+/**
+ * Records an operator's command-line action BEFORE it runs (an action that cannot be audited does
+ * not run). Outside a trace (a CLI has no telemetry SDK) it gets a fresh W3C trace id of its own,
+ * returned so the CLI can print it next to its result and the two can be matched.
+ */
+export async function auditOperatorAction(
+  db: Queryable,
+  entry: Omit<AuditEntry, 'actor' | 'outcome'>,
+): Promise<string> {
+  const traceId = currentContext()?.traceId ?? randomBytes(16).toString('hex');
+  await new PgAuditTrail(db).record([{ ...entry, actor: operatorActor(), outcome: 'allowed' }], db, traceId);
+  return traceId;
 }
 
 const toRecord = (r: Row): AuditRecord => ({

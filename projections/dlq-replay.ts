@@ -14,7 +14,7 @@ import { createPool } from '../platform/pg.ts';
 import { createRedis } from '../platform/redis.ts';
 import { searchFromConfig } from '../platform/search/index.ts';
 import { groupIdOf, loadProjectionsConfig } from './config.ts';
-import { replayDeadLetters } from './runtime/dlq-replay.ts';
+import { auditDeadLetterReplay, replayDeadLetters } from './runtime/dlq-replay.ts';
 import { ensureAppointmentsIndex, handlerFor, projectorNames, redisWriter, searchWriter } from './wiring.ts';
 
 const { values } = parseArgs({ options: { projector: { type: 'string' } } });
@@ -34,6 +34,7 @@ const redis = projector === 'redis' ? createRedis(config, 'dlq-replay') : undefi
 const engine = projector === 'search' ? searchFromConfig(config) : undefined;
 let exitCode = 0;
 try {
+  const traceId = await auditDeadLetterReplay(pool, { dlqTopic: pc.EVENTS_DLQ_TOPIC, projector });
   let writer;
   const patients = patientVault(pool, config);
   if (redis) writer = redisWriter({ redis, store, config: pc, patients, logger });
@@ -49,7 +50,7 @@ try {
     handleBatch: handlerFor(writer),
     logger,
   });
-  process.stdout.write(`${JSON.stringify({ projector, ...result })}\n`);
+  process.stdout.write(`${JSON.stringify({ projector, ...result, traceId })}\n`);
   if (result.failedAgain > 0) exitCode = 3;
 } catch (err) {
   logger.error({ err: err instanceof Error ? err.message : String(err) }, 'replay failed');

@@ -28,6 +28,7 @@ import type { Checkpoint, EventStore } from '../platform/event-store/event-store
 import type { Logger } from '../platform/logger.ts';
 import type { Queryable } from '../platform/pg.ts';
 import type { SearchEngine } from '../platform/search/index.ts';
+import { auditOperatorAction } from '../platform/audit.ts';
 import { loadConfig } from '../platform/config.ts';
 import { patientVault, type ProjectorPatients } from '../platform/patient-vault.ts';
 import { groupIdOf, type ProjectionsConfig } from './config.ts';
@@ -212,6 +213,26 @@ export async function rebuildSearch(deps: RebuildDeps & { engine: SearchEngine }
   };
 }
 
+/**
+ * The audit entry of an operator's rebuild (`projections.rebuild`), recorded before it starts;
+ * returns its trace id. The projections process's own rebuild after a lost keyspace is not an
+ * admin action and is not recorded.
+ */
+export const auditRebuild = (
+  pool: Queryable,
+  what: 'redis' | 'search',
+  config: Pick<ProjectionsConfig, 'READ_MODEL_PREFIX' | 'APPOINTMENTS_ALIAS'>,
+  keepOld: boolean,
+): Promise<string> =>
+  auditOperatorAction(pool, {
+    action: 'projections.rebuild',
+    subject: {
+      type: 'read_model',
+      id: what === 'redis' ? config.READ_MODEL_PREFIX : config.APPOINTMENTS_ALIAS,
+    },
+    detail: { readModel: what, keepOld },
+  });
+
 const invokedDirectly =
   process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
 
@@ -270,13 +291,14 @@ if (invokedDirectly) {
   };
   let exitCode = 0;
   try {
+    const traceId = await auditRebuild(pool, what, pc, deps.keepOld ?? false);
     if (what === 'redis') {
       const { createRedis } = await import('../platform/redis.ts');
       const redis = createRedis(config, 'projections-rebuild');
       try {
         const result = await rebuildRedis({ ...deps, redis });
         bar.stop();
-        process.stdout.write(`${JSON.stringify(result)}\n`);
+        process.stdout.write(`${JSON.stringify({ ...result, traceId })}\n`);
       } finally {
         redis.disconnect();
       }
@@ -286,7 +308,7 @@ if (invokedDirectly) {
       try {
         const result = await rebuildSearch({ ...deps, engine });
         bar.stop();
-        process.stdout.write(`${JSON.stringify(result)}\n`);
+        process.stdout.write(`${JSON.stringify({ ...result, traceId })}\n`);
       } finally {
         await engine.close();
       }

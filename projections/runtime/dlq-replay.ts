@@ -9,7 +9,9 @@
  * again with the new reason (after the stop mark, so not retried in this run).
  */
 import type { Kafka } from 'kafkajs';
+import { auditOperatorAction } from '../../platform/audit.ts';
 import type { Logger } from '../../platform/logger.ts';
+import type { Queryable } from '../../platform/pg.ts';
 import { consumerGroupLag, highWatermarks } from './lag.ts';
 import { DLQ_HEADERS, type ProjectorMessage, toProjectorMessage } from './messages.ts';
 import {
@@ -50,6 +52,17 @@ export function originalMessage(m: ProjectorMessage): ProjectorMessage {
     headers,
   };
 }
+
+/** The audit entry of an operator's replay (`projections.dlq_replay`), recorded before it starts; returns its trace id. */
+export const auditDeadLetterReplay = (
+  pool: Queryable,
+  opts: Pick<ReplayOptions, 'dlqTopic' | 'projector'>,
+): Promise<string> =>
+  auditOperatorAction(pool, {
+    action: 'projections.dlq_replay',
+    subject: { type: 'dead_letters', id: opts.dlqTopic },
+    detail: { projector: opts.projector },
+  });
 
 export async function replayDeadLetters(opts: ReplayOptions): Promise<ReplayResult> {
   const result: ReplayResult = { replayed: 0, failedAgain: 0, skipped: 0 };

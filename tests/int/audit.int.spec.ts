@@ -1,16 +1,24 @@
 /**
  * The audit trail on the real database: append-only, queryable by admins only, keyset pages
- * newest first, filters by actor, action and subject.
+ * newest first, filters by actor, action and subject; admin actions (flow rules) and operator
+ * command lines (rebuild, dead-letter replay) are in it.
  */
 import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { auditRebuild } from '../../projections/rebuild.ts';
+import { auditDeadLetterReplay } from '../../projections/runtime/dlq-replay.ts';
 import { type AuditEntry, PgAuditTrail } from '../../platform/audit.ts';
+import { defaultFlowRules } from '../../platform/flow/default-rules.ts';
+import { FlowRuleStore } from '../../platform/flow/rule-store.ts';
 import {
   anOpenScheduleRequest,
   book,
   type Harness,
   startCommandApi,
 } from '../support/command-api-harness.ts';
+import { testConfig } from '../support/test-config.ts';
+import { uniqueName } from '../support/wait.ts';
 
 const anEntry = (overrides: Partial<AuditEntry> = {}): AuditEntry => ({
   actor: { role: 'admin', id: 'admin-audit' },
@@ -30,17 +38,23 @@ describe('audit trail', () => {
   let h: Harness;
   let trail: PgAuditTrail;
   let admin: string;
+  let redis: Redis;
   // A subject of this test's own, so other files' entries never land on its pages.
   const actorId = `auditor-${randomUUID()}`;
+  // This file's own live flow rules (the file default until the flow-rule test replaces them).
+  const flowKey = uniqueName('flow:rules');
 
   beforeAll(async () => {
-    h = await startCommandApi();
+    redis = new Redis(testConfig().REDIS_URL);
+    h = await startCommandApi({ flowRuleStore: new FlowRuleStore(redis, flowKey, defaultFlowRules) });
     trail = new PgAuditTrail(h.pool);
     admin = await h.tokenFor({ sub: 'admin-audit', role: 'admin' });
   });
 
   afterAll(async () => {
     await h?.stop();
+    await redis?.del(flowKey);
+    redis?.disconnect();
   });
 
   async function openScheduleAs(token: string): Promise<string> {
@@ -132,6 +146,59 @@ describe('audit trail', () => {
       [patientId],
     );
     expect(rows[0]?.n).toBe('0');
+  });
+
+  it("records an admin's flow-rule change, and an operator's rebuild and dead-letter replay with a trace id", async () => {
+    // Given an admin of its own, when it replaces the flow rules (with the same rules: nothing changes)
+    const sub = `admin-${randomUUID()}`;
+    const token = await h.tokenFor({ sub, role: 'admin' });
+    const current = await h.http.get('/v1/admin/flow-rules', { token });
+    const { version, rules } = current.body as { version: number; rules: { resources: object } };
+    const put = await h.http.request('PUT', '/v1/admin/flow-rules', { token, body: { version, rules } });
+    expect(put.status, put.text).toBe(200);
+    // Then the trail shows who changed which rules from and to which version
+    const byAdmin = await h.http.get(`/v1/audit?actorId=${sub}`, { token: admin });
+    expect(byAdmin.body.items).toEqual([
+      expect.objectContaining({
+        actor: { role: 'admin', id: sub },
+        action: 'flow_rules.replace',
+        outcome: 'allowed',
+        subject: { type: 'flow_rules', id: flowKey },
+        detail: { fromVersion: version, toVersion: version + 1, resources: Object.keys(rules.resources) },
+      }),
+    ]);
+    // And what the rebuild and replay command lines record before they run: the OS user as operator, a trace id
+    const prefix = uniqueName('rm');
+    const dlqTopic = uniqueName('dlq');
+    const rebuildTrace = await auditRebuild(
+      h.pool,
+      'redis',
+      { READ_MODEL_PREFIX: prefix, APPOINTMENTS_ALIAS: 'unused' },
+      true,
+    );
+    const replayTrace = await auditDeadLetterReplay(h.pool, { dlqTopic, projector: 'search' });
+    const rebuilt = await h.http.get(`/v1/audit?subjectType=read_model&subjectId=${prefix}`, {
+      token: admin,
+    });
+    expect(rebuilt.body.items).toEqual([
+      expect.objectContaining({
+        actor: { role: 'operator', id: expect.stringMatching(/^.+@.+$/) },
+        action: 'projections.rebuild',
+        detail: { readModel: 'redis', keepOld: true },
+        traceId: rebuildTrace,
+      }),
+    ]);
+    expect(rebuildTrace).toMatch(/^[0-9a-f]{32}$/);
+    const replayed = await h.http.get(`/v1/audit?subjectType=dead_letters&subjectId=${dlqTopic}`, {
+      token: admin,
+    });
+    expect(replayed.body.items).toEqual([
+      expect.objectContaining({
+        action: 'projections.dlq_replay',
+        detail: { projector: 'search' },
+        traceId: replayTrace,
+      }),
+    ]);
   });
 
   it('is append-only: UPDATE, DELETE and TRUNCATE are refused by the database', async () => {

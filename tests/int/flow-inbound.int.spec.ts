@@ -27,6 +27,18 @@ const metric = (text: string, name: string, labels: string): number => {
   return line ? Number(line.split(' ').at(-1)) : 0;
 };
 
+/** A real command: open a schedule of the harness's catalog, as its hospital. */
+const openSchedule = (commands: Harness, token: string) =>
+  fetch(`${commands.baseUrl}/v1/schedules`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      authorization: `Bearer ${token}`,
+      'idempotency-key': newKey(),
+    },
+    body: JSON.stringify(anOpenScheduleRequest(commands.catalog)),
+  });
+
 describe('query API: a per-value search limit with an exception', () => {
   let query: QueryInstance;
   let doc: Json;
@@ -146,15 +158,7 @@ describe('command API: system protection and rules run before authentication and
       await held;
     };
     const token = await commands.tokenFor(commands.hospital);
-    const first = fetch(`${commands.baseUrl}/v1/schedules`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        authorization: `Bearer ${token}`,
-        'idempotency-key': newKey(),
-      },
-      body: JSON.stringify(anOpenScheduleRequest(commands.catalog)),
-    });
+    const first = openSchedule(commands, token);
     await inside;
     const shed = await post('/v1/appointments', '{"not json', {});
     expect(shed.status, shed.text).toBe(503);
@@ -275,16 +279,7 @@ describe('command API: warm-up, concurrency and paced rules on real routes', () 
       await held;
     };
     const token = await commands.tokenFor(commands.hospital);
-    const open = () =>
-      fetch(`${commands.baseUrl}/v1/schedules`, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          authorization: `Bearer ${token}`,
-          'idempotency-key': newKey(),
-        },
-        body: JSON.stringify(anOpenScheduleRequest(commands.catalog)),
-      }).then(capture);
+    const open = () => openSchedule(commands, token).then(capture);
     const all = Array.from({ length: 7 }, open);
     const refused: CapturedResponse[] = [];
     for (const p of all) void p.then((r) => r.status === 429 && refused.push(r));

@@ -36,6 +36,30 @@ describe('relay held back by a long transaction', () => {
   const appendOne = () =>
     store.appendToStream(`held-back-${randomUUID()}`, [{ type: 'ProbeHappened', data: {} }], 'no_stream');
 
+  /**
+   * A session of `connectionString` holding a transaction with an xid open while one event commits
+   * behind it; `body` runs meanwhile with its pid, and the transaction ends after it.
+   */
+  const withHolder = async (
+    connectionString: string,
+    application: string,
+    body: (pid: number) => Promise<void>,
+  ) => {
+    const holderClient = new pg.Client({ connectionString, application_name: application });
+    await holderClient.connect();
+    try {
+      await holderClient.query('BEGIN');
+      const { rows } = await holderClient.query<{ pid: number }>(
+        'SELECT pg_backend_pid() AS pid, pg_current_xact_id()',
+      );
+      await appendOne();
+      await body(rows[0]!.pid);
+    } finally {
+      await holderClient.query('ROLLBACK').catch(() => undefined);
+      await holderClient.end();
+    }
+  };
+
   /** The watch's degraded reason, once it gives one. */
   const heldBackReason = (watch: RelayWatch) =>
     waitFor(
@@ -60,19 +84,7 @@ describe('relay held back by a long transaction', () => {
     });
 
   it('given an open transaction with an xid and a later commit, then the holder is named until it ends', async () => {
-    const holderClient = new pg.Client({
-      connectionString: testConfig().DATABASE_URL,
-      application_name: 'long-report-job',
-    });
-    await holderClient.connect();
-    try {
-      await holderClient.query('BEGIN');
-      const { rows } = await holderClient.query<{ pid: number }>(
-        'SELECT pg_backend_pid() AS pid, pg_current_xact_id()',
-      );
-      const pid = rows[0]!.pid;
-      await appendOne();
-
+    await withHolder(testConfig().DATABASE_URL, 'long-report-job', async (pid) => {
       const holder = await relayHolder(pool);
       expect(holder).toMatchObject({ pid, application: 'long-report-job', state: 'idle in transaction' });
       expect(holder!.waiting).toBeGreaterThanOrEqual(1);
@@ -94,29 +106,14 @@ describe('relay held back by a long transaction', () => {
       } finally {
         watch.stop();
       }
-    } finally {
-      await holderClient.query('ROLLBACK').catch(() => undefined);
-      await holderClient.end();
-    }
+    });
     // Once it ended, nothing holds the relay back.
     expect(await relayHolder(pool)).toBeUndefined();
   });
 
   it('given a holder of another role (its start hidden from ours), then its age counts from its first sighting and still crosses the budget', async () => {
     // The superuser's session: the platform's role sees its pid and xid, not its state nor xact_start.
-    const holderClient = new pg.Client({
-      connectionString: adminUrlOfTestDatabase(),
-      application_name: 'admin-long-job',
-    });
-    await holderClient.connect();
-    try {
-      await holderClient.query('BEGIN');
-      const { rows } = await holderClient.query<{ pid: number }>(
-        'SELECT pg_backend_pid() AS pid, pg_current_xact_id()',
-      );
-      const pid = rows[0]!.pid;
-      await appendOne();
-
+    await withHolder(adminUrlOfTestDatabase(), 'admin-long-job', async (pid) => {
       const holder = await relayHolder(pool);
       expect(holder).toMatchObject({ pid, application: 'admin-long-job', ageSeconds: null });
 
@@ -134,10 +131,7 @@ describe('relay held back by a long transaction', () => {
       } finally {
         watch.stop();
       }
-    } finally {
-      await holderClient.query('ROLLBACK').catch(() => undefined);
-      await holderClient.end();
-    }
+    });
     expect(await relayHolder(pool)).toBeUndefined();
   });
 

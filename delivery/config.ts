@@ -16,6 +16,12 @@ export const deliverySettingsSchema = z.object({
   DELIVERY_PORT: z.coerce.number().int().min(0).max(65535).default(3007),
   DELIVERY_EVENTS_TOPIC: z.string().min(1).default('booking.events'),
   DELIVERY_GROUP: z.string().min(1).default('hospital-delivery'),
+  /**
+   * Where a record the worker cannot read goes (with DLQ_HEADERS, `dlq-projector: delivery`).
+   * Unset: `<DELIVERY_EVENTS_TOPIC>.delivery.dlq` (see deliveryDlqTopic), named like the
+   * projectors' `booking.events.dlq` and in the events topic's namespace (a test's own topic).
+   */
+  DELIVERY_DLQ_TOPIC: z.string().min(1).optional(),
   /** A new consumer group starts at the topic's beginning (nothing published before it joined is lost). */
   DELIVERY_FROM_BEGINNING: flag,
   /** How often institution_endpoints and the secrets are re-read: at most 2 s (the issue's bound). */
@@ -37,6 +43,9 @@ export const deliverySettingsSchema = z.object({
 });
 
 export type DeliverySettings = z.infer<typeof deliverySettingsSchema>;
+
+export const deliveryDlqTopic = (s: Pick<DeliverySettings, 'DELIVERY_EVENTS_TOPIC' | 'DELIVERY_DLQ_TOPIC'>) =>
+  s.DELIVERY_DLQ_TOPIC ?? `${s.DELIVERY_EVENTS_TOPIC}.delivery.dlq`;
 
 export const parseDeliverySettings = (env: Record<string, string | undefined>): EnvResult<DeliverySettings> =>
   parseEnv(deliverySettingsSchema, env);

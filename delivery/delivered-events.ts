@@ -9,7 +9,8 @@
  * events name only the appointment: the hospital joins them to the patient its AppointmentBooked
  * carried, and an actor travels as its role (as `cancelledBy` does).
  */
-import { type SlotEvent, slotEventSchemas } from '../domain/slot-events.ts';
+import type { ScheduleStreamEvent } from '../domain/slot-state.ts';
+import { parseStreamEvent } from '../projections/redis/stream-events.ts';
 import type { EventEnvelope } from '../projections/relay/event-message.ts';
 import { parseScheduleEvent } from '../projections/schedule-events.ts';
 
@@ -50,7 +51,13 @@ export interface DeliveryDraft {
 
 export type Selected =
   | { kind: 'deliver'; scheduleId: string; build: (session: ScheduleSession) => DeliveryDraft }
-  | { kind: 'skip'; why: string };
+  /** An event hospitals do not get: the normal case for most of `booking.events`. */
+  | { kind: 'skip'; why: string }
+  /**
+   * A delivered type this build cannot read (a newer schema version, data that breaks its schema):
+   * dead-lettered with the reason, never dropped silently — a hospital would miss it (ADR 0009).
+   */
+  | { kind: 'reject'; reason: string };
 
 const sessionFields = (s: ScheduleSession) => ({
   doctorId: s.doctorId,
@@ -62,8 +69,8 @@ const sessionFields = (s: ScheduleSession) => ({
 
 function fromScheduleEvent(envelope: EventEnvelope): Selected {
   const parsed = parseScheduleEvent(envelope);
-  if (parsed.kind !== 'schedule')
-    return { kind: 'skip', why: parsed.kind === 'ignored' ? parsed.why : parsed.reason };
+  if (parsed.kind === 'ignored') return { kind: 'skip', why: parsed.why };
+  if (parsed.kind === 'poison') return { kind: 'reject', reason: parsed.reason };
   const e = parsed.event;
   const base = { scheduleId: e.data.scheduleId };
   switch (e.type) {
@@ -136,7 +143,7 @@ const isSlotDelivered = (t: DeliveredType): t is SlotDeliveredType =>
   (slotDelivered as readonly string[]).includes(t);
 
 /** What the hospital gets of a slot event: its instant and body, never the `patientRef`. */
-function slotBody(e: SlotEvent): { occurredAt: string; data: Record<string, unknown> } | undefined {
+function slotBody(e: ScheduleStreamEvent): { occurredAt: string; data: Record<string, unknown> } | undefined {
   const ids = { scheduleId: e.data.scheduleId };
   switch (e.type) {
     case 'SlotTaken': {
@@ -206,12 +213,14 @@ function slotBody(e: SlotEvent): { occurredAt: string; data: Record<string, unkn
   }
 }
 
+/** Read by the Redis projector's rules: an unknown version or a schema mismatch is rejected. */
 function fromSlotEvent(type: SlotDeliveredType, envelope: EventEnvelope): Selected {
-  const p = slotEventSchemas[type].safeParse(envelope.data);
-  if (!p.success) return { kind: 'skip', why: `${type} does not match its schema` };
-  const body = slotBody({ type, data: p.data } as SlotEvent);
+  const parsed = parseStreamEvent(envelope);
+  if (parsed.kind === 'ignored') return { kind: 'skip', why: parsed.why };
+  if (parsed.kind === 'poison') return { kind: 'reject', reason: parsed.reason };
+  const body = slotBody(parsed.event);
   if (!body) return { kind: 'skip', why: `${type} is not delivered` };
-  const { scheduleId } = p.data;
+  const { scheduleId } = parsed.event.data;
   return {
     kind: 'deliver',
     scheduleId,
@@ -219,7 +228,10 @@ function fromSlotEvent(type: SlotDeliveredType, envelope: EventEnvelope): Select
   };
 }
 
-/** Whether the event is delivered, and how to build its delivery once its session is known. */
+/**
+ * Whether the event is delivered (and how to build its delivery once its session is known), skipped
+ * (not for hospitals), or rejected (a delivered type that does not parse: to the dead-letter topic).
+ */
 export function selectForDelivery(envelope: EventEnvelope): Selected {
   if (!isDeliveredType(envelope.type)) return { kind: 'skip', why: `${envelope.type} is not delivered` };
   if (isSlotDelivered(envelope.type)) return fromSlotEvent(envelope.type, envelope);

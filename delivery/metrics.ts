@@ -26,6 +26,11 @@ export function deliveryMetrics(registry: Registry, pool: Pool, senders: () => S
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [registry],
   });
+  const deadLettered = new Counter({
+    name: 'delivery_dead_lettered_total',
+    help: 'Records of the events topic the delivery ingest could not read (undecodable, unknown schema version, schema mismatch), sent to its dead-letter topic',
+    registers: [registry],
+  });
   // One query per scrape feeds the three gauges read from the outbox.
   let cached: { at: number; stats: Promise<QueueStats[]> } | undefined;
   const stats = () => {
@@ -70,8 +75,11 @@ export function deliveryMetrics(registry: Registry, pool: Pool, senders: () => S
   registerDependencyMetrics(registry, () =>
     (senders()?.all() ?? []).flatMap((s) => (s.guard ? [s.guard] : [])),
   );
-  return (institution: string, outcome: Outcome, seconds: number) => {
-    attempts.inc({ institution, outcome });
-    if (outcome !== 'rejected') duration.observe({ institution }, seconds);
+  return {
+    onOutcome: (institution: string, outcome: Outcome, seconds: number) => {
+      attempts.inc({ institution, outcome });
+      if (outcome !== 'rejected') duration.observe({ institution }, seconds);
+    },
+    onDeadLettered: (count: number) => deadLettered.inc(count),
   };
 }

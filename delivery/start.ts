@@ -59,7 +59,7 @@ export async function startDelivery(o: DeliveryOptions): Promise<DeliveryHandle>
   const registry = o.registry ?? createRegistry();
   // The metrics read the senders when scraped; the senders report each attempt to the metrics.
   const made: { senders?: Senders } = {};
-  const onOutcome = deliveryMetrics(registry, pool, () => made.senders);
+  const { onOutcome, onDeadLettered } = deliveryMetrics(registry, pool, () => made.senders);
   const s = createSenders({
     pool,
     // No cache: a patient forgotten is delivered without identity from the next send on.
@@ -77,6 +77,7 @@ export async function startDelivery(o: DeliveryOptions): Promise<DeliveryHandle>
     pool,
     logger,
     onQueued: (ids) => ids.forEach((id) => s.wake(id)),
+    onDeadLettered,
   });
 
   const service = serviceApp({

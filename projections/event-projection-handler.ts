@@ -1,7 +1,7 @@
 import { decodeEventMessage } from './relay/event-message.ts';
 import type { WriteItem } from './redis/redis-writer.ts';
-import type { ProjectorMessage } from './runtime/messages.ts';
-import type { BatchHandler, PoisonMessage } from './runtime/projector-runtime.ts';
+import type { PoisonMessage, ProjectorMessage } from './runtime/messages.ts';
+import type { BatchHandler } from './runtime/projector-runtime.ts';
 
 /** What a read-model writer of booking events offers: the Redis writer and the search writer alike. */
 export interface EventWriter {

@@ -13,13 +13,8 @@ import { auditOperatorAction } from '../../platform/audit.ts';
 import type { Logger } from '../../platform/logger.ts';
 import type { Queryable } from '../../platform/pg.ts';
 import { consumerGroupLag, highWatermarks } from './lag.ts';
-import { DLQ_HEADERS, type ProjectorMessage, toProjectorMessage } from './messages.ts';
-import {
-  type BatchHandler,
-  createChunkProcessor,
-  deadLetter,
-  type RetryOptions,
-} from './projector-runtime.ts';
+import { deadLetter, DLQ_HEADERS, type ProjectorMessage, toProjectorMessage } from './messages.ts';
+import { type BatchHandler, createChunkProcessor, type RetryOptions } from './projector-runtime.ts';
 
 export interface ReplayOptions {
   kafka: Kafka;

@@ -1,4 +1,4 @@
-import type { IHeaders, KafkaMessage } from 'kafkajs';
+import type { IHeaders, KafkaMessage, Producer } from 'kafkajs';
 
 /** One Kafka record as a projector sees it: bytes plus string headers and where it came from. */
 export interface ProjectorMessage {
@@ -49,3 +49,40 @@ export const DLQ_HEADERS = {
   offset: 'dlq-original-offset',
   failedAt: 'dlq-failed-at',
 } as const;
+
+/** A record to dead-letter, and why. */
+export interface PoisonMessage {
+  message: ProjectorMessage;
+  reason: string;
+}
+
+/**
+ * Publishes poison messages to the dead-letter topic: original key, value and headers, plus why and
+ * whence. Shared by the projectors and the delivery ingest (`projector` = `delivery`).
+ */
+export async function deadLetter(
+  producer: Producer,
+  dlqTopic: string,
+  projector: string,
+  poison: readonly PoisonMessage[],
+): Promise<void> {
+  if (poison.length === 0) return;
+  const failedAt = new Date().toISOString();
+  await producer.send({
+    topic: dlqTopic,
+    acks: -1,
+    messages: poison.map(({ message, reason }) => ({
+      key: message.key,
+      value: message.value,
+      headers: {
+        ...message.headers,
+        [DLQ_HEADERS.reason]: reason.slice(0, 2000),
+        [DLQ_HEADERS.projector]: projector,
+        [DLQ_HEADERS.topic]: message.topic,
+        [DLQ_HEADERS.partition]: String(message.partition),
+        [DLQ_HEADERS.offset]: message.offset,
+        [DLQ_HEADERS.failedAt]: failedAt,
+      },
+    })),
+  });
+}

@@ -31,14 +31,9 @@ import type { Registry } from 'prom-client';
 import type { Logger } from '../../platform/logger.ts';
 import { BatchInterrupted, describeError, isTransientError } from './errors.ts';
 import { consumerGroupLag, type PartitionLag } from './lag.ts';
-import { DLQ_HEADERS, type ProjectorMessage, toProjectorMessage } from './messages.ts';
+import { deadLetter, type PoisonMessage, type ProjectorMessage, toProjectorMessage } from './messages.ts';
 import { projectionMetrics } from './metrics.ts';
 import { chunkSpan } from './tracing.ts';
-
-export interface PoisonMessage {
-  message: ProjectorMessage;
-  reason: string;
-}
 
 /** What a handler may report: messages it could not apply and will never be able to. */
 export interface BatchOutcome {
@@ -194,34 +189,6 @@ export function createChunkProcessor(opts: {
       return { applied: messages.length - poison.length, poison };
     },
   };
-}
-
-/** Publishes poison messages to the dead-letter topic: original key, value and headers, plus why and whence. */
-export async function deadLetter(
-  producer: Producer,
-  dlqTopic: string,
-  projector: string,
-  poison: readonly PoisonMessage[],
-): Promise<void> {
-  if (poison.length === 0) return;
-  const failedAt = new Date().toISOString();
-  await producer.send({
-    topic: dlqTopic,
-    acks: -1,
-    messages: poison.map(({ message, reason }) => ({
-      key: message.key,
-      value: message.value,
-      headers: {
-        ...message.headers,
-        [DLQ_HEADERS.reason]: reason.slice(0, 2000),
-        [DLQ_HEADERS.projector]: projector,
-        [DLQ_HEADERS.topic]: message.topic,
-        [DLQ_HEADERS.partition]: String(message.partition),
-        [DLQ_HEADERS.offset]: message.offset,
-        [DLQ_HEADERS.failedAt]: failedAt,
-      },
-    })),
-  });
 }
 
 export async function runProjector(opts: RunProjectorOptions): Promise<ProjectorHandle> {

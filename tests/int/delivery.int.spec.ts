@@ -3,12 +3,13 @@
  * published to a topic of this file's own reach three reference receivers (healthy, slow, failing
  * half the time) exactly once in effect and in order; the slow one does not hold up the healthy
  * one; a receiver that vanishes gets its head parked after DELIVERY_PARK_AFTER_MS, and an admin's
- * replay delivers the parked and the waiting in order.
+ * replay delivers the parked and the waiting in order. A delivered event of a schema version this
+ * build does not know goes to the worker's dead-letter topic with its reason, never skipped.
  */
 import { randomUUID } from 'node:crypto';
-import type { Producer } from 'kafkajs';
+import type { KafkaMessage, Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type DeliverySettings, parseDeliverySettings } from '../../delivery/config.ts';
+import { deliveryDlqTopic, type DeliverySettings, parseDeliverySettings } from '../../delivery/config.ts';
 import { startDelivery, type DeliveryHandle } from '../../delivery/start.ts';
 import type { HisMock } from '../../integration/his-mock/his-mock.ts';
 import { jwtSettingsOf, signToken } from '../../platform/http/auth.ts';
@@ -24,6 +25,7 @@ import {
 import { testConfig } from '../support/test-config.ts';
 import { PgEventStore } from '../../platform/event-store/pg-event-store.ts';
 import { toKafkaMessage } from '../../projections/relay/event-message.ts';
+import { DLQ_HEADERS } from '../../projections/runtime/messages.ts';
 import { uniqueName, waitFor } from '../support/wait.ts';
 import { deliverySchema } from '../support/receiver-contract.ts';
 
@@ -226,5 +228,46 @@ describe('hospital delivery', () => {
     expect(Number(after.rows[0]!.n)).toBe(Number(count.rows[0]!.n) + 1);
     expect(Number(after.rows[0]!.max)).toBe(14);
     expect(healthy.mock.applied()[13]!.eventId).toBe(marker[0]!.eventId);
+  });
+
+  it('dead-letters a delivered event of an unknown schema version with its reason; nothing is queued', async () => {
+    // A newer producer's AppointmentBooked v99 on the healthy (integrated) institution's schedule.
+    const eventId = randomUUID();
+    const record = toKafkaMessage({
+      id: eventId,
+      streamId: feed.streams[0]!,
+      revision: 99n,
+      globalPosition: 0n,
+      checkpoint: '0:0',
+      type: 'AppointmentBooked',
+      data: { appointmentId: randomUUID() },
+      metadata: { schemaVersion: 99 },
+      createdAt: new Date(),
+    });
+    expect(record.headers?.['schema-version']).toBe('99');
+    await producer.send({ topic, acks: -1, messages: [record] });
+
+    const dlq = deliveryDlqTopic(settings());
+    const reader = createKafka(config).consumer({ groupId: uniqueName('delivery-dlq-reader') });
+    const seen: KafkaMessage[] = [];
+    await reader.connect();
+    await reader.subscribe({ topic: dlq, fromBeginning: true });
+    await reader.run({ eachMessage: async ({ message }) => void seen.push(message) });
+    const ours = () => seen.find((m) => String(m.headers?.['event-id']) === eventId);
+    try {
+      await waitFor(() => ours(), { what: 'the v99 record dead-lettered', timeoutMs: 20_000 });
+    } finally {
+      await reader.disconnect();
+    }
+    const headers = Object.fromEntries(Object.entries(ours()!.headers ?? {}).map(([k, v]) => [k, String(v)]));
+    expect(headers).toMatchObject({
+      [DLQ_HEADERS.reason]: 'unknown schema version 99 of AppointmentBooked',
+      [DLQ_HEADERS.projector]: 'delivery',
+      [DLQ_HEADERS.topic]: topic,
+      'schema-version': '99',
+    });
+    expect(headers[DLQ_HEADERS.offset]).toMatch(/^\d+$/);
+    const queued = await pool.query('SELECT 1 FROM delivery_outbox WHERE event_id = $1', [eventId]);
+    expect(queued.rowCount).toBe(0);
   });
 });

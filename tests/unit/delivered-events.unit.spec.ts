@@ -33,7 +33,7 @@ const envelope = (type: string, data: unknown): EventEnvelope => ({
 /** The body the worker would send for the event (outbox fields filled as the sender does). */
 function delivered(type: string, data: unknown) {
   const selected = selectForDelivery(envelope(type, data));
-  if (selected.kind !== 'deliver') throw new Error(`not delivered: ${selected.why}`);
+  if (selected.kind !== 'deliver') throw new Error(`not delivered: ${JSON.stringify(selected)}`);
   expect(selected.scheduleId).toBe('s1');
   const draft = selected.build(session);
   return {
@@ -84,12 +84,33 @@ describe('delivered events', () => {
     expect(validate(body), JSON.stringify(validate.errors)).toBe(true);
   });
 
-  it('skips an event the hospital does not get, and a delivered one that breaks its schema', () => {
+  it('skips an event the hospital does not get', () => {
     expect(selectForDelivery(envelope('RefundNeeded', { ...ids }))).toMatchObject({ kind: 'skip' });
     expect(selectForDelivery(envelope('WaitlistJoined', {}))).toMatchObject({ kind: 'skip' });
+    expect(selectForDelivery(envelope('CapacityChanged', {}))).toMatchObject({ kind: 'skip' });
+  });
+
+  it('rejects, with its reason, a delivered event that breaks its schema or has an unknown version', () => {
     expect(selectForDelivery(envelope('PatientCheckedIn', { ...ids }))).toEqual({
-      kind: 'skip',
-      why: 'PatientCheckedIn does not match its schema',
+      kind: 'reject',
+      reason: expect.stringMatching(/^PatientCheckedIn data does not match its schema: checkedInBy/),
+    });
+    expect(selectForDelivery(envelope('AppointmentBooked', { appointmentId: 'a1' }))).toMatchObject({
+      kind: 'reject',
+      reason: expect.stringMatching(/^AppointmentBooked v1 data does not match its schema/),
+    });
+    const newer = (type: string, data: unknown) => ({
+      ...envelope(type, data),
+      metadata: { schemaVersion: 99 },
+    });
+    expect(selectForDelivery(newer('AppointmentBooked', { appointmentId: 'a1' }))).toEqual({
+      kind: 'reject',
+      reason: 'unknown schema version 99 of AppointmentBooked',
+    });
+    const checkedIn = { ...ids, checkedInBy: hospital, checkedInAt: '2030-01-15T00:20:00.000Z' };
+    expect(selectForDelivery(newer('PatientCheckedIn', checkedIn))).toEqual({
+      kind: 'reject',
+      reason: 'unknown schema version 99 of PatientCheckedIn',
     });
   });
 

@@ -289,7 +289,7 @@ export function createApp(deps: CommandApiDeps): CommandApi {
     .post(
       requireRole(...setRushRoute.auth.roles),
       databaseUnavailableAs503(
-        setRushMode({ store: sealingReads(store, patients), idempotency, modes: rushModes, clock }),
+        setRushMode({ store: sealingReads(store, patients), idempotency, modes: rushModes, patients, clock }),
       ),
     )
     .all(methodNotAllowed('POST'));

@@ -10,7 +10,13 @@ import type { ScheduleStreamCommand } from '../domain/slot-state.ts';
 import { currentContext, toTraceparent } from '../platform/context.ts';
 import type { EventMetadata } from '../platform/event-store/event-store.ts';
 import type { RouteSpec } from '../platform/http/api-spec.ts';
-import { type Principal, principalOf, principalScope, type Role } from '../platform/http/auth.ts';
+import {
+  type PatientDigest,
+  type Principal,
+  principalOf,
+  principalScope,
+  type Role,
+} from '../platform/http/auth.ts';
 import { AppError } from '../platform/http/errors.ts';
 import {
   parseIdempotencyKey,
@@ -36,6 +42,8 @@ export interface CommandHooks {
 export interface CommandRouteDeps {
   commands: Commands;
   idempotency: Pick<PgIdempotencyStore, 'claim' | 'release' | 'keep'>;
+  /** Names a patient's keys by digest, never by id (principalScope). */
+  patients: PatientDigest;
   clock: () => Date;
   hooks: CommandHooks;
   onReplay?: () => void;
@@ -113,7 +121,7 @@ async function handleCommand<BS extends z.ZodType, PS extends z.ZodType>(
 
   const path = req.originalUrl.split('?')[0] ?? req.path;
   const fingerprint = requestFingerprint(req.method, path, rawBody);
-  const scope = principalScope(principal);
+  const scope = principalScope(principal, deps.patients);
   const claim = await deps.idempotency.claim(scope, idempotencyKey, fingerprint);
   if (claim.kind === 'completed') {
     deps.onReplay?.();

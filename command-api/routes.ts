@@ -29,7 +29,7 @@ import { ownSchedulesOnly, patientChannelOnly, requireOwnInstitution } from './t
 export interface RoutesDeps extends CommandRouteDeps {
   appointments: Pick<PgAppointmentIndex, 'find'>;
   ids: () => string;
-  patients: Pick<PatientVault, 'resolve' | 'refFor'>;
+  patients: Pick<PatientVault, 'resolve' | 'refFor' | 'digest'>;
   /** POST /v1/patients/{id}/forget (forget-route.ts): not a schedule command. */
   forget: RequestHandler;
   /** Where opening a schedule checks its doctor, institution and department. */

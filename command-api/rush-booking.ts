@@ -37,7 +37,7 @@ export interface RushBookingDeps {
   queue: RushQueue;
   topic: string;
   idempotency: Pick<PgIdempotencyStore, 'claim' | 'release' | 'keep'>;
-  patients: Pick<PatientVault, 'resolve'>;
+  patients: Pick<PatientVault, 'resolve' | 'digest'>;
   clock: () => Date;
   /** The audit trail: a hospital's or an admin's booking is recorded as it is accepted. */
   audit?: { record(db: Queryable, entries: readonly AuditEntry[]): Promise<void> };
@@ -61,7 +61,7 @@ export function rushBooking(deps: RushBookingDeps): RequestHandler {
     const principal = principalOf(req);
     authorize(principal, body, mode.institutionId);
 
-    const scope = principalScope(principal);
+    const scope = principalScope(principal, deps.patients);
     const fingerprint = requestFingerprint(req.method, req.originalUrl.split('?')[0] ?? req.path, rawBody);
     const claim = await deps.idempotency.claim(scope, key, fingerprint);
     if (claim.kind === 'completed') return send(res, claim.outcome, true);

@@ -7,7 +7,7 @@
  */
 import type { RequestHandler } from 'express';
 import type { EventStore } from '../platform/event-store/event-store.ts';
-import { principalOf, principalScope } from '../platform/http/auth.ts';
+import { type PatientDigest, principalOf, principalScope } from '../platform/http/auth.ts';
 import {
   parseIdempotencyKey,
   type PgIdempotencyStore,
@@ -28,6 +28,8 @@ export interface RushRouteDeps {
   store: Pick<EventStore<PoolClient>, 'transaction' | 'readStream'>;
   idempotency: Pick<PgIdempotencyStore, 'claim' | 'release' | 'keep' | 'complete' | 'completeAlone'>;
   modes: RushModes;
+  /** For principalScope (staff only reach this route, but a scope is built one way everywhere). */
+  patients: PatientDigest;
   clock: () => Date;
 }
 
@@ -46,7 +48,7 @@ export function setRushMode(deps: RushRouteDeps): RequestHandler {
     const rawBody: unknown = req.body ?? {};
     const { scheduleId } = parseOrThrow(setRushRoute.params, req.params);
     const { enabled } = parseOrThrow(setRushRoute.body, rawBody);
-    const scope = principalScope(principal);
+    const scope = principalScope(principal, deps.patients);
     const fingerprint = requestFingerprint(req.method, req.originalUrl.split('?')[0] ?? req.path, rawBody);
     const claim = await deps.idempotency.claim(scope, key, fingerprint);
     if (claim.kind === 'completed') return send(res, claim.outcome, true);

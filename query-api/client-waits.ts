@@ -7,11 +7,17 @@
  * instance bounds its own share.
  */
 import type { Request } from 'express';
-import { type Principal, principalScope } from '../platform/http/auth.ts';
+import { type PatientDigest, type Principal, principalScope } from '../platform/http/auth.ts';
+
+/**
+ * The sub as is: this name lives only in this process's memory, never stored or logged, so it
+ * needs no digest (the query API would otherwise compute an HMAC per read for nothing).
+ */
+const inMemoryOnly: PatientDigest = { digest: (patientId) => patientId };
 
 /** Who a wait counts against: the principal when the route authenticated one, else the peer address. */
 export function clientOf(req: Request, principal?: Principal): string {
-  if (principal) return `principal:${principalScope(principal)}`;
+  if (principal) return `principal:${principalScope(principal, inMemoryOnly)}`;
   return `ip:${req.ip ?? req.socket.remoteAddress ?? 'unknown'}`;
 }
 

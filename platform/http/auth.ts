@@ -41,13 +41,23 @@ const claimsSchema = z
     institutionId === undefined ? { sub, role } : { sub, role, institutionId },
   );
 
+/** The patient vault's keyed digest of a patient id (platform/patient-vault.ts). */
+export interface PatientDigest {
+  digest(patientId: string): string;
+}
+
 /**
  * Who owns per-principal state such as Idempotency-Keys: role, tenant (institutionId) and subject,
  * not `sub` alone, so an admin whose sub equals a hospital's never sees that hospital's keys.
- * Unambiguous: role and institutionId hold no `:`, and sub comes last.
+ * A patient's sub is their patient id, and the scope is stored in clear (idempotency_keys,
+ * booking_requests): it carries the vault's keyed digest instead (docs/adr/0010), as
+ * `patient:#:<digest>` — `#` is no institution id nor the `-` of a raw scope, so it never equals
+ * a scope holding a sub. Unambiguous: role and institutionId hold no `:`, and sub comes last.
  */
-export const principalScope = (principal: Principal): string =>
-  `${principal.role}:${principal.institutionId ?? '-'}:${principal.sub}`;
+export const principalScope = (principal: Principal, patients: PatientDigest): string =>
+  principal.role === 'patient'
+    ? `patient:#:${patients.digest(principal.sub)}`
+    : `${principal.role}:${principal.institutionId ?? '-'}:${principal.sub}`;
 
 const principals = new WeakMap<Request, Principal>();
 

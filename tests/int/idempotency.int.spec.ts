@@ -1,6 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { scheduleStreamName } from '../../domain/schedule.ts';
-import { principalScope } from '../../platform/http/auth.ts';
 import { DEFAULT_LEASE_SECONDS, requestFingerprint } from '../../platform/http/idempotency.ts';
 import {
   book,
@@ -40,8 +39,8 @@ async function bookingsOf(scheduleId: string, patientId: string): Promise<string
   return rows.map((r) => r.appointment_id);
 }
 
-/** The stored principal of a patient's keys (role, tenant, subject). */
-const patientScope = (patientId: string): string => principalScope({ sub: patientId, role: 'patient' });
+/** The stored principal of a patient's keys (role, tenant, the digest of the subject). */
+const patientScope = (patientId: string): string => h.scopeOf({ sub: patientId, role: 'patient' });
 
 async function keyRow(patientId: string, key: string) {
   const { rows } = await h.pool.query<{ status: string }>(

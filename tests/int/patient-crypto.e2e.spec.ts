@@ -14,6 +14,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kafka, KafkaMessage } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../platform/config.ts';
+import { principalScope } from '../../platform/http/auth.ts';
 import { createLogger } from '../../platform/logger.ts';
 import { patientVault } from '../../platform/patient-vault.ts';
 import type { AnalyticsDoc } from '../../projections/analytics/analytics-model.ts';
@@ -312,14 +313,17 @@ describe('patient data in the platform', () => {
     const redis = await redisDump();
     expect(redis.length).toBeGreaterThan(0);
     const index = [...(await indexDump()), ...(await indexDump<AnalyticsDoc>(analyticsAlias))];
-    // Not `principal`: the Idempotency-Key scope, as in idempotency_keys, is the caller's token
-    // `sub` — for a patient their id, in clear (a known gap, outside what this test covers).
+    // The Idempotency-Key scopes (idempotency_keys, booking_requests) name a patient by digest.
+    const scopes = [patientId, otherPatientId].map((sub) =>
+      principalScope({ sub, role: 'patient' }, patientVault(pool, projections.config)),
+    );
     const { rows: stored } = await pool.query<{ text: string }>(
       `SELECT data::text || metadata::text AS text FROM events WHERE stream_id = ANY($1)
-       UNION ALL SELECT (to_jsonb(r) - 'principal')::text FROM booking_requests r WHERE schedule_id = $2`,
-      [[scheduleId, other, rushed].map((id) => `schedule-${id}`), rushed],
+       UNION ALL SELECT to_jsonb(r)::text FROM booking_requests r WHERE schedule_id = $2
+       UNION ALL SELECT principal FROM idempotency_keys WHERE principal = ANY($3)`,
+      [[scheduleId, other, rushed].map((id) => `schedule-${id}`), rushed, scopes],
     );
-    expect(stored.length).toBe(10); // 6 + the rush schedule's opened, rush mode, booked + its request
+    expect(stored.length).toBe(15); // 6 + the rush schedule's 3 + its request + the patients' 5 keys
     for (const id of [patientId, otherPatientId]) {
       expect(records.filter((r) => recordText(r).includes(id)).map(recordText)).toEqual([]);
       expect(redis.filter((line) => line.includes(id))).toEqual([]);

@@ -8,8 +8,9 @@ import { type CommandApiClient, type CommandBody, createCommandApiClient } from 
 import type { CommandApi, CommandApiDeps } from '../../command-api/app.ts';
 import type { CommandHooks } from '../../command-api/command-route.ts';
 import { parseConfig } from '../../platform/config.ts';
-import { type Principal, signToken } from '../../platform/http/auth.ts';
+import { type Principal, principalScope, signToken } from '../../platform/http/auth.ts';
 import { createLogger } from '../../platform/logger.ts';
+import { patientVault } from '../../platform/patient-vault.ts';
 import type { Pool } from '../../platform/pg.ts';
 import { startCommandApi as startApi } from '../../command-api/start.ts';
 import { type CatalogDoctorIds, givenCatalogDoctor, nextSessionDate } from './catalog-mother.ts';
@@ -34,6 +35,8 @@ export interface Harness {
   /** A hospital user of `catalog`'s institution. */
   hospital: Principal;
   tokenFor(principal: Principal): Promise<string>;
+  /** The Idempotency-Key scope this app stores for `principal` (a patient's by digest). */
+  scopeOf(principal: Principal): string;
   /** The typed client of clients/ (what our users call the API with), acting as `principal`. */
   clientFor(principal: Principal): Promise<CommandApiClient>;
   stop(): Promise<void>;
@@ -53,14 +56,15 @@ export async function startCommandApi(
   const hooks: CommandHooks = {};
   const clock = { now: () => new Date() };
   const { config: configOverrides, logger, registry, ...app } = opts;
+  // The rate limiter is the rate-limit tests' own (`patientRateLimiter`), never the Redis one.
+  const config = {
+    ...parsed.config,
+    JWT_SECRET: TEST_SECRET,
+    PATIENT_COMMANDS_PER_MINUTE: 0,
+    ...configOverrides,
+  };
   const started = await startApi({
-    // The rate limiter is the rate-limit tests' own (`patientRateLimiter`), never the Redis one.
-    config: {
-      ...parsed.config,
-      JWT_SECRET: TEST_SECRET,
-      PATIENT_COMMANDS_PER_MINUTE: 0,
-      ...configOverrides,
-    },
+    config,
     logger: logger ?? createLogger('command-api-test', process.env.TEST_LOG_LEVEL ?? 'silent'),
     ...(registry ? { registry } : {}),
     port: 0,
@@ -78,6 +82,7 @@ export async function startCommandApi(
     },
   });
   const { api, server } = started;
+  const vault = patientVault(pool, config);
   const baseUrl = started.url;
   const { createAgent } = await import('./http-client.ts');
   const http = new HttpClient(baseUrl, createAgent(opts.maxSockets ?? 50));
@@ -104,6 +109,7 @@ export async function startCommandApi(
     catalog,
     hospital: { sub: 'hospital-1', role: 'hospital', institutionId: catalog.institutionId },
     tokenFor,
+    scopeOf: (principal) => principalScope(principal, vault),
     async clientFor(principal) {
       return createCommandApiClient({ baseUrl, token: await tokenFor(principal) });
     },

@@ -10,6 +10,8 @@ import {
   type JwtSettings,
 } from '../../platform/http/auth.ts';
 import { AppError } from '../../platform/http/errors.ts';
+import { DEV_PATIENT_KEK, patientVault } from '../../platform/patient-vault.ts';
+import type { Queryable } from '../../platform/pg.ts';
 
 const OLD = 'old-secret-old-secret-old-secret-0000';
 const NEW = 'new-secret-new-secret-new-secret-1111';
@@ -126,14 +128,26 @@ describe('jwt settings', () => {
 });
 
 describe('principalScope', () => {
+  const vault = { digest: (id: string) => `d(${id})` };
+
   it('tells apart principals that share a sub', () => {
     const scopes = [
-      principalScope({ sub: 'x', role: 'admin' }),
-      principalScope({ sub: 'x', role: 'patient' }),
-      principalScope({ sub: 'x', role: 'hospital', institutionId: '1' }),
-      principalScope({ sub: 'x', role: 'hospital', institutionId: '2' }),
+      principalScope({ sub: 'x', role: 'admin' }, vault),
+      principalScope({ sub: 'x', role: 'patient' }, vault),
+      principalScope({ sub: 'x', role: 'hospital', institutionId: '1' }, vault),
+      principalScope({ sub: 'x', role: 'hospital', institutionId: '2' }, vault),
     ];
     expect(new Set(scopes).size).toBe(4);
     expect(scopes[2]).toBe('hospital:1:x');
+  });
+
+  it("names a patient by the vault's digest of the sub, never the sub (stored in clear)", () => {
+    // No I/O: the digest is an HMAC under the KEK.
+    const vault = patientVault({} as Queryable, { PATIENT_KEK: DEV_PATIENT_KEK });
+    const scope = principalScope({ sub: 'patient-42', role: 'patient' }, vault);
+    expect(scope).toBe(`patient:#:${vault.digest('patient-42')}`);
+    expect(scope).not.toContain('patient-42');
+    // `#` is no institution id nor the `-` of a scope holding a sub: the two forms never meet.
+    expect(scope).not.toBe(principalScope({ sub: `#:${vault.digest('patient-42')}`, role: 'admin' }, vault));
   });
 });

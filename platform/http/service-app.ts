@@ -43,6 +43,9 @@ export interface ServiceApp {
   finish: () => Express;
 }
 
+/** Peers whose X-Forwarded-For is believed (proxy-addr's names): this host and private networks. */
+export const TRUSTED_PROXIES = 'loopback, uniquelocal';
+
 /**
  * What every HTTP service of the platform shares, in order: trace context, the request-duration
  * histogram, the access log, connection draining on shutdown, the public /healthz and /readyz (and
@@ -60,6 +63,10 @@ export function serviceApp(opts: {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  // The client's address (per-IP flow rules, read-your-writes waits) is the one the gateway or a
+  // load balancer on this host or a private network forwards, not theirs; a peer elsewhere cannot
+  // set it. Services listen on 127.0.0.1 unless HOST says otherwise.
+  app.set('trust proxy', TRUSTED_PROXIES);
   // Node's querystring (Express's 'simple' parser) with a bound on parameters: a URL with
   // thousands of them costs no more to parse, and cannot come back as thousands of problems.
   app.set('query parser', (query: string) => parseQuery(query, '&', '=', { maxKeys: MAX_QUERY_PARAMS }));

@@ -162,19 +162,29 @@ export async function startIngest(o: {
     maxWaitTimeInMs: 50,
   });
   const ready = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: settings.DELIVERY_FROM_BEGINNING });
-  // One partition at a time: two chunks queueing for the same institutions at once would take
-  // their sequence rows' locks in different orders (a deadlock, then a retried batch). Queueing is
-  // a few statements per event; the sending is what takes time, and it runs elsewhere.
-  await consumer.run({ eachBatchAutoResolve: false, partitionsConsumedConcurrently: 1, eachBatch });
+  try {
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: settings.DELIVERY_FROM_BEGINNING });
+    // One partition at a time: two chunks queueing for the same institutions at once would take
+    // their sequence rows' locks in different orders (a deadlock, then a retried batch). Queueing
+    // is a few statements per event; the sending is what takes time, and it runs elsewhere.
+    await consumer.run({ eachBatchAutoResolve: false, partitionsConsumedConcurrently: 1, eachBatch });
+  } catch (err) {
+    // A start that fails leaves no connection behind (the caller may retry the start).
+    await consumer.disconnect().catch(() => undefined);
+    await producer.disconnect().catch(() => undefined);
+    throw err;
+  }
   logger.info({ topic, dlqTopic, group: settings.DELIVERY_GROUP }, 'delivery ingest running');
   return {
     ready,
     queued: () => queued,
     stop: async () => {
-      await consumer.disconnect();
-      await producer.disconnect();
+      try {
+        await consumer.disconnect();
+      } finally {
+        await producer.disconnect();
+      }
     },
   };
 }

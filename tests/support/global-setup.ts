@@ -20,7 +20,7 @@ import {
 } from './test-run-inventory.ts';
 import { holdRunLock, sweepAbandonedRuns } from './test-run-sweep.ts';
 import { PG_ADMIN_URL as ADMIN_URL } from './test-config.ts';
-import { newRunTag, runEnvironment } from './test-run.ts';
+import { intWorkers, newRunTag, runEnvironment, workerTag } from './test-run.ts';
 
 async function startEngines(): Promise<void> {
   if (process.env.SKIP_ENGINE_LAUNCH === '1') {
@@ -47,7 +47,38 @@ function enginesOf(): Engines {
   };
 }
 
-export default async function setup(): Promise<() => Promise<void>> {
+type Teardown = () => Promise<void>;
+
+/**
+ * The integration projects (parallel and serial, vitest.config.ts) both name this setup, and vitest
+ * calls each project's in the same process: the first call sets the run up, the others share it,
+ * and only the last teardown removes it.
+ */
+interface SharedRun {
+  setup: Promise<Teardown>;
+  users: number;
+}
+const shared = globalThis as typeof globalThis & { __bookingTestRun?: SharedRun };
+
+export default async function setup(): Promise<Teardown> {
+  const run = (shared.__bookingTestRun ??= { setup: setupRun(), users: 0 });
+  run.users += 1;
+  const teardown = await run.setup;
+  return async () => {
+    run.users -= 1;
+    if (run.users === 0) await teardown();
+  };
+}
+
+/** A database of the run's, migrated, for each integration worker after the first (test-run.ts). */
+async function createWorkerDatabases(engines: Engines, tag: string): Promise<void> {
+  for (let worker = 2; worker <= intWorkers(); worker += 1) {
+    const { url } = await createRunDatabase(engines, workerTag(tag, worker));
+    await migrate(url);
+  }
+}
+
+async function setupRun(): Promise<Teardown> {
   await startEngines();
   const engines = enginesOf();
   await sweepAbandonedRuns(engines, (line) => console.log(`[global-setup] ${line}`));
@@ -58,6 +89,7 @@ export default async function setup(): Promise<() => Promise<void>> {
   // Workers are started after this returns and inherit the environment.
   Object.assign(process.env, runEnvironment(tag, databaseUrl));
   await migrate(databaseUrl);
+  await createWorkerDatabases(engines, tag);
   console.log(`[global-setup] test run ${tag}: database ${new URL(databaseUrl).pathname.slice(1)}`);
 
   return async function teardown() {

@@ -209,10 +209,21 @@ export async function removeRun(e: Engines, tag: string, database: string): Prom
   for (const name of connectors)
     await fetch(`${e.connectUrl}/connectors/${encodeURIComponent(name)}`, { method: 'DELETE' });
   removed.connectors = connectors.length;
-  removed.slots = await dropSlots(e, tag, database);
+  // The run's database and its workers' (`<tag>w2_booking`…), all named with the tag.
+  const databases = await withPg(e.adminUrl, async (c) =>
+    (await c.query<{ d: string }>('SELECT datname AS d FROM pg_database')).rows
+      .map((r) => r.d)
+      .filter((d) => d === database || d.startsWith(tag)),
+  );
+  removed.slots = 0;
+  for (const d of databases) removed.slots += await dropSlots(e, tag, d);
   removed.databases = await withPg(e.adminUrl, async (c) => {
-    const r = await c.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(database)} WITH (FORCE)`);
-    return r.command === 'DROP' ? 1 : 0;
+    let dropped = 0;
+    for (const d of databases) {
+      const r = await c.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(d)} WITH (FORCE)`);
+      if (r.command === 'DROP') dropped += 1;
+    }
+    return dropped;
   });
   Object.assign(
     removed,

@@ -43,3 +43,28 @@ export function runEnvironment(tag: string, databaseUrl: string): Record<string,
     REQUEST_PROCESSOR_GROUP: `${tag}requests`,
   };
 }
+
+/**
+ * Integration files run in a few workers at once (vitest.config.ts). Each worker gets a namespace
+ * of its own inside the run's: worker 1 the run's own, worker n the tag `<run tag>w<n>_` and the
+ * database `<run tag>w<n>_booking`, so two files running side by side never share a database,
+ * topic, group, connector, slot, index or Redis key, just as two files one after the other never
+ * did. Everything still starts with the run's tag, so the teardown finds it.
+ */
+export const workerTag = (tag: string, worker: number): string => (worker <= 1 ? tag : `${tag}w${worker}_`);
+
+/** The database URL of a worker: the run's database with the worker's name in place of the run's. */
+export function workerDatabaseUrl(runDatabaseUrl: string, tag: string, worker: number): string {
+  const url = new URL(runDatabaseUrl);
+  url.pathname = `/${workerTag(tag, worker)}booking`;
+  return url.href;
+}
+
+/**
+ * How many integration workers run side by side (INT_WORKERS, default 3: on 2 cores the files
+ * mostly wait on the engines, and a third worker still shortened the run).
+ */
+export function intWorkers(env: NodeJS.ProcessEnv = process.env): number {
+  const n = Number(env.INT_WORKERS ?? '3');
+  return Number.isInteger(n) && n >= 1 && n <= 8 ? n : 3;
+}

@@ -1056,7 +1056,7 @@ ${r.summary.map((s) => `| ${label(s.target)} | ${s.rps.toFixed(0)} | ${(s.cpuMs 
 ${r.fixedTargets
   .map((t) => {
     const f = r.fixedOf(t);
-    return `| ${label(t)} | ${f.achieved.toFixed(0)} | ${f.p50} | ${f.p99} | ${f.runs.map((x) => x.p99).join(' / ')} | ${f.failures} |`;
+    return `| ${label(t)} | ${f.achieved.toFixed(0)} | ${f.p50.toFixed(1)} | ${f.p99.toFixed(1)} | ${f.runs.map((x) => x.p99).join(' / ')} | ${f.failures} |`;
   })
   .join('\n')}
 `;

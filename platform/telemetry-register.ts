@@ -1,8 +1,8 @@
 /**
  * Preload of every service: `node --import ./platform/telemetry-register.ts <entry>` (from the
  * sources, after `--import tsx`), `node --import ./dist/platform/telemetry-register.js <entry>`
- * from the build. Registers the ESM loader hook of OpenTelemetry's instrumentations (pg, ioredis,
- * kafkajs and express are imported from ESM: require hooks alone never see them), limited to the
+ * from the build. Registers the ESM loader hook of OpenTelemetry's instrumentations (pg, ioredis
+ * and kafkajs are imported from ESM: require hooks alone never see them), limited to the
  * modules the instrumentations patch, then starts the SDK — all before the entry's imports load.
  * OTEL_SDK_DISABLED=true skips both.
  */

@@ -1,9 +1,10 @@
 /**
- * OpenTelemetry for every process of the platform: the Node SDK with the http, express, pg,
- * ioredis and kafkajs instrumentations, the W3C trace-context propagator, and spans exported to
- * Zipkin (or wherever OTEL_* says). Started by platform/telemetry-register.ts, which the services
- * are run with (`node --import ./platform/telemetry-register.ts …`), before any instrumented
- * module loads. Everything else reads the trace context through platform/context.ts.
+ * OpenTelemetry for every process of the platform: the Node SDK with the http, pg, ioredis and
+ * kafkajs instrumentations (no express instrumentation: the server span is named by its route
+ * here), the W3C trace-context propagator, and spans exported to Zipkin (or wherever OTEL_*
+ * says). Started by platform/telemetry-register.ts, which the services are run with
+ * (`node --import ./platform/telemetry-register.ts …`), before any instrumented module loads.
+ * Everything else reads the trace context through platform/context.ts.
  *
  * Configuration is OpenTelemetry's own environment:
  *   OTEL_SDK_DISABLED=true               no SDK at all (no spans, no trace ids)
@@ -16,8 +17,8 @@
  *   SERVICE_VERSION                      the build's version (`service.version` on every span), set
  *                                        by the supervisor per instance for the gray release (ADR 0021)
  */
-import type { IncomingMessage } from 'node:http';
-import { ExpressInstrumentation, ExpressLayerType } from '@opentelemetry/instrumentation-express';
+import type { ClientRequest, IncomingMessage } from 'node:http';
+import type { Span } from '@opentelemetry/api';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
 import { KafkaJsInstrumentation } from '@opentelemetry/instrumentation-kafkajs';
@@ -46,6 +47,28 @@ const ignoredIncoming = (req: IncomingMessage): boolean => {
   const path = (req.url ?? '').split('?')[0] ?? '';
   return QUIET_PATHS.has(path) || isUntracedRequest(req);
 };
+
+/** The Express route an incoming request matched (`/v1/appointments`), once it has been routed. */
+export function routeOf(request: ClientRequest | IncomingMessage): string | undefined {
+  const { route, baseUrl } = request as { route?: { path?: unknown }; baseUrl?: unknown };
+  if (typeof route?.path !== 'string') return undefined;
+  return `${typeof baseUrl === 'string' ? baseUrl : ''}${route.path}`;
+}
+
+/**
+ * Names a server span `METHOD /route` with `http.route`, read from Express's own `req.route` when
+ * the response ends. That name is all we used the express instrumentation for, and it cost about an
+ * eighth of the traced command API's tracing CPU in a profile, plus a span per request: it
+ * wrapped every middleware layer of every request, doing route bookkeeping even for the layers it
+ * made no span for (bench/results/tracing.md).
+ */
+export function nameByRoute(span: Span, request: ClientRequest | IncomingMessage): void {
+  if (!span.isRecording()) return;
+  const route = routeOf(request);
+  if (route === undefined) return;
+  span.setAttribute('http.route', route);
+  span.updateName(`${request.method ?? 'GET'} ${route}`);
+}
 
 export interface Telemetry {
   readonly serviceName: string;
@@ -95,10 +118,7 @@ export function startTelemetry(env: NodeJS.ProcessEnv = process.env): Telemetry 
         ignoreIncomingRequestHook: ignoredIncoming,
         // A background call (a health probe of the search engine, a metrics scrape) starts no trace.
         requireParentforOutgoingSpans: true,
-      }),
-      // Middleware and router layers (auth, body parsing, logging) would be a span each; handlers stay.
-      new ExpressInstrumentation({
-        ignoreLayersType: [ExpressLayerType.MIDDLEWARE, ExpressLayerType.ROUTER],
+        applyCustomAttributesOnSpan: nameByRoute,
       }),
       // Polls (the relay's readAll, lag samplers, health checks) have no parent span: no trace each.
       // A pool checkout is a span of its own (three of a booking's thirteen): the statements say

@@ -7,7 +7,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
-const MARKER = /^<!-- section: ([\w-]+) -->$/m;
+const MARKER = /^<!-- section: ([\w.-]+) -->$/m;
 
 interface Parts {
   head: string;

@@ -8,126 +8,36 @@
  * Names (topics, relay, groups, key root, index alias) come from the projections harness, i.e.
  * uniqueName(); the children inherit the test run's environment (its database and tag).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ports } from '../../infra/local/engine-specs.ts';
 import { signToken } from '../../platform/http/auth.ts';
 import { type CatalogDoctorIds, givenCatalogDoctor } from '../support/catalog-mother.ts';
 import { anOpenScheduleRequest, newKey, TEST_SECRET } from '../support/command-api-harness.ts';
 import { freePort } from '../../platform/free-port.ts';
 import { projectionsHarness, type Harness } from '../support/projections-harness.ts';
+import {
+  descendants,
+  isPgSpan as isPg,
+  isRedisSpan as isRedis,
+  requireZipkin,
+  serviceOf as service,
+  spanName as name,
+  spawnTraced,
+  traceOf,
+  type TracedService,
+  type ZipkinSpan,
+} from '../support/traced-process.ts';
 import { waitFor } from '../support/wait.ts';
-
-interface ZipkinSpan {
-  traceId: string;
-  id: string;
-  parentId?: string;
-  name?: string;
-  kind?: 'SERVER' | 'CLIENT' | 'PRODUCER' | 'CONSUMER';
-  localEndpoint?: { serviceName?: string };
-  tags?: Record<string, string>;
-}
-
-const ZIPKIN = `http://127.0.0.1:${ports.zipkin}`;
-
-interface Service {
-  process: ChildProcess;
-  output: () => string;
-  stop: () => Promise<void>;
-}
-
-/** Starts an entry under tsx with the telemetry preload; resolves with the first log line matching `ready`. */
-async function spawnTraced(
-  entry: string,
-  env: Record<string, string>,
-  ready: (line: Record<string, unknown>) => boolean,
-): Promise<Service & { readyLine: Record<string, unknown> }> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', '--import', './platform/telemetry-register.ts', entry],
-    {
-      env: {
-        ...process.env,
-        LOG_LEVEL: 'info',
-        LOG_FORMAT: 'json',
-        OTEL_SDK_DISABLED: 'false',
-        OTEL_TRACES_EXPORTER: 'zipkin',
-        OTEL_EXPORTER_ZIPKIN_ENDPOINT: `${ZIPKIN}/api/v2/spans`,
-        OTEL_BSP_SCHEDULE_DELAY: '200',
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let out = '';
-  let found: Record<string, unknown> | undefined;
-  const onData = (d: Buffer) => {
-    out += d.toString();
-    if (found) return;
-    for (const text of out.split('\n')) {
-      try {
-        const line = JSON.parse(text) as Record<string, unknown>;
-        if (ready(line)) found = line;
-      } catch {
-        // not a JSON line
-      }
-    }
-  };
-  child.stdout.on('data', onData);
-  child.stderr.on('data', onData);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    await exited;
-  };
-  try {
-    const readyLine = await waitFor(
-      () => ((found ?? child.exitCode !== null) ? (found ?? { exited: child.exitCode }) : undefined),
-      { what: `${entry} ready`, timeoutMs: 60_000 },
-    );
-    if ('exited' in readyLine) throw new Error(`exited with ${String(readyLine.exited)}`);
-    return { process: child, output: () => out, stop, readyLine };
-  } catch (err) {
-    await stop();
-    throw new Error(`${entry} did not start:\n${out.slice(-3000)}`, { cause: err });
-  }
-}
-
-const traceOf = async (traceId: string): Promise<ZipkinSpan[]> => {
-  const res = await fetch(`${ZIPKIN}/api/v2/trace/${traceId}`);
-  return res.ok ? ((await res.json()) as ZipkinSpan[]) : [];
-};
-
-const service = (s: ZipkinSpan) => s.localEndpoint?.serviceName ?? '';
-const name = (s: ZipkinSpan) => (s.name ?? '').toLowerCase();
-const isRedis = (s: ZipkinSpan) =>
-  s.tags?.['db.system'] === 'redis' || s.tags?.['db.system.name'] === 'redis';
-const isPg = (s: ZipkinSpan) =>
-  s.tags?.['db.system'] === 'postgresql' || s.tags?.['db.system.name'] === 'postgresql';
-
-/** Spans below `root` (children, grandchildren, …). */
-function descendants(spans: ZipkinSpan[], root: ZipkinSpan): ZipkinSpan[] {
-  const below: ZipkinSpan[] = [];
-  let frontier = [root.id];
-  while (frontier.length) {
-    const next = spans.filter((s) => s.parentId !== undefined && frontier.includes(s.parentId));
-    below.push(...next);
-    frontier = next.map((s) => s.id);
-  }
-  return below;
-}
 
 describe('one trace across the command API, the relay and the projectors (Zipkin)', () => {
   let h: Harness;
-  let api: Service & { readyLine: Record<string, unknown> };
-  let projections: Service;
+  let api: TracedService;
+  let projections: TracedService;
   let baseUrl: string;
   let doctor: CatalogDoctorIds;
 
   beforeAll(async () => {
-    const health = await fetch(`${ZIPKIN}/health`).catch(() => undefined);
-    if (!health?.ok) throw new Error(`Zipkin is not running at ${ZIPKIN}: npm run engines -- up`);
+    await requireZipkin();
     h = await projectionsHarness();
     doctor = await givenCatalogDoctor(h.pool);
     projections = await spawnTraced(

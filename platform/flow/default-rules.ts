@@ -9,10 +9,11 @@
 import { parseFlowRules, type FlowRules, type FlowRulesInput } from './rules.ts';
 
 /**
- * The floor is the default pool (a pool's worth in flight never queues); a cold window admits a
- * burst of 64 before the first completions give an estimate (the contention tests' bursts).
+ * A floor of 8 in flight (the system BBR's), not the pool's 20: with 20 admitted the pool's queue
+ * held P99 at 7.8× the unloaded one at 4× (bench/results/overload.md, ADR 0011). A cold window
+ * admits a burst of 64 before the first completions give an estimate.
  */
-const BOOKING_ADAPTIVE = { kind: 'adaptive', minInFlight: 20, coldInFlight: 64 } as const;
+const BOOKING_ADAPTIVE = { kind: 'adaptive', minInFlight: 8, coldInFlight: 64 } as const;
 
 export const DEFAULT_FLOW_RULES_INPUT: FlowRulesInput = {
   system: {
@@ -37,7 +38,7 @@ export const DEFAULT_FLOW_RULES_INPUT: FlowRulesInput = {
       { kind: 'concurrency', count: 256 },
     ],
     // Commands wait on a pool of PG_POOL_MAX connections: past what the pool serves without a queue
-    // (BBR on the route's own figures, never below the default pool size of 20) a booking is shed,
+    // (BBR on the route's own figures, never below 8 in flight) a booking is shed,
     // 503, instead of queueing (bench/results/overload.md: P99 175× the unloaded one without it).
     'POST /v1/appointments': [BOOKING_ADAPTIVE, { kind: 'concurrency', count: 1024 }],
     'POST /v1/appointments/:appointmentId/cancel': [BOOKING_ADAPTIVE, { kind: 'concurrency', count: 1024 }],

@@ -170,8 +170,8 @@ export class ConcurrencyController implements Controller {
 
 /**
  * BBR per resource (Sentinel's SystemRuleManager.checkBbr on the resource's own node), judged on
- * every request: in flight must stay below the window's best completed-per-second rate times its
- * best RT (Little's law: what the resource holds without a queue), and always may reach
+ * every request: in flight must stay below `gain` × the window's best completed-per-second rate times
+ * its best RT (Little's law: what the resource holds without a queue), and always may reach
  * `minInFlight`. A window with no completion has no estimate: up to `coldInFlight` pass.
  */
 export class AdaptiveController implements Controller {
@@ -182,7 +182,7 @@ export class AdaptiveController implements Controller {
     const minRt = stat.minRt(now);
     const qps = stat.maxSuccessQps(now);
     if (minRt === undefined || qps === 0) return Math.max(this.rule.minInFlight, this.rule.coldInFlight);
-    return Math.max(this.rule.minInFlight, (qps * minRt) / 1000);
+    return Math.max(this.rule.minInFlight, (this.rule.gain * qps * minRt) / 1000);
   }
 
   check({ now, stat }: CheckContext): Decision {

@@ -47,7 +47,7 @@ export const concurrencyRule = z.object({
 /**
  * BBR on the resource's own figures, judged always (Sentinel judges its system-wide BBR only once
  * the load crosses a threshold; a route whose bottleneck is a pool, not the CPU, never crosses it):
- * admit while the requests in flight stay below maxSuccessQps × minRt of the resource's window, and
+ * admit while the requests in flight stay below gain × maxSuccessQps × minRt of the resource's window, and
  * always up to `minInFlight` (the bottleneck's own parallelism: the PostgreSQL pool's size). While
  * the window holds no completed request (a cold process, a quiet spell) there is no estimate: up
  * to `coldInFlight` pass. Refused requests are overload, answered 503 system_overloaded.
@@ -56,6 +56,12 @@ export const adaptiveRule = z.object({
   kind: z.literal('adaptive'),
   minInFlight: z.number().int().min(1).default(8),
   coldInFlight: z.number().int().min(1).default(64),
+  /**
+   * In flight up to `gain` × the estimate (TCP BBR's cwnd gain of 2): the estimate is what the
+   * resource held at the throughput it was offered, and a resource whose throughput grows with
+   * concurrency (a pool's parallel commits) can only show it if admitted beyond that.
+   */
+  gain: z.number().min(1).max(10).default(2),
 });
 
 /** Where a hot parameter's value comes from in an inbound request (`ip`: the client address). */

@@ -35,9 +35,13 @@ describe('adaptive rule (per-resource BBR)', () => {
   });
 
   it('given 200/s at a 20 ms min RT in the window, then 4 in flight pass (200 × 0.020) and the 5th is shed', () => {
-    const { admitted, refused } = burst(warmed({ minInFlight: 1 }), 30, 10);
+    const { admitted, refused } = burst(warmed({ minInFlight: 1, gain: 1 }), 30, 10);
     expect(admitted).toHaveLength(4);
     expect(refused?.system).toBe(true);
+  });
+
+  it('given the same window and the default gain of 2, then 8 pass (2 × 200 × 0.020)', () => {
+    expect(burst(warmed({ minInFlight: 1 }), 30, 20).admitted).toHaveLength(8);
   });
 
   it('given the same window, minInFlight raises the floor above the estimate', () => {
@@ -45,7 +49,7 @@ describe('adaptive rule (per-resource BBR)', () => {
   });
 
   it('given a completion that leaves, then the next request passes again', () => {
-    const flow = warmed({ minInFlight: 1 });
+    const flow = warmed({ minInFlight: 1, gain: 1 });
     const { admitted } = burst(flow, 30, 10);
     expect(flow.entry('r', { now: 31 }).pass).toBe(false);
     // Done after 20 ms: the estimate stays 4 (a quicker one would lower it), one place is free.

@@ -6,6 +6,7 @@
 import { LRUCache } from 'lru-cache';
 import type { ResourceStat } from './statistic.ts';
 import type {
+  AdaptiveRule,
   ClusterQpsRule,
   ConcurrencyRule,
   FlowRule,
@@ -26,7 +27,9 @@ export interface CheckContext {
 }
 
 export type Decision =
-  { pass: true; waitMs: number; undo?: () => void } | { pass: false; retryAfterMs: number; limit?: number };
+  | { pass: true; waitMs: number; undo?: () => void }
+  /** `overload`: the refusal sheds load (503 system_overloaded), not a client's budget (429). */
+  | { pass: false; retryAfterMs: number; limit?: number; overload?: boolean };
 
 export interface Controller {
   readonly rule: FlowRule;
@@ -165,6 +168,30 @@ export class ConcurrencyController implements Controller {
   }
 }
 
+/**
+ * BBR per resource (Sentinel's SystemRuleManager.checkBbr on the resource's own node), judged on
+ * every request: in flight must stay below `gain` × the window's best completed-per-second rate times
+ * its best RT (Little's law: what the resource holds without a queue), and always may reach
+ * `minInFlight`. A window with no completion has no estimate: up to `coldInFlight` pass.
+ */
+export class AdaptiveController implements Controller {
+  constructor(readonly rule: AdaptiveRule) {}
+
+  /** The in-flight ceiling now (what the admin view and the tests read). */
+  limit(stat: ResourceStat, now: number): number {
+    const minRt = stat.minRt(now);
+    const qps = stat.maxSuccessQps(now);
+    if (minRt === undefined || qps === 0) return Math.max(this.rule.minInFlight, this.rule.coldInFlight);
+    return Math.max(this.rule.minInFlight, (this.rule.gain * qps * minRt) / 1000);
+  }
+
+  check({ now, stat }: CheckContext): Decision {
+    if (stat.inFlight < this.limit(stat, now)) return PASS;
+    // A request in flight completes within about one min RT; a second is what Retry-After can say.
+    return { pass: false, retryAfterMs: 1000, overload: true };
+  }
+}
+
 interface TokenBucket {
   tokens: number;
   last: number;
@@ -243,5 +270,7 @@ export function controllerFor(rule: FlowRule): Controller {
       return new HotParamController(rule);
     case 'cluster-qps':
       return new ClusterQpsController(rule);
+    case 'adaptive':
+      return new AdaptiveController(rule);
   }
 }

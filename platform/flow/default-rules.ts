@@ -8,6 +8,13 @@
  */
 import { parseFlowRules, type FlowRules, type FlowRulesInput } from './rules.ts';
 
+/**
+ * A floor of 8 in flight (the system BBR's), not the pool's 20: with 20 admitted the pool's queue
+ * held P99 at 7.8× the unloaded one at 4× (bench/results/overload.md, ADR 0011). A cold window
+ * admits a burst of 64 before the first completions give an estimate.
+ */
+const BOOKING_ADAPTIVE = { kind: 'adaptive', minInFlight: 8, coldInFlight: 64 } as const;
+
 export const DEFAULT_FLOW_RULES_INPUT: FlowRulesInput = {
   system: {
     // Far above what a process of 2 cores serves at once; a runaway backlog is cut here.
@@ -25,11 +32,16 @@ export const DEFAULT_FLOW_RULES_INPUT: FlowRulesInput = {
     // Per client address: 20 searches a second with bursts to 60 (the probe sent 200/s from one).
     'GET /v1/search/institutions': [
       { kind: 'hot-param', param: { from: 'ip' }, count: 20, burst: 40, maxValues: 50_000 },
+      // A search that misses the cache waits on the engine (a few search threads): past what it
+      // serves without a queue, shed (bench/results/overload.md: P99 25× unloaded at 4× without).
+      { kind: 'adaptive', minInFlight: 8, coldInFlight: 64 },
       { kind: 'concurrency', count: 256 },
     ],
-    // Commands wait on a pool of PG_POOL_MAX connections; beyond this many queued, refuse.
-    'POST /v1/appointments': [{ kind: 'concurrency', count: 1024 }],
-    'POST /v1/appointments/:appointmentId/cancel': [{ kind: 'concurrency', count: 1024 }],
+    // Commands wait on a pool of PG_POOL_MAX connections: past what the pool serves without a queue
+    // (BBR on the route's own figures, never below 8 in flight) a booking is shed,
+    // 503, instead of queueing (bench/results/overload.md: P99 175× the unloaded one without it).
+    'POST /v1/appointments': [BOOKING_ADAPTIVE, { kind: 'concurrency', count: 1024 }],
+    'POST /v1/appointments/:appointmentId/cancel': [BOOKING_ADAPTIVE, { kind: 'concurrency', count: 1024 }],
     'POST /v1/schedules': [{ kind: 'concurrency', count: 1024 }],
   },
 };

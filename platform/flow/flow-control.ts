@@ -189,7 +189,8 @@ export class FlowControl {
           pass: false,
           resource: name,
           rule: controller.rule.kind,
-          system: false,
+          // An adaptive limit sheds overload: answered as system protection is (503), not as a budget.
+          system: decision.overload === true,
           retryAfterMs: decision.retryAfterMs,
           ...(decision.limit === undefined ? {} : { limit: decision.limit }),
         };

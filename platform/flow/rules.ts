@@ -44,6 +44,26 @@ export const concurrencyRule = z.object({
   count: z.number().int().min(1),
 });
 
+/**
+ * BBR on the resource's own figures, judged always (Sentinel judges its system-wide BBR only once
+ * the load crosses a threshold; a route whose bottleneck is a pool, not the CPU, never crosses it):
+ * admit while the requests in flight stay below gain × maxSuccessQps × minRt of the resource's window, and
+ * always up to `minInFlight` (the bottleneck's own parallelism: the PostgreSQL pool's size). While
+ * the window holds no completed request (a cold process, a quiet spell) there is no estimate: up
+ * to `coldInFlight` pass. Refused requests are overload, answered 503 system_overloaded.
+ */
+export const adaptiveRule = z.object({
+  kind: z.literal('adaptive'),
+  minInFlight: z.number().int().min(1).default(8),
+  coldInFlight: z.number().int().min(1).default(64),
+  /**
+   * In flight up to `gain` × the estimate (TCP BBR's cwnd gain of 2): the estimate is what the
+   * resource held at the throughput it was offered, and a resource whose throughput grows with
+   * concurrency (a pool's parallel commits) can only show it if admitted beyond that.
+   */
+  gain: z.number().min(1).max(10).default(2),
+});
+
 /** Where a hot parameter's value comes from in an inbound request (`ip`: the client address). */
 export const paramSource = z.discriminatedUnion('from', [
   z.object({ from: z.literal('ip') }),
@@ -87,6 +107,7 @@ export const flowRule = z.discriminatedUnion('kind', [
   concurrencyRule,
   hotParamRule,
   clusterQpsRule,
+  adaptiveRule,
 ]);
 
 /**
@@ -139,6 +160,7 @@ export type PacedRule = z.infer<typeof pacedRule>;
 export type ConcurrencyRule = z.infer<typeof concurrencyRule>;
 export type HotParamRule = z.infer<typeof hotParamRule>;
 export type ClusterQpsRule = z.infer<typeof clusterQpsRule>;
+export type AdaptiveRule = z.infer<typeof adaptiveRule>;
 export type ParamSource = z.infer<typeof paramSource>;
 export type FlowRule = z.infer<typeof flowRule>;
 export type SystemRule = z.infer<typeof systemRule>;

@@ -11,6 +11,7 @@
  * which the callers map to their planned degradation (command API: 503 dependency_unavailable
  * with Retry-After; query API: stale cache or a fast 503).
  */
+import { AsyncResource } from 'node:async_hooks';
 import {
   BrokenCircuitError,
   BulkheadRejectedError,
@@ -113,9 +114,14 @@ export class DependencyGuard {
     return 'closed';
   }
 
-  /** One call through bulkhead, breakers and timeout. */
+  /**
+   * One call through bulkhead, breakers and timeout. A queued call is started from the callback of
+   * the call that freed its slot: bound to its caller's async context, so it runs in its own
+   * request's trace (and logging context), not in whichever request finished before it.
+   */
   execute<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    return this.translate(this.bulkhead.execute(({ signal }) => this.judge(fn, signal)));
+    const call = AsyncResource.bind((signal: AbortSignal) => this.judge(fn, signal));
+    return this.translate(this.bulkhead.execute(({ signal }) => call(signal)));
   }
 
   /**

@@ -6693,6 +6693,16 @@ export interface operations {
                       /** @default 2 */
                       instances: number;
                     }
+                  | {
+                      /** @constant */
+                      kind: 'adaptive';
+                      /** @default 8 */
+                      minInFlight: number;
+                      /** @default 64 */
+                      coldInFlight: number;
+                      /** @default 2 */
+                      gain: number;
+                    }
                 )[];
               };
               /**
@@ -7037,6 +7047,16 @@ export interface operations {
                     /** @default 2 */
                     instances?: number;
                   }
+                | {
+                    /** @constant */
+                    kind: 'adaptive';
+                    /** @default 8 */
+                    minInFlight?: number;
+                    /** @default 64 */
+                    coldInFlight?: number;
+                    /** @default 2 */
+                    gain?: number;
+                  }
               )[];
             };
             /**
@@ -7189,6 +7209,16 @@ export interface operations {
                           };
                       /** @default 2 */
                       instances: number;
+                    }
+                  | {
+                      /** @constant */
+                      kind: 'adaptive';
+                      /** @default 8 */
+                      minInFlight: number;
+                      /** @default 64 */
+                      coldInFlight: number;
+                      /** @default 2 */
+                      gain: number;
                     }
                 )[];
               };
@@ -7762,6 +7792,16 @@ export interface operations {
                         };
                     /** @default 2 */
                     instances: number;
+                  }
+                | {
+                    /** @constant */
+                    kind: 'adaptive';
+                    /** @default 8 */
+                    minInFlight: number;
+                    /** @default 64 */
+                    coldInFlight: number;
+                    /** @default 2 */
+                    gain: number;
                   }
               )[];
             }[];

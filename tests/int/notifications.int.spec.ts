@@ -195,7 +195,9 @@ describe('notifications', () => {
       `SELECT status, last_error FROM notifications WHERE appointment_id = $1 AND kind = 'hold_reminder'`,
       [hold],
     );
-    expect(rows).toEqual([{ status: 'skipped', last_error: 'expired' }]);
+    // Skipped, never sent, either way: dropped by the planner when it applies the expiry
+    // (`expired`), or by the sender finding the hold over first (`hold_over`), whichever runs first.
+    expect(rows).toEqual([{ status: 'skipped', last_error: expect.stringMatching(/^(expired|hold_over)$/) }]);
   });
 
   it('a cancellation by the hospital reaches the patient; their own does not; reminders go with it', async () => {

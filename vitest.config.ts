@@ -6,9 +6,9 @@ import { intWorkers } from './tests/support/test-run.ts';
 //
 // Integration files spend most of their time waiting on Kafka, Connect, PostgreSQL and the search
 // node, so they run in INT_WORKERS workers (default 3) side by side, each in a namespace of its own
-// (tests/support/worker-namespace.ts). The files below assert short intervals (a second or two): a
-// neighbour's load on the same 2 cores would make their clocks lie, so they run afterwards, one at
-// a time, as all integration files used to. Crash and takeover tests wait with wide margins and
+// (tests/support/worker-namespace.ts). The files below assert short intervals (a second or two) or
+// drive bursts the 2 cores only just absorb: a neighbour's load would make their clocks lie, so
+// they run afterwards, one at a time, as all integration files used to. Crash and takeover tests wait with wide margins and
 // run in parallel.
 const SERIAL = [
   'api-health', // probes answered within 1 s
@@ -22,6 +22,11 @@ const SERIAL = [
   'read-your-writes', // a write visible within 1 s
   'query-api', // a CDC change served within 1 s
   'supervisor-watchdog', // a restart within 1 s
+  'notifications', // the notifier's clock moved by hand, reminders due at set times
+  // Bursts of hundreds of concurrent requests: a neighbour's load stretched them past the
+  // servers' connection timeouts (socket hang up) in a parallel run.
+  'slots-race',
+  'booking-contention',
 ].map((name) => `tests/int/${name}.*.spec.ts`);
 
 const INTEGRATION = ['**/*.int.spec.ts', '**/*.e2e.spec.ts'];

@@ -5,15 +5,12 @@
  */
 import { RUN_TAG_ENV, runEnvironment, workerDatabaseUrl, workerTag } from './test-run.ts';
 
-const RUN_DATABASE_ENV = 'TEST_RUN_DATABASE_URL';
-
 function pointAtWorkerNamespace(env: NodeJS.ProcessEnv): void {
   const worker = Number(env.VITEST_POOL_ID ?? '1');
   const tag = env[RUN_TAG_ENV];
-  const runDatabase = env[RUN_DATABASE_ENV] ?? env.DATABASE_URL;
-  if (worker <= 1 || !tag || !runDatabase || env.TEST_WORKER === String(worker)) return;
-  // Remember the run's own database: a worker process can run several files.
-  env[RUN_DATABASE_ENV] = runDatabase;
+  const runDatabase = env.DATABASE_URL;
+  // Once per worker process (it can run several files): after that, the environment is the worker's.
+  if (worker <= 1 || !tag || !runDatabase || env.TEST_WORKER !== undefined) return;
   env.TEST_WORKER = String(worker);
   Object.assign(env, runEnvironment(workerTag(tag, worker), workerDatabaseUrl(runDatabase, tag, worker)));
 }

@@ -42,7 +42,7 @@ import { startCommandApi } from '../command-api/start.ts';
 import { addDays, hospitalDateAt } from '../domain/session-time.ts';
 import { migrate } from '../infra/migrate.ts';
 import { parseConfig } from '../platform/config.ts';
-import { defaultFlowRules } from '../platform/flow/default-rules.ts';
+import { fileDefaultFlowRules } from '../platform/flow/default-rules.ts';
 import { parseFlowRules } from '../platform/flow/rules.ts';
 import { signToken } from '../platform/http/auth.ts';
 import { createLogger } from '../platform/logger.ts';
@@ -107,7 +107,7 @@ async function serveQuery(mode: Mode, port: number): Promise<() => Promise<void>
     readModelRoot: `${tag}rm`,
     searchAlias: `${tag}search`,
     // Given, not read from the environment's live key: the file default is what a deployment starts with.
-    flowRules: mode === 'off' ? OFF_RULES : defaultFlowRules(),
+    flowRules: mode === 'off' ? OFF_RULES : fileDefaultFlowRules(process.env.FLOW_RULES_FILE)(),
   });
   return () => handle.stop(1000);
 }
@@ -619,6 +619,8 @@ async function main(): Promise<void> {
       duration: { type: 'string', default: '5' },
       schedules: { type: 'string', default: '300' },
       only: { type: 'string' },
+      // A candidate rules document for `on` (FLOW_RULES_FILE), measured against `off` in the same run.
+      rules: { type: 'string' },
       out: { type: 'string', default: join(HERE, 'results', 'overload.md') },
     },
   });
@@ -632,6 +634,7 @@ async function main(): Promise<void> {
     FLOW_RULES_KEY: `${ns.tag}flow:rules`,
     OVERLOAD_TAG: ns.tag,
     LOG_LEVEL: 'warn',
+    ...(values.rules ? { FLOW_RULES_FILE: values.rules } : {}),
   };
   const load0 = loadavg();
   const parts: string[] = [];
@@ -644,9 +647,9 @@ async function main(): Promise<void> {
   const f2 = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(' ');
   const text = `# Overload benchmark (booking command, institutions search)
 
-\`npm run bench:overload -- --duration ${duration}${values.only ? ` --only ${values.only}` : ''}\` on ${new Date().toISOString().slice(0, 16)}Z; each API in its own child process, open loop, ${duration} s per step; one process per mode, warmed up by a 2 s closed loop first. ${cpus().length} cores shared with other work; load average ${f2(load0)} at the start, ${f2(loadavg())} at the end.
+\`npm run bench:overload -- --duration ${duration}${values.only ? ` --only ${values.only}` : ''}${values.rules ? ` --rules ${values.rules}` : ''}\` on ${new Date().toISOString().slice(0, 16)}Z; each API in its own child process, open loop, ${duration} s per step; one process per mode, warmed up by a 2 s closed loop first. ${cpus().length} cores shared with other work; load average ${f2(load0)} at the start, ${f2(loadavg())} at the end.
 
-\`on\`: the default rules (platform/flow/default-rules.ts), system protection, the pool's breakers; \`off\`: no rule, no system protection, no pool breaker (the search bulkhead stays). Goodput is useful answers (201 booked, 200 searched) per second of the whole step (until the last answer); latency counts from each request's due time.
+\`on\`: ${values.rules ? `the rules of \`${values.rules}\` (FLOW_RULES_FILE)` : 'the default rules (platform/flow/default-rules.ts)'}, system protection, the pool's breakers; \`off\`: no rule, no system protection, no pool breaker (the search bulkhead stays). Goodput is useful answers (201 booked, 200 searched) per second of the whole step (until the last answer); latency counts from each request's due time.
 
 Targets with flow control on (issue 16): goodput at 4× ≥ 90% of the maximum; P99 of admitted ≤ 3× the unloaded P99; only 2xx, 409, 429, 503; nothing lost; on/off on the fast paths ≥ 0.95×.
 

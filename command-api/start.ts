@@ -14,7 +14,7 @@ import { boundPort, connectionLimitsOf, drain, listen } from '../platform/http/s
 import { createLogger, type Logger } from '../platform/logger.ts';
 import { createPool, type Pool } from '../platform/pg.ts';
 import { createRedis } from '../platform/redis.ts';
-import { defaultFlowRules } from '../platform/flow/default-rules.ts';
+import { fileDefaultFlowRules } from '../platform/flow/default-rules.ts';
 import { FlowRuleStore } from '../platform/flow/rule-store.ts';
 import { ClusterBudgets } from '../platform/flow/cluster.ts';
 import { createApp, type CommandApi, type CommandApiDeps } from './app.ts';
@@ -83,7 +83,7 @@ function flowRedis(config: Config, logger: Logger) {
   );
   return {
     redis,
-    store: new FlowRuleStore(redis, config.FLOW_RULES_KEY, defaultFlowRules),
+    store: new FlowRuleStore(redis, config.FLOW_RULES_KEY, fileDefaultFlowRules(config.FLOW_RULES_FILE)),
     cluster: new ClusterBudgets(redis, `${config.FLOW_RULES_KEY}:budget:`),
   };
 }

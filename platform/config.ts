@@ -275,6 +275,11 @@ export const configSchema = z
     PATIENT_COMMANDS_PER_MINUTE: z.coerce.number().int().min(0).max(100_000).default(30),
     /** The Redis hash of this environment's live flow rules (platform/flow/rule-store.ts); absent: the file default. */
     FLOW_RULES_KEY: z.string().min(1).default('flow:rules'),
+    /**
+     * A JSON flow-rules document (the schema of PUT /v1/admin/flow-rules) replacing the built-in
+     * defaults as this deployment's file default: what applies while FLOW_RULES_KEY holds none.
+     */
+    FLOW_RULES_FILE: z.string().min(1).optional(),
     /** Connection hygiene (platform/http/server.ts): open connections per public listener; more are dropped. */
     HTTP_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(1_000_000).default(1024),
     /** Time a client has to send its request line and headers (slowloris, idle new connections). */

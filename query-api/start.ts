@@ -19,7 +19,7 @@ import { createEventStore } from '../platform/event-store/index.ts';
 import { createRedis, whenReady } from '../platform/redis.ts';
 import { rootPrefix } from '../read-models/bookings.ts';
 import { catalogKeyPrefix } from '../read-models/catalog.ts';
-import { defaultFlowRules } from '../platform/flow/default-rules.ts';
+import { fileDefaultFlowRules } from '../platform/flow/default-rules.ts';
 import { FlowRuleStore } from '../platform/flow/rule-store.ts';
 import { ClusterBudgets } from '../platform/flow/cluster.ts';
 import { AppointmentAccess } from './appointment-access.ts';
@@ -111,7 +111,11 @@ export async function startQueryApi(opts: QueryApiStartOptions): Promise<QueryAp
     ...(opts.flowRules
       ? { flowRules: opts.flowRules }
       : {
-          flowRuleStore: new FlowRuleStore(redis, config.FLOW_RULES_KEY, defaultFlowRules),
+          flowRuleStore: new FlowRuleStore(
+            redis,
+            config.FLOW_RULES_KEY,
+            fileDefaultFlowRules(config.FLOW_RULES_FILE),
+          ),
           flowClusterBudgets: new ClusterBudgets(redis, `${config.FLOW_RULES_KEY}:budget:`),
         }),
   });

@@ -6,6 +6,7 @@
  * Resource names are `METHOD /path/template` as the route specs declare them; a process only ever
  * enters its own routes, so both APIs share this one document.
  */
+import { readFileSync } from 'node:fs';
 import { parseFlowRules, type FlowRules, type FlowRulesInput } from './rules.ts';
 
 /**
@@ -47,3 +48,19 @@ export const DEFAULT_FLOW_RULES_INPUT: FlowRulesInput = {
 };
 
 export const defaultFlowRules = (): FlowRules => parseFlowRules(DEFAULT_FLOW_RULES_INPUT);
+
+/**
+ * This deployment's file default: the document at `file` (FLOW_RULES_FILE), read and validated once
+ * at start so a bad file stops the process there, not at the first request; without one, the
+ * built-in defaults above.
+ */
+export function fileDefaultFlowRules(file: string | undefined): () => FlowRules {
+  if (file === undefined) return defaultFlowRules;
+  let rules: FlowRules;
+  try {
+    rules = parseFlowRules(JSON.parse(readFileSync(file, 'utf8')));
+  } catch (err) {
+    throw new Error(`FLOW_RULES_FILE ${file}: not a valid flow-rules document: ${String(err)}`);
+  }
+  return () => rules;
+}

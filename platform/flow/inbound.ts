@@ -46,7 +46,7 @@ export function inboundFlow(opts: {
   const signals = queuedOutbound
     ? () => ({ ...loop.signals(), queuedOutbound: queuedOutbound() })
     : loop.signals;
-  const flow = new FlowControl(opts.rules ?? defaultFlowRules(), {
+  const flow = new FlowControl(opts.rules ?? opts.store?.fallback() ?? defaultFlowRules(), {
     signals,
     ...(opts.cluster ? { cluster: opts.cluster } : {}),
   });

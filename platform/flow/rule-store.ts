@@ -40,7 +40,8 @@ export class FlowRuleStore {
   constructor(
     private readonly redis: RedisClient,
     readonly key: string,
-    private readonly fallback: () => FlowRules,
+    /** The rules while the key holds none (the file default). */
+    readonly fallback: () => FlowRules,
   ) {
     if (redis.status === 'ready') this.everReady = true;
     else redis.once('ready', () => (this.everReady = true));

@@ -17,6 +17,7 @@ import { PgIdempotencyStore } from '../platform/http/idempotency.ts';
 import type { FlowControl } from '../platform/flow/flow-control.ts';
 import { flowMiddleware } from '../platform/flow/http.ts';
 import { inboundFlow } from '../platform/flow/inbound.ts';
+import { fileDefaultFlowRules } from '../platform/flow/default-rules.ts';
 import type { FlowRules } from '../platform/flow/rules.ts';
 import type { FlowRuleStore } from '../platform/flow/rule-store.ts';
 import type { ClusterBudgets } from '../platform/flow/cluster.ts';
@@ -78,6 +79,7 @@ export interface CommandApiDeps {
         | 'BOOKING_REQUESTS_TOPIC'
         | 'RUSH_PRODUCE_TIMEOUT_MS'
         | 'RUSH_AUTO_THRESHOLD_PER_S'
+        | 'FLOW_RULES_FILE'
       >
     > &
     SlotConfig;
@@ -210,7 +212,9 @@ export function createApp(deps: CommandApiDeps): CommandApi {
   const inbound = inboundFlow({
     registry,
     logger,
-    ...(deps.flowRules ? { rules: deps.flowRules } : {}),
+    // Given (tests) as given; else the store's file default; without a store, FLOW_RULES_FILE's.
+    rules:
+      deps.flowRules ?? deps.flowRuleStore?.fallback() ?? fileDefaultFlowRules(deps.config.FLOW_RULES_FILE)(),
     ...(deps.flowRuleStore ? { store: deps.flowRuleStore } : {}),
     ...(deps.flowClusterBudgets ? { cluster: deps.flowClusterBudgets } : {}),
     ...(deps.flowRulesPollMs === undefined ? {} : { pollMs: deps.flowRulesPollMs }),

@@ -6700,7 +6700,7 @@ export interface operations {
                       minInFlight: number;
                       /** @default 64 */
                       coldInFlight: number;
-                      /** @default 2 */
+                      /** @default 3 */
                       gain: number;
                     }
                 )[];
@@ -7054,7 +7054,7 @@ export interface operations {
                     minInFlight?: number;
                     /** @default 64 */
                     coldInFlight?: number;
-                    /** @default 2 */
+                    /** @default 3 */
                     gain?: number;
                   }
               )[];
@@ -7217,7 +7217,7 @@ export interface operations {
                       minInFlight: number;
                       /** @default 64 */
                       coldInFlight: number;
-                      /** @default 2 */
+                      /** @default 3 */
                       gain: number;
                     }
                 )[];
@@ -7800,7 +7800,7 @@ export interface operations {
                     minInFlight: number;
                     /** @default 64 */
                     coldInFlight: number;
-                    /** @default 2 */
+                    /** @default 3 */
                     gain: number;
                   }
               )[];

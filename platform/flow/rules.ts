@@ -57,11 +57,13 @@ export const adaptiveRule = z.object({
   minInFlight: z.number().int().min(1).default(8),
   coldInFlight: z.number().int().min(1).default(64),
   /**
-   * In flight up to `gain` × the estimate (TCP BBR's cwnd gain of 2): the estimate is what the
-   * resource held at the throughput it was offered, and a resource whose throughput grows with
-   * concurrency (a pool's parallel commits) can only show it if admitted beyond that.
+   * In flight up to `gain` × the estimate: the estimate is what the resource held at the throughput
+   * it was offered, and a resource whose throughput grows with concurrency (a pool's parallel
+   * commits) can only show it if admitted beyond that. 3, not TCP BBR's 2: at 2 the closed-loop
+   * booking benchmark collapsed (refusals' CPU raised the admitted requests' RT, which lowered the
+   * limit: 105 bookings/s against 336/s without the rule); at 3 it held 337/s (ADR 0011, 2026-12-01).
    */
-  gain: z.number().min(1).max(10).default(2),
+  gain: z.number().min(1).max(10).default(3),
 });
 
 /** Where a hot parameter's value comes from in an inbound request (`ip`: the client address). */

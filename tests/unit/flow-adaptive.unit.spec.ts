@@ -40,12 +40,12 @@ describe('adaptive rule (per-resource BBR)', () => {
     expect(refused?.system).toBe(true);
   });
 
-  it('given the same window and the default gain of 2, then 8 pass (2 × 200 × 0.020)', () => {
-    expect(burst(warmed({ minInFlight: 1 }), 30, 20).admitted).toHaveLength(8);
+  it('given the same window and the default gain of 3, then 12 pass (3 × 200 × 0.020)', () => {
+    expect(burst(warmed({ minInFlight: 1 }), 30, 20).admitted).toHaveLength(12);
   });
 
   it('given the same window, minInFlight raises the floor above the estimate', () => {
-    expect(burst(warmed({ minInFlight: 10 }), 30, 20).admitted).toHaveLength(10);
+    expect(burst(warmed({ minInFlight: 15 }), 30, 20).admitted).toHaveLength(15);
   });
 
   it('given a completion that leaves, then the next request passes again', () => {

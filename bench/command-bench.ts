@@ -29,7 +29,6 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
 import { writeHead, writeSection } from './results-file.ts';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
@@ -41,6 +40,7 @@ import pg from 'pg';
 import { decide, evolve, initialState, type ScheduleEvent, type ScheduleState } from '../domain/schedule.ts';
 import { type CommandBody, createCommandApiClient } from '../clients/index.ts';
 import { createApp } from '../command-api/app.ts';
+import { cpuTimeMs } from './cpu-time.ts';
 import { createCommands } from '../command-api/command-path.ts';
 import { addDays, hospitalDateAt } from '../domain/session-time.ts';
 import { migrate } from '../infra/migrate.ts';
@@ -293,24 +293,6 @@ async function startServer(target: Target): Promise<Server> {
   });
   return { port, child };
 }
-
-/**
- * A process's CPU time so far (user + system), ms, from /proc (Linux); NaN elsewhere. CPU per
- * command, not the wall-clock profile, is the honest cost on a shared host: a profile's samples
- * include time the process sat descheduled (e.g. inside `writev` while PostgreSQL ran).
- */
-function cpuTimeMs(pid: number | undefined): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may hold spaces): utime and stime are fields 14 and 15.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
-  } catch {
-    return Number.NaN;
-  }
-}
-/** USER_HZ: 100 on every Linux build this runs on (getconf CLK_TCK). */
-const CLOCK_TICKS = 100;
 
 async function stopServer(server: Server): Promise<void> {
   const exited = new Promise((resolve) => server.child.once('exit', resolve));

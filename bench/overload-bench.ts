@@ -53,6 +53,7 @@ import { parseQueryApiConfig } from '../query-api/config.ts';
 import { startQueryApi } from '../query-api/start.ts';
 import { sendAsCarefulClient } from '../tests/support/careful-client.ts';
 import { loadSeededInstitutions, seededInstitutions } from './search-catalog.ts';
+import { cores, cpuTimeMs, hostIdleMs } from './cpu-time.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ADMIN_URL = process.env.PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -342,6 +343,8 @@ interface OpenLoopResult {
   statuses: Record<string, number>;
   errors: number;
   acked: string[];
+  /** Cores busy during the step (CPU time ÷ wall time): the load generator, the API process, and the host's idle. */
+  cpu: { generator: number; api: number; idle: number };
 }
 
 async function openLoop(
@@ -350,6 +353,7 @@ async function openLoop(
   seq: Counter,
   rate: number,
   duration: number,
+  apiPid?: number,
 ): Promise<OpenLoopResult> {
   // Below the server's connection cap (HTTP_MAX_CONNECTIONS 1024): beyond it requests queue here, counted from their due time.
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1000 });
@@ -360,6 +364,7 @@ async function openLoop(
   const acked: string[] = [];
   let errors = 0;
   const inFlight: Promise<void>[] = [];
+  const cpu0 = { gen: process.cpuUsage(), api: cpuTimeMs(apiPid), idle: hostIdleMs() };
   const start = performance.now();
   const send = (due: number) =>
     new Promise<void>((resolve) => {
@@ -414,8 +419,14 @@ async function openLoop(
   const sorted = admitted.sort((x, y) => x - y);
   const p99 = sorted[Math.min(sorted.length - 1, Math.ceil(0.99 * sorted.length) - 1)] ?? 0;
   // Per second of the whole step, until the last answer (a server that queues takes longer than `duration`).
-  const elapsed = (performance.now() - start) / 1000;
-  return { rate, goodput: sorted.length / elapsed, p99Admitted: p99, statuses, errors, acked };
+  const wallMs = performance.now() - start;
+  const gen = process.cpuUsage(cpu0.gen);
+  const cpu = {
+    generator: cores((gen.user + gen.system) / 1000, wallMs),
+    api: cores(cpuTimeMs(apiPid) - cpu0.api, wallMs),
+    idle: cores(hostIdleMs() - cpu0.idle, wallMs),
+  };
+  return { rate, goodput: sorted.length / (wallMs / 1000), p99Admitted: p99, statuses, errors, acked, cpu };
 }
 
 async function lost(databaseUrl: string, ids: string[]): Promise<number> {
@@ -451,7 +462,8 @@ function row(mode: Mode, factor: number, r: OpenLoopResult, max: number, unloade
   const p99x = r.p99Admitted / Math.max(1, unloadedP99);
   const good = (100 * r.goodput) / max;
   const meets = onlyAllowed && p99x <= 3 && (factor < 4 || good >= 90);
-  return `| ${mode} | ${factor}× (${r.rate}/s) | ${r.goodput.toFixed(0)} (${good.toFixed(0)}%) | ${r.p99Admitted.toFixed(1)} (${p99x.toFixed(1)}×) | ${codes}${r.errors ? `, socket errors: ${r.errors}` : ''} | ${onlyAllowed ? 'yes' : 'no'} | ${mode === 'on' ? (meets ? 'yes' : '**no**') : '–'} |`;
+  const cpu = `${r.cpu.generator.toFixed(2)} / ${r.cpu.api.toFixed(2)} / ${r.cpu.idle.toFixed(2)}`;
+  return `| ${mode} | ${factor}× (${r.rate}/s) | ${r.goodput.toFixed(0)} (${good.toFixed(0)}%) | ${r.p99Admitted.toFixed(1)} (${p99x.toFixed(1)}×) | ${codes}${r.errors ? `, socket errors: ${r.errors}` : ''} | ${cpu} | ${onlyAllowed ? 'yes' : 'no'} | ${mode === 'on' ? (meets ? 'yes' : '**no**') : '–'} |`;
 }
 
 /**
@@ -486,7 +498,7 @@ async function measure(
     const child = await startChild(api, mode, env);
     await closedLoop(child.port, w, seq, 2);
     for (const factor of [1, 2, 4]) {
-      const r = await openLoop(child.port, w, seq, Math.round(max * factor), duration);
+      const r = await openLoop(child.port, w, seq, Math.round(max * factor), duration, child.child.pid);
       out.acked.push(...r.acked);
       const line = row(mode, factor, r, max, unloaded.p99Admitted);
       log(line);
@@ -498,8 +510,8 @@ async function measure(
   return out;
 }
 
-const HEADER = `| flow control | rate | goodput (/s, % of max) | P99 of admitted ms (× unloaded) | statuses | only 2xx/409/429/503 | meets targets |
-| --- | --- | --- | --- | --- | --- | --- |`;
+const HEADER = `| flow control | rate | goodput (/s, % of max) | P99 of admitted ms (× unloaded) | statuses | cores: load generator / API / host idle | only 2xx/409/429/503 | meets targets |
+| --- | --- | --- | --- | --- | --- | --- | --- |`;
 
 function section(title: string, unit: string, m: Measured, extra: string[]): string {
   return `## ${title}
@@ -649,7 +661,7 @@ async function main(): Promise<void> {
 
 \`npm run bench:overload -- --duration ${duration}${values.only ? ` --only ${values.only}` : ''}${values.rules ? ` --rules ${values.rules}` : ''}\` on ${new Date().toISOString().slice(0, 16)}Z; each API in its own child process, open loop, ${duration} s per step; one process per mode, warmed up by a 2 s closed loop first. ${cpus().length} cores shared with other work; load average ${f2(load0)} at the start, ${f2(loadavg())} at the end.
 
-\`on\`: ${values.rules ? `the rules of \`${values.rules}\` (FLOW_RULES_FILE)` : 'the default rules (platform/flow/default-rules.ts)'}, system protection, the pool's breakers; \`off\`: no rule, no system protection, no pool breaker (the search bulkhead stays). Goodput is useful answers (201 booked, 200 searched) per second of the whole step (until the last answer); latency counts from each request's due time.
+\`on\`: ${values.rules ? `the rules of \`${values.rules}\` (FLOW_RULES_FILE)` : 'the default rules (platform/flow/default-rules.ts)'}, system protection, the pool's breakers; \`off\`: no rule, no system protection, no pool breaker (the search bulkhead stays). Goodput is useful answers (201 booked, 200 searched) per second of the whole step (until the last answer); latency counts from each request's due time. Cores: CPU time ÷ wall time of the step, for the load generator (this process), the API process, and the host's idle (/proc; ${cpus().length} cores in all, the engines use the rest).
 
 Targets with flow control on (issue 16): goodput at 4× ≥ 90% of the maximum; P99 of admitted ≤ 3× the unloaded P99; only 2xx, 409, 429, 503; nothing lost; on/off on the fast paths ≥ 0.95×.
 

@@ -41,6 +41,7 @@ import { decide, evolve, initialState, type ScheduleEvent, type ScheduleState } 
 import { type CommandBody, createCommandApiClient } from '../clients/index.ts';
 import { createApp } from '../command-api/app.ts';
 import { cpuTimeMs } from './cpu-time.ts';
+import { openBenchNamespace } from './bench-namespace.ts';
 import { createCommands } from '../command-api/command-path.ts';
 import { addDays, hospitalDateAt } from '../domain/session-time.ts';
 import { migrate } from '../infra/migrate.ts';
@@ -55,11 +56,12 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const RESULTS = join(HERE, 'results', 'command.md');
 const TRACING_RESULTS = join(HERE, 'results', 'tracing.md');
 /** `traced` is `ours` started with the telemetry preload (only in `--tracing` runs). */
-const TARGETS = ['ours', 'slots', 'core', 'emmett', 'floor', 'traced'] as const;
-const DEFAULT_TARGETS = 'ours,slots,core,emmett,floor';
+const TARGETS = ['ours', 'slots', 'core', 'emmett', 'floor', 'traced', 'platform'] as const;
+const DEFAULT_TARGETS = 'ours,platform,slots,core,emmett,floor';
 type Target = (typeof TARGETS)[number];
 /** The targets that are the real command API (JWT, keys, catalog checks), with or without tracing. */
-const isApi = (target: Target): boolean => target === 'ours' || target === 'slots' || target === 'traced';
+const isApi = (target: Target): boolean =>
+  target === 'ours' || target === 'slots' || target === 'traced' || target === 'platform';
 
 // Each target's pg pool size; the orchestrator passes --pool to its children through BENCH_POOL_MAX.
 const POOL_MAX = Number(process.env.BENCH_POOL_MAX ?? 20);
@@ -251,10 +253,13 @@ async function serve(target: Target): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 
 const TELEMETRY_PRELOAD = pathToFileURL(join(HERE, '..', 'platform', 'telemetry-register.ts')).href;
+const PROJECTIONS_MAIN = join(HERE, '..', 'projections', 'main.ts');
 
 interface Server {
   port: number;
   child: ChildProcess;
+  /** `platform`: the projections process (relay and both projectors) running beside the API. */
+  beside?: ChildProcess;
 }
 
 /** The traced server's sampling ratio (--sample-ratio), set by orchestrate before any server starts. */
@@ -263,6 +268,11 @@ let sampleRatio = '1';
 let cpuProfDir: string | undefined;
 
 async function startServer(target: Target): Promise<Server> {
+  const beside = target === 'platform' ? await startProjectionsBeside() : undefined;
+  return { ...(await startApi(target)), ...(beside ? { beside } : {}) };
+}
+
+async function startApi(target: Target): Promise<Server> {
   // `traced` starts as the supervisor starts the command API: the telemetry preload before the entry.
   const preload = target === 'traced' ? ['--import', TELEMETRY_PRELOAD] : [];
   // --cpu-prof <dir>: each server writes a V8 CPU profile there when it stops (where the time goes).
@@ -295,9 +305,34 @@ async function startServer(target: Target): Promise<Server> {
 }
 
 async function stopServer(server: Server): Promise<void> {
-  const exited = new Promise((resolve) => server.child.once('exit', resolve));
-  server.child.kill('SIGTERM');
-  await exited;
+  const stop = (child: ChildProcess) => {
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    return exited;
+  };
+  await Promise.all([stop(server.child), ...(server.beside ? [stop(server.beside)] : [])]);
+}
+
+/**
+ * `platform`: the relay and the Redis and search projectors (`projections/main.ts`, its own process,
+ * as `npm start` runs it) over the run's namespace, started before the API and ready (its
+ * consumers joined) before the load: the end-to-end cost of a booking on one machine.
+ */
+async function startProjectionsBeside(): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', PROJECTIONS_MAIN], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, LOG_LEVEL: 'info', PROJECTIONS_PORT: '0', OTEL_SDK_DISABLED: 'true' },
+  });
+  await new Promise<void>((resolve, reject) => {
+    let buffer = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      buffer = (buffer + chunk.toString()).slice(-4096);
+      if (buffer.includes('"projections ready"')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`projections exited with ${code}`)));
+  });
+  child.stdout?.resume();
+  return child;
 }
 
 /**
@@ -633,7 +668,9 @@ const USAGE = `npx tsx bench/command-bench.ts [--duration 10] [--rounds 3] [--co
   [--fixed-trace <path>] [--targets ${DEFAULT_TARGETS}] [--pool 20] [--out ${RESULTS}] [--json <path>]
   [--cpu-prof <dir>]
 npx tsx bench/command-bench.ts --tracing [--sample-ratio 1|0.1] [same options]   # ours vs traced; --out default ${TRACING_RESULTS}
-Migrates DATABASE_URL; adds a catalog institution for the run and removes it after.
+Migrates DATABASE_URL; adds a catalog institution for the run and removes it after. With the target
+\`platform\` (ours with the relay and both projectors running beside it) the whole run has a namespace
+of its own (database, topics, read-model keys, indices), removed at its end.
 `;
 
 async function orchestrate(): Promise<void> {
@@ -653,7 +690,19 @@ async function orchestrate(): Promise<void> {
     .split(',')
     .filter((t): t is Target => (TARGETS as readonly string[]).includes(t));
   process.env.BENCH_POOL_MAX = values.pool;
+  // The projections beside the API need topics, groups and read-model keys of their own: a namespace
+  // (database, Kafka, Redis, search) for the whole run, removed at its end.
+  const namespace = targets.includes('platform')
+    ? await openBenchNamespace({ institutions: 20, cities: 2, doctors: 100, content: 10 })
+    : undefined;
+  try {
+    await orchestrateIn(values, targets);
+  } finally {
+    await namespace?.cleanup();
+  }
+}
 
+async function orchestrateIn(values: Options, targets: Target[]): Promise<void> {
   const cfg = config();
   await migrate(cfg.DATABASE_URL);
   const catalog = await benchCatalog(cfg.DATABASE_URL);
@@ -802,6 +851,8 @@ async function measure(
     emmett: 'Emmett PostgreSQL event store: aggregateStream + decide + appendToStream, minimal shell',
     floor: 'one bare single-row INSERT through pg, minimal shell',
     traced: 'our command API as `ours`, started with the OpenTelemetry preload (spans to Zipkin)',
+    platform:
+      'our command API as `ours`, with the relay and both projectors (projections/main.ts) running on the same machine',
     slots:
       'our command API as `ours`, booking the next free slot of numbered schedules with a fee: a hold (SlotTaken, deadline row, per-patient rules row)',
   };
@@ -890,6 +941,7 @@ Ratios (throughput):
 | ratio | value |
 |---|---:|
 | ours / emmett | ${ratio(by('ours').rps, by('emmett').rps)} |
+| platform / ours (end to end: relay and projectors beside the API) | ${ratio(by('platform').rps, by('ours').rps)} |
 | slots / ours (a slot booking with a hold vs today's booking) | ${ratio(by('slots').rps, by('ours').rps)} |
 | ours / floor | ${ratio(by('ours').rps, by('floor').rps)} |
 | core / emmett | ${ratio(by('core').rps, by('emmett').rps)} |

@@ -14,17 +14,20 @@
  *   OTEL_TRACES_SAMPLER(_ARG)            default parentbased_always_on; with NODE_ENV=production
  *                                        parentbased_traceidratio 0.1
  *   OTEL_BSP_SCHEDULE_DELAY              export interval of the batch span processor (ms)
+ *   OTEL_NODE_RESOURCE_DETECTORS         the SDK's resource detectors (default here: none but the
+ *                                        environment's; see spanResource)
  *   SERVICE_VERSION                      the build's version (`service.version` on every span), set
  *                                        by the supervisor per instance for the gray release (ADR 0021)
  */
 import type { ClientRequest, IncomingMessage } from 'node:http';
+import { hostname } from 'node:os';
 import type { Span } from '@opentelemetry/api';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
 import { KafkaJsInstrumentation } from '@opentelemetry/instrumentation-kafkajs';
-import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
-import { NodeSDK } from '@opentelemetry/sdk-node';
+import { NodeSDK, resources } from '@opentelemetry/sdk-node';
 import { isUntracedRequest, onTelemetryShutdown } from './context.ts';
+import { RecordingOnlyPgInstrumentation } from './pg-instrumentation.ts';
 
 export const DEFAULT_ZIPKIN_ENDPOINT = 'http://127.0.0.1:9411/api/v2/spans';
 
@@ -99,6 +102,26 @@ export function applyServiceVersion(env: NodeJS.ProcessEnv): void {
   env.OTEL_RESOURCE_ATTRIBUTES = attributes ? `${attributes},${entry}` : entry;
 }
 
+/**
+ * What every span says of its process: which host and process (instances side by side), and
+ * OTEL_RESOURCE_ATTRIBUTES (service.version, ADR 0021); the service name is the SDK's option.
+ * Zipkin has no resource: its exporter copies every resource attribute onto every span as a tag,
+ * and the SDK's default detectors (process, host, SDK: the command line, executable path, owner,
+ * runtime, host id and arch, SDK version…) made 16 of a statement span's 22 tags, about 40 % of
+ * its JSON, serialised by each service and parsed by Zipkin span by span.
+ * OTEL_NODE_RESOURCE_DETECTORS set brings the SDK's detectors back.
+ */
+export function spanResource(env: NodeJS.ProcessEnv): {
+  resource?: resources.Resource;
+  resourceDetectors?: resources.ResourceDetector[];
+} {
+  if (env.OTEL_NODE_RESOURCE_DETECTORS) return {};
+  return {
+    resource: resources.resourceFromAttributes({ 'host.name': hostname(), 'process.pid': process.pid }),
+    resourceDetectors: [resources.envDetector],
+  };
+}
+
 /** Starts the SDK unless OTEL_SDK_DISABLED=true; returns undefined when it is off. */
 export function startTelemetry(env: NodeJS.ProcessEnv = process.env): Telemetry | undefined {
   if (/^(true|1)$/i.test(env.OTEL_SDK_DISABLED ?? '')) return undefined;
@@ -113,6 +136,7 @@ export function startTelemetry(env: NodeJS.ProcessEnv = process.env): Telemetry 
 
   const sdk = new NodeSDK({
     serviceName,
+    ...spanResource(env),
     instrumentations: [
       new HttpInstrumentation({
         ignoreIncomingRequestHook: ignoredIncoming,
@@ -120,10 +144,12 @@ export function startTelemetry(env: NodeJS.ProcessEnv = process.env): Telemetry 
         requireParentforOutgoingSpans: true,
         applyCustomAttributesOnSpan: nameByRoute,
       }),
-      // Polls (the relay's readAll, lag samplers, health checks) have no parent span: no trace each.
+      // Polls (the relay's readAll, lag samplers, health checks) have no parent span: no trace each;
+      // nor has an unsampled request's statement any span (pg-instrumentation.ts: the stock one made
+      // a non-recording span per statement, at about a tenth of the traced server's tracing CPU).
       // A pool checkout is a span of its own (three of a booking's thirteen): the statements say
       // enough, and a slow checkout shows as the gap before the first.
-      new PgInstrumentation({ requireParentSpan: true, ignoreConnectSpans: true }),
+      new RecordingOnlyPgInstrumentation({ ignoreConnectSpans: true }),
       new IORedisInstrumentation({ requireParentSpan: true }),
       new KafkaJsInstrumentation(),
     ],

@@ -10,11 +10,13 @@ import { readFileSync } from 'node:fs';
 import { parseFlowRules, type FlowRules, type FlowRulesInput } from './rules.ts';
 
 /**
- * A floor of 8 in flight (the system BBR's), not the pool's 20: with 20 admitted the pool's queue
- * held P99 at 7.8× the unloaded one at 4× (bench/results/overload.md, ADR 0011). A cold window
- * admits a burst of 64 before the first completions give an estimate.
+ * A floor of 20 in flight, the default pool's size (PG_POOL_MAX): never refuse a booking while a
+ * pooled connection is free. With the floor at 8 the estimate (maxSuccessQps × minRt) collapsed on a
+ * shared host, where RT varies for reasons other than our queue (the relay and projectors beside
+ * the API: 18–50 bookings/s instead of 156/s without the rule; ADR 0011, 2026-12-01). A cold
+ * window admits a burst of 64 before the first completions give an estimate.
  */
-const BOOKING_ADAPTIVE = { kind: 'adaptive', minInFlight: 8, coldInFlight: 64 } as const;
+const BOOKING_ADAPTIVE = { kind: 'adaptive', minInFlight: 20, coldInFlight: 64 } as const;
 
 export const DEFAULT_FLOW_RULES_INPUT: FlowRulesInput = {
   system: {
@@ -39,7 +41,7 @@ export const DEFAULT_FLOW_RULES_INPUT: FlowRulesInput = {
       { kind: 'concurrency', count: 256 },
     ],
     // Commands wait on a pool of PG_POOL_MAX connections: past what the pool serves without a queue
-    // (BBR on the route's own figures, never below 8 in flight) a booking is shed,
+    // (BBR on the route's own figures, never below the pool's 20 in flight) a booking is shed,
     // 503, instead of queueing (bench/results/overload.md: P99 175× the unloaded one without it).
     'POST /v1/appointments': [BOOKING_ADAPTIVE, { kind: 'concurrency', count: 1024 }],
     'POST /v1/appointments/:appointmentId/cancel': [BOOKING_ADAPTIVE, { kind: 'concurrency', count: 1024 }],

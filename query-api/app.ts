@@ -29,7 +29,7 @@ import { TwoLevelCache } from './cache/two-level-cache.ts';
 import type { QueryApiConfig } from './config.ts';
 import { BookingReader } from './read-models/booking-reader.ts';
 import { CatalogReader } from './read-models/catalog-reader.ts';
-import { FastRoutes, withFastPath } from './fast-path.ts';
+import { FastRoutes, withFastPath, type FastPathHandler } from './fast-path.ts';
 import { queryApiInfo, queryApiRoutes } from './route-specs.ts';
 import { rebuildingKey } from '../read-models/bookings.ts';
 import { watchRedis } from './redis-watch.ts';
@@ -66,7 +66,7 @@ export interface QueryApiDeps {
 export interface QueryApi {
   app: Express;
   /** What the server listens with: the cache fast path in front of the Express app. */
-  handler: RequestListener;
+  handler: FastPathHandler;
   /** /metrics and the detailed health, for the admin port. */
   admin: RequestListener;
   cache: TwoLevelCache;

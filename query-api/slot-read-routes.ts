@@ -28,7 +28,7 @@ export type CachedRead = (
   route: string,
   key: string,
   build: (deps: Deps) => Promise<unknown>,
-  opts?: { bookings?: boolean },
+  opts?: { bookings?: boolean; untilMs?: number },
 ) => Promise<boolean>;
 
 const DAY_MS = 86_400_000;

@@ -25,6 +25,7 @@ import { ClusterBudgets } from '../platform/flow/cluster.ts';
 import { AppointmentAccess } from './appointment-access.ts';
 import { searchFromConfig } from '../platform/search/index.ts';
 import { createApp, type QueryApi } from './app.ts';
+import { answerHitsFirst } from './fast-path.ts';
 import { subscribeInvalidations } from './cache/invalidation.ts';
 import type { QueryApiConfig } from './config.ts';
 
@@ -128,6 +129,7 @@ export async function startQueryApi(opts: QueryApiStartOptions): Promise<QueryAp
   const host = opts.host ?? config.HOST;
   const requested = opts.port ?? config.PORT ?? config.QUERY_API_PORT;
   const server = await listen(api.handler, requested, host, connectionLimitsOf(config));
+  answerHitsFirst(server, api.handler);
   const port = boundPort(server);
   const adminPort = opts.adminPort ?? defaultAdminPort(requested, config.ADMIN_PORT);
   const admin = await serveHandler(api.admin, adminPort, host);

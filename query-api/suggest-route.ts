@@ -52,6 +52,7 @@ export function suggestHandler(deps: SearchRouteDeps): RequestHandler {
     });
     deps.outcomes.inc({ route, outcome: result.outcome });
     const stale = result.outcome === 'l1-stale-fallback' ? 'search-unavailable' : undefined;
+    if (!stale) deps.fastRoutes.remember(req.originalUrl, key, route);
     sendCached(req, res, result.entry, { outcome: result.outcome, stale });
   };
 }

@@ -45,6 +45,9 @@ export interface GetOptions {
   settleMs?: number;
 }
 
+/** Read options shared by every read (the fast path makes one per request). */
+const STALE_TOO = { allowStale: true } as const;
+
 /**
  * Level 1 is an in-process LRU bounded by bytes and TTL; level 2 is whatever the loader reads
  * (Redis). lru-cache's fetch() does the hard parts: concurrent misses of one key share a single
@@ -103,7 +106,7 @@ export class TwoLevelCache {
   async get(key: string, load: Loader, given: GetOptions = {}): Promise<CacheResult> {
     const keyTtl = given.ttlMs === undefined ? this.ttlFor?.(key) : undefined;
     const opts = keyTtl === undefined ? given : { ...given, ttlMs: keyTtl };
-    const current = this.lru.get(key, { allowStale: true });
+    const current = this.lru.get(key, STALE_TOO);
     if (current && !current.invalidated && this.lru.getRemainingTTL(key) > 0) {
       return { entry: current, outcome: 'l1-hit' };
     }
@@ -143,7 +146,7 @@ export class TwoLevelCache {
    * background refresh this starts (shared with any other read of the key), as get() would.
    */
   peekServable(key: string): CacheResult | undefined {
-    const entry = this.lru.get(key, { allowStale: true });
+    const entry = this.lru.get(key, STALE_TOO);
     if (!entry || entry.invalidated || entry.missing) return undefined;
     if (this.lru.getRemainingTTL(key) > 0) return { entry, outcome: 'l1-hit' };
     const refresh = entry.refresh;
@@ -165,7 +168,7 @@ export class TwoLevelCache {
    * waits on instead of handing every request for a just-changed hot URL to Express.
    */
   reloading(key: string): Promise<CachedResponse> | undefined {
-    const entry = this.lru.get(key, { allowStale: true });
+    const entry = this.lru.get(key, STALE_TOO);
     const refresh = entry?.refresh;
     if (!entry?.invalidated || entry.missing || !refresh) return undefined;
     if (Date.now() - entry.createdAt > this.maxStaleMs) return undefined;
@@ -189,7 +192,7 @@ export class TwoLevelCache {
     if (!keys) return 0;
     let n = 0;
     for (const key of keys) {
-      const entry = this.lru.get(key, { allowStale: true });
+      const entry = this.lru.get(key, STALE_TOO);
       if (entry) {
         entry.invalidated = true;
         n += 1;

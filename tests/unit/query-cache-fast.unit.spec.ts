@@ -1,4 +1,5 @@
-import { IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Socket } from 'node:net';
 import { Counter } from 'prom-client';
 import { describe, expect, it } from 'vitest';
@@ -7,7 +8,7 @@ import { createRegistry } from '../../platform/http/metrics.ts';
 import { createLogger } from '../../platform/logger.ts';
 import { makeCachedResponse } from '../../query-api/cache/cached-response.ts';
 import { TwoLevelCache } from '../../query-api/cache/two-level-cache.ts';
-import { FastRoutes, withFastPath } from '../../query-api/fast-path.ts';
+import { answerHitsFirst, FastRoutes, withFastPath } from '../../query-api/fast-path.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -192,5 +193,34 @@ describe('the fast path stays outside tracing (no span, no X-Trace-Id on a cache
     // An invalidated entry is not served at once: the request gets a span (it may wait on a reload).
     cache.invalidateDependency('rm:k');
     expect(isUntracedRequest(request(url))).toBe(false);
+  });
+
+  it("answers hits before anything that wraps the server's emit sees the request (answerHitsFirst)", async () => {
+    const url = '/v1/homepage?city=first';
+    const { handler, throughExpress } = await fastPath(url);
+    const server = createServer(handler);
+    // What the http instrumentation does: it wraps emit and sees every 'request' it is given.
+    const wrapped: string[] = [];
+    const emit = server.emit.bind(server) as (event: string | symbol, ...args: unknown[]) => boolean;
+    server.emit = ((event: string | symbol, ...args: unknown[]) => {
+      if (event === 'request') wrapped.push((args[0] as IncomingMessage).url ?? '');
+      return emit(event, ...args);
+    }) as typeof server.emit;
+    answerHitsFirst(server, handler);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const hit = await fetch(`${base}${url}`);
+      expect(hit.status).toBe(200);
+      expect(hit.headers.get('x-cache')).toBe('l1-hit');
+      // The stand-in for Express never answers: enough that the request reached it.
+      void fetch(`${base}/v1/homepage?city=elsewhere`).catch(() => undefined);
+      while (throughExpress.length === 0) await sleep(5);
+      expect(wrapped).toEqual(['/v1/homepage?city=elsewhere']);
+      expect(throughExpress.map((r) => r.url)).toEqual(['/v1/homepage?city=elsewhere']);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

@@ -80,4 +80,12 @@ describe('FastRoutes', () => {
     expect(routes.lookup(req('/v1/institutions?city=y'))).toBeUndefined();
     expect(routes.lookup(req('/v1/institutions?city=x&foo=1'))).toBeUndefined();
   });
+
+  it("remembers a URL only until it stops naming its key (a key with today's date: midnight)", () => {
+    const routes = new FastRoutes();
+    routes.remember('/v1/homepage?city=x', 'homepage:x:2026-01-01', '/v1/homepage', Date.now() + 60_000);
+    routes.remember('/v1/homepage?city=y', 'homepage:y:2025-12-31', '/v1/homepage', Date.now() - 1);
+    expect(routes.lookup(req('/v1/homepage?city=x'))?.key).toBe('homepage:x:2026-01-01');
+    expect(routes.lookup(req('/v1/homepage?city=y'))).toBeUndefined();
+  });
 });

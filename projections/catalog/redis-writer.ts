@@ -37,14 +37,23 @@ local catPrefix = ARGV[8]
 
 local oldMember = redis.call('HGET', KEYS[1], 'member')
 local oldKeys = redis.call('HGET', KEYS[1], 'zkeys')
+-- A member that stays in a key is left there: a ZREM and ZADD of it would tell every subscriber
+-- (the query APIs' keyspace invalidation) that the list changed, and a ZADD of a member already
+-- there with its score notifies nothing. An update that moves no list entry invalidates no list.
+local kept = {}
+if upsert and member ~= '' and oldMember == member then
+  for _, k in ipairs(cjson.decode(ARGV[5])) do kept[k] = true end
+end
 if oldMember and oldMember ~= '' and oldKeys then
-  for _, k in ipairs(cjson.decode(oldKeys)) do redis.call('ZREM', k, oldMember) end
+  for _, k in ipairs(cjson.decode(oldKeys)) do
+    if not kept[k] then redis.call('ZREM', k, oldMember) end
+  end
 end
 
 if mode == 'institution' then
   local cats = redis.call('HKEYS', KEYS[1] .. ':categories')
   for _, c in ipairs(cats) do
-    if oldMember and oldMember ~= '' then redis.call('ZREM', catPrefix .. c, oldMember) end
+    if oldMember and oldMember ~= '' and oldMember ~= member then redis.call('ZREM', catPrefix .. c, oldMember) end
     if member ~= '' then redis.call('ZADD', catPrefix .. c, 0, member) end
   end
 elseif mode == 'department' then

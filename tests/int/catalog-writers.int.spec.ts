@@ -13,7 +13,7 @@ import { SearchCatalogWriter } from '../../projections/catalog/search-writer.ts'
 import { catalogKeys, memberId, type CatalogTable, type Row } from '../../read-models/catalog.ts';
 import { scanKeys, unlinkKeys } from '../support/redis-keys.ts';
 import { testConfig } from '../support/test-config.ts';
-import { uniqueName } from '../support/wait.ts';
+import { uniqueName, waitFor } from '../support/wait.ts';
 
 const U = '__debezium_unavailable_value';
 
@@ -124,6 +124,51 @@ describe('catalog writers on real Redis and search', () => {
     ]);
     expect(await members(keys.institutionsByCity('温州'))).toEqual([]);
     expect((await writer.get('institutions', '3'))?.doc?.status).toBe('closed');
+  });
+
+  it('touches no list key when an update moves no list entry (the query APIs invalidate on list writes)', async () => {
+    const cat = keys.institutionsByCategory('眼科');
+    const city = keys.institutionsByCity('绍兴');
+    const docKey = keys.doc('institutions', 5);
+    await writer.apply('institutions', [ev('institutions', 'c', 5, 700, inst(5, { city: '绍兴' }))]);
+    await writer.apply('departments', [
+      ev('departments', 'c', 50, 701, { id: 50, institution_id: 5, name: '眼科', category: '眼科' }),
+    ]);
+    expect(await members(cat)).toHaveLength(1);
+    // Keyspace events as the query API subscribes to them (it enables `notify-keyspace-events` itself).
+    const admin = createRedis(config, 'catalog-writers-events-admin');
+    const subscriber = createRedis(config, 'catalog-writers-events');
+    try {
+      const flags = ((await admin.config('GET', 'notify-keyspace-events')) as string[])[1] ?? '';
+      if (!flags.includes('K') || !flags.includes('A'))
+        await admin.config('SET', 'notify-keyspace-events', 'KA');
+      let touched: string[] = [];
+      subscriber.on('pmessage', (_p: string, channel: string, op: string) =>
+        touched.push(`${op} ${channel.slice(channel.indexOf(':') + 1)}`),
+      );
+      await subscriber.psubscribe(`__keyspace@*__:${keys.keyPrefix}*`);
+      const listWritesOf = async (change: ChangeEvent) => {
+        touched = [];
+        await writer.apply('institutions', [change]);
+        // The document is written last: once its event is here, every earlier one is too.
+        await waitFor(() => (touched.includes(`hset ${docKey}`) ? true : undefined), { timeoutMs: 5000 });
+        return touched.filter((t) => t.endsWith(` ${city}`) || t.endsWith(` ${cat}`));
+      };
+
+      // Only the name changes: the document is rewritten, no list entry moves.
+      expect(
+        await listWritesOf(ev('institutions', 'u', 5, 710, inst(5, { city: '绍兴', name: '新名' }))),
+      ).toEqual([]);
+      // The rating orders the lists: the member moves, so both lists are written.
+      const moved = await listWritesOf(ev('institutions', 'u', 5, 720, inst(5, { city: '绍兴', rating: 5 })));
+      expect(moved).toEqual(
+        expect.arrayContaining([`zrem ${city}`, `zadd ${city}`, `zrem ${cat}`, `zadd ${cat}`]),
+      );
+      expect(await members(city)).toEqual(['000:000000000005']);
+    } finally {
+      subscriber.disconnect();
+      admin.disconnect();
+    }
   });
 
   it('lists an institution under a category while it has a department in it, whichever topic comes first', async () => {

@@ -15,7 +15,8 @@
  *
  * Writes bench/results/projections.md (`--out <path>` elsewhere); `--json <path>` also writes the
  * figures as JSON (what `npm run gate` reads); `--rounds 0` measures freshness only; `--note <text>`
- * says what else ran on the machine (written under "Notes").
+ * says what else ran on the machine (written under "Notes"); `--throughput-only` prints the
+ * throughput rounds and writes nothing (quick iterations).
  */
 import { stampSchemaVersion } from '../domain/event-versions.ts';
 import { randomUUID } from 'node:crypto';
@@ -55,6 +56,8 @@ const { values: args } = parseArgs({
     json: { type: 'string' },
     /** What else ran on the machine meanwhile (written under "Notes" in the results file). */
     note: { type: 'string' },
+    /** Throughput rounds only, printed, no results file written (quick iterations). */
+    'throughput-only': { type: 'boolean', default: false },
   },
 });
 const EVENTS = Number(args.events);
@@ -498,10 +501,28 @@ const startedAt = new Date();
 const load = loadavg()[0]!.toFixed(2);
 try {
   const tp = await throughput();
-  log(`freshness: ${RATE} commands/s for ${SECONDS} s…`);
-  const fr = await freshness();
   const m = (k: keyof Round) => median(tp.rounds.map((r) => r[k]));
   const ratio = (k: 'relay' | 'redis' | 'search') => median(tp.rounds.map((r) => r[k] / r.floor));
+  if (args['throughput-only']) {
+    log(
+      `median ratios to the floor: relay ${ratio('relay').toFixed(2)} | redis ${ratio('redis').toFixed(2)} | search ${ratio('search').toFixed(2)}`,
+    );
+  } else await report(tp, m, ratio);
+} finally {
+  for (const c of cleanup.reverse()) await c().catch(() => undefined);
+  redis.disconnect();
+  await engine.close();
+  await pool.end();
+}
+process.exit(0);
+
+async function report(
+  tp: Awaited<ReturnType<typeof throughput>>,
+  m: (k: keyof Round) => number,
+  ratio: (k: 'relay' | 'redis' | 'search') => number,
+): Promise<void> {
+  log(`freshness: ${RATE} commands/s for ${SECONDS} s…`);
+  const fr = await freshness();
   const p50 = percentile(fr.latencies, 50);
   const p99 = percentile(fr.latencies, 99);
   const max = Math.max(...fr.latencies);
@@ -598,10 +619,4 @@ ${args.note ? `\n## Notes\n\n${args.note}\n` : ''}`;
     await writeFile(args.json, `${JSON.stringify(figures, null, 2)}\n`);
   }
   log(md);
-} finally {
-  for (const c of cleanup.reverse()) await c().catch(() => undefined);
-  redis.disconnect();
-  await engine.close();
-  await pool.end();
 }
-process.exit(0);

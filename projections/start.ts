@@ -183,6 +183,10 @@ export async function startProjections(
     registry,
     maxBatchSize: pc.PROJECTOR_BATCH_SIZE,
     partitionsConsumedConcurrently: pc.PROJECTOR_PARTITION_CONCURRENCY,
+    consumerConfig: {
+      maxBytesPerPartition: pc.PROJECTOR_FETCH_BYTES_PER_PARTITION,
+      maxBytes: 6 * pc.PROJECTOR_FETCH_BYTES_PER_PARTITION,
+    },
     ...(deps.projectorRetry ? { retry: deps.projectorRetry } : {}),
   };
   const handlerOf = (name: ProjectorName, inner: BatchHandler) => hooks.wrapHandler?.(name, inner) ?? inner;

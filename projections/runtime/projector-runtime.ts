@@ -18,11 +18,12 @@
  *   4. resolveOffset(last) → heartbeat; after the fetched batch's last chunk,
  *      commitOffsetsIfNecessary (threshold 1: commit now) — one commit per Kafka batch.
  *
- * Fetch settings (kafkajs defaults, kept on purpose): minBytes 1 answers a fetch as soon as one
+ * Fetch settings: minBytes 1 (kafkajs default, kept on purpose) answers a fetch as soon as one
  * record is there, so a quiet topic's event reaches the handler in one round trip (freshness);
- * maxWaitTimeInMs only bounds how long an empty fetch waits; maxBytesPerPartition 1 MB is ~900
- * events of `booking.events`, about one chunk, so a backlog is consumed in chunks of ~1,000
- * with one commit each.
+ * maxWaitTimeInMs only bounds how long an empty fetch waits. maxBytesPerPartition (kafkajs
+ * default 1 MB, ~900 events of `booking.events`) sets how much of a backlog one fetched batch,
+ * and so one commit, covers; the event projectors raise it with `maxBatchSize` so that a
+ * backlog is applied in chunks of a few thousand (projections/config.ts).
  */
 import { performance } from 'node:perf_hooks';
 import { ExponentialBackoff, handleWhen, retry, wrap } from 'cockatiel';

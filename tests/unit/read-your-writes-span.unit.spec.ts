@@ -3,16 +3,11 @@
  * exporter stands in for the preload, so the spans loadUntil makes can be read back — no engines.
  */
 import { context, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  SimpleSpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useInMemoryTracing } from '../support/in-memory-tracing.ts';
 import { loadUntil, WAIT_SPAN } from '../../query-api/read-your-writes.ts';
 
-const exporter = new InMemorySpanExporter();
+const exporter = useInMemoryTracing();
 const waitSpans = () => exporter.getFinishedSpans().filter((s) => s.name === WAIT_SPAN);
 
 /** A load that answers `values` in turn (the last one again once they run out), counting calls. */
@@ -35,18 +30,6 @@ async function inRequest<T>(fn: () => Promise<T>) {
 }
 
 describe('the read-your-writes wait span', () => {
-  beforeAll(() => {
-    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-    trace.setGlobalTracerProvider(
-      new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }),
-    );
-  });
-  afterAll(() => {
-    trace.disable();
-    context.disable();
-  });
-  beforeEach(() => exporter.reset());
-
   it('makes no span when the first load is fresh, or when there is no checkpoint to wait for', async () => {
     const fresh = loads(true);
     expect(await inRequest(() => loadUntil(fresh.load, isTrue, 1_000))).toMatchObject({

@@ -4,16 +4,9 @@
  * with an in-memory exporter shows which statements made spans — no engines.
  */
 import { context, trace, TraceFlags, type Context } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  SimpleSpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useInMemoryTracing } from '../support/in-memory-tracing.ts';
 import { RecordingOnlyPgInstrumentation } from '../../platform/pg-instrumentation.ts';
-
-const exporter = new InMemorySpanExporter();
 
 /** What the instrumentation reads of a pg Client; `query` answers the promise it was given. */
 class FakeClient {
@@ -48,17 +41,7 @@ const unsampled = (): Context =>
   );
 
 describe('pg statements make spans only under a recording span', () => {
-  beforeAll(() => {
-    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-    trace.setGlobalTracerProvider(
-      new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }),
-    );
-  });
-  afterAll(() => {
-    trace.disable();
-    context.disable();
-  });
-  beforeEach(() => exporter.reset());
+  const exporter = useInMemoryTracing();
 
   it('traces a statement of a sampled request', async () => {
     const pg = patchedPg();

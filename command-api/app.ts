@@ -212,9 +212,8 @@ export function createApp(deps: CommandApiDeps): CommandApi {
   const inbound = inboundFlow({
     registry,
     logger,
-    // Given (tests) as given; else the store's file default; without a store, FLOW_RULES_FILE's.
-    rules:
-      deps.flowRules ?? deps.flowRuleStore?.fallback() ?? fileDefaultFlowRules(deps.config.FLOW_RULES_FILE)(),
+    // Given (tests) as given; else this deployment's file default (FLOW_RULES_FILE), until the store says otherwise.
+    rules: deps.flowRules ?? fileDefaultFlowRules(deps.config.FLOW_RULES_FILE)(),
     ...(deps.flowRuleStore ? { store: deps.flowRuleStore } : {}),
     ...(deps.flowClusterBudgets ? { cluster: deps.flowClusterBudgets } : {}),
     ...(deps.flowRulesPollMs === undefined ? {} : { pollMs: deps.flowRulesPollMs }),

@@ -269,7 +269,12 @@ let cpuProfDir: string | undefined;
 
 async function startServer(target: Target): Promise<Server> {
   const beside = target === 'platform' ? await startProjectionsBeside() : undefined;
-  return { ...(await startApi(target)), ...(beside ? { beside } : {}) };
+  try {
+    return { ...(await startApi(target)), ...(beside ? { beside } : {}) };
+  } catch (err) {
+    beside?.kill('SIGTERM'); // not left running against a namespace about to be removed
+    throw err;
+  }
 }
 
 async function startApi(target: Target): Promise<Server> {

@@ -101,12 +101,25 @@ describe('the patient web app in Chromium', () => {
   it('finds a hospital by search, books a doctor, sees the appointment and cancels it', async () => {
     const page = await newPage();
     const [doctor] = platform.doctors;
+    // The API's answers, said when the page does not show what it should (a flake seen once in CI:
+    // the institution page never showed its name, with no trace of why).
+    const answers: string[] = [];
+    page.on('response', (r) => {
+      if (new URL(r.url()).pathname.startsWith('/v1/'))
+        answers.push(`${r.status()} ${new URL(r.url()).pathname}`);
+    });
     await page.goto(homeUrl());
     await page.getByTestId('search').fill(platform.institutionName);
     await page.getByTestId('search-results').getByText(platform.institutionName).click();
     await expect
       .poll(() => page.getByTestId('institution-name').textContent())
-      .toBe(platform.institutionName);
+      .toBe(platform.institutionName)
+      .catch(async (err: unknown) => {
+        await shot(page, 'institution-failed').catch(() => undefined);
+        throw new Error(
+          `${String(err)}\nAPI answers: ${answers.join(', ')}\npage: ${await page.innerText('body')}`,
+        );
+      });
     await page.getByTestId('sign-in').click();
     await page.getByTestId('who').waitFor();
     await shot(page, 'institution');

@@ -34,15 +34,16 @@ describe('what the fast path may serve (peekServable)', () => {
   });
 
   it('serves an expired entry at once and refreshes it behind, once for many reads', async () => {
-    const cache = new TwoLevelCache({ ttlMs: 30 });
+    // A TTL long enough that the refreshed entry is still fresh when read on a loaded machine.
+    const cache = new TwoLevelCache({ ttlMs: 300 });
     const l = loader();
     await cache.get('k', l.load);
-    await sleep(50);
+    await sleep(350);
     l.state.version = 1;
     const reads = Array.from({ length: 20 }, () => cache.peekServable('k'));
     expect(reads.every((r) => r?.outcome === 'l1-stale-revalidating')).toBe(true);
     expect(reads.every((r) => versionOf(r!.entry.body) === 0)).toBe(true);
-    await sleep(40);
+    await sleep(60); // the background load (20 ms) has returned and its entry is stored, still fresh
     expect(l.state.loads).toBe(2);
     const after = cache.peekServable('k');
     expect(after?.outcome).toBe('l1-hit');

@@ -1,6 +1,7 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
+import { armLoopFairTimeouts } from './redis-command-timeout.ts';
 
 /**
  * What every Redis user takes: one Redis or a Redis Cluster (docs/adr/0020). The commands, Lua
@@ -20,6 +21,7 @@ export const isCluster = (redis: RedisClient): redis is Cluster => redis.isClust
  * forever, so callers can degrade (serve a cached copy, answer 503) within their budget.
  * Connection errors are logged (at most once per 10 s per message), never thrown as unhandled
  * 'error' events: the client reconnects by itself and commands report their own failures.
+ * `commandTimeout` is honoured without failing replies that a busy event loop read late.
  *
  * With `REDIS_CLUSTER_NODES` set, a Cluster client seeded with those nodes; REDIS_URL then only
  * lends its credentials and TLS (its host is not used).
@@ -30,17 +32,20 @@ export function createRedis(
   opts: RedisOptions = {},
   logger?: Logger,
 ): RedisClient {
+  // The per-command deadline is ours, not ioredis's: see redis-command-timeout.ts.
+  const { commandTimeout, ...rest } = opts;
   const base: RedisOptions = {
     connectionName: name,
     maxRetriesPerRequest: 1,
     connectTimeout: 2000,
     enableOfflineQueue: true,
     retryStrategy: (times) => Math.min(times * 100, 2000),
-    ...opts,
+    ...rest,
   };
   const nodes = config.REDIS_CLUSTER_NODES ?? [];
   const redis =
     nodes.length > 0 ? createCluster(config.REDIS_URL, nodes, base) : new Redis(config.REDIS_URL, base);
+  if (commandTimeout !== undefined) armLoopFairTimeouts(redis, commandTimeout);
   const lastLogged = new Map<string, number>();
   redis.on('error', (err: Error) => {
     const now = Date.now();

@@ -139,7 +139,6 @@ export function createApp(deps: QueryApiDeps): QueryApi {
   const fastRoutes = new FastRoutes();
   // Judged by answers (a paused Redis keeps its connection): stale marks and the fast path follow it.
   const redisWatch = watchRedis(deps.redis, {
-    budgetMs: deps.config.QUERY_REDIS_TIMEOUT_MS,
     rebuildingKey: rebuildingKey(deps.readModelRoot),
   });
   const redisReady = () => redisWatch.answering();

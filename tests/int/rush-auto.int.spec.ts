@@ -17,6 +17,7 @@ import {
   startCommandApi,
   TEST_SECRET,
 } from '../support/command-api-harness.ts';
+import { retryLater, sendAsCarefulClient } from '../support/careful-client.ts';
 import type { HttpResponse } from '../support/http-client.ts';
 
 const THRESHOLD = 20;
@@ -41,18 +42,14 @@ afterAll(async () => {
   await h?.stop();
 });
 
-/** A booking as a careful client sends it: shed (503) or timed out (408) → the same key again. */
+/** A booking as a careful client sends it: shed (503), timed out (408) or in flight (409) → the same key again. */
 async function bookOnce(scheduleId: string, patientId: string, token: string): Promise<HttpResponse> {
   const key = newKey();
-  for (let attempt = 0; ; attempt++) {
-    const r = await h.http.post('/v1/appointments', {
-      token,
-      idempotencyKey: key,
-      body: { scheduleId, patientId },
-    });
-    if ((r.status !== 503 && r.status !== 408) || attempt >= 20) return r;
-    await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 200));
-  }
+  return sendAsCarefulClient(
+    () => h.http.post('/v1/appointments', { token, idempotencyKey: key, body: { scheduleId, patientId } }),
+    undefined,
+    { retryOn: retryLater, maxAttempts: 20 },
+  );
 }
 
 /** `n` patients book `scheduleId` at once (tokens signed first, so the burst is only the requests). */

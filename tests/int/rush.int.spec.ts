@@ -21,6 +21,7 @@ import {
   startCommandApi,
   TEST_SECRET,
 } from '../support/command-api-harness.ts';
+import { retryLater, sendAsCarefulClient } from '../support/careful-client.ts';
 import type { HttpResponse } from '../support/http-client.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -47,19 +48,11 @@ const rush = async (scheduleId: string, enabled: boolean, key = newKey()) =>
 
 /**
  * A careful client: a request that met a network error (a keep-alive connection the server closed
- * as it was reused, a reset under a 2,000-request burst on two cores), a 408 (the server's request
- * timer ran out on a loaded machine) or a 503 (shed, the queue away) is sent again — a POST with the same Idempotency-Key, so it is the same booking.
+ * as it was reused, a reset under a 2,000-request burst on two cores), a 408, a 503 or a 409
+ * idempotency_key_in_flight is sent again with the same Idempotency-Key: the same booking.
  */
-async function again(send: () => Promise<HttpResponse>): Promise<HttpResponse> {
-  for (let attempt = 0; ; attempt++) {
-    const r = await send().catch((err: unknown) => {
-      if (attempt >= 50) throw err;
-      return undefined;
-    });
-    if (r && ((r.status !== 503 && r.status !== 408) || attempt >= 50)) return r;
-    await new Promise((resolve) => setTimeout(resolve, 200 + Math.random() * 300));
-  }
-}
+const again = (send: () => Promise<HttpResponse>) =>
+  sendAsCarefulClient(send, undefined, { retryOn: retryLater, networkErrors: true });
 
 async function bookAsClient(scheduleId: string, patientId: string): Promise<HttpResponse> {
   const key = newKey();

@@ -27,7 +27,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import http from 'node:http';
+import http, { type RequestListener } from 'node:http';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { writeHead, writeSection } from './results-file.ts';
 import os from 'node:os';
@@ -137,10 +137,11 @@ async function serve(target: Target): Promise<void> {
   const cfg = config();
   const logger = createLogger(`bench-${target}`, 'warn');
   const pool = createPool(cfg, { applicationName: `bench-${target}`, logger });
-  let app: Express;
+  let app: RequestListener;
 
   if (isApi(target)) {
-    app = createApp({ pool, config: cfg, logger, idempotencyPurgeIntervalMs: 0 }).app;
+    // What start.ts listens with: the app behind inbound flow control.
+    app = createApp({ pool, config: cfg, logger, idempotencyPurgeIntervalMs: 0 }).handler;
   } else if (target === 'core') {
     // The real command path with the key completion and the index left out (no SQL of theirs).
     const commands = createCommands({

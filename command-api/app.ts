@@ -15,7 +15,7 @@ import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import { jsonBody } from '../platform/http/body.ts';
 import { PgIdempotencyStore } from '../platform/http/idempotency.ts';
 import type { FlowControl } from '../platform/flow/flow-control.ts';
-import { flowMiddleware } from '../platform/flow/http.ts';
+import { serviceGate, type InboundGate } from '../platform/flow/gate.ts';
 import { inboundFlow } from '../platform/flow/inbound.ts';
 import { fileDefaultFlowRules } from '../platform/flow/default-rules.ts';
 import type { FlowRules } from '../platform/flow/rules.ts';
@@ -116,6 +116,10 @@ export interface CommandApiDeps {
 
 export interface CommandApi {
   app: Express;
+  /** What the server listens with: the app behind inbound flow control (refusals never reach Express). */
+  handler: RequestListener;
+  /** Inbound flow control on the raw request: `refuseFirst` decides ahead of the tracing instrumentation. */
+  gate: InboundGate;
   /** /metrics and the detailed health, for the admin port. */
   admin: RequestListener;
   registry: Registry;
@@ -197,6 +201,7 @@ export function createApp(deps: CommandApiDeps): CommandApi {
     },
   );
 
+  const problemBase = deps.problemBase ?? problemBaseFromEnv();
   const service = serviceApp({
     logger,
     registry,
@@ -204,7 +209,7 @@ export function createApp(deps: CommandApiDeps): CommandApi {
     api: {
       info: commandApiInfo,
       routes: commandApiRoutes,
-      problemBase: deps.problemBase ?? problemBaseFromEnv(),
+      problemBase,
     },
   });
   const { app } = service;
@@ -220,7 +225,8 @@ export function createApp(deps: CommandApiDeps): CommandApi {
     // The pool is the command API's bottleneck: a queue for its connections engages BBR.
     queuedOutbound: pgGuard ? () => pgGuard.queued : () => deps.pool.waitingCount,
   });
-  app.use(flowMiddleware({ flow: inbound.flow, routes: commandApiRoutes }));
+  // In front of Express: a refused request costs a route match, never parsing or authentication.
+  const gate = serviceGate(service, { flow: inbound.flow, routes: commandApiRoutes, registry, problemBase });
 
   // Everything under /v1 is authenticated (also an unknown path: no route discovery without a token).
   const v1: RequestHandler[] = [authenticate({ jwt: jwtSettingsOf(deps.config) })];
@@ -342,6 +348,8 @@ export function createApp(deps: CommandApiDeps): CommandApi {
 
   return {
     app,
+    handler: gate.wrap(app),
+    gate,
     admin: service.admin,
     registry,
     idempotency,

@@ -2,6 +2,7 @@
  * Starts the command API: (migrations,) pool, the per-patient rate limiter, the app, the server.
  * Used by main.ts and by the tests (port 0, their own pool and seams) alike.
  */
+import { refuseFirst } from '../platform/flow/gate.ts';
 import type { Server } from 'node:http';
 import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible';
 import type { Config } from '../platform/config.ts';
@@ -116,7 +117,8 @@ export async function startCommandApi(opts: CommandApiStartOptions): Promise<Com
   });
   const host = opts.host ?? config.HOST;
   const requested = opts.port ?? config.PORT ?? config.COMMAND_API_PORT;
-  const server = await listen(api.app, requested, host, connectionLimitsOf(config));
+  const server = await listen(api.handler, requested, host, connectionLimitsOf(config));
+  refuseFirst(server, api.gate);
   api.deadlines.start();
   const port = boundPort(server);
   const adminPort = opts.adminPort ?? defaultAdminPort(requested, config.ADMIN_PORT);

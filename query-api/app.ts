@@ -9,7 +9,7 @@ import { Counter, Gauge } from 'prom-client';
 import type { JwtInput } from '../platform/http/auth.ts';
 import { createRegistry, type Registry } from '../platform/http/metrics.ts';
 import type { FlowControl } from '../platform/flow/flow-control.ts';
-import { flowMiddleware } from '../platform/flow/http.ts';
+import { serviceGate, type InboundGate } from '../platform/flow/gate.ts';
 import { inboundFlow } from '../platform/flow/inbound.ts';
 import type { FlowRules } from '../platform/flow/rules.ts';
 import type { FlowRuleStore } from '../platform/flow/rule-store.ts';
@@ -73,6 +73,8 @@ export interface QueryApi {
   registry: Registry;
   /** Inbound flow control: every route a resource (cache hits of the fast path only counted). */
   flow: FlowControl;
+  /** The same on the raw request, behind the fast path: `refuseFirst` decides ahead of the tracing instrumentation. */
+  gate: InboundGate;
   beginShutdown(): void;
 }
 
@@ -161,7 +163,13 @@ export function createApp(deps: QueryApiDeps): QueryApi {
     ...(deps.flowRuleStore ? { store: deps.flowRuleStore } : {}),
     ...(deps.flowClusterBudgets ? { cluster: deps.flowClusterBudgets } : {}),
   });
-  app.use(flowMiddleware({ flow: inbound.flow, routes: queryApiRoutes }));
+  // In front of Express (behind the cache-hit fast path): a refusal costs a route match.
+  const gate = serviceGate(service, {
+    flow: inbound.flow,
+    routes: queryApiRoutes,
+    registry,
+    problemBase: deps.problemBase ?? problemBaseFromEnv(),
+  });
   app.use(
     queryRoutes({
       cache,
@@ -183,7 +191,8 @@ export function createApp(deps: QueryApiDeps): QueryApi {
 
   return {
     app,
-    handler: withFastPath(app, {
+    gate,
+    handler: withFastPath(gate.wrap(app), {
       cache,
       routes: fastRoutes,
       registry,

@@ -3,6 +3,7 @@
  * subscription that invalidates the in-process cache, the server. Used by main.ts, the tests and
  * the benchmark alike.
  */
+import { refuseFirst } from '../platform/flow/gate.ts';
 import type { Server } from 'node:http';
 import type { Config } from '../platform/config.ts';
 import type { FlowRules } from '../platform/flow/rules.ts';
@@ -129,6 +130,8 @@ export async function startQueryApi(opts: QueryApiStartOptions): Promise<QueryAp
   const host = opts.host ?? config.HOST;
   const requested = opts.port ?? config.PORT ?? config.QUERY_API_PORT;
   const server = await listen(api.handler, requested, host, connectionLimitsOf(config));
+  // Cache hits first (never limited, only counted), then refusals, both ahead of the tracing instrumentation.
+  refuseFirst(server, api.gate);
   answerHitsFirst(server, api.handler);
   const port = boundPort(server);
   const adminPort = opts.adminPort ?? defaultAdminPort(requested, config.ADMIN_PORT);

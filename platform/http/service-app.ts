@@ -43,6 +43,15 @@ export interface ServiceApp {
   finish: () => Express;
 }
 
+/** What every service app answers itself, outside flow control: health and the API's documentation. */
+export const isServicePath = (path: string): boolean =>
+  path === '/healthz' ||
+  path === '/readyz' ||
+  path === '/openapi.json' ||
+  path === '/docs' ||
+  path.startsWith('/docs/') ||
+  path.startsWith('/problems/');
+
 /** Peers whose X-Forwarded-For is believed (proxy-addr's names): this host and private networks. */
 export const TRUSTED_PROXIES = 'loopback, uniquelocal';
 

@@ -517,7 +517,7 @@ describe('operations', () => {
       logger: createLogger('dead', 'silent'),
       idempotencyPurgeIntervalMs: 0,
     });
-    const server = await listen(dead.app, 0, '127.0.0.1');
+    const server = await listen(dead.handler, 0, '127.0.0.1');
     const client = new HttpClient(`http://127.0.0.1:${boundPort(server)}`);
     try {
       const res = await client.post('/v1/appointments', {

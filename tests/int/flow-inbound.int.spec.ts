@@ -1,5 +1,5 @@
 /**
- * Inbound flow control on the real APIs (platform/flow/http.ts): a hot-parameter rule with an
+ * Inbound flow control on the real APIs (platform/flow/gate.ts): a hot-parameter rule with an
  * exception on search, refused as 429 flow_limited problem+json that matches the OpenAPI document;
  * system protection refusing as 503 system_overloaded before authentication and body parsing; a
  * QPS rule answered before authentication; the counters on /metrics, fast-path hits included; on
@@ -165,6 +165,11 @@ describe('command API: system protection and rules run before authentication and
     expect(JSON.parse(shed.text)).toMatchObject({ code: 'system_overloaded', status: 503 });
     expect(shed.headers.get('retry-after')).toBe('1');
     conformance(doc).check('post', '/v1/appointments', shed);
+    // Refused on the raw request (platform/flow/gate.ts): never traced, so no trace id to quote.
+    expect(shed.headers.get('x-trace-id')).toBeNull();
+    // Health and the documentation are the service's own: never shed, even now.
+    expect((await fetch(`${commands.baseUrl}/healthz`)).status).toBe(200);
+    expect((await fetch(`${commands.baseUrl}/openapi.json`)).status).toBe(200);
     release();
     commands.hooks.beforeCommit = undefined;
     // The held command completes.
@@ -187,6 +192,14 @@ describe('command API: system protection and rules run before authentication and
     ).toBe(1);
     expect(
       metric(body, 'flow_blocked_total', 'resource="POST /v1/appointments",rule="system-max-in-flight"'),
+    ).toBe(1);
+    // Refusals are answers like any other in the request-duration histogram.
+    expect(
+      metric(
+        body,
+        'http_request_duration_seconds_count',
+        'method="POST",route="/v1/schedules/:scheduleId/close",status_code="429"',
+      ),
     ).toBe(1);
   });
 });

@@ -11,6 +11,7 @@ describe('inbound resources', () => {
     const match = routeMatcher([...commandApiRoutes, ...queryApiRoutes]);
     expect(match('POST', '/v1/appointments/abc/cancel')).toEqual({
       resource: 'POST /v1/appointments/:appointmentId/cancel',
+      route: '/v1/appointments/:appointmentId/cancel',
       params: { appointmentId: 'abc' },
     });
     expect(match('HEAD', '/v1/homepage')?.resource).toBe('GET /v1/homepage');

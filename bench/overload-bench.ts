@@ -340,6 +340,9 @@ interface OpenLoopResult {
   rate: number;
   goodput: number;
   p99Admitted: number;
+  p50Admitted: number;
+  /** How fast refusals (429, 503) came back, from their due time: a wait in front of the gate shows here too. */
+  p99Refused: number | undefined;
   statuses: Record<string, number>;
   errors: number;
   acked: string[];
@@ -360,6 +363,7 @@ async function openLoop(
   const total = Math.round(rate * duration);
   const interval = 1000 / rate;
   const admitted: number[] = [];
+  const refused: number[] = [];
   const statuses: Record<string, number> = {};
   const acked: string[] = [];
   let errors = 0;
@@ -385,6 +389,7 @@ async function openLoop(
           res.once('end', () => {
             const status = res.statusCode ?? 0;
             statuses[status] = (statuses[status] ?? 0) + 1;
+            if (status === 429 || status === 503) refused.push(performance.now() - due);
             if (status === w.ok) {
               admitted.push(performance.now() - due);
               const id = w.ackOf?.(Buffer.concat(chunks).toString('utf8'));
@@ -417,7 +422,8 @@ async function openLoop(
   await Promise.all(inFlight);
   agent.destroy();
   const sorted = admitted.sort((x, y) => x - y);
-  const p99 = sorted[Math.min(sorted.length - 1, Math.ceil(0.99 * sorted.length) - 1)] ?? 0;
+  const p99 = quantile(sorted, 0.99) ?? 0;
+  const refusedSorted = refused.sort((x, y) => x - y);
   // Per second of the whole step, until the last answer (a server that queues takes longer than `duration`).
   const wallMs = performance.now() - start;
   const gen = process.cpuUsage(cpu0.gen);
@@ -426,8 +432,22 @@ async function openLoop(
     api: cores(cpuTimeMs(apiPid) - cpu0.api, wallMs),
     idle: cores(hostIdleMs() - cpu0.idle, wallMs),
   };
-  return { rate, goodput: sorted.length / (wallMs / 1000), p99Admitted: p99, statuses, errors, acked, cpu };
+  return {
+    rate,
+    goodput: sorted.length / (wallMs / 1000),
+    p99Admitted: p99,
+    p50Admitted: quantile(sorted, 0.5) ?? 0,
+    p99Refused: quantile(refusedSorted, 0.99),
+    statuses,
+    errors,
+    acked,
+    cpu,
+  };
 }
+
+/** The q-quantile of ascending `sorted` (nearest rank); undefined when empty. */
+const quantile = (sorted: readonly number[], q: number): number | undefined =>
+  sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
 
 async function lost(databaseUrl: string, ids: string[]): Promise<number> {
   const db = new pg.Client({ connectionString: databaseUrl });
@@ -463,7 +483,7 @@ function row(mode: Mode, factor: number, r: OpenLoopResult, max: number, unloade
   const good = (100 * r.goodput) / max;
   const meets = onlyAllowed && p99x <= 3 && (factor < 4 || good >= 90);
   const cpu = `${r.cpu.generator.toFixed(2)} / ${r.cpu.api.toFixed(2)} / ${r.cpu.idle.toFixed(2)}`;
-  return `| ${mode} | ${factor}× (${r.rate}/s) | ${r.goodput.toFixed(0)} (${good.toFixed(0)}%) | ${r.p99Admitted.toFixed(1)} (${p99x.toFixed(1)}×) | ${codes}${r.errors ? `, socket errors: ${r.errors}` : ''} | ${cpu} | ${onlyAllowed ? 'yes' : 'no'} | ${mode === 'on' ? (meets ? 'yes' : '**no**') : '–'} |`;
+  return `| ${mode} | ${factor}× (${r.rate}/s) | ${r.goodput.toFixed(0)} (${good.toFixed(0)}%) | ${r.p99Admitted.toFixed(1)} (${p99x.toFixed(1)}×) | ${r.p50Admitted.toFixed(1)} | ${r.p99Refused === undefined ? '–' : r.p99Refused.toFixed(1)} | ${codes}${r.errors ? `, socket errors: ${r.errors}` : ''} | ${cpu} | ${onlyAllowed ? 'yes' : 'no'} | ${mode === 'on' ? (meets ? 'yes' : '**no**') : '–'} |`;
 }
 
 /**
@@ -510,8 +530,8 @@ async function measure(
   return out;
 }
 
-const HEADER = `| flow control | rate | goodput (/s, % of max) | P99 of admitted ms (× unloaded) | statuses | cores: load generator / API / host idle | only 2xx/409/429/503 | meets targets |
-| --- | --- | --- | --- | --- | --- | --- | --- |`;
+const HEADER = `| flow control | rate | goodput (/s, % of max) | P99 of admitted ms (× unloaded) | P50 of admitted ms | P99 of refused ms | statuses | cores: load generator / API / host idle | only 2xx/409/429/503 | meets targets |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |`;
 
 function section(title: string, unit: string, m: Measured, extra: string[]): string {
   return `## ${title}

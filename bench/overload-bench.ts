@@ -498,9 +498,13 @@ async function measure(
   duration: number,
 ): Promise<Measured> {
   const first = await startChild(api, 'off', env);
-  await closedLoop(first.port, w, seq, 2); // warm-up (JIT, pools)
-  const max = (await closedLoop(first.port, w, seq, duration)).ok;
-  log(`${w.name}: maximum (closed loop, 64 connections, flow control off): ${max.toFixed(0)}/s`);
+  const warm = (await closedLoop(first.port, w, seq, 2)).ok; // warm-up (JIT, pools)
+  const closed = await closedLoop(first.port, w, seq, duration);
+  const max = closed.ok;
+  log(`${w.name}: closed loop answered ${closed.non2xx} non-2xx, errors or timeouts`);
+  log(
+    `${w.name}: maximum (closed loop, 64 connections, flow control off): ${max.toFixed(0)}/s (warm-up ${warm.toFixed(0)}/s)`,
+  );
   // At least 200 requests (up to 30 s): a P99 of fewer is the slowest of a handful.
   const calm = Math.max(10, Math.round(max / 10));
   const unloaded = await openLoop(first.port, w, seq, calm, Math.min(30, Math.max(duration, 200 / calm)));

@@ -126,9 +126,20 @@ async function startChild(
   env: NodeJS.ProcessEnv,
 ): Promise<{ port: number; child: ChildProcess }> {
   const port = await freePort();
+  // BENCH_PROFILE_DIR: a V8 CPU profile of each API child, written when the benchmark stops it.
+  const profile = process.env.BENCH_PROFILE_DIR;
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', fileURLToPath(import.meta.url), '--serve', `${api}-${mode}`, '--port', String(port)],
+    [
+      ...(profile ? ['--cpu-prof', '--cpu-prof-dir', profile] : []),
+      '--import',
+      'tsx',
+      fileURLToPath(import.meta.url),
+      '--serve',
+      `${api}-${mode}`,
+      '--port',
+      String(port),
+    ],
     {
       env,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

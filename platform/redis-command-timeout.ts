@@ -11,7 +11,7 @@ import type { RedisClient } from './redis.ts';
  *
  * Here the timer, when it fires, waits one `setImmediate` (the check phase, after the poll phase
  * has read whatever arrived) and only then rejects a command that is still unanswered. A Redis
- * that really does not answer still fails within the budget plus one loop turn.
+ * that really does not answer still fails within the budget plus one loop turn (docs/adr/0024).
  */
 export function armLoopFairTimeouts(redis: RedisClient, timeoutMs: number): void {
   const send = redis.sendCommand.bind(redis) as (command: Command, ...rest: unknown[]) => unknown;

@@ -49,25 +49,26 @@ export function evolveSchedule(
     };
   }
   if (!view) throw new ReadModelError(`${event.type} at revision ${rev} before the schedule was opened`);
-  const counted = evolveCounts(view, event);
+  // One copy of the document per event (the projector folds every event of every batch).
+  const counted = evolveCounts(view, event, rev);
   const slots = evolveSlots(view.slots, event);
-  if (!slots) return { ...counted, rev };
+  if (!slots) return counted;
   const { held, confirmed } = slotCounts(slots);
-  return { ...counted, slots, booked: held + confirmed, rev };
+  return { ...counted, slots, booked: held + confirmed };
 }
 
-function evolveCounts(view: ScheduleView, event: ScheduleStreamEvent): ScheduleView {
+function evolveCounts(view: ScheduleView, event: ScheduleStreamEvent, rev: number): ScheduleView {
   switch (event.type) {
     case 'AppointmentBooked':
-      return { ...view, booked: view.booked + 1 };
+      return { ...view, booked: view.booked + 1, rev };
     case 'AppointmentCancelled':
-      return { ...view, booked: Math.max(0, view.booked - 1) };
+      return { ...view, booked: Math.max(0, view.booked - 1), rev };
     case 'CapacityChanged':
-      return { ...view, capacity: event.data.capacity };
+      return { ...view, capacity: event.data.capacity, rev };
     case 'ScheduleClosed':
-      return { ...view, status: 'closed' };
+      return { ...view, status: 'closed', rev };
     default:
-      return view;
+      return { ...view, rev };
   }
 }
 
@@ -80,7 +81,13 @@ export type RedisOp =
   | { cmd: 'ZINCRBY'; key: string; args: [by: string, member: string] }
   | { cmd: 'ZREM'; key: string; args: [member: string] };
 
-const sessionScore = (view: ScheduleView): string => String(Date.parse(view.sessionStartsAt));
+/** The score of a schedule's session; the last one is kept, as a stream's bookings all ask for it. */
+let lastSession = { at: '', score: '' };
+const sessionScore = (view: ScheduleView): string => {
+  if (view.sessionStartsAt !== lastSession.at)
+    lastSession = { at: view.sessionStartsAt, score: String(Date.parse(view.sessionStartsAt)) };
+  return lastSession.score;
+};
 
 /**
  * Pure: the availability document after `event` and every Redis write the event implies
@@ -124,16 +131,18 @@ export function scheduleEffects(
       ops.push({
         cmd: 'HSET',
         key: keys.appointment(d.appointmentId),
-        args: [
-          ...appointmentFacts(after),
-          'appointmentId',
-          d.appointmentId,
-          'status',
-          'active',
-          'bookedAt',
-          d.bookedAt,
-          ...(anonymous ? [] : ['patientRef', d.patientRef, 'patient', d.patient]),
-        ],
+        args: withPatient(
+          pushed(
+            appointmentFacts(after),
+            'appointmentId',
+            d.appointmentId,
+            'status',
+            'active',
+            'bookedAt',
+            d.bookedAt,
+          ),
+          anonymous ? undefined : d,
+        ),
       });
       if (!anonymous) {
         ops.push({
@@ -185,6 +194,15 @@ export function scheduleEffects(
   ops.push(...slotFieldOps(view, after, scheduleKey));
   return { view: after, ops };
 }
+
+/** `args` with `more` appended (a fresh array of the caller's, extended in place: no copy). */
+const pushed = (args: string[], ...more: string[]): string[] => {
+  for (const a of more) args.push(a);
+  return args;
+};
+
+const withPatient = (args: string[], patient?: { patientRef: string; patient: string }): string[] =>
+  patient ? pushed(args, 'patientRef', patient.patientRef, 'patient', patient.patient) : args;
 
 /** A numbered schedule's `slots` field and counts, when the event changed its slots. */
 function slotFieldOps(before: ScheduleView | null, after: ScheduleView, key: string): RedisOp[] {

@@ -24,6 +24,7 @@ import type { Logger } from '../../platform/logger.ts';
 import {
   epochKey,
   keyspace,
+  type Keyspace,
   parseScheduleHash,
   type ScheduleView,
   storedRevision,
@@ -229,7 +230,7 @@ export class RedisReadModelWriter {
       if (attempt >= 5) throw new TransientError(`revision conflicts persist on ${pending.length} stream(s)`);
       const { version, hashes } = await this.#read(pending, opts.version);
       result.version = version;
-      const keys = keyspace(this.root, version);
+      const keys = reusedKeys(keyspace(this.root, version));
       const folds = await Promise.all(
         pending.map((streamId, i) =>
           this.#fold(streamId, byStream.get(streamId) ?? [], hashes[i] ?? {}, keys, anonymous),
@@ -326,7 +327,7 @@ export class RedisReadModelWriter {
     streamId: string,
     items: WriteItem<S>[],
     hash: Record<string, string>,
-    keys: ReturnType<typeof keyspace>,
+    keys: Keyspace,
     anonymous: ReadonlySet<string>,
   ): Promise<StreamFold<S>> {
     const fromRev = storedRevision(hash);
@@ -441,6 +442,33 @@ export class RedisReadModelWriter {
     }
     return folds.filter((_, i) => replies[i] === -1).map((f) => f.streamId);
   }
+}
+
+/**
+ * The keyspace with the keys a stream's every event writes (its schedule, day list, the day's
+ * counters) built once per id and handed out as the same string: the fold and coalesceOps look
+ * each op's key up, and a fresh string per event has to be flattened and hashed again each time.
+ * Scoped to one write; the per-booking keys (appointment, patient list) are built as they come.
+ */
+function reusedKeys(keys: Keyspace): Keyspace {
+  const once = (build: (id: string) => string) => {
+    const built = new Map<string, string>();
+    return (id: string) => {
+      let key = built.get(id);
+      if (key === undefined) built.set(id, (key = build(id)));
+      return key;
+    };
+  };
+  return {
+    ...keys,
+    schedule: once((id) => keys.schedule(id)),
+    scheduleAppointments: once((id) => keys.scheduleAppointments(id)),
+    doctorSchedules: once((id) => keys.doctorSchedules(id)),
+    doctorDays: once((id) => keys.doctorDays(id)),
+    bookingsByInstitution: once((id) => keys.bookingsByInstitution(id)),
+    bookingsByDepartment: once((id) => keys.bookingsByDepartment(id)),
+    hotDepartments: once((id) => keys.hotDepartments(id)),
+  };
 }
 
 function unwrap<T>(replies: [Error | null, unknown][] | null): T[] {

@@ -238,6 +238,7 @@ export function coalesceOps(ops: readonly RedisOp[]): RedisOp[] {
   const out: RedisOp[] = [];
   const last = new Map<string, number>(); // key → index in `out` of its latest op
   const fields = new Map<number, Map<string, string>>(); // index of a merged HSET → its fields
+  const sums = new Map<number, number>(); // index of a merged HINCRBY / ZINCRBY → its running total
   const owned = new Set<number>(); // indices whose op is a copy made here (safe to mutate)
   const own = (i: number, op: RedisOp): RedisOp => {
     if (owned.has(i)) return op;
@@ -255,6 +256,11 @@ export function coalesceOps(ops: readonly RedisOp[]): RedisOp[] {
     const args: string[] = [];
     for (const [field, value] of merged) args.push(field, value);
     out[i] = { cmd: 'HSET', key: out[i]!.key, args };
+  }
+  for (const [i, sum] of sums) {
+    const op = out[i]!;
+    if (op.cmd === 'HINCRBY') out[i] = { cmd: 'HINCRBY', key: op.key, args: [op.args[0], String(sum)] };
+    else if (op.cmd === 'ZINCRBY') out[i] = { cmd: 'ZINCRBY', key: op.key, args: [String(sum), op.args[1]] };
   }
   return out;
 
@@ -275,13 +281,14 @@ export function coalesceOps(ops: readonly RedisOp[]): RedisOp[] {
         if (prev.args.length >= MAX_ZADD_ARGS) return false;
         own(i, prev).args.push(...op.args);
         return true;
+      // Totals kept as numbers, written out once at the end.
       case 'HINCRBY':
         if (prev.args[0] !== op.args[0]) return false;
-        own(i, prev).args[1] = String(Number(prev.args[1]) + Number(op.args[1]));
+        sums.set(i, (sums.get(i) ?? Number(prev.args[1])) + Number(op.args[1]));
         return true;
       case 'ZINCRBY':
         if (prev.args[1] !== op.args[1]) return false;
-        own(i, prev).args[0] = String(Number(prev.args[0]) + Number(op.args[0]));
+        sums.set(i, (sums.get(i) ?? Number(prev.args[0])) + Number(op.args[0]));
         return true;
       default:
         return false;

@@ -162,6 +162,9 @@ interface StreamFold<S> {
   poison: { source: S; reason: string }[];
 }
 
+/** The events that write a patient's identity or list: a booking, its slot, a waitlist entry. */
+const WRITES_PATIENT: ReadonlySet<string> = new Set(['AppointmentBooked', 'SlotTaken', 'WaitlistJoined']);
+
 const scheduleIdOf = (streamId: string) => streamId.slice(SCHEDULE_STREAM_PREFIX.length);
 
 export class RedisReadModelWriter {
@@ -274,9 +277,7 @@ export class RedisReadModelWriter {
     const refs = new Set<string>();
     for (const { envelope } of items) {
       const ref = (envelope.data as { patientRef?: unknown } | null)?.patientRef;
-      // The events that write a patient's identity or list: a booking, its slot, a waitlist entry.
-      const writesPatient = ['AppointmentBooked', 'SlotTaken', 'WaitlistJoined'].includes(envelope.type);
-      if (writesPatient && typeof ref === 'string') refs.add(ref);
+      if (WRITES_PATIENT.has(envelope.type) && typeof ref === 'string') refs.add(ref);
     }
     if (refs.size === 0) return refs;
     const known = await this.#patients.pseudonyms(refs);

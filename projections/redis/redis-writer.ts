@@ -61,7 +61,9 @@ if cur >= new then return 0 end
 if cur ~= tonumber(ARGV[1]) then return -1 end
 local allowed = { HSET = true, HINCRBY = true, ZADD = true, ZINCRBY = true, ZREM = true }
 local w = cjson.decode(ARGV[5])
-local shared, nshared = 0, 0
+-- One table for every HSETS of the call: the shared arguments stay in front, each HSETS writes its
+-- own after them and unpacks up to its last (what an earlier, longer one left beyond is not read).
+local a, nshared = {}, 0
 local i = 1
 local n = #w
 while i <= n do
@@ -69,12 +71,11 @@ while i <= n do
   local key = KEYS[tonumber(w[i + 1])]
   local argc = tonumber(w[i + 2])
   if cmd == 'SHARED' then
-    shared, nshared = i + 3, argc
+    a, nshared = {}, argc
+    for j = 1, argc do a[j] = w[i + 2 + j] end
   elseif cmd == 'HSETS' then
-    local a = {}
-    for j = 1, nshared do a[j] = w[shared + j - 1] end
     for j = 1, argc do a[nshared + j] = w[i + 2 + j] end
-    redis.call('HSET', key, unpack(a))
+    redis.call('HSET', key, unpack(a, 1, nshared + argc))
   elseif allowed[cmd] then
     redis.call(cmd, key, unpack(w, i + 3, i + 2 + argc))
   else

@@ -143,14 +143,14 @@ export interface RedisWriterOptions {
 
 interface StreamWrite {
   streamId: string;
-  scheduleKey: string;
   fromRev: number;
   toRev: number;
   /** Checkpoint of the event at `toRev`: what the query API compares read-your-writes against. */
   checkpoint: string;
-  ops: RedisOp[];
-  /** The schedule's facts (appointmentFacts), sent once for every appointment HSET that starts with them. */
-  facts: string[];
+  /** The script's KEYS: the schedule hash, the epoch marker, then every key the writes touch. */
+  keys: string[];
+  /** The script's writes, encoded (ARGV[5]). */
+  writes: string;
 }
 
 interface StreamFold<S> {
@@ -395,15 +395,15 @@ export class RedisReadModelWriter {
       checkpoint = item.envelope.checkpoint;
     }
     if (rev > fromRev) {
-      result.write = {
-        streamId,
-        scheduleKey: keys.schedule(scheduleIdOf(streamId)),
-        fromRev,
-        toRev: rev,
-        checkpoint,
-        ops,
-        facts: view ? appointmentFacts(view) : [],
-      };
+      // Encoded now, stream by stream: the fold's ops die young instead of outliving the whole
+      // chunk's folds (the garbage collector copied them from one young space to the next).
+      const encoded = encodeWrites(
+        keys.schedule(scheduleIdOf(streamId)),
+        epochKey(this.root),
+        view ? appointmentFacts(view) : [],
+        coalesceOps(ops),
+      );
+      result.write = { streamId, fromRev, toRev: rev, checkpoint, ...encoded };
     }
     return result;
   }
@@ -412,31 +412,15 @@ export class RedisReadModelWriter {
   async #apply(folds: StreamWrite[], guarded: boolean): Promise<string[]> {
     if (folds.length === 0) return [];
     const pipeline = this.#redis.pipeline();
-    const epoch = epochKey(this.root);
     for (const fold of folds) {
-      const keys = [fold.scheduleKey, epoch];
-      const index = new Map<string, number>([
-        [fold.scheduleKey, 1],
-        [epoch, 2],
-      ]);
-      const writes: (string | number)[] = [];
-      const facts = fold.facts;
-      if (facts.length > 0) writes.push('SHARED', 1, facts.length, ...facts);
-      for (const op of coalesceOps(fold.ops)) {
-        let i = index.get(op.key);
-        if (i === undefined) {
-          keys.push(op.key);
-          i = keys.length;
-          index.set(op.key, i);
-        }
-        const args = op.args;
-        const from = op.cmd === 'HSET' && facts.length > 0 && startsWith(args, facts) ? facts.length : 0;
-        writes.push(from > 0 ? 'HSETS' : op.cmd, i, args.length - from);
-        for (let k = from; k < args.length; k++) writes.push(args[k]!);
-      }
-      const argv = [String(fold.fromRev), String(fold.toRev), fold.checkpoint, guarded ? '1' : '0'];
-      argv.push(JSON.stringify(writes));
-      pipeline.rmApply(keys.length, keys, argv);
+      const argv = [
+        String(fold.fromRev),
+        String(fold.toRev),
+        fold.checkpoint,
+        guarded ? '1' : '0',
+        fold.writes,
+      ];
+      pipeline.rmApply(fold.keys.length, fold.keys, argv);
     }
     const replies = unwrap<number>(await pipeline.exec());
     if (replies.includes(-2)) {
@@ -444,6 +428,39 @@ export class RedisReadModelWriter {
     }
     return folds.filter((_, i) => replies[i] === -1).map((f) => f.streamId);
   }
+}
+
+/**
+ * A stream's coalesced ops as APPLY_LUA reads them: KEYS (the schedule hash, the epoch marker, then
+ * each other key once) and the writes as one JSON array, the facts sent once (`SHARED`) for the
+ * appointment HSETs that start with them (`HSETS`).
+ */
+function encodeWrites(
+  scheduleKey: string,
+  epoch: string,
+  facts: readonly string[],
+  ops: readonly RedisOp[],
+): { keys: string[]; writes: string } {
+  const keys = [scheduleKey, epoch];
+  const index = new Map<string, number>([
+    [scheduleKey, 1],
+    [epoch, 2],
+  ]);
+  const writes: (string | number)[] = [];
+  if (facts.length > 0) writes.push('SHARED', 1, facts.length, ...facts);
+  for (const op of ops) {
+    let i = index.get(op.key);
+    if (i === undefined) {
+      keys.push(op.key);
+      i = keys.length;
+      index.set(op.key, i);
+    }
+    const args = op.args;
+    const from = op.cmd === 'HSET' && facts.length > 0 && startsWith(args, facts) ? facts.length : 0;
+    writes.push(from > 0 ? 'HSETS' : op.cmd, i, args.length - from);
+    for (let k = from; k < args.length; k++) writes.push(args[k]!);
+  }
+  return { keys, writes: JSON.stringify(writes) };
 }
 
 /**

@@ -49,25 +49,26 @@ export function evolveSchedule(
     };
   }
   if (!view) throw new ReadModelError(`${event.type} at revision ${rev} before the schedule was opened`);
-  const counted = evolveCounts(view, event);
+  // One copy of the document per event (the projector folds every event of every batch).
+  const counted = evolveCounts(view, event, rev);
   const slots = evolveSlots(view.slots, event);
-  if (!slots) return { ...counted, rev };
+  if (!slots) return counted;
   const { held, confirmed } = slotCounts(slots);
-  return { ...counted, slots, booked: held + confirmed, rev };
+  return { ...counted, slots, booked: held + confirmed };
 }
 
-function evolveCounts(view: ScheduleView, event: ScheduleStreamEvent): ScheduleView {
+function evolveCounts(view: ScheduleView, event: ScheduleStreamEvent, rev: number): ScheduleView {
   switch (event.type) {
     case 'AppointmentBooked':
-      return { ...view, booked: view.booked + 1 };
+      return { ...view, booked: view.booked + 1, rev };
     case 'AppointmentCancelled':
-      return { ...view, booked: Math.max(0, view.booked - 1) };
+      return { ...view, booked: Math.max(0, view.booked - 1), rev };
     case 'CapacityChanged':
-      return { ...view, capacity: event.data.capacity };
+      return { ...view, capacity: event.data.capacity, rev };
     case 'ScheduleClosed':
-      return { ...view, status: 'closed' };
+      return { ...view, status: 'closed', rev };
     default:
-      return view;
+      return { ...view, rev };
   }
 }
 
@@ -80,7 +81,13 @@ export type RedisOp =
   | { cmd: 'ZINCRBY'; key: string; args: [by: string, member: string] }
   | { cmd: 'ZREM'; key: string; args: [member: string] };
 
-const sessionScore = (view: ScheduleView): string => String(Date.parse(view.sessionStartsAt));
+/** The score of a schedule's session; the last one is kept, as a stream's bookings all ask for it. */
+let lastSession = { at: '', score: '' };
+const sessionScore = (view: ScheduleView): string => {
+  if (view.sessionStartsAt !== lastSession.at)
+    lastSession = { at: view.sessionStartsAt, score: String(Date.parse(view.sessionStartsAt)) };
+  return lastSession.score;
+};
 
 /**
  * Pure: the availability document after `event` and every Redis write the event implies
@@ -124,16 +131,18 @@ export function scheduleEffects(
       ops.push({
         cmd: 'HSET',
         key: keys.appointment(d.appointmentId),
-        args: [
-          ...appointmentFacts(after),
-          'appointmentId',
-          d.appointmentId,
-          'status',
-          'active',
-          'bookedAt',
-          d.bookedAt,
-          ...(anonymous ? [] : ['patientRef', d.patientRef, 'patient', d.patient]),
-        ],
+        args: withPatient(
+          pushed(
+            appointmentFacts(after),
+            'appointmentId',
+            d.appointmentId,
+            'status',
+            'active',
+            'bookedAt',
+            d.bookedAt,
+          ),
+          anonymous ? undefined : d,
+        ),
       });
       if (!anonymous) {
         ops.push({
@@ -186,6 +195,15 @@ export function scheduleEffects(
   return { view: after, ops };
 }
 
+/** `args` with `more` appended (a fresh array of the caller's, extended in place: no copy). */
+const pushed = (args: string[], ...more: string[]): string[] => {
+  for (const a of more) args.push(a);
+  return args;
+};
+
+const withPatient = (args: string[], patient?: { patientRef: string; patient: string }): string[] =>
+  patient ? pushed(args, 'patientRef', patient.patientRef, 'patient', patient.patient) : args;
+
 /** A numbered schedule's `slots` field and counts, when the event changed its slots. */
 function slotFieldOps(before: ScheduleView | null, after: ScheduleView, key: string): RedisOp[] {
   if (!after.slots || after.slots === before?.slots) return [];
@@ -220,6 +238,7 @@ export function coalesceOps(ops: readonly RedisOp[]): RedisOp[] {
   const out: RedisOp[] = [];
   const last = new Map<string, number>(); // key → index in `out` of its latest op
   const fields = new Map<number, Map<string, string>>(); // index of a merged HSET → its fields
+  const sums = new Map<number, number>(); // index of a merged HINCRBY / ZINCRBY → its running total
   const owned = new Set<number>(); // indices whose op is a copy made here (safe to mutate)
   const own = (i: number, op: RedisOp): RedisOp => {
     if (owned.has(i)) return op;
@@ -237,6 +256,11 @@ export function coalesceOps(ops: readonly RedisOp[]): RedisOp[] {
     const args: string[] = [];
     for (const [field, value] of merged) args.push(field, value);
     out[i] = { cmd: 'HSET', key: out[i]!.key, args };
+  }
+  for (const [i, sum] of sums) {
+    const op = out[i]!;
+    if (op.cmd === 'HINCRBY') out[i] = { cmd: 'HINCRBY', key: op.key, args: [op.args[0], String(sum)] };
+    else if (op.cmd === 'ZINCRBY') out[i] = { cmd: 'ZINCRBY', key: op.key, args: [String(sum), op.args[1]] };
   }
   return out;
 
@@ -257,13 +281,14 @@ export function coalesceOps(ops: readonly RedisOp[]): RedisOp[] {
         if (prev.args.length >= MAX_ZADD_ARGS) return false;
         own(i, prev).args.push(...op.args);
         return true;
+      // Totals kept as numbers, written out once at the end.
       case 'HINCRBY':
         if (prev.args[0] !== op.args[0]) return false;
-        own(i, prev).args[1] = String(Number(prev.args[1]) + Number(op.args[1]));
+        sums.set(i, (sums.get(i) ?? Number(prev.args[1])) + Number(op.args[1]));
         return true;
       case 'ZINCRBY':
         if (prev.args[1] !== op.args[1]) return false;
-        own(i, prev).args[0] = String(Number(prev.args[0]) + Number(op.args[0]));
+        sums.set(i, (sums.get(i) ?? Number(prev.args[0])) + Number(op.args[0]));
         return true;
       default:
         return false;

@@ -16,10 +16,13 @@ export interface ProjectorMessage {
 export function decodeHeaders(headers: IHeaders | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   if (!headers) return out;
-  for (const [name, raw] of Object.entries(headers)) {
+  // for…in, not Object.entries: every record of every chunk passes here (no entry arrays).
+  for (const name in headers) {
+    if (!Object.hasOwn(headers, name)) continue;
+    const raw = headers[name];
     const value = Array.isArray(raw) ? raw[0] : raw;
     if (value === undefined) continue;
-    out[name] = typeof value === 'string' ? value : value.toString('utf8');
+    out[name] = typeof value === 'string' ? value : value.toString();
   }
   return out;
 }

@@ -59,12 +59,13 @@ function apply(
   epoch?: { key: string },
 ): Promise<number> {
   const keys = [guard, epoch?.key ?? `${rootPrefix(root)}epoch`];
-  const argv = [String(fromRev), String(toRev), `cp-${toRev}`, epoch ? '1' : '0'];
+  const writes: (string | number)[] = [];
   for (const op of ops) {
     if (!keys.includes(op.key)) keys.push(op.key);
-    argv.push(op.cmd, String(keys.indexOf(op.key) + 1), String(op.args.length), ...op.args);
+    writes.push(op.cmd, keys.indexOf(op.key) + 1, op.args.length, ...op.args);
   }
-  return redis.rmApply(keys.length, ...keys, ...argv);
+  const argv = [String(fromRev), String(toRev), `cp-${toRev}`, epoch ? '1' : '0', JSON.stringify(writes)];
+  return redis.rmApply(keys.length, keys, argv);
 }
 
 describe('the revision guard (APPLY_LUA)', () => {

@@ -53,7 +53,7 @@ export function inboundGate(opts: GateOptions): InboundGate {
   const match = routeMatcher(opts.routes);
   const trust = proxyaddr.compile(opts.trustProxy.split(',').map((s) => s.trim()));
   const duration = opts.registry ? httpDurationHistogram(opts.registry) : undefined;
-  const entries = new WeakMap<IncomingMessage, Entry | typeof EXEMPT>();
+  const entries = new WeakMap<IncomingMessage, { entry: Entry; route: string } | typeof EXEMPT>();
 
   const refuse = (req: IncomingMessage, res: ServerResponse, blocked: Blocked, route: string) => {
     const err = refusal(blocked);
@@ -82,13 +82,14 @@ export function inboundGate(opts: GateOptions): InboundGate {
       inbound: true,
       params: paramsOf(req, matched?.params ?? {}, q < 0 ? '' : url.slice(q + 1), trust, opts.maxQueryParams),
     });
+    const route = matched?.route ?? 'unmatched';
     if (!entry.pass) {
-      refuse(req, res, entry, matched?.route ?? 'unmatched');
+      refuse(req, res, entry, route);
       return true;
     }
     // Released when the response closes, however it ends (a 5xx counts as an error).
     res.once('close', () => entry.release({ error: res.statusCode >= 500 }));
-    entries.set(req, entry);
+    entries.set(req, { entry, route });
     return false;
   };
 
@@ -96,11 +97,12 @@ export function inboundGate(opts: GateOptions): InboundGate {
     (app: RequestListener): RequestListener =>
     (req, res) => {
       if (!entries.has(req) && refused(req, res)) return;
-      const entry = entries.get(req);
-      if (entry === EXEMPT || entry === undefined || (entry.waitMs === 0 && !entry.cluster)) {
+      const admitted = entries.get(req);
+      if (admitted === EXEMPT || admitted === undefined) {
         app(req, res);
         return;
       }
+      const { entry, route } = admitted;
       const proceed = () => {
         if (entry.waitMs === 0) {
           app(req, res);
@@ -115,8 +117,8 @@ export function inboundGate(opts: GateOptions): InboundGate {
         proceed();
         return;
       }
-      // Cluster-wide budgets: one Redis round trip (the local share when Redis does not answer).
-      const route = match(req.method ?? 'GET', (req.url ?? '/').split('?')[0]!)?.route ?? 'unmatched';
+      // Cluster-wide budgets: one Redis round trip (the local share when Redis does not answer;
+      // ClusterBudgets falls back itself, so a rejection here is unexpected: the local rules admitted it).
       entry.cluster.then(
         (blocked) => (blocked ? refuse(req, res, blocked, route) : proceed()),
         () => proceed(),

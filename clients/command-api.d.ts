@@ -6710,6 +6710,7 @@ export interface operations {
                *       "maxInFlight": null,
                *       "bbr": true,
                *       "bbrTriggerDelayMs": 50,
+               *       "bbrTriggerUtilization": null,
                *       "bbrTriggerQueued": null,
                *       "bbrMinInFlight": 4,
                *       "maxEventLoopDelayMs": 500
@@ -6722,6 +6723,8 @@ export interface operations {
                 bbr: boolean;
                 /** @default 50 */
                 bbrTriggerDelayMs: number;
+                /** @default null */
+                bbrTriggerUtilization: number | null;
                 /** @default null */
                 bbrTriggerQueued: number | null;
                 /** @default 4 */
@@ -7064,6 +7067,7 @@ export interface operations {
              *       "maxInFlight": null,
              *       "bbr": true,
              *       "bbrTriggerDelayMs": 50,
+             *       "bbrTriggerUtilization": null,
              *       "bbrTriggerQueued": null,
              *       "bbrMinInFlight": 4,
              *       "maxEventLoopDelayMs": 500
@@ -7076,6 +7080,8 @@ export interface operations {
               bbr?: boolean;
               /** @default 50 */
               bbrTriggerDelayMs?: number;
+              /** @default null */
+              bbrTriggerUtilization?: number | null;
               /** @default null */
               bbrTriggerQueued?: number | null;
               /** @default 4 */
@@ -7227,6 +7233,7 @@ export interface operations {
                *       "maxInFlight": null,
                *       "bbr": true,
                *       "bbrTriggerDelayMs": 50,
+               *       "bbrTriggerUtilization": null,
                *       "bbrTriggerQueued": null,
                *       "bbrMinInFlight": 4,
                *       "maxEventLoopDelayMs": 500
@@ -7239,6 +7246,8 @@ export interface operations {
                 bbr: boolean;
                 /** @default 50 */
                 bbrTriggerDelayMs: number;
+                /** @default null */
+                bbrTriggerUtilization: number | null;
                 /** @default null */
                 bbrTriggerQueued: number | null;
                 /** @default 4 */
@@ -7670,6 +7679,8 @@ export interface operations {
             };
             system: {
               eventLoopDelayMs: number;
+              /** @description share of the last sampling window the event loop was busy (0-1) */
+              eventLoopUtilization: number;
               inbound: {
                 passQps: number;
                 blockQps: number;

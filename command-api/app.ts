@@ -251,7 +251,7 @@ export function createApp(deps: CommandApiDeps): CommandApi {
       watch: inbound.watch,
       ...(deps.flowRuleStore ? { store: deps.flowRuleStore } : {}),
       audit,
-      eventLoopDelayMs: inbound.eventLoopDelayMs,
+      eventLoop: inbound.eventLoop,
       dependencies: () => [...(pgGuard ? [pgGuard.view()] : []), ...(deps.dependencies?.() ?? [])],
     }),
   );

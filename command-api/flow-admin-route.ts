@@ -13,6 +13,7 @@ import { AppError } from '../platform/http/errors.ts';
 import { parseOrThrow } from '../platform/http/zod-problem.ts';
 import { flowViewOf, type DependencyView } from '../platform/flow/admin-view.ts';
 import type { FlowControl } from '../platform/flow/flow-control.ts';
+import type { EventLoopSignals } from '../platform/flow/event-loop.ts';
 import type { FlowRuleStore, FlowRuleWatch } from '../platform/flow/rule-store.ts';
 import { getFlowRoute, getFlowRulesRoute, putFlowRulesBody } from './flow-admin-specs.ts';
 import { methodNotAllowed } from './routes.ts';
@@ -24,7 +25,7 @@ export interface FlowAdminDeps {
   store?: FlowRuleStore;
   /** The audit trail: every replacement, by whom, from and to which version. */
   audit?: Pick<PgAuditTrail, 'record'>;
-  eventLoopDelayMs: () => number;
+  eventLoop: () => EventLoopSignals;
   dependencies: () => readonly DependencyView[];
 }
 
@@ -83,7 +84,7 @@ export function flowAdminRouter(deps: FlowAdminDeps): Router {
         flowViewOf({
           flow: deps.flow,
           stored: deps.watch.current(),
-          eventLoopDelayMs: deps.eventLoopDelayMs(),
+          eventLoop: deps.eventLoop(),
           dependencies: deps.dependencies(),
         }),
       );

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import type { FlowControl } from './flow-control.ts';
+import type { EventLoopSignals } from './event-loop.ts';
 import { flowRule, flowRulesSchema } from './rules.ts';
 import type { StoredFlowRules } from './rule-store.ts';
 
@@ -48,6 +49,9 @@ export const flowView = z.object({
   rules: storedRulesView.omit({ rules: true }),
   system: z.object({
     eventLoopDelayMs: z.number(),
+    eventLoopUtilization: z
+      .number()
+      .describe('share of the last sampling window the event loop was busy (0-1)'),
     inbound: statSnapshot,
     blocks: z.record(z.string(), z.number()),
   }),
@@ -67,7 +71,7 @@ export type FlowView = z.infer<typeof flowView>;
 export function flowViewOf(opts: {
   flow: FlowControl;
   stored: StoredFlowRules;
-  eventLoopDelayMs: number;
+  eventLoop: EventLoopSignals;
   dependencies: readonly DependencyView[];
 }): FlowView {
   const { flow } = opts;
@@ -76,7 +80,7 @@ export function flowViewOf(opts: {
   return {
     rules,
     system: {
-      eventLoopDelayMs: opts.eventLoopDelayMs,
+      ...opts.eventLoop,
       inbound: flow.inbound.snapshot(now),
       blocks: Object.fromEntries(flow.systemBlocks),
     },

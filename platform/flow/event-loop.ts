@@ -1,25 +1,39 @@
 /**
- * The event-loop delay system protection reads: `perf_hooks.monitorEventLoopDelay` sampled every
- * `windowMs` (a timer outside every rule decision), as the mean delay of that window. The mean,
- * not a high percentile: one long GC pause in an otherwise idle window must not shed the next
- * half second of traffic, a loop that lags throughout must.
+ * The event-loop signals system protection reads, sampled every `windowMs` (a timer outside every
+ * rule decision):
+ * - the mean delay of the window (`perf_hooks.monitorEventLoopDelay`). The mean, not a high
+ *   percentile: one long GC pause in an otherwise idle window must not shed the next half second
+ *   of traffic, a loop that lags throughout must;
+ * - the loop's utilization over the window (`performance.eventLoopUtilization`, the share of time
+ *   not waiting for I/O): Node's measure of a busy CPU, which Sentinel's system rule reads as the
+ *   process's CPU usage. A saturated loop can keep a short delay while requests wait unread in
+ *   the kernel's socket buffers, where no in-process statistic sees them.
  */
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import type { SystemSignals } from './system.ts';
 
+/** The loop's share of system protection's signals. */
+export type EventLoopSignals = Required<Pick<SystemSignals, 'eventLoopDelayMs' | 'eventLoopUtilization'>>;
+
 export interface EventLoopMonitor {
-  signals: () => SystemSignals;
+  signals: () => EventLoopSignals;
   stop: () => void;
 }
 
 export function monitorEventLoop(opts: { windowMs?: number; resolutionMs?: number } = {}): EventLoopMonitor {
   const histogram = monitorEventLoopDelay({ resolution: opts.resolutionMs ?? 10 });
   histogram.enable();
-  let current: SystemSignals = { eventLoopDelayMs: 0 };
+  let current: EventLoopSignals = { eventLoopDelayMs: 0, eventLoopUtilization: 0 };
+  let utilization = performance.eventLoopUtilization();
   const timer = setInterval(() => {
     // The histogram holds delays beyond the timer's resolution, in nanoseconds.
     const mean = histogram.count > 0 ? histogram.mean / 1e6 : 0;
-    current = { eventLoopDelayMs: Number.isFinite(mean) ? Math.max(0, mean - (opts.resolutionMs ?? 10)) : 0 };
+    const window = performance.eventLoopUtilization(utilization);
+    utilization = performance.eventLoopUtilization();
+    current = {
+      eventLoopDelayMs: Number.isFinite(mean) ? Math.max(0, mean - (opts.resolutionMs ?? 10)) : 0,
+      eventLoopUtilization: window.utilization,
+    };
     histogram.reset();
   }, opts.windowMs ?? 500);
   timer.unref();

@@ -6,7 +6,7 @@
 import type { Registry } from 'prom-client';
 import type { Logger } from '../logger.ts';
 import { defaultFlowRules } from './default-rules.ts';
-import { monitorEventLoop } from './event-loop.ts';
+import { monitorEventLoop, type EventLoopSignals } from './event-loop.ts';
 import type { ClusterBudgets } from './cluster.ts';
 import { FlowControl } from './flow-control.ts';
 import { registerFlowMetrics } from './metrics.ts';
@@ -17,8 +17,8 @@ export interface InboundFlow {
   flow: FlowControl;
   /** The rules applied and their version (the file default at version 0 without a store). */
   watch: FlowRuleWatch;
-  /** Mean event-loop delay of the last sampling window (ms). */
-  eventLoopDelayMs: () => number;
+  /** The event loop's mean delay (ms) and utilization over the last sampling window. */
+  eventLoop: () => EventLoopSignals;
   /** Stops the event-loop monitor and the rule watch. */
   stop: () => void;
 }
@@ -60,7 +60,7 @@ export function inboundFlow(opts: {
   return {
     flow,
     watch,
-    eventLoopDelayMs: () => loop.signals().eventLoopDelayMs,
+    eventLoop: loop.signals,
     stop: () => {
       watch.stop();
       loop.stop();

@@ -3,12 +3,13 @@
  * request path (the query API's fast path pays one integer increment, nothing more).
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
+import type { EventLoopSignals } from './event-loop.ts';
 import type { FlowControl } from './flow-control.ts';
 
 export function registerFlowMetrics(
   registry: Registry,
   flow: FlowControl,
-  signals?: () => { eventLoopDelayMs: number },
+  signals?: () => EventLoopSignals,
 ): void {
   new Counter({
     name: 'flow_passed_total',
@@ -66,6 +67,14 @@ export function registerFlowMetrics(
       registers: [registry],
       collect() {
         this.set(signals().eventLoopDelayMs);
+      },
+    });
+    new Gauge({
+      name: 'flow_event_loop_utilization_ratio',
+      help: 'Share of the last sampling window the event loop was busy (0-1), as system protection reads it',
+      registers: [registry],
+      collect() {
+        this.set(signals().eventLoopUtilization);
       },
     });
   }

@@ -121,12 +121,14 @@ export const systemRule = z.object({
   maxInFlight: z.number().int().min(1).nullable().default(null),
   /**
    * BBR: while the event loop lags at least `bbrTriggerDelayMs` (mean over the sampling window),
-   * or at least `bbrTriggerQueued` calls wait for the process's bottleneck dependency (null: that
+   * or is busy at least `bbrTriggerUtilization` of the window (null: that trigger off), or at
+   * least `bbrTriggerQueued` calls wait for the process's bottleneck dependency (null: that
    * trigger off), admit only while in flight ≤ max success QPS × min RT (and always up to
    * `bbrMinInFlight`).
    */
   bbr: z.boolean().default(true),
   bbrTriggerDelayMs: z.number().min(0).default(50),
+  bbrTriggerUtilization: z.number().gt(0).max(1).nullable().default(null),
   bbrTriggerQueued: z.number().int().min(1).nullable().default(null),
   bbrMinInFlight: z.number().int().min(1).default(4),
   /** Shed every new inbound request while the event loop lags more than this (null: never). */

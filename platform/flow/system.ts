@@ -3,7 +3,8 @@
  * `slots/system/SystemRuleManager.java`), with Node's event-loop delay in the place of the load
  * average. Sentinel's BBR check — refuse while the threads in flight exceed
  * maxSuccessQps × minRt — runs only once the load crosses its threshold; here once the loop lags
- * `bbrTriggerDelayMs`, or once `bbrTriggerQueued` requests wait for the process's bottleneck
+ * `bbrTriggerDelayMs`, once it is busy `bbrTriggerUtilization` of the time (Sentinel's CPU usage;
+ * ADR 0025), or once `bbrTriggerQueued` requests wait for the process's bottleneck
  * dependency. The second trigger is the command API's: its limit is the PostgreSQL pool, not its
  * CPU, so under overload its loop stays quick while requests queue for a connection (issue 16's
  * overload bench: nothing shed, P99 175× the unloaded one). Above `maxEventLoopDelayMs` every new
@@ -15,6 +16,8 @@ import type { SystemRule } from './rules.ts';
 export interface SystemSignals {
   /** Event-loop delay (ms) over the last sampling window; 0 when not measured. */
   eventLoopDelayMs: number;
+  /** Share of the last sampling window the loop was busy (0–1); absent: not measured. */
+  eventLoopUtilization?: number;
   /** Calls waiting for the bottleneck dependency (the PostgreSQL pool's checkout queue); absent: not measured. */
   queuedOutbound?: number;
 }
@@ -48,9 +51,15 @@ export function checkSystem(
   return { pass: true };
 }
 
-/** Sentinel's "load above the threshold": the loop lags, or the bottleneck dependency has a queue. */
+/**
+ * Sentinel's "load above the threshold": the loop lags, is busy nearly all the time, or the
+ * bottleneck dependency has a queue.
+ */
 function saturated(rule: SystemRule, signals: SystemSignals): boolean {
   if (signals.eventLoopDelayMs >= rule.bbrTriggerDelayMs) return true;
+  const busy = signals.eventLoopUtilization;
+  if (rule.bbrTriggerUtilization !== null && busy !== undefined && busy >= rule.bbrTriggerUtilization)
+    return true;
   const queued = signals.queuedOutbound;
   return rule.bbrTriggerQueued !== null && queued !== undefined && queued >= rule.bbrTriggerQueued;
 }

@@ -7,7 +7,9 @@ import { FlowControl, type Entry } from '../../platform/flow/flow-control.ts';
 import { parseFlowRules } from '../../platform/flow/rules.ts';
 
 function system(rule: Record<string, unknown>) {
-  const signals: { eventLoopDelayMs: number; queuedOutbound?: number } = { eventLoopDelayMs: 0 };
+  const signals: { eventLoopDelayMs: number; eventLoopUtilization?: number; queuedOutbound?: number } = {
+    eventLoopDelayMs: 0,
+  };
   const flow = new FlowControl(parseFlowRules({ system: rule }), { clock: () => 0, signals: () => signals });
   return { flow, signals };
 }
@@ -56,6 +58,33 @@ describe('system protection', () => {
     expect(flow.entry('a', { inbound: true, now: 100 })).toMatchObject({ pass: false, rule: 'system-bbr' });
     delete signals.queuedOutbound; // a process that does not measure it: only the loop triggers
     expect(flow.entry('a', { inbound: true, now: 100 }).pass).toBe(true);
+  });
+
+  it('given a utilization-triggered BBR, when the loop is busy without lagging, then it sheds beyond the learnt capacity', () => {
+    const { flow, signals } = system({
+      bbrTriggerDelayMs: 1000,
+      bbrTriggerUtilization: 0.9,
+      bbrMinInFlight: 2,
+      maxEventLoopDelayMs: null,
+    });
+    for (let i = 0; i < 100; i++) (flow.entry('a', { inbound: true, now: 0 }) as Entry).release({ now: 20 });
+    const held = [0, 1, 2, 3, 4].map(() => flow.entry('a', { inbound: true, now: 100 }));
+    expect(held.every((e) => e.pass)).toBe(true);
+    signals.eventLoopUtilization = 0.89; // busy, not saturated; a short delay
+    expect(flow.entry('a', { inbound: true, now: 100 }).pass).toBe(true);
+    signals.eventLoopUtilization = 0.95;
+    expect(flow.entry('a', { inbound: true, now: 100 })).toMatchObject({ pass: false, rule: 'system-bbr' });
+  });
+
+  it('given no utilization trigger (null, the schema default), a saturated loop alone never engages BBR', () => {
+    const { flow, signals } = system({
+      bbrTriggerDelayMs: 1000,
+      bbrMinInFlight: 1,
+      maxEventLoopDelayMs: null,
+    });
+    signals.eventLoopUtilization = 1;
+    const results = [0, 1, 2].map(() => flow.entry('a', { inbound: true, now: 0 }).pass);
+    expect(results).toEqual([true, true, true]);
   });
 
   it('given no queue trigger (null), a long dependency queue alone never engages BBR', () => {

@@ -3,7 +3,7 @@
  * problems: 429 `flow_limited` (a rule of the route) or 503 `system_overloaded` (system
  * protection), both with Retry-After. The gate in front of the app (gate.ts) uses both.
  */
-import { AppError } from '../http/errors.ts';
+import type { ErrorCode } from '../http/errors.ts';
 import type { Blocked } from './flow-control.ts';
 
 export interface InboundRoute {
@@ -57,28 +57,41 @@ export function routeMatcher(routes: readonly InboundRoute[]) {
 
 const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 
-/** The problem a refusal is answered with. */
-export function refusal(blocked: Blocked): AppError {
+/**
+ * The problem a refusal is answered with: a plain object, not an AppError, because constructing an
+ * Error captures a stack trace, which was a tenth of a refusal's CPU (the gate renders it with the
+ * error catalogue's toProblem all the same).
+ */
+export interface Refusal {
+  code: Extract<ErrorCode, 'flow_limited' | 'system_overloaded'>;
+  detail: string;
+  invalidParams: undefined;
+  headers: Record<string, string>;
+}
+
+export function refusal(blocked: Blocked): Refusal {
   const retryAfter = String(seconds(blocked.retryAfterMs));
   if (blocked.system) {
-    return new AppError('system_overloaded', `The server is shedding load (${blocked.rule}); retry later`, {
+    return {
+      code: 'system_overloaded',
+      detail: `The server is shedding load (${blocked.rule}); retry later`,
+      invalidParams: undefined,
       headers: { 'Retry-After': retryAfter },
-    });
+    };
   }
-  return new AppError(
-    'flow_limited',
-    `Too many requests to ${blocked.resource} (${blocked.rule} rule); retry later`,
-    {
-      headers: {
-        'Retry-After': retryAfter,
-        ...(blocked.limit === undefined
-          ? {}
-          : {
-              'RateLimit-Limit': String(blocked.limit),
-              'RateLimit-Remaining': '0',
-              'RateLimit-Reset': retryAfter,
-            }),
-      },
+  return {
+    code: 'flow_limited',
+    detail: `Too many requests to ${blocked.resource} (${blocked.rule} rule); retry later`,
+    invalidParams: undefined,
+    headers: {
+      'Retry-After': retryAfter,
+      ...(blocked.limit === undefined
+        ? {}
+        : {
+            'RateLimit-Limit': String(blocked.limit),
+            'RateLimit-Remaining': '0',
+            'RateLimit-Reset': retryAfter,
+          }),
     },
-  );
+  };
 }

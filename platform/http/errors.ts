@@ -554,8 +554,11 @@ export function boundedInvalidParams(params: readonly InvalidParam[]): InvalidPa
   }));
 }
 
+/** What a problem document is rendered from: an AppError, or a plain refusal that captured no stack. */
+export type ProblemSource = Pick<AppError, 'code' | 'detail' | 'invalidParams'>;
+
 export function toProblem(
-  err: AppError,
+  err: ProblemSource,
   instance?: string,
   traceId?: string,
   problemBase?: string,

@@ -33,6 +33,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -117,6 +118,10 @@ async function serve(which: string, port: number): Promise<void> {
   const [api, mode] = which.split('-') as [Api, Mode];
   const stop = api === 'query' ? await serveQuery(mode, port) : await serveBooking(mode, port);
   process.send?.('ready');
+  // The loop's utilization so far, asked for before and after each step (the table's "API loop busy").
+  process.on('message', (m) => {
+    if (m === 'elu') process.send?.({ elu: performance.eventLoopUtilization() });
+  });
   process.once('SIGTERM', () => void stop().then(() => process.exit(0)));
 }
 
@@ -359,6 +364,8 @@ interface OpenLoopResult {
   acked: string[];
   /** Cores busy during the step (CPU time ÷ wall time): the load generator, the API process, and the host's idle. */
   cpu: { generator: number; api: number; idle: number };
+  /** Share of the step the API's event loop was busy (NaN when not asked). */
+  apiLoopBusy: number;
 }
 
 async function openLoop(
@@ -367,8 +374,10 @@ async function openLoop(
   seq: Counter,
   rate: number,
   duration: number,
-  apiPid?: number,
+  api?: ChildProcess,
 ): Promise<OpenLoopResult> {
+  const apiPid = api?.pid;
+  const elu0 = api ? await loopOf(api) : undefined;
   // Below the server's connection cap (HTTP_MAX_CONNECTIONS 1024): beyond it requests queue here, counted from their due time.
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1000 });
   const total = Math.round(rate * duration);
@@ -453,8 +462,22 @@ async function openLoop(
     errors,
     acked,
     cpu,
+    apiLoopBusy:
+      api && elu0 ? performance.eventLoopUtilization(await loopOf(api), elu0).utilization : Number.NaN,
   };
 }
+
+/** The API child's cumulative event-loop utilization (it answers between requests: a busy loop answers late). */
+const loopOf = (api: ChildProcess) =>
+  new Promise<EventLoopUtilization>((resolve) => {
+    const onMessage = (m: unknown) => {
+      if (typeof m !== 'object' || m === null || !('elu' in m)) return;
+      api.off('message', onMessage);
+      resolve((m as { elu: EventLoopUtilization }).elu);
+    };
+    api.on('message', onMessage);
+    api.send('elu');
+  });
 
 /** The q-quantile of ascending `sorted` (nearest rank); undefined when empty. */
 const quantile = (sorted: readonly number[], q: number): number | undefined =>
@@ -493,7 +516,7 @@ function row(mode: Mode, factor: number, r: OpenLoopResult, max: number, unloade
   const p99x = r.p99Admitted / Math.max(1, unloadedP99);
   const good = (100 * r.goodput) / max;
   const meets = onlyAllowed && p99x <= 3 && (factor < 4 || good >= 90);
-  const cpu = `${r.cpu.generator.toFixed(2)} / ${r.cpu.api.toFixed(2)} / ${r.cpu.idle.toFixed(2)}`;
+  const cpu = `${r.cpu.generator.toFixed(2)} / ${r.cpu.api.toFixed(2)} / ${r.cpu.idle.toFixed(2)} | ${r.apiLoopBusy.toFixed(2)}`;
   return `| ${mode} | ${factor}× (${r.rate}/s) | ${r.goodput.toFixed(0)} (${good.toFixed(0)}%) | ${r.p99Admitted.toFixed(1)} (${p99x.toFixed(1)}×) | ${r.p50Admitted.toFixed(1)} | ${r.p99Refused === undefined ? '–' : r.p99Refused.toFixed(1)} | ${codes}${r.errors ? `, socket errors: ${r.errors}` : ''} | ${cpu} | ${onlyAllowed ? 'yes' : 'no'} | ${mode === 'on' ? (meets ? 'yes' : '**no**') : '–'} |`;
 }
 
@@ -533,7 +556,7 @@ async function measure(
     const child = await startChild(api, mode, env);
     await closedLoop(child.port, w, seq, 2);
     for (const factor of [1, 2, 4]) {
-      const r = await openLoop(child.port, w, seq, Math.round(max * factor), duration, child.child.pid);
+      const r = await openLoop(child.port, w, seq, Math.round(max * factor), duration, child.child);
       out.acked.push(...r.acked);
       const line = row(mode, factor, r, max, unloaded.p99Admitted);
       log(line);
@@ -545,8 +568,8 @@ async function measure(
   return out;
 }
 
-const HEADER = `| flow control | rate | goodput (/s, % of max) | P99 of admitted ms (× unloaded) | P50 of admitted ms | P99 of refused ms | statuses | cores: load generator / API / host idle | only 2xx/409/429/503 | meets targets |
-| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |`;
+const HEADER = `| flow control | rate | goodput (/s, % of max) | P99 of admitted ms (× unloaded) | P50 of admitted ms | P99 of refused ms | statuses | cores: load generator / API / host idle | API loop busy | only 2xx/409/429/503 | meets targets |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |`;
 
 function section(title: string, unit: string, m: Measured, extra: string[]): string {
   return `## ${title}
@@ -696,7 +719,7 @@ async function main(): Promise<void> {
 
 \`npm run bench:overload -- --duration ${duration}${values.only ? ` --only ${values.only}` : ''}${values.rules ? ` --rules ${values.rules}` : ''}\` on ${new Date().toISOString().slice(0, 16)}Z; each API in its own child process, open loop, ${duration} s per step; one process per mode, warmed up by a 2 s closed loop first. ${cpus().length} cores shared with other work; load average ${f2(load0)} at the start, ${f2(loadavg())} at the end.
 
-\`on\`: ${values.rules ? `the rules of \`${values.rules}\` (FLOW_RULES_FILE)` : 'the default rules (platform/flow/default-rules.ts)'}, system protection, the pool's breakers; \`off\`: no rule, no system protection, no pool breaker (the search bulkhead stays). Goodput is useful answers (201 booked, 200 searched) per second of the whole step (until the last answer); latency counts from each request's due time. Cores: CPU time ÷ wall time of the step, for the load generator (this process), the API process, and the host's idle (/proc; ${cpus().length} cores in all, the engines use the rest).
+\`on\`: ${values.rules ? `the rules of \`${values.rules}\` (FLOW_RULES_FILE)` : 'the default rules (platform/flow/default-rules.ts)'}, system protection, the pool's breakers; \`off\`: no rule, no system protection, no pool breaker (the search bulkhead stays). Goodput is useful answers (201 booked, 200 searched) per second of the whole step (until the last answer); latency counts from each request's due time. Cores: CPU time ÷ wall time of the step, for the load generator (this process), the API process, and the host's idle (/proc; ${cpus().length} cores in all, the engines use the rest). API loop busy: the share of the step the API's event loop was not waiting for I/O (performance.eventLoopUtilization; 1.00 = saturated, requests wait unread in the kernel).
 
 Targets with flow control on (issue 16): goodput at 4× ≥ 90% of the maximum; P99 of admitted ≤ 3× the unloaded P99; only 2xx, 409, 429, 503; nothing lost; on/off on the fast paths ≥ 0.95×.
 

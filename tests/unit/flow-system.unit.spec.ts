@@ -6,10 +6,14 @@ import { describe, expect, it } from 'vitest';
 import { FlowControl, type Entry } from '../../platform/flow/flow-control.ts';
 import { parseFlowRules } from '../../platform/flow/rules.ts';
 
+interface Signals {
+  eventLoopDelayMs: number;
+  eventLoopUtilization?: number;
+  queuedOutbound?: number;
+}
+
 function system(rule: Record<string, unknown>) {
-  const signals: { eventLoopDelayMs: number; eventLoopUtilization?: number; queuedOutbound?: number } = {
-    eventLoopDelayMs: 0,
-  };
+  const signals: Signals = { eventLoopDelayMs: 0 };
   const flow = new FlowControl(parseFlowRules({ system: rule }), { clock: () => 0, signals: () => signals });
   return { flow, signals };
 }
@@ -42,39 +46,44 @@ describe('system protection', () => {
     expect(flow.stat('a').totals.block.get('system-bbr')).toBe(2);
   });
 
-  it('given a queue-triggered BBR, when calls wait for the dependency, then it sheds beyond the learnt capacity', () => {
-    const { flow, signals } = system({
-      bbrTriggerDelayMs: 1000,
-      bbrTriggerQueued: 5,
-      bbrMinInFlight: 2,
-      maxEventLoopDelayMs: null,
-    });
-    for (let i = 0; i < 100; i++) (flow.entry('a', { inbound: true, now: 0 }) as Entry).release({ now: 20 });
-    const held = [0, 1, 2, 3, 4].map(() => flow.entry('a', { inbound: true, now: 100 }));
-    expect(held.every((e) => e.pass)).toBe(true);
-    signals.queuedOutbound = 4; // below the trigger: the loop is quick and the queue short
-    expect(flow.entry('a', { inbound: true, now: 100 }).pass).toBe(true);
-    signals.queuedOutbound = 5;
-    expect(flow.entry('a', { inbound: true, now: 100 })).toMatchObject({ pass: false, rule: 'system-bbr' });
-    delete signals.queuedOutbound; // a process that does not measure it: only the loop triggers
-    expect(flow.entry('a', { inbound: true, now: 100 }).pass).toBe(true);
-  });
-
-  it('given a utilization-triggered BBR, when the loop is busy without lagging, then it sheds beyond the learnt capacity', () => {
-    const { flow, signals } = system({
-      bbrTriggerDelayMs: 1000,
-      bbrTriggerUtilization: 0.9,
-      bbrMinInFlight: 2,
-      maxEventLoopDelayMs: null,
-    });
-    for (let i = 0; i < 100; i++) (flow.entry('a', { inbound: true, now: 0 }) as Entry).release({ now: 20 });
-    const held = [0, 1, 2, 3, 4].map(() => flow.entry('a', { inbound: true, now: 100 }));
-    expect(held.every((e) => e.pass)).toBe(true);
-    signals.eventLoopUtilization = 0.89; // busy, not saturated; a short delay
-    expect(flow.entry('a', { inbound: true, now: 100 }).pass).toBe(true);
-    signals.eventLoopUtilization = 0.95;
-    expect(flow.entry('a', { inbound: true, now: 100 })).toMatchObject({ pass: false, rule: 'system-bbr' });
-  });
+  it.each([
+    {
+      trigger: 'calls wait for the dependency (queue trigger)',
+      rule: { bbrTriggerQueued: 5 },
+      // Below the trigger: the loop is quick and the queue short.
+      below: (s: Signals): void => void (s.queuedOutbound = 4),
+      above: (s: Signals): void => void (s.queuedOutbound = 5),
+      // A process that does not measure it: only the loop triggers.
+      unmeasured: (s: Signals): void => void delete s.queuedOutbound,
+    },
+    {
+      trigger: 'the loop is busy without lagging (utilization trigger)',
+      rule: { bbrTriggerUtilization: 0.9 },
+      below: (s: Signals): void => void (s.eventLoopUtilization = 0.89),
+      above: (s: Signals): void => void (s.eventLoopUtilization = 0.95),
+      unmeasured: (s: Signals): void => void delete s.eventLoopUtilization,
+    },
+  ])(
+    'given BBR, when $trigger, then it sheds beyond the learnt capacity',
+    ({ rule, below, above, unmeasured }) => {
+      const { flow, signals } = system({
+        bbrTriggerDelayMs: 1000,
+        bbrMinInFlight: 2,
+        maxEventLoopDelayMs: null,
+        ...rule,
+      });
+      for (let i = 0; i < 100; i++)
+        (flow.entry('a', { inbound: true, now: 0 }) as Entry).release({ now: 20 });
+      const held = [0, 1, 2, 3, 4].map(() => flow.entry('a', { inbound: true, now: 100 }));
+      expect(held.every((e) => e.pass)).toBe(true);
+      below(signals);
+      expect(flow.entry('a', { inbound: true, now: 100 }).pass).toBe(true);
+      above(signals);
+      expect(flow.entry('a', { inbound: true, now: 100 })).toMatchObject({ pass: false, rule: 'system-bbr' });
+      unmeasured(signals);
+      expect(flow.entry('a', { inbound: true, now: 100 }).pass).toBe(true);
+    },
+  );
 
   it('given no utilization trigger (null, the schema default), a saturated loop alone never engages BBR', () => {
     const { flow, signals } = system({

@@ -7,8 +7,13 @@
  * two more promises and a context-bound callback per statement. Nothing of that is ever seen: an
  * unsampled span is not exported and a statement carries no trace context to PostgreSQL. Without
  * any parent span the statement is not traced either (`requireParentSpan`: polls, health checks).
+ * The pool is not patched at all: its checkout would be a span we do not make (`ignoreConnectSpans`),
+ * and its wrapper still ran per checkout and kept OpenTelemetry pool metrics nobody reads (ours are
+ * prom-client's) up to date from four listeners per pool — about a third of what the pg
+ * instrumentation cost an unsampled booking (bench/results/tracing.md).
  */
 import { context, trace } from '@opentelemetry/api';
+import type { InstrumentationNodeModuleDefinition } from '@opentelemetry/instrumentation';
 import { PgInstrumentation, type PgInstrumentationConfig } from '@opentelemetry/instrumentation-pg';
 
 type Wrap = PgInstrumentation['_wrap'];
@@ -38,5 +43,10 @@ export class RecordingOnlyPgInstrumentation extends PgInstrumentation {
           ? (original: Fn) => tracedOnlyWhenRecording(original, wrapper(original, name))
           : wrapper,
       )) as Wrap;
+  }
+
+  /** `pg` only: `pg-pool` is left as it is. */
+  protected override init(): InstrumentationNodeModuleDefinition[] {
+    return super.init().filter((definition) => definition.name !== 'pg-pool');
   }
 }

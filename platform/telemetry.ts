@@ -1,7 +1,7 @@
 /**
- * OpenTelemetry for every process of the platform: the Node SDK with the http, pg, ioredis and
- * kafkajs instrumentations (no express instrumentation: the server span is named by its route
- * here), the W3C trace-context propagator, and spans exported to Zipkin (or wherever OTEL_*
+ * OpenTelemetry for every process of the platform: the Node SDK with the http (outgoing calls),
+ * pg, ioredis and kafkajs instrumentations, our own server span (http-server-span.ts, named by its
+ * Express route), the W3C trace-context propagator, and spans exported to Zipkin (or wherever OTEL_*
  * says). Started by platform/telemetry-register.ts, which the services are run with
  * (`node --import ./platform/telemetry-register.ts …`), before any instrumented module loads.
  * Everything else reads the trace context through platform/context.ts.
@@ -19,14 +19,14 @@
  *   SERVICE_VERSION                      the build's version (`service.version` on every span), set
  *                                        by the supervisor per instance for the gray release (ADR 0021)
  */
-import type { ClientRequest, IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { hostname } from 'node:os';
-import type { Span } from '@opentelemetry/api';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
 import { KafkaJsInstrumentation } from '@opentelemetry/instrumentation-kafkajs';
 import { NodeSDK, resources } from '@opentelemetry/sdk-node';
 import { isUntracedRequest, onTelemetryShutdown } from './context.ts';
+import { traceIncomingRequests } from './http-server-span.ts';
 import { RecordingOnlyPgInstrumentation } from './pg-instrumentation.ts';
 
 export const DEFAULT_ZIPKIN_ENDPOINT = 'http://127.0.0.1:9411/api/v2/spans';
@@ -50,28 +50,6 @@ const ignoredIncoming = (req: IncomingMessage): boolean => {
   const path = (req.url ?? '').split('?')[0] ?? '';
   return QUIET_PATHS.has(path) || isUntracedRequest(req);
 };
-
-/** The Express route an incoming request matched (`/v1/appointments`), once it has been routed. */
-export function routeOf(request: ClientRequest | IncomingMessage): string | undefined {
-  const { route, baseUrl } = request as { route?: { path?: unknown }; baseUrl?: unknown };
-  if (typeof route?.path !== 'string') return undefined;
-  return `${typeof baseUrl === 'string' ? baseUrl : ''}${route.path}`;
-}
-
-/**
- * Names a server span `METHOD /route` with `http.route`, read from Express's own `req.route` when
- * the response ends. That name is all we used the express instrumentation for, and it cost about an
- * eighth of the traced command API's tracing CPU in a profile, plus a span per request: it
- * wrapped every middleware layer of every request, doing route bookkeeping even for the layers it
- * made no span for (bench/results/tracing.md).
- */
-export function nameByRoute(span: Span, request: ClientRequest | IncomingMessage): void {
-  if (!span.isRecording()) return;
-  const route = routeOf(request);
-  if (route === undefined) return;
-  span.setAttribute('http.route', route);
-  span.updateName(`${request.method ?? 'GET'} ${route}`);
-}
 
 export interface Telemetry {
   readonly serviceName: string;
@@ -138,23 +116,24 @@ export function startTelemetry(env: NodeJS.ProcessEnv = process.env): Telemetry 
     serviceName,
     ...spanResource(env),
     instrumentations: [
+      // Outgoing calls only: the server span is ours (http-server-span.ts).
       new HttpInstrumentation({
-        ignoreIncomingRequestHook: ignoredIncoming,
+        disableIncomingRequestInstrumentation: true,
         // A background call (a health probe of the search engine, a metrics scrape) starts no trace.
         requireParentforOutgoingSpans: true,
-        applyCustomAttributesOnSpan: nameByRoute,
       }),
       // Polls (the relay's readAll, lag samplers, health checks) have no parent span: no trace each;
       // nor has an unsampled request's statement any span (pg-instrumentation.ts: the stock one made
       // a non-recording span per statement, at about a tenth of the traced server's tracing CPU).
-      // A pool checkout is a span of its own (three of a booking's thirteen): the statements say
-      // enough, and a slow checkout shows as the gap before the first.
+      // A pool checkout is no span (it was three of a booking's thirteen): the statements say
+      // enough, and a slow checkout shows as the gap before the first; the pool is not patched.
       new RecordingOnlyPgInstrumentation({ ignoreConnectSpans: true }),
       new IORedisInstrumentation({ requireParentSpan: true }),
       new KafkaJsInstrumentation(),
     ],
   });
   sdk.start();
+  traceIncomingRequests(ignoredIncoming);
   const telemetry: Telemetry = {
     serviceName,
     shutdown: () => sdk.shutdown(),

@@ -2,11 +2,12 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 
 /**
  * Lets `answer` take each request as `server` emits it, ahead of whatever wraps
- * `Server.prototype.emit`: the OpenTelemetry http instrumentation, even for a request its hook
- * skips, runs it in a suppressed context and binds the request and response emitters to it (a
- * sixth of a cache hit's CPU time under the mixed benchmark, bench/results/query-mix.md). A request
- * `answer` takes (returns true for) gets no span; everything else is emitted as before, traced as
- * before. Later calls run first.
+ * `Server.prototype.emit`: the server span of platform/http-server-span.ts (a sampling decision, a
+ * span and a context per request). The http instrumentation that wrapped it before ran even a
+ * request its hook skipped in a suppressed context and bound its emitters (a sixth of a cache
+ * hit's CPU time under the mixed benchmark, bench/results/query-mix.md). A request `answer` takes
+ * (returns true for) gets no span; everything else is emitted as before, traced as before. Later
+ * calls run first.
  */
 export function answerBeforeInstrumentation(
   server: Server,

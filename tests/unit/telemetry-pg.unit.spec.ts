@@ -64,4 +64,9 @@ describe('pg statements make spans only under a recording span', () => {
     expect(new pg.Client(answer).query('SELECT 1')).toBe(answer);
     expect(exporter.getFinishedSpans()).toEqual([]);
   });
+
+  it('patches pg alone, not the pool (its checkout is no span)', () => {
+    const instrumentation = new RecordingOnlyPgInstrumentation({ enabled: false });
+    expect(instrumentation.getModuleDefinitions().map((d) => d.name)).toEqual(['pg']);
+  });
 });

@@ -121,6 +121,13 @@ async function createTopic(topic: string): Promise<void> {
   });
 }
 
+/** Projector settings read from the environment when set (PROJECTOR_BATCH_SIZE=1000 npm run …). */
+const TUNING = [
+  'PROJECTOR_BATCH_SIZE',
+  'PROJECTOR_PARTITION_CONCURRENCY',
+  'PROJECTOR_FETCH_BYTES_PER_PARTITION',
+] as const;
+
 /**
  * The projections process's parts in this process, wired by `startProjections` exactly as
  * `npm run projections` runs them, over the benchmark's clients and names.
@@ -130,7 +137,9 @@ async function projections(
   names: Partial<ProjectionsConfig> & { EVENTS_TOPIC: string },
   extra: Partial<StartProjectionsDeps> = {},
 ) {
-  const parsed = parseProjectionsConfig({});
+  // The projectors' tuning may come from the environment (to compare settings); nothing else does.
+  const tuning = Object.fromEntries(TUNING.map((k) => [k, process.env[k]]));
+  const parsed = parseProjectionsConfig(tuning);
   if (!parsed.ok) throw new Error(parsed.errors.join());
   const dlq = `${names.EVENTS_TOPIC}.dlq`;
   const handle = await startProjections(

@@ -45,6 +45,7 @@ import { parseProjectionsConfig, type Component, type ProjectionsConfig } from '
 import { keyspace, rootPrefix } from '../read-models/bookings.ts';
 import type { BatchHandler } from '../projections/runtime/projector-runtime.ts';
 import { startProjections, type StartProjectionsDeps } from '../projections/start.ts';
+import { openBenchNamespace } from './bench-namespace.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -65,6 +66,20 @@ const ROUNDS = Number(args.rounds);
 const RATE = Number(args.rate);
 const SECONDS = Number(args.seconds);
 
+// Outside a test run (no TEST_RUN_TAG: `npm run bench:projections` by hand, where no platform
+// `booking` database need exist) the bench opens a namespace of its own: a migrated database and the
+// run's settings, removed with everything named after its tag when the bench ends.
+const namespace = process.env.TEST_RUN_TAG
+  ? undefined
+  : await openBenchNamespace({
+      institutions: 1,
+      cities: 1,
+      departmentsPerInstitution: 1,
+      doctors: 1,
+      content: 1,
+    });
+/** Every name the bench makes starts with the run's tag, so removing the run removes what a crash left. */
+const run = process.env.TEST_RUN_TAG ?? '';
 const config = loadConfig();
 const logger = createLogger('bench', 'silent');
 const pool = createPool({ ...config, PG_POOL_MAX: 20 }, { applicationName: 'bench-projections' });
@@ -72,7 +87,7 @@ const store = new PgEventStore(pool);
 const kafka = createKafka(config, undefined, 'bench-projections');
 const redis = createRedis(config, 'bench-projections');
 const engine = searchFromConfig(config);
-const tag = randomUUID().slice(0, 8);
+const tag = `${run}${randomUUID().slice(0, 8)}`;
 const cleanup: (() => Promise<unknown>)[] = [];
 
 const median = (xs: number[]) => {
@@ -106,6 +121,13 @@ async function createTopic(topic: string): Promise<void> {
   });
 }
 
+/** Projector settings read from the environment when set (PROJECTOR_BATCH_SIZE=1000 npm run …). */
+const TUNING = [
+  'PROJECTOR_BATCH_SIZE',
+  'PROJECTOR_PARTITION_CONCURRENCY',
+  'PROJECTOR_FETCH_BYTES_PER_PARTITION',
+] as const;
+
 /**
  * The projections process's parts in this process, wired by `startProjections` exactly as
  * `npm run projections` runs them, over the benchmark's clients and names.
@@ -115,7 +137,9 @@ async function projections(
   names: Partial<ProjectionsConfig> & { EVENTS_TOPIC: string },
   extra: Partial<StartProjectionsDeps> = {},
 ) {
-  const parsed = parseProjectionsConfig({});
+  // The projectors' tuning may come from the environment (to compare settings); nothing else does.
+  const tuning = Object.fromEntries(TUNING.map((k) => [k, process.env[k]]));
+  const parsed = parseProjectionsConfig(tuning);
   if (!parsed.ok) throw new Error(parsed.errors.join());
   const dlq = `${names.EVENTS_TOPIC}.dlq`;
   const handle = await startProjections(
@@ -230,7 +254,7 @@ function timed(total: number) {
 }
 
 async function floor(topic: string, total: number): Promise<number> {
-  const consumer = kafka.consumer({ groupId: `bench-floor-${randomUUID()}` });
+  const consumer = kafka.consumer({ groupId: `${run}bench-floor-${randomUUID()}` });
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   let first = 0;
@@ -262,16 +286,16 @@ async function projector(
 ): Promise<number> {
   const names = {
     EVENTS_TOPIC: topic,
-    READ_MODEL_PREFIX: `bench-rm-${tag}-${round}`,
-    APPOINTMENTS_ALIAS: `bench-appointments-${tag}-${round}`,
-    PROJECTOR_GROUP_PREFIX: `bench-${kind}-${randomUUID()}`,
+    READ_MODEL_PREFIX: `${tag}-bench-rm-${round}`,
+    APPOINTMENTS_ALIAS: `${tag}-bench-appointments-${round}`,
+    PROJECTOR_GROUP_PREFIX: `${tag}-bench-${kind}-${randomUUID()}`,
   };
   if (kind === 'search') {
     cleanup.push(async () => {
       for (const i of await engine.aliasTargets(names.APPOINTMENTS_ALIAS)) await engine.deleteIndex(i);
     });
   } else {
-    cleanup.push(() => unlinkPrefix(`${names.READ_MODEL_PREFIX}:*`));
+    cleanup.push(() => unlinkPrefix(`${rootPrefix(names.READ_MODEL_PREFIX)}*`));
   }
   const t = timed(total);
   const p = await projections([kind], names, { hooks: { wrapHandler: (_name, handler) => t.wrap(handler) } });
@@ -295,7 +319,7 @@ async function relayRound(
   from: Checkpoint | undefined,
   last: Checkpoint,
 ): Promise<{ rate: number; published: number }> {
-  const name = `bench-relay-${randomUUID()}`;
+  const name = `${run}bench-relay-${randomUUID()}`;
   cleanup.push(() => pool.query('DELETE FROM relay_checkpoints WHERE name = $1', [name]));
   const started = await projections(
     ['relay'],
@@ -333,7 +357,7 @@ async function throughput(): Promise<{ rounds: Round[]; seeded: number; seedSeco
   log(`seeded in ${seedSeconds.toFixed(1)} s`);
   const rounds: Round[] = [];
   for (let r = 0; r < ROUNDS; r++) {
-    const topic = `bench.events.${tag}.${r}`;
+    const topic = `${tag}.bench.events.${r}`;
     await createTopic(topic);
     const relay = await relayRound(kafka, topic, first, last);
     const total = await topicSize(topic);
@@ -357,11 +381,11 @@ async function freshness(): Promise<{
   consumeDelays: number[];
   lost: number;
 }> {
-  const topic = `bench.fresh.${tag}`;
+  const topic = `${tag}.bench.fresh`;
   await createTopic(topic);
-  const root = `bench-fresh-${tag}`;
+  const root = `${tag}-bench-fresh`;
   cleanup.push(() => unlinkPrefix(`${rootPrefix(root)}*`));
-  const relayName = `bench-fresh-relay-${tag}`;
+  const relayName = `${tag}-bench-fresh-relay`;
   cleanup.push(() => pool.query('DELETE FROM relay_checkpoints WHERE name = $1', [relayName]));
   const keys = keyspace(root, 1);
   // Where the time goes: Kafka timestamp (the relay's send) and the projector's receipt, per booking.
@@ -383,7 +407,7 @@ async function freshness(): Promise<{
       EVENTS_TOPIC: topic,
       READ_MODEL_PREFIX: root,
       RELAY_NAME: relayName,
-      PROJECTOR_GROUP_PREFIX: `bench-fresh-${tag}`,
+      PROJECTOR_GROUP_PREFIX: `${tag}-bench-fresh`,
     },
     {
       relayStartFrom: (await latestCheckpoint(pool)) ?? 'beginning',
@@ -513,6 +537,8 @@ try {
   redis.disconnect();
   await engine.close();
   await pool.end();
+  // After pool.end(): the namespace drops its database WITH (FORCE), which would cut the pool's connections.
+  if (namespace) log(`namespace ${namespace.tag} removed: ${JSON.stringify(await namespace.cleanup())}`);
 }
 process.exit(0);
 

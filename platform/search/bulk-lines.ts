@@ -1,19 +1,28 @@
 import type { BulkOperation, BulkResult } from './search-engine.ts';
 
-/** NDJSON action/source pairs, identical for Elasticsearch 8 and OpenSearch 2. */
-export function toBulkBody(operations: BulkOperation[]): Record<string, unknown>[] {
-  const body: Record<string, unknown>[] = [];
+/**
+ * The NDJSON body of a bulk request, identical for Elasticsearch 8 and OpenSearch 2, built as one
+ * string: the clients send a string as it is, where an array of action/source objects costs an
+ * object per line here and a serialisation call per line in the client (thousands per projector
+ * chunk).
+ */
+export function toBulkBody(operations: readonly BulkOperation[]): string {
+  let body = '';
   for (const op of operations) {
-    const meta: Record<string, unknown> = { _index: op.index, _id: op.id };
-    if (op.version !== undefined) {
-      meta.version = op.version;
-      meta.version_type = 'external';
-    }
-    if (op.action === 'index') body.push({ index: meta }, op.document);
-    else body.push({ delete: meta });
+    const version = op.version === undefined ? '' : `,"version":${op.version},"version_type":"external"`;
+    const meta = `{"_index":${JSON.stringify(op.index)},"_id":${JSON.stringify(op.id)}${version}}`;
+    if (op.action === 'index') body += `{"index":${meta}}\n${JSON.stringify(op.document)}\n`;
+    else body += `{"delete":${meta}}\n`;
   }
   return body;
 }
+
+/**
+ * `filter_path` of a bulk request: what summariseBulk reads of each item. The engine leaves the
+ * rest of the item out of its answer (index, version, shards, sequence numbers): about a
+ * fourteenth of the bytes to write and to parse for a chunk of thousands.
+ */
+export const BULK_FILTER_PATH = 'items.*._id,items.*.status,items.*.error.type,items.*.error.reason';
 
 interface BulkItem {
   _id?: string | null;

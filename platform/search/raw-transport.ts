@@ -5,8 +5,8 @@ export interface RawRequest {
   path: string;
   querystring?: Record<string, string>;
   body?: unknown;
-  /** NDJSON lines for _bulk. */
-  bulkBody?: Record<string, unknown>[];
+  /** NDJSON for _bulk: its lines as objects, or the whole body as one string (sent as it is). */
+  bulkBody?: Record<string, unknown>[] | string;
 }
 
 export interface RawResponse {

@@ -1,4 +1,4 @@
-import { summariseBulk, toBulkBody } from './bulk-lines.ts';
+import { BULK_FILTER_PATH, summariseBulk, toBulkBody } from './bulk-lines.ts';
 import { withLayout, type IndexLayout } from './index-layout.ts';
 import type { RawTransport } from './raw-transport.ts';
 import {
@@ -143,7 +143,7 @@ export function searchEngineOver(transport: RawTransport, layout?: IndexLayout):
       const { body } = await send({
         method: 'POST',
         path: '/_bulk',
-        querystring: { refresh: opts.refresh ? 'true' : 'false' },
+        querystring: { refresh: opts.refresh ? 'true' : 'false', filter_path: BULK_FILTER_PATH },
         bulkBody: toBulkBody(operations),
       });
       return summariseBulk((body as { items: Parameters<typeof summariseBulk>[0] }).items);

@@ -96,11 +96,12 @@ export class AppointmentsSearchWriter {
       index,
       id: doc.appointmentId,
       version,
+      // An unknown name is undefined here, and withNames keeps the document's own for it.
       document: {
         ...withNames(doc, {
-          ...optional('institutionName', names.institutions.get(doc.institutionId)),
-          ...optional('departmentName', names.departments.get(doc.departmentId)),
-          ...optional('doctorName', names.doctors.get(doc.doctorId)),
+          institutionName: names.institutions.get(doc.institutionId),
+          departmentName: names.departments.get(doc.departmentId),
+          doctorName: names.doctors.get(doc.doctorId),
         }),
       },
     }));
@@ -132,8 +133,4 @@ export class AppointmentsSearchWriter {
     });
     return out;
   }
-}
-
-function optional<K extends string>(key: K, value: string | undefined): Partial<Record<K, string>> {
-  return value === undefined ? {} : ({ [key]: value } as Record<K, string>);
 }

@@ -28,7 +28,12 @@ export const DEFAULT_FLOW_RULES_INPUT: FlowRulesInput = {
     // cut the closed-loop booking benchmark (50 connections, pool 20) from about 0.5× to 0.28× Emmett,
     // shedding 35–40% of requests (bench/results/overload.md, ADR 0011). Opt in per environment.
     bbrTriggerQueued: null,
-    bbrMinInFlight: 8,
+    // Sentinel's CPU-usage trigger, read as the loop's busy share: a saturated loop keeps a short
+    // delay while requests wait unread in the kernel's socket buffers (ADR 0025). Under BBR then,
+    // never fewer than the pool's 20 in flight: with a floor of 8 a closed loop of 50 clients
+    // re-sending every 503 at once fell to 0.4× Emmett; at 20 it held its throughput.
+    bbrTriggerUtilization: 0.9,
+    bbrMinInFlight: 20,
     maxEventLoopDelayMs: 500,
   },
   resources: {

@@ -377,6 +377,7 @@ export const bookingRequestRoute = defineRoute({
   tag: 'appointments',
   auth: { roles: ANYONE },
   requestHeaders: [{ name: 'traceparent' }],
+  longPoll: true,
   params: bookingRequestParams,
   query: bookingRequestQuery,
   responses: {

@@ -82,7 +82,7 @@ export function inboundGate(opts: GateOptions): InboundGate {
     }
     const matched = match(req.method ?? 'GET', path);
     const entry = opts.flow.entry(matched?.resource ?? UNMATCHED_RESOURCE, {
-      inbound: true,
+      inbound: matched?.longPoll !== true,
       params: paramsOf(req, matched?.params ?? {}, q < 0 ? '' : url.slice(q + 1), trust, opts.maxQueryParams),
     });
     const route = matched?.route ?? 'unmatched';

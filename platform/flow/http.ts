@@ -10,6 +10,11 @@ export interface InboundRoute {
   method: string;
   /** Express syntax: `/v1/appointments/:appointmentId/cancel`. */
   path: string;
+  /**
+   * Held while an outcome is awaited: entered outside system protection. Dozens of idle long polls
+   * in flight made BBR (in flight ≤ best throughput × best RT) shed every other request.
+   */
+  longPoll?: boolean;
 }
 
 interface CompiledRoute {
@@ -17,6 +22,7 @@ interface CompiledRoute {
   route: string;
   method: string;
   segments: readonly string[];
+  longPoll: boolean;
 }
 
 /** Resource of requests no route matches (unknown paths still pass system protection). */
@@ -31,11 +37,12 @@ export function routeMatcher(routes: readonly InboundRoute[]) {
     route: r.path,
     method: r.method.toUpperCase(),
     segments: r.path.split('/').filter(Boolean),
+    longPoll: r.longPoll === true,
   }));
   return (
     method: string,
     path: string,
-  ): { resource: string; route: string; params: Record<string, string> } | undefined => {
+  ): { resource: string; route: string; params: Record<string, string>; longPoll: boolean } | undefined => {
     // Express answers HEAD with the GET route.
     const m = method === 'HEAD' ? 'GET' : method;
     const parts = path.split('/').filter(Boolean);
@@ -49,7 +56,7 @@ export function routeMatcher(routes: readonly InboundRoute[]) {
         }
         return seg === parts[i];
       });
-      if (ok) return { resource: route.resource, route: route.route, params };
+      if (ok) return { resource: route.resource, route: route.route, params, longPoll: route.longPoll };
     }
     return undefined;
   };

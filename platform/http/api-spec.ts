@@ -42,6 +42,11 @@ export interface RouteSpec<
   responses: Record<number, ResponseSpec>;
   /** Every problem code this route may answer with (its status comes from the catalogue). */
   problems: readonly ErrorCode[];
+  /**
+   * The answer may be held while an outcome is awaited (a long poll): such a request holds no CPU
+   * while it waits, so it stays out of system protection and its in-flight count (ADR 0025).
+   */
+  longPoll?: boolean;
 }
 
 /** Checks a route's shape while keeping its exact type (its schemas type the handler). */

@@ -13,7 +13,9 @@ describe('inbound resources', () => {
       resource: 'POST /v1/appointments/:appointmentId/cancel',
       route: '/v1/appointments/:appointmentId/cancel',
       params: { appointmentId: 'abc' },
+      longPoll: false,
     });
+    expect(match('GET', '/v1/booking-requests/r1')?.longPoll).toBe(true);
     expect(match('HEAD', '/v1/homepage')?.resource).toBe('GET /v1/homepage');
     expect(match('GET', '/v1/appointments/abc/cancel')).toBeUndefined();
     expect(match('GET', '/v1/nowhere')).toBeUndefined();

@@ -80,7 +80,8 @@ const nameVia = async (get: (path: string) => Promise<{ status: number; body: un
   const res = await get(`/v1/institutions/${institutionId}`);
   return res.status === 200
     ? (res.body as { institution: { name: string } }).institution.name
-    : `HTTP ${res.status}`;
+    : // The problem's code says who refused (a shed, a dependency, the gateway) when a read fails.
+      `HTTP ${res.status} ${JSON.stringify((res.body as { code?: unknown } | undefined)?.code ?? res.body)}`;
 };
 const viaGateway = () => nameVia((path) => http.get(path));
 

@@ -62,7 +62,8 @@ export function routeMatcher(routes: readonly InboundRoute[]) {
   };
 }
 
-const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
+/** Retry-After in whole seconds, at least one. */
+export const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 
 /**
  * The problem a refusal is answered with: a plain object, not an AppError, because constructing an

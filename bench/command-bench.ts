@@ -751,11 +751,14 @@ async function measure(
   const pgVersion = await (async () => {
     const client = new pg.Client({ connectionString: cfg.DATABASE_URL });
     await client.connect();
-    const { rows } = await client.query<{ v: string; sc: string }>(
-      "SELECT current_setting('server_version') AS v, current_setting('synchronous_commit') AS sc",
+    // inet_server_addr() is null over a Unix socket: the transport changes the cost of every
+    // round trip (docs/adr/0026), so the results say which one they measured.
+    const { rows } = await client.query<{ v: string; sc: string; addr: string | null }>(
+      "SELECT current_setting('server_version') AS v, current_setting('synchronous_commit') AS sc, host(inet_server_addr()) AS addr",
     );
     await client.end();
-    return `${rows[0]?.v} (synchronous_commit=${rows[0]?.sc})`;
+    const transport = rows[0]?.addr ? `TCP to ${rows[0].addr}` : 'its Unix socket';
+    return `${rows[0]?.v} (synchronous_commit=${rows[0]?.sc}) over ${transport}`;
   })();
 
   const loadBefore = os

@@ -327,7 +327,9 @@ async function stopServer(server: Server): Promise<void> {
  * consumers joined) before the load: the end-to-end cost of a booking on one machine.
  */
 async function startProjectionsBeside(): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', PROJECTIONS_MAIN], {
+  // With --cpu-prof the projections are profiled too: their share of the machine is the point here.
+  const profile = cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfDir] : [];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', PROJECTIONS_MAIN], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, LOG_LEVEL: 'info', PROJECTIONS_PORT: '0', OTEL_SDK_DISABLED: 'true' },
   });

@@ -7679,6 +7679,8 @@ export interface operations {
             };
             system: {
               eventLoopDelayMs: number;
+              /** @description the lower of the last two windows’ delays (ms): what the hard ceiling reads */
+              sustainedEventLoopDelayMs: number;
               /** @description share of the last sampling window the event loop was busy (0-1) */
               eventLoopUtilization: number;
               inbound: {

@@ -49,6 +49,9 @@ export const flowView = z.object({
   rules: storedRulesView.omit({ rules: true }),
   system: z.object({
     eventLoopDelayMs: z.number(),
+    sustainedEventLoopDelayMs: z
+      .number()
+      .describe('the lower of the last two windows’ delays (ms): what the hard ceiling reads'),
     eventLoopUtilization: z
       .number()
       .describe('share of the last sampling window the event loop was busy (0-1)'),

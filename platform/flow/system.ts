@@ -7,8 +7,9 @@
  * ADR 0025), or once `bbrTriggerQueued` requests wait for the process's bottleneck
  * dependency. The second trigger is the command API's: its limit is the PostgreSQL pool, not its
  * CPU, so under overload its loop stays quick while requests queue for a connection (issue 16's
- * overload bench: nothing shed, P99 175× the unloaded one). Above `maxEventLoopDelayMs` every new
- * inbound request is shed: a process whose loop lags that much answers nothing on time.
+ * overload bench: nothing shed, P99 175× the unloaded one). Above `maxEventLoopDelayMs`, held for
+ * two windows in a row, every new inbound request is shed: a process whose loop lags that much
+ * answers nothing on time.
  */
 import type { ResourceStat } from './statistic.ts';
 import type { SystemRule } from './rules.ts';
@@ -16,6 +17,13 @@ import type { SystemRule } from './rules.ts';
 export interface SystemSignals {
   /** Event-loop delay (ms) over the last sampling window; 0 when not measured. */
   eventLoopDelayMs: number;
+  /**
+   * The lower of the last two windows' delays: what the hard ceiling (`maxEventLoopDelayMs`) reads,
+   * so that one stall (a long GC, a start-up import, a process descheduled on a busy host) does not
+   * refuse every request of the next window — Sentinel's system rule reads a smoothed load for the
+   * same reason. Absent: `eventLoopDelayMs` is read.
+   */
+  sustainedEventLoopDelayMs?: number;
   /** Share of the last sampling window the loop was busy (0–1); absent: not measured. */
   eventLoopUtilization?: number;
   /** Calls waiting for the bottleneck dependency (the PostgreSQL pool's checkout queue); absent: not measured. */
@@ -39,7 +47,7 @@ export function checkSystem(
   if (rule.maxInFlight !== null && inFlight + 1 > rule.maxInFlight) {
     return { pass: false, rule: 'system-max-in-flight', retryAfterMs: SHED_RETRY_MS };
   }
-  const delay = signals.eventLoopDelayMs;
+  const delay = signals.sustainedEventLoopDelayMs ?? signals.eventLoopDelayMs;
   if (rule.maxEventLoopDelayMs !== null && delay > rule.maxEventLoopDelayMs) {
     return { pass: false, rule: 'system-event-loop', retryAfterMs: SHED_RETRY_MS };
   }

@@ -8,6 +8,7 @@ import { parseFlowRules } from '../../platform/flow/rules.ts';
 
 interface Signals {
   eventLoopDelayMs: number;
+  sustainedEventLoopDelayMs?: number;
   eventLoopUtilization?: number;
   queuedOutbound?: number;
 }
@@ -129,5 +130,19 @@ describe('system protection', () => {
       rule: 'system-max-in-flight',
     });
     expect(flow.inbound.inFlight).toBe(2);
+  });
+
+  it('given a measured sustained delay, when one window stalls past the ceiling, then the ceiling waits for a second one', () => {
+    const { flow, signals } = system({ bbr: false, maxEventLoopDelayMs: 300 });
+    // One stalled window after a calm one: the last window's delay is high, the sustained one is not.
+    signals.eventLoopDelayMs = 900;
+    signals.sustainedEventLoopDelayMs = 12;
+    expect(flow.entry('a', { inbound: true, now: 0 }).pass).toBe(true);
+    // Two stalled windows in a row.
+    signals.sustainedEventLoopDelayMs = 450;
+    expect(flow.entry('a', { inbound: true, now: 0 })).toMatchObject({
+      pass: false,
+      rule: 'system-event-loop',
+    });
   });
 });

@@ -571,8 +571,8 @@ Consumers are timed from their first batch to their last message (group join exc
 Projectors: fetches of up to 4 MiB per partition (~3,700 events), applied in chunks of ≤ 5,000
 messages (PROJECTOR_FETCH_BYTES_PER_PARTITION, PROJECTOR_BATCH_SIZE), so one fetched partition
 batch is one chunk, with one offset commit. Redis projector: per chunk, one pipeline reading the
-touched schedules, then one pipeline of one revision-guarded script per stream. Search projector:
-per chunk, one \`_bulk\` request versioned by stream revision.
+touched schedules, then one revision-guarded script per stream, sent as soon as the stream is
+folded. Search projector: per chunk, one \`_bulk\` request versioned by stream revision.
 
 Targets (issue 14): Redis projector ≥ 0.3× the floor — **${ratio('redis') >= 0.3 ? 'met' : 'NOT met'}**
 (median ratio ${ratio('redis').toFixed(2)}); search projector ≥ 0.2× — **${ratio('search') >= 0.2 ? 'met' : 'NOT met'}**

@@ -73,7 +73,12 @@ export function guardKeyspace(deps: KeyspaceGuardDeps): KeyspaceGuard {
 
   async function markIfNew(): Promise<'intact' | 'marked' | 'unmarked'> {
     if ((await redis.exists(epochKey(root))) === 1) return 'intact';
-    if (await deps.hasProjected()) return 'unmarked';
+    if (await deps.hasProjected()) {
+      // Looked at again after the (slow) offsets query: a check that ran while the start's own
+      // markIfNew was marking a new keyspace saw no marker, and by the time the query answered the
+      // projector had written into the marked keyspace and committed; that is no loss.
+      return (await redis.exists(epochKey(root))) === 1 ? 'intact' : 'unmarked';
+    }
     await redis.set(epochKey(root), randomUUID(), 'NX');
     return 'marked';
   }

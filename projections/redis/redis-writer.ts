@@ -2,8 +2,8 @@
  * The thin I/O half of the Redis read models: two round trips per batch.
  *
  *   1. one pipeline: GET the version pointer + HGETALL every schedule hash the batch touches;
- *   2. fold each stream's events with the pure `scheduleEffects`, then one pipeline of one
- *      guarded script call per stream.
+ *   2. fold each stream's events with the pure `scheduleEffects`, and send its guarded script
+ *      call as soon as its fold is done (Redis applies one stream while the next is folded).
  *
  * The guard (APPLY_LUA) runs the stream's writes — availability, appointments, patient lists
  * and the homepage counters alike — only if the stream's stored revision is still the one the
@@ -235,14 +235,31 @@ export class RedisReadModelWriter {
       const { version, hashes } = await this.#read(pending, opts.version);
       result.version = version;
       const keys = reusedKeys(keyspace(this.root, version));
-      const folds = await Promise.all(
-        pending.map((streamId, i) =>
-          this.#fold(streamId, byStream.get(streamId) ?? [], hashes[i] ?? {}, keys, anonymous),
-        ),
-      );
       const guarded = this.#requireEpoch && opts.version === undefined;
-      const writes = folds.flatMap((f) => (f.write ? [f.write] : []));
-      const conflicts = new Set(await this.#apply(writes, guarded));
+      // Each stream's script is sent as soon as its fold is done, not after the chunk's last fold:
+      // Redis runs one stream's writes while this process folds the next (one pipeline at the end
+      // left Redis idle during the folds and this process idle during the scripts).
+      const applied: Promise<number>[] = [];
+      const folds: StreamFold<S>[] = [];
+      const folding: Promise<void>[] = [];
+      const send = (fold: StreamFold<S>) => {
+        folds.push(fold);
+        if (fold.write) applied.push(this.#apply(fold.write, guarded));
+      };
+      for (let i = 0; i < pending.length; i++) {
+        const streamId = pending[i]!;
+        let fold: StreamFold<S> | Promise<StreamFold<S>>;
+        try {
+          fold = this.#fold(streamId, byStream.get(streamId) ?? [], hashes[i] ?? {}, keys, anonymous);
+        } catch (err) {
+          // Thrown once the scripts already sent have answered (settled, below).
+          folding.push(Promise.reject(err instanceof Error ? err : new Error(String(err))));
+          continue;
+        }
+        if (fold instanceof Promise) folding.push(fold.then(send));
+        else send(fold);
+      }
+      const conflicts = new Set(await settled(folding, applied, folds));
       for (const fold of folds) {
         if (conflicts.has(fold.streamId)) continue;
         result.applied += fold.applied;
@@ -325,27 +342,36 @@ export class RedisReadModelWriter {
     };
   }
 
-  async #fold<S>(
+  /**
+   * A stream's fold: synchronous (so that its script is sent before the next stream is folded)
+   * unless a gap has to be filled from the event store first.
+   */
+  #fold<S>(
     streamId: string,
     items: WriteItem<S>[],
     hash: Record<string, string>,
     keys: Keyspace,
     anonymous: ReadonlySet<string>,
-  ): Promise<StreamFold<S>> {
+  ): StreamFold<S> | Promise<StreamFold<S>> {
     const fromRev = storedRevision(hash);
     const result: StreamFold<S> = { streamId, applied: 0, duplicates: 0, ignored: 0, filled: 0, poison: [] };
-    let view: ScheduleView | null = parseScheduleHash(hash);
     // The first copy of a revision wins; what is already applied is dropped.
     const byRev = new Map<number, WriteItem<S>>();
+    let maxRev = fromRev;
     for (const item of items) {
-      if (item.envelope.revision <= fromRev) result.duplicates += 1;
-      else if (!byRev.has(item.envelope.revision)) byRev.set(item.envelope.revision, item);
-      else result.duplicates += 1;
+      const rev = item.envelope.revision;
+      if (rev <= fromRev || byRev.has(rev)) result.duplicates += 1;
+      else {
+        byRev.set(rev, item);
+        if (rev > maxRev) maxRev = rev;
+      }
     }
     if (byRev.size === 0) return result;
-    const maxRev = Math.max(...byRev.keys());
-    if (byRev.size < maxRev - fromRev && this.#history) {
-      const missing = await this.#history.readStream(streamId, {
+    const fold = () => this.#foldEvents(streamId, byRev, fromRev, hash, keys, anonymous, result);
+    if (byRev.size === maxRev - fromRev || !this.#history) return fold();
+    const history = this.#history;
+    return (async () => {
+      const missing = await history.readStream(streamId, {
         fromRevision: fromRev + 1,
         maxCount: maxRev - fromRev,
       });
@@ -356,7 +382,20 @@ export class RedisReadModelWriter {
           result.filled += 1;
         }
       }
-    }
+      return fold();
+    })();
+  }
+
+  #foldEvents<S>(
+    streamId: string,
+    byRev: Map<number, WriteItem<S>>,
+    fromRev: number,
+    hash: Record<string, string>,
+    keys: Keyspace,
+    anonymous: ReadonlySet<string>,
+    result: StreamFold<S>,
+  ): StreamFold<S> {
+    let view: ScheduleView | null = parseScheduleHash(hash);
     const ops: RedisOp[] = [];
     let rev = fromRev;
     let checkpoint = '';
@@ -408,26 +447,39 @@ export class RedisReadModelWriter {
     return result;
   }
 
-  /** One pipeline of guarded script calls; returns the streams that hit a revision conflict. */
-  async #apply(folds: StreamWrite[], guarded: boolean): Promise<string[]> {
-    if (folds.length === 0) return [];
-    const pipeline = this.#redis.pipeline();
-    for (const fold of folds) {
-      const argv = [
-        String(fold.fromRev),
-        String(fold.toRev),
-        fold.checkpoint,
-        guarded ? '1' : '0',
-        fold.writes,
-      ];
-      pipeline.rmApply(fold.keys.length, fold.keys, argv);
-    }
-    const replies = unwrap<number>(await pipeline.exec());
-    if (replies.includes(-2)) {
-      throw new TransientError('booking read model lost (no epoch marker): waiting for its rebuild');
-    }
-    return folds.filter((_, i) => replies[i] === -1).map((f) => f.streamId);
+  /** One stream's guarded script call, sent now (see APPLY_LUA for the replies). */
+  #apply(fold: StreamWrite, guarded: boolean): Promise<number> {
+    const argv = [
+      String(fold.fromRev),
+      String(fold.toRev),
+      fold.checkpoint,
+      guarded ? '1' : '0',
+      fold.writes,
+    ];
+    return this.#redis.rmApply(fold.keys.length, fold.keys, argv);
   }
+}
+
+/**
+ * Waits for every fold and every script call of one attempt (none is left running when it throws),
+ * then returns the streams whose script met a revision conflict. A failed call or fold throws the
+ * first error, and a lost keyspace (no epoch marker) a transient error, as one pipeline's did.
+ */
+async function settled<S>(
+  folding: readonly Promise<void>[],
+  applied: readonly Promise<number>[],
+  folds: readonly StreamFold<S>[],
+): Promise<string[]> {
+  const done = await Promise.allSettled([...folding]);
+  // Only now is every script sent: a fold that waited for the event store sends its own late.
+  const replies = await Promise.allSettled(applied);
+  for (const r of [...done, ...replies]) if (r.status === 'rejected') throw r.reason;
+  const values = replies.map((r) => (r as PromiseFulfilledResult<number>).value);
+  if (values.includes(-2)) {
+    throw new TransientError('booking read model lost (no epoch marker): waiting for its rebuild');
+  }
+  const written = folds.filter((f) => f.write);
+  return written.filter((_, i) => values[i] === -1).map((f) => f.streamId);
 }
 
 /**

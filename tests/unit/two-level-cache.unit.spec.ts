@@ -37,15 +37,18 @@ describe('TwoLevelCache', () => {
   });
 
   it('serves an expired entry while one background load refreshes it', async () => {
-    const cache = new TwoLevelCache({ ttlMs: 30 });
+    // Margins of ~100 ms on each side (the 20 ms load must finish within the 100 ms wait, and its
+    // copy must still be fresh 80 ms later): with a 30 ms TTL, a loaded CI host stalling this
+    // process between the refresh and the last read expired the fresh copy too (a third load).
+    const cache = new TwoLevelCache({ ttlMs: 200 });
     const { state, load } = counterLoader();
     await cache.get('home', load);
-    await sleep(50);
+    await sleep(250);
     state.version = 1;
     const stale = await cache.get('home', load);
     expect(stale.outcome).toBe('l1-stale-revalidating');
     expect(versionOf(stale.entry.body)).toBe(0);
-    await sleep(40);
+    await sleep(100);
     const fresh = await cache.get('home', load);
     expect(versionOf(fresh.entry.body)).toBe(1);
     expect(state.loads).toBe(2);

@@ -53,6 +53,8 @@ export interface Upstreams {
 // timeout can be one stale keep-alive socket or one slow answer; those count like a failed probe.
 const REFUSED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND']);
 
+const PROBE_TIMEOUT_MS = 1000;
+
 async function ready(url: string, timeoutMs: number): Promise<boolean> {
   try {
     const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(timeoutMs) });
@@ -145,7 +147,9 @@ export function startUpstreams(
   const probe = () =>
     (probing ??= Promise.all(
       all().map(async (i) => {
-        const ok = await ready(i.url, Math.max(200, Math.min(1000, intervalMs)));
+        // 1 s whatever the interval (probes are coalesced, never overlapping): a shorter deadline
+        // ejected instances of a loaded host that answered /readyz in 200–1000 ms.
+        const ok = await ready(i.url, PROBE_TIMEOUT_MS);
         judge(i, ok ? 'ok' : 'failed', ok ? 'ready' : 'readyz failed');
       }),
     )

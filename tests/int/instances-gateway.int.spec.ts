@@ -177,6 +177,12 @@ afterAll(async () => {
 
 describe('two instances of each API behind the gateway', () => {
   it('a catalog change reaches both query instances', async () => {
+    // Both in rotation first: on a loaded host a probe during start-up can eject one for a moment.
+    await waitFor(
+      () =>
+        gateway.upstreams.describe().every((i) => i.service !== 'query-api' || i.healthy) ? true : undefined,
+      { what: 'both query instances in rotation', timeoutMs: 10_000 },
+    );
     const before = sentTo('query-api');
     // Both instances now hold the first version in their in-process cache.
     for (let i = 0; i < 4; i++) expect(await viaGateway()).toBe('一号医院');

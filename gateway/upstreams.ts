@@ -53,11 +53,15 @@ export interface Upstreams {
 // timeout can be one stale keep-alive socket or one slow answer; those count like a failed probe.
 const REFUSED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND']);
 
+/**
+ * 1 s whatever the probe interval (probes are coalesced, never overlapping): a shorter deadline
+ * ejected instances of a loaded host that answered /readyz in 200–1000 ms.
+ */
 const PROBE_TIMEOUT_MS = 1000;
 
-async function ready(url: string, timeoutMs: number): Promise<boolean> {
+async function ready(url: string): Promise<boolean> {
   try {
-    const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(timeoutMs) });
+    const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
     await res.body?.cancel();
     return res.status === 200;
   } catch {
@@ -147,9 +151,7 @@ export function startUpstreams(
   const probe = () =>
     (probing ??= Promise.all(
       all().map(async (i) => {
-        // 1 s whatever the interval (probes are coalesced, never overlapping): a shorter deadline
-        // ejected instances of a loaded host that answered /readyz in 200–1000 ms.
-        const ok = await ready(i.url, PROBE_TIMEOUT_MS);
+        const ok = await ready(i.url);
         judge(i, ok ? 'ok' : 'failed', ok ? 'ready' : 'readyz failed');
       }),
     )

@@ -176,9 +176,15 @@ describe('the patient web app in Chromium', () => {
     const query = await startQueryNode(platform.config, { ...platform.queryOptions, redisUrl: doorUrl.href });
     const gateway = await platform.startGatewayOver(query);
     try {
-      const direct = await query.get(`/v1/homepage?city=${encodeURIComponent(platform.city)}`);
-      if (direct.status !== 200)
-        console.log(`[browser] door query API: ${direct.status} ${await direct.text()}`);
+      // Connected first: on a loaded host the new node's first Redis probe through the door can
+      // still be pending, and its homepage a 503 the page would render (a CI run, 2026-12-01).
+      await waitFor(
+        async () =>
+          (await query.get(`/v1/homepage?city=${encodeURIComponent(platform.city)}`)).status === 200
+            ? true
+            : undefined,
+        { timeoutMs: 10_000, what: 'the homepage from the query API behind the door' },
+      );
       const page = await newPage();
       const url = `${gateway.url}/?city=${encodeURIComponent(platform.city)}`;
       await page.goto(url);

@@ -21,8 +21,14 @@ export interface RequestOptions {
   timeoutMs?: number;
 }
 
+/**
+ * `timeout` makes the agent honour the server's `Keep-Alive: timeout=5` hint: an idle socket is
+ * closed a second before the server would close it. Without it an idle socket is reused forever,
+ * and a request sent on one just as the server closes it fails with "socket hang up" (a CI run's
+ * booking-contention, whose second test reused the sockets the first had left idle for 5 s).
+ */
 export function createAgent(maxSockets = 50): Agent {
-  return new Agent({ keepAlive: true, maxSockets });
+  return new Agent({ keepAlive: true, maxSockets, timeout: 60_000 });
 }
 
 export class HttpClient {

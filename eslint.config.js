@@ -143,8 +143,14 @@ export default tseslint.config(
     'domain',
     TOP_LEVEL.filter((d) => d !== 'domain'),
     'the domain is pure booking logic and depends on nothing',
-    // zod is the one package: its schemas are pure values, and the events are defined once with it.
-    [{ regex: '^(?!zod$)[^.]', message: 'domain/ is pure: no packages but zod, no node: built-ins' }],
+    // zod: its schemas are pure values, and the events are defined once with it. immutable: the
+    // persistent maps evolve moves a state on with, pure values too (docs/adr/0027).
+    [
+      {
+        regex: '^(?!(zod|immutable)$)[^.]',
+        message: 'domain/ is pure: no packages but zod and immutable, no node: built-ins',
+      },
+    ],
   ),
   layer(
     'gateway',

@@ -5,6 +5,7 @@
  *
  * Pure: no I/O, no clock, no id generation. Callers pass `now` and every id in.
  */
+import { emptyMap, withEntry, withoutKey } from './persistent-map.ts';
 import type { Actor, AppointmentCancelled, ScheduleEvent } from './schedule-events.ts';
 import {
   addDays,
@@ -381,18 +382,22 @@ export function evolve(state: ScheduleState, event: ScheduleEvent): ScheduleStat
         sessionStartsAt: d.sessionStartsAt,
         fee: d.fee,
         capacity: d.capacity,
-        appointments: new Map(),
-        activeByPatient: new Map(),
+        appointments: emptyMap(),
+        activeByPatient: emptyMap(),
       };
     }
     case 'AppointmentBooked': {
       if (state.status === 'initial') return state;
       const { appointmentId, patientRef } = event.data;
-      const appointments = new Map(state.appointments);
-      appointments.set(appointmentId, { appointmentId, patientRef, status: 'active' });
-      const activeByPatient = new Map(state.activeByPatient);
-      activeByPatient.set(patientRef, appointmentId);
-      return { ...state, appointments, activeByPatient };
+      return {
+        ...state,
+        appointments: withEntry(state.appointments, appointmentId, {
+          appointmentId,
+          patientRef,
+          status: 'active',
+        }),
+        activeByPatient: withEntry(state.activeByPatient, patientRef, appointmentId),
+      };
     }
     case 'AppointmentCancelled':
       return withAppointmentEnded(state, event.data.appointmentId);
@@ -415,11 +420,14 @@ export function withAppointmentEnded(state: ScheduleState, appointmentId: string
   if (state.status === 'initial') return state;
   const current = state.appointments.get(appointmentId);
   if (!current) return state;
-  const appointments = new Map(state.appointments);
-  appointments.set(current.appointmentId, { ...current, status: 'cancelled' });
-  const activeByPatient = new Map(state.activeByPatient);
-  if (activeByPatient.get(current.patientRef) === current.appointmentId)
-    activeByPatient.delete(current.patientRef);
+  const appointments = withEntry(state.appointments, current.appointmentId, {
+    ...current,
+    status: 'cancelled' as const,
+  });
+  const activeByPatient =
+    state.activeByPatient.get(current.patientRef) === current.appointmentId
+      ? withoutKey(state.activeByPatient, current.patientRef)
+      : state.activeByPatient;
   return { ...state, appointments, activeByPatient };
 }
 

@@ -3,6 +3,7 @@
  * holds, the waitlist and attendance). Pure and total: an event that does not fit leaves the
  * book unchanged, as `evolve` in schedule.ts does.
  */
+import { emptyMap, withEntry, withoutKey } from './persistent-map.ts';
 import type { SlotEventOf } from './slot-events.ts';
 import type { SlotBook, SlotBooking, SlotBookingStatus } from './slot-state.ts';
 
@@ -13,8 +14,8 @@ export const newBook = (data: SlotEventOf<'SlotsReleased'>['data']): SlotBook =>
     count: data.count,
     reservations: data.reservations,
   },
-  taken: new Map(),
-  bookings: new Map(),
+  taken: emptyMap(),
+  bookings: emptyMap(),
   waitlist: [],
 });
 
@@ -32,8 +33,8 @@ export function slotTaken(book: SlotBook, data: SlotEventOf<'SlotTaken'>['data']
     data.holdExpiresAt === null
       ? { status: 'confirmed', ...facts }
       : { status: 'held', holdExpiresAt: data.holdExpiresAt, ...facts };
-  const taken = new Map(book.taken).set(data.slot, data.appointmentId);
-  const bookings = new Map(book.bookings).set(data.appointmentId, booking);
+  const taken = withEntry(book.taken, data.slot, data.appointmentId);
+  const bookings = withEntry(book.bookings, data.appointmentId, booking);
   return { ...book, taken, bookings };
 }
 
@@ -57,11 +58,9 @@ export function moved(
     amount,
     paymentRef: paymentRef ?? current.paymentRef,
   };
-  const bookings = new Map(book.bookings).set(appointmentId, next);
+  const bookings = withEntry(book.bookings, appointmentId, next);
   if (STILL_ON_SLOT.has(status) || book.taken.get(slot) !== appointmentId) return { ...book, bookings };
-  const taken = new Map(book.taken);
-  taken.delete(slot);
-  return { ...book, bookings, taken };
+  return { ...book, bookings, taken: withoutKey(book.taken, slot) };
 }
 
 /** Only a held appointment is confirmed by a payment. */

@@ -28,7 +28,7 @@ describe('persistent maps', () => {
         fc.array(opArb, { maxLength: 30 }),
         (start, ops) => {
           let ours: ReadonlyMap<string, number> = start.length > 0 ? new Map(start) : emptyMap();
-          let model = new Map(start);
+          let model = new Map<string, number>(start);
           const versions: [ReadonlyMap<string, number>, [string, number][]][] = [];
           for (const op of ops) {
             versions.push([ours, entries(ours)]);

@@ -11,13 +11,14 @@
  *      default rules, system protection and the pool's breakers; `off` = no rule, no system
  *      protection, no pool breaker (the query API's search bulkhead and breakers stay: outbound);
  *   3. per workload, the maximum: the median of three closed loops (autocannon, 64 connections)
- *      against `off` (the service's own capacity: against `on`, 64 clients re-sending every 503 at once spend the CPU
- *      on refusals, and the 2xx rate measures that storm, not the service); the unloaded P99: open
- *      loop at a tenth of it, also against `off`;
+ *      against `off` (the service's own capacity: against `on`, 64 clients re-sending every 503 at
+ *      once spend the CPU on refusals, and the 2xx rate measures that storm, not the service); the
+ *      unloaded P99: open loop at a tenth of it, at least 1,000 requests, also against `off`;
  *   4. open loop (request i due at start + i/rate, latency from its due time: no coordinated
  *      omission) at 1×, 2×, 4× the maximum against each mode, every step `--repeats` times
- *      (rounds interleaved, both processes up; each figure the median of its repeats): goodput (201/s, 200/s for search),
- *      P99 of admitted requests, status counts, lost (a 201 whose appointment is not in the store);
+ *      (rounds interleaved, both processes up; each figure the median of its repeats): goodput
+ *      (201/s, 200/s for search), P99 of admitted requests, status counts, lost (a 201 whose
+ *      appointment is not in the store);
  *   5. the fast-path cost: booking throughput (closed loop, 8 connections: within every limit, so
  *      nothing is shed and only the module's work differs) and the homepage (cache-hit fast path,
  *      64 connections), an `on` and an `off` process side by side, 5 alternating rounds.
@@ -530,8 +531,8 @@ function row(
 }
 
 /**
- * One workload: the maximum and the unloaded P99 against `off`, then a fresh process per mode,
- * warmed up, and the open-loop steps, repeated.
+ * One workload: the maximum and the unloaded P99 against `off`, then one process per mode, side
+ * by side, warmed up, and the open-loop steps, repeated.
  */
 async function measure(
   api: Api,
@@ -573,7 +574,9 @@ async function measure(
   // 1× 2× 4×, on …) so a neighbour's load on the shared host falls on both; each figure is the
   // median of its step's repeats (single steps of one run spread from 2.4× to 35× at 2×).
   const children = { on: await startChild(api, 'on', env), off: await startChild(api, 'off', env) };
-  const runs = new Map<string, OpenLoopResult[]>();
+  const runs = new Map<string, OpenLoopResult[]>(
+    MODES.flatMap((mode) => FACTORS.map((factor) => [`${mode} ${factor}`, []] as const)),
+  );
   try {
     for (const mode of MODES) await closedLoop(children[mode].port, w, seq, 2);
     for (let round = 1; round <= repeats; round++) {
@@ -583,7 +586,7 @@ async function measure(
           const r = await openLoop(port, w, seq, Math.round(max * factor), duration, child);
           out.acked.push(...r.acked);
           log(`round ${round}: ${row(mode, factor, r, max, unloaded.p99Admitted)}`);
-          runs.set(`${mode} ${factor}`, [...(runs.get(`${mode} ${factor}`) ?? []), r]);
+          runs.get(`${mode} ${factor}`)?.push(r);
           await pause(1000); // let the queue drain between steps
         }
       }

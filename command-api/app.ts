@@ -161,6 +161,11 @@ export function createApp(deps: CommandApiDeps): CommandApi {
     help: 'Commands retried after an optimistic-concurrency conflict',
     registers: [registry],
   });
+  const streamLocks = new Counter({
+    name: 'command_stream_locks_total',
+    help: 'Command attempts decided under the stream lock after repeated optimistic-concurrency conflicts',
+    registers: [registry],
+  });
   const replays = new Counter({
     name: 'idempotency_replays_total',
     help: 'Requests answered from a stored Idempotency-Key outcome',
@@ -197,6 +202,10 @@ export function createApp(deps: CommandApiDeps): CommandApi {
       onRetry: () => {
         conflictRetries.inc();
         deps.commands?.onRetry?.();
+      },
+      onLock: () => {
+        streamLocks.inc();
+        deps.commands?.onLock?.();
       },
     },
   );

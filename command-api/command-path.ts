@@ -4,7 +4,10 @@
  * the events (expecting the loaded revision), indexes the booked appointments, claims or frees
  * the doctor's session and completes the Idempotency-Key with the response. `executeCommand`
  * puts the retry policy around it: an optimistic-concurrency conflict (someone appended first)
- * rolls that transaction back and reruns the attempt on fresh state.
+ * rolls that transaction back and reruns the attempt on fresh state. A command that lost
+ * `lockAfter` races in a row decides and commits its next attempt under the stream's lock
+ * (`lockedRound`): optimistic retries alone let a process with a warm cache and a busy queue win
+ * every race against one that must read first (docs/adr/0028).
  *
  * A request may carry an `authorize` step: it judges the loaded state before the decider does (a
  * hospital acts only on its own institution's schedules), on every attempt, so a retry judges
@@ -14,7 +17,7 @@
  * sessions — and hands the store's transaction (`Tx`, opaque here) to the others. See
  * docs/adr/0001 (the stream is the consistency boundary) and docs/adr/0007 (idempotency).
  */
-import { ExponentialBackoff, handleType, type IPolicy, retry } from 'cockatiel';
+import { ExponentialBackoff, handleType, retry, type RetryPolicy } from 'cockatiel';
 import type { ScheduleState } from '../domain/schedule.ts';
 import { decideStream, foldStream } from '../domain/schedule-stream.ts';
 import {
@@ -29,6 +32,7 @@ import {
   type Checkpoint,
   type EventMetadata,
   type EventStore,
+  type EventStoreTransaction,
   WrongExpectedRevisionError,
 } from '../platform/event-store/event-store.ts';
 import { stampStreamVersion } from './stream-versions.ts';
@@ -92,7 +96,7 @@ export interface CommandRequest {
 
 /** The adapters the path writes through, each joining the store's transaction `Tx`. */
 export interface CommandPorts<Tx> {
-  store: Pick<EventStore<Tx>, 'transaction' | 'readStream'>;
+  store: Pick<EventStore<Tx>, 'transaction' | 'readStream' | 'lockedTransaction'>;
   keys: {
     /** Completes the key inside the store's transaction `tx`. */
     complete(tx: Tx, principal: string, key: string, token: string, outcome: StoredOutcome): Promise<void>;
@@ -122,10 +126,19 @@ export interface CommandPathOptions {
    * bounds a runaway. Two instances contending on one schedule thus answer with a decision
    * (booked, schedule_full), not concurrency_conflict, while places are left (issue 17).
    */
-  retry?: { maxAttempts?: number; initialDelayMs?: number; maxDelayMs?: number; deadlineMs?: number };
+  retry?: {
+    maxAttempts?: number;
+    initialDelayMs?: number;
+    maxDelayMs?: number;
+    deadlineMs?: number;
+    /** Conflicts after which the next attempt takes the stream's lock (default 3; needs the store's lockedTransaction). */
+    lockAfter?: number;
+  };
   /** Cache budget in appointments (plus one per stream). Default 200,000. */
   cacheSize?: number;
   onRetry?: () => void;
+  /** Called when an attempt takes the stream's lock after `lockAfter` conflicts. */
+  onLock?: () => void;
   /** Hold and offer minutes, cut-offs (config HOLD_MINUTES, …). Default: the domain's defaults. */
   slots?: SlotOptions;
 }
@@ -135,9 +148,11 @@ interface CommandPath<Tx> extends CommandPorts<Tx> {
   /** Serialises this process's commands per stream, so they do not race each other into conflicts. */
   queue: KeyedQueue;
   /** Reruns an attempt that lost the optimistic check, with jittered exponential backoff. */
-  retry: IPolicy;
+  retry: RetryPolicy;
   /** How long a command keeps retrying conflicts before answering concurrency_conflict. */
   deadlineMs: number;
+  lockAfter: number;
+  onLock: (() => void) | undefined;
   slots: SlotOptions;
 }
 
@@ -164,6 +179,8 @@ export function createCommands<Tx>(ports: CommandPorts<Tx>, opts: CommandPathOpt
     queue: new KeyedQueue(),
     retry: policy,
     deadlineMs: opts.retry?.deadlineMs ?? 10_000,
+    lockAfter: opts.retry?.lockAfter ?? 3,
+    onLock: opts.onLock,
     slots: opts.slots ?? defaultSlotOptions,
   };
   return {
@@ -179,9 +196,9 @@ async function executeCommand<Tx>(path: CommandPath<Tx>, req: CommandRequest): P
   const result = await path.queue.run(req.streamId, async () => {
     const deadline = Date.now() + path.deadlineMs;
     try {
-      return await path.retry.execute(async () => {
+      return await path.retry.execute(async ({ attempt: conflicts }) => {
         try {
-          return await attempt(path, req);
+          return await attempt(path, req, conflicts >= path.lockAfter);
         } catch (err) {
           // Past the deadline a conflict is no longer retried: the policy does not handle it.
           if (err instanceof WrongExpectedRevisionError && Date.now() >= deadline)
@@ -209,9 +226,9 @@ class ConflictDeadlineError extends Error {
   }
 }
 
-async function attempt<Tx>(path: CommandPath<Tx>, req: CommandRequest): Promise<Decided> {
+async function attempt<Tx>(path: CommandPath<Tx>, req: CommandRequest, lock: boolean): Promise<Decided> {
   try {
-    const decided = await decideAndCommit(path, req);
+    const decided = await decideAndCommit(path, req, lock);
     if ('committed' in decided) path.states.remember(req.streamId, decided.after);
     return decided;
   } catch (err) {
@@ -224,45 +241,82 @@ async function attempt<Tx>(path: CommandPath<Tx>, req: CommandRequest): Promise<
 /**
  * One attempt: load and decide, then append, index and complete the key in one transaction.
  * Reading happens before that transaction: the append's revision check is what makes a decision
- * safe, and the transaction then holds only the writes that must commit together. A decision
- * with nothing to append returns its outcome for the caller to store with the key.
+ * safe, and the transaction then holds only the writes that must commit together. Under `lock`,
+ * the stream's lock is taken first and the load, the decision and the writes all happen under it.
+ * A decision with nothing to append returns its outcome for the caller to store with the key.
  */
-async function decideAndCommit<Tx>(path: CommandPath<Tx>, req: CommandRequest): Promise<Decided> {
-  const { streamId } = req;
-
-  // 1. Load and decide. Deciding on the cached state saves the read: accepted, it is safe (a stale
-  //    cache fails the append's revision check); a rejection or a no-op counts only once decided
-  //    on the stream as it is now.
-  const cached = path.states.cached(streamId);
-  let loaded = cached ?? (await path.states.load(path.store, streamId));
+async function decideAndCommit<Tx>(
+  path: CommandPath<Tx>,
+  req: CommandRequest,
+  lock: boolean,
+): Promise<Decided> {
+  const locked = lock ? path.store.lockedTransaction?.bind(path.store) : undefined;
+  if (locked) path.onLock?.();
   let barred: readonly string[] = [];
-  let decision = await judge(path, req, loaded, barred);
-  if (cached && !(decision.ok && decision.events.length > 0)) {
-    loaded = await path.states.load(path.store, streamId);
-    decision = await judge(path, req, loaded, barred);
-  }
   // An offered patient found barred under their lock (a race): decide again without them.
   for (let redo = 0; ; redo++) {
-    // A rejection (stored too: a retry of the key gets the same answer) or a no-op writes nothing
-    // but the key's outcome: one statement, atomic on its own (executeCommand stores it).
-    if (!decision.ok) return { keyOnly: decision.outcome };
-    const { events } = decision;
-    const after = foldStream(events, streamOf(loaded));
-    if (events.length === 0) {
-      const reply = req.reply({ events, ...committedState(after), checkpoint: loaded.checkpoint });
-      return { keyOnly: responseOf(reply, loaded.checkpoint) };
-    }
     try {
-      return await commit(path, req, loaded, events, after);
+      return await (locked ? lockedRound(path, req, barred, locked) : optimisticRound(path, req, barred));
     } catch (err) {
       // The session is another schedule's: the transaction rolled back, the refusal is the outcome.
       if (err instanceof SessionTakenError) return { keyOnly: sessionTaken(err) };
       if (!(err instanceof PatientRuleRefusedError)) throw err;
       if (err.patientRef === bookerOf(req.command) || redo >= 3) return { keyOnly: problemFor(err.error) };
       barred = [...barred, err.patientRef];
-      decision = await judge(path, req, loaded, barred);
     }
   }
+}
+
+/** Decide on the cached state, or on the stream read now; the append's revision check decides. */
+async function optimisticRound<Tx>(
+  path: CommandPath<Tx>,
+  req: CommandRequest,
+  barred: readonly string[],
+): Promise<Decided> {
+  const { streamId } = req;
+  // Deciding on the cached state saves the read: accepted, it is safe (a stale cache fails the
+  // append's revision check); a rejection or a no-op counts only once decided on the stream as it
+  // is now.
+  const cached = path.states.cached(streamId);
+  let loaded = cached ?? (await path.states.load(path.store, streamId));
+  let decision = await judge(path, req, loaded, barred);
+  if (cached && !(decision.ok && decision.events.length > 0)) {
+    loaded = await path.states.load(path.store, streamId);
+    decision = await judge(path, req, loaded, barred);
+  }
+  return settle(req, loaded, decision, (events, after) => commit(path, req, loaded, events, after));
+}
+
+/** Hold the stream's lock, read it, decide and write in that transaction: nobody can append between. */
+function lockedRound<Tx>(
+  path: CommandPath<Tx>,
+  req: CommandRequest,
+  barred: readonly string[],
+  locked: NonNullable<EventStore<Tx>['lockedTransaction']>,
+): Promise<Decided> {
+  return locked(req.streamId, async (tx) => {
+    const loaded = await path.states.load(tx, req.streamId);
+    const decision = await judge(path, req, loaded, barred);
+    return settle(req, loaded, decision, (events, after) => writeAll(path, tx, req, loaded, events, after));
+  });
+}
+
+/**
+ * A rejection (stored too: a retry of the key gets the same answer) or a no-op writes nothing but
+ * the key's outcome: one statement, atomic on its own (executeCommand stores it). Events are written.
+ */
+function settle(
+  req: CommandRequest,
+  loaded: LoadedState,
+  decision: Judged,
+  write: (events: ScheduleStreamEvent[], after: StreamState) => Promise<Decided>,
+): Decided | Promise<Decided> {
+  if (!decision.ok) return { keyOnly: decision.outcome };
+  const { events } = decision;
+  const after = foldStream(events, streamOf(loaded));
+  if (events.length > 0) return write(events, after);
+  const reply = req.reply({ events, ...committedState(after), checkpoint: loaded.checkpoint });
+  return { keyOnly: responseOf(reply, loaded.checkpoint) };
 }
 
 const streamOf = (loaded: LoadedState): StreamState => ({ schedule: loaded.state, book: loaded.book });
@@ -282,13 +336,15 @@ async function judge<Tx>(
   req: CommandRequest,
   loaded: LoadedState,
   alsoBarred: readonly string[],
-): Promise<{ ok: true; events: ScheduleStreamEvent[] } | { ok: false; outcome: ProblemOutcome }> {
+): Promise<Judged> {
   const denied = req.authorize?.(loaded.state);
   if (denied) return { ok: false, outcome: denied };
   const command = await withBarred(path.patients, req.command, streamOf(loaded), alsoBarred);
   const decision = decideStream(command, streamOf(loaded), path.slots);
   return decision.ok ? decision : { ok: false, outcome: problemFor(decision.error) };
 }
+
+type Judged = { ok: true; events: ScheduleStreamEvent[] } | { ok: false; outcome: ProblemOutcome };
 
 const sessionTaken = ({ session, scheduleId }: SessionTakenError): ProblemOutcome =>
   problem(
@@ -310,41 +366,51 @@ async function commit<Tx>(
   events: ScheduleStreamEvent[],
   after: StreamState,
 ): Promise<Decided> {
+  const { oneStatement } = path;
+  if (oneStatement && loaded.revision !== undefined && oneStatement.covers(events, after.book))
+    return commitInOneStatement(path, oneStatement, req, loaded.revision, events, after);
+  return path.store.transaction((tx) => writeAll(path, tx, req, loaded, events, after));
+}
+
+/** What `commit` writes inside the store's transaction `tx`. */
+async function writeAll<Tx>(
+  path: CommandPath<Tx>,
+  tx: EventStoreTransaction<Tx>,
+  req: CommandRequest,
+  loaded: LoadedState,
+  events: ScheduleStreamEvent[],
+  after: StreamState,
+): Promise<Decided> {
   const { state, book } = committedState(after);
   const { streamId } = req;
-  const { oneStatement } = path;
-  if (oneStatement && loaded.revision !== undefined && oneStatement.covers(events, book))
-    return commitInOneStatement(path, oneStatement, req, loaded.revision, events, after);
-  return path.store.transaction(async (tx) => {
-    // 2. Append, expecting the loaded revision: a conflict throws and the retry reruns all of this.
-    // Every stored event says which version of its type's schema it was written in (ADR 0009).
-    const toAppend = events.map((e) => ({
-      type: e.type,
-      data: e.data,
-      metadata: stampStreamVersion(e.type, req.metadata),
-    }));
-    const appended = await tx.appendToStream(streamId, toAppend, loaded.revision ?? 'no_stream');
-    // 3. Index the booked appointments: addressable by id exactly when they exist.
-    await path.appointments.add(tx.handle, bookedIn(streamId, events, state));
-    // 3b. One open schedule per doctor session: the table's key holds it across streams.
-    await path.sessions.apply(tx.handle, events);
-    // 3c. Per-patient rules (numbered schedules): locked, checked, written; a refusal rolls back.
-    if (path.patients && book && state.status !== 'initial')
-      await path.patients.apply(tx.handle, events, scheduleRefOf(state), req.command.now);
-    // 3d. The deadlines the events set and settle, with the holds themselves.
-    await path.deadlines?.apply(tx.handle, streamId, events);
-    // 3e. What a hospital or an admin changed, in the audit trail, with the change or not at all.
-    if (req.audit && path.audit) await path.audit.record(tx.handle, req.audit(events));
-    // 4. Complete the key with the response, last, so its row is locked only until COMMIT.
-    const { checkpoint } = appended;
-    const outcome = responseOf(req.reply({ events, state, book, checkpoint }), checkpoint);
-    await req.beforeCommit?.();
-    if (req.key) await path.keys.complete(tx.handle, req.key.principal, req.key.key, req.key.token, outcome);
-    return {
-      committed: outcome,
-      after: { state, book, revision: appended.nextExpectedRevision, checkpoint },
-    };
-  });
+  // 2. Append, expecting the loaded revision: a conflict throws and the retry reruns all of this.
+  // Every stored event says which version of its type's schema it was written in (ADR 0009).
+  const toAppend = events.map((e) => ({
+    type: e.type,
+    data: e.data,
+    metadata: stampStreamVersion(e.type, req.metadata),
+  }));
+  const appended = await tx.appendToStream(streamId, toAppend, loaded.revision ?? 'no_stream');
+  // 3. Index the booked appointments: addressable by id exactly when they exist.
+  await path.appointments.add(tx.handle, bookedIn(streamId, events, state));
+  // 3b. One open schedule per doctor session: the table's key holds it across streams.
+  await path.sessions.apply(tx.handle, events);
+  // 3c. Per-patient rules (numbered schedules): locked, checked, written; a refusal rolls back.
+  if (path.patients && book && state.status !== 'initial')
+    await path.patients.apply(tx.handle, events, scheduleRefOf(state), req.command.now);
+  // 3d. The deadlines the events set and settle, with the holds themselves.
+  await path.deadlines?.apply(tx.handle, streamId, events);
+  // 3e. What a hospital or an admin changed, in the audit trail, with the change or not at all.
+  if (req.audit && path.audit) await path.audit.record(tx.handle, req.audit(events));
+  // 4. Complete the key with the response, last, so its row is locked only until COMMIT.
+  const { checkpoint } = appended;
+  const outcome = responseOf(req.reply({ events, state, book, checkpoint }), checkpoint);
+  await req.beforeCommit?.();
+  if (req.key) await path.keys.complete(tx.handle, req.key.principal, req.key.key, req.key.token, outcome);
+  return {
+    committed: outcome,
+    after: { state, book, revision: appended.nextExpectedRevision, checkpoint },
+  };
 }
 
 /**

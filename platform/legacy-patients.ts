@@ -36,21 +36,31 @@ export async function sealLegacyPatients<E extends Legacy>(
 }
 
 /** A store whose reads hand out v2 only (its writes and everything else unchanged). */
-export function sealingReads<S extends Partial<Pick<EventStore<unknown>, 'readStream' | 'readAll'>>>(
-  store: S,
-  vault: PatientResolver,
-): S {
+export function sealingReads<
+  S extends Partial<Pick<EventStore<unknown>, 'readStream' | 'readAll' | 'lockedTransaction'>>,
+>(store: S, vault: PatientResolver): S {
   const readStream: EventStore<unknown>['readStream'] = async (streamId, opts) =>
     sealLegacyPatients<RecordedEvent>(await store.readStream!(streamId, opts), vault);
   const readAll: EventStore<unknown>['readAll'] = async (from, batchSize) => {
     const result = await store.readAll!(from, batchSize);
     return { ...result, events: await sealLegacyPatients<RecordedEvent>(result.events, vault) };
   };
+  // A locked transaction's reads are the command side's stream load, so they are sealed too.
+  const lockedTransaction: EventStore<unknown>['lockedTransaction'] = (streamId, work) =>
+    store.lockedTransaction!(streamId, (tx) =>
+      work({
+        handle: tx.handle,
+        appendToStream: (id, events, expected) => tx.appendToStream(id, events, expected),
+        readStream: async (id, opts) =>
+          sealLegacyPatients<RecordedEvent>(await tx.readStream(id, opts), vault),
+      }),
+    );
   // A proxy, not a copy: the store's methods keep their own `this` (private fields and all).
   return new Proxy(store, {
     get(target, prop) {
       if (prop === 'readStream' && target.readStream) return readStream;
       if (prop === 'readAll' && target.readAll) return readAll;
+      if (prop === 'lockedTransaction' && target.lockedTransaction) return lockedTransaction;
       const value: unknown = Reflect.get(target, prop, target);
       return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
     },

@@ -95,6 +95,13 @@ export interface EventStore<Tx = never> {
   /** Runs `work` in one transaction: commits when it resolves, rolls back and rethrows when it throws. */
   transaction<T>(work: (tx: EventStoreTransaction<Tx>) => Promise<T>): Promise<T>;
 
+  /**
+   * As `transaction`, but it first holds off every other writer of `streamId` until it ends: an
+   * append elsewhere waits, then fails its revision check. A writer that keeps losing optimistic
+   * races takes this to be sure of its next attempt. Adapters that cannot lock leave it out.
+   */
+  lockedTransaction?<T>(streamId: string, work: (tx: EventStoreTransaction<Tx>) => Promise<T>): Promise<T>;
+
   appendToStream(
     streamId: string,
     events: readonly EventToAppend[],

@@ -222,6 +222,21 @@ export class PgEventStore implements EventStore<PoolClient> {
     );
   }
 
+  /** The stream's row lock: an append's revision move waits for it (a stream not yet created has none). */
+  async lockedTransaction<T>(
+    streamId: string,
+    work: (tx: EventStoreTransaction<PoolClient>) => Promise<T>,
+  ): Promise<T> {
+    return this.transaction(async (tx) => {
+      await tx.handle.query({
+        name: 'es_lock_stream',
+        text: 'SELECT 1 FROM event_streams WHERE stream_id = $1 FOR UPDATE',
+        values: [streamId],
+      });
+      return work(tx);
+    });
+  }
+
   readStream(streamId: string, opts: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
     return this.#readStream(this.#pool, streamId, opts);
   }

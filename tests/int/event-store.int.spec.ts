@@ -55,6 +55,51 @@ describe('appendToStream in a PostgreSQL transaction', () => {
   });
 });
 
+/** Until a session of the pool named `name` waits on a lock. */
+async function waitsOnALock(name: string): Promise<void> {
+  for (;;) {
+    const { rows } = await pool.query(
+      `SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`,
+      [name],
+    );
+    if (rows.length > 0) return;
+    await sleep(10);
+  }
+}
+
+describe('lockedTransaction: the stream held against other writers', () => {
+  it('makes an append elsewhere wait, then fail its revision check; without the lock it wins', async () => {
+    const streamId = randomStreamId();
+    await store.appendToStream(streamId, [anEvent(0)], 'no_stream');
+    // Another writer, on its own pool: its sessions are told apart in pg_stat_activity.
+    const name = `elsewhere-${randomUUID()}`;
+    const otherPool = testPool(1, name);
+    const otherStore = new PgEventStore(otherPool);
+    let elsewhere: Promise<unknown> | undefined;
+    await store.lockedTransaction(streamId, async (tx) => {
+      elsewhere = otherStore.appendToStream(streamId, [anEvent(1)], 0n).then(
+        () => 'appended',
+        (err: unknown) => err,
+      );
+      await Promise.race([elsewhere, waitsOnALock(name)]);
+      const read = await tx.readStream(streamId);
+      await tx.appendToStream(streamId, [anEvent(2)], read.at(-1)!.revision);
+    });
+    expect(await elsewhere).toMatchObject({ name: 'WrongExpectedRevisionError' });
+    await otherPool.end();
+    expect((await store.readStream(streamId)).map((e) => e.data)).toEqual([{ n: 0 }, { n: 2 }]);
+
+    // The same race in a plain transaction: the other writer commits first, this append loses.
+    const other = randomStreamId();
+    await store.appendToStream(other, [anEvent(0)], 'no_stream');
+    const plain = store.transaction(async (tx) => {
+      await store.appendToStream(other, [anEvent(1)], 0n);
+      await tx.appendToStream(other, [anEvent(2)], 0n);
+    });
+    await expect(plain).rejects.toMatchObject({ name: 'WrongExpectedRevisionError' });
+  });
+});
+
 describe("transaction: the handle's writes commit with the events", () => {
   it("rolls the handle's writes back with the events, and commits them together", async () => {
     const stream = randomStreamId();

@@ -45,13 +45,15 @@ export interface Harness {
 export async function startCommandApi(
   opts: Partial<Omit<CommandApiDeps, 'pool' | 'hooks' | 'clock'>> & {
     poolSize?: number;
+    /** The pool's application_name (default 'tests'). */
+    poolName?: string;
     maxSockets?: number;
   } = {},
 ): Promise<Harness> {
   await migrateTestDatabase();
   const parsed = parseConfig(process.env);
   if (!parsed.ok) throw new Error(parsed.errors.join('; '));
-  const pool = testPool(opts.poolSize ?? 10);
+  const pool = testPool(opts.poolSize ?? 10, opts.poolName);
   const catalog = await givenCatalogDoctor(pool);
   const hooks: CommandHooks = {};
   const clock = { now: () => new Date() };

@@ -17,8 +17,9 @@ export async function migrateTestDatabase(): Promise<void> {
   await migrate(DATABASE_URL);
 }
 
-export function testPool(max = 10): Pool {
-  return createPool({ DATABASE_URL, PG_POOL_MAX: max }, { applicationName: 'tests' });
+/** `applicationName` tells this pool's sessions apart in pg_stat_activity (a test watching them wait). */
+export function testPool(max = 10, applicationName = 'tests'): Pool {
+  return createPool({ DATABASE_URL, PG_POOL_MAX: max }, { applicationName });
 }
 
 export const randomStreamId = (prefix = 'test'): string => `${prefix}-${randomUUID()}`;

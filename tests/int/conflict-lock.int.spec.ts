@@ -1,0 +1,99 @@
+/**
+ * A command that keeps losing optimistic races takes the stream's lock (docs/adr/0028). The race
+ * is made deterministic: each time the victim is about to commit, a second instance books on the
+ * same schedule first. Without the lock the victim loses until its deadline; with it, its fourth
+ * attempt holds the other instance off and books.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  book,
+  type Harness,
+  openSchedule,
+  randomPatient,
+  startCommandApi,
+} from '../support/command-api-harness.ts';
+import { sleep } from '../support/db.ts';
+
+let victim: Harness;
+let unlocked: Harness;
+let rival: Harness;
+/** The rival's sessions, told apart in pg_stat_activity. */
+const rivalName = `rival-${randomUUID()}`;
+
+beforeAll(async () => {
+  victim = await startCommandApi({ poolSize: 4 });
+  unlocked = await startCommandApi({
+    poolSize: 4,
+    commands: { retry: { lockAfter: Number.POSITIVE_INFINITY, deadlineMs: 1_500 } },
+  });
+  rival = await startCommandApi({ poolSize: 4, poolName: rivalName });
+});
+
+afterAll(async () => {
+  await Promise.all([victim.stop(), unlocked.stop(), rival.stop()]);
+});
+
+/** Until one of the rival's statements waits on a lock (the victim's, the only one it can meet). */
+async function theRivalWaitsOnALock(h: Harness): Promise<'waiting'> {
+  for (;;) {
+    const { rows } = await h.pool.query(
+      `SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`,
+      [rivalName],
+    );
+    if (rows.length > 0) return 'waiting';
+    await sleep(10);
+  }
+}
+
+/** Before each commit of `h`'s command, the rival books first (or is seen waiting for the lock). */
+function rivalBooksFirst(h: Harness, scheduleId: string) {
+  const rivals: Promise<{ status: number }>[] = [];
+  h.hooks.beforeCommit = async () => {
+    const sent = book(rival, scheduleId, randomPatient());
+    rivals.push(sent);
+    await Promise.race([sent, theRivalWaitsOnALock(h)]);
+  };
+  return rivals;
+}
+
+async function counter(h: Harness, name: string): Promise<number> {
+  const text = (await h.admin.get('/metrics')).text;
+  return Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1] ?? 'NaN');
+}
+
+describe('a command that keeps losing the race to another instance', () => {
+  it('without the lock: loses every race until its deadline, then answers concurrency_conflict', async () => {
+    const scheduleId = await openSchedule(unlocked, { capacity: 1_000 });
+    const rivals = rivalBooksFirst(unlocked, scheduleId);
+    try {
+      const answer = await book(unlocked, scheduleId, randomPatient());
+      expect(answer.status).toBe(409);
+      expect(answer.body.code).toBe('concurrency_conflict');
+    } finally {
+      unlocked.hooks.beforeCommit = undefined;
+    }
+    expect((await Promise.all(rivals)).map((r) => r.status)).toEqual(rivals.map(() => 201));
+    expect(rivals.length).toBeGreaterThan(3);
+  });
+
+  it('with it: the fourth attempt holds the other instance off and books; the other books after', async () => {
+    const scheduleId = await openSchedule(victim, { capacity: 1_000 });
+    const [retriesBefore, locksBefore] = [
+      await counter(victim, 'command_concurrency_retries_total'),
+      await counter(victim, 'command_stream_locks_total'),
+    ];
+    const rivals = rivalBooksFirst(victim, scheduleId);
+    try {
+      const answer = await book(victim, scheduleId, randomPatient());
+      expect(answer.status, JSON.stringify(answer.body)).toBe(201);
+    } finally {
+      victim.hooks.beforeCommit = undefined;
+    }
+    // Three races lost, then one attempt under the lock; the rival held off then books too.
+    expect(rivals).toHaveLength(4);
+    expect((await Promise.all(rivals)).map((r) => r.status)).toEqual([201, 201, 201, 201]);
+    expect((await counter(victim, 'command_concurrency_retries_total')) - retriesBefore).toBe(3);
+    expect((await counter(victim, 'command_stream_locks_total')) - locksBefore).toBe(1);
+  });
+});

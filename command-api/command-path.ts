@@ -4,10 +4,10 @@
  * the events (expecting the loaded revision), indexes the booked appointments, claims or frees
  * the doctor's session and completes the Idempotency-Key with the response. `executeCommand`
  * puts the retry policy around it: an optimistic-concurrency conflict (someone appended first)
- * rolls that transaction back and reruns the attempt on fresh state. A command that lost
- * `lockAfter` races in a row decides and commits its next attempt under the stream's lock
- * (`lockedRound`): optimistic retries alone let a process with a warm cache and a busy queue win
- * every race against one that must read first (docs/adr/0028).
+ * rolls that transaction back and reruns the attempt on the events appended since. A command
+ * still losing after `lockAfter` races and `lockAfterMs` decides and commits its next attempt
+ * under the stream's lock (`lockedRound`): optimistic retries alone let a process with a warm
+ * cache and a busy queue win every race against one that must read first (docs/adr/0028).
  *
  * A request may carry an `authorize` step: it judges the loaded state before the decider does (a
  * hospital acts only on its own institution's schedules), on every attempt, so a retry judges
@@ -121,18 +121,24 @@ export interface CommandPorts<Tx> {
 
 export interface CommandPathOptions {
   /**
-   * A conflict is retried (jittered exponential backoff) until the command is decided or
-   * `deadlineMs` (default 10 s) passed since its first attempt; `maxAttempts` (default 1,000) only
-   * bounds a runaway. Two instances contending on one schedule thus answer with a decision
-   * (booked, schedule_full), not concurrency_conflict, while places are left (issue 17).
+   * A conflict is retried (jittered exponential backoff, 1 ms growing to 10 ms by default) until
+   * the command is decided or `deadlineMs` (default 10 s) passed since its first attempt;
+   * `maxAttempts` (default 1,000) only bounds a runaway. Two instances contending on one schedule
+   * thus answer with a decision (booked, schedule_full), not concurrency_conflict, while places
+   * are left (issue 17), and a command that keeps losing takes the stream's lock (below).
    */
   retry?: {
     maxAttempts?: number;
     initialDelayMs?: number;
     maxDelayMs?: number;
     deadlineMs?: number;
-    /** Conflicts after which the next attempt takes the stream's lock (default 3; needs the store's lockedTransaction). */
+    /**
+     * A command takes the stream's lock for its next attempt once it lost `lockAfter` races
+     * (default 3) and has been at it for `lockAfterMs` (default 250): only a command losing for
+     * longer than contention takes to settle. Needs the store's lockedTransaction.
+     */
     lockAfter?: number;
+    lockAfterMs?: number;
   };
   /** Cache budget in appointments (plus one per stream). Default 200,000. */
   cacheSize?: number;
@@ -152,6 +158,7 @@ interface CommandPath<Tx> extends CommandPorts<Tx> {
   /** How long a command keeps retrying conflicts before answering concurrency_conflict. */
   deadlineMs: number;
   lockAfter: number;
+  lockAfterMs: number;
   onLock: (() => void) | undefined;
   slots: SlotOptions;
 }
@@ -168,8 +175,10 @@ export function createCommands<Tx>(ports: CommandPorts<Tx>, opts: CommandPathOpt
   const policy = retry(handleType(WrongExpectedRevisionError), {
     maxAttempts: opts.retry?.maxAttempts ?? 1_000,
     backoff: new ExponentialBackoff({
-      initialDelay: opts.retry?.initialDelayMs ?? 5,
-      maxDelay: opts.retry?.maxDelayMs ?? 200,
+      // Short: a process runs one command per stream at a time, so the contenders on a stream are
+      // the instances, not a herd; a long backoff only lets the winner's queue win again (ADR 0028).
+      initialDelay: opts.retry?.initialDelayMs ?? 1,
+      maxDelay: opts.retry?.maxDelayMs ?? 10,
     }),
   });
   if (opts.onRetry) policy.onRetry(opts.onRetry);
@@ -180,6 +189,7 @@ export function createCommands<Tx>(ports: CommandPorts<Tx>, opts: CommandPathOpt
     retry: policy,
     deadlineMs: opts.retry?.deadlineMs ?? 10_000,
     lockAfter: opts.retry?.lockAfter ?? 3,
+    lockAfterMs: opts.retry?.lockAfterMs ?? 250,
     onLock: opts.onLock,
     slots: opts.slots ?? defaultSlotOptions,
   };
@@ -194,11 +204,14 @@ export function createCommands<Tx>(ports: CommandPorts<Tx>, opts: CommandPathOpt
 /** Runs the command and returns the outcome it committed with its key (a response or a problem). */
 async function executeCommand<Tx>(path: CommandPath<Tx>, req: CommandRequest): Promise<StoredOutcome> {
   const result = await path.queue.run(req.streamId, async () => {
-    const deadline = Date.now() + path.deadlineMs;
+    const started = Date.now();
+    const deadline = started + path.deadlineMs;
+    const lockNow = (conflicts: number) =>
+      conflicts >= path.lockAfter && Date.now() - started >= path.lockAfterMs;
     try {
       return await path.retry.execute(async ({ attempt: conflicts }) => {
         try {
-          return await attempt(path, req, conflicts >= path.lockAfter);
+          return await attempt(path, req, lockNow(conflicts));
         } catch (err) {
           // Past the deadline a conflict is no longer retried: the policy does not handle it.
           if (err instanceof WrongExpectedRevisionError && Date.now() >= deadline)
@@ -232,8 +245,10 @@ async function attempt<Tx>(path: CommandPath<Tx>, req: CommandRequest, lock: boo
     if ('committed' in decided) path.states.remember(req.streamId, decided.after);
     return decided;
   } catch (err) {
-    // Whatever happened, the cached state can no longer be trusted to match the stream.
-    path.states.forget(req.streamId);
+    // Lost the race: the cached state is a true prefix of the stream, to catch up from. Anything
+    // else: it can no longer be trusted to match the stream.
+    if (err instanceof WrongExpectedRevisionError) path.states.behind(req.streamId);
+    else path.states.forget(req.streamId);
     throw err;
   }
 }

@@ -54,6 +54,8 @@ function toDomain(e: RecordedEvent): ScheduleStreamEvent {
 
 export class ScheduleStates {
   readonly #cache: LRUCache<string, LoadedState>;
+  /** Known to be behind the stream (an append from it lost): `load` catches up, `cached` says nothing. */
+  readonly #behind = new WeakSet<LoadedState>();
 
   /** `size`: budget in appointments (plus one per stream). Default 200,000. */
   constructor(size = 200_000) {
@@ -66,7 +68,8 @@ export class ScheduleStates {
 
   /** The cached state, without reading the stream (possibly stale). */
   cached(streamId: string): LoadedState | undefined {
-    return this.#cache.get(streamId);
+    const cached = this.#cache.get(streamId);
+    return cached && this.#behind.has(cached) ? undefined : cached;
   }
 
   /** The stream's current state: the cached fold plus the events appended after it. */
@@ -74,7 +77,10 @@ export class ScheduleStates {
     const cached = this.#cache.get(streamId);
     const fromRevision = cached?.revision === undefined ? 0n : cached.revision + 1n;
     const recorded = await reader.readStream(streamId, { fromRevision });
-    if (recorded.length === 0 && cached) return cached;
+    if (recorded.length === 0 && cached) {
+      this.#behind.delete(cached);
+      return cached;
+    }
     const last = recorded.at(-1);
     const from = cached ? { schedule: cached.state, book: cached.book } : initialStreamState();
     const folded = foldStream(recorded.filter(isStreamEvent).map(toDomain), from);
@@ -91,6 +97,16 @@ export class ScheduleStates {
   /** Call after the transaction that appended up to `loaded.revision` committed. */
   remember(streamId: string, loaded: LoadedState): void {
     this.#cache.set(streamId, loaded);
+  }
+
+  /**
+   * Another writer appended after the cached state (an append from it failed its revision check):
+   * still a true prefix of the stream, so the next `load` reads only the events after it, but
+   * nobody decides on it as it is.
+   */
+  behind(streamId: string): void {
+    const cached = this.#cache.get(streamId);
+    if (cached) this.#behind.add(cached);
   }
 
   /** The cached state can no longer be trusted to match the stream (a failed or unknown commit). */

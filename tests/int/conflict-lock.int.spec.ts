@@ -16,13 +16,16 @@ import {
 import { sleep } from '../support/db.ts';
 
 let victim: Harness;
+let byDefault: Harness;
 let unlocked: Harness;
 let rival: Harness;
 /** The rival's sessions, told apart in pg_stat_activity. */
 const rivalName = `rival-${randomUUID()}`;
 
 beforeAll(async () => {
-  victim = await startCommandApi({ poolSize: 4 });
+  // Three lost races and no time threshold: the counts below are exact.
+  victim = await startCommandApi({ poolSize: 4, commands: { retry: { lockAfter: 3, lockAfterMs: 0 } } });
+  byDefault = await startCommandApi({ poolSize: 4 });
   unlocked = await startCommandApi({
     poolSize: 4,
     commands: { retry: { lockAfter: Number.POSITIVE_INFINITY, deadlineMs: 1_500 } },
@@ -31,7 +34,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all([victim.stop(), unlocked.stop(), rival.stop()]);
+  await Promise.all([victim.stop(), byDefault.stop(), unlocked.stop(), rival.stop()]);
 });
 
 /** Until one of the rival's statements waits on a lock (the victim's, the only one it can meet). */
@@ -95,5 +98,25 @@ describe('a command that keeps losing the race to another instance', () => {
     expect((await Promise.all(rivals)).map((r) => r.status)).toEqual([201, 201, 201, 201]);
     expect((await counter(victim, 'command_concurrency_retries_total')) - retriesBefore).toBe(3);
     expect((await counter(victim, 'command_stream_locks_total')) - locksBefore).toBe(1);
+  });
+
+  it('with the defaults (3 races and 250 ms): takes the lock once, then books', async () => {
+    const scheduleId = await openSchedule(byDefault, { capacity: 1_000 });
+    const [retriesBefore, locksBefore] = [
+      await counter(byDefault, 'command_concurrency_retries_total'),
+      await counter(byDefault, 'command_stream_locks_total'),
+    ];
+    const rivals = rivalBooksFirst(byDefault, scheduleId);
+    try {
+      const answer = await book(byDefault, scheduleId, randomPatient());
+      expect(answer.status, JSON.stringify(answer.body)).toBe(201);
+    } finally {
+      byDefault.hooks.beforeCommit = undefined;
+    }
+    const retries = (await counter(byDefault, 'command_concurrency_retries_total')) - retriesBefore;
+    expect(retries).toBeGreaterThanOrEqual(3);
+    expect(rivals).toHaveLength(retries + 1);
+    expect((await Promise.all(rivals)).map((r) => r.status)).toEqual(rivals.map(() => 201));
+    expect((await counter(byDefault, 'command_stream_locks_total')) - locksBefore).toBe(1);
   });
 });

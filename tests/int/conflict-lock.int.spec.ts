@@ -65,58 +65,49 @@ async function counter(h: Harness, name: string): Promise<number> {
   return Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1] ?? 'NaN');
 }
 
+/** One booking on `h` while the rival books first at each of its attempts; what it cost. */
+async function bookAgainstTheRival(h: Harness) {
+  const scheduleId = await openSchedule(h, { capacity: 1_000 });
+  const retriesBefore = await counter(h, 'command_concurrency_retries_total');
+  const locksBefore = await counter(h, 'command_stream_locks_total');
+  const rivals = rivalBooksFirst(h, scheduleId);
+  try {
+    const answer = await book(h, scheduleId, randomPatient());
+    return {
+      answer,
+      rivals: (await Promise.all(rivals)).map((r) => r.status),
+      retries: (await counter(h, 'command_concurrency_retries_total')) - retriesBefore,
+      locks: (await counter(h, 'command_stream_locks_total')) - locksBefore,
+    };
+  } finally {
+    h.hooks.beforeCommit = undefined;
+  }
+}
+
 describe('a command that keeps losing the race to another instance', () => {
   it('without the lock: loses every race until its deadline, then answers concurrency_conflict', async () => {
-    const scheduleId = await openSchedule(unlocked, { capacity: 1_000 });
-    const rivals = rivalBooksFirst(unlocked, scheduleId);
-    try {
-      const answer = await book(unlocked, scheduleId, randomPatient());
-      expect(answer.status).toBe(409);
-      expect(answer.body.code).toBe('concurrency_conflict');
-    } finally {
-      unlocked.hooks.beforeCommit = undefined;
-    }
-    expect((await Promise.all(rivals)).map((r) => r.status)).toEqual(rivals.map(() => 201));
+    const { answer, rivals, locks } = await bookAgainstTheRival(unlocked);
+    expect(answer.status).toBe(409);
+    expect(answer.body.code).toBe('concurrency_conflict');
     expect(rivals.length).toBeGreaterThan(3);
+    expect(rivals).toEqual(rivals.map(() => 201));
+    expect(locks).toBe(0);
   });
 
   it('with it: the fourth attempt holds the other instance off and books; the other books after', async () => {
-    const scheduleId = await openSchedule(victim, { capacity: 1_000 });
-    const [retriesBefore, locksBefore] = [
-      await counter(victim, 'command_concurrency_retries_total'),
-      await counter(victim, 'command_stream_locks_total'),
-    ];
-    const rivals = rivalBooksFirst(victim, scheduleId);
-    try {
-      const answer = await book(victim, scheduleId, randomPatient());
-      expect(answer.status, JSON.stringify(answer.body)).toBe(201);
-    } finally {
-      victim.hooks.beforeCommit = undefined;
-    }
+    const { answer, rivals, retries, locks } = await bookAgainstTheRival(victim);
+    expect(answer.status, JSON.stringify(answer.body)).toBe(201);
     // Three races lost, then one attempt under the lock; the rival held off then books too.
-    expect(rivals).toHaveLength(4);
-    expect((await Promise.all(rivals)).map((r) => r.status)).toEqual([201, 201, 201, 201]);
-    expect((await counter(victim, 'command_concurrency_retries_total')) - retriesBefore).toBe(3);
-    expect((await counter(victim, 'command_stream_locks_total')) - locksBefore).toBe(1);
+    expect(rivals).toEqual([201, 201, 201, 201]);
+    expect(retries).toBe(3);
+    expect(locks).toBe(1);
   });
 
   it('with the defaults (3 races and 250 ms): takes the lock once, then books', async () => {
-    const scheduleId = await openSchedule(byDefault, { capacity: 1_000 });
-    const [retriesBefore, locksBefore] = [
-      await counter(byDefault, 'command_concurrency_retries_total'),
-      await counter(byDefault, 'command_stream_locks_total'),
-    ];
-    const rivals = rivalBooksFirst(byDefault, scheduleId);
-    try {
-      const answer = await book(byDefault, scheduleId, randomPatient());
-      expect(answer.status, JSON.stringify(answer.body)).toBe(201);
-    } finally {
-      byDefault.hooks.beforeCommit = undefined;
-    }
-    const retries = (await counter(byDefault, 'command_concurrency_retries_total')) - retriesBefore;
+    const { answer, rivals, retries, locks } = await bookAgainstTheRival(byDefault);
+    expect(answer.status, JSON.stringify(answer.body)).toBe(201);
     expect(retries).toBeGreaterThanOrEqual(3);
-    expect(rivals).toHaveLength(retries + 1);
-    expect((await Promise.all(rivals)).map((r) => r.status)).toEqual(rivals.map(() => 201));
-    expect((await counter(byDefault, 'command_stream_locks_total')) - locksBefore).toBe(1);
+    expect(rivals).toEqual(Array.from({ length: retries + 1 }, () => 201));
+    expect(locks).toBe(1);
   });
 });

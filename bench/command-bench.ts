@@ -721,7 +721,15 @@ async function orchestrate(): Promise<void> {
 
 async function orchestrateIn(values: Options, targets: Target[]): Promise<void> {
   const cfg = config();
-  await migrate(cfg.DATABASE_URL);
+  await migrate(cfg.DATABASE_URL).catch((err: unknown) => {
+    // A new machine after `npm ci` alone: the platform's database is made by the engines script.
+    if ((err as { code?: unknown }).code !== '3D000') throw err;
+    const where = new URL(cfg.DATABASE_URL).pathname.slice(1);
+    process.stderr.write(
+      `bench:command: the database "${where}" (DATABASE_URL) does not exist; \`npm run engines -- up\` creates it, or point DATABASE_URL at one\n`,
+    );
+    process.exit(2);
+  });
   const catalog = await benchCatalog(cfg.DATABASE_URL);
   try {
     await measure(values, targets, cfg, catalog);

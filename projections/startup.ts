@@ -54,3 +54,15 @@ export function startup(logger: Logger, what: string): Startup {
     stop: () => abort.abort(),
   };
 }
+
+/**
+ * Runs `announce` once `ready` resolves. A process stopped while it is still starting (Ctrl-C, the
+ * supervisor's stop, a deploy) rejects `ready` with StoppedDuringStartup: that is not an error, and
+ * a bare `ready.then(announce)` would turn it into an unhandled rejection, printed as a stack trace
+ * on an ordinary stop. Anything else still surfaces.
+ */
+export function whenStarted(ready: Promise<unknown>, announce: () => void): void {
+  void ready.then(announce, (err: unknown) => {
+    if (!(err instanceof StoppedDuringStartup)) throw err;
+  });
+}

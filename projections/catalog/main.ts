@@ -14,6 +14,7 @@ import { createLogger } from '../../platform/logger.ts';
 import { exitOnSignals } from '../../platform/exit-on-signals.ts';
 import { loadCatalogProjectionConfig } from './config.ts';
 import { startCatalogProjections } from './start.ts';
+import { whenStarted } from '../startup.ts';
 
 const platform = loadConfig();
 const catalog = loadCatalogProjectionConfig();
@@ -30,7 +31,7 @@ const handle = await startCatalogProjections({ platform, catalog }, { logger, re
   },
 );
 const { shutdown } = exitOnSignals({ logger, stop: handle.stop });
-void handle.ready.then(() =>
+whenStarted(handle.ready, () =>
   logger.info({ port: handle.port, stores: catalog.CATALOG_STORES }, 'catalog projection ready'),
 );
 // A projector that stopped for good: exit so the supervisor restarts the process.

@@ -11,6 +11,7 @@ import { exitOnSignals } from '../../platform/exit-on-signals.ts';
 import { loadProjectionsConfig } from '../../projections/config.ts';
 import type { BatchHandler } from '../../projections/runtime/projector-runtime.ts';
 import { startProjections, type ProjectionsHooks } from '../../projections/start.ts';
+import { whenStarted } from '../../projections/startup.ts';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const delayOf = (name: string): number => Number(process.env[name] ?? 0) || 0;
@@ -46,4 +47,4 @@ const handle = await startProjections(
   },
 );
 exitOnSignals({ logger, stop: handle.stop });
-void handle.ready.then(() => logger.info({ port: handle.port }, 'projections ready'));
+whenStarted(handle.ready, () => logger.info({ port: handle.port }, 'projections ready'));

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../platform/logger.ts';
 import { startup, StoppedDuringStartup, whenStarted } from '../../projections/startup.ts';
 
@@ -7,7 +7,8 @@ const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
 
 describe('whenStarted: announcing a projection process as ready', () => {
   const unhandled = vi.fn();
-  process.on('unhandledRejection', unhandled);
+  beforeAll(() => process.on('unhandledRejection', unhandled));
+  afterAll(() => process.off('unhandledRejection', unhandled));
   afterEach(() => unhandled.mockClear());
 
   it('announces once every part has started', async () => {

@@ -2,7 +2,7 @@
  * CPU time from /proc (Linux; NaN elsewhere), for benchmarks that share two cores with their load
  * generator and engines: who used the CPU during a run says more than a wall-clock profile.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** USER_HZ: 100 on every Linux build this runs on (getconf CLK_TCK). */
 const CLOCK_TICKS = 100;
@@ -13,13 +13,42 @@ const CLOCK_TICKS = 100;
  */
 export function cpuTimeMs(pid: number | undefined): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may hold spaces): utime and stime are fields 14 and 15.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+    return ticksOf(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return Number.NaN;
   }
+}
+
+/** utime + stime of one `/proc/<pid>/stat` line, ms. */
+function ticksOf(stat: string): number {
+  // Fields after the command name (which may hold spaces): utime and stime are fields 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+}
+
+/**
+ * CPU time so far of every process named `comm` on this host (e.g. `postgres`: the backends, the
+ * WAL writer, the checkpointer), ms; NaN when /proc cannot be read. A process that exits between
+ * two readings takes its time with it, so compare readings over a span where the pool stays open.
+ * PostgreSQL on the same host is half of a booking's cost, and a per-process reading misses it.
+ */
+export function cpuTimeOfCommandMs(comm: string): number {
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  } catch {
+    return Number.NaN;
+  }
+  let total = 0;
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) === comm) total += ticksOf(stat);
+    } catch {
+      // Gone since the listing: its time is not counted (see above).
+    }
+  }
+  return total;
 }
 
 /** The host's idle CPU time so far over all cores (idle + iowait), ms. */

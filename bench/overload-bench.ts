@@ -56,7 +56,7 @@ import { parseQueryApiConfig } from '../query-api/config.ts';
 import { startQueryApi } from '../query-api/start.ts';
 import { sendAsCarefulClient } from '../tests/support/careful-client.ts';
 import { loadSeededInstitutions, seededInstitutions } from './search-catalog.ts';
-import { cores, cpuTimeMs, hostIdleMs } from './cpu-time.ts';
+import { cores, cpuTimeMs, cpuTimeOfCommandMs, hostIdleMs } from './cpu-time.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ADMIN_URL = process.env.PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -365,7 +365,7 @@ interface OpenLoopResult {
   errors: number;
   acked: string[];
   /** Cores busy during the step (CPU time ÷ wall time): the load generator, the API process, and the host's idle. */
-  cpu: { generator: number; api: number; idle: number };
+  cpu: { generator: number; api: number; db: number; idle: number };
   /** Share of the step the API's event loop was busy (NaN when not asked). */
   apiLoopBusy: number;
 }
@@ -390,7 +390,12 @@ async function openLoop(
   const acked: string[] = [];
   let errors = 0;
   const inFlight: Promise<void>[] = [];
-  const cpu0 = { gen: process.cpuUsage(), api: cpuTimeMs(apiPid), idle: hostIdleMs() };
+  const cpu0 = {
+    gen: process.cpuUsage(),
+    api: cpuTimeMs(apiPid),
+    db: cpuTimeOfCommandMs('postgres'),
+    idle: hostIdleMs(),
+  };
   const start = performance.now();
   const send = (due: number) =>
     new Promise<void>((resolve) => {
@@ -452,6 +457,7 @@ async function openLoop(
   const cpu = {
     generator: cores((gen.user + gen.system) / 1000, wallMs),
     api: cores(cpuTimeMs(apiPid) - cpu0.api, wallMs),
+    db: cores(cpuTimeOfCommandMs('postgres') - cpu0.db, wallMs),
     idle: cores(hostIdleMs() - cpu0.idle, wallMs),
   };
   return {
@@ -526,7 +532,7 @@ function row(
   const p99x = r.p99Admitted / Math.max(1, unloadedP99);
   const good = (100 * r.goodput) / max;
   const meets = onlyAllowed && p99x <= 3 && (factor < 4 || good >= 90);
-  const cpu = `${r.cpu.generator.toFixed(2)} / ${r.cpu.api.toFixed(2)} / ${r.cpu.idle.toFixed(2)} | ${r.apiLoopBusy.toFixed(2)}`;
+  const cpu = `${r.cpu.generator.toFixed(2)} / ${r.cpu.api.toFixed(2)} / ${r.cpu.db.toFixed(2)} / ${r.cpu.idle.toFixed(2)} | ${r.apiLoopBusy.toFixed(2)}`;
   return `| ${mode} | ${factor}× (${r.rate}/s) | ${r.goodput.toFixed(0)} (${good.toFixed(0)}%) | ${r.p99Admitted.toFixed(1)} (${p99x.toFixed(1)}×) | ${r.p99Runs?.map((x) => x.toFixed(0)).join(' / ') ?? r.p99Admitted.toFixed(0)} | ${r.p50Admitted.toFixed(1)} | ${r.p99Refused === undefined ? '–' : r.p99Refused.toFixed(1)} | ${codes}${r.errors ? `, socket errors: ${r.errors}` : ''} | ${cpu} | ${onlyAllowed ? 'yes' : 'no'} | ${mode === 'on' ? (meets ? 'yes' : '**no**') : '–'} |`;
 }
 
@@ -627,13 +633,18 @@ function medianOf(rs: readonly OpenLoopResult[]): OpenLoopResult & { p99Runs: nu
     statuses,
     errors: rs.reduce((n, r) => n + r.errors, 0),
     acked: [],
-    cpu: { generator: m((r) => r.cpu.generator), api: m((r) => r.cpu.api), idle: m((r) => r.cpu.idle) },
+    cpu: {
+      generator: m((r) => r.cpu.generator),
+      api: m((r) => r.cpu.api),
+      db: m((r) => r.cpu.db),
+      idle: m((r) => r.cpu.idle),
+    },
     apiLoopBusy: m((r) => r.apiLoopBusy),
     p99Runs: rs.map((r) => r.p99Admitted),
   };
 }
 
-const HEADER = `| flow control | rate | goodput (/s, % of max) | P99 of admitted ms (× unloaded) | P99 of each repeat ms | P50 of admitted ms | P99 of refused ms | statuses | cores: load generator / API / host idle | API loop busy | only 2xx/409/429/503 | meets targets |
+const HEADER = `| flow control | rate | goodput (/s, % of max) | P99 of admitted ms (× unloaded) | P99 of each repeat ms | P50 of admitted ms | P99 of refused ms | statuses | cores: load generator / API / PostgreSQL / host idle | API loop busy | only 2xx/409/429/503 | meets targets |
 | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |`;
 
 function section(title: string, unit: string, m: Measured, extra: string[]): string {
@@ -796,7 +807,7 @@ async function main(): Promise<void> {
 
 \`npm run bench:overload -- --duration ${duration} --repeats ${repeats}${values.only ? ` --only ${values.only}` : ''}${values.rules ? ` --rules ${values.rules}` : ''}\` on ${new Date().toISOString().slice(0, 16)}Z; each API in its own child process, open loop, ${duration} s per step, every step ${repeats} times: the \`on\` and \`off\` processes side by side (each warmed up by a 2 s closed loop), rounds interleaved (on 1× 2× 4×, off 1× 2× 4×, on …), each figure of a row the median of its step's repeats. ${cpus().length} cores shared with other work; load average ${f2(load0)} at the start, ${f2(loadavg())} at the end.
 
-\`on\`: ${values.rules ? `the rules of \`${values.rules}\` (FLOW_RULES_FILE)` : 'the default rules (platform/flow/default-rules.ts)'}, system protection, the pool's breakers; \`off\`: no rule, no system protection, no pool breaker (the search bulkhead stays). Goodput is useful answers (201 booked, 200 searched) per second of the whole step (until the last answer); latency counts from each request's due time. Cores: CPU time ÷ wall time of the step, for the load generator (this process), the API process, and the host's idle (/proc; ${cpus().length} cores in all, the engines use the rest). API loop busy: the share of the step the API's event loop was not waiting for I/O (performance.eventLoopUtilization; 1.00 = saturated, requests wait unread in the kernel).
+\`on\`: ${values.rules ? `the rules of \`${values.rules}\` (FLOW_RULES_FILE)` : 'the default rules (platform/flow/default-rules.ts)'}, system protection, the pool's breakers; \`off\`: no rule, no system protection, no pool breaker (the search bulkhead stays). Goodput is useful answers (201 booked, 200 searched) per second of the whole step (until the last answer); latency counts from each request's due time. Cores: CPU time ÷ wall time of the step, for the load generator (this process), the API process, every PostgreSQL process, and the host's idle (/proc; ${cpus().length} cores in all, the other engines use the rest). API loop busy: the share of the step the API's event loop was not waiting for I/O (performance.eventLoopUtilization; 1.00 = saturated, requests wait unread in the kernel).
 
 Targets with flow control on (issue 16): goodput at 4× ≥ 90% of the maximum; P99 of admitted ≤ 3× the unloaded P99; only 2xx, 409, 429, 503; nothing lost; on/off on the fast paths ≥ 0.95×.
 

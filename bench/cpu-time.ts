@@ -13,24 +13,32 @@ const CLOCK_TICKS = 100;
  */
 export function cpuTimeMs(pid: number | undefined): number {
   try {
-    return ticksOf(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    return statCpuMs(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return Number.NaN;
   }
 }
 
-/** utime + stime of one `/proc/<pid>/stat` line, ms. */
-function ticksOf(stat: string): number {
-  // Fields after the command name (which may hold spaces): utime and stime are fields 14 and 15.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+/** utime + stime of one `/proc/<pid>/stat` line, with its reaped children's cutime + cstime if asked, ms. */
+export function statCpuMs(stat: string, opts: { reapedChildren?: boolean } = {}): number {
+  // Fields after the command name (which may hold spaces): utime, stime, cutime and cstime are
+  // fields 14 to 17.
+  const f = stat
+    .slice(stat.lastIndexOf(')') + 2)
+    .split(' ')
+    .map(Number);
+  const own = (f[11] ?? 0) + (f[12] ?? 0);
+  const children = opts.reapedChildren ? (f[13] ?? 0) + (f[14] ?? 0) : 0;
+  return ((own + children) * 1000) / CLOCK_TICKS;
 }
 
 /**
- * CPU time so far of every process named `comm` on this host (e.g. `postgres`: the backends, the
- * WAL writer, the checkpointer), ms; NaN when /proc cannot be read. A process that exits between
- * two readings takes its time with it, so compare readings over a span where the pool stays open.
- * PostgreSQL on the same host is half of a booking's cost, and a per-process reading misses it.
+ * CPU time so far of every process named `comm` on this host (e.g. `postgres`: the postmaster, the
+ * backends, the WAL writer, the checkpointer), ms; NaN when /proc cannot be read. It counts the
+ * children they reaped too (cutime + cstime): a backend that exits between two readings (a pool
+ * closing an idle connection) leaves its time in the postmaster's count instead of taking it out of
+ * the sum. PostgreSQL on the same host is half of a booking's cost, and a per-process reading
+ * misses it.
  */
 export function cpuTimeOfCommandMs(comm: string): number {
   let pids: string[];
@@ -43,9 +51,10 @@ export function cpuTimeOfCommandMs(comm: string): number {
   for (const pid of pids) {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) === comm) total += ticksOf(stat);
+      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) === comm)
+        total += statCpuMs(stat, { reapedChildren: true });
     } catch {
-      // Gone since the listing: its time is not counted (see above).
+      // Gone since the listing: its parent counts it once reaped.
     }
   }
   return total;

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { cpuTimeMs, cpuTimeOfCommandMs } from '../../bench/cpu-time.ts';
+import { cpuTimeMs, cpuTimeOfCommandMs, statCpuMs } from '../../bench/cpu-time.ts';
 
 const linux = process.platform === 'linux';
 if (!linux) console.warn('cpu-time.unit.spec: skipped, /proc is Linux only');
@@ -22,5 +22,18 @@ describe.skipIf(!linux)('CPU time from /proc', () => {
 
   it('is 0 for a name no process has', () => {
     expect(cpuTimeOfCommandMs('no-such-process-name')).toBe(0);
+  });
+});
+
+describe('a /proc/<pid>/stat line', () => {
+  // pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime cutime cstime …
+  const line = '4973 (post gres) (x)) S 1 4973 4973 0 -1 4194560 100 200 0 0 46 208 39305 21906 20 0 1 0';
+
+  it('reads utime + stime after a command name holding spaces and parentheses', () => {
+    expect(statCpuMs(line)).toBe(((46 + 208) * 1000) / 100);
+  });
+
+  it('adds the cutime + cstime of reaped children when asked (the closed connections of a pool)', () => {
+    expect(statCpuMs(line, { reapedChildren: true })).toBe(((46 + 208 + 39305 + 21906) * 1000) / 100);
   });
 });

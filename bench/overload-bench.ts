@@ -57,6 +57,7 @@ import { startQueryApi } from '../query-api/start.ts';
 import { sendAsCarefulClient } from '../tests/support/careful-client.ts';
 import { loadSeededInstitutions, seededInstitutions } from './search-catalog.ts';
 import { cores, cpuTimeMs, cpuTimeOfCommandMs, hostIdleMs } from './cpu-time.ts';
+import { refusalRule } from './refusal-rule.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ADMIN_URL = process.env.PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -362,6 +363,8 @@ interface OpenLoopResult {
   /** How fast refusals (429, 503) came back, from their due time: a wait in front of the gate shows here too. */
   p99Refused: number | undefined;
   statuses: Record<string, number>;
+  /** Refusals (429, 503) by the rule their problem names (`system-bbr`, `adaptive`, …). */
+  refusedBy: Record<string, number>;
   errors: number;
   acked: string[];
   /** Cores busy during the step (CPU time ÷ wall time): the load generator, the API process, and the host's idle. */
@@ -387,6 +390,7 @@ async function openLoop(
   const admitted: number[] = [];
   const refused: number[] = [];
   const statuses: Record<string, number> = {};
+  const refusedBy: Record<string, number> = {};
   const acked: string[] = [];
   let errors = 0;
   const inFlight: Promise<void>[] = [];
@@ -416,7 +420,11 @@ async function openLoop(
           res.once('end', () => {
             const status = res.statusCode ?? 0;
             statuses[status] = (statuses[status] ?? 0) + 1;
-            if (status === 429 || status === 503) refused.push(performance.now() - due);
+            if (status === 429 || status === 503) {
+              refused.push(performance.now() - due);
+              const by = refusalRule(Buffer.concat(chunks).toString('utf8'));
+              refusedBy[by] = (refusedBy[by] ?? 0) + 1;
+            }
             if (status === w.ok) {
               admitted.push(performance.now() - due);
               const id = w.ackOf?.(Buffer.concat(chunks).toString('utf8'));
@@ -467,6 +475,7 @@ async function openLoop(
     p50Admitted: quantile(sorted, 0.5) ?? 0,
     p99Refused: quantile(refusedSorted, 0.99),
     statuses,
+    refusedBy,
     errors,
     acked,
     cpu,
@@ -525,9 +534,13 @@ function row(
   max: number,
   unloadedP99: number,
 ): string {
-  const codes = Object.entries(r.statuses)
-    .map(([s, n]) => `${s}: ${n}`)
+  const by = Object.entries(r.refusedBy)
+    .sort(([, a], [, b]) => b - a)
+    .map(([rule, n]) => `${rule} ${n}`)
     .join(', ');
+  const codes = `${Object.entries(r.statuses)
+    .map(([s, n]) => `${s}: ${n}`)
+    .join(', ')}${by ? ` (refused by ${by})` : ''}`;
   const onlyAllowed = Object.keys(r.statuses).every((s) => /^(2\d\d|409|429|503)$/.test(s)) && r.errors === 0;
   const p99x = r.p99Admitted / Math.max(1, unloadedP99);
   const good = (100 * r.goodput) / max;
@@ -623,6 +636,9 @@ function medianOf(rs: readonly OpenLoopResult[]): OpenLoopResult & { p99Runs: nu
   const m = (f: (r: OpenLoopResult) => number) => median(rs.map(f));
   const statuses: Record<string, number> = {};
   for (const r of rs) for (const [s, n] of Object.entries(r.statuses)) statuses[s] = (statuses[s] ?? 0) + n;
+  const refusedBy: Record<string, number> = {};
+  for (const r of rs)
+    for (const [k, n] of Object.entries(r.refusedBy)) refusedBy[k] = (refusedBy[k] ?? 0) + n;
   const refused = rs.flatMap((r) => (r.p99Refused === undefined ? [] : [r.p99Refused]));
   return {
     rate: rs[0]?.rate ?? 0,
@@ -631,6 +647,7 @@ function medianOf(rs: readonly OpenLoopResult[]): OpenLoopResult & { p99Runs: nu
     p50Admitted: m((r) => r.p50Admitted),
     p99Refused: refused.length > 0 ? median(refused) : undefined,
     statuses,
+    refusedBy,
     errors: rs.reduce((n, r) => n + r.errors, 0),
     acked: [],
     cpu: {

@@ -367,7 +367,7 @@ interface OpenLoopResult {
   refusedBy: Record<string, number>;
   errors: number;
   acked: string[];
-  /** Cores busy during the step (CPU time ÷ wall time): the load generator, the API process, and the host's idle. */
+  /** Cores busy during the step (CPU time ÷ wall time): the load generator, the API process, PostgreSQL, and the host's idle. */
   cpu: { generator: number; api: number; db: number; idle: number };
   /** Share of the step the API's event loop was busy (NaN when not asked). */
   apiLoopBusy: number;

@@ -40,7 +40,7 @@ import pg from 'pg';
 import { decide, evolve, initialState, type ScheduleEvent, type ScheduleState } from '../domain/schedule.ts';
 import { type CommandBody, createCommandApiClient } from '../clients/index.ts';
 import { createApp } from '../command-api/app.ts';
-import { cpuTimeMs, cpuTimeOfCommandMs } from './cpu-time.ts';
+import { cpuTimeMs, cpuTimeOfProcessesNamedMs } from './cpu-time.ts';
 import { openBenchNamespace } from './bench-namespace.ts';
 import { createCommands } from '../command-api/command-path.ts';
 import { addDays, hospitalDateAt } from '../domain/session-time.ts';
@@ -788,10 +788,10 @@ async function measure(
         const scheduleIds = await openSchedules(target, server.port, hospitalToken, catalog);
         await load(target, server.port, scheduleIds, hospitalToken, { duration: 2, connections }); // warm-up
         const cpuBefore = cpuTimeMs(server.child.pid);
-        const dbBefore = cpuTimeOfCommandMs('postgres');
+        const dbBefore = cpuTimeOfProcessesNamedMs('postgres');
         const r = await load(target, server.port, scheduleIds, hospitalToken, { duration, connections });
         const cpuAfter = cpuTimeMs(server.child.pid);
-        const dbAfter = cpuTimeOfCommandMs('postgres');
+        const dbAfter = cpuTimeOfProcessesNamedMs('postgres');
         const m: Measured = {
           target,
           round,
@@ -834,7 +834,7 @@ async function measure(
         });
         const load1 = os.loadavg()[0]!.toFixed(2);
         const cpuBefore = cpuTimeMs(server.child.pid);
-        const dbBefore = cpuTimeOfCommandMs('postgres');
+        const dbBefore = cpuTimeOfProcessesNamedMs('postgres');
         const r = await openLoop(server.port, scheduleIds, hospitalToken, {
           rate: fixedRate,
           duration: fixedDuration,
@@ -842,7 +842,7 @@ async function measure(
           ...(values['fixed-trace'] ? { trace: `${values['fixed-trace']}.${round}.csv` } : {}),
         });
         r.cpuMs = (cpuTimeMs(server.child.pid) - cpuBefore) / Math.max(1, r.ok);
-        r.dbCpuMs = (cpuTimeOfCommandMs('postgres') - dbBefore) / Math.max(1, r.ok);
+        r.dbCpuMs = (cpuTimeOfProcessesNamedMs('postgres') - dbBefore) / Math.max(1, r.ok);
         allFixedRuns.push({ ...r, load: load1, target });
         process.stderr.write(
           `fixed ${fixedRate}/s ${values.tracing ? `${target} ` : ''}round ${round}: achieved ${r.achieved.toFixed(0)}/s cpu ${r.cpuMs.toFixed(2)} ms/cmd postgres ${r.dbCpuMs.toFixed(2)} ms/cmd p50 ${r.p50} ms p99 ${r.p99} ms max ${r.max} ms non2xx ${r.non2xx} errors ${r.errors} (load1 ${load1})\n`,

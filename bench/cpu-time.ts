@@ -40,7 +40,7 @@ export function statCpuMs(stat: string, opts: { reapedChildren?: boolean } = {})
  * the sum. PostgreSQL on the same host is half of a booking's cost, and a per-process reading
  * misses it.
  */
-export function cpuTimeOfCommandMs(comm: string): number {
+export function cpuTimeOfProcessesNamedMs(comm: string): number {
   let pids: string[];
   try {
     pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));

@@ -56,7 +56,7 @@ import { parseQueryApiConfig } from '../query-api/config.ts';
 import { startQueryApi } from '../query-api/start.ts';
 import { sendAsCarefulClient } from '../tests/support/careful-client.ts';
 import { loadSeededInstitutions, seededInstitutions } from './search-catalog.ts';
-import { cores, cpuTimeMs, cpuTimeOfCommandMs, hostIdleMs } from './cpu-time.ts';
+import { cores, cpuTimeMs, cpuTimeOfProcessesNamedMs, hostIdleMs } from './cpu-time.ts';
 import { refusalRule } from './refusal-rule.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -397,7 +397,7 @@ async function openLoop(
   const cpu0 = {
     gen: process.cpuUsage(),
     api: cpuTimeMs(apiPid),
-    db: cpuTimeOfCommandMs('postgres'),
+    db: cpuTimeOfProcessesNamedMs('postgres'),
     idle: hostIdleMs(),
   };
   const start = performance.now();
@@ -465,7 +465,7 @@ async function openLoop(
   const cpu = {
     generator: cores((gen.user + gen.system) / 1000, wallMs),
     api: cores(cpuTimeMs(apiPid) - cpu0.api, wallMs),
-    db: cores(cpuTimeOfCommandMs('postgres') - cpu0.db, wallMs),
+    db: cores(cpuTimeOfProcessesNamedMs('postgres') - cpu0.db, wallMs),
     idle: cores(hostIdleMs() - cpu0.idle, wallMs),
   };
   return {

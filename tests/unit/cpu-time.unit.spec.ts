@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { cpuTimeMs, cpuTimeOfCommandMs, statCpuMs } from '../../bench/cpu-time.ts';
+import { cpuTimeMs, cpuTimeOfProcessesNamedMs, statCpuMs } from '../../bench/cpu-time.ts';
 
 const linux = process.platform === 'linux';
 if (!linux) console.warn('cpu-time.unit.spec: skipped, /proc is Linux only');
@@ -9,7 +9,7 @@ describe.skipIf(!linux)('CPU time from /proc', () => {
   it('counts this process among the processes of its name, and grows as it works', () => {
     const comm = readFileSync('/proc/self/comm', 'utf8').trim();
     const own = cpuTimeMs(process.pid);
-    const named = cpuTimeOfCommandMs(comm);
+    const named = cpuTimeOfProcessesNamedMs(comm);
     expect(own).toBeGreaterThan(0);
     expect(named).toBeGreaterThanOrEqual(own);
 
@@ -17,11 +17,11 @@ describe.skipIf(!linux)('CPU time from /proc', () => {
     let spin = 0;
     while (Date.now() < until) spin += Math.sqrt(spin + 1);
     expect(spin).toBeGreaterThan(0);
-    expect(cpuTimeOfCommandMs(comm)).toBeGreaterThan(named);
+    expect(cpuTimeOfProcessesNamedMs(comm)).toBeGreaterThan(named);
   });
 
   it('is 0 for a name no process has', () => {
-    expect(cpuTimeOfCommandMs('no-such-process-name')).toBe(0);
+    expect(cpuTimeOfProcessesNamedMs('no-such-process-name')).toBe(0);
   });
 });
 

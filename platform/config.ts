@@ -282,6 +282,12 @@ export const configSchema = z
     FLOW_RULES_FILE: z.string().min(1).optional(),
     /** Connection hygiene (platform/http/server.ts): open connections per public listener; more are dropped. */
     HTTP_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(1_000_000).default(1024),
+    /**
+     * Connections the kernel holds completed for a listener until the loop accepts them (listen's
+     * backlog; Linux caps it at net.core.somaxconn). Node's 511 overflowed under a burst of new
+     * connections to a busy loop: SYNs dropped, clients waiting 1 s and 3 s to retransmit.
+     */
+    HTTP_LISTEN_BACKLOG: z.coerce.number().int().min(1).max(65_535).default(4096),
     /** Time a client has to send its request line and headers (slowloris, idle new connections). */
     HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
     /** Time a client has to send a whole request, body included. */

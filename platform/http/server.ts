@@ -43,6 +43,12 @@ export function answerClientErrors(server: Server, problemBase?: string): void {
 export interface ConnectionLimits {
   /** Open connections at once; the kernel still accepts more, Node closes them at once. */
   maxConnections: number;
+  /**
+   * Connections the kernel completes and holds until the loop accepts them (listen(2)'s backlog,
+   * capped by net.core.somaxconn). When it is full the kernel drops new SYNs and each client waits
+   * for its retransmit, 1 s then 3 s: a busy loop's queue of new connections must fit here.
+   */
+  listenBacklog: number;
   /** Request line and headers must arrive within this (a slowloris is cut, an idle new connection closed). */
   headersTimeoutMs: number;
   /** The whole request, body included. */
@@ -53,6 +59,7 @@ export interface ConnectionLimits {
 
 export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
   maxConnections: 1024,
+  listenBacklog: 4096,
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 30_000,
   keepAliveTimeoutMs: 5_000,
@@ -63,6 +70,7 @@ export const connectionLimitsOf = (
     Pick<
       Config,
       | 'HTTP_MAX_CONNECTIONS'
+      | 'HTTP_LISTEN_BACKLOG'
       | 'HTTP_HEADERS_TIMEOUT_MS'
       | 'HTTP_REQUEST_TIMEOUT_MS'
       | 'HTTP_KEEP_ALIVE_TIMEOUT_MS'
@@ -70,6 +78,7 @@ export const connectionLimitsOf = (
   >,
 ): ConnectionLimits => ({
   maxConnections: config.HTTP_MAX_CONNECTIONS ?? DEFAULT_CONNECTION_LIMITS.maxConnections,
+  listenBacklog: config.HTTP_LISTEN_BACKLOG ?? DEFAULT_CONNECTION_LIMITS.listenBacklog,
   headersTimeoutMs: config.HTTP_HEADERS_TIMEOUT_MS ?? DEFAULT_CONNECTION_LIMITS.headersTimeoutMs,
   requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS ?? DEFAULT_CONNECTION_LIMITS.requestTimeoutMs,
   keepAliveTimeoutMs: config.HTTP_KEEP_ALIVE_TIMEOUT_MS ?? DEFAULT_CONNECTION_LIMITS.keepAliveTimeoutMs,
@@ -100,7 +109,7 @@ export async function listen(
   server.maxConnections = limits.maxConnections;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => {
+    server.listen({ port, host, backlog: limits.listenBacklog }, () => {
       server.off('error', reject);
       resolve();
     });

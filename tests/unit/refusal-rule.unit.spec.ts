@@ -18,7 +18,16 @@ describe('the rule an overload refusal names', () => {
     expect(refusalRule(bodyOf({ system: false, rule: 'adaptive' }))).toBe('adaptive');
   });
 
-  it('names any other problem by its title, and a body that is not JSON as such', () => {
+  it('names any other problem by its code, else its title, and a body that is not JSON as such', () => {
+    expect(
+      refusalRule(
+        JSON.stringify({
+          title: 'A dependency is unavailable',
+          code: 'dependency_unavailable',
+          detail: 'The search engine is unavailable',
+        }),
+      ),
+    ).toBe('dependency_unavailable');
     expect(
       refusalRule(JSON.stringify({ title: 'Dependency unavailable', detail: 'The database is unavailable' })),
     ).toBe('Dependency unavailable');

@@ -36,7 +36,7 @@ import {
 import { loadConfig } from '../platform/config.ts';
 import type { Checkpoint } from '../platform/event-store/event-store.ts';
 import { encodeCheckpoint, PgEventStore } from '../platform/event-store/pg-event-store.ts';
-import { createKafka } from '../platform/kafka.ts';
+import { createKafka, createTopicsWithLeaders } from '../platform/kafka.ts';
 import { createLogger } from '../platform/logger.ts';
 import { createPool, type Pool } from '../platform/pg.ts';
 import { createRedis } from '../platform/redis.ts';
@@ -111,7 +111,7 @@ async function latestCheckpoint(db: Pool): Promise<Checkpoint | undefined> {
 async function createTopic(topic: string): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({ topics: [{ topic, numPartitions: 6 }], waitForLeaders: true });
+  await createTopicsWithLeaders(admin, [{ topic, numPartitions: 6 }]);
   await admin.disconnect();
   cleanup.push(async () => {
     const a = kafka.admin();

@@ -43,8 +43,42 @@ export const defaultPartitioner = Partitioners.DefaultPartitioner;
 export async function ensureTopics(admin: Admin, topics: ITopicConfig[]): Promise<string[]> {
   const existing = new Set(await admin.listTopics());
   const missing = topics.filter((t) => !existing.has(t.topic));
-  if (missing.length > 0) {
-    await admin.createTopics({ topics: missing, waitForLeaders: true });
-  }
+  if (missing.length > 0) await createTopicsWithLeaders(admin, missing);
   return missing.map((t) => t.topic);
+}
+
+/** What a broker answers for a topic it has created but not yet published everywhere. */
+const NOT_YET = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE']);
+const errorType = (err: unknown): string | undefined => {
+  const e = err as { type?: string; cause?: { type?: string } } | null;
+  return e?.type ?? e?.cause?.type;
+};
+
+/**
+ * Creates topics (one that already exists is no error) and resolves once every partition has a
+ * leader. kafkajs's own wait (`waitForLeaders`) gives up at the first UNKNOWN_TOPIC_OR_PARTITION,
+ * which a KRaft broker answers for a moment after its controller created the topic (KAFKA-15780):
+ * a fresh-machine `npm test` failed on it (2026-12-02). Here that answer means "not yet".
+ */
+export async function createTopicsWithLeaders(
+  admin: Admin,
+  topics: ITopicConfig[],
+  timeoutMs = 30_000,
+): Promise<void> {
+  await admin.createTopics({ topics, waitForLeaders: false });
+  const names = topics.map((t) => t.topic);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const { topics: found } = await admin.fetchTopicMetadata({ topics: names });
+      const led = found.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0));
+      if (found.length === names.length && led) return;
+    } catch (err) {
+      if (!NOT_YET.has(errorType(err) ?? '')) throw err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`topics ${names.join(', ')}: not every partition had a leader within ${timeoutMs} ms`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }

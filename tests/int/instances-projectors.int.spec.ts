@@ -21,6 +21,7 @@ import {
 } from '../support/projections-harness.ts';
 import { aScheduleHistory } from '../support/schedule-mother.ts';
 import { uniqueName, waitFor } from '../support/wait.ts';
+import { createTopicsWithLeaders } from '../../platform/kafka.ts';
 
 let h: Harness;
 let admin: Admin;
@@ -30,7 +31,7 @@ beforeAll(async () => {
   h = await projectionsHarness();
   admin = h.kafka.admin();
   await admin.connect();
-  await admin.createTopics({ topics: [{ topic, numPartitions: 6 }], waitForLeaders: true });
+  await createTopicsWithLeaders(admin, [{ topic, numPartitions: 6 }]);
 }, 60_000);
 
 afterAll(async () => {

@@ -1,6 +1,6 @@
 import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKafka, defaultPartitioner } from '../../platform/kafka.ts';
+import { createKafka, createTopicsWithLeaders, defaultPartitioner } from '../../platform/kafka.ts';
 import { testConfig } from '../support/test-config.ts';
 import { uniqueName, waitFor } from '../support/wait.ts';
 
@@ -15,7 +15,7 @@ describe('kafkajs against the real broker', () => {
     kafka = createKafka(config, undefined, uniqueName('smoke'));
     const admin = kafka.admin();
     await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true });
+    await createTopicsWithLeaders(admin, [{ topic, numPartitions: 3 }]);
     await admin.disconnect();
   });
 
@@ -24,6 +24,26 @@ describe('kafkajs against the real broker', () => {
     await admin.connect();
     await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
     await admin.disconnect();
+  });
+
+  it('createTopicsWithLeaders: on return every partition has a leader; a topic that exists is no error', async () => {
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const fresh = uniqueName('smoke.led');
+      await createTopicsWithLeaders(admin, [{ topic: fresh, numPartitions: 4 }]);
+      const { topics } = await admin.fetchTopicMetadata({ topics: [fresh] });
+      const leaders = topics[0]?.partitions.map((p) => p.leader) ?? [];
+      expect(leaders).toHaveLength(4);
+      expect(leaders.every((l) => l >= 0)).toBe(true);
+      // Two processes ensuring the same topic at once: the second finds it made.
+      await expect(
+        createTopicsWithLeaders(admin, [{ topic: fresh, numPartitions: 4 }]),
+      ).resolves.toBeUndefined();
+      await admin.deleteTopics({ topics: [fresh] });
+    } finally {
+      await admin.disconnect();
+    }
   });
 
   it('round-trips keyed messages with headers, in order per key, and commits offsets', async () => {

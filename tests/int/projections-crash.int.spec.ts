@@ -20,6 +20,7 @@ import {
 } from '../support/projections-harness.ts';
 import { aScheduleHistory } from '../support/schedule-mother.ts';
 import { uniqueName, waitFor } from '../support/wait.ts';
+import { createTopicsWithLeaders } from '../../platform/kafka.ts';
 
 let h: Harness;
 
@@ -158,7 +159,7 @@ describe('crash safety', () => {
     const topic = uniqueName('test.crash.events');
     const admin = h.kafka.admin();
     await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: 6 }], waitForLeaders: true });
+    await createTopicsWithLeaders(admin, [{ topic, numPartitions: 6 }]);
     const schedules = Array.from({ length: 30 }, (_, i) => scheduleEvents(`proj-inst-${i}`, 40, 9));
     const recorded: RecordedEvent[] = [];
     for (const s of schedules) recorded.push(...(await appendInChunks(h.store, s.stream, s.events, 7)));

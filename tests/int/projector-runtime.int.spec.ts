@@ -1,7 +1,7 @@
 import type { Kafka } from 'kafkajs';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKafka } from '../../platform/kafka.ts';
+import { createKafka, createTopicsWithLeaders } from '../../platform/kafka.ts';
 import { createLogger } from '../../platform/logger.ts';
 import {
   DLQ_HEADERS,
@@ -24,14 +24,11 @@ describe('projector runtime on the real broker', () => {
     kafka = createKafka(config, undefined, uniqueName('rt'));
     const admin = kafka.admin();
     await admin.connect();
-    await admin.createTopics({
-      topics: [
-        { topic, numPartitions: 3 },
-        { topic: dlq, numPartitions: 1 },
-        { topic: lagTopic, numPartitions: 3 },
-      ],
-      waitForLeaders: true,
-    });
+    await createTopicsWithLeaders(admin, [
+      { topic, numPartitions: 3 },
+      { topic: dlq, numPartitions: 1 },
+      { topic: lagTopic, numPartitions: 3 },
+    ]);
     await admin.disconnect();
   });
 

@@ -16,7 +16,7 @@ import {
 } from '../../domain/schedule.ts';
 import type { Config } from '../../platform/config.ts';
 import { PgEventStore } from '../../platform/event-store/pg-event-store.ts';
-import { createKafka } from '../../platform/kafka.ts';
+import { createKafka, createTopicsWithLeaders } from '../../platform/kafka.ts';
 import { createLogger, type Logger } from '../../platform/logger.ts';
 import type { Pool } from '../../platform/pg.ts';
 import { createRedis, type RedisClient } from '../../platform/redis.ts';
@@ -89,13 +89,10 @@ export async function projectionsHarness(): Promise<Harness> {
   const engine = searchFromConfig(config);
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({
-    topics: [
-      { topic: pc.EVENTS_TOPIC, numPartitions: 6 },
-      { topic: pc.EVENTS_DLQ_TOPIC, numPartitions: 1 },
-    ],
-    waitForLeaders: true,
-  });
+  await createTopicsWithLeaders(admin, [
+    { topic: pc.EVENTS_TOPIC, numPartitions: 6 },
+    { topic: pc.EVENTS_DLQ_TOPIC, numPartitions: 1 },
+  ]);
   await admin.disconnect();
   await ensureAppointmentsIndex(engine, pc.APPOINTMENTS_ALIAS);
 

@@ -10,9 +10,10 @@
  *   2. each API in a child process (`--serve booking-on|booking-off|query-on|query-off`): `on` =
  *      default rules, system protection and the pool's breakers; `off` = no rule, no system
  *      protection, no pool breaker (the query API's search bulkhead and breakers stay: outbound);
- *   3. per workload, the maximum: the median of three closed loops (autocannon, 64 connections)
- *      against `off` (the service's own capacity: against `on`, 64 clients re-sending every 503 at
- *      once spend the CPU on refusals, and the 2xx rate measures that storm, not the service); the
+ *   3. per workload, the maximum: the median of three closed loops (autocannon, as many connections
+ *      as the generator holds, 64 without a pool: with 64 the open loop against `off` served up to
+ *      1.37× of it) against `off` (the service's own capacity: against `on`, clients re-sending
+ *      every 503 at once spend the CPU on refusals, and the 2xx rate measures that storm); the
  *      unloaded P99: open loop at a tenth of it, at least 1,000 requests, also against `off`;
  *   4. open loop (request i due at start + i/rate, latency from its due time: no coordinated
  *      omission) at 1×, 2×, 4× the maximum against each mode, every step `--repeats` times
@@ -28,11 +29,14 @@
  * address (X-Forwarded-For, from loopback: trusted), so the per-client search budget judges a
  * crowd of patients as in a deployment, not one client.
  *
- *   npx tsx bench/overload-bench.ts [--duration 5] [--repeats 3] [--only booking|search] [--out bench/results/overload.md]
+ * The load generator (undici) holds `--connections` keep-alive connections (default 256), opened
+ * before each step, as a gateway or load balancer holds its pool to an API instance; `--connections
+ * 0` opens one whenever none is free, as a crowd of clients arriving at once (docs/adr/0031).
+ *
+ *   npx tsx bench/overload-bench.ts [--duration 5] [--repeats 3] [--connections 256] [--only booking|search] [--out bench/results/overload.md]
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import http from 'node:http';
 import { writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
@@ -41,6 +45,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import pg from 'pg';
+import { Pool } from 'undici';
 import { startCommandApi } from '../command-api/start.ts';
 import { addDays, hospitalDateAt } from '../domain/session-time.ts';
 import { migrate } from '../infra/migrate.ts';
@@ -384,12 +389,12 @@ async function openLoop(
   seq: Counter,
   rate: number,
   duration: number,
+  connections: number,
   api?: ChildProcess,
 ): Promise<OpenLoopResult> {
   const apiPid = api?.pid;
   const elu0 = api ? await loopOf(api) : undefined;
-  // Below the server's connection cap (HTTP_MAX_CONNECTIONS 1024): beyond it requests queue here, counted from their due time.
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 1000 });
+  const client = await openClient(port, connections);
   const total = Math.round(rate * duration);
   const interval = 1000 / rate;
   const admitted: number[] = [];
@@ -408,46 +413,34 @@ async function openLoop(
   const drops0 = listenOverflows();
   const genElu0 = performance.eventLoopUtilization();
   const start = performance.now();
-  const send = (due: number) =>
-    new Promise<void>((resolve) => {
-      const r = w.make(seq.take());
-      const req = http.request(
-        {
-          host: '127.0.0.1',
-          port,
-          method: r.method,
-          path: r.path,
-          agent,
-          timeout: 30_000,
-          headers: { ...r.headers, ...(r.body ? { 'content-length': Buffer.byteLength(r.body) } : {}) },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.once('end', () => {
-            const status = res.statusCode ?? 0;
-            statuses[status] = (statuses[status] ?? 0) + 1;
-            if (status === 429 || status === 503) {
-              refused.push(performance.now() - due);
-              const by = refusalRule(Buffer.concat(chunks).toString('utf8'));
-              refusedBy[by] = (refusedBy[by] ?? 0) + 1;
-            }
-            if (status === w.ok) {
-              admitted.push(performance.now() - due);
-              const id = w.ackOf?.(Buffer.concat(chunks).toString('utf8'));
-              if (id) acked.push(id);
-            }
-            resolve();
-          });
-        },
-      );
-      req.once('timeout', () => req.destroy(new Error('timeout')));
-      req.once('error', () => {
-        errors += 1;
-        resolve();
+  const send = async (due: number): Promise<void> => {
+    const r = w.make(seq.take());
+    try {
+      const res = await client.request({
+        path: r.path,
+        method: r.method,
+        headers: { ...r.headers, ...(r.body ? { 'content-length': String(Buffer.byteLength(r.body)) } : {}) },
+        body: r.body ?? null,
+        headersTimeout: 30_000,
+        bodyTimeout: 30_000,
       });
-      req.end(r.body);
-    });
+      const text = await res.body.text();
+      const status = res.statusCode;
+      statuses[status] = (statuses[status] ?? 0) + 1;
+      if (status === 429 || status === 503) {
+        refused.push(performance.now() - due);
+        const by = refusalRule(text);
+        refusedBy[by] = (refusedBy[by] ?? 0) + 1;
+      }
+      if (status === w.ok) {
+        admitted.push(performance.now() - due);
+        const id = w.ackOf?.(text);
+        if (id) acked.push(id);
+      }
+    } catch {
+      errors += 1;
+    }
+  };
   let next = 0;
   await new Promise<void>((resolve) => {
     const tick = () => {
@@ -462,7 +455,7 @@ async function openLoop(
     tick();
   });
   await Promise.all(inFlight);
-  agent.destroy();
+  await client.destroy();
   const sorted = admitted.sort((x, y) => x - y);
   const p99 = quantile(sorted, 0.99) ?? 0;
   const refusedSorted = refused.sort((x, y) => x - y);
@@ -491,6 +484,28 @@ async function openLoop(
     generatorLoopBusy: performance.eventLoopUtilization(genElu0).utilization,
     synDrops: listenOverflows() - drops0,
   };
+}
+
+/**
+ * The load generator's connections (undici: at 4× a node:http Agent took half a core of the two
+ * the API shares). `pool` > 0: that many keep-alive connections, opened before the step and never
+ * more (a gateway's upstream pool, wrk2's fixed connections); a request due while all are busy
+ * waits here, and its latency counts the wait. 0: none opened ahead, a new connection whenever none
+ * is free, up to 1,000 (below the server's HTTP_MAX_CONNECTIONS, 1,024): clients arriving at once,
+ * each with a handshake for the API to accept (docs/adr/0031).
+ */
+async function openClient(port: number, pool: number): Promise<Pool> {
+  const client = new Pool(`http://127.0.0.1:${port}`, {
+    connections: pool > 0 ? pool : 1000,
+    pipelining: 1,
+    keepAliveTimeout: 30_000,
+  });
+  const opened = Array.from({ length: pool }, async () => {
+    const res = await client.request({ path: '/healthz', method: 'GET' });
+    await res.body.dump();
+  });
+  await Promise.all(opened);
+  return client;
 }
 
 /** The API child's cumulative event-loop utilization (it answers between requests: a busy loop answers late). */
@@ -530,6 +545,7 @@ interface Measured {
   max: number;
   /** The closed-loop runs `max` is the median of. */
   maxRuns: number[];
+  maxConnections: number;
   unloadedP99: number;
   rows: string[];
   acked: string[];
@@ -583,6 +599,7 @@ async function measure(
   env: NodeJS.ProcessEnv,
   duration: number,
   repeats: number,
+  connections: number,
 ): Promise<Measured> {
   const first = await startChild(api, 'off', env);
   const settled = await settle(first.port, w, seq);
@@ -591,18 +608,26 @@ async function measure(
   // The median of three: every rate of the table is a multiple of it, and single closed-loop runs
   // of one process spread 2× on this host (943/s measured where 600/s was what it held).
   const closedRuns = [];
-  for (let i = 0; i < 3; i++) closedRuns.push(await closedLoop(first.port, w, seq, duration));
+  const maxConnections = connections > 0 ? connections : 64;
+  for (let i = 0; i < 3; i++) closedRuns.push(await closedLoop(first.port, w, seq, duration, maxConnections));
   const max = median(closedRuns.map((r) => r.ok));
   const non2xx = closedRuns.reduce((n, r) => n + r.non2xx, 0);
   log(`${w.name}: closed loop answered ${non2xx} non-2xx, errors or timeouts`);
   log(
-    `${w.name}: maximum (closed loop, 64 connections, flow control off): ${max.toFixed(0)}/s, median of ${closedRuns.map((r) => r.ok.toFixed(0)).join(' / ')} (warm-up ${warm.toFixed(0)}/s)`,
+    `${w.name}: maximum (closed loop, ${maxConnections} connections, flow control off): ${max.toFixed(0)}/s, median of ${closedRuns.map((r) => r.ok.toFixed(0)).join(' / ')} (warm-up ${warm.toFixed(0)}/s)`,
   );
   // At least 1,000 requests (up to 30 s): the P99 of 200 is their second slowest, one GC pause or
   // descheduling; runs of 200 on one quiet host gave 11 to 38 ms for the same booking path, and
   // every row's "× unloaded" moved with it.
   const calm = Math.max(10, Math.round(max / 10));
-  const unloaded = await openLoop(first.port, w, seq, calm, Math.min(30, Math.max(duration, 1000 / calm)));
+  const unloaded = await openLoop(
+    first.port,
+    w,
+    seq,
+    calm,
+    Math.min(30, Math.max(duration, 1000 / calm)),
+    connections,
+  );
   log(
     `${w.name}: unloaded P99 (open loop at ${Math.round(max / 10)}/s): ${unloaded.p99Admitted.toFixed(1)} ms`,
   );
@@ -610,6 +635,7 @@ async function measure(
   const out: Measured = {
     max,
     maxRuns: closedRuns.map((r) => r.ok),
+    maxConnections,
     unloadedP99: unloaded.p99Admitted,
     rows: [],
     acked: [...unloaded.acked],
@@ -627,7 +653,7 @@ async function measure(
       for (const mode of MODES) {
         for (const factor of FACTORS) {
           const { port, child } = children[mode];
-          const r = await openLoop(port, w, seq, Math.round(max * factor), duration, child);
+          const r = await openLoop(port, w, seq, Math.round(max * factor), duration, connections, child);
           out.acked.push(...r.acked);
           log(`round ${round}: ${row(mode, factor, r, max, unloaded.p99Admitted)}`);
           runs.get(`${mode} ${factor}`)?.push(r);
@@ -694,7 +720,7 @@ const HEADER = `| flow control | rate | goodput (/s, % of max) | P99 of admitted
 function section(title: string, unit: string, m: Measured, extra: string[]): string {
   return `## ${title}
 
-- Maximum (closed loop, 64 connections, flow control off; median of ${m.maxRuns.map((x) => x.toFixed(0)).join(' / ')}): **${m.max.toFixed(0)} ${unit}/s**
+- Maximum (closed loop, ${m.maxConnections} connections, flow control off; median of ${m.maxRuns.map((x) => x.toFixed(0)).join(' / ')}): **${m.max.toFixed(0)} ${unit}/s**
 - Unloaded P99 (open loop at a tenth of the maximum, at least 1,000 requests or 30 s, flow control off): **${m.unloadedP99.toFixed(1)} ms**
 ${extra.join('\n')}
 
@@ -769,6 +795,7 @@ async function bookingPart(
   duration: number,
   repeats: number,
   schedules: number,
+  connections: number,
 ) {
   const setup = await startChild('booking', 'on', env);
   // The hospital books for its patients: one token, a fresh patient id per booking.
@@ -777,7 +804,7 @@ async function bookingPart(
   log(`${opened.ids.length} schedules open`);
   const w = bookingWorkload(opened.ids, opened.token);
   const seq = new Counter();
-  const m = await measure('booking', w, seq, env, duration, repeats);
+  const m = await measure('booking', w, seq, env, duration, repeats, connections);
   const missing = await lost(ns.databaseUrl, m.acked);
   log(`lost: ${missing} of ${m.acked.length} acknowledged bookings`);
   // Within every limit (8 connections, the adaptive floor): nothing is shed, only the module's work differs.
@@ -795,11 +822,17 @@ async function bookingPart(
   ]);
 }
 
-async function searchPart(ns: Namespace, env: NodeJS.ProcessEnv, duration: number, repeats: number) {
+async function searchPart(
+  ns: Namespace,
+  env: NodeJS.ProcessEnv,
+  duration: number,
+  repeats: number,
+  connections: number,
+) {
   const index = await indexSearch(`${ns.tag}search`);
   try {
     const w = searchWorkload(index.names);
-    const m = await measure('query', w, new Counter(), env, duration, repeats);
+    const m = await measure('query', w, new Counter(), env, duration, repeats, connections);
     const cost = await fastCost('query', env, FAST_ROUNDS, (port) => homepage(port, duration));
     log(costLine('homepage', cost));
     return section('Institutions search (GET /v1/search/institutions)', 'searches', m, [
@@ -818,6 +851,7 @@ async function main(): Promise<void> {
       duration: { type: 'string', default: '5' },
       repeats: { type: 'string', default: '3' },
       schedules: { type: 'string', default: '300' },
+      connections: { type: 'string', default: '256' },
       only: { type: 'string' },
       // A candidate rules document for `on` (FLOW_RULES_FILE), measured against `off` in the same run.
       rules: { type: 'string' },
@@ -827,6 +861,7 @@ async function main(): Promise<void> {
   if (values.serve) return serve(values.serve, Number(values.port));
   const duration = Number(values.duration);
   const repeats = Number(values.repeats);
+  const connections = Number(values.connections);
   const ns = await openNamespace();
   log(`namespace ${ns.tag}: ${ns.databaseUrl}`);
   const env = {
@@ -841,15 +876,15 @@ async function main(): Promise<void> {
   const parts: string[] = [];
   try {
     if (values.only !== 'search')
-      parts.push(await bookingPart(ns, env, duration, repeats, Number(values.schedules)));
-    if (values.only !== 'booking') parts.push(await searchPart(ns, env, duration, repeats));
+      parts.push(await bookingPart(ns, env, duration, repeats, Number(values.schedules), connections));
+    if (values.only !== 'booking') parts.push(await searchPart(ns, env, duration, repeats, connections));
   } finally {
     await ns.drop();
   }
   const f2 = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(' ');
   const text = `# Overload benchmark (booking command, institutions search)
 
-\`npm run bench:overload -- --duration ${duration} --repeats ${repeats}${values.only ? ` --only ${values.only}` : ''}${values.rules ? ` --rules ${values.rules}` : ''}\` on ${new Date().toISOString().slice(0, 16)}Z; each API in its own child process, open loop, ${duration} s per step, every step ${repeats} times: the \`on\` and \`off\` processes side by side (each warmed up by a 2 s closed loop), rounds interleaved (on 1× 2× 4×, off 1× 2× 4×, on …), each figure of a row the median of its step's repeats. ${cpus().length} cores shared with other work; load average ${f2(load0)} at the start, ${f2(loadavg())} at the end.
+\`npm run bench:overload -- --duration ${duration} --repeats ${repeats}${values.only ? ` --only ${values.only}` : ''}${values.rules ? ` --rules ${values.rules}` : ''} --connections ${connections}\` on ${new Date().toISOString().slice(0, 16)}Z; each API in its own child process, open loop, ${duration} s per step, ${connections > 0 ? `over ${connections} keep-alive connections opened before each step (a gateway's pool to the instance; a request due while all are busy waits for one, and its latency counts the wait)` : 'a new connection whenever none is free (up to 1,000)'}, every step ${repeats} times: the \`on\` and \`off\` processes side by side (each warmed up by a 2 s closed loop), rounds interleaved (on 1× 2× 4×, off 1× 2× 4×, on …), each figure of a row the median of its step's repeats. ${cpus().length} cores shared with other work; load average ${f2(load0)} at the start, ${f2(loadavg())} at the end.
 
 \`on\`: ${values.rules ? `the rules of \`${values.rules}\` (FLOW_RULES_FILE)` : 'the default rules (platform/flow/default-rules.ts)'}, system protection, the pool's breakers; \`off\`: no rule, no system protection, no pool breaker (the search bulkhead stays). Goodput is useful answers (201 booked, 200 searched) per second of the whole step (until the last answer); latency counts from each request's due time. Cores: CPU time ÷ wall time of the step, for the load generator (this process), the API process, every PostgreSQL process, and the host's idle (/proc; ${cpus().length} cores in all, the other engines use the rest). Loop busy: the share of the step the API's event loop was not waiting for I/O (performance.eventLoopUtilization; 1.00 = saturated, requests wait unread in the kernel), and the same for the load generator's (near 1.00, requests leave after their due time, and their latency counts the delay). SYNs dropped: new connections the kernel refused because the API's accept queue was full (TcpExt ListenOverflows, summed over the step's repeats); each such client waits 1 s, then 3 s, to retransmit (the listen backlog is HTTP_LISTEN_BACKLOG, default 4096).
 

@@ -12,8 +12,9 @@
  *      protection, no pool breaker (the query API's search bulkhead and breakers stay: outbound);
  *   3. per workload, the maximum: the median of three closed loops (autocannon, as many connections
  *      as the generator holds, 64 without a pool: with 64 the open loop against `off` served up to
- *      1.37× of it; search at most its bulkhead's 64) against `off` (the service's own capacity: against `on`, clients re-sending
- *      every 503 at once spend the CPU on refusals, and the 2xx rate measures that storm); the
+ *      1.37× of it; search at most its bulkhead's 64) against `off` (the service's own capacity:
+ *      against `on`, clients re-sending every 503 at once spend the CPU on refusals, and the 2xx
+ *      rate measures that storm); the
  *      unloaded P99: open loop at a tenth of it, at least 1,000 requests, also against `off`;
  *   4. open loop (request i due at start + i/rate, latency from its due time: no coordinated
  *      omission) at 1×, 2×, 4× the maximum against each mode, every step `--repeats` times
@@ -493,8 +494,8 @@ async function openLoop(
 }
 
 /**
- * The load generator's connections (undici: at 4× a node:http Agent took half a core of the two
- * the API shares). `pool` > 0: that many keep-alive connections, opened before the step and never
+ * The load generator's connections (undici: at 4× a node:http Agent took up to half a core of the
+ * two the API shares). `pool` > 0: that many keep-alive connections, opened before the step and never
  * more (a gateway's upstream pool, wrk2's fixed connections); a request due while all are busy
  * waits here, and its latency counts the wait. 0: none opened ahead, a new connection whenever none
  * is free, up to 1,000 (below the server's HTTP_MAX_CONNECTIONS, 1,024): clients arriving at once,

@@ -6702,6 +6702,8 @@ export interface operations {
                       coldInFlight: number;
                       /** @default 3 */
                       gain: number;
+                      /** @default 0 */
+                      maxQueueMs: number;
                     }
                 )[];
               };
@@ -7059,6 +7061,8 @@ export interface operations {
                     coldInFlight?: number;
                     /** @default 3 */
                     gain?: number;
+                    /** @default 0 */
+                    maxQueueMs?: number;
                   }
               )[];
             };
@@ -7225,6 +7229,8 @@ export interface operations {
                       coldInFlight: number;
                       /** @default 3 */
                       gain: number;
+                      /** @default 0 */
+                      maxQueueMs: number;
                     }
                 )[];
               };
@@ -7712,6 +7718,8 @@ export interface operations {
                 p99RtMs: number;
               };
               passed: number;
+              /** @description requests waiting now in an adaptive rule’s queue (maxQueueMs) */
+              queued: number;
               /** @description refusals since start, by rule */
               blocked: {
                 [key: string]: number;
@@ -7815,6 +7823,8 @@ export interface operations {
                     coldInFlight: number;
                     /** @default 3 */
                     gain: number;
+                    /** @default 0 */
+                    maxQueueMs: number;
                   }
               )[];
             }[];

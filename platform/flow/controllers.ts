@@ -24,10 +24,18 @@ export interface CheckContext {
   now: number;
   stat: ResourceStat;
   params: ParamLookup;
+  /** Requests of the resource waiting in its queue (an adaptive rule's), ahead of this one. */
+  queued: number;
 }
 
 export type Decision =
-  | { pass: true; waitMs: number; undo?: () => void }
+  | {
+      pass: true;
+      waitMs: number;
+      undo?: () => void;
+      /** Admitted only once the rule has room (`hasRoom`), after at most `maxWaitMs` in its queue. */
+      queue?: { maxWaitMs: number; hasRoom: (stat: ResourceStat, now: number) => boolean };
+    }
   /** `overload`: the refusal sheds load (503 system_overloaded), not a client's budget (429). */
   | { pass: false; retryAfterMs: number; limit?: number; overload?: boolean };
 
@@ -185,8 +193,17 @@ export class AdaptiveController implements Controller {
     return Math.max(this.rule.minInFlight, (this.rule.gain * qps * minRt) / 1000);
   }
 
-  check({ now, stat }: CheckContext): Decision {
-    if (stat.inFlight < this.limit(stat, now)) return PASS;
+  readonly hasRoom = (stat: ResourceStat, now: number): boolean => stat.inFlight < this.limit(stat, now);
+
+  check({ now, stat, queued }: CheckContext): Decision {
+    // First come, first served: while some wait, a newcomer queues behind them.
+    if (queued === 0 && this.hasRoom(stat, now)) return PASS;
+    const maxWaitMs = this.rule.maxQueueMs;
+    const rate = stat.maxSuccessQps(now);
+    // Expected wait: those ahead (and this one) leave at the window's best completion rate.
+    if (maxWaitMs > 0 && rate > 0 && ((queued + 1) * 1000) / rate <= maxWaitMs) {
+      return { pass: true, waitMs: 0, queue: { maxWaitMs, hasRoom: this.hasRoom } };
+    }
     // A request in flight completes within about one min RT; a second is what Retry-After can say.
     return { pass: false, retryAfterMs: 1000, overload: true };
   }

@@ -11,7 +11,13 @@
  * cluster-wide budgets) plugs in as further checks around the same entry/release pair.
  */
 import { ClusterBudgets } from './cluster.ts';
-import { ClusterQpsController, controllerFor, type Controller, type ParamLookup } from './controllers.ts';
+import {
+  ClusterQpsController,
+  controllerFor,
+  type Controller,
+  type Decision,
+  type ParamLookup,
+} from './controllers.ts';
 import type { FlowRule, FlowRules, ParamSource } from './rules.ts';
 import { ResourceStat, type StatSnapshot } from './statistic.ts';
 import { checkSystem, type SystemSignals } from './system.ts';
@@ -39,6 +45,14 @@ export interface Entry {
    * already undone: not counted as passed, nothing to release) or to undefined (admitted).
    */
   cluster?: Promise<Blocked | undefined>;
+  /**
+   * Present when an adaptive rule queued the request: `admitted` resolves to undefined once one in
+   * flight finished and made room (the entry is then admitted, and `cluster` set if the resource
+   * has cluster budgets), or to a refusal once its wait ran out. The caller keeps time: `expire`
+   * after `maxWaitMs` refuses it if it still waits. A release while queued (the client left)
+   * takes it out of the queue, and `admitted` never resolves.
+   */
+  queued?: { admitted: Promise<Blocked | undefined>; maxWaitMs: number; expire(): void };
 }
 
 export interface EntryOptions {
@@ -55,15 +69,28 @@ export const paramKey = (source: ParamSource): string =>
 
 const NO_PARAMS: ParamLookup = () => undefined;
 
+type QueueDecision = NonNullable<Extract<Decision, { pass: true }>['queue']> & { rule: string };
+
 function lookupOf(params: EntryOptions['params']): ParamLookup {
   if (params === undefined) return NO_PARAMS;
   if (typeof params === 'function') return params;
   return (source) => params[paramKey(source)];
 }
 
+/** A request waiting in a resource's queue for an adaptive rule's room. */
+interface Waiter {
+  enqueuedAt: number;
+  maxWaitMs: number;
+  hasRoom(stat: ResourceStat, now: number): boolean;
+  admit(now: number): void;
+  refuse(now: number): void;
+}
+
 class Resource {
   readonly stat: ResourceStat;
   controllers: Controller[] = [];
+  /** FIFO; short (bounded by the rule's wait at the best completion rate), so an array. */
+  readonly queue: Waiter[] = [];
 
   constructor(
     readonly name: string,
@@ -150,6 +177,11 @@ export class FlowControl {
     return this.resource(name).controllers;
   }
 
+  /** Requests waiting now in the resource's queue (an adaptive rule's `maxQueueMs`). */
+  queued(name: string): number {
+    return this.resources.get(name)?.queue.length ?? 0;
+  }
+
   /** Counts a request admitted without a check (the query API's cache-hit fast path): one increment. */
   fastPassCounter(name: string): () => void {
     const totals = this.resource(name).stat.totals;
@@ -179,8 +211,10 @@ export class FlowControl {
     const params = lookupOf(opts.params);
     const undo: (() => void)[] = [];
     let waitMs = 0;
+    let queue: QueueDecision | undefined;
+    if (resource.queue.length > 0) this.drain(resource, now);
     for (const controller of resource.controllers) {
-      const decision = controller.check({ now, stat, params });
+      const decision = controller.check({ now, stat, params, queued: resource.queue.length });
       if (!decision.pass) {
         // What earlier rules took for this request (a hot value's token) is given back.
         for (const u of undo) u();
@@ -197,11 +231,91 @@ export class FlowControl {
       }
       if (decision.undo) undo.push(decision.undo);
       waitMs = Math.max(waitMs, decision.waitMs);
+      queue ??= decision.queue && { ...decision.queue, rule: controller.rule.kind };
     }
-    const { entry, revoke } = this.admit(resource, now, waitMs, opts.inbound === true);
+    const inbound = opts.inbound === true;
+    if (queue) return this.enqueue(resource, now, { ...queue, waitMs }, inbound, params, undo);
+    return this.admitNow(resource, now, waitMs, inbound, params, undo);
+  }
+
+  private admitNow(
+    resource: Resource,
+    now: number,
+    waitMs: number,
+    inbound: boolean,
+    params: ParamLookup,
+    undo: readonly (() => void)[],
+  ): Entry {
+    const { entry, revoke } = this.admit(resource, now, waitMs, inbound);
     const cluster = resource.controllers.filter((c) => c instanceof ClusterQpsController);
     if (cluster.length > 0) entry.cluster = this.checkCluster(resource, cluster, params, [...undo, revoke]);
     return entry;
+  }
+
+  /** A request that waits for room: admitted by `drain` when one in flight finishes, or refused. */
+  private enqueue(
+    resource: Resource,
+    now: number,
+    queue: QueueDecision & { waitMs: number },
+    inbound: boolean,
+    params: ParamLookup,
+    undo: readonly (() => void)[],
+  ): Entry {
+    let admitted: Entry | undefined;
+    let settle!: (blocked: Blocked | undefined) => void;
+    const waiter: Waiter = {
+      enqueuedAt: now,
+      maxWaitMs: queue.maxWaitMs,
+      hasRoom: queue.hasRoom,
+      admit: (at) => {
+        // A paced rule's wait, if the resource has one too, still applies once admitted.
+        admitted = this.admitNow(resource, at, queue.waitMs, inbound, params, undo);
+        if (admitted.cluster) shell.cluster = admitted.cluster;
+        settle(undefined);
+      },
+      refuse: (at) => {
+        for (const u of undo) u();
+        resource.stat.addBlock(at, queue.rule);
+        settle({ pass: false, resource: resource.name, rule: queue.rule, system: true, retryAfterMs: 1000 });
+      },
+    };
+    const leave = () => {
+      const i = resource.queue.indexOf(waiter);
+      if (i >= 0) resource.queue.splice(i, 1);
+      return i >= 0;
+    };
+    const shell: Entry = {
+      pass: true,
+      resource: resource.name,
+      waitMs: queue.waitMs,
+      release: (opts) => {
+        if (admitted) admitted.release(opts);
+        else if (leave()) for (const u of undo) u();
+      },
+      queued: {
+        admitted: new Promise((resolve) => (settle = resolve)),
+        maxWaitMs: queue.maxWaitMs,
+        expire: () => {
+          if (leave()) waiter.refuse(this.clock());
+        },
+      },
+    };
+    resource.queue.push(waiter);
+    return shell;
+  }
+
+  /** Admits the queue's head while its rule has room; refuses those whose wait ran out. */
+  private drain(resource: Resource, now: number): void {
+    const q = resource.queue;
+    for (let head = q[0]; head !== undefined; head = q[0]) {
+      if (now - head.enqueuedAt > head.maxWaitMs) {
+        q.shift();
+        head.refuse(now);
+      } else if (head.hasRoom(resource.stat, now)) {
+        q.shift();
+        head.admit(now);
+      } else return;
+    }
   }
 
   /** The cluster-wide budgets, in rule order; a refusal undoes the admission. */
@@ -253,6 +367,7 @@ export class FlowControl {
         const rt = Math.max(0, end - startedAt);
         stat.complete(end, rt, opts.error === true);
         if (inbound) this.inbound.complete(end, rt, opts.error === true);
+        if (resource.queue.length > 0) this.drain(resource, end);
       },
     };
     // A later (cluster) refusal: as if never admitted.
@@ -261,6 +376,7 @@ export class FlowControl {
       released = true;
       stat.withdraw(now);
       if (inbound) this.inbound.withdraw(now);
+      if (resource.queue.length > 0) this.drain(resource, this.clock());
     };
     return { entry, revoke };
   }

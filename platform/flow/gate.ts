@@ -116,16 +116,30 @@ export function inboundGate(opts: GateOptions): InboundGate {
           if (!res.destroyed && !res.writableEnded) app(req, res);
         }, entry.waitMs);
       };
-      if (!entry.cluster) {
-        proceed();
+      const budgets = () => {
+        if (!entry.cluster) {
+          proceed();
+          return;
+        }
+        // Cluster-wide budgets: one Redis round trip (the local share when Redis does not answer;
+        // ClusterBudgets falls back itself, so a rejection here is unexpected: the local rules admitted it).
+        entry.cluster.then(
+          (blocked) => (blocked ? refuse(req, res, blocked, route) : proceed()),
+          () => proceed(),
+        );
+      };
+      if (!entry.queued) {
+        budgets();
         return;
       }
-      // Cluster-wide budgets: one Redis round trip (the local share when Redis does not answer;
-      // ClusterBudgets falls back itself, so a rejection here is unexpected: the local rules admitted it).
-      entry.cluster.then(
-        (blocked) => (blocked ? refuse(req, res, blocked, route) : proceed()),
-        () => proceed(),
-      );
+      // An adaptive rule's queue: admitted when one in flight finishes, refused when the wait runs out.
+      const queued = entry.queued;
+      const timer = setTimeout(() => queued.expire(), queued.maxWaitMs + 1);
+      void queued.admitted.then((blocked) => {
+        clearTimeout(timer);
+        if (blocked) refuse(req, res, blocked, route);
+        else budgets();
+      });
     };
   return { refused, wrap };
 }

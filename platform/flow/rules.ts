@@ -64,6 +64,15 @@ export const adaptiveRule = z.object({
    * limit: 105 bookings/s against 336/s without the rule); at 3 it held 337/s (ADR 0011, 2026-12-01).
    */
   gain: z.number().min(1).max(10).default(3),
+  /**
+   * Past the limit, a request waits in a FIFO queue for one in flight to finish, at most this
+   * long, instead of being shed at once; one whose expected wait (the requests ahead of it at the
+   * window's best completion rate) is longer is shed at once, as paced queueing does. 0: shed at
+   * once (Sentinel's BBR). A saturated event loop reads requests in bursts, one loop turn's worth
+   * at a time: a limit near the knee of the throughput curve refuses most of a burst that a short
+   * wait would serve (ADR 0032).
+   */
+  maxQueueMs: z.number().min(0).max(10_000).default(0),
 });
 
 /** Where a hot parameter's value comes from in an inbound request (`ip`: the client address). */

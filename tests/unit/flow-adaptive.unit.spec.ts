@@ -62,3 +62,57 @@ describe('adaptive rule (per-resource BBR)', () => {
     expect(burst(flow, 2_000, 80).admitted).toHaveLength(50);
   });
 });
+
+describe('adaptive rule with a queue (maxQueueMs)', () => {
+  /** A limit of 6 (the floor; the estimate is 200/s × 20 ms = 4), a queue of up to 20 ms: at 200/s, 4 wait (5 ms each) and the 5th is shed. */
+  const queued = () => warmed({ minInFlight: 6, gain: 1, maxQueueMs: 20 });
+  const settled = async (p: Promise<Blocked | undefined> | undefined) =>
+    Promise.race([p, new Promise((r) => setTimeout(() => r('pending'), 10))]);
+
+  it('given the limit reached, then 4 wait, the next one is shed at once, and none counts in flight', () => {
+    const flow = queued();
+    const { admitted } = burst(flow, 30, 6);
+    const waiting = burst(flow, 31, 5);
+    expect(waiting.admitted.slice(0, 4).map((e) => e.queued?.maxWaitMs)).toEqual([20, 20, 20, 20]);
+    expect(waiting.refused).toMatchObject({ rule: 'adaptive', system: true, retryAfterMs: 1000 });
+    expect([admitted.length, flow.stat('r').inFlight, flow.queued('r')]).toEqual([6, 6, 4]);
+  });
+
+  it('given two waiting, when one in flight finishes, then the first in line is admitted, the second still waits', async () => {
+    const flow = queued();
+    const { admitted } = burst(flow, 30, 6);
+    const [first, second] = burst(flow, 31, 2).admitted;
+    admitted[0]!.release({ now: 50 });
+    expect(await settled(first!.queued?.admitted)).toBeUndefined();
+    expect(await settled(second!.queued?.admitted)).toBe('pending');
+    expect(flow.stat('r').inFlight).toBe(6);
+    // Admitted at 50: its RT counts from there, not from its arrival.
+    first!.release({ now: 55 });
+    expect(flow.stat('r').snapshot(55).minRtMs).toBe(5);
+  });
+
+  it('given one waiting past its maxQueueMs, then expire refuses it as overload and it is counted as blocked', async () => {
+    const flow = queued();
+    burst(flow, 30, 6);
+    const waiting = flow.entry('r', { now: 31 }) as Entry;
+    waiting.queued!.expire();
+    expect(await settled(waiting.queued!.admitted)).toMatchObject({ rule: 'adaptive', system: true });
+    expect(flow.stat('r').totals.block.get('adaptive')).toBe(1);
+  });
+
+  it('given one waiting whose client left (released), then it leaves the queue and the next in line takes the room', async () => {
+    const flow = queued();
+    const { admitted } = burst(flow, 30, 6);
+    const [gone, next] = burst(flow, 31, 2).admitted;
+    gone!.release({ now: 32 });
+    admitted[0]!.release({ now: 50 });
+    expect(await settled(gone!.queued?.admitted)).toBe('pending');
+    expect(await settled(next!.queued?.admitted)).toBeUndefined();
+  });
+
+  it('given maxQueueMs 0 (the default), then the request past the limit is shed at once, as before', () => {
+    const { admitted, refused } = burst(warmed({ minInFlight: 1, gain: 1 }), 30, 5);
+    expect(admitted.every((e) => e.queued === undefined)).toBe(true);
+    expect(refused).toBeDefined();
+  });
+});

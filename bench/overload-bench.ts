@@ -36,7 +36,7 @@
  *
  *   npx tsx bench/overload-bench.ts [--duration 5] [--repeats 3] [--connections 256] [--only booking|search] [--out bench/results/overload.md]
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
@@ -167,7 +167,19 @@ async function startChild(
     child.once('message', () => resolve());
     child.once('exit', (code) => reject(new Error(`API child exited ${code}`)));
   });
+  pinApi(child.pid);
   return { port, child };
+}
+
+/**
+ * BENCH_API_CPUS (a taskset list, e.g. `0`): the API process and all its threads on those cores,
+ * so the load generator and PostgreSQL (pinned elsewhere by whoever runs it) do not take its CPU.
+ */
+function pinApi(pid: number | undefined): void {
+  const cpus = process.env.BENCH_API_CPUS;
+  if (!cpus || pid === undefined) return;
+  const r = spawnSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`taskset ${cpus} ${pid}: ${r.stderr || r.error?.message}`);
 }
 
 const stopChild = (child: ChildProcess) =>
@@ -891,7 +903,7 @@ async function main(): Promise<void> {
   const f2 = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(' ');
   const text = `# Overload benchmark (booking command, institutions search)
 
-\`npm run bench:overload -- --duration ${duration} --repeats ${repeats}${values.only ? ` --only ${values.only}` : ''}${values.rules ? ` --rules ${values.rules}` : ''} --connections ${connections}\` on ${new Date().toISOString().slice(0, 16)}Z; each API in its own child process, open loop, ${duration} s per step, ${connections > 0 ? `over ${connections} keep-alive connections opened before each step (a gateway's pool to the instance; a request due while all are busy waits for one, and its latency counts the wait)` : 'a new connection whenever none is free (up to 1,000)'}, every step ${repeats} times: the \`on\` and \`off\` processes side by side (each warmed up by a 2 s closed loop), rounds interleaved (on 1× 2× 4×, off 1× 2× 4×, on …), each figure of a row the median of its step's repeats. ${cpus().length} cores shared with other work; load average ${f2(load0)} at the start, ${f2(loadavg())} at the end.
+\`npm run bench:overload -- --duration ${duration} --repeats ${repeats}${values.only ? ` --only ${values.only}` : ''}${values.rules ? ` --rules ${values.rules}` : ''} --connections ${connections}\` on ${new Date().toISOString().slice(0, 16)}Z; each API in its own child process, open loop, ${duration} s per step, ${connections > 0 ? `over ${connections} keep-alive connections opened before each step (a gateway's pool to the instance; a request due while all are busy waits for one, and its latency counts the wait)` : 'a new connection whenever none is free (up to 1,000)'}, every step ${repeats} times: the \`on\` and \`off\` processes side by side (each warmed up by a 2 s closed loop), rounds interleaved (on 1× 2× 4×, off 1× 2× 4×, on …), each figure of a row the median of its step's repeats. ${cpus().length} cores shared with other work${process.env.BENCH_API_CPUS ? ` (the API processes pinned to cores ${process.env.BENCH_API_CPUS} by BENCH_API_CPUS)` : ''}; load average ${f2(load0)} at the start, ${f2(loadavg())} at the end.
 
 \`on\`: ${values.rules ? `the rules of \`${values.rules}\` (FLOW_RULES_FILE)` : 'the default rules (platform/flow/default-rules.ts)'}, system protection, the pool's breakers; \`off\`: no rule, no system protection, no pool breaker (the search bulkhead stays). Goodput is useful answers (201 booked, 200 searched) per second of the whole step (until the last answer); latency counts from each request's due time. Cores: CPU time ÷ wall time of the step, for the load generator (this process), the API process, every PostgreSQL process, and the host's idle (/proc; ${cpus().length} cores in all, the other engines use the rest). Loop busy: the share of the step the API's event loop was not waiting for I/O (performance.eventLoopUtilization; 1.00 = saturated, requests wait unread in the kernel), and the same for the load generator's (near 1.00, requests leave after their due time, and their latency counts the delay). SYNs dropped: new connections the kernel refused because the API's accept queue was full (TcpExt ListenOverflows, summed over the step's repeats); each such client waits 1 s, then 3 s, to retransmit (the listen backlog is HTTP_LISTEN_BACKLOG, default 4096).
 

@@ -4,7 +4,9 @@
  * system protection refusing as 503 system_overloaded before authentication and body parsing; a
  * QPS rule answered before authentication; the counters on /metrics, fast-path hits included; on
  * the command API, a warm-up rule climbing its slope, a per-route concurrency rule, and paced
- * queueing with a maximum wait (the caller waits for its slot, one past the maximum is refused).
+ * queueing with a maximum wait (the caller waits for its slot, one past the maximum is refused),
+ * and an adaptive limit's queue (held commands make the next ones wait in line, or shed them once
+ * their wait runs out).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseFlowRules } from '../../platform/flow/rules.ts';
@@ -316,6 +318,83 @@ describe('command API: warm-up, concurrency and paced rules on real routes', () 
     // Their completion frees the slots.
     expect(commands.api.flow.stat(CONCURRENCY).inFlight).toBe(0);
     expect((await open()).status).toBe(201);
+  });
+
+  describe('an adaptive limit with a queue (maxQueueMs)', () => {
+    const rulesWithQueue = (maxQueueMs: number) =>
+      parseFlowRules({
+        ...commands.api.flow.currentRules,
+        // Two 10 s buckets: the warming answers stay in the window however slowly a loaded host
+        // holds the two commands (the queue needs the window's completion rate to admit a wait).
+        window: { sampleCount: 2, intervalMs: 20_000 },
+        resources: {
+          ...commands.api.flow.currentRules.resources,
+          // A floor of 2 in flight governs (gain 1 on a few quick 401s estimates far less).
+          [CONCURRENCY]: [{ kind: 'adaptive', minInFlight: 2, coldInFlight: 2, gain: 1, maxQueueMs }],
+        },
+      });
+
+    /** Two commands held before their commit, the route's window warmed by quick 401s first. */
+    async function holdTwo(maxQueueMs: number) {
+      const before = commands.api.flow.currentRules;
+      commands.api.flow.setRules(rulesWithQueue(maxQueueMs));
+      // 60 quick answers in one bucket: 6 completed a second, so one waiter expects about 170 ms.
+      for (let i = 0; i < 60; i++) expect((await post('/v1/schedules')).status).toBe(401);
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let inside = 0;
+      commands.hooks.beforeCommit = async () => {
+        inside += 1;
+        await held;
+      };
+      const token = await commands.tokenFor(commands.hospital);
+      const open = () => openSchedule(commands, token).then(capture);
+      const first = [open(), open()];
+      await waitFor(() => (inside === 2 ? true : undefined), { timeoutMs: 4_000, what: '2 commands held' });
+      const done = () => {
+        release();
+        commands.hooks.beforeCommit = undefined;
+        commands.api.flow.setRules(before);
+      };
+      return { first, open, inside: () => inside, done };
+    }
+
+    it('given 2 in flight, when 3 more arrive, then they wait in line instead of being shed, and all 5 are booked once the 2 finish', async () => {
+      const h = await holdTwo(5_000);
+      try {
+        const waiting = [h.open(), h.open(), h.open()];
+        await waitFor(() => (commands.api.flow.queued(CONCURRENCY) === 3 ? true : undefined), {
+          timeoutMs: 4_000,
+          what: '3 waiting in the queue',
+        });
+        expect(h.inside()).toBe(2);
+        h.done();
+        const statuses = (await Promise.all([...h.first, ...waiting])).map((r) => r.status);
+        expect(statuses).toEqual([201, 201, 201, 201, 201]);
+        expect(commands.api.flow.queued(CONCURRENCY)).toBe(0);
+      } finally {
+        h.done();
+      }
+    });
+
+    it('given 2 in flight that do not finish, when one more waits past maxQueueMs, then it is shed with 503 system_overloaded', async () => {
+      const h = await holdTwo(300);
+      try {
+        const t0 = performance.now();
+        const late = await h.open();
+        const waited = performance.now() - t0;
+        console.log(`[flow-inbound] queue: shed after ${waited.toFixed(0)} ms (maxQueueMs 300)`);
+        expect(late.status, late.text).toBe(503);
+        expect(JSON.parse(late.text)).toMatchObject({ code: 'system_overloaded', status: 503 });
+        expect(late.headers.get('retry-after')).toBe('1');
+        expect(waited).toBeGreaterThanOrEqual(290);
+        expect(h.inside()).toBe(2);
+        conformance(doc).check('post', '/v1/schedules', late);
+      } finally {
+        h.done();
+      }
+      expect((await Promise.all(h.first)).map((r) => r.status)).toEqual([201, 201]);
+    });
   });
 
   it('given 2/s and a 1,250 ms maximum wait, when 5 arrive at once, then 3 leave about 500 ms apart and 2 are refused at once', async () => {

@@ -1,4 +1,5 @@
 import { Kafka, logLevel, Partitioners, type Admin, type ITopicConfig, type LogEntry } from 'kafkajs';
+import { createRequire } from 'node:module';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
 
@@ -11,6 +12,43 @@ const levels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
 
 // Every producer here picks its partitioner explicitly (defaultPartitioner below); the warning is noise.
 process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
+
+interface RequestQueueInternals {
+  throttledUntil: number;
+  pending: unknown[];
+  throttleCheckTimeoutId: NodeJS.Timeout | null;
+  checkPendingRequests(): void;
+  scheduleCheckPendingRequests(): void;
+}
+
+/**
+ * kafkajs 2.2.4 re-arms a timer after every answer from a broker, even when no request waits
+ * (tulios/kafkajs#1704, #1751): with no throttle `throttledUntil` is -1, the delay is about
+ * -Date.now(), and Node runs it after 1 ms (Node 24 also prints a TimeoutNegativeWarning). So
+ * every broker connection wakes its process each millisecond for as long as it lives: an idle
+ * producer used 156 ms of CPU in 5 s. The fix proposed upstream (#1768, not released; kafkajs has
+ * had no release since 2.2.4) is applied here: no timer when nothing is pending and no throttle
+ * is in force. A request that cannot be sent at once is pushed to `pending` and schedules its own
+ * check; an answer checks the queue at once.
+ */
+function stopIdleRequestQueueTimers(): void {
+  const require = createRequire(import.meta.url);
+  const RequestQueue = require('kafkajs/src/network/requestQueue/index.js') as {
+    prototype: RequestQueueInternals;
+  };
+  const CHECK_PENDING_REQUESTS_INTERVAL = 10; // kafkajs's own
+  RequestQueue.prototype.scheduleCheckPendingRequests = function (this: RequestQueueInternals) {
+    if (this.throttleCheckTimeoutId) return;
+    let scheduleAt = this.throttledUntil - Date.now();
+    if (this.pending.length > 0) scheduleAt = scheduleAt > 0 ? scheduleAt : CHECK_PENDING_REQUESTS_INTERVAL;
+    else if (scheduleAt <= 0) return;
+    this.throttleCheckTimeoutId = setTimeout(() => {
+      this.throttleCheckTimeoutId = null;
+      this.checkPendingRequests();
+    }, scheduleAt);
+  };
+}
+stopIdleRequestQueueTimers();
 
 /** kafkajs with its logs routed through pino, so broker trouble lands in the service's JSON log. */
 export function createKafka(

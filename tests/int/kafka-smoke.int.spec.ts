@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKafka, createTopicsWithLeaders, defaultPartitioner } from '../../platform/kafka.ts';
@@ -98,5 +99,30 @@ describe('kafkajs against the real broker', () => {
     await admin.disconnect();
     await consumer.disconnect();
     expect(committed).toBe(30);
+  });
+
+  it('an idle connection stops checking its request queue: no timer each millisecond (kafkajs#1704)', async () => {
+    const queue = createRequire(import.meta.url)('kafkajs/src/network/requestQueue/index.js') as {
+      prototype: { checkPendingRequests(): void };
+    };
+    const original = queue.prototype.checkPendingRequests;
+    let checks = 0;
+    queue.prototype.checkPendingRequests = function (this: unknown) {
+      checks += 1;
+      original.call(this);
+    };
+    const producer = kafka.producer({ createPartitioner: defaultPartitioner });
+    try {
+      await producer.connect();
+      await producer.send({ topic, messages: [{ key: 'idle', value: 'x' }] });
+      checks = 0;
+      await new Promise((r) => setTimeout(r, 500));
+      // Unpatched, each connection re-arms a 1 ms timer after its last answer: hundreds here.
+      console.log(`[kafka-smoke] request-queue checks in 500 ms idle: ${checks}`);
+      expect(checks).toBeLessThan(25);
+    } finally {
+      queue.prototype.checkPendingRequests = original;
+      await producer.disconnect();
+    }
   });
 });

@@ -103,7 +103,7 @@ describe('kafkajs against the real broker', () => {
 
   it('an idle connection stops checking its request queue: no timer each millisecond (kafkajs#1704)', async () => {
     const queue = createRequire(import.meta.url)('kafkajs/src/network/requestQueue/index.js') as {
-      prototype: { checkPendingRequests(): void };
+      prototype: { checkPendingRequests: (this: unknown) => void };
     };
     const original = queue.prototype.checkPendingRequests;
     let checks = 0;

@@ -284,22 +284,36 @@ describe('command API: warm-up, concurrency and paced rules on real routes', () 
     expect(commands.api.flow.stat(WARM_UP).totals.block.get('warm-up')).toBe(16 + 13 + 8);
   });
 
-  it('given at most 3 in flight, when 7 slow commands arrive together, then exactly 3 are admitted and 4 refused at once with 429', async () => {
+  /**
+   * Real commands (`open`) whose admitted ones each wait before their commit until `release`: the
+   * seam of the system-protection test above.
+   */
+  async function holdingCommits() {
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
     let inside = 0;
-    // The seam of the system-protection test above: each admitted command waits before its commit.
     commands.hooks.beforeCommit = async () => {
       inside += 1;
       await held;
     };
     const token = await commands.tokenFor(commands.hospital);
-    const open = () => openSchedule(commands, token).then(capture);
+    return {
+      open: () => openSchedule(commands, token).then(capture),
+      inside: () => inside,
+      release: () => {
+        release();
+        commands.hooks.beforeCommit = undefined;
+      },
+    };
+  }
+
+  it('given at most 3 in flight, when 7 slow commands arrive together, then exactly 3 are admitted and 4 refused at once with 429', async () => {
+    const { open, inside, release } = await holdingCommits();
     const all = Array.from({ length: 7 }, open);
     const refused: CapturedResponse[] = [];
     for (const p of all) void p.then((r) => r.status === 429 && refused.push(r));
     try {
-      await waitFor(() => (inside === 3 && refused.length === 4 ? true : undefined), {
+      await waitFor(() => (inside() === 3 && refused.length === 4 ? true : undefined), {
         timeoutMs: 4_000,
         intervalMs: 10,
         what: '3 commands held and 4 refused',
@@ -307,11 +321,10 @@ describe('command API: warm-up, concurrency and paced rules on real routes', () 
       expect(commands.api.flow.stat(CONCURRENCY).inFlight).toBe(3);
     } finally {
       release();
-      commands.hooks.beforeCommit = undefined;
     }
     const statuses = (await Promise.all(all)).map((r) => r.status);
     expect(statuses.sort()).toEqual([201, 201, 201, 429, 429, 429, 429]);
-    expect(inside).toBe(3);
+    expect(inside()).toBe(3);
     for (const r of refused) expectFlowLimited(r, 3);
     expect(refused[0]!.headers.get('retry-after')).toBe('1');
     conformance(doc).check('post', '/v1/schedules', refused[0]!);
@@ -340,23 +353,14 @@ describe('command API: warm-up, concurrency and paced rules on real routes', () 
       commands.api.flow.setRules(rulesWithQueue(maxQueueMs));
       // 60 quick answers in one bucket: 6 completed a second, so one waiter expects about 170 ms.
       for (let i = 0; i < 60; i++) expect((await post('/v1/schedules')).status).toBe(401);
-      let release!: () => void;
-      const held = new Promise<void>((resolve) => (release = resolve));
-      let inside = 0;
-      commands.hooks.beforeCommit = async () => {
-        inside += 1;
-        await held;
-      };
-      const token = await commands.tokenFor(commands.hospital);
-      const open = () => openSchedule(commands, token).then(capture);
+      const { open, inside, release } = await holdingCommits();
       const first = [open(), open()];
-      await waitFor(() => (inside === 2 ? true : undefined), { timeoutMs: 4_000, what: '2 commands held' });
+      await waitFor(() => (inside() === 2 ? true : undefined), { timeoutMs: 4_000, what: '2 commands held' });
       const done = () => {
         release();
-        commands.hooks.beforeCommit = undefined;
         commands.api.flow.setRules(before);
       };
-      return { first, open, inside: () => inside, done };
+      return { first, open, inside, done };
     }
 
     it('given 2 in flight, when 3 more arrive, then they wait in line instead of being shed, and all 5 are booked once the 2 finish', async () => {

@@ -26,16 +26,22 @@ interface RequestQueueInternals {
  * (tulios/kafkajs#1704, #1751): with no throttle `throttledUntil` is -1, the delay is about
  * -Date.now(), and Node runs it after 1 ms (Node 24 also prints a TimeoutNegativeWarning). So
  * every broker connection wakes its process each millisecond for as long as it lives: an idle
- * producer used 156 ms of CPU in 5 s. The fix proposed upstream (#1768, not released; kafkajs has
- * had no release since 2.2.4) is applied here: no timer when nothing is pending and no throttle
- * is in force. A request that cannot be sent at once is pushed to `pending` and schedules its own
- * check; an answer checks the queue at once.
+ * producer used 107–156 ms of CPU in 5 s, 13–20 ms with this fix (tests/int/kafka-smoke counts
+ * the checks). The fix proposed upstream (#1768, not released; kafkajs has had no release since
+ * 2.2.4) is applied here: no timer when nothing is pending and no throttle is in force. A request
+ * that cannot be sent at once is pushed to `pending` and schedules its own check; an answer
+ * checks the queue at once.
  */
 function stopIdleRequestQueueTimers(): void {
-  const require = createRequire(import.meta.url);
-  const RequestQueue = require('kafkajs/src/network/requestQueue/index.js') as {
-    prototype: RequestQueueInternals;
-  };
+  let RequestQueue: { prototype?: RequestQueueInternals } | undefined;
+  try {
+    RequestQueue = createRequire(import.meta.url)('kafkajs/src/network/requestQueue/index.js') as {
+      prototype?: RequestQueueInternals;
+    };
+  } catch {
+    return; // a kafkajs other than 2.2.x moved it: left as it is (tests/int/kafka-smoke fails then)
+  }
+  if (typeof RequestQueue?.prototype?.scheduleCheckPendingRequests !== 'function') return;
   const CHECK_PENDING_REQUESTS_INTERVAL = 10; // kafkajs's own
   RequestQueue.prototype.scheduleCheckPendingRequests = function (this: RequestQueueInternals) {
     if (this.throttleCheckTimeoutId) return;

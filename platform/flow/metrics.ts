@@ -47,6 +47,16 @@ export function registerFlowMetrics(
     },
   });
   new Gauge({
+    name: 'flow_queued',
+    help: 'Requests waiting in an adaptive rule’s queue (maxQueueMs) per flow-control resource',
+    labelNames: ['resource'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [resource] of flow.allResources()) this.set({ resource }, flow.queued(resource));
+    },
+  });
+  new Gauge({
     name: 'flow_window_rt_milliseconds',
     help: 'Response time per flow-control resource over its sliding window (histogram bucket bound)',
     labelNames: ['resource', 'quantile'] as const,

@@ -372,6 +372,8 @@ describe('command API: warm-up, concurrency and paced rules on real routes', () 
           what: '3 waiting in the queue',
         });
         expect(h.inside()).toBe(2);
+        const metrics = (await commands.admin.request('GET', '/metrics')).text;
+        expect(metric(metrics, 'flow_queued', `resource="${CONCURRENCY}"`)).toBe(3);
         h.done();
         const statuses = (await Promise.all([...h.first, ...waiting])).map((r) => r.status);
         expect(statuses).toEqual([201, 201, 201, 201, 201]);

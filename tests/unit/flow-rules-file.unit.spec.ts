@@ -29,7 +29,7 @@ describe('fileDefaultFlowRules', () => {
     );
     const rules = fileDefaultFlowRules(path)();
     expect(rules.resources['POST /v1/appointments']).toEqual([
-      { kind: 'adaptive', gain: 3, minInFlight: 8, coldInFlight: 64 },
+      { kind: 'adaptive', gain: 3, minInFlight: 8, coldInFlight: 64, maxQueueMs: 0 },
     ]);
     expect(rules.resources['GET /v1/search/institutions']).toBeUndefined();
   });

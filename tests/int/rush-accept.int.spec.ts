@@ -133,7 +133,9 @@ describe('audit of queued bookings', () => {
       idempotencyKey: newKey(),
       body: { scheduleId: rushed, patientId: patient },
     });
-    expect(own.status).toBe(202);
+    // 202, or 200 when the processor decided it before the accept path completed the key: its
+    // final answer then stands (markQueued in rush-booking.ts). Both name the request.
+    expect([200, 202], own.text).toContain(own.status);
     const { rows: ownRows } = await h.pool.query<{ appointment_id: string }>(
       'SELECT appointment_id FROM booking_requests WHERE request_id = $1',
       [String(own.body.requestId)],
